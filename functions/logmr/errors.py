@@ -1,0 +1,62 @@
+"""The project's exception names.
+
+Step Functions matches a Lambda error by the exception's class name, so these
+names are part of the contract with ``statemachine/*.asl.json``: Retry lists
+``TransientError``; every other ``LogmrError`` is permanent and is caught into
+MarkFailed at once.
+"""
+
+from __future__ import annotations
+
+
+class LogmrError(Exception):
+    """Base of every error logmr raises on purpose."""
+
+
+class TransientError(LogmrError):
+    """A fault worth retrying: throttling, a 5xx, a timeout at a storage edge."""
+
+
+class PermanentError(LogmrError):
+    """A fault a retry cannot mend."""
+
+
+class InvalidJobError(PermanentError):
+    """Unknown job name, or a job module that cannot be loaded."""
+
+
+class InvalidParameterError(PermanentError):
+    """A job parameter that is unknown, missing or of the wrong type or value."""
+
+
+class UnknownFormatError(PermanentError):
+    """A log format name logmr does not know."""
+
+
+class FormatMismatchError(PermanentError):
+    """The job needs a field that the chosen format does not have."""
+
+
+class InputNotFoundError(PermanentError):
+    """An input path, key or prefix that does not exist."""
+
+
+class EmptyInputError(PermanentError):
+    """The inputs exist but hold no bytes at all."""
+
+
+class CorruptShuffleError(PermanentError):
+    """A shuffle object that fails its magic, version, length or checksum test."""
+
+
+class CorruptInputError(PermanentError):
+    """A compressed input that cannot be decompressed (truncated or not compressed)."""
+
+
+class JobNotFoundError(PermanentError):
+    """A job id with no job record."""
+
+
+def error_name(exc: BaseException) -> str:
+    """The name Retry/Catch and job records use for ``exc``."""
+    return type(exc).__name__

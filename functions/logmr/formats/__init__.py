@@ -1,0 +1,103 @@
+"""The log formats and their registry.
+
+``get_format(name, options)`` builds a format by canonical name or alias
+(case-insensitive, ``-`` and ``_`` interchangeable); ``FORMATS`` maps each
+canonical name to its class; ``detect_format`` guesses the format of a sample.
+The name ``auto`` is not a format: callers resolve it with ``detect_format``.
+
+========================= ================================================
+``apache_common``         Apache/NCSA common log format (``access``)
+``apache_combined``       combined; alias ``nginx_combined`` (``access``)
+``vhost_combined``        Apache ``%v:%p`` + combined (``access``)
+``syslog_rfc3164``        BSD syslog, option ``year`` (``syslog``)
+``syslog_rfc5424``        IETF syslog (``syslog``)
+``jsonl``                 one JSON object per line (``jsonl``)
+``applog``                log4j/Kafka/Python/Spark/ZooKeeper (``applog``)
+``alb``                   AWS ALB access log (``aws``)
+``cloudfront``            AWS CloudFront standard log (``aws``)
+``s3_access``             AWS S3 server access log (``aws``)
+``plain``                 every line is a record (``plain``)
+========================= ================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from logmr.errors import UnknownFormatError
+from logmr.formats.access import ApacheCombined, ApacheCommon, VhostCombined
+from logmr.formats.applog import AppLog
+from logmr.formats.aws import Alb, CloudFront, S3Access
+from logmr.formats.base import Format
+from logmr.formats.detect import Detection, detect_format
+from logmr.formats.jsonl import JsonLines
+from logmr.formats.plain import Plain
+from logmr.formats.syslog import SyslogRFC3164, SyslogRFC5424
+
+__all__ = [
+    "FORMATS",
+    "Detection",
+    "Format",
+    "detect_format",
+    "format_names",
+    "get_format",
+    "resolve_name",
+]
+
+#: canonical name -> format class
+FORMATS: dict[str, type[Format]] = {
+    cls.name: cls
+    for cls in (
+        ApacheCommon,
+        ApacheCombined,
+        VhostCombined,
+        SyslogRFC3164,
+        SyslogRFC5424,
+        JsonLines,
+        AppLog,
+        Alb,
+        CloudFront,
+        S3Access,
+        Plain,
+    )
+}
+
+
+def _key(name: str) -> str:
+    return name.strip().lower().replace("-", "_")
+
+
+def _names() -> dict[str, str]:
+    names: dict[str, str] = {}
+    for cls in FORMATS.values():
+        for alias in (cls.name, *cls.aliases):
+            names[_key(alias)] = cls.name
+    return names
+
+
+#: normalised name or alias -> canonical name
+_NAMES = _names()
+
+
+def format_names() -> list[str]:
+    """The canonical format names, sorted."""
+    return sorted(FORMATS)
+
+
+def resolve_name(name: str) -> str:
+    """The canonical name of ``name`` (a canonical name or an alias)."""
+    try:
+        return _NAMES[_key(name)]
+    except KeyError:
+        raise UnknownFormatError(
+            f"unknown format {name!r} (known: {', '.join(format_names())})"
+        ) from None
+
+
+def get_format(name: str, options: Mapping[str, str] | None = None) -> Format:
+    """A new instance of the format ``name`` with ``options``.
+
+    Raises ``UnknownFormatError`` for an unknown name and
+    ``InvalidParameterError`` for an unknown or invalid option.
+    """
+    return FORMATS[resolve_name(name)](options)

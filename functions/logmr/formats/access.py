@@ -1,0 +1,130 @@
+"""Apache / nginx access logs: ``apache_common``, ``apache_combined``, ``vhost_combined``.
+
+Accepted lines (each pattern is anchored at both ends; anything else is
+malformed):
+
+* ``apache_common`` - Common Log Format ``%h %l %u %t "%r" %>s %b``::
+
+    127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /a.gif HTTP/1.0" 200 2326
+
+* ``apache_combined`` (alias ``nginx_combined``, ``combined``) - the common
+  fields plus ``"%{Referer}i" "%{User-Agent}i"``. nginx's default
+  ``combined`` log_format writes the same layout.
+* ``vhost_combined`` - Apache's ``%v:%p`` (virtual host and port) in front of
+  the combined fields.
+
+The acceptance is exactly the reference regex of the project's test data:
+``\\S+`` for host, ident and user; a bracketed time
+``DD/Mon/YYYY:HH:MM:SS +zzzz`` (``Mon`` is any ``[A-Z][a-z]{2}``); a quoted
+request, referer and user agent in which a backslash escapes the next byte;
+a three-digit status; a size that is digits or ``-``.
+
+Fields (all ``bytes`` as written, no URL-decoding or unescaping):
+``client`` = ``%h``; ``method`` / ``path`` = first / second whitespace-separated
+token of the request (``None`` when the request has fewer tokens, e.g.
+``"-"``); ``status``; ``bytes`` as ``int`` (``-`` is 0); ``referer``,
+``user_agent`` (combined forms); ``vhost`` (``vhost_combined``); ``local_time``
+/ ``epoch`` from the bracketed time, without / with its offset.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from operator import itemgetter
+from typing import ClassVar
+
+from logmr.formats.base import Format, Getter
+from logmr.formats.timeparse import apache_epoch, apache_local
+
+_HEAD = rb"(\S++) \S++ \S++ \[(\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\] "
+_QUOTED = rb'"([^"\\]*+(?:\\.[^"\\]*+)*+)"'
+_STATUS_SIZE = rb" (\d{3}) (\d++|-)"
+
+_COMMON = re.compile(_HEAD + _QUOTED + _STATUS_SIZE + rb"\Z")
+_COMBINED = re.compile(_HEAD + _QUOTED + _STATUS_SIZE + b" " + _QUOTED + b" " + _QUOTED + rb"\Z")
+_VHOST = re.compile(
+    rb"(\S+):(\d+) " + _HEAD + _QUOTED + _STATUS_SIZE + b" " + _QUOTED + b" " + _QUOTED + rb"\Z"
+)
+
+
+def _size(value: bytes) -> int | None:
+    """``%b``/``%O`` as ``int``: ``-`` is 0; ``None`` only for absurdly long digit runs."""
+    if value == b"-":
+        return 0
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def _request_getters(group: int) -> dict[str, Getter]:
+    """``method`` and ``path`` from the request in ``group``."""
+
+    def method(m: re.Match[bytes]) -> bytes | None:
+        parts = m[group].split(None, 1)
+        return parts[0] if parts else None
+
+    def path(m: re.Match[bytes]) -> bytes | None:
+        parts = m[group].split(None, 2)
+        return parts[1] if len(parts) > 1 else None
+
+    return {"method": method, "path": path}
+
+
+def _access_getters(first: int, combined: bool) -> dict[str, Getter]:
+    """Getters for the groups starting at ``first`` (client, time, request, status, size)."""
+    time_group, request, status, size = first + 1, first + 2, first + 3, first + 4
+    getters: dict[str, Getter] = {
+        "client": itemgetter(first),
+        "status": itemgetter(status),
+        "bytes": lambda m: _size(m[size]),
+        "local_time": lambda m: apache_local(m[time_group]),
+        "epoch": lambda m: apache_epoch(m[time_group]),
+        **_request_getters(request),
+    }
+    if combined:
+        getters["referer"] = itemgetter(first + 5)
+        getters["user_agent"] = itemgetter(first + 6)
+    return getters
+
+
+class _AccessFormat(Format):
+    _pattern: ClassVar[re.Pattern[bytes]]
+    _getters: ClassVar[Mapping[str, Getter]]
+
+    def parse(self, line: bytes) -> re.Match[bytes] | None:
+        return self._pattern.match(line)
+
+    def parse_many(self, lines: Iterable[bytes]) -> Iterator[re.Match[bytes] | None]:
+        return map(self._pattern.match, lines)
+
+    def getters(self) -> Mapping[str, Getter]:
+        return self._getters
+
+
+class ApacheCommon(_AccessFormat):
+    name = "apache_common"
+    aliases = ("common", "clf")
+    description = 'Apache/NCSA common log format: %h %l %u %t "%r" %>s %b'
+    _pattern = _COMMON
+    _getters: ClassVar[Mapping[str, Getter]] = _access_getters(1, combined=False)
+
+
+class ApacheCombined(_AccessFormat):
+    name = "apache_combined"
+    aliases = ("nginx_combined", "combined")
+    description = 'Apache/nginx combined: common + "%{Referer}i" "%{User-Agent}i"'
+    _pattern = _COMBINED
+    _getters: ClassVar[Mapping[str, Getter]] = _access_getters(1, combined=True)
+
+
+class VhostCombined(_AccessFormat):
+    name = "vhost_combined"
+    aliases = ("apache_vhost_combined",)
+    description = "Apache vhost_combined: %v:%p followed by the combined fields"
+    _pattern = _VHOST
+    _getters: ClassVar[Mapping[str, Getter]] = {
+        "vhost": itemgetter(1),
+        **_access_getters(3, combined=True),
+    }

@@ -1,0 +1,64 @@
+"""Format auto-detection: ``detect_format(lines) -> Detection``.
+
+Every format except ``plain`` parses the sample (empty lines are ignored).
+The format that parses the largest share of the non-empty lines wins; a tie
+goes to the more specific format, in the order of ``CANDIDATES`` (AWS formats
+first, then ``vhost_combined`` > ``apache_combined`` > ``apache_common``,
+``syslog_rfc5424`` > ``syslog_rfc3164``, then ``jsonl`` and ``applog``).
+When no format parses at least half of the non-empty lines - or there are
+none - the answer is ``plain`` (whose ``matched`` is then every sampled line).
+Formats are tried with their default options.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from logmr.formats.access import ApacheCombined, ApacheCommon, VhostCombined
+from logmr.formats.applog import AppLog
+from logmr.formats.aws import Alb, CloudFront, S3Access
+from logmr.formats.base import Format
+from logmr.formats.jsonl import JsonLines
+from logmr.formats.plain import Plain
+from logmr.formats.syslog import SyslogRFC3164, SyslogRFC5424
+
+__all__ = ["CANDIDATES", "Detection", "detect_format"]
+
+#: formats tried by detection, most specific first (the tie-break order)
+CANDIDATES: tuple[type[Format], ...] = (
+    Alb,
+    S3Access,
+    CloudFront,
+    VhostCombined,
+    ApacheCombined,
+    ApacheCommon,
+    SyslogRFC5424,
+    SyslogRFC3164,
+    JsonLines,
+    AppLog,
+)
+
+
+@dataclass(frozen=True)
+class Detection:
+    """The chosen format and how many of the sampled non-empty lines it parsed."""
+
+    name: str
+    matched: int
+    sampled: int
+
+
+def detect_format(lines: Sequence[bytes]) -> Detection:
+    """The format that best fits ``lines`` (``plain`` when none fits half of them)."""
+    sample = [line for line in lines if line]
+    sampled = len(sample)
+    best_name, best_matched = Plain.name, 0
+    for cls in CANDIDATES:
+        fmt = cls()
+        matched = sum(1 for record in fmt.parse_many(sample) if record is not None)
+        if matched > best_matched:  # strict: earlier (more specific) formats win ties
+            best_name, best_matched = cls.name, matched
+    if sampled == 0 or 2 * best_matched < sampled:
+        return Detection(Plain.name, sampled, sampled)
+    return Detection(best_name, best_matched, sampled)

@@ -1,0 +1,127 @@
+"""What a job is.
+
+A job is a small class in the spirit of mrjob: generator methods ``mapper``,
+``combiner`` and ``reducer``, an optional ``finalize`` for the summary (top-N
+and the like), validated parameters, and counters. It knows nothing about
+where it runs: the same class is driven by the inline runner, the local engine
+and the Lambda handlers.
+
+Records are opaque: in ``bind`` a job asks the format for getters of the
+canonical fields it needs (see ``logmr.formats.base``), so a format that lacks
+one is refused before any work starts. Jobs with ``raw_lines = True`` see the
+raw line (``bytes``, LF and one CR removed) whatever the format.
+
+Keys may be ``bytes`` (decoded once per distinct key, invalid UTF-8 shown as
+``\\xNN``), ``str`` or numbers (turned into ``str``). Values are JSON values;
+the reducer's output value is the result: a number, or an object with a
+``count`` field when a job keeps several figures per key.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, ClassVar
+
+from logmr.formats.base import Format, Getter
+from logmr.jobs.params import Param, parse_params
+
+KV = tuple[Any, Any]
+
+
+def sort_value(value: Any) -> float:
+    """The figure results are ranked by: the value, or its ``count``."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, Mapping) and isinstance(value.get("count"), int | float):
+        return float(value["count"])
+    return 0.0
+
+
+def top_n(pairs: Iterable[tuple[str, Any]], n: int) -> list[tuple[str, Any]]:
+    """The ``n`` best pairs: value (or count) descending, then key ascending."""
+    return heapq.nsmallest(n, pairs, key=lambda kv: (-sort_value(kv[1]), kv[0]))
+
+
+class ResultsView:
+    """What ``finalize`` sees of a job's results: all of them, or the top ``n``."""
+
+    def __init__(self, pairs: Iterable[tuple[str, Any]]) -> None:
+        self._pairs = dict(pairs)
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        return iter(self._pairs.items())
+
+    def __len__(self) -> int:
+        return len(self._pairs)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._pairs.get(key, default)
+
+    def top(self, n: int) -> list[tuple[str, Any]]:
+        return top_n(self._pairs.items(), n)
+
+
+class Job:
+    """Base class of every job. Subclasses set ``name`` and override methods."""
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    params: ClassVar[tuple[Param, ...]] = ()
+    #: canonical fields the mapper reads (checked against the format in ``bind``)
+    needs: ClassVar[tuple[str, ...]] = ()
+    #: fields of which the mapper reads the first one the format has
+    needs_any: ClassVar[tuple[str, ...]] = ()
+    #: the mapper gets raw lines, whatever the format
+    raw_lines: ClassVar[bool] = False
+
+    def __init__(self, params: Mapping[str, Any] | None = None) -> None:
+        self.options: dict[str, Any] = parse_params(self.name, self.params, params or {})
+        self.counters: Counter[str] = Counter()
+        self.fields: dict[str, Getter] = {}
+        self.configure()
+
+    # -- set-up -----------------------------------------------------------
+    def configure(self) -> None:
+        """Derive working state from ``self.options`` (called once)."""
+
+    def bind(self, fmt: Format) -> None:
+        """Take the getters this job needs from ``fmt``; fail early if missing."""
+        if self.raw_lines:
+            return
+        for field in self.needs:
+            self.fields[field] = fmt.getter(field)
+        if self.needs_any:
+            have = [field for field in self.needs_any if field in fmt.fields]
+            # getter() raises the one-line FormatMismatchError when none is there
+            chosen = have[0] if have else self.needs_any[0]
+            self.fields[chosen] = fmt.getter(chosen)
+            self.fields["_any"] = self.fields[chosen]
+
+    # -- the MapReduce methods ---------------------------------------------
+    def mapper(self, record: Any) -> Iterator[KV]:
+        raise NotImplementedError(f"job {self.name} has no mapper")
+
+    def combiner(self, key: Any, values: list[Any]) -> Iterator[KV]:
+        """Default: the reducer, which is right for every associative reducer."""
+        return self.reducer(key, values)
+
+    def reducer(self, key: Any, values: list[Any]) -> Iterator[KV]:
+        yield key, sum(values)
+
+    def finalize(self, results: ResultsView) -> dict[str, Any] | None:
+        """A small summary of the results for the job record (optional)."""
+        return None
+
+    # -- counters ------------------------------------------------------------
+    def count(self, name: str, amount: int = 1) -> None:
+        self.counters[name] += amount
+
+    @classmethod
+    def describe(cls) -> str:
+        lines = [f"{cls.name}: {cls.description}"]
+        lines += [f"    --param {param.describe()}" for param in cls.params]
+        return "\n".join(lines)

@@ -1,0 +1,259 @@
+"""The built-in catalogue."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from logmr.formats.base import CANONICAL_FIELDS
+from logmr.jobs import register
+from logmr.jobs.base import KV, Job, ResultsView
+from logmr.jobs.params import Param, boolean, duration_seconds, positive_int, regex
+
+#: a word: a maximal run of ASCII [A-Za-z0-9_], matched after ASCII lowercasing
+WORD = re.compile(rb"[a-z0-9_]+")
+
+#: levels (compared upper-cased) that count as errors in level logs; syslog
+#: severities 0-3 (emerg, alert, crit, err) included
+ERROR_LEVELS = frozenset(
+    {"ERROR", "FATAL", "CRITICAL", "SEVERE", "EMERG", "EMERGENCY", "ALERT", "CRIT", "ERR"}
+)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    return str(value)
+
+
+@register
+class WordCount(Job):
+    name = "word_count"
+    description = "words (maximal runs of ASCII [A-Za-z0-9_], lowercased) over every raw line"
+    raw_lines = True
+
+    def mapper(self, record: bytes) -> Iterator[KV]:
+        for word in WORD.findall(record.lower()):
+            yield word, 1
+
+
+@register
+class PatternCount(Job):
+    name = "pattern_count"
+    description = "matches of a regex over every raw line; key = the group 'key' or the whole match"
+    raw_lines = True
+    params = (
+        Param("pattern", regex, None, "a Python regex over the line's bytes"),
+        Param("ignore_case", boolean, "false", "match without regard to ASCII case"),
+    )
+
+    def configure(self) -> None:
+        pattern: re.Pattern[bytes] = self.options["pattern"]
+        if self.options["ignore_case"]:
+            pattern = re.compile(pattern.pattern, re.IGNORECASE)
+        if pattern.search(b"") is not None:
+            from logmr.errors import InvalidParameterError
+
+            raise InvalidParameterError(
+                f"job {self.name}: parameter pattern={pattern.pattern.decode(errors='replace')!r} "
+                "matches the empty string"
+            )
+        self.pattern = pattern
+        self.group = "key" if "key" in pattern.groupindex else 0
+
+    def mapper(self, record: bytes) -> Iterator[KV]:
+        group = self.group
+        for match in self.pattern.finditer(record):
+            key = match.group(group)
+            if key is None:
+                self.count("no_key_group")
+                continue
+            yield key, 1
+
+
+@register
+class StatusCodes(Job):
+    name = "status_codes"
+    description = "requests per HTTP status code"
+    needs = ("status",)
+
+    def mapper(self, record: Any) -> Iterator[KV]:
+        status = self.fields["status"](record)
+        if status is None:
+            self.count("no_status")
+            return
+        yield status, 1
+
+
+@register
+class TopPaths(Job):
+    name = "top_paths"
+    description = "requests and response bytes per path; the summary holds the top N by requests"
+    needs = ("path", "bytes")
+    params = (
+        Param("top", positive_int, "20", "how many paths the summary keeps"),
+        Param("strip_query", boolean, "false", "drop the query string (?...) from paths"),
+    )
+
+    def mapper(self, record: Any) -> Iterator[KV]:
+        path = self.fields["path"](record)
+        if path is None:
+            self.count("no_path")
+            return
+        if self.options["strip_query"]:
+            path = path.split(b"?" if isinstance(path, bytes) else "?", 1)[0]
+        yield path, [1, self.fields["bytes"](record) or 0]
+
+    def combiner(self, key: Any, values: list[Any]) -> Iterator[KV]:
+        yield key, [sum(v[0] for v in values), sum(v[1] for v in values)]
+
+    def reducer(self, key: Any, values: list[Any]) -> Iterator[KV]:
+        yield key, {"count": sum(v[0] for v in values), "bytes": sum(v[1] for v in values)}
+
+    def finalize(self, results: ResultsView) -> dict[str, Any]:
+        top = results.top(self.options["top"])
+        return {"top": [[key, value["count"], value["bytes"]] for key, value in top]}
+
+
+@register
+class BytesTotal(Job):
+    name = "bytes_total"
+    description = "total response bytes and responses"
+    needs = ("bytes",)
+
+    def mapper(self, record: Any) -> Iterator[KV]:
+        size = self.fields["bytes"](record)
+        if size is None:
+            self.count("no_bytes")
+            return
+        yield "bytes", size
+        yield "responses", 1
+
+    def finalize(self, results: ResultsView) -> dict[str, Any]:
+        total, responses = results.get("bytes", 0), results.get("responses", 0)
+        return {
+            "bytes": total,
+            "responses": responses,
+            "mean_bytes": total / responses if responses else 0.0,
+        }
+
+
+@register
+class ErrorRate(Job):
+    name = "error_rate"
+    description = (
+        "share of errors: 4xx/5xx statuses in access logs, ERROR/FATAL levels in level logs"
+    )
+    needs_any = ("status", "level")
+
+    def configure(self) -> None:
+        self.by_status = True
+
+    def bind(self, fmt: Any) -> None:
+        super().bind(fmt)
+        self.by_status = "status" in self.fields
+
+    def mapper(self, record: Any) -> Iterator[KV]:
+        value = self.fields["_any"](record)
+        if value is None:
+            self.count("no_status" if self.by_status else "no_level")
+            return
+        text = _text(value)
+        error = text[:1] in ("4", "5") if self.by_status else text.upper() in ERROR_LEVELS
+        yield "total", 1
+        yield "errors", 1 if error else 0
+
+    def finalize(self, results: ResultsView) -> dict[str, Any]:
+        total, errors = results.get("total", 0), results.get("errors", 0)
+        return {
+            "basis": "status 4xx/5xx" if self.by_status else "level ERROR/FATAL",
+            "total": total,
+            "errors": errors,
+            "error_rate": errors / total if total else 0.0,
+        }
+
+
+@register
+class LevelCounts(Job):
+    name = "level_counts"
+    description = "records per level (case as written)"
+    needs = ("level",)
+
+    def mapper(self, record: Any) -> Iterator[KV]:
+        level = self.fields["level"](record)
+        if level is None:
+            self.count("no_level")
+            return
+        yield level, 1
+
+
+@register
+class RequestsPerWindow(Job):
+    name = "requests_per_window"
+    description = "requests per tumbling time window, split by status class (2xx, 4xx, ...)"
+    params = (
+        Param("window", duration_seconds, "1h", "window size: 30s, 5m, 1h, 1d, ..."),
+        Param(
+            "tz",
+            str,
+            "utc",
+            "utc: windows in UTC; local: in the log's own clock as written",
+            choices=("utc", "local"),
+        ),
+    )
+
+    def bind(self, fmt: Any) -> None:
+        self.fields["time"] = fmt.getter("epoch" if self.options["tz"] == "utc" else "local_time")
+        self.fields["status"] = fmt.getters().get("status")  # optional
+
+    def mapper(self, record: Any) -> Iterator[KV]:
+        when = self.fields["time"](record)
+        if when is None:
+            self.count("no_time")
+            return
+        window: int = self.options["window"]
+        start = int(when // window * window)
+        status_of = self.fields["status"]
+        value = {"count": 1}
+        if status_of is not None:
+            status = status_of(record)
+            value[f"{_text(status)[:1]}xx" if status else "no_status"] = 1
+        yield start, value
+
+    def combiner(self, key: Any, values: list[Any]) -> Iterator[KV]:
+        merged: dict[str, int] = {}
+        for value in values:
+            for name, count in value.items():
+                merged[name] = merged.get(name, 0) + count
+        yield key, merged
+
+    def reducer(self, key: Any, values: list[Any]) -> Iterator[KV]:
+        for start, merged in self.combiner(key, values):
+            yield self.window_name(int(start)), merged
+
+    def window_name(self, start: int) -> str:
+        stamp = datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        return stamp + "Z" if self.options["tz"] == "utc" else stamp
+
+
+@register
+class FieldCount(Job):
+    name = "field_count"
+    description = "records per value of any field the format has (client, program, method, ...)"
+    params = (
+        Param(
+            "field", str, None, "a canonical field name", choices=tuple(sorted(CANONICAL_FIELDS))
+        ),
+    )
+
+    def bind(self, fmt: Any) -> None:
+        self.fields["value"] = fmt.getter(self.options["field"])
+
+    def mapper(self, record: Any) -> Iterator[KV]:
+        value = self.fields["value"](record)
+        if value is None:
+            self.count(f"no_{self.options['field']}")
+            return
+        yield value, 1

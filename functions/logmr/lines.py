@@ -1,0 +1,103 @@
+"""Line-exact reading of byte ranges.
+
+A line is LF-terminated; a final segment without LF is a line too when it is
+not empty; one trailing CR is removed. A range ``[start, end)`` *owns* every
+line that starts inside it: the reader skips the partial first line unless the
+range starts at 0 or just after an LF, and reads past ``end`` to finish its last
+line. Every line of an object is therefore read by exactly one range, whatever
+the range size (lines longer than a range included).
+
+The reader only needs a stream opened at ``max(start - 1, 0)`` and read to the
+end of the object (a local file, or an open-ended ranged S3 GET); memory is
+bounded by the block size plus the longest line, never by the range.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+DEFAULT_BLOCK_SIZE = 8 * 1024 * 1024
+
+
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def strip_cr(lines: list[bytes]) -> list[bytes]:
+    """Remove one trailing CR from each line (in a new list)."""
+    return [line[:-1] if line.endswith(b"\r") else line for line in lines]
+
+
+def iter_range_blocks(
+    stream: Readable,
+    start: int,
+    end: int | None,
+    *,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+) -> Iterator[list[bytes]]:
+    """Yield the lines owned by ``[start, end)`` in batches (lists of lines).
+
+    ``stream`` must be positioned at ``max(start - 1, 0)`` of the object.
+    ``end=None`` means the range runs to the end of the object (used for
+    compressed objects, which are one range each). Lines come without LF and
+    with one trailing CR removed.
+    """
+    if end is not None and end <= start:
+        return
+    pos = start  # object offset of the first byte held in ``pending``
+    pending: list[bytes] = []  # the start of a line whose LF is still unread
+    if start > 0:
+        before = stream.read(1)
+        if not before:
+            return  # the object is shorter than start: nothing here
+        if before != b"\n":
+            # Skip the tail of a line that started in an earlier range.
+            while True:
+                block = stream.read(block_size)
+                if not block:
+                    return
+                nl = block.find(b"\n")
+                if nl >= 0:
+                    pos += nl + 1
+                    pending = [block[nl + 1 :]]
+                    break
+                pos += len(block)
+    while end is None or pos < end:
+        block = stream.read(block_size)
+        if not block:
+            tail = b"".join(pending)
+            if tail:
+                lines = tail.split(b"\n")
+                if not lines[-1]:
+                    lines.pop()
+                if end is not None:
+                    lines = _lines_starting_before(lines, pos, end)
+                yield strip_cr(lines)
+            return
+        last_nl = block.rfind(b"\n")
+        if last_nl < 0:
+            pending.append(block)  # a line longer than a block: read on
+            continue
+        pending.append(block[: last_nl + 1])
+        text = b"".join(pending)
+        pending = [block[last_nl + 1 :]]
+        lines = text.split(b"\n")
+        lines.pop()  # the empty segment after the final LF
+        text_end = pos + len(text)
+        if end is not None and text_end > end:
+            yield strip_cr(_lines_starting_before(lines, pos, end))
+            return
+        yield strip_cr(lines)
+        pos = text_end
+
+
+def _lines_starting_before(lines: list[bytes], pos: int, end: int) -> list[bytes]:
+    kept: list[bytes] = []
+    line_start = pos
+    for line in lines:
+        if line_start >= end:
+            break
+        kept.append(line)
+        line_start += len(line) + 1
+    return kept

@@ -1,0 +1,131 @@
+"""The in-memory heart of a task: mapping records with in-memory combining,
+partitioning the combined pairs, and reducing grouped values. No I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from logmr.config import SAMPLE_LINE_BYTES
+from logmr.formats.base import Format
+from logmr.jobs.base import Job
+from logmr.partition import partition_of
+
+#: buffered values before the combiner folds them (bounds map-side memory)
+COMBINE_EVERY = 200_000
+
+
+def key_text(key: Any) -> str:
+    """The canonical string of a key: bytes decoded (invalid UTF-8 as ``\\xNN``)."""
+    if isinstance(key, str):
+        return key
+    if isinstance(key, bytes):
+        return key.decode("utf-8", "backslashreplace")
+    return str(key)
+
+
+class MapSide:
+    """Feeds batches of lines through parse, mapper and combiner."""
+
+    def __init__(self, job: Job, fmt: Format, sample_limit: int, sample_origin: str = "") -> None:
+        self.job = job
+        self.fmt = fmt
+        self.sample_limit = sample_limit
+        self.sample_origin = sample_origin
+        self.buffer: dict[Any, list[Any]] = {}
+        self.buffered = 0
+        self.lines = 0
+        self.records = 0
+        self.malformed = 0
+        self.samples: list[dict[str, Any]] = []
+        is_continuation = getattr(fmt, "is_continuation", None)
+        self._is_continuation = is_continuation if callable(is_continuation) else None
+        self.continuation = 0
+
+    def feed(self, lines: list[bytes]) -> None:
+        self.lines += len(lines)
+        buffer = self.buffer
+        mapper = self.job.mapper
+        emitted = 0
+        if self.job.raw_lines:
+            records: Iterable[Any] = lines
+            self.records += len(lines)
+        else:
+            records = self._parsed(lines)
+        for record in records:
+            for key, value in mapper(record):
+                bucket = buffer.get(key)
+                if bucket is None:
+                    buffer[key] = [value]
+                else:
+                    bucket.append(value)
+                emitted += 1
+        self.buffered += emitted
+        if self.buffered >= COMBINE_EVERY:
+            self.combine()
+
+    def _parsed(self, lines: list[bytes]) -> Iterator[Any]:
+        parsed = 0
+        for line, record in zip(lines, self.fmt.parse_many(lines), strict=True):
+            if record is None:
+                self._malformed(line)
+                continue
+            parsed += 1
+            yield record
+        self.records += parsed
+
+    def _malformed(self, line: bytes) -> None:
+        self.malformed += 1
+        if self._is_continuation is not None and self._is_continuation(line):
+            self.continuation += 1
+        if len(self.samples) < self.sample_limit:
+            self.samples.append(
+                {
+                    "origin": self.sample_origin,
+                    "line": line[:SAMPLE_LINE_BYTES].decode("utf-8", "backslashreplace"),
+                    "length": len(line),
+                }
+            )
+
+    def combine(self) -> None:
+        combined: dict[Any, list[Any]] = {}
+        combiner = self.job.combiner
+        for key, values in self.buffer.items():
+            if len(values) == 1:
+                combined.setdefault(key, []).extend(values)
+                continue
+            for out_key, out_value in combiner(key, values):
+                combined.setdefault(out_key, []).append(out_value)
+        self.buffer = combined
+        self.buffered = len(combined)
+
+    def partitions(self, reducers: int) -> list[list[tuple[str, Any]]]:
+        """The combined pairs, keys made canonical, split by reducer."""
+        by_text: dict[str, list[Any]] = {}
+        for key, values in self.buffer.items():
+            by_text.setdefault(key_text(key), []).extend(values)
+        parts: list[list[tuple[str, Any]]] = [[] for _ in range(reducers)]
+        combiner = self.job.combiner
+        for key, values in by_text.items():
+            outputs = [(key, values[0])] if len(values) == 1 else combiner(key, values)
+            for out_key, out_value in outputs:
+                text = key_text(out_key)
+                parts[partition_of(text, reducers)].append((text, out_value))
+        return parts
+
+    def counters(self) -> dict[str, int]:
+        counts = {"lines": self.lines, "records": self.records, "malformed": self.malformed}
+        if self.continuation:
+            counts["continuation_lines"] = self.continuation
+        counts.update(self.job.counters)
+        return counts
+
+
+def reduce_groups(job: Job, groups: dict[str, list[Any]]) -> list[tuple[str, Any]]:
+    """The reducer over every key, in key order."""
+    out: list[tuple[str, Any]] = []
+    reducer = job.reducer
+    for key in sorted(groups):
+        for out_key, value in reducer(key, groups[key]):
+            out.append((key_text(out_key), value))
+    return out

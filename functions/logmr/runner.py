@@ -1,0 +1,79 @@
+"""The inline runner: the task functions driven directly, map and reduce tasks
+in a process pool (or in this process with ``workers=1``, where a failing task
+raises its real exception with its real traceback)."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from typing import Any
+
+from logmr import tasks
+from logmr.errors import error_name
+from logmr.spec import JobSpec, MapTask
+from logmr.tasks import Backends
+
+#: called as progress(phase, done, total)
+Progress = Callable[[str, int, int], None]
+
+
+def _quiet(phase: str, done: int, total: int) -> None:
+    """The default progress: none."""
+
+
+def run(
+    spec: JobSpec, backends: Backends, *, workers: int = 1, progress: Progress = _quiet
+) -> dict[str, Any]:
+    """Plan, map, reduce and finalize ``spec``; the finalize output, or the
+    task's exception after the job is recorded as FAILED."""
+    try:
+        plan = tasks.plan(spec, backends)
+        spec = JobSpec.from_dict(plan["spec"])
+        count = plan["map_task_count"]
+        map_calls = [
+            (tasks.map_task, (spec, MapTask.from_dict(item), backends))
+            for item in plan["map_tasks"]
+        ]
+        reduce_calls = [
+            (tasks.reduce_task, (spec, partition, count, backends))
+            for partition in plan["partitions"]
+        ]
+        if workers <= 1:
+            _serial("map", map_calls, progress)
+            _serial("reduce", reduce_calls, progress)
+        else:
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                _pooled(pool, "map", map_calls, progress)
+                _pooled(pool, "reduce", reduce_calls, progress)
+        progress("finalize", 0, 1)
+        result = tasks.finalize(spec, count, backends)
+        progress("finalize", 1, 1)
+        return result
+    except Exception as exc:
+        tasks.mark_failed(spec.job_id, error_name(exc), str(exc), backends, spec.to_dict())
+        raise
+
+
+Call = tuple[Callable[..., Any], tuple[Any, ...]]
+
+
+def _serial(phase: str, calls: list[Call], progress: Progress) -> None:
+    progress(phase, 0, len(calls))
+    for done, (function, args) in enumerate(calls, 1):
+        function(*args)
+        progress(phase, done, len(calls))
+
+
+def _pooled(pool: ProcessPoolExecutor, phase: str, calls: list[Call], progress: Progress) -> None:
+    progress(phase, 0, len(calls))
+    futures: Iterable[Future[Any]] = [pool.submit(function, *args) for function, args in calls]
+    try:
+        for done, future in enumerate(as_completed(futures), 1):
+            future.result()
+            progress(phase, done, len(calls))
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise

@@ -1,0 +1,127 @@
+"""The shapes that travel between the tasks: a job's specification and its
+map tasks. Small JSON objects (pointers and counts, never data), the same for
+the Lambda events, the state machine and the local runners."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from logmr.errors import InvalidParameterError
+
+
+#: where a job's objects live in the object store
+def job_prefix(job_id: str) -> str:
+    return f"jobs/{job_id}/"
+
+
+def shuffle_key(job_id: str, task: int) -> str:
+    return f"{job_prefix(job_id)}shuffle/m-{task:05d}.bin"
+
+
+def map_summary_key(job_id: str, task: int) -> str:
+    return f"{job_prefix(job_id)}tasks/m-{task:05d}.json"
+
+
+def reduce_summary_key(job_id: str, partition: int) -> str:
+    return f"{job_prefix(job_id)}tasks/r-{partition:05d}.json"
+
+
+def part_key(job_id: str, partition: int) -> str:
+    return f"{job_prefix(job_id)}results/part-{partition:05d}.jsonl"
+
+
+def manifest_key(job_id: str) -> str:
+    return f"{job_prefix(job_id)}plan.json"
+
+
+def quarantine_key(job_id: str) -> str:
+    return f"{job_prefix(job_id)}malformed.jsonl"
+
+
+def new_job_id(job: str) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in job)[-40:]
+    return f"{safe}-{stamp}-{secrets.token_hex(3)}"
+
+
+_JOB_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+def check_job_id(job_id: str) -> str:
+    if not job_id or len(job_id) > 80 or not set(job_id) <= _JOB_ID_CHARS or job_id[0] == ".":
+        raise InvalidParameterError(
+            f"job id {job_id!r} must be 1-80 characters of letters, digits, '-', '_' and '.'"
+        )
+    return job_id
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What to run: everything a task needs to rebuild the job and its format."""
+
+    job_id: str
+    job: str
+    inputs: list[str]
+    params: dict[str, Any] = field(default_factory=dict)
+    format: str = "auto"
+    format_options: dict[str, str] = field(default_factory=dict)
+    reducers: int = 4
+    chunk_size: int = 64 * 1024 * 1024
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobSpec:
+        try:
+            spec = cls(
+                job_id=check_job_id(str(data["job_id"])),
+                job=str(data["job"]),
+                inputs=[str(uri) for uri in data["inputs"]],
+                params=dict(data.get("params") or {}),
+                format=str(data.get("format") or "auto"),
+                format_options={
+                    str(k): str(v) for k, v in (data.get("format_options") or {}).items()
+                },
+                reducers=int(data.get("reducers") or 4),
+                chunk_size=int(data.get("chunk_size") or 64 * 1024 * 1024),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidParameterError(f"malformed job specification: {exc!r}") from None
+        if spec.reducers < 1 or spec.reducers > 10_000:
+            raise InvalidParameterError(f"reducers must be 1..10000, got {spec.reducers}")
+        if spec.chunk_size < 1:
+            raise InvalidParameterError(f"chunk_size must be positive, got {spec.chunk_size}")
+        if not spec.inputs:
+            raise InvalidParameterError("no inputs given")
+        return spec
+
+
+@dataclass(frozen=True)
+class MapTask:
+    """One byte range of one input object (``end`` None: to the end, compressed)."""
+
+    task: int
+    uri: str
+    start: int
+    end: int | None
+    compression: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MapTask:
+        try:
+            return cls(
+                task=int(data["task"]),
+                uri=str(data["uri"]),
+                start=int(data["start"]),
+                end=None if data.get("end") is None else int(data["end"]),
+                compression=data.get("compression"),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidParameterError(f"malformed map task: {exc!r}") from None

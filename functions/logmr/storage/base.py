@@ -1,0 +1,116 @@
+"""The storage interfaces, with the logic every backend shares."""
+
+from __future__ import annotations
+
+import abc
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from logmr import shuffle
+from logmr.errors import JobNotFoundError
+from logmr.jobs.base import sort_value
+
+STATUSES = ("RUNNING", "SUCCEEDED", "FAILED")
+
+
+class ObjectStore(abc.ABC):
+    """Named blobs: a local folder, or an S3 bucket and prefix."""
+
+    @abc.abstractmethod
+    def put(self, key: str, data: bytes) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, key: str) -> bytes: ...
+
+    @abc.abstractmethod
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` of an object (fewer if the object is shorter)."""
+
+    @abc.abstractmethod
+    def list_keys(self, prefix: str) -> list[str]: ...
+
+    @abc.abstractmethod
+    def delete(self, keys: Iterable[str]) -> None: ...
+
+    # -- shared logic ----------------------------------------------------------
+    def put_json(self, key: str, value: Any) -> None:
+        self.put(key, json.dumps(value, separators=(",", ":")).encode())
+
+    def get_json(self, key: str) -> Any:
+        return json.loads(self.get(key))
+
+    def read_partition(self, key: str, partition: int, reducers: int) -> list[shuffle.Pair]:
+        """One reducer's block of one shuffle object: an index read, then a block read."""
+        header = self.get_range(key, 0, shuffle.header_size(reducers))
+        index = shuffle.decode_index(header, key)
+        if len(index) != reducers:
+            from logmr.errors import CorruptShuffleError
+
+            raise CorruptShuffleError(f"{key}: has {len(index)} partitions, the job has {reducers}")
+        offset, length, crc = index[partition]
+        block = self.get_range(key, offset, offset + length) if length else b""
+        return shuffle.decode_block(block, crc, length, key)
+
+
+@dataclass
+class JobRecord:
+    """A job's record: one per job id, in SQLite locally and DynamoDB on AWS."""
+
+    job_id: str
+    job: str
+    status: str = "RUNNING"
+    spec: dict[str, Any] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=dict)
+    summary: dict[str, Any] | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    cause: str | None = None
+    created_at: str = ""
+    finished_at: str | None = None
+    map_tasks: int = 0
+    result_keys: int = 0
+    malformed_samples: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobRecord:
+        known = cls.__dataclass_fields__
+        return cls(**{name: value for name, value in data.items() if name in known})
+
+
+class ResultStore(abc.ABC):
+    """Results (one per job id and key) and job records."""
+
+    @abc.abstractmethod
+    def put_job(self, record: JobRecord) -> None: ...
+
+    @abc.abstractmethod
+    def load_job(self, job_id: str) -> JobRecord | None: ...
+
+    @abc.abstractmethod
+    def write_results(self, job_id: str, rows: list[tuple[str, Any, float]]) -> None:
+        """Upsert (key, value, sort value) rows; the same key twice keeps one row."""
+
+    @abc.abstractmethod
+    def top(self, job_id: str, n: int) -> list[tuple[str, Any]]:
+        """The n best results: sort value descending, then key ascending."""
+
+    @abc.abstractmethod
+    def iter_results(self, job_id: str) -> Iterator[tuple[str, Any]]:
+        """Every result of a job, by key."""
+
+    # -- shared logic ----------------------------------------------------------
+    def get_job(self, job_id: str) -> JobRecord:
+        record = self.load_job(job_id)
+        if record is None:
+            raise JobNotFoundError(f"no job {job_id!r}")
+        return record
+
+    def put_results(self, job_id: str, pairs: Iterable[tuple[str, Any]]) -> int:
+        rows = [(key, value, sort_value(value)) for key, value in pairs]
+        self.write_results(job_id, rows)
+        return len(rows)

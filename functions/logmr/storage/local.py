@@ -1,0 +1,60 @@
+"""A folder as the object store."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from logmr.errors import InputNotFoundError, InvalidParameterError
+from logmr.storage.base import ObjectStore
+
+
+class LocalObjectStore(ObjectStore):
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise InvalidParameterError(f"object key {key!r} leaves the store")
+        return path
+
+    def put(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write then rename: a reader never sees half an object, a retry overwrites.
+        temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temp.write_bytes(data)
+        os.replace(temp, path)
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise InputNotFoundError(f"no object {key!r} in {self.root}") from None
+
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        try:
+            with self._path(key).open("rb") as handle:
+                handle.seek(start)
+                return handle.read(max(end - start, 0))
+        except FileNotFoundError:
+            raise InputNotFoundError(f"no object {key!r} in {self.root}") from None
+
+    def list_keys(self, prefix: str) -> list[str]:
+        base = self._path(prefix) if prefix else self.root
+        folder = base if prefix.endswith("/") or not prefix else base.parent
+        if not folder.is_dir():
+            return []
+        keys = []
+        for path in folder.rglob("*"):
+            if path.is_file() and not path.name.startswith("."):
+                key = path.relative_to(self.root).as_posix()
+                if key.startswith(prefix):
+                    keys.append(key)
+        return sorted(keys)
+
+    def delete(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            self._path(key).unlink(missing_ok=True)

@@ -1,0 +1,104 @@
+"""SQLite as the result store: results and job records in one file.
+
+Several worker processes write at once: each opens its own connection (WAL
+journal, a busy timeout) when it first needs one. Top-N is an indexed query.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from logmr.storage.base import JobRecord, ResultStore
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS results (
+    job_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    sort_value REAL NOT NULL,
+    PRIMARY KEY (job_id, key)
+);
+CREATE INDEX IF NOT EXISTS results_by_value ON results (job_id, sort_value DESC, key);
+"""
+
+
+class SqliteResultStore(ResultStore):
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(SCHEMA)
+            self._conn = conn
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path, "_conn": None}
+
+    def put_job(self, record: JobRecord) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO jobs (job_id, status, record) VALUES (?, ?, ?)",
+            (record.job_id, record.status, json.dumps(record.to_dict())),
+        )
+
+    def load_job(self, job_id: str) -> JobRecord | None:
+        row = self.conn.execute("SELECT record FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        return None if row is None else JobRecord.from_dict(json.loads(row[0]))
+
+    def list_jobs(self, limit: int = 20) -> list[JobRecord]:
+        rows = self.conn.execute(
+            "SELECT record FROM jobs ORDER BY json_extract(record, '$.created_at') DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [JobRecord.from_dict(json.loads(row[0])) for row in rows]
+
+    def write_results(self, job_id: str, rows: list[tuple[str, Any, float]]) -> None:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(
+                "INSERT OR REPLACE INTO results (job_id, key, value, sort_value)"
+                " VALUES (?, ?, ?, ?)",
+                [(job_id, key, json.dumps(value), sort) for key, value, sort in rows],
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def top(self, job_id: str, n: int) -> list[tuple[str, Any]]:
+        rows = self.conn.execute(
+            "SELECT key, value FROM results WHERE job_id = ? ORDER BY sort_value DESC, key LIMIT ?",
+            (job_id, n),
+        ).fetchall()
+        return [(key, json.loads(value)) for key, value in rows]
+
+    def iter_results(self, job_id: str) -> Iterator[tuple[str, Any]]:
+        cursor = self.conn.execute(
+            "SELECT key, value FROM results WHERE job_id = ? ORDER BY key", (job_id,)
+        )
+        for key, value in cursor:
+            yield key, json.loads(value)
+
+    def delete_results(self, job_id: str) -> None:
+        self.conn.execute("DELETE FROM results WHERE job_id = ?", (job_id,))

@@ -1,0 +1,39 @@
+"""Shared fixtures: no network, no real AWS, a fresh logmr home per test."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+EVENTS = REPO / "events"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Fake AWS credentials and a private LOGMR_HOME: nothing reaches a real account."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("LOGMR_HOME", str(tmp_path / "logmr-home"))
+    for name in ("LOGMR_CHUNK_SIZE", "LOGMR_REDUCERS", "LOGMR_WORKERS"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def shared_file(name: str) -> Path:
+    """A file of ../shared/data, or a skip saying why it is not there."""
+    path = SHARED_DATA / name
+    if not path.exists():
+        pytest.skip(f"{path} is missing: the reference data set sits beside the checkout in CI")
+    return path
+
+
+def expected(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(shared_file(name + ".expected.json").read_text())
+    return data

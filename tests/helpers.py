@@ -1,0 +1,48 @@
+"""Small helpers the tests share: run a job locally and get its results."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+from logmr import runner
+from logmr.config import Settings
+from logmr.local import local_backends
+from logmr.spec import JobSpec
+from logmr.storage.base import JobRecord
+
+_ids = itertools.count(1)
+
+
+def run_local(
+    paths: list[Path] | Path,
+    job: str,
+    *,
+    params: dict[str, Any] | None = None,
+    fmt: str = "auto",
+    format_options: dict[str, str] | None = None,
+    reducers: int = 3,
+    chunk_size: int = 64 * 1024,
+    workers: int = 1,
+    home: Path | None = None,
+) -> tuple[JobRecord, dict[str, Any]]:
+    """Run ``job`` with the inline runner; the job record and all results."""
+    settings = Settings.load(home=home)
+    backends = local_backends(settings)
+    inputs = [str(p) for p in (paths if isinstance(paths, list) else [paths])]
+    spec = JobSpec.from_dict(
+        {
+            "job_id": f"t{next(_ids)}-{job.replace(':', '-').replace('.', '-')}"[:80],
+            "job": job,
+            "inputs": inputs,
+            "params": params or {},
+            "format": fmt,
+            "format_options": format_options or {},
+            "reducers": reducers,
+            "chunk_size": chunk_size,
+        }
+    )
+    runner.run(spec, backends, workers=workers)
+    record = backends.results.get_job(spec.job_id)
+    return record, dict(backends.results.iter_results(spec.job_id))
