@@ -158,10 +158,11 @@ def test_reference_detection(name: str, fmt_name: str, sample: int | None) -> No
 
 
 @pytest.mark.reference
-def test_reference_sample_inside_stack_traces_is_plain() -> None:
-    """Continuation lines count against applog: 2 records in the first 20 lines is < 50%."""
+def test_reference_sample_inside_stack_traces_is_applog() -> None:
+    """Continuation lines are left out of applog's share: the first 20 kafka
+    lines hold 2 records and 18 stack-trace lines, and still detect as applog."""
     lines = read_lines("kafka1_server.log.2016-12-19-20")[:20]
-    assert detect_format(lines) == Detection("plain", 20, 20)
+    assert detect_format(lines) == Detection("applog", 2, 20)
 
 
 @pytest.mark.reference
@@ -170,3 +171,10 @@ def test_reference_detection_of_the_file_tail() -> None:
     lines = read_lines("access.log.1")
     assert detect_format(lines).name == "apache_combined"
     assert detect_format(lines[-4:]) == Detection("plain", 3, 3)
+
+
+@pytest.mark.unit
+def test_sample_starting_inside_a_stack_trace_is_still_applog() -> None:
+    trace = [b"java.lang.IllegalStateException: boom"] + [b"\tat com.x.Y.run(Y.java:1)"] * 30
+    records = [b"2016-12-19 20:00:01,123 INFO [main] com.x.Y - fine"] * 3
+    assert detect_format(trace + records).name == "applog"

@@ -147,6 +147,9 @@ def _run(args: argparse.Namespace) -> int:
             )
         raise exc
     progress.done()
+    if args.format == "auto" and not args.json:
+        chosen = backends.results.get_job(spec.job_id).spec.get("format")
+        print(f"logmr: format auto-detected: {chosen}", file=sys.stderr)
     return _show(backends.results, spec.job_id, args.top, args.json)
 
 
@@ -255,8 +258,8 @@ def _show(results: Any, job_id: str, top: int | None, as_json: bool) -> int:
     if record.summary:
         out.write("summary:\n")
         for name, value in record.summary.items():
-            shown = value if not isinstance(value, list) else f"{len(value)} entries (see --json)"
-            out.write(f"  {name}: {shown}\n")
+            if not isinstance(value, list | dict):  # lists repeat the table above
+                out.write(f"  {name}: {_cell(value)}\n")
     return 0 if record.status == "SUCCEEDED" else 1
 
 

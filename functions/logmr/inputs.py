@@ -12,7 +12,7 @@ import bz2
 import gzip
 import io
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -80,8 +80,9 @@ class LocalInputSource:
 class _Decompressed(io.RawIOBase):
     """A readable stream that turns decompression faults into CorruptInputError."""
 
-    def __init__(self, inner: BinaryIO, uri: str) -> None:
+    def __init__(self, inner: BinaryIO, raw: BinaryIO, uri: str) -> None:
         self._inner = inner
+        self._raw = raw
         self._uri = uri
 
     def readable(self) -> bool:
@@ -95,6 +96,7 @@ class _Decompressed(io.RawIOBase):
 
     def close(self) -> None:
         self._inner.close()
+        self._raw.close()  # gzip and bz2 leave the file they were given open
         super().close()
 
 
@@ -112,15 +114,10 @@ def decompressing(raw: BinaryIO, compression: str | None, uri: str) -> BinaryIO:
         inner = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
     else:  # pragma: no cover - compression_of only returns the names above
         raise CorruptInputError(f"{uri}: unknown compression {compression}")
-    return _Decompressed(inner, uri)  # type: ignore[return-value]
+    return _Decompressed(inner, raw, uri)  # type: ignore[return-value]
 
 
 def read_head(source: InputSource, obj: InputObject, size: int) -> bytes:
     """The first ``size`` bytes of an input, decompressed (for format detection)."""
     with decompressing(source.open_at(obj.uri, 0), obj.compression, obj.uri) as stream:
         return stream.read(size)
-
-
-def iter_chunks(stream: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
-    while block := stream.read(size):
-        yield block

@@ -3,7 +3,9 @@ partitioning the combined pairs, and reducing grouped values. No I/O."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from functools import partial
+from itertools import chain
+from operator import is_not
 from typing import Any
 
 from logmr.config import SAMPLE_LINE_BYTES
@@ -13,6 +15,8 @@ from logmr.partition import partition_of
 
 #: buffered values before the combiner folds them (bounds map-side memory)
 COMBINE_EVERY = 200_000
+
+_is_record = partial(is_not, None)
 
 
 def key_text(key: Any) -> str:
@@ -44,35 +48,30 @@ class MapSide:
 
     def feed(self, lines: list[bytes]) -> None:
         self.lines += len(lines)
-        buffer = self.buffer
-        mapper = self.job.mapper
-        emitted = 0
+        records: list[Any]
         if self.job.raw_lines:
-            records: Iterable[Any] = lines
-            self.records += len(lines)
+            records = lines
         else:
-            records = self._parsed(lines)
-        for record in records:
-            for key, value in mapper(record):
-                bucket = buffer.get(key)
-                if bucket is None:
-                    buffer[key] = [value]
-                else:
-                    bucket.append(value)
-                emitted += 1
+            records = list(self.fmt.parse_many(lines))
+            malformed = records.count(None)
+            if malformed:
+                for line, record in zip(lines, records, strict=True):
+                    if record is None:
+                        self._malformed(line)
+                records = list(filter(_is_record, records))
+        self.records += len(records)
+        buffer = self.buffer
+        emitted = 0
+        for key, value in chain.from_iterable(map(self.job.mapper, records)):
+            bucket = buffer.get(key)
+            if bucket is None:
+                buffer[key] = [value]
+            else:
+                bucket.append(value)
+            emitted += 1
         self.buffered += emitted
         if self.buffered >= COMBINE_EVERY:
             self.combine()
-
-    def _parsed(self, lines: list[bytes]) -> Iterator[Any]:
-        parsed = 0
-        for line, record in zip(lines, self.fmt.parse_many(lines), strict=True):
-            if record is None:
-                self._malformed(line)
-                continue
-            parsed += 1
-            yield record
-        self.records += parsed
 
     def _malformed(self, line: bytes) -> None:
         self.malformed += 1

@@ -7,7 +7,10 @@ first, then ``vhost_combined`` > ``apache_combined`` > ``apache_common``,
 ``syslog_rfc5424`` > ``syslog_rfc3164``, then ``jsonl`` and ``applog``).
 When no format parses at least half of the non-empty lines - or there are
 none - the answer is ``plain`` (whose ``matched`` is then every sampled line).
-Formats are tried with their default options.
+Formats are tried with their default options. Lines that look like
+continuation lines (stack traces, see ``applog.is_continuation``) are left out
+of ``applog``'s share, so a sample that starts inside a long trace still
+detects as ``applog``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from logmr.formats.access import ApacheCombined, ApacheCommon, VhostCombined
-from logmr.formats.applog import AppLog
+from logmr.formats.applog import AppLog, is_continuation
 from logmr.formats.aws import Alb, CloudFront, S3Access
 from logmr.formats.base import Format
 from logmr.formats.jsonl import JsonLines
@@ -54,11 +57,16 @@ def detect_format(lines: Sequence[bytes]) -> Detection:
     sample = [line for line in lines if line]
     sampled = len(sample)
     best_name, best_matched = Plain.name, 0
+    best_share = 0.0
     for cls in CANDIDATES:
         fmt = cls()
         matched = sum(1 for record in fmt.parse_many(sample) if record is not None)
-        if matched > best_matched:  # strict: earlier (more specific) formats win ties
-            best_name, best_matched = cls.name, matched
-    if sampled == 0 or 2 * best_matched < sampled:
+        counted = sampled
+        if cls is AppLog:
+            counted -= sum(1 for line in sample if is_continuation(line))
+        share = matched / counted if counted else 0.0
+        if share > best_share:  # strict: earlier (more specific) formats win ties
+            best_name, best_matched, best_share = cls.name, matched, share
+    if sampled == 0 or best_share < 0.5:
         return Detection(Plain.name, sampled, sampled)
     return Detection(best_name, best_matched, sampled)

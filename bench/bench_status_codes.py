@@ -1,0 +1,685 @@
+"""The status_codes benchmark: logmr's inline runner against plain Python.
+
+Run ``python bench/bench_status_codes.py [--size 1GB] [--runs 3] [--output PATH]``
+(``make bench``). It
+
+1. generates ``bench/data/access-<size>-seed1.log`` (apache_combined, seed 1)
+   once and reuses it;
+2. reads the whole input before each timed run, so every figure is for a warm
+   page cache (the read rate of each warm-up is recorded as evidence);
+3. times, alternating A B A B for ``--runs`` rounds, ``logmr run PATH --job
+   status_codes --json`` (all cores, a fresh ``LOGMR_HOME``) and a plain
+   single-process Python script (``--baseline PATH`` of this file), both as
+   subprocesses, and checks that both give the same answer;
+4. times ``logmr.tasks.map_task`` in this process on one 64 MiB range, with a
+   breakdown (read lines, + parse, + map/combine, full task);
+5. records the peak resident memory of each subprocess tree;
+6. writes JSON and a Markdown table (same basename) and prints the table.
+
+Speed is reported, never asserted: the exit status is non-zero only when the
+two systems disagree or a run fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+# logmr is imported inside the functions that use it, so that the baseline
+# subprocess (``--baseline``) starts as a plain script that never imports it.
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = ROOT / "bench" / "data"
+DEFAULT_OUTPUT = ROOT / "bench" / "results" / "status_codes.json"
+
+FORMAT = "apache_combined"
+JOB = "status_codes"
+SEED = 1
+REGIME = "warm page cache"
+#: the map task measured in-process: one range of the default chunk size
+MAP_RANGE_BYTES = 64 * 1024 * 1024
+MAP_REPEATS = 3
+#: the map task target of DESIGN.md (and of the default chunk size in config.py)
+TARGET_MAP_LINES_PER_S_PER_CORE = 500_000
+POLL_SECONDS = 0.02
+READ_BLOCK = 8 * 1024 * 1024
+MIB = 1024 * 1024
+MB = 1_000_000
+#: settings that would override ``logmr run``'s defaults; removed from its environment
+LOGMR_OVERRIDES = ("LOGMR_WORKERS", "LOGMR_CHUNK_SIZE", "LOGMR_REDUCERS")
+
+#: the reference regex of the project's test data (group 12 is the status)
+REFERENCE = re.compile(
+    rb"^(\S+) (\S+) (\S+) \[(\d{2})/([A-Z][a-z]{2})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) "
+    rb'([+-]\d{4})\] "((?:[^"\\]|\\.)*)" (\d{3}) (\d+|-) "((?:[^"\\]|\\.)*)" '
+    rb'"((?:[^"\\]|\\.)*)"$'
+)
+STATUS_GROUP = 12
+
+
+# -- the baseline -------------------------------------------------------------------
+def baseline(path: str) -> dict[str, Any]:
+    """Status counts the straightforward way: one process, line by line, one regex."""
+    match = REFERENCE.match
+    counts: dict[bytes, int] = {}
+    lines = 0
+    malformed = 0
+    with open(path, "rb") as handle:
+        for raw in handle:
+            lines += 1
+            line = raw[:-1] if raw.endswith(b"\n") else raw
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            found = match(line)
+            if found is None:
+                malformed += 1
+                continue
+            status = found.group(STATUS_GROUP)
+            counts[status] = counts.get(status, 0) + 1
+    return {
+        "lines": lines,
+        "malformed": malformed,
+        "status": {key.decode(): value for key, value in sorted(counts.items())},
+    }
+
+
+# -- the answer both systems must agree on ----------------------------------------
+@dataclass(frozen=True)
+class Answer:
+    lines: int
+    malformed: int
+    status: dict[str, int]
+
+    @classmethod
+    def from_baseline(cls, data: dict[str, Any]) -> Answer:
+        return cls(int(data["lines"]), int(data["malformed"]), dict(sorted(data["status"].items())))
+
+    @classmethod
+    def from_logmr(cls, data: dict[str, Any]) -> Answer:
+        if data.get("status") != "SUCCEEDED":
+            raise RuntimeError(f"logmr job did not succeed: {data}")
+        counters = data["counters"]
+        return cls(
+            int(counters["lines"]),
+            int(counters["malformed"]),
+            {str(key): int(value) for key, value in sorted(data["results"].items())},
+        )
+
+
+# -- input --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Input:
+    path: Path
+    bytes: int
+    lines: int
+    generate_s: float | None  # None: reused from the cache
+
+
+def prepare_input(size_text: str) -> Input:
+    """The cached generated input, made (deterministically) when missing or stale.
+
+    ``generate(size=N)`` writes at most N bytes of whole lines, so the expected
+    size is not N itself: a sidecar ``.json`` keeps what was written.
+    """
+    from logmr.generate import generate, parse_size
+
+    size = parse_size(size_text)
+    name = f"access-{size_text.strip()}-seed{SEED}.log"
+    path = DATA_DIR / name
+    sidecar = path.with_name(name + ".json")
+    if path.is_file() and sidecar.is_file():
+        meta = json.loads(sidecar.read_text())
+        if (
+            meta.get("requested_bytes") == size
+            and meta.get("format") == FORMAT
+            and meta.get("seed") == SEED
+            and path.stat().st_size == meta.get("bytes")
+        ):
+            return Input(path, int(meta["bytes"]), int(meta["lines"]), None)
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    print(f"generating {path.relative_to(ROOT)} ({size_text}) ...", file=sys.stderr)
+    started = time.perf_counter()
+    partial = path.with_name(name + ".partial")
+    with partial.open("wb") as out:
+        stats = generate(out, fmt=FORMAT, size=size, seed=SEED)
+    partial.replace(path)
+    elapsed = time.perf_counter() - started
+    meta = {
+        "format": FORMAT,
+        "seed": SEED,
+        "requested_bytes": size,
+        "bytes": stats.bytes,
+        "lines": stats.lines,
+    }
+    sidecar.write_text(json.dumps(meta, indent=2) + "\n")
+    return Input(path, stats.bytes, stats.lines, elapsed)
+
+
+def read_through(path: Path, start: int = 0, length: int | None = None) -> float:
+    """Read ``length`` bytes (default: all) from ``start``; the seconds it took."""
+    buffer = bytearray(READ_BLOCK)
+    view = memoryview(buffer)
+    left = length
+    started = time.perf_counter()
+    with path.open("rb", buffering=0) as handle:
+        handle.seek(start)
+        while left is None or left > 0:
+            want = READ_BLOCK if left is None else min(READ_BLOCK, left)
+            got = handle.readinto(view[:want])
+            if not got:
+                break
+            if left is not None:
+                left -= got
+    return time.perf_counter() - started
+
+
+# -- memory of a process tree ------------------------------------------------------
+def _children_by_parent() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue  # gone since listed
+        # The command name in parentheses may hold spaces: split after the last ')'.
+        ppid = int(stat.rsplit(b")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(name))
+    return children
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0  # gone, or a zombie (no VmRSS line)
+
+
+def tree_rss_bytes(root: int) -> tuple[int, int]:
+    """The summed VmRSS of ``root`` and all its descendants, and how many there are."""
+    children = _children_by_parent()
+    total = 0
+    count = 0
+    todo = [root]
+    while todo:
+        pid = todo.pop()
+        total += _rss_bytes(pid)
+        count += 1
+        todo.extend(children.get(pid, ()))
+    return total, count
+
+
+class TreeMemory(threading.Thread):
+    """Polls a process tree's summed VmRSS every ``interval`` seconds; keeps the max."""
+
+    def __init__(self, root: int, interval: float = POLL_SECONDS) -> None:
+        super().__init__(name=f"rss-{root}", daemon=True)
+        self.root = root
+        self.interval = interval
+        self.peak_bytes = 0
+        self.max_processes = 0
+        self.samples = 0
+        self._finished = threading.Event()
+
+    def run(self) -> None:
+        while True:
+            total, count = tree_rss_bytes(self.root)
+            self.peak_bytes = max(self.peak_bytes, total)
+            self.max_processes = max(self.max_processes, count)
+            self.samples += 1
+            if self._finished.wait(self.interval):
+                return
+
+    def finish(self) -> None:
+        self._finished.set()
+        self.join()
+
+
+# -- timed subprocess runs ----------------------------------------------------------
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    peak_rss_bytes: int  # polled: summed over the process tree
+    largest_maxrss_bytes: int  # wait4: the largest single process of the tree
+    children_maxrss_bytes: int  # getrusage(RUSAGE_CHILDREN) after the run (running max)
+    processes: int  # most processes seen in the tree at once
+    samples: int
+    warmup_mb_per_s: float  # the read of the whole input just before the run
+    answer: Answer
+
+
+def run_measured(argv: Sequence[str], env: dict[str, str]) -> tuple[float, TreeMemory, int, str]:
+    """Run ``argv``; its wall seconds, memory monitor, wait4 maxrss (bytes) and stdout."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        process = subprocess.Popen(argv, stdout=out, stderr=err, env=env)
+        monitor = TreeMemory(process.pid)
+        monitor.start()
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        monitor.finish()
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    if process.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(argv)} exited with {process.returncode}:\n{stderr}\n{stdout}"
+        )
+    return seconds, monitor, usage.ru_maxrss * 1024, stdout
+
+
+@dataclass(frozen=True)
+class System:
+    key: str
+    label: str
+    cores: int
+    command: Callable[[Path], list[str]]
+    answer: Callable[[dict[str, Any]], Answer]
+    uses_logmr_home: bool
+
+    def run(self, data: Input) -> Run:
+        env = {k: v for k, v in os.environ.items() if k not in LOGMR_OVERRIDES}
+        with tempfile.TemporaryDirectory(prefix="logmr-bench-") as home:
+            if self.uses_logmr_home:
+                env["LOGMR_HOME"] = home
+            warm = read_through(data.path)
+            seconds, monitor, largest, stdout = run_measured(self.command(data.path), env)
+        return Run(
+            seconds=seconds,
+            peak_rss_bytes=monitor.peak_bytes,
+            largest_maxrss_bytes=largest,
+            children_maxrss_bytes=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
+            processes=monitor.max_processes,
+            samples=monitor.samples,
+            warmup_mb_per_s=data.bytes / MB / warm,
+            answer=self.answer(json.loads(stdout)),
+        )
+
+
+def logmr_command(path: Path) -> list[str]:
+    """``logmr run PATH --job status_codes --json``: the console script next to python."""
+    script = Path(sys.executable).with_name("logmr")
+    head = [str(script)] if script.is_file() else [sys.executable, "-m", "logmr.cli"]
+    return [*head, "run", str(path), "--job", JOB, "--json"]
+
+
+def baseline_command(path: Path) -> list[str]:
+    return [sys.executable, str(Path(__file__).resolve()), "--baseline", str(path)]
+
+
+def systems() -> list[System]:
+    cores = os.cpu_count() or 1
+    return [
+        System(
+            key="logmr_inline",
+            label=f"logmr inline runner ({cores} workers)",
+            cores=cores,
+            command=logmr_command,
+            answer=Answer.from_logmr,
+            uses_logmr_home=True,
+        ),
+        System(
+            key="python_baseline",
+            label="plain Python, 1 process",
+            cores=1,
+            command=baseline_command,
+            answer=Answer.from_baseline,
+            uses_logmr_home=False,
+        ),
+    ]
+
+
+def _median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+def summarize(system: System, runs: list[Run], data: Input) -> dict[str, Any]:
+    seconds = [run.seconds for run in runs]
+    median = _median(seconds)
+    events_per_s = data.lines / median
+    return {
+        "label": system.label,
+        "command": " ".join(shown(Path(part)) for part in system.command(data.path)),
+        "cores_used": system.cores,
+        "wall_s_runs": [round(value, 3) for value in seconds],
+        "wall_s_median": round(median, 3),
+        "events_per_s": round(events_per_s),
+        "events_per_s_per_core": round(events_per_s / system.cores),
+        "mb_per_s": round(data.bytes / MB / median, 1),
+        "peak_rss_mib": round(max(run.peak_rss_bytes for run in runs) / MIB, 1),
+        "peak_rss_mib_runs": [round(run.peak_rss_bytes / MIB, 1) for run in runs],
+        "largest_process_maxrss_mib_runs": [
+            round(run.largest_maxrss_bytes / MIB, 1) for run in runs
+        ],
+        "rusage_children_maxrss_mib_after_runs": [
+            round(run.children_maxrss_bytes / MIB, 1) for run in runs
+        ],
+        "processes_max": max(run.processes for run in runs),
+        "memory_samples_runs": [run.samples for run in runs],
+        "warmup_read_mb_per_s_runs": [round(run.warmup_mb_per_s) for run in runs],
+    }
+
+
+# -- the map task in this process -----------------------------------------------------
+@contextmanager
+def _temporary_home() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix="logmr-bench-map-") as home:
+        yield Path(home)
+
+
+def map_task_rates(data: Input, repeats: int = MAP_REPEATS) -> dict[str, Any]:
+    """``tasks.map_task`` on one range in this process (one core), with a breakdown."""
+    from logmr import tasks
+    from logmr.config import SAMPLES_PER_TASK, Settings
+    from logmr.lines import iter_range_blocks
+    from logmr.local import local_backends
+    from logmr.mapreduce import MapSide
+    from logmr.spec import JobSpec, MapTask
+
+    uri = str(data.path.resolve())
+    start = 0
+    end = min(start + MAP_RANGE_BYTES, data.bytes)
+    spec = JobSpec(
+        job_id="bench-map-task",
+        job=JOB,
+        inputs=[uri],
+        format=FORMAT,
+        chunk_size=MAP_RANGE_BYTES,
+    )
+    task = MapTask(task=0, uri=uri, start=start, end=end)
+
+    def read_lines() -> int:
+        count = 0
+        with open(uri, "rb") as stream:
+            for lines in iter_range_blocks(stream, start, end):
+                count += len(lines)
+        return count
+
+    def read_parse() -> int:
+        _, fmt = tasks.prepare(spec)
+        count = 0
+        malformed = 0
+        with open(uri, "rb") as stream:
+            for lines in iter_range_blocks(stream, start, end):
+                count += len(lines)
+                for record in fmt.parse_many(lines):
+                    if record is None:
+                        malformed += 1
+        return count
+
+    def read_parse_map() -> int:
+        job, fmt = tasks.prepare(spec)
+        side = MapSide(job, fmt, SAMPLES_PER_TASK)
+        with open(uri, "rb") as stream:
+            for lines in iter_range_blocks(stream, start, end):
+                side.feed(lines)
+        side.combine()
+        return side.lines
+
+    with _temporary_home() as home:
+        backends = local_backends(Settings.load(home=home))
+
+        def full() -> int:
+            return int(tasks.map_task(spec, task, backends)["counters"]["lines"])
+
+        stages: list[tuple[str, str, Callable[[], int]]] = [
+            ("read", "read lines (lines.iter_range_blocks)", read_lines),
+            ("read_parse", "read + parse (fmt.parse_many)", read_parse),
+            ("read_parse_map", "read + parse + map/combine (MapSide)", read_parse_map),
+            ("map_task", "full map task (tasks.map_task)", full),
+        ]
+        read_through(data.path, start, end - start)  # warm the range
+        timings: dict[str, list[float]] = {key: [] for key, _, _ in stages}
+        counted: dict[str, set[int]] = {key: set() for key, _, _ in stages}
+        for _ in range(repeats):  # the stages interleaved, like the systems
+            for key, _, function in stages:
+                started = time.perf_counter()
+                counted[key].add(function())
+                timings[key].append(time.perf_counter() - started)
+    line_counts = set().union(*counted.values())
+    if len(line_counts) != 1:
+        raise RuntimeError(f"the map task stages read different line counts: {counted}")
+    lines = line_counts.pop()
+    full_s = _median(timings["map_task"])
+    report: dict[str, Any] = {}
+    for key, label, _ in stages:
+        median = _median(timings[key])
+        report[key] = {
+            "label": label,
+            "seconds_runs": [round(value, 4) for value in timings[key]],
+            "seconds_median": round(median, 4),
+            "lines_per_s": round(lines / median),
+            "mb_per_s": round((end - start) / MB / median, 1),
+            "share_of_map_task": round(median / full_s, 3),
+        }
+    return {
+        "range": {"start": start, "end": end, "bytes": end - start},
+        "lines": lines,
+        "repeats": repeats,
+        "cores": 1,
+        "lines_per_s_per_core": report["map_task"]["lines_per_s"],
+        "stages": report,
+    }
+
+
+# -- report -------------------------------------------------------------------------
+def machine() -> dict[str, Any]:
+    return {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+    }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    info, data, mapping = report["machine"], report["input"], report["map_task"]
+    target = report["targets"]["map_task_lines_per_s_per_core"]
+    answer = report["answer"]
+    out = [
+        f"# status_codes benchmark, {data['size']} input",
+        "",
+        f"- Machine: {info['cores']} cores, {info['implementation']} {info['python']}, "
+        f"{info['platform']}",
+        f"- Input: `{data['path']}`, {data['bytes']:,} bytes, {data['lines']:,} lines "
+        f"({FORMAT}, seed {SEED})",
+        f"- Regime: **{report['regime']}** (the whole input is read just before each timed "
+        f"run; those reads ran at {report['warmup_read_mb_per_s_median']:,} MB/s, median)",
+        f"- Medians of {report['runs']} runs per system, alternating "
+        f"{' '.join(report['order'][:4])} ...; wall time of the whole subprocess "
+        "(interpreter start-up and process pool included)",
+        "",
+        "| System | Wall s (median) | Runs (s) | Events/s | Events/s per core "
+        "| MB/s | Peak RSS MiB |",
+        "|---|---:|---|---:|---:|---:|---:|",
+    ]
+    for key in report["systems"]:
+        row = report["systems"][key]
+        runs = ", ".join(f"{value:.2f}" for value in row["wall_s_runs"])
+        out.append(
+            f"| {row['label']} | {row['wall_s_median']:.2f} | {runs} | "
+            f"{row['events_per_s']:,} | {row['events_per_s_per_core']:,} | "
+            f"{row['mb_per_s']:,.1f} | {row['peak_rss_mib']:,.1f} |"
+        )
+    out += [
+        "",
+        f"logmr is {report['speedup']:.2f}x the baseline's speed (median wall times). "
+        f"Both gave the same answer: {answer['lines']:,} lines, {answer['malformed']:,} "
+        f"malformed, {len(answer['status'])} status codes. "
+        "Events are input lines (malformed ones included); per core divides by the cores "
+        "the system uses. Peak RSS is the largest summed VmRSS of the process tree, "
+        f"polled every {POLL_SECONDS * 1000:.0f} ms (max over runs).",
+        "",
+        f"Map task in this process (one core, {report['regime']}), bytes "
+        f"{mapping['range']['start']:,}-{mapping['range']['end']:,} "
+        f"({mapping['range']['bytes'] / MIB:.0f} MiB, {mapping['lines']:,} lines), "
+        f"median of {mapping['repeats']}:",
+        "",
+        "| Stage | Seconds | Lines/s | MB/s | Share of map task |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for stage in mapping["stages"].values():
+        out.append(
+            f"| {stage['label']} | {stage['seconds_median']:.3f} | {stage['lines_per_s']:,} | "
+            f"{stage['mb_per_s']:,.1f} | {stage['share_of_map_task']:.0%} |"
+        )
+    verdict = "met" if target["met"] else "NOT met"
+    out += [
+        "",
+        f"Target: map task >= {target['target']:,} lines/s per core: measured "
+        f"{target['measured']:,} lines/s, **{verdict}**.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(path.name + ".tmp")
+    temp.write_text(text)
+    temp.replace(path)
+
+
+def shown(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it."""
+    return (
+        str(path.relative_to(ROOT))
+        if path.is_absolute() and path.is_relative_to(ROOT)
+        else str(path)
+    )
+
+
+def benchmark(size_text: str, rounds: int, output: Path) -> int:
+    data = prepare_input(size_text)
+    if data.generate_s is not None:
+        print(f"generated {data.lines:,} lines in {data.generate_s:.1f} s", file=sys.stderr)
+    first_read = read_through(data.path)
+    print(
+        f"input {shown(data.path)}: {data.bytes:,} bytes; first read "
+        f"{data.bytes / MB / first_read:,.0f} MB/s",
+        file=sys.stderr,
+    )
+    compared = systems()
+    runs: dict[str, list[Run]] = {system.key: [] for system in compared}
+    order: list[str] = []
+    for round_no in range(1, rounds + 1):
+        for letter, system in zip("AB", compared, strict=True):
+            run = system.run(data)
+            runs[system.key].append(run)
+            order.append(letter)
+            print(
+                f"round {round_no}/{rounds} {letter} {system.key}: {run.seconds:.2f} s, "
+                f"peak {run.peak_rss_bytes / MIB:,.0f} MiB "
+                f"(warm-up read {run.warmup_mb_per_s:,.0f} MB/s)",
+                file=sys.stderr,
+            )
+    answers = {key: [run.answer for run in done] for key, done in runs.items()}
+    reference = answers[compared[0].key][0]
+    agree = all(answer == reference for done in answers.values() for answer in done)
+    if not agree:
+        print("the systems disagree:", file=sys.stderr)
+        for key, done in answers.items():
+            for number, answer in enumerate(done, 1):
+                print(f"  {key} run {number}: {answer}", file=sys.stderr)
+
+    print("map task in-process ...", file=sys.stderr)
+    mapping = map_task_rates(data)
+    measured = mapping["lines_per_s_per_core"]
+    by_key = {system.key: summarize(system, runs[system.key], data) for system in compared}
+    warmups = [run.warmup_mb_per_s for done in runs.values() for run in done]
+    report: dict[str, Any] = {
+        "benchmark": JOB,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "input": {
+            "path": shown(data.path),
+            "size": size_text,
+            "format": FORMAT,
+            "seed": SEED,
+            "bytes": data.bytes,
+            "lines": data.lines,
+            "first_read_mb_per_s": round(data.bytes / MB / first_read),
+        },
+        "regime": REGIME,
+        "warmup_read_mb_per_s_median": round(_median(warmups)),
+        "runs": rounds,
+        "order": order,
+        "statistic": "median",
+        "events": "input lines, malformed included",
+        "systems": by_key,
+        "speedup": round(
+            by_key["python_baseline"]["wall_s_median"] / by_key["logmr_inline"]["wall_s_median"],
+            3,
+        ),
+        "answer": {**asdict(reference), "identical": agree},
+        "map_task": mapping,
+        "targets": {
+            "map_task_lines_per_s_per_core": {
+                "target": TARGET_MAP_LINES_PER_S_PER_CORE,
+                "measured": measured,
+                "met": measured >= TARGET_MAP_LINES_PER_S_PER_CORE,
+            }
+        },
+        "rusage_children_maxrss_mib": round(
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
+        ),
+    }
+    table = markdown(report)
+    write_atomic(output, json.dumps(report, indent=2) + "\n")
+    write_atomic(output.with_suffix(".md"), table)
+    print(table)
+    print(f"wrote {shown(output)} and {shown(output.with_suffix('.md'))}", file=sys.stderr)
+    return 0 if agree else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--size", default="1GB", help="input size, e.g. 100MB, 1GB (default 1GB)")
+    parser.add_argument("--runs", type=int, default=3, help="rounds of A B (default 3)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=DEFAULT_OUTPUT,
+        help=f"JSON report; the Markdown goes next to it (default {shown(DEFAULT_OUTPUT)})",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="PATH",
+        help="only run the plain-Python baseline on PATH and print its answer as JSON",
+    )
+    args = parser.parse_args(argv)
+    if args.baseline:
+        json.dump(baseline(args.baseline), sys.stdout)
+        sys.stdout.write("\n")
+        return 0
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    return benchmark(args.size, args.runs, args.output.resolve())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
