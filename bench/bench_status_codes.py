@@ -7,17 +7,20 @@ Run ``python bench/bench_status_codes.py [--size 1GB] [--runs 3] [--output PATH]
    once and reuses it;
 2. reads the whole input before each timed run, so every figure is for a warm
    page cache (the read rate of each warm-up is recorded as evidence);
-3. times, alternating A B A B for ``--runs`` rounds, ``logmr run PATH --job
-   status_codes --json`` (all cores, a fresh ``LOGMR_HOME``) and a plain
-   single-process Python script (``--baseline PATH`` of this file), both as
-   subprocesses, and checks that both give the same answer;
+3. times, alternating A B C A B C for ``--runs`` rounds, as subprocesses:
+   A ``logmr run PATH --job status_codes --json`` (all cores, a fresh
+   ``LOGMR_HOME``); B a plain single-process Python script with the reference
+   regex (``--baseline PATH`` of this file); C the same script with logmr's
+   parser (``--parser logmr``), which separates the regex from the rest; and
+   checks that all give the same answer;
 4. times ``logmr.tasks.map_task`` in this process on one 64 MiB range, with a
    breakdown (read lines, + parse, + map/combine, full task);
-5. records the peak resident memory of each subprocess tree;
+5. records the peak resident memory of each subprocess tree, and how much
+   CPU-bound work all cores do together relative to one;
 6. writes JSON and a Markdown table (same basename) and prints the table.
 
 Speed is reported, never asserted: the exit status is non-zero only when the
-two systems disagree or a run fails.
+systems disagree or a run fails.
 """
 
 from __future__ import annotations
@@ -73,10 +76,32 @@ REFERENCE = re.compile(
 STATUS_GROUP = 12
 
 
-# -- the baseline -------------------------------------------------------------------
-def baseline(path: str) -> dict[str, Any]:
+# -- the baselines ------------------------------------------------------------------
+Matcher = Callable[[bytes], Any]
+
+
+def reference_parser() -> tuple[Matcher, Callable[[Any], bytes]]:
+    """The reference regex; the status is group 12."""
+    return REFERENCE.match, lambda found: bytes(found.group(STATUS_GROUP))
+
+
+def logmr_parser() -> tuple[Matcher, Callable[[Any], bytes]]:
+    """logmr's own ``apache_combined`` parser and status getter (same acceptance)."""
+    from logmr.formats import get_format
+
+    fmt = get_format(FORMAT)
+    return fmt.parse, fmt.getter("status")
+
+
+PARSERS: dict[str, Callable[[], tuple[Matcher, Callable[[Any], bytes]]]] = {
+    "reference": reference_parser,
+    "logmr": logmr_parser,
+}
+
+
+def baseline(path: str, parser: str = "reference") -> dict[str, Any]:
     """Status counts the straightforward way: one process, line by line, one regex."""
-    match = REFERENCE.match
+    match, status_of = PARSERS[parser]()
     counts: dict[bytes, int] = {}
     lines = 0
     malformed = 0
@@ -90,7 +115,7 @@ def baseline(path: str) -> dict[str, Any]:
             if found is None:
                 malformed += 1
                 continue
-            status = found.group(STATUS_GROUP)
+            status = status_of(found)
             counts[status] = counts.get(status, 0) + 1
     return {
         "lines": lines,
@@ -293,6 +318,7 @@ def run_measured(argv: Sequence[str], env: dict[str, str]) -> tuple[float, TreeM
 
 @dataclass(frozen=True)
 class System:
+    letter: str
     key: str
     label: str
     cores: int
@@ -326,14 +352,19 @@ def logmr_command(path: Path) -> list[str]:
     return [*head, "run", str(path), "--job", JOB, "--json"]
 
 
-def baseline_command(path: Path) -> list[str]:
-    return [sys.executable, str(Path(__file__).resolve()), "--baseline", str(path)]
+def baseline_command(parser: str) -> Callable[[Path], list[str]]:
+    def command(path: Path) -> list[str]:
+        script = str(Path(__file__).resolve())
+        return [sys.executable, script, "--baseline", str(path), "--parser", parser]
+
+    return command
 
 
 def systems() -> list[System]:
     cores = os.cpu_count() or 1
     return [
         System(
+            letter="A",
             key="logmr_inline",
             label=f"logmr inline runner ({cores} workers)",
             cores=cores,
@@ -342,10 +373,20 @@ def systems() -> list[System]:
             uses_logmr_home=True,
         ),
         System(
+            letter="B",
             key="python_baseline",
-            label="plain Python, 1 process",
+            label="plain Python, 1 process, reference regex",
             cores=1,
-            command=baseline_command,
+            command=baseline_command("reference"),
+            answer=Answer.from_baseline,
+            uses_logmr_home=False,
+        ),
+        System(
+            letter="C",
+            key="python_logmr_parser",
+            label="plain Python, 1 process, logmr's parser",
+            cores=1,
+            command=baseline_command("logmr"),
             answer=Answer.from_baseline,
             uses_logmr_home=False,
         ),
@@ -362,6 +403,7 @@ def summarize(system: System, runs: list[Run], data: Input) -> dict[str, Any]:
     events_per_s = data.lines / median
     return {
         "label": system.label,
+        "letter": system.letter,
         "command": " ".join(shown(Path(part)) for part in system.command(data.path)),
         "cores_used": system.cores,
         "wall_s_runs": [round(value, 3) for value in seconds],
@@ -496,39 +538,107 @@ def machine() -> dict[str, Any]:
     }
 
 
+#: a CPU-bound loop that prints its own duration
+SPIN = (
+    "import time\nstarted = time.perf_counter()\ntotal = 0\n"
+    "for i in range({n}):\n    total += i\nprint(time.perf_counter() - started)"
+)
+SPIN_ITERATIONS = 5_000_000
+
+
+def cpu_scaling(processes: int, repeats: int = 3) -> dict[str, Any]:
+    """How much CPU-bound work ``processes`` processes do together, relative to one.
+
+    ``os.cpu_count()`` counts vCPUs; on a shared or SMT host, N busy processes
+    can get less than N times the work of one. ``effective_cores`` is
+    ``processes * t_alone / t_together`` (medians of ``repeats``).
+    """
+    code = SPIN.format(n=SPIN_ITERATIONS)
+
+    def batch(count: int) -> float:
+        children = [
+            subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+            for _ in range(count)
+        ]
+        return statistics.fmean(float(child.communicate()[0]) for child in children)
+
+    alone: list[float] = []
+    together: list[float] = []
+    for _ in range(repeats):
+        alone.append(batch(1))
+        together.append(batch(processes))
+    alone_s, together_s = _median(alone), _median(together)
+    return {
+        "processes": processes,
+        "loop_s_alone": round(alone_s, 3),
+        "loop_s_together": round(together_s, 3),
+        "effective_cores": round(processes * alone_s / together_s, 2),
+    }
+
+
+def code_version() -> dict[str, Any]:
+    """The commit measured, and whether logmr's sources differ from it (read-only git)."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "--no-optional-locks", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    return {
+        "commit": git("rev-parse", "HEAD") or None,
+        "functions_modified": bool(git("status", "--porcelain", "--", "functions")),
+    }
+
+
 def markdown(report: dict[str, Any]) -> str:
     info, data, mapping = report["machine"], report["input"], report["map_task"]
     target = report["targets"]["map_task_lines_per_s_per_core"]
     answer = report["answer"]
+    scaling, code, load = info["cpu_scaling"], report["code"], report["load_average"]
+    speedups = ", ".join(
+        f"{value:.2f}x {report['systems'][key]['letter']}"
+        for key, value in report["logmr_speedup"].items()
+    )
     out = [
         f"# status_codes benchmark, {data['size']} input",
         "",
-        f"- Machine: {info['cores']} cores, {info['implementation']} {info['python']}, "
-        f"{info['platform']}",
+        f"- Machine: {info['cores']} cores (`os.cpu_count()`), {info['implementation']} "
+        f"{info['python']}, {info['platform']}; {scaling['processes']} CPU-bound processes "
+        f"together did {scaling['effective_cores']:.2f}x the work of one "
+        f"(effective cores); load average (1 min) {load['before'][0]:.2f} before, "
+        f"{load['after'][0]:.2f} after",
+        f"- Code: {code['commit'] or 'unknown'}"
+        + (" with uncommitted changes under functions/" if code["functions_modified"] else ""),
         f"- Input: `{data['path']}`, {data['bytes']:,} bytes, {data['lines']:,} lines "
         f"({FORMAT}, seed {SEED})",
         f"- Regime: **{report['regime']}** (the whole input is read just before each timed "
         f"run; those reads ran at {report['warmup_read_mb_per_s_median']:,} MB/s, median)",
         f"- Medians of {report['runs']} runs per system, alternating "
-        f"{' '.join(report['order'][:4])} ...; wall time of the whole subprocess "
+        f"{' '.join(report['order'][: 2 * len(report['systems'])])} ...; wall time of "
+        "the whole subprocess "
         "(interpreter start-up and process pool included)",
         "",
-        "| System | Wall s (median) | Runs (s) | Events/s | Events/s per core "
+        "| | System | Wall s (median) | Runs (s) | Events/s | Events/s per core "
         "| MB/s | Peak RSS MiB |",
-        "|---|---:|---|---:|---:|---:|---:|",
+        "|---|---|---:|---|---:|---:|---:|---:|",
     ]
     for key in report["systems"]:
         row = report["systems"][key]
         runs = ", ".join(f"{value:.2f}" for value in row["wall_s_runs"])
         out.append(
-            f"| {row['label']} | {row['wall_s_median']:.2f} | {runs} | "
+            f"| {row['letter']} | {row['label']} | {row['wall_s_median']:.2f} | {runs} | "
             f"{row['events_per_s']:,} | {row['events_per_s_per_core']:,} | "
             f"{row['mb_per_s']:,.1f} | {row['peak_rss_mib']:,.1f} |"
         )
     out += [
         "",
-        f"logmr is {report['speedup']:.2f}x the baseline's speed (median wall times). "
-        f"Both gave the same answer: {answer['lines']:,} lines, {answer['malformed']:,} "
+        f"logmr's speed (A) relative to the others (median wall times): {speedups}. "
+        f"All gave the same answer: {answer['lines']:,} lines, {answer['malformed']:,} "
         f"malformed, {len(answer['status'])} status codes. "
         "Events are input lines (malformed ones included); per core divides by the cores "
         "the system uses. Peak RSS is the largest summed VmRSS of the process tree, "
@@ -574,6 +684,7 @@ def shown(path: Path) -> str:
 
 
 def benchmark(size_text: str, rounds: int, output: Path) -> int:
+    load_before = os.getloadavg()
     data = prepare_input(size_text)
     if data.generate_s is not None:
         print(f"generated {data.lines:,} lines in {data.generate_s:.1f} s", file=sys.stderr)
@@ -584,15 +695,17 @@ def benchmark(size_text: str, rounds: int, output: Path) -> int:
         file=sys.stderr,
     )
     compared = systems()
+    print("CPU scaling probe ...", file=sys.stderr)
+    scaling = cpu_scaling(os.cpu_count() or 1)
     runs: dict[str, list[Run]] = {system.key: [] for system in compared}
     order: list[str] = []
     for round_no in range(1, rounds + 1):
-        for letter, system in zip("AB", compared, strict=True):
+        for system in compared:
             run = system.run(data)
             runs[system.key].append(run)
-            order.append(letter)
+            order.append(system.letter)
             print(
-                f"round {round_no}/{rounds} {letter} {system.key}: {run.seconds:.2f} s, "
+                f"round {round_no}/{rounds} {system.letter} {system.key}: {run.seconds:.2f} s, "
                 f"peak {run.peak_rss_bytes / MIB:,.0f} MiB "
                 f"(warm-up read {run.warmup_mb_per_s:,.0f} MB/s)",
                 file=sys.stderr,
@@ -614,7 +727,12 @@ def benchmark(size_text: str, rounds: int, output: Path) -> int:
     report: dict[str, Any] = {
         "benchmark": JOB,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
+        "machine": {**machine(), "cpu_scaling": scaling},
+        "code": code_version(),
+        "load_average": {
+            "before": [round(value, 2) for value in load_before],
+            "after": [round(value, 2) for value in os.getloadavg()],
+        },
         "input": {
             "path": shown(data.path),
             "size": size_text,
@@ -631,10 +749,11 @@ def benchmark(size_text: str, rounds: int, output: Path) -> int:
         "statistic": "median",
         "events": "input lines, malformed included",
         "systems": by_key,
-        "speedup": round(
-            by_key["python_baseline"]["wall_s_median"] / by_key["logmr_inline"]["wall_s_median"],
-            3,
-        ),
+        "logmr_speedup": {
+            key: round(row["wall_s_median"] / by_key["logmr_inline"]["wall_s_median"], 3)
+            for key, row in by_key.items()
+            if key != "logmr_inline"
+        },
         "answer": {**asdict(reference), "identical": agree},
         "map_task": mapping,
         "targets": {
@@ -671,9 +790,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="PATH",
         help="only run the plain-Python baseline on PATH and print its answer as JSON",
     )
+    parser.add_argument(
+        "--parser",
+        choices=sorted(PARSERS),
+        default="reference",
+        help="the baseline's parser: the reference regex or logmr's (with --baseline)",
+    )
     args = parser.parse_args(argv)
     if args.baseline:
-        json.dump(baseline(args.baseline), sys.stdout)
+        json.dump(baseline(args.baseline, args.parser), sys.stdout)
         sys.stdout.write("\n")
         return 0
     if args.runs < 1:

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from logmr import __version__
@@ -62,6 +63,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--job-id", default=None, help="name the job (default: generated)")
     run.add_argument("--top", type=int, default=None, help="show only the top N results")
     run.add_argument("--json", action="store_true", help="print one JSON object")
+    run.add_argument(
+        "--engine",
+        choices=("statemachine", "inline"),
+        default="statemachine",
+        help="statemachine: the ASL definition run locally (default); "
+        "inline: the task functions called directly (raises the real exception)",
+    )
     _common(run)
     run.set_defaults(handler=_run)
 
@@ -110,46 +118,51 @@ def _size(text: str) -> int:
 
 # -- commands ---------------------------------------------------------------------
 def _run(args: argparse.Namespace) -> int:
-    from logmr import runner
+    from logmr import tasks
     from logmr.local import local_backends
     from logmr.spec import JobSpec, new_job_id
 
     settings = Settings.load(
         home=args.home, reducers=args.reducers, chunk_size=args.chunk_size, workers=args.workers
     )
-    spec = JobSpec.from_dict(
-        {
-            "job_id": args.job_id or new_job_id(args.job),
-            "job": args.job,
-            "inputs": args.paths,
-            "params": parse_assignments(args.param),
-            "format": args.format,
-            "format_options": parse_assignments(args.format_option),
-            "reducers": settings.reducers,
-            "chunk_size": settings.chunk_size,
-        }
-    )
+    request = {
+        "job_id": args.job_id or new_job_id(args.job),
+        "job": args.job,
+        "inputs": [str(Path(path).resolve()) if "://" not in path else path for path in args.paths],
+        "params": parse_assignments(args.param),
+        "format": args.format,
+        "format_options": parse_assignments(args.format_option),
+        "reducers": settings.reducers,
+        "chunk_size": settings.chunk_size,
+    }
+    spec = JobSpec.from_dict(request)
+    tasks.load_job(spec.job, spec.params)  # a bad job or parameter: one line, before any work
+    if spec.format != "auto":
+        tasks.prepare(spec)
     backends = local_backends(settings)
-    progress = _Progress(sys.stderr) if not args.json else _Progress(None)
-    try:
-        runner.run(spec, backends, workers=settings.workers, progress=progress)
-    except LogmrError as exc:
-        progress.done()
-        if args.json:
-            record = backends.results.get_job(spec.job_id)
-            _print_json(
-                {
-                    "job_id": spec.job_id,
-                    "status": "FAILED",
-                    "error": record.error,
-                    "cause": record.cause,
-                }
-            )
-        raise exc
-    progress.done()
+    progress = _Progress(None if args.json else sys.stderr)
+    if args.engine == "inline":
+        from logmr import runner
+
+        try:
+            runner.run(spec, backends, workers=settings.workers, progress=progress)
+        except LogmrError:
+            if args.json:
+                _show(backends.results, spec.job_id, args.top, as_json=True)
+            raise
+    else:
+        from logmr.engine.local import run_local
+
+        execution = run_local(request, settings=settings, progress=progress)
+        if backends.results.load_job(spec.job_id) is None:  # MarkFailed itself could not run
+            print(f"logmr: error: {execution.error}: {execution.cause}", file=sys.stderr)
+            return 1
+    record = backends.results.get_job(spec.job_id)
+    if record.status == "FAILED" and not args.json:
+        print(f"logmr: error: {record.error}: {record.cause}", file=sys.stderr)
+        return 1
     if args.format == "auto" and not args.json:
-        chosen = backends.results.get_job(spec.job_id).spec.get("format")
-        print(f"logmr: format auto-detected: {chosen}", file=sys.stderr)
+        print(f"logmr: format auto-detected: {record.spec.get('format')}", file=sys.stderr)
     return _show(backends.results, spec.job_id, args.top, args.json)
 
 
@@ -207,8 +220,6 @@ def _generate(args: argparse.Namespace) -> int:
             sys.stdout.buffer, fmt=args.format, size=size, lines=args.lines, seed=args.seed
         )
     else:
-        from pathlib import Path
-
         path = Path(args.output)
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_name(path.name + ".partial")

@@ -13,6 +13,18 @@ ENV_HOME = "LOGMR_HOME"
 ENV_CHUNK_SIZE = "LOGMR_CHUNK_SIZE"
 ENV_REDUCERS = "LOGMR_REDUCERS"
 ENV_WORKERS = "LOGMR_WORKERS"
+#: "aws" (S3 + DynamoDB, the default) or "local" (a folder + SQLite under LOGMR_HOME)
+ENV_STORAGE = "LOGMR_STORAGE"
+ENV_BUCKET = "LOGMR_BUCKET"
+#: key prefix of job data (plan, shuffle, task summaries, part files) in the bucket
+ENV_DATA_PREFIX = "LOGMR_DATA_PREFIX"
+ENV_RESULTS_TABLE = "LOGMR_RESULTS_TABLE"
+ENV_JOBS_TABLE = "LOGMR_JOBS_TABLE"
+ENV_ENDPOINT_URL = "AWS_ENDPOINT_URL"
+
+DEFAULT_DATA_PREFIX = "logmr/"
+DEFAULT_RESULTS_TABLE = "logmr-results"
+DEFAULT_JOBS_TABLE = "logmr-jobs"
 
 #: byte-range size of a map task: sized for a Lambda of 1,769 MB (one vCPU)
 #: reading at ~100 MB/s and parsing at ~0.5 M lines/s within a minute or so
@@ -58,3 +70,28 @@ class Settings:
         if "home" in chosen:
             chosen["home"] = Path(chosen["home"])
         return replace(settings, **{**from_env, **chosen})
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """Where the handlers keep job data and results."""
+
+    storage: str = "aws"
+    bucket: str = ""
+    data_prefix: str = DEFAULT_DATA_PREFIX
+    results_table: str = DEFAULT_RESULTS_TABLE
+    jobs_table: str = DEFAULT_JOBS_TABLE
+    endpoint_url: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], **explicit: Any) -> StorageSettings:
+        values: dict[str, Any] = {
+            "storage": env.get(ENV_STORAGE) or "aws",
+            "bucket": env.get(ENV_BUCKET) or "",
+            "data_prefix": env.get(ENV_DATA_PREFIX) or DEFAULT_DATA_PREFIX,
+            "results_table": env.get(ENV_RESULTS_TABLE) or DEFAULT_RESULTS_TABLE,
+            "jobs_table": env.get(ENV_JOBS_TABLE) or DEFAULT_JOBS_TABLE,
+            "endpoint_url": env.get(ENV_ENDPOINT_URL) or None,
+        }
+        values.update({key: value for key, value in explicit.items() if value is not None})
+        return cls(**values)

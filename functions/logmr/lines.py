@@ -29,6 +29,16 @@ def strip_cr(lines: list[bytes]) -> list[bytes]:
     return [line[:-1] if line.endswith(b"\r") else line for line in lines]
 
 
+def split_lines(text: bytes) -> list[bytes]:
+    """The lines of ``text``, which ends with LF: split in C, and the CR before
+    each LF dropped by one ``replace`` when the text has any CR at all."""
+    if b"\r" in text:
+        text = text.replace(b"\r\n", b"\n")
+    lines = text.split(b"\n")
+    lines.pop()  # the empty segment after the final LF
+    return lines
+
+
 def iter_range_blocks(
     stream: Readable,
     start: int,
@@ -82,13 +92,13 @@ def iter_range_blocks(
         pending.append(block[: last_nl + 1])
         text = b"".join(pending)
         pending = [block[last_nl + 1 :]]
-        lines = text.split(b"\n")
-        lines.pop()  # the empty segment after the final LF
         text_end = pos + len(text)
         if end is not None and text_end > end:
+            lines = text.split(b"\n")
+            lines.pop()  # the empty segment after the final LF
             yield strip_cr(_lines_starting_before(lines, pos, end))
             return
-        yield strip_cr(lines)
+        yield split_lines(text)
         pos = text_end
 
 

@@ -3,6 +3,7 @@ partitioning the combined pairs, and reducing grouped values. No I/O."""
 
 from __future__ import annotations
 
+from collections import Counter
 from functools import partial
 from itertools import chain
 from operator import is_not
@@ -37,6 +38,7 @@ class MapSide:
         self.sample_limit = sample_limit
         self.sample_origin = sample_origin
         self.buffer: dict[Any, list[Any]] = {}
+        self.counts: Counter[Any] = Counter()
         self.buffered = 0
         self.lines = 0
         self.records = 0
@@ -45,21 +47,66 @@ class MapSide:
         is_continuation = getattr(fmt, "is_continuation", None)
         self._is_continuation = is_continuation if callable(is_continuation) else None
         self.continuation = 0
+        field = job.count_field
+        # the counting fast path, unless malformed lines must each be classified
+        self._count_getter = (
+            fmt.getter(field)
+            if field and not job.raw_lines and self._is_continuation is None
+            else None
+        )
 
     def feed(self, lines: list[bytes]) -> None:
         self.lines += len(lines)
-        records: list[Any]
-        if self.job.raw_lines:
-            records = lines
-        else:
-            records = list(self.fmt.parse_many(lines))
-            malformed = records.count(None)
-            if malformed:
-                for line, record in zip(lines, records, strict=True):
-                    if record is None:
-                        self._malformed(line)
-                records = list(filter(_is_record, records))
+        job = self.job
+        if job.raw_lines:
+            self.records += len(lines)
+            keys = job.map_keys(lines)
+            if keys is None:
+                self._map(lines)
+            else:  # the counting fast path: keys counted in C
+                self.counts.update(keys)
+            return
+        if self._count_getter is not None:
+            self._count(lines, self._count_getter)
+            return
+        records = list(self.fmt.parse_many(lines))
+        malformed = records.count(None)
+        if malformed:
+            for line, record in zip(lines, records, strict=True):
+                if record is None:
+                    self._malformed(line)
+            records = list(filter(_is_record, records))
         self.records += len(records)
+        self._map(records)
+
+    def _count(self, lines: list[bytes], getter: Any) -> None:
+        """A counting job (``count_field``): parse, get and count in one C-level
+        stream; records are not kept, only the keys."""
+        keys = list(map(getter, filter(_is_record, self.fmt.parse_many(lines))))
+        self.records += len(keys)
+        malformed = len(lines) - len(keys)
+        if malformed:
+            self._find_malformed(lines, malformed)
+        self.counts.update(keys)
+        missing = self.counts.pop(None, 0)
+        if missing:
+            self.job.count(f"no_{self.job.count_field}", missing)
+
+    def _find_malformed(self, lines: list[bytes], malformed: int) -> None:
+        """Count ``malformed`` lines, finding (parsing again) only those the
+        sample still has room for."""
+        parse = self.fmt.parse
+        found = 0
+        if len(self.samples) < self.sample_limit:
+            for line in lines:
+                if parse(line) is None:
+                    self._malformed(line)
+                    found += 1
+                    if found == malformed or len(self.samples) >= self.sample_limit:
+                        break
+        self.malformed += malformed - found
+
+    def _map(self, records: list[Any]) -> None:
         buffer = self.buffer
         emitted = 0
         for key, value in chain.from_iterable(map(self.job.mapper, records)):
@@ -101,6 +148,8 @@ class MapSide:
     def partitions(self, reducers: int) -> list[list[tuple[str, Any]]]:
         """The combined pairs, keys made canonical, split by reducer."""
         by_text: dict[str, list[Any]] = {}
+        for key, count in self.counts.items():
+            by_text.setdefault(key_text(key), []).append(count)
         for key, values in self.buffer.items():
             by_text.setdefault(key_text(key), []).extend(values)
         parts: list[list[tuple[str, Any]]] = [[] for _ in range(reducers)]

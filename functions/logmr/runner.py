@@ -11,7 +11,7 @@ from typing import Any
 
 from logmr import tasks
 from logmr.errors import error_name
-from logmr.spec import JobSpec, MapTask
+from logmr.spec import JobSpec, MapTask, manifest_key
 from logmr.tasks import Backends
 
 #: called as progress(phase, done, total)
@@ -31,10 +31,9 @@ def run(
         plan = tasks.plan(spec, backends)
         spec = JobSpec.from_dict(plan["spec"])
         count = plan["map_task_count"]
-        map_calls = [
-            (tasks.map_task, (spec, MapTask.from_dict(item), backends))
-            for item in plan["map_tasks"]
-        ]
+        # every map task, from the manifest (the plan carries them only for an inline Map)
+        items = backends.objects.get_json(manifest_key(spec.job_id))["map_tasks"]
+        map_calls = [(tasks.map_task, (spec, MapTask.from_dict(item), backends)) for item in items]
         reduce_calls = [
             (tasks.reduce_task, (spec, partition, count, backends))
             for partition in plan["partitions"]

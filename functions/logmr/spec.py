@@ -37,6 +37,11 @@ def manifest_key(job_id: str) -> str:
     return f"{job_prefix(job_id)}plan.json"
 
 
+def map_items_key(job_id: str) -> str:
+    """The JSON array of map tasks a Distributed Map reads with its ItemReader."""
+    return f"{job_prefix(job_id)}map_tasks.json"
+
+
 def quarantine_key(job_id: str) -> str:
     return f"{job_prefix(job_id)}malformed.jsonl"
 
@@ -58,6 +63,13 @@ def check_job_id(job_id: str) -> str:
     return job_id
 
 
+MAP_MODES = ("auto", "inline", "distributed")
+#: beyond this many map tasks, "auto" chooses the Distributed Map: an inline Map
+#: runs at most 40 iterations at a time and carries its items in the state
+#: (256 KiB), a Distributed Map reads them from S3 and runs up to 10,000 at once
+INLINE_MAP_MAX_TASKS = 40
+
+
 @dataclass(frozen=True)
 class JobSpec:
     """What to run: everything a task needs to rebuild the job and its format."""
@@ -70,6 +82,11 @@ class JobSpec:
     format_options: dict[str, str] = field(default_factory=dict)
     reducers: int = 4
     chunk_size: int = 64 * 1024 * 1024
+    #: "auto" (inline Map up to INLINE_MAP_MAX_TASKS tasks, else Distributed Map),
+    #: "inline" or "distributed"
+    map_mode: str = "auto"
+    #: Map states' MaxConcurrency
+    max_concurrency: int = 40
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,6 +105,8 @@ class JobSpec:
                 },
                 reducers=int(data.get("reducers") or 4),
                 chunk_size=int(data.get("chunk_size") or 64 * 1024 * 1024),
+                map_mode=str(data.get("map_mode") or "auto"),
+                max_concurrency=int(data.get("max_concurrency") or 40),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidParameterError(f"malformed job specification: {exc!r}") from None
@@ -97,6 +116,12 @@ class JobSpec:
             raise InvalidParameterError(f"chunk_size must be positive, got {spec.chunk_size}")
         if not spec.inputs:
             raise InvalidParameterError("no inputs given")
+        if spec.map_mode not in MAP_MODES:
+            raise InvalidParameterError(f"map_mode must be one of {', '.join(MAP_MODES)}")
+        if not 1 <= spec.max_concurrency <= 10_000:
+            raise InvalidParameterError(
+                f"max_concurrency must be 1..10000, got {spec.max_concurrency}"
+            )
         return spec
 
 
@@ -125,3 +150,39 @@ class MapTask:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidParameterError(f"malformed map task: {exc!r}") from None
+
+
+#: the fields a job request (an execution input, a CLI run) may carry
+REQUEST_FIELDS = frozenset(
+    {
+        "job_id",
+        "job",
+        "inputs",
+        "params",
+        "format",
+        "format_options",
+        "reducers",
+        "chunk_size",
+        "map_mode",
+        "max_concurrency",
+    }
+)
+
+
+def request_to_spec(request: dict[str, Any], default_job_id: str | None = None) -> JobSpec:
+    """A ``JobSpec`` from a job request: the job id is the request's, else
+    ``default_job_id`` (the execution name), else a new one."""
+    if not isinstance(request, dict):
+        raise InvalidParameterError("a job request must be a JSON object")
+    unknown = sorted(set(request) - REQUEST_FIELDS)
+    if unknown:
+        raise InvalidParameterError(
+            f"unknown field {unknown[0]!r} in the job request "
+            f"(known: {', '.join(sorted(REQUEST_FIELDS))})"
+        )
+    if "job" not in request:
+        raise InvalidParameterError("the job request has no 'job'")
+    if isinstance(request.get("inputs"), str):
+        request = {**request, "inputs": [request["inputs"]]}
+    job_id = request.get("job_id") or default_job_id or new_job_id(str(request["job"]))
+    return JobSpec.from_dict({**request, "job_id": job_id})

@@ -16,12 +16,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 from logmr import formats
-from logmr import spec as names
+from logmr import spec as layout
 from logmr.config import MAX_SAMPLES, SAMPLES_PER_TASK
 from logmr.errors import EmptyInputError, InvalidParameterError
 from logmr.formats.base import Format
 from logmr.inputs import InputSource, decompressing, read_head
 from logmr.jobs import Job, ResultsView, load_job
+
+__all__ = [
+    "Backends",
+    "finalize",
+    "load_job",
+    "map_task",
+    "mark_failed",
+    "plan",
+    "prepare",
+    "reduce_task",
+]
 from logmr.lines import iter_range_blocks
 from logmr.mapreduce import MapSide, reduce_groups
 from logmr.planner import cut
@@ -87,7 +98,12 @@ def plan(spec: JobSpec, backends: Backends) -> dict[str, Any]:
         "input_bytes": sum(obj.size for obj in objects),
         "input_objects": len(objects),
     }
-    backends.objects.put_json(names.manifest_key(spec.job_id), manifest)
+    backends.objects.put_json(layout.manifest_key(spec.job_id), manifest)
+    distributed = spec.map_mode == "distributed" or (
+        spec.map_mode == "auto" and len(tasks) > layout.INLINE_MAP_MAX_TASKS
+    )
+    if distributed:
+        backends.objects.put_json(layout.map_items_key(spec.job_id), manifest["map_tasks"])
     backends.results.put_job(
         JobRecord(
             job_id=spec.job_id,
@@ -101,10 +117,12 @@ def plan(spec: JobSpec, backends: Backends) -> dict[str, Any]:
     return {
         "job_id": spec.job_id,
         "spec": spec.to_dict(),
-        "map_tasks": manifest["map_tasks"],
+        "map_tasks": [] if distributed else manifest["map_tasks"],
         "map_task_count": len(tasks),
+        "distributed": distributed,
+        "map_items_key": backends.objects.location(layout.map_items_key(spec.job_id)),
+        "max_concurrency": spec.max_concurrency,
         "partitions": list(range(spec.reducers)),
-        "manifest_key": names.manifest_key(spec.job_id),
         "input_bytes": manifest["input_bytes"],
     }
 
@@ -121,7 +139,7 @@ def map_task(spec: JobSpec, task: MapTask, backends: Backends) -> dict[str, Any]
     side.combine()
     parts = side.partitions(spec.reducers)
     data = encode(parts)
-    backends.objects.put(names.shuffle_key(spec.job_id, task.task), data)
+    backends.objects.put(layout.shuffle_key(spec.job_id, task.task), data)
     summary = {
         "task": task.task,
         "counters": side.counters(),
@@ -130,8 +148,13 @@ def map_task(spec: JobSpec, task: MapTask, backends: Backends) -> dict[str, Any]
         "input_bytes": (task.end - task.start) if task.end is not None else None,
         "seconds": round(time.perf_counter() - started, 4),
     }
-    backends.objects.put_json(names.map_summary_key(spec.job_id, task.task), summary)
-    return {"task": task.task, "counters": summary["counters"], "seconds": summary["seconds"]}
+    backends.objects.put_json(layout.map_summary_key(spec.job_id, task.task), summary)
+    return {
+        "task": task.task,
+        "counters": summary["counters"],
+        "seconds": summary["seconds"],
+        "input_bytes": summary["input_bytes"],
+    }
 
 
 def reduce_task(
@@ -144,7 +167,7 @@ def reduce_task(
     job, _ = prepare(spec)
     groups: dict[str, list[Any]] = {}
     for task in range(map_task_count):
-        key = names.shuffle_key(spec.job_id, task)
+        key = layout.shuffle_key(spec.job_id, task)
         for out_key, value in backends.objects.read_partition(key, partition, spec.reducers):
             bucket = groups.get(out_key)
             if bucket is None:
@@ -153,7 +176,7 @@ def reduce_task(
                 bucket.append(value)
     reduced = reduce_groups(job, groups)
     part = "".join(_json_line([key, value]) for key, value in reduced)
-    backends.objects.put(names.part_key(spec.job_id, partition), part.encode())
+    backends.objects.put(layout.part_key(spec.job_id, partition), part.encode())
     written = backends.results.put_results(spec.job_id, reduced)
     summary = {
         "partition": partition,
@@ -161,7 +184,7 @@ def reduce_task(
         "counters": dict(job.counters),
         "seconds": round(time.perf_counter() - started, 4),
     }
-    backends.objects.put_json(names.reduce_summary_key(spec.job_id, partition), summary)
+    backends.objects.put_json(layout.reduce_summary_key(spec.job_id, partition), summary)
     return {"partition": partition, "keys": written, "seconds": summary["seconds"]}
 
 
@@ -172,19 +195,19 @@ def finalize(spec: JobSpec, map_task_count: int, backends: Backends) -> dict[str
     samples: list[dict[str, Any]] = []
     seconds = {"map_task_s": 0.0, "reduce_task_s": 0.0}
     for task in range(map_task_count):
-        summary = backends.objects.get_json(names.map_summary_key(spec.job_id, task))
+        summary = backends.objects.get_json(layout.map_summary_key(spec.job_id, task))
         _add(counters, summary["counters"])
         samples.extend(summary["samples"][: max(MAX_SAMPLES - len(samples), 0)])
         seconds["map_task_s"] += summary["seconds"]
     keys = 0
     for partition in range(spec.reducers):
-        summary = backends.objects.get_json(names.reduce_summary_key(spec.job_id, partition))
+        summary = backends.objects.get_json(layout.reduce_summary_key(spec.job_id, partition))
         _add(counters, summary["counters"])
         keys += summary["keys"]
         seconds["reduce_task_s"] += summary["seconds"]
     if samples:
         lines = "".join(_json_line(sample) for sample in samples)
-        backends.objects.put(names.quarantine_key(spec.job_id), lines.encode())
+        backends.objects.put(layout.quarantine_key(spec.job_id), lines.encode())
     record = backends.results.get_job(spec.job_id)
     record.summary = job.finalize(ResultsView(backends.results.iter_results(spec.job_id)))
     record.status = "SUCCEEDED"
@@ -211,10 +234,21 @@ def mark_failed(
     )
     record.status = "FAILED"
     record.error = error
-    record.cause = cause[:4000]
+    record.cause = _cause_message(cause)[:4000]
     record.finished_at = _now()
     backends.results.put_job(record)
     return {"job_id": job_id, "status": "FAILED", "error": error}
+
+
+def _cause_message(cause: str) -> str:
+    """A Lambda error's cause is its JSON payload: keep the message."""
+    try:
+        payload = json.loads(cause)
+    except ValueError:
+        return cause
+    if isinstance(payload, dict) and "errorMessage" in payload:
+        return str(payload["errorMessage"])
+    return cause
 
 
 def _add(total: dict[str, int], more: dict[str, int]) -> None:

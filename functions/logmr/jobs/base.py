@@ -77,6 +77,10 @@ class Job:
     needs_any: ClassVar[tuple[str, ...]] = ()
     #: the mapper gets raw lines, whatever the format
     raw_lines: ClassVar[bool] = False
+    #: a counting job: records per value of this field, ``no_<field>`` counting
+    #: records without one. The mapper must yield exactly ``(value, 1)`` (or
+    #: nothing, counting ``no_<field>``); the engine may then count in C.
+    count_field: str | None = None
 
     def __init__(self, params: Mapping[str, Any] | None = None) -> None:
         self.options: dict[str, Any] = parse_params(self.name, self.params, params or {})
@@ -104,6 +108,14 @@ class Job:
     # -- the MapReduce methods ---------------------------------------------
     def mapper(self, record: Any) -> Iterator[KV]:
         raise NotImplementedError(f"job {self.name} has no mapper")
+
+    def map_keys(self, lines: list[bytes]) -> Iterable[Any] | None:
+        """An optional fast path for ``raw_lines`` counting jobs: the keys of
+        ``lines``, each counting 1, exactly the pairs ``mapper`` would yield as
+        ``(key, 1)``, so that the engine counts them in C instead of calling
+        ``mapper`` per line. Only for jobs whose combiner and reducer sum.
+        ``None``: no fast path, use ``mapper``."""
+        return None
 
     def combiner(self, key: Any, values: list[Any]) -> Iterator[KV]:
         """Default: the reducer, which is right for every associative reducer."""

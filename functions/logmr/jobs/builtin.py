@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
 from logmr.formats.base import CANONICAL_FIELDS
@@ -38,6 +39,9 @@ class WordCount(Job):
         for word in WORD.findall(record.lower()):
             yield word, 1
 
+    def map_keys(self, lines: list[bytes]) -> Iterable[Any]:
+        return WORD.findall(b"\n".join(lines).lower())
+
 
 @register
 class PatternCount(Job):
@@ -63,6 +67,11 @@ class PatternCount(Job):
         self.pattern = pattern
         self.group = "key" if "key" in pattern.groupindex else 0
 
+    def map_keys(self, lines: list[bytes]) -> Iterable[Any] | None:
+        if self.pattern.groups:  # findall would give groups or tuples: use the mapper
+            return None
+        return chain.from_iterable(map(self.pattern.findall, lines))
+
     def mapper(self, record: bytes) -> Iterator[KV]:
         group = self.group
         for match in self.pattern.finditer(record):
@@ -78,6 +87,7 @@ class StatusCodes(Job):
     name = "status_codes"
     description = "requests per HTTP status code"
     needs = ("status",)
+    count_field = "status"
 
     def mapper(self, record: Any) -> Iterator[KV]:
         status = self.fields["status"](record)
@@ -180,6 +190,7 @@ class LevelCounts(Job):
     name = "level_counts"
     description = "records per level (case as written)"
     needs = ("level",)
+    count_field = "level"
 
     def mapper(self, record: Any) -> Iterator[KV]:
         level = self.fields["level"](record)
@@ -250,6 +261,7 @@ class FieldCount(Job):
 
     def bind(self, fmt: Any) -> None:
         self.fields["value"] = fmt.getter(self.options["field"])
+        self.count_field = self.options["field"]
 
     def mapper(self, record: Any) -> Iterator[KV]:
         value = self.fields["value"](record)

@@ -34,6 +34,10 @@ class ObjectStore(abc.ABC):
     @abc.abstractmethod
     def delete(self, keys: Iterable[str]) -> None: ...
 
+    def location(self, key: str) -> str:
+        """The name ``key`` has in the backing store (S3 adds the store's prefix)."""
+        return key
+
     # -- shared logic ----------------------------------------------------------
     def put_json(self, key: str, value: Any) -> None:
         self.put(key, json.dumps(value, separators=(",", ":")).encode())

@@ -1,13 +1,15 @@
 """SQLite as the result store: results and job records in one file.
 
-Several worker processes write at once: each opens its own connection (WAL
-journal, a busy timeout) when it first needs one. Top-N is an indexed query.
+Several worker processes (and threads) write at once: each thread opens its
+own connection (WAL journal, a busy timeout) when it first needs one. Top-N is
+an indexed query.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,26 +36,32 @@ CREATE INDEX IF NOT EXISTS results_by_value ON results (job_id, sort_value DESC,
 class SqliteResultStore(ResultStore):
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self._conn: sqlite3.Connection | None = None
+        self._local = threading.local()
 
     @property
     def conn(self) -> sqlite3.Connection:
-        if self._conn is None:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(SCHEMA)
-            self._conn = conn
-        return self._conn
+            self._local.conn = conn
+        return conn
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"path": self.path, "_conn": None}
+        return {"path": self.path}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.path = state["path"]
+        self._local = threading.local()
 
     def put_job(self, record: JobRecord) -> None:
         self.conn.execute(

@@ -1,0 +1,90 @@
+"""Where the local engines send Lambda invocations: logmr's handlers, in
+worker processes (real parallelism on every core) or in the calling thread.
+
+A test-only ``hook`` may raise before an invocation to inject a fault; it is
+given the function name, the event and the attempt number (the count of
+invocations with the same function and event, so retries are numbered).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from typing import Any
+
+from logmr.engine import worker
+
+#: called with (function name, event, attempt number); may raise to inject a fault
+Hook = Callable[[str, dict[str, Any], int], None]
+#: called after a successful invocation with (function name, result)
+Observer = Callable[[str, Any], None]
+
+
+class Dispatcher:
+    """Runs invocations of registered functions in worker processes (``workers``
+    > 0) or in the calling thread (``workers == 0``)."""
+
+    def __init__(
+        self,
+        handlers: dict[str, str],
+        *,
+        workers: int,
+        env: dict[str, str] | None = None,
+        log_dir: str | None = None,
+        hook: Hook | None = None,
+        observer: Observer | None = None,
+    ) -> None:
+        self.handlers = handlers  # function name -> handler path
+        self.hook = hook
+        self.observer = observer
+        self.attempts: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._in_process = threading.Lock()
+        self._pool: Executor | None = None
+        if workers > 0:
+            self._pool = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=worker.initialize,
+                initargs=(env or {}, log_dir, sorted(set(handlers.values()))),
+            )
+            for _ in range(workers):  # start every worker now, not on the first task
+                self._pool.submit(worker.ready)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def invoke(self, function_name: str, body: bytes | str | None) -> tuple[bool, str]:
+        handler = self.handlers.get(function_name) or self.handlers.get(
+            function_name.rsplit(":", 1)[-1]
+        )
+        name = function_name.rsplit(":", 1)[-1]
+        if handler is None:
+            return False, json.dumps(
+                {"errorType": "ResourceNotFoundException", "errorMessage": function_name}
+            )
+        event = json.loads(body) if body else {}
+        attempt = self._count(name, event)
+        if self.hook is not None:
+            try:
+                self.hook(name, event, attempt)
+            except Exception as exc:
+                return False, worker.error_payload(exc)
+        if self._pool is None:
+            with self._in_process:  # one invocation at a time, as in one Lambda container
+                ok, payload = worker.invoke(handler, name, event)
+        else:
+            ok, payload = self._pool.submit(worker.invoke, handler, name, event).result()
+        if ok and self.observer is not None:
+            self.observer(name, json.loads(payload))
+        return ok, payload
+
+    def _count(self, name: str, event: dict[str, Any]) -> int:
+        key = name + json.dumps(event, sort_keys=True)
+        with self._lock:
+            self.attempts[key] = self.attempts.get(key, 0) + 1
+            return self.attempts[key]

@@ -1,0 +1,134 @@
+"""The embedded default behind ``logmr run``: the state machine definition run
+by ``logmr.engine.interpreter``, every Lambda invocation dispatched to logmr's
+handlers in worker processes, job data in a local folder and SQLite.
+
+Placeholders are filled from ``logmr.names`` as the CDK stack fills them, with
+local function ARNs and a bucket name (``LOCAL_BUCKET``) that the engine serves
+from the local object store: the Distributed Map's ItemReader reads the plan's
+item list from the same folder the Plan handler wrote it to.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from logmr import config, names
+from logmr.config import Settings
+from logmr.engine.dispatcher import Dispatcher, Hook
+from logmr.engine.interpreter import Execution, Interpreter, StatesError
+from logmr.local import local_backends
+
+LOCAL_BUCKET = "logmr-local"
+LOCAL_ARN = "arn:aws:lambda:local:000000000000:function:{}"
+
+#: called as progress(phase, done, total)
+Progress = Callable[[str, int, int], None]
+_PHASES = {"MapInline": "map", "MapDistributed": "map", "Reduce": "reduce"}
+
+
+def _quiet(phase: str, done: int, total: int) -> None:
+    """The default progress: none."""
+
+
+def definition() -> dict[str, Any]:
+    """The ASL file with the local engine's values for its placeholders."""
+    values = {names.BUCKET_PLACEHOLDER: LOCAL_BUCKET}
+    for logical in names.FUNCTIONS:
+        values[names.function_placeholder(logical)] = LOCAL_ARN.format(logical)
+    loaded: dict[str, Any] = json.loads(
+        names.substitute(names.state_machine_path().read_text(), values)
+    )
+    return loaded
+
+
+def handler_env(settings: Settings) -> dict[str, str]:
+    """The environment the handlers see on one machine."""
+    return {
+        config.ENV_STORAGE: "local",
+        config.ENV_HOME: str(settings.home),
+        "POWERTOOLS_SERVICE_NAME": "logmr",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+
+
+class _PhaseProgress:
+    """Turns the execution history into per-phase progress, reading each event once."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.seen = 0
+        self.totals: dict[str, int] = {}
+        self.done: dict[str, int] = {}
+
+    def __call__(self, execution: Execution) -> None:
+        with execution._lock:
+            events = execution.history[self.seen :]
+            self.seen += len(events)
+        for event in events:
+            kind, name = event["type"], event.get("name", "")
+            if kind == "TaskStateExited" and name == "Plan" and "output" in event:
+                self.totals["map"] = int(event["output"].get("map_task_count", 0))
+                self.totals["reduce"] = len(event["output"].get("partitions", []))
+                self._show("map")
+            elif kind == "MapIterationSucceeded" and name in _PHASES:
+                phase = _PHASES[name]
+                self.done[phase] = self.done.get(phase, 0) + 1
+                self._show(phase)
+            elif kind == "MapStateStarted" and name == "Reduce":
+                self._show("reduce")
+            elif kind == "TaskStateEntered" and name == "Finalize":
+                self.totals["finalize"] = 1
+                self._show("finalize")
+            elif kind == "ExecutionSucceeded":
+                self.done["finalize"] = 1
+                self._show("finalize")
+
+    def _show(self, phase: str) -> None:
+        if phase in self.totals:
+            self.progress(phase, self.done.get(phase, 0), self.totals[phase])
+
+
+def run_local(
+    request: dict[str, Any],
+    *,
+    settings: Settings,
+    workers: int | None = None,
+    progress: Progress = _quiet,
+    hook: Hook | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Execution:
+    """Run one job request through the state machine on this machine; the
+    execution is named by the request's ``job_id``."""
+    objects = local_backends(settings).objects
+
+    def get_object(bucket: str, key: str) -> bytes:
+        if bucket != LOCAL_BUCKET:
+            raise StatesError("States.ItemReaderFailed", f"no bucket {bucket!r} on this machine")
+        return objects.get(key)
+
+    dispatcher = Dispatcher(
+        {LOCAL_ARN.format(logical): handler for logical, handler in names.FUNCTIONS.items()},
+        workers=settings.workers if workers is None else workers,
+        env=handler_env(settings),
+        log_dir=str(settings.home / "logs"),
+        hook=hook,
+    )
+
+    def invoke(function: str, payload: Any) -> tuple[bool, Any]:
+        ok, body = dispatcher.invoke(function, json.dumps(payload))
+        return ok, json.loads(body)
+
+    try:
+        interpreter = Interpreter(
+            definition(),
+            invoke,
+            get_object=get_object,
+            sleep=sleep,
+            observer=_PhaseProgress(progress),
+        )
+        return interpreter.run(request, name=str(request["job_id"]))
+    finally:
+        dispatcher.close()

@@ -1,0 +1,135 @@
+"""logmr's state machine on moto's Step Functions interpreter (tests, and the
+fidelity check of the local engine).
+
+The one place that hooks into moto: Lambda invocations made by moto's
+interpreter go to logmr's handlers instead of moto's "simple" Lambda.
+moto's ``LambdaSimpleBackend.invoke(self, function_name, qualifier, body,
+headers, response_headers)`` returns the response payload; setting
+``response_headers["x-amz-function-error"]`` makes it a function error, whose
+``errorType`` the interpreter matches against Retry and Catch as AWS does.
+``check_contract`` fails loudly if a moto upgrade changes that method.
+Use inside ``mock_aws(config=MOTO_CONFIG)``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import io
+import json
+import time
+import zipfile
+from collections.abc import Iterator
+from typing import Any
+
+from moto.awslambda_simple.models import LambdaSimpleBackend
+
+from logmr import names
+from logmr.engine.dispatcher import Dispatcher
+
+#: the signature logmr relies on
+INVOKE_PARAMETERS = ("self", "function_name", "qualifier", "body", "headers", "response_headers")
+MOTO_CONFIG: dict[str, Any] = {
+    "stepfunctions": {"execute_state_machine": True},
+    "lambda": {"use_docker": False},
+}
+REGION = "us-east-1"
+POLL_SECONDS = 0.05
+
+
+class MotoContractError(RuntimeError):
+    """moto's Lambda backend no longer has the method logmr patches."""
+
+
+def check_contract() -> None:
+    params = tuple(inspect.signature(LambdaSimpleBackend.invoke).parameters)
+    if params != INVOKE_PARAMETERS:
+        raise MotoContractError(
+            f"moto.awslambda_simple.models.LambdaSimpleBackend.invoke takes {params}, "
+            f"logmr expects {INVOKE_PARAMETERS}: pin moto or update logmr.engine.moto"
+        )
+
+
+@contextlib.contextmanager
+def dispatching(dispatcher: Dispatcher) -> Iterator[Dispatcher]:
+    """Route moto's Lambda invocations to ``dispatcher`` for the duration."""
+    check_contract()
+
+    def invoke(  # noqa: PLR0917 - moto's signature
+        backend: Any,
+        function_name: str,
+        qualifier: Any,
+        body: Any,
+        headers: Any,
+        response_headers: Any,
+    ) -> bytes:
+        ok, payload = dispatcher.invoke(function_name, body)
+        if not ok:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        return payload.encode()
+
+    original = LambdaSimpleBackend.invoke
+    LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
+    try:
+        yield dispatcher
+    finally:
+        LambdaSimpleBackend.invoke = original  # type: ignore[method-assign]
+        dispatcher.close()
+
+
+class StateMachine:
+    """The logmr state machine registered in moto: role, functions, definition."""
+
+    def __init__(self, bucket: str, region: str = REGION) -> None:
+        import boto3
+
+        self.bucket = bucket
+        self.region = region
+        self._boto3 = boto3
+        self.sfn = boto3.client("stepfunctions", region_name=region)
+        self.arn = ""
+
+    def deploy(self, name: str = "logmr") -> str:
+        iam = self._boto3.client("iam", region_name=self.region)
+        role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"][
+            "Arn"
+        ]
+        lam = self._boto3.client("lambda", region_name=self.region)
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as archive:
+            archive.writestr("README", "the handlers run from the installed logmr package")
+        values = {names.BUCKET_PLACEHOLDER: self.bucket}
+        for logical, handler in names.FUNCTIONS.items():
+            created = lam.create_function(
+                FunctionName=logical,
+                Runtime="python3.12",
+                Role=role,
+                Handler=handler,
+                Code={"ZipFile": code.getvalue()},
+            )
+            values[names.function_placeholder(logical)] = created["FunctionArn"]
+        definition = names.substitute(names.state_machine_path().read_text(), values)
+        self.arn = self.sfn.create_state_machine(name=name, definition=definition, roleArn=role)[
+            "stateMachineArn"
+        ]
+        return self.arn
+
+    def run(self, request: dict[str, Any], name: str, timeout: float = 300) -> dict[str, Any]:
+        """Start a named execution and wait: describe_execution's answer plus the history."""
+        arn = self.sfn.start_execution(
+            stateMachineArn=self.arn, name=name, input=json.dumps(request)
+        )["executionArn"]
+        deadline = time.monotonic() + timeout
+        while (described := self.sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"execution {name} still running after {timeout} s")
+            time.sleep(POLL_SECONDS)
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+        while True:
+            page = self.sfn.get_execution_history(**kwargs)
+            events += page["events"]
+            if not page.get("nextToken"):
+                break
+            kwargs["nextToken"] = page["nextToken"]
+        return {**described, "history": events}

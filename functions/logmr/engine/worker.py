@@ -1,0 +1,53 @@
+"""What runs in a worker process (or in the engine's own process): one handler
+invocation, its exception turned into the error payload Lambda would return."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from logmr.engine.context import LocalContext
+
+
+def initialize(env: dict[str, str], log_dir: str | None, handlers: list[str]) -> None:
+    """Worker start-up: the handlers' environment, their stdout (Powertools logs
+    and metrics) sent to a file so it never mixes with the CLI's output, and
+    the handler modules imported before the first task arrives."""
+    os.environ.update(env)
+    if log_dir:
+        Path(log_dir).mkdir(parents=True, exist_ok=True)
+        sys.stdout = open(Path(log_dir) / f"worker-{os.getpid()}.log", "a", buffering=1)  # noqa: SIM115
+    for handler_path in handlers:
+        importlib.import_module(handler_path.rpartition(".")[0])
+
+
+def ready() -> int:
+    """A no-op task: submitting one per worker starts them all at once."""
+    return os.getpid()
+
+
+def invoke(handler_path: str, function_name: str, event: Any) -> tuple[bool, str]:
+    """Run ``module.function`` on ``event``: (True, result JSON) or (False, error JSON)."""
+    module_name, _, attribute = handler_path.rpartition(".")
+    try:
+        handler = getattr(importlib.import_module(module_name), attribute)
+        result = handler(event, LocalContext(function_name=function_name))
+        return True, json.dumps(result)
+    except Exception as exc:
+        return False, error_payload(exc)
+
+
+def error_payload(exc: BaseException) -> str:
+    """The JSON Lambda returns for an unhandled exception (errorType is what Retry/Catch match)."""
+    return json.dumps(
+        {
+            "errorType": type(exc).__name__,
+            "errorMessage": str(exc),
+            "stackTrace": traceback.format_exception(exc)[-8:],
+        }
+    )

@@ -1,0 +1,20 @@
+"""Map: one byte range in, one shuffle object out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from logmr import tasks
+from logmr.handlers.runtime import backends, logger, metrics, record_task, tracer
+from logmr.spec import JobSpec, MapTask
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    spec, task = JobSpec.from_dict(event["spec"]), MapTask.from_dict(event["task"])
+    logger.set_correlation_id(spec.job_id)
+    result = tasks.map_task(spec, task, backends())
+    record_task("map", spec.job, result["counters"], result["seconds"], result["input_bytes"])
+    return result

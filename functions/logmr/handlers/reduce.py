@@ -1,0 +1,22 @@
+"""Reduce: one partition of every shuffle object in, results out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from logmr import tasks
+from logmr.handlers.runtime import backends, logger, metrics, record_task, tracer
+from logmr.spec import JobSpec
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    spec = JobSpec.from_dict(event["spec"])
+    logger.set_correlation_id(spec.job_id)
+    result = tasks.reduce_task(
+        spec, int(event["partition"]), int(event["map_task_count"]), backends()
+    )
+    record_task("reduce", spec.job, {"records": result["keys"]}, result["seconds"], None)
+    return result

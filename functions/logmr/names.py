@@ -1,0 +1,57 @@
+"""Names shared by the state machine, the infrastructure and the local engine:
+one source for each.
+
+The ASL file has ``${...}`` placeholders; the CDK stack fills them with
+``DefinitionSubstitutions`` and the local engine with the ARNs of the
+functions it registers. Both take the names from here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: the state machine definition, in ``statemachine/`` at the top of the repository
+STATE_MACHINE_FILE = "logmr.asl.json"
+
+#: the functions: logical name -> handler (module path ``.handler``)
+FUNCTIONS: dict[str, str] = {
+    "Plan": "logmr.handlers.plan.handler",
+    "Map": "logmr.handlers.map.handler",
+    "Reduce": "logmr.handlers.reduce.handler",
+    "Finalize": "logmr.handlers.finalize.handler",
+    "MarkFailed": "logmr.handlers.mark_failed.handler",
+}
+
+#: the placeholder for the bucket the Distributed Map reads its items from
+BUCKET_PLACEHOLDER = "BucketName"
+
+
+def function_placeholder(logical: str) -> str:
+    """``Plan`` -> ``PlanFunctionArn`` (written ``${PlanFunctionArn}`` in the ASL)."""
+    return f"{logical}FunctionArn"
+
+
+def placeholders() -> list[str]:
+    """Every placeholder the ASL may use."""
+    return [function_placeholder(name) for name in FUNCTIONS] + [BUCKET_PLACEHOLDER]
+
+
+def state_machine_path() -> Path:
+    """The ASL file: packaged beside the code in a wheel, else in the repository."""
+    packaged = Path(__file__).parent / "statemachine" / STATE_MACHINE_FILE
+    if packaged.exists():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "statemachine" / STATE_MACHINE_FILE
+
+
+def substitute(definition: str, values: dict[str, str]) -> str:
+    """Fill ``${Name}`` placeholders; a placeholder without a value is an error."""
+    import re
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise KeyError(f"no value for placeholder ${{{name}}}")
+        return values[name]
+
+    return re.sub(r"\$\{([A-Za-z0-9_]+)\}", fill, definition)

@@ -1,0 +1,94 @@
+"""Running the state machine in tests: on the local engine and on moto's
+interpreter, plus the test-only fault hook."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from logmr import errors
+from logmr.config import Settings
+from logmr.engine import worker
+from logmr.names import FUNCTIONS
+
+
+def no_sleep(seconds: float) -> None:
+    """Retries in tests wait for no one (the waits are still computed and recorded)."""
+
+
+@dataclass
+class Fault:
+    """Make ``function`` fail: raise ``error`` on the given attempts of the
+    invocations whose event matches ``when`` (a subset of the event), or run
+    the real handler an extra time first (``duplicate``)."""
+
+    function: str
+    error: str = "TransientError"
+    attempts: tuple[int, ...] = (1,)
+    when: dict[str, Any] = field(default_factory=dict)
+    duplicate: bool = False
+    fired: int = 0
+
+
+class FaultPlan:
+    """The dispatcher hook: a list of faults, each counted when it fires."""
+
+    def __init__(self, *faults: Fault) -> None:
+        self.faults = list(faults)
+
+    def __call__(self, function: str, event: dict[str, Any], attempt: int) -> None:
+        for fault in self.faults:
+            if fault.function != function or not _matches(event, fault.when):
+                continue
+            if fault.duplicate:
+                if attempt == 1:
+                    fault.fired += 1
+                    ok, payload = worker.invoke(FUNCTIONS[function], function, event)
+                    assert ok, payload
+                continue
+            if attempt in fault.attempts:
+                fault.fired += 1
+                raise getattr(errors, fault.error)(f"injected {fault.error} on attempt {attempt}")
+
+
+def _matches(event: Any, when: dict[str, Any]) -> bool:
+    for key, value in when.items():
+        if not isinstance(event, dict) or key not in event:
+            return False
+        if isinstance(value, dict):
+            if not _matches(event[key], value):
+                return False
+        elif event[key] != value:
+            return False
+    return True
+
+
+def history_types(history: list[dict[str, Any]]) -> Iterator[str]:
+    return (event["type"] for event in history)
+
+
+def request_for(path: Path | list[Path], job: str, job_id: str, **extra: Any) -> dict[str, Any]:
+    paths = path if isinstance(path, list) else [path]
+    return {"job_id": job_id, "job": job, "inputs": [str(p) for p in paths], **extra}
+
+
+def local_settings(home: Path, workers: int = 2) -> Settings:
+    return Settings.load(home=home, workers=workers)
+
+
+def comparable(record: Any) -> dict[str, Any]:
+    """A job record without what legitimately differs between runs (times, ids)."""
+    data = dict(record.to_dict())
+    for name in ("timings", "created_at", "finished_at", "job_id"):
+        data.pop(name, None)
+    spec = dict(data.get("spec") or {})
+    spec.pop("job_id", None)
+    data["spec"] = spec
+    data["malformed_samples"] = [
+        {k: v for k, v in sample.items() if k != "origin"}
+        for sample in data.get("malformed_samples", [])
+    ]
+    return json.loads(json.dumps(data))

@@ -1,0 +1,104 @@
+"""The ASL definition checked without cfn-lint: structure, reachability, and
+that every Task retries transient errors and catches everything."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from logmr import names
+from logmr.engine import interpreter
+
+pytestmark = pytest.mark.unit
+
+TRANSIENT = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "TransientError",
+}
+
+
+def definition() -> dict[str, Any]:
+    return json.loads(names.state_machine_path().read_text())
+
+
+def machines(machine: dict[str, Any], where: str = "top") -> list[tuple[str, dict[str, Any]]]:
+    """The machine and every nested ItemProcessor."""
+    found = [(where, machine)]
+    for name, state in machine["States"].items():
+        if "ItemProcessor" in state:
+            found += machines(state["ItemProcessor"], f"{where}/{name}")
+    return found
+
+
+def targets(state: dict[str, Any]) -> list[str]:
+    out = [state.get("Next"), state.get("Default")]
+    out += [rule.get("Next") for rule in state.get("Choices", [])]
+    out += [rule.get("Next") for rule in state.get("Catch", [])]
+    return [t for t in out if t]
+
+
+@pytest.mark.parametrize(("where", "machine"), machines(definition()))
+def test_every_target_exists_and_every_state_is_reachable(
+    where: str, machine: dict[str, Any]
+) -> None:
+    states = machine["States"]
+    assert machine["StartAt"] in states
+    for name, state in states.items():
+        for target in targets(state):
+            assert target in states, f"{where}: {name} -> {target}"
+        terminal = state["Type"] in ("Succeed", "Fail", "Choice") or state.get("End") is True
+        assert terminal or "Next" in state, f"{where}: {name} has no way on"
+    reached, frontier = set(), [machine["StartAt"]]
+    while frontier:
+        name = frontier.pop()
+        if name not in reached:
+            reached.add(name)
+            frontier += targets(states[name])
+    assert reached == set(states), f"{where}: unreachable {set(states) - reached}"
+
+
+@pytest.mark.parametrize(("where", "machine"), machines(definition()))
+def test_every_task_retries_transient_errors_and_catches_all(
+    where: str, machine: dict[str, Any]
+) -> None:
+    for name, state in machine["States"].items():
+        if state["Type"] != "Task":
+            continue
+        (retry,) = state["Retry"]
+        assert set(retry["ErrorEquals"]) == TRANSIENT, name
+        for field in ("IntervalSeconds", "BackoffRate", "MaxAttempts", "MaxDelaySeconds"):
+            assert field in retry, f"{name} lacks {field}"
+        assert retry["JitterStrategy"] == "FULL"
+        assert any("States.ALL" in rule["ErrorEquals"] for rule in state["Catch"]), name
+
+
+def test_top_level_map_states_and_plan_catch_into_mark_failed() -> None:
+    states = definition()["States"]
+    for name in ("Plan", "MapInline", "MapDistributed", "Reduce", "Finalize"):
+        assert states[name]["Catch"] == [
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "MarkFailed"}
+        ]
+    assert states["MarkFailed"]["Next"] == "JobFailed"
+    assert states["JobFailed"]["ErrorPath"] == "$.error.Error"
+
+
+def test_distributed_map_reads_the_manifest_from_s3() -> None:
+    state = definition()["States"]["MapDistributed"]
+    assert state["ItemReader"]["Resource"] == "arn:aws:states:::s3:getObject"
+    assert state["ItemReader"]["Parameters"]["Bucket"] == "${BucketName}"
+    assert state["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+
+
+def test_placeholders_are_exactly_the_shared_names() -> None:
+    text = names.state_machine_path().read_text()
+    assert set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", text)) == set(names.placeholders())
+
+
+def test_the_local_interpreter_supports_the_whole_definition() -> None:
+    interpreter.validate(definition())

@@ -1,0 +1,244 @@
+"""The state machine definition end to end: on the local engine (logmr's
+interpreter, handlers in this process or in worker processes) and on moto's
+Step Functions interpreter, compared with the inline runner."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from engine_support import Fault, FaultPlan, comparable, no_sleep, request_for
+from helpers import run_local as run_inline
+from logmr.cli import main
+from logmr.config import Settings
+from logmr.engine import local as local_engine
+from logmr.engine.dispatcher import Dispatcher
+from logmr.engine.moto import MOTO_CONFIG, StateMachine, check_contract, dispatching
+from logmr.generate import generate
+from logmr.handlers import runtime
+from logmr.local import local_backends
+from logmr.names import FUNCTIONS
+
+pytestmark = pytest.mark.statemachine
+
+JOBS: list[tuple[str, dict[str, str], str]] = [
+    ("word_count", {}, "access"),
+    ("pattern_count", {"pattern": r"HTTP/(?P<key>1\.[01])"}, "access"),
+    ("status_codes", {}, "access"),
+    ("top_paths", {"top": "5"}, "access"),
+    ("bytes_total", {}, "access"),
+    ("error_rate", {}, "app"),
+    ("level_counts", {}, "app"),
+    ("requests_per_window", {"window": "1h"}, "access"),
+    ("field_count", {"field": "method"}, "access"),
+]
+
+
+@pytest.fixture
+def handler_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Handlers run in this process read local storage from the environment."""
+    monkeypatch.setenv("LOGMR_STORAGE", "local")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    runtime.backends.cache_clear()
+    yield
+    runtime.backends.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("logs")
+    paths = {"access": folder / "access.log", "app": folder / "app.log"}
+    for kind, fmt in (("access", "apache_combined"), ("app", "applog")):
+        with paths[kind].open("wb") as out:
+            generate(out, fmt=fmt, lines=4000, seed=11)
+    return paths
+
+
+def engine_run(request: dict[str, Any], workers: int = 0, hook: Any = None) -> Any:
+    """The local engine, storage under the test's LOGMR_HOME (as the in-process handlers see it)."""
+    settings = Settings.load(workers=workers)
+    return local_engine.run_local(
+        request, settings=settings, workers=workers, hook=hook, sleep=no_sleep
+    )
+
+
+def record_and_results(job_id: str) -> tuple[Any, dict[str, Any]]:
+    results = local_backends(Settings.load()).results
+    return results.get_job(job_id), dict(results.iter_results(job_id))
+
+
+@pytest.mark.parametrize(("job", "params", "log"), JOBS)
+def test_every_job_matches_the_inline_runner(
+    handler_env: None,
+    logs: dict[str, Path],
+    job: str,
+    params: dict[str, str],
+    log: str,
+) -> None:
+    extra = {"params": params, "reducers": 3, "chunk_size": 100_000}
+    inline_record, inline_results = run_inline(
+        logs[log], job, params=params, reducers=3, chunk_size=100_000
+    )
+    execution = engine_run(request_for(logs[log], job, "sm-1", **extra))
+    assert execution.status == "SUCCEEDED", execution.cause
+    record, results = record_and_results("sm-1")
+    assert results == inline_results
+    assert comparable(record) == comparable(inline_record)
+
+
+def test_worker_processes_give_the_same_answer(logs: dict[str, Path]) -> None:
+    request = request_for(logs["access"], "top_paths", "pool-1", chunk_size=60_000, reducers=2)
+    execution = engine_run(request, workers=2)
+    assert execution.status == "SUCCEEDED", execution.cause
+    _, inline_results = run_inline(logs["access"], "top_paths", chunk_size=60_000, reducers=2)
+    assert record_and_results("pool-1")[1] == inline_results
+
+
+def test_distributed_map_branch_on_the_local_engine(
+    handler_env: None, logs: dict[str, Path]
+) -> None:
+    request = request_for(
+        logs["access"], "status_codes", "dist-1", chunk_size=20_000, map_mode="distributed"
+    )
+    execution = engine_run(request)
+    assert execution.status == "SUCCEEDED", execution.cause
+    entered = [e["name"] for e in execution.history if e["type"] == "MapStateStarted"]
+    assert entered == ["MapDistributed", "Reduce"]
+    _, inline_results = run_inline(logs["access"], "status_codes")
+    assert record_and_results("dist-1")[1] == inline_results
+
+
+def test_auto_mode_goes_distributed_past_the_inline_limit(
+    handler_env: None, logs: dict[str, Path]
+) -> None:
+    request = request_for(
+        logs["access"], "status_codes", "auto-1", chunk_size=20_000
+    )  # ~50 tasks > 40
+    execution = engine_run(request)
+    assert "MapDistributed" in [
+        e["name"] for e in execution.history if e["type"] == "MapStateStarted"
+    ]
+
+
+# -- faults ---------------------------------------------------------------------------
+def test_transient_map_failures_are_retried_and_counts_stay_exact(
+    handler_env: None, logs: dict[str, Path]
+) -> None:
+    fault = Fault("Map", "TransientError", attempts=(1, 2), when={"task": {"task": 1}})
+    request = request_for(logs["access"], "status_codes", "flaky-1", chunk_size=100_000)
+    execution = engine_run(request, hook=FaultPlan(fault))
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert fault.fired == 2
+    retries = [e for e in execution.history if e["type"] == "RetryScheduled"]
+    assert [(e["name"], e["error"]) for e in retries] == [("MapTask", "TransientError")] * 2
+    _, inline_results = run_inline(logs["access"], "status_codes")
+    assert record_and_results("flaky-1")[1] == inline_results
+
+
+def test_permanent_reduce_failure_fails_the_job_with_its_name_and_cause(
+    handler_env: None, logs: dict[str, Path]
+) -> None:
+    fault = Fault("Reduce", "CorruptShuffleError", attempts=(1, 2, 3, 4, 5), when={"partition": 0})
+    execution = engine_run(
+        request_for(logs["access"], "status_codes", "bad-1"), hook=FaultPlan(fault)
+    )
+    assert (execution.status, execution.error) == ("FAILED", "CorruptShuffleError")
+    assert fault.fired == 1  # permanent: no retries wasted
+    record, _ = record_and_results("bad-1")
+    assert record.status == "FAILED"
+    assert record.error == "CorruptShuffleError"
+    assert record.cause == "injected CorruptShuffleError on attempt 1"
+
+
+def test_cli_exits_non_zero_with_one_line_on_a_failed_job(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], logs: dict[str, Path]
+) -> None:
+    fault = Fault("Reduce", "CorruptShuffleError", attempts=(1,))
+    patched = functools.partial(local_engine.run_local, hook=FaultPlan(fault), sleep=no_sleep)
+    monkeypatch.setattr(local_engine, "run_local", patched)
+    code = main(["run", str(logs["access"]), "--job", "status_codes", "--workers", "1"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err == "logmr: error: CorruptShuffleError: injected CorruptShuffleError on attempt 1\n"
+
+
+def test_a_map_task_executed_twice_is_not_counted_twice(
+    handler_env: None, logs: dict[str, Path]
+) -> None:
+    fault = Fault("Map", duplicate=True)
+    request = request_for(logs["access"], "status_codes", "twice-1", chunk_size=100_000)
+    execution = engine_run(request, hook=FaultPlan(fault))
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert fault.fired >= 4  # every map task ran twice
+    record, results = record_and_results("twice-1")
+    inline_record, inline_results = run_inline(logs["access"], "status_codes")
+    assert results == inline_results
+    assert record.counters == inline_record.counters
+
+
+# -- moto's interpreter --------------------------------------------------------------------------
+def test_moto_contract_of_the_patched_method() -> None:
+    check_contract()
+
+
+@pytest.mark.parametrize("map_mode", ["inline", "distributed"])
+def test_the_same_definition_on_motos_interpreter(
+    handler_env: None, logs: dict[str, Path], map_mode: str
+) -> None:
+    """Local storage, moto's Step Functions: the Distributed Map's items are put
+    in moto's S3 by the test, as the local engine serves them from its folder."""
+    request = request_for(
+        logs["access"], "top_paths", f"moto-{map_mode}", chunk_size=100_000, map_mode=map_mode
+    )
+    with mock_aws(config=MOTO_CONFIG):
+        import boto3
+
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="logmr-local")
+        objects = local_backends(Settings.load()).objects
+
+        def serve_items(function: str, result: Any) -> None:
+            if function == "Plan" and result.get("distributed"):
+                s3.put_object(
+                    Bucket="logmr-local",
+                    Key=result["map_items_key"],
+                    Body=objects.get(result["map_items_key"]),
+                )
+
+        dispatcher = Dispatcher(dict(FUNCTIONS), workers=0, observer=serve_items)
+        with dispatching(dispatcher):
+            machine = StateMachine(bucket="logmr-local")
+            machine.deploy()
+            described = machine.run(request, request["job_id"])
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert json.loads(described["output"])["status"] == "SUCCEEDED"
+    record, results = record_and_results(request["job_id"])
+    local = engine_run({**request, "job_id": "local-1"})
+    assert local.status == "SUCCEEDED"
+    local_record, local_results = record_and_results("local-1")
+    assert results == local_results
+    assert comparable(record) == comparable(local_record)
+
+
+def test_moto_interpreter_reports_the_failed_task_error(
+    handler_env: None, logs: dict[str, Path]
+) -> None:
+    fault = Fault("Map", "TransientError", attempts=(1, 2, 3, 4, 5, 6))
+    with mock_aws(config=MOTO_CONFIG):
+        dispatcher = Dispatcher(dict(FUNCTIONS), workers=0, hook=FaultPlan(fault))
+        with dispatching(dispatcher):
+            machine = StateMachine(bucket="logmr-local")
+            machine.deploy()
+            described = machine.run(
+                request_for(logs["access"], "status_codes", "moto-fail"), "moto-fail"
+            )
+    assert (described["status"], described["error"]) == ("FAILED", "TransientError")
+    assert fault.fired == 5  # the first attempt and MaxAttempts (4) retries
+    record, _ = record_and_results("moto-fail")
+    assert (record.status, record.error) == ("FAILED", "TransientError")
