@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 EVENTS = REPO / "events"
+#: the bucket of the moto account the AWS tests lay out (tests/aws_support.py)
+AWS_BUCKET = "my-logs-bucket"
 
 
 @pytest.fixture(autouse=True)
@@ -37,3 +40,17 @@ def shared_file(name: str) -> Path:
 def expected(name: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(shared_file(name + ".expected.json").read_text())
     return data
+
+
+@pytest.fixture
+def aws_handler_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Handlers in this process use S3 and DynamoDB (moto's)."""
+    monkeypatch.setenv("LOGMR_STORAGE", "aws")
+    monkeypatch.setenv("LOGMR_BUCKET", AWS_BUCKET)
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    from logmr.handlers import runtime
+
+    runtime.backends.cache_clear()
+    yield
+    runtime.backends.cache_clear()

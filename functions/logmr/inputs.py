@@ -1,6 +1,6 @@
 """Where input logs come from: listing them and opening a stream at an offset.
 
-Local paths here; S3 objects in ``logmr.storage.s3`` implement the same
+Local paths here; S3 objects in ``logmr.aws.s3`` implement the same
 ``InputSource`` protocol. Compression is told by the first bytes of an object
 (gzip, bzip2, zstd), not by its name, so a ``.gz`` name on plain text is read
 as plain text. A compressed object is one map task, decompressed as a stream.

@@ -1,17 +1,52 @@
-"""The embedded default: a folder for job objects and SQLite for results."""
+"""The embedded default: a folder for job objects and SQLite for results;
+inputs are local paths or ``s3://`` URIs (read with the default AWS credentials,
+or ``AWS_ENDPOINT_URL`` for LocalStack)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any, BinaryIO
+
 from logmr.config import Settings
-from logmr.inputs import LocalInputSource
+from logmr.inputs import InputObject, InputSource, LocalInputSource
 from logmr.storage.local import LocalObjectStore
 from logmr.storage.sqlite import SqliteResultStore
 from logmr.tasks import Backends
 
 
+class LocalOrS3Inputs:
+    """Local paths, and ``s3://`` URIs through a lazily built S3 input source."""
+
+    def __init__(self) -> None:
+        self.local = LocalInputSource()
+        self._s3: Any = None
+
+    def _source(self, uri: str) -> InputSource:
+        if not uri.startswith("s3://"):
+            return self.local
+        if self._s3 is None:
+            from logmr.aws.s3 import S3InputSource
+
+            self._s3 = S3InputSource()
+        source: InputSource = self._s3
+        return source
+
+    def list_inputs(self, uris: Iterable[str]) -> list[InputObject]:
+        found: list[InputObject] = []
+        for uri in uris:
+            found += self._source(uri).list_inputs([uri])
+        return found
+
+    def open_at(self, uri: str, offset: int) -> BinaryIO:
+        return self._source(uri).open_at(uri, offset)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"local": self.local, "_s3": None}
+
+
 def local_backends(settings: Settings) -> Backends:
     return Backends(
-        inputs=LocalInputSource(),
+        inputs=LocalOrS3Inputs(),
         objects=LocalObjectStore(settings.home / "objects"),
         results=SqliteResultStore(settings.home / "logmr.sqlite"),
     )

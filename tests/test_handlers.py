@@ -1,0 +1,127 @@
+"""The Lambda handlers on moto's S3 and DynamoDB, driven by the sample events
+in ``events/handlers/`` (the same files the docs show)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from aws_support import create_account, upload
+from conftest import EVENTS
+from helpers import run_local as run_inline
+from logmr.engine.context import LocalContext
+from logmr.generate import generate
+from logmr.handlers import finalize, mark_failed, plan, reduce, runtime
+from logmr.handlers import map as map_handler
+
+pytestmark = pytest.mark.functional
+
+
+def event(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((EVENTS / "handlers" / f"{name}.json").read_text())
+    return loaded
+
+
+def context(name: str) -> LocalContext:
+    return LocalContext(function_name=name)
+
+
+@pytest.fixture
+def access_log(tmp_path: Path) -> Path:
+    path = tmp_path / "access.log"
+    with path.open("wb") as out:
+        generate(out, fmt="apache_combined", lines=5000, seed=5)
+    return path
+
+
+@mock_aws
+def test_the_handlers_one_after_another(aws_handler_env: None, access_log: Path) -> None:
+    s3 = create_account()
+    upload(s3, access_log, "incoming/access/access.log")
+
+    planned = plan.handler(event("plan"), context("Plan"))
+    assert planned["job_id"] == "status-codes-2026-11-21"  # the execution name
+    assert planned["distributed"] is False
+    assert len(planned["map_tasks"]) == planned["map_task_count"] == 1
+
+    sample_map = event("map")
+    assert planned["map_tasks"][0] == {**sample_map["task"], "end": access_log.stat().st_size}
+    mapped = map_handler.handler({**sample_map, "spec": planned["spec"]}, context("Map"))
+    assert mapped["counters"]["lines"] == 5000
+    for partition in planned["partitions"]:
+        reduce.handler(
+            {**event("reduce"), "spec": planned["spec"], "partition": partition}, context("Reduce")
+        )
+    done = finalize.handler({**event("finalize"), "spec": planned["spec"]}, context("Finalize"))
+    assert done["status"] == "SUCCEEDED"
+
+    record = runtime.backends().results.get_job("status-codes-2026-11-21")
+    results = dict(runtime.backends().results.iter_results("status-codes-2026-11-21"))
+    inline_record, inline_results = run_inline(
+        access_log, "status_codes", fmt="apache_combined", reducers=2
+    )
+    assert results == inline_results
+    assert record.counters == inline_record.counters
+
+
+@mock_aws
+def test_mark_failed_records_the_error_name_and_message(aws_handler_env: None) -> None:
+    create_account()
+    out = mark_failed.handler(event("mark_failed"), context("MarkFailed"))
+    assert out == {
+        "job_id": "status-codes-2026-11-21",
+        "status": "FAILED",
+        "error": "CorruptShuffleError",
+    }
+    record = runtime.backends().results.get_job("status-codes-2026-11-21")
+    assert record.status == "FAILED"
+    assert (
+        record.cause
+        == "logmr/jobs/status-codes-2026-11-21/shuffle/m-00000.bin: block checksum mismatch"
+    )
+
+
+@mock_aws
+def test_plan_refuses_a_bad_request_with_a_named_error(aws_handler_env: None) -> None:
+    create_account()
+    from logmr.errors import InvalidJobError, InvalidParameterError
+
+    with pytest.raises(InvalidJobError):
+        plan.handler(
+            {"input": {"job": "nope", "inputs": ["s3://x/y"]}, "execution_name": "e"},
+            context("Plan"),
+        )
+    with pytest.raises(InvalidParameterError, match="unknown field 'jbo'"):
+        plan.handler({"input": {"jbo": "status_codes"}, "execution_name": "e"}, context("Plan"))
+
+
+def test_every_start_execution_input_is_a_valid_request() -> None:
+    from logmr.jobs import JOBS, load_job
+    from logmr.jobs.builtin import FieldCount  # noqa: F401 - loads the catalogue
+    from logmr.spec import request_to_spec
+
+    files = sorted((EVENTS / "start-execution").glob("*.json"))
+    assert {f.stem for f in files} == set(JOBS)
+    for file in files:
+        spec = request_to_spec(json.loads(file.read_text()), default_job_id="e-1")
+        load_job(spec.job, spec.params)
+
+
+@mock_aws
+def test_run_reads_s3_inputs_on_one_machine(
+    capsys: pytest.CaptureFixture[str], access_log: Path
+) -> None:
+    from logmr.cli import main
+
+    s3 = create_account()
+    uri = upload(s3, access_log, "incoming/access/access.log")
+    code = main(
+        ["run", uri, "--job", "status_codes", "--engine", "inline", "--workers", "1", "--json"]
+    )
+    out = json.loads(capsys.readouterr().out)
+    _, inline_results = run_inline(access_log, "status_codes")
+    assert (code, out["results"]) == (0, inline_results)
