@@ -81,7 +81,7 @@ def test_mark_failed_records_the_error_name_and_message(aws_handler_env: None) -
     assert record.status == "FAILED"
     assert (
         record.cause
-        == "logmr/jobs/status-codes-2026-11-21/shuffle/m-00000.bin: block checksum mismatch"
+        == "logmr/shuffle/status-codes-2026-11-21/m-00000.bin: block checksum mismatch"
     )
 
 

@@ -17,8 +17,12 @@ def job_prefix(job_id: str) -> str:
     return f"jobs/{job_id}/"
 
 
+#: shuffle objects live under their own prefix so that a lifecycle rule can expire them
+SHUFFLE_PREFIX = "shuffle/"
+
+
 def shuffle_key(job_id: str, task: int) -> str:
-    return f"{job_prefix(job_id)}shuffle/m-{task:05d}.bin"
+    return f"{SHUFFLE_PREFIX}{job_id}/m-{task:05d}.bin"
 
 
 def map_summary_key(job_id: str, task: int) -> str:
