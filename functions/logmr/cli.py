@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from logmr import __version__
 from logmr.config import Settings
-from logmr.errors import LogmrError, error_name
+from logmr.errors import InvalidParameterError, LogmrError, error_name
 from logmr.jobs.params import parse_assignments
 
+if TYPE_CHECKING:
+    from logmr.remote import Remote
+
 DEFAULT_TABLE_ROWS = 20
+#: the options that make ``status`` and ``results`` read the deployed stack
+REMOTE_OPTIONS = ("endpoint_url", "region", "state_machine", "results_table", "jobs_table")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,16 +85,30 @@ def _parser() -> argparse.ArgumentParser:
     fmts = sub.add_parser("formats", help="list the log formats")
     fmts.set_defaults(handler=_formats)
 
-    results = sub.add_parser("results", help="show a finished job's results")
+    _submit_parser(sub)
+
+    results = sub.add_parser(
+        "results",
+        help="show a finished job's results",
+        description="A job's top results: from the local store, or with --remote from "
+        "DynamoDB (--remote is implied by any AWS option).",
+    )
     results.add_argument("job_id")
     results.add_argument("--top", type=int, default=DEFAULT_TABLE_ROWS)
     results.add_argument("--json", action="store_true")
+    _remote_switch(results)
     _common(results)
     results.set_defaults(handler=_results)
 
-    status = sub.add_parser("status", help="show a job's record")
+    status = sub.add_parser(
+        "status",
+        help="show a job's record",
+        description="A job's record: from the local store, or with --remote from "
+        "DynamoDB (--remote is implied by any AWS option).",
+    )
     status.add_argument("job_id")
     status.add_argument("--json", action="store_true")
+    _remote_switch(status)
     _common(status)
     status.set_defaults(handler=_status)
 
@@ -100,6 +120,85 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--output", "-o", required=True, help="file to write ('-' for stdout)")
     gen.set_defaults(handler=_generate)
     return parser
+
+
+def _submit_parser(sub: Any) -> None:
+    submit = sub.add_parser(
+        "submit",
+        help="run a job on the deployed state machine (AWS or LocalStack) and watch it",
+        description="Start an execution of the deployed state machine named by the job id, "
+        "show per-phase progress until it ends, then the results from DynamoDB "
+        "(the same output as `logmr run`).",
+    )
+    submit.add_argument(
+        "inputs",
+        nargs="*",
+        metavar="S3_URI",
+        help="s3://bucket/key or s3://bucket/prefix/ (local paths are refused: use `logmr run`)",
+    )
+    submit.add_argument("--job", help="a job name (see `logmr jobs`) or module.path:Class")
+    submit.add_argument(
+        "--param", action="append", default=[], metavar="K=V", help="job parameter (repeatable)"
+    )
+    submit.add_argument("--format", default=None, help="log format; default: auto-detect")
+    submit.add_argument(
+        "--format-option", action="append", default=[], metavar="K=V", help="format option"
+    )
+    submit.add_argument("--reducers", type=int, default=None, help="number of reduce tasks")
+    submit.add_argument("--chunk-size", type=_size, default=None, help="bytes per map task")
+    submit.add_argument(
+        "--input-file",
+        metavar="FILE",
+        help="a whole job request (the start-execution input, e.g. "
+        "events/start-execution/status_codes.json), started as it is",
+    )
+    submit.add_argument(
+        "--job-id", default=None, help="the job id and execution name (default: generated)"
+    )
+    submit.add_argument(
+        "--no-wait", action="store_true", help="start the job, print its id and return"
+    )
+    submit.add_argument("--top", type=int, default=None, help="show only the top N results")
+    submit.add_argument("--json", action="store_true", help="print one JSON object")
+    _remote_options(submit)
+    submit.add_argument("--debug", action="store_true", help="show the full traceback on failure")
+    submit.set_defaults(handler=_submit)
+
+
+def _remote_switch(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--remote",
+        action="store_true",
+        help="read the deployed stack's DynamoDB tables instead of the local store; "
+        "implied by --endpoint-url, --region, --state-machine, --results-table, --jobs-table",
+    )
+    _remote_options(parser)
+
+
+def _remote_options(parser: argparse.ArgumentParser) -> None:
+    # the names are logmr.remote's ENV_STATE_MACHINE and DEFAULT_STATE_MACHINE, written
+    # out so that building the parser does not import boto3 (tests/test_remote.py checks)
+    group = parser.add_argument_group("deployed stack (AWS or LocalStack)")
+    group.add_argument(
+        "--state-machine",
+        metavar="NAME|ARN",
+        help="the state machine (env LOGMR_STATE_MACHINE; default Logmr: "
+        "an exact name, else the one name starting with it)",
+    )
+    group.add_argument(
+        "--endpoint-url", help="AWS endpoint, e.g. http://localhost:4566 (env AWS_ENDPOINT_URL)"
+    )
+    group.add_argument("--region", help="AWS region (default: AWS_REGION, the AWS config)")
+    group.add_argument(
+        "--results-table",
+        help="results table (env LOGMR_RESULTS_TABLE; default: the deployed functions', "
+        "else logmr-results)",
+    )
+    group.add_argument(
+        "--jobs-table",
+        help="job records table (env LOGMR_JOBS_TABLE; default: the deployed functions', "
+        "else logmr-jobs)",
+    )
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -166,7 +265,96 @@ def _run(args: argparse.Namespace) -> int:
     return _show(backends.results, spec.job_id, args.top, args.json)
 
 
+def _submit(args: argparse.Namespace) -> int:
+    from logmr import remote
+
+    request, payload, job_id = _submit_request(args)
+    spec = remote.check_request(request, job_id)  # before any AWS call
+    deployed = _remote(args)
+    arn = deployed.start(payload, job_id)
+    if args.no_wait:
+        if args.json:
+            _print_json({"job_id": job_id, "status": "RUNNING", "execution_arn": arn})
+        else:
+            print(f"job {job_id}: RUNNING ({arn})")
+            print(f"  logmr status {job_id} --remote", file=sys.stderr)
+        return 0
+    progress = _Progress(None if args.json else sys.stderr)
+    if progress.stream is not None:  # a terminal: a failure stays one line in scripts
+        progress.stream.write(f"logmr: started job {job_id} ({arn})\n")
+    try:
+        described = deployed.wait(arn, progress)
+    except KeyboardInterrupt:
+        print(
+            f"logmr: stopped watching; job {job_id} goes on (logmr status {job_id} --remote)",
+            file=sys.stderr,
+        )
+        return 130
+    store = deployed.results()
+    record = store.load_job(job_id)
+    if record is None or (described["status"] != "SUCCEEDED" and record.status != "FAILED"):
+        # the execution ended before MarkFailed could record it (or was stopped)
+        error, cause = remote.execution_failure(described)
+        if described["status"] == "SUCCEEDED":
+            error, cause = "JobNotFoundError", f"no job {job_id!r} in table {store.jobs_table}"
+        print(f"logmr: error: {error}: {cause}", file=sys.stderr)
+        return 1
+    if record.status == "FAILED" and not args.json:
+        print(f"logmr: error: {record.error}: {record.cause}", file=sys.stderr)
+        return 1
+    if spec.format == "auto" and not args.json:
+        print(f"logmr: format auto-detected: {record.spec.get('format')}", file=sys.stderr)
+    return _show(store, job_id, args.top, args.json)
+
+
+def _submit_request(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any] | str, str]:
+    """The request, what to send (the --input-file text as it is), the job id."""
+    from logmr import remote
+
+    if args.input_file:
+        given = [args.inputs, args.job, args.param, args.format, args.format_option]
+        if any(given) or args.reducers is not None or args.chunk_size is not None:
+            raise InvalidParameterError(
+                "--input-file is the whole request: give no inputs, --job, --param, --format,"
+                " --format-option, --reducers or --chunk-size with it"
+            )
+        request, text = remote.read_request(args.input_file)
+        return request, text, args.job_id or str(request.get("job_id") or "") or _new_id(request)
+    if not args.job or not args.inputs:
+        raise InvalidParameterError("give s3:// inputs and --job, or --input-file")
+    request = remote.build_request(
+        args.inputs,
+        args.job,
+        job_id=args.job_id,
+        params=parse_assignments(args.param),
+        fmt=args.format or "auto",
+        format_options=parse_assignments(args.format_option),
+        reducers=args.reducers,
+        chunk_size=args.chunk_size,
+    )
+    return request, request, str(request["job_id"])
+
+
+def _new_id(request: dict[str, Any]) -> str:
+    from logmr.spec import new_job_id
+
+    return new_job_id(str(request.get("job") or "job"))
+
+
+def _remote(args: argparse.Namespace) -> Remote:
+    from logmr.remote import Remote, RemoteSettings
+
+    explicit = {name: getattr(args, name, None) for name in REMOTE_OPTIONS}
+    return Remote(RemoteSettings.from_env(os.environ, **explicit))
+
+
+def _is_remote(args: argparse.Namespace) -> bool:
+    return bool(args.remote) or any(getattr(args, name, None) for name in REMOTE_OPTIONS)
+
+
 def _results(args: argparse.Namespace) -> int:
+    if _is_remote(args):
+        return _show(_remote(args).results(), args.job_id, args.top, args.json)
     from logmr.local import local_backends
 
     backends = local_backends(Settings.load(home=args.home))
@@ -174,9 +362,12 @@ def _results(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from logmr.local import local_backends
+    if _is_remote(args):
+        record = _remote(args).job_record(args.job_id)
+    else:
+        from logmr.local import local_backends
 
-    record = local_backends(Settings.load(home=args.home)).results.get_job(args.job_id)
+        record = local_backends(Settings.load(home=args.home)).results.get_job(args.job_id)
     if args.json:
         _print_json(record.to_dict())
     else:

@@ -21,10 +21,14 @@ ENV_DATA_PREFIX = "LOGMR_DATA_PREFIX"
 ENV_RESULTS_TABLE = "LOGMR_RESULTS_TABLE"
 ENV_JOBS_TABLE = "LOGMR_JOBS_TABLE"
 ENV_ENDPOINT_URL = "AWS_ENDPOINT_URL"
+#: the deployed state machine ``logmr submit`` starts (a name or an ARN)
+ENV_STATE_MACHINE = "LOGMR_STATE_MACHINE"
 
 DEFAULT_DATA_PREFIX = "logmr/"
 DEFAULT_RESULTS_TABLE = "logmr-results"
 DEFAULT_JOBS_TABLE = "logmr-jobs"
+#: the stack's state machine name (infra names it so)
+DEFAULT_STATE_MACHINE = "Logmr"
 
 #: byte-range size of a map task: sized for a Lambda of 1,769 MB (one vCPU)
 #: reading at ~100 MB/s and parsing at ~0.5 M lines/s within a minute or so

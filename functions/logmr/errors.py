@@ -57,6 +57,10 @@ class JobNotFoundError(PermanentError):
     """A job id with no job record."""
 
 
+class StateMachineNotFoundError(PermanentError):
+    """No deployed state machine has the given name or ARN (or several match)."""
+
+
 def error_name(exc: BaseException) -> str:
     """The name Retry/Catch and job records use for ``exc``."""
     return type(exc).__name__

@@ -1,0 +1,454 @@
+"""Jobs on a deployed logmr stack (AWS or LocalStack): find the state machine,
+start an execution named by the job id, watch it phase by phase, and read the
+job record and results from DynamoDB. The CLI's ``submit`` and the
+``--remote`` forms of ``status`` and ``results`` are thin wrappers over this.
+
+Where things are, each an explicit argument first, then the environment, then
+a default:
+
+- the state machine: a name or an ARN (``LOGMR_STATE_MACHINE``, default
+  ``Logmr``). A name matches exactly, else as the unique case-insensitive
+  prefix of a deployed state machine's name (``ListStateMachines``, every page),
+  so both ``Logmr`` and a generated ``LogmrStateMachine-AbC123`` are found.
+- the tables: ``LOGMR_RESULTS_TABLE`` and ``LOGMR_JOBS_TABLE``, else the names
+  the deployed Plan function is configured with (its environment, read with
+  ``lambda:GetFunctionConfiguration``), else ``logmr-results`` / ``logmr-jobs``.
+- the endpoint: ``AWS_ENDPOINT_URL`` (LocalStack), else AWS.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from logmr.aws.clients import Clients
+from logmr.aws.dynamodb import DynamoResultStore
+from logmr.aws.errors import error_code, translate
+from logmr.aws.s3 import parse_s3_uri
+from logmr.config import (
+    DEFAULT_JOBS_TABLE,
+    DEFAULT_RESULTS_TABLE,
+    DEFAULT_STATE_MACHINE,
+    ENV_ENDPOINT_URL,
+    ENV_JOBS_TABLE,
+    ENV_RESULTS_TABLE,
+    ENV_STATE_MACHINE,
+)
+from logmr.errors import (
+    InvalidParameterError,
+    JobNotFoundError,
+    LogmrError,
+    StateMachineNotFoundError,
+)
+from logmr.spec import JobSpec, new_job_id, request_to_spec
+from logmr.storage.base import JobRecord
+
+__all__ = [
+    "DEFAULT_STATE_MACHINE",
+    "ENV_STATE_MACHINE",
+    "POLL_SECONDS",
+    "ExecutionWatcher",
+    "Remote",
+    "RemoteSettings",
+    "StateMachineNotFoundError",
+    "build_request",
+    "check_request",
+    "check_s3_uri",
+    "execution_failure",
+    "read_request",
+]
+
+#: the deployed state machine, a name or an ARN (to move to logmr.config)
+#: seconds between two looks at a running execution
+POLL_SECONDS = 2.0
+#: ListStateMachines' and GetExecutionHistory's largest page
+PAGE_SIZE = 1000
+#: statuses of an execution that is not finished
+RUNNING = frozenset({"RUNNING", "PENDING_REDRIVE"})
+#: Map state name -> the phase it shows as
+PHASES = {"MapInline": "map", "MapDistributed": "map", "Reduce": "reduce"}
+
+#: called as progress(phase, done, total)
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class RemoteSettings:
+    """Where the deployed stack is. ``None`` tables: discovered, else the defaults."""
+
+    state_machine: str = DEFAULT_STATE_MACHINE
+    results_table: str | None = None
+    jobs_table: str | None = None
+    endpoint_url: str | None = None
+    region: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], **explicit: Any) -> RemoteSettings:
+        """Explicit keyword arguments (``None`` means unset), then ``env``."""
+        values: dict[str, Any] = {
+            "state_machine": env.get(ENV_STATE_MACHINE) or DEFAULT_STATE_MACHINE,
+            "results_table": env.get(ENV_RESULTS_TABLE) or None,
+            "jobs_table": env.get(ENV_JOBS_TABLE) or None,
+            "endpoint_url": env.get(ENV_ENDPOINT_URL) or None,
+        }
+        values.update({key: value for key, value in explicit.items() if value is not None})
+        return cls(**values)
+
+
+# -- requests ---------------------------------------------------------------------
+def build_request(
+    inputs: list[str],
+    job: str,
+    *,
+    job_id: str | None = None,
+    params: dict[str, Any] | None = None,
+    fmt: str = "auto",
+    format_options: dict[str, str] | None = None,
+    reducers: int | None = None,
+    chunk_size: int | None = None,
+) -> dict[str, Any]:
+    """A start-execution input; every input must be an ``s3://`` URI."""
+    for uri in inputs:
+        check_s3_uri(uri)
+    request: dict[str, Any] = {
+        "job_id": job_id or new_job_id(job),
+        "job": job,
+        "inputs": list(inputs),
+        "params": params or {},
+        "format": fmt,
+    }
+    if format_options:
+        request["format_options"] = format_options
+    if reducers is not None:
+        request["reducers"] = reducers
+    if chunk_size is not None:
+        request["chunk_size"] = chunk_size
+    return request
+
+
+def check_s3_uri(uri: str) -> None:
+    """Refuse a local path in one line: a deployed job reads S3."""
+    if not uri.startswith("s3://"):
+        raise InvalidParameterError(
+            f"{uri!r} is not an s3:// URI: a deployed job reads S3"
+            " (upload it with `aws s3 cp`, or use `logmr run` for local files)"
+        )
+    parse_s3_uri(uri)
+
+
+def read_request(path: str | Path) -> tuple[dict[str, Any], str]:
+    """A start-execution input from a JSON file (``events/start-execution/*.json``):
+    the parsed request, and the text to send as it is."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        request = json.loads(text)
+    except OSError as exc:
+        raise InvalidParameterError(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise InvalidParameterError(f"{path} is not JSON: {exc}") from None
+    if not isinstance(request, dict):
+        raise InvalidParameterError(f"{path}: a job request must be a JSON object")
+    return request, text
+
+
+def check_request(request: dict[str, Any], execution_name: str) -> JobSpec:
+    """What Plan will check, checked here first so a mistake costs no execution:
+    the request's shape, and a built-in job's parameters and format (a user's
+    ``module:Class`` job may live only in the deployed code: Plan checks it)."""
+    spec = request_to_spec(request, default_job_id=execution_name)
+    if spec.job_id != execution_name:
+        raise InvalidParameterError(
+            f"the request's job_id {spec.job_id!r} differs from --job-id {execution_name!r}"
+        )
+    for uri in spec.inputs:
+        check_s3_uri(uri)
+    if ":" not in spec.job and "." not in spec.job:
+        from logmr import tasks
+
+        tasks.load_job(spec.job, spec.params)
+        if spec.format != "auto":
+            tasks.prepare(spec)
+    return spec
+
+
+def execution_failure(described: dict[str, Any]) -> tuple[str, str]:
+    """The error name and cause of a finished, unsuccessful execution."""
+    status = str(described.get("status", ""))
+    default = "Execution" + status.title().replace("_", "")
+    error = str(described.get("error") or default)
+    cause = str(described.get("cause") or f"execution {described.get('name')} ended {status}")
+    try:  # a Lambda error's cause is its JSON payload: keep the message
+        payload = json.loads(cause)
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict) and "errorMessage" in payload:
+        cause = str(payload["errorMessage"])
+    return error, " ".join(cause.split())
+
+
+# -- the deployed stack ------------------------------------------------------------
+class Remote:
+    """A deployed logmr stack: its state machine and its tables."""
+
+    def __init__(self, settings: RemoteSettings, clients: Clients | None = None) -> None:
+        self.settings = settings
+        self.clients = clients or Clients(
+            endpoint_url=settings.endpoint_url, region=settings.region
+        )
+        self._arn: str | None = None
+        self._definition: dict[str, Any] | None = None
+
+    @property
+    def sfn(self) -> Any:
+        return self.clients.client("stepfunctions")
+
+    def state_machine_arn(self) -> str:
+        """The ARN of the state machine named in the settings (looked up once)."""
+        if self._arn is None:
+            wanted = self.settings.state_machine
+            arn = wanted if wanted.startswith("arn:") else self._find(wanted)
+            try:
+                described = self.sfn.describe_state_machine(stateMachineArn=arn)
+            except (BotoCoreError, ClientError) as exc:
+                if error_code(exc)[0] == "StateMachineDoesNotExist":
+                    raise StateMachineNotFoundError(f"no state machine {arn}") from None
+                raise translate(exc, f"describe state machine {arn}") from exc
+            self._definition = json.loads(described.get("definition") or "{}")
+            self._arn = arn
+        return self._arn
+
+    def _find(self, name: str) -> str:
+        found: dict[str, str] = {}
+        kwargs: dict[str, Any] = {"maxResults": PAGE_SIZE}
+        while True:
+            try:
+                page = self.sfn.list_state_machines(**kwargs)
+            except (BotoCoreError, ClientError) as exc:
+                raise translate(exc, "list state machines") from exc
+            for machine in page.get("stateMachines", []):
+                found[machine["name"]] = machine["stateMachineArn"]
+            if not page.get("nextToken"):
+                break
+            kwargs["nextToken"] = page["nextToken"]
+        if name in found:
+            return found[name]
+        matches = sorted(other for other in found if other.lower().startswith(name.lower()))
+        if len(matches) == 1:
+            return found[matches[0]]
+        if matches:
+            raise StateMachineNotFoundError(
+                f"{len(matches)} state machines start with {name!r} ({', '.join(matches)}):"
+                " give the full name or ARN with --state-machine"
+            )
+        raise StateMachineNotFoundError(
+            f"no state machine named {name!r} (deploy the stack, or give --state-machine"
+            f" NAME|ARN or {ENV_STATE_MACHINE})"
+        )
+
+    # -- tables ------------------------------------------------------------------
+    def tables(self) -> tuple[str, str]:
+        """(results table, jobs table): the settings', else the deployed Plan
+        function's, else the defaults."""
+        results, jobs = self.settings.results_table, self.settings.jobs_table
+        if results is None or jobs is None:
+            env = self._plan_environment()
+            results = results or env.get(ENV_RESULTS_TABLE) or DEFAULT_RESULTS_TABLE
+            jobs = jobs or env.get(ENV_JOBS_TABLE) or DEFAULT_JOBS_TABLE
+        return results, jobs
+
+    def _plan_environment(self) -> dict[str, str]:
+        """The deployed Plan function's environment: empty when it cannot be read
+        (no ``lambda:GetFunctionConfiguration`` permission, say). A state machine
+        that cannot be found is an error: the tables would be guesses."""
+        self.state_machine_arn()
+        plan = (self._definition or {}).get("States", {}).get("Plan", {})
+        function = plan.get("Parameters", {}).get("FunctionName")
+        if not isinstance(function, str) or not function:
+            return {}
+        try:
+            config = self.clients.client("lambda").get_function_configuration(FunctionName=function)
+        except (BotoCoreError, ClientError):
+            return {}
+        variables: dict[str, str] = config.get("Environment", {}).get("Variables", {})
+        return variables
+
+    def results(self) -> DynamoResultStore:
+        results, jobs = self.tables()
+        return DynamoResultStore(results, jobs, clients=self.clients)
+
+    def job_record(self, job_id: str, store: DynamoResultStore | None = None) -> JobRecord:
+        """The job record; before Plan wrote one (or if the job failed before it
+        could), a record made from the execution named ``job_id``."""
+        store = store or self.results()
+        record = store.load_job(job_id)
+        if record is not None:
+            return record
+        try:
+            described = self.describe(self.execution_arn(job_id))
+        except LogmrError:
+            described = None
+        if described is None or described["status"] == "SUCCEEDED":
+            raise JobNotFoundError(f"no job {job_id!r} in table {store.jobs_table}")
+        try:
+            job = str(json.loads(described.get("input") or "{}").get("job", ""))
+        except (ValueError, AttributeError):
+            job = ""
+        if described["status"] in RUNNING:
+            return JobRecord(job_id=job_id, job=job, status="RUNNING")
+        error, cause = execution_failure(described)
+        return JobRecord(job_id=job_id, job=job, status="FAILED", error=error, cause=cause)
+
+    # -- executions --------------------------------------------------------------
+    def start(self, request: dict[str, Any] | str, name: str) -> str:
+        """Start an execution named ``name`` with ``request`` (a dict, or JSON text
+        sent as it is); its ARN."""
+        text = request if isinstance(request, str) else json.dumps(request)
+        arn = self.state_machine_arn()
+        try:
+            started = self.sfn.start_execution(stateMachineArn=arn, name=name, input=text)
+        except (BotoCoreError, ClientError) as exc:
+            raise translate(exc, f"start execution {name!r}") from exc
+        return str(started["executionArn"])
+
+    def execution_arn(self, name: str) -> str:
+        """The ARN the execution named ``name`` has (or would have)."""
+        head, _, machine = self.state_machine_arn().rpartition(":stateMachine:")
+        return f"{head}:execution:{machine}:{name}"
+
+    def describe(self, execution_arn: str) -> dict[str, Any] | None:
+        """describe_execution's answer; ``None`` for no such execution."""
+        try:
+            described: dict[str, Any] = self.sfn.describe_execution(executionArn=execution_arn)
+        except (BotoCoreError, ClientError) as exc:
+            if error_code(exc)[0] == "ExecutionDoesNotExist":
+                return None
+            raise translate(exc, f"describe execution {execution_arn}") from exc
+        return described
+
+    def wait(
+        self,
+        execution_arn: str,
+        progress: Progress | None = None,
+        *,
+        poll_seconds: float | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> dict[str, Any]:
+        """Poll until the execution ends, reporting per-phase progress; the last
+        describe_execution answer."""
+        watcher = ExecutionWatcher(self.sfn, execution_arn, progress)
+        interval = POLL_SECONDS if poll_seconds is None else poll_seconds
+        while True:
+            watcher.poll()
+            described = self.describe(execution_arn)
+            if described is None:
+                raise JobNotFoundError(f"no execution {execution_arn}")
+            if described["status"] not in RUNNING:
+                watcher.poll()
+                return described
+            sleep(interval)
+
+
+@dataclass
+class ExecutionWatcher:
+    """Per-phase progress from an execution's history, reading new events only.
+
+    An inline Map's progress is its ``MapIterationSucceeded`` events against
+    the length in ``MapStateStarted``; a Distributed Map keeps its iterations
+    in child executions, so its progress is ``DescribeMapRun``'s item counts.
+    """
+
+    sfn: Any
+    execution_arn: str
+    progress: Progress | None = None
+    last_id: int = 0
+    current: str = ""
+    totals: dict[str, int] = field(default_factory=dict)
+    done: dict[str, int] = field(default_factory=dict)
+    map_runs: dict[str, str] = field(default_factory=dict)
+    ended_runs: set[str] = field(default_factory=set)
+    shown: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def poll(self) -> None:
+        for event in self._new_events():
+            self._see(event)
+        for phase, arn in list(self.map_runs.items()):
+            try:
+                counts = self.sfn.describe_map_run(mapRunArn=arn).get("itemCounts", {})
+            except (BotoCoreError, ClientError):
+                counts = None  # progress is a nicety: never fail a job's watch over it
+            if counts is not None:
+                self.totals[phase] = int(counts.get("total", 0))
+                self.done[phase] = int(counts.get("succeeded", 0))
+                self._show(phase)
+            if phase in self.ended_runs:
+                del self.map_runs[phase]
+
+    def _new_events(self) -> list[dict[str, Any]]:
+        """Events after ``last_id``: newest pages first, until a page reaches a seen one."""
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "executionArn": self.execution_arn,
+            "maxResults": PAGE_SIZE,
+            "reverseOrder": True,
+            "includeExecutionData": False,
+        }
+        while True:
+            try:
+                page = self.sfn.get_execution_history(**kwargs)
+            except (BotoCoreError, ClientError) as exc:
+                raise translate(exc, f"read the history of {self.execution_arn}") from exc
+            page_events = page.get("events", [])
+            events += [event for event in page_events if int(event["id"]) > self.last_id]
+            seen = any(int(event["id"]) <= self.last_id for event in page_events)
+            if seen or not page.get("nextToken"):
+                break
+            kwargs["nextToken"] = page["nextToken"]
+        events.sort(key=lambda event: int(event["id"]))
+        if events:
+            self.last_id = int(events[-1]["id"])
+        return events
+
+    def _see(self, event: dict[str, Any]) -> None:
+        kind = event["type"]
+        if kind == "MapStateEntered":
+            self.current = event.get("stateEnteredEventDetails", {}).get("name", "")
+        elif kind == "MapStateStarted" and self.current in PHASES:
+            length = int(event.get("mapStateStartedEventDetails", {}).get("length", 0))
+            if length:  # a Distributed Map's length is its map run's
+                self.totals[PHASES[self.current]] = length
+                self._show(PHASES[self.current])
+        elif kind == "MapRunStarted" and self.current in PHASES:
+            arn = event.get("mapRunStartedEventDetails", {}).get("mapRunArn")
+            if arn:
+                self.map_runs[PHASES[self.current]] = arn
+        elif kind in {"MapRunSucceeded", "MapRunFailed", "MapRunAborted"}:
+            if self.current in PHASES:
+                self.ended_runs.add(PHASES[self.current])
+        elif kind == "MapIterationSucceeded":
+            name = event.get("mapIterationSucceededEventDetails", {}).get("name", "")
+            if name in PHASES:
+                phase = PHASES[name]
+                self.done[phase] = self.done.get(phase, 0) + 1
+                self._show(phase)
+        elif kind == "TaskStateEntered":
+            if event.get("stateEnteredEventDetails", {}).get("name") == "Finalize":
+                self.totals["finalize"] = 1
+                self._show("finalize")
+        elif kind == "ExecutionSucceeded":
+            self.done["finalize"] = self.totals["finalize"] = 1
+            self._show("finalize")
+
+    def _show(self, phase: str) -> None:
+        if self.progress is None or phase not in self.totals:
+            return
+        total = self.totals[phase]
+        now = (min(self.done.get(phase, 0), total), total)  # a redrive repeats iterations
+        if self.shown.get(phase) != now:
+            self.shown[phase] = now
+            self.progress(phase, *now)
