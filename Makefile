@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SAMPLE := samples/access.log
 SAMPLE_SIZE ?= 20MB
 
-.PHONY: run test lint bench clean install dev
+.PHONY: run test lint bench clean install dev synth localstack-deploy
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,18 @@ $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
+# The infrastructure tests need the cdk extra: `make test` installs it too.
+$(VENV)/.installed-cdk: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev,cdk]'
+	touch $@ $(VENV)/.installed-dev $(VENV)/.installed
+
+# The CDK CLI, pinned in package.json/package-lock.json (2.x: the 3.0 line
+# rejects current aws-cdk-lib templates).
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+
 install: $(VENV)/.installed
-dev: $(VENV)/.installed-dev
+dev: $(VENV)/.installed-cdk
 
 $(SAMPLE): | $(VENV)/.installed
 	$(BIN)/logmr generate --format apache_combined --size $(SAMPLE_SIZE) --seed 42 --output $@
@@ -30,18 +40,30 @@ run: $(VENV)/.installed $(SAMPLE)
 	$(BIN)/logmr run $(SAMPLE) --job status_codes
 	$(BIN)/logmr run $(SAMPLE) --job top_paths --top 10
 
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-cdk
 	$(BIN)/python -m pytest -q
-	$(BIN)/ruff check functions tests bench
+	$(BIN)/ruff check functions infra tests bench
+	$(BIN)/ruff format --check functions infra tests bench
 	$(BIN)/mypy
 
-lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check functions tests bench
-	$(BIN)/ruff format --check functions tests bench
+lint: $(VENV)/.installed-cdk
+	$(BIN)/ruff check functions infra tests bench
+	$(BIN)/ruff format --check functions infra tests bench
 	$(BIN)/mypy
+
+# Offline: no AWS account, no metadata service, no telemetry.
+CDK_ENV := AWS_EC2_METADATA_DISABLED=true CDK_DISABLE_CLI_TELEMETRY=true JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20
+CDK_FLAGS := --no-notices --no-version-reporting
+
+synth: $(VENV)/.installed-cdk node_modules/.package-lock.json
+	$(CDK_ENV) npx cdk synth $(CDK_FLAGS) -q
+
+localstack-deploy: $(VENV)/.installed-cdk node_modules/.package-lock.json
+	$(CDK_ENV) npx cdklocal bootstrap $(CDK_FLAGS)
+	$(CDK_ENV) npx cdklocal deploy $(CDK_FLAGS) --require-approval never -c logmr:removalPolicy=destroy
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/bench_status_codes.py
 
 clean:
-	rm -rf $(VENV) .logmr samples .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .logmr samples .pytest_cache .mypy_cache .ruff_cache cdk.out node_modules

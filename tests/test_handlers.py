@@ -80,8 +80,7 @@ def test_mark_failed_records_the_error_name_and_message(aws_handler_env: None) -
     record = runtime.backends().results.get_job("status-codes-2026-11-21")
     assert record.status == "FAILED"
     assert (
-        record.cause
-        == "logmr/shuffle/status-codes-2026-11-21/m-00000.bin: block checksum mismatch"
+        record.cause == "logmr/shuffle/status-codes-2026-11-21/m-00000.bin: block checksum mismatch"
     )
 
 

@@ -1,0 +1,3 @@
+"""The AWS CDK app of logmr: ``infra.app`` (the entry ``cdk.json`` runs),
+``infra.stack`` (the ``Logmr`` stack), ``infra.construct`` (everything in it,
+as one reusable construct) and ``infra.bundling`` (the dependencies layer)."""

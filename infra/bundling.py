@@ -1,0 +1,103 @@
+"""The dependencies layer, built without Docker.
+
+``pip install --platform ... --only-binary=:all:`` fetches the manylinux
+wheels of the Lambda architecture and Python version (the C extensions of
+``mmh3``, ``zstandard`` and ``wrapt`` included) into ``<asset>/python``, which
+is where Lambda looks for a layer's packages. The Docker image is only the
+fallback CDK would use if local bundling ever declined; it never runs here.
+
+The pins are exact (a layer is a build artefact) and must satisfy the ranges
+of ``pyproject.toml``'s ``[project] dependencies`` (``tests/test_infra.py``
+checks it). ``--no-deps`` with the full closure listed keeps boto3, botocore
+and their dependencies out: the Lambda runtime provides them, and a second
+botocore on the layer's path would shadow the runtime's under its boto3.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jsii
+from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+#: the Python of the functions (``lambda_.Runtime.PYTHON_3_13``)
+PYTHON_VERSION = "3.13"
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+ARCHITECTURE = lambda_.Architecture.ARM_64
+#: manylinux tags the Lambda image accepts (Amazon Linux 2023, glibc 2.34);
+#: pip also takes the older manylinux tags below each of these
+PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
+#: the fallback image, never pulled: local bundling always succeeds or fails loudly
+FALLBACK_IMAGE = "public.ecr.aws/sam/build-python3.13"
+
+#: the layer's packages: the runtime dependencies of ``logmr`` except boto3,
+#: with the closure of ``aws-lambda-powertools[tracer]`` spelled out
+LAYER_REQUIREMENTS: tuple[str, ...] = (
+    "mmh3==5.3.1",
+    "zstandard==0.25.0",
+    "aws-lambda-powertools==3.37.0",
+    # the [tracer] extra and the dependencies of Powertools and the X-Ray SDK
+    "aws-xray-sdk==2.15.0",
+    "wrapt==2.5.2",
+    "typing-extensions==4.16.0",
+    "jmespath==1.1.0",
+)
+
+
+def pip_command(target: str | Path) -> list[str]:
+    """The one ``pip install`` that fills the layer."""
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    command += ["--no-compile", "--no-deps", "--only-binary=:all:"]
+    for platform in PLATFORMS:
+        command += ["--platform", platform]
+    command += ["--python-version", PYTHON_VERSION, "--implementation", "cp"]
+    command += ["--target", str(target), *LAYER_REQUIREMENTS]
+    return command
+
+
+def layer_hash() -> str:
+    """The asset hash: the layer changes only when the pip command does."""
+    return hashlib.sha256("\n".join(pip_command("python")[3:]).encode()).hexdigest()
+
+
+@jsii.implements(ILocalBundling)
+class PipLayerBundling:
+    """Local bundling: pip into ``<output>/python``; no Docker, no source files."""
+
+    def try_bundle(self, output_dir: str, options: object = None, **_: object) -> bool:
+        # jsii passes the options struct positionally; the typed interface
+        # spells it as keywords: take both, use neither
+        target = Path(output_dir) / "python"
+        subprocess.run(pip_command(target), check=True)
+        # console scripts (jp.py) are of no use in a layer
+        shutil.rmtree(target / "bin", ignore_errors=True)
+        return True
+
+
+def dependencies_layer(scope: Construct, construct_id: str) -> lambda_.LayerVersion:
+    """The layer every function uses: ``mmh3``, ``zstandard`` and Powertools."""
+    here = Path(__file__).resolve().parent
+    return lambda_.LayerVersion(
+        scope,
+        construct_id,
+        # the source is not read (the wheels come from PyPI); the custom hash
+        # keeps the asset stable across machines and rebuilds
+        code=lambda_.Code.from_asset(
+            str(here),
+            asset_hash_type=AssetHashType.CUSTOM,
+            asset_hash=layer_hash(),
+            bundling=BundlingOptions(
+                image=DockerImage.from_registry(FALLBACK_IMAGE),
+                local=PipLayerBundling(),
+            ),
+        ),
+        compatible_runtimes=[RUNTIME],
+        compatible_architectures=[ARCHITECTURE],
+        description="logmr dependencies: " + ", ".join(LAYER_REQUIREMENTS),
+    )

@@ -1,0 +1,117 @@
+"""The ``Logmr`` stack: the pipeline construct, its outputs, and the
+acknowledged findings of cdk-nag and CloudFormation validation, each with
+its reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Acknowledgment, CfnElement, CfnOutput, RemovalPolicy, Stack, Validations
+from constructs import Construct, IConstruct
+
+from infra.construct import DATA_PREFIX, INPUT_PREFIX, LogmrPipeline
+
+STACK_NAME = "Logmr"
+
+#: context keys: ``cdk synth -c logmr:removalPolicy=destroy`` (data buckets and
+#: tables are deleted with the stack: for trials) and ``-c
+#: logmr:inputPrefixes=incoming/,archive/`` (prefixes Plan and Map may read)
+CONTEXT_REMOVAL_POLICY = "logmr:removalPolicy"
+CONTEXT_INPUT_PREFIXES = "logmr:inputPrefixes"
+
+# reasons, one sentence each
+XRAY = (
+    "X-Ray PutTraceSegments and PutTelemetryRecords (tracing ACTIVE) accept no resource"
+    " narrower than '*'."
+)
+READ_ACTIONS = (
+    "grant_read's object and bucket read actions (GetObject, GetObjectVersion,"
+    " GetBucketLocation, ListBucket, ...), confined to the prefixes below."
+)
+ABORT = "grant_put lets a writer abort its own multipart uploads under the data prefix."
+INPUTS = "The input prefix: a job reads whatever object a user put under it."
+DATA = (
+    "The job-data prefix (plans, shuffle, task summaries, parts), keyed by job ids known only"
+    " at run time."
+)
+INDEX = "The results table's by_value local index, which top-N queries read."
+INVOKE = "grant_invoke's form: the function and its versions and aliases."
+ITEMS = "The Distributed Map's item file of each job (logmr/jobs/<job id>/map_tasks.json)."
+CHILDREN = "The Distributed Map's child executions, named by Step Functions at run time."
+MACHINE_STAR = (
+    "X-Ray (tracing) and CloudWatch Logs vended-log delivery (CreateLogDelivery, ...) actions"
+    " accept no resource narrower than '*'."
+)
+RUNTIME = (
+    "Python 3.13 is the runtime the dependencies layer is built for and the code is tested on;"
+    " the move to 3.14 changes layer, runtime and tests together."
+)
+SUBSTITUTIONS = (
+    "The ${...} in DefinitionString are Step Functions DefinitionSubstitutions placeholders"
+    " filled by CloudFormation, not Fn::Sub variables."
+)
+
+
+class LogmrStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str = STACK_NAME, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        removal = str(self.node.try_get_context(CONTEXT_REMOVAL_POLICY) or "retain").lower()
+        prefixes = str(self.node.try_get_context(CONTEXT_INPUT_PREFIXES) or INPUT_PREFIX)
+        self.pipeline = LogmrPipeline(
+            self,
+            "Logmr",
+            input_prefixes=[prefix.strip() for prefix in prefixes.split(",") if prefix.strip()],
+            removal_policy=RemovalPolicy.DESTROY if removal == "destroy" else RemovalPolicy.RETAIN,
+        )
+        p = self.pipeline
+        CfnOutput(self, "BucketName", value=p.bucket.bucket_name)
+        CfnOutput(self, "StateMachineArn", value=p.state_machine.state_machine_arn)
+        CfnOutput(self, "ResultsTableName", value=p.results_table.table_name)
+        CfnOutput(self, "JobsTableName", value=p.jobs_table.table_name)
+        CfnOutput(self, "ApiUrl", value=p.api.api_endpoint)
+        CfnOutput(self, "DashboardName", value=p.dashboard.dashboard_name)
+        self.acknowledged: list[tuple[str, str, str]] = []
+        self._acknowledge()
+
+    def _ref(self, construct: IConstruct) -> str:
+        """``<LogicalId.Arn>``: how cdk-nag names a resource's ARN in a finding."""
+        element = construct.node.default_child
+        assert isinstance(element, CfnElement)
+        return f"<{self.resolve(self.get_logical_id(element))}.Arn>"
+
+    def _ack(self, scope: IConstruct, rule: str, reason: str) -> None:
+        Validations.of(scope).acknowledge(Acknowledgment(id=rule, reason=reason))
+        self.acknowledged.append((scope.node.path, rule, reason))
+
+    def _acknowledge(self) -> None:
+        p = self.pipeline
+        bucket = self._ref(p.bucket)
+        fns = p.functions
+        for logical, fn in [*fns.items(), ("Api", p.api_function)]:
+            role = fn.role
+            assert role is not None
+            self._ack(fn, "AwsSolutions-L1", RUNTIME)
+            self._ack(role, "AwsSolutions-IAM5[Resource::*]", XRAY)
+            if logical in ("Plan", "Map", "Reduce", "Finalize"):
+                for action in ("s3:GetObject*", "s3:GetBucket*", "s3:List*"):
+                    self._ack(role, f"AwsSolutions-IAM5[Action::{action}]", READ_ACTIONS)
+                self._ack(role, "AwsSolutions-IAM5[Action::s3:Abort*]", ABORT)
+                self._ack(role, f"AwsSolutions-IAM5[Resource::{bucket}/{DATA_PREFIX}*]", DATA)
+            if logical in ("Plan", "Map"):
+                for prefix in p.input_prefixes:
+                    self._ack(role, f"AwsSolutions-IAM5[Resource::{bucket}/{prefix}*]", INPUTS)
+            if logical in ("Reduce", "Finalize", "Api"):
+                results = self._ref(p.results_table)
+                self._ack(role, f"AwsSolutions-IAM5[Resource::{results}/index/*]", INDEX)
+        machine_role = p.state_machine_role
+        self._ack(machine_role, "AwsSolutions-IAM5[Resource::*]", MACHINE_STAR)
+        for fn in fns.values():
+            self._ack(machine_role, f"AwsSolutions-IAM5[Resource::{self._ref(fn)}:*]", INVOKE)
+        items = f"{bucket}/{DATA_PREFIX}jobs/*/map_tasks.json"
+        self._ack(machine_role, f"AwsSolutions-IAM5[Resource::{items}]", ITEMS)
+        children = (
+            "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+            f"{p.state_machine_name}/*"
+        )
+        self._ack(machine_role, f"AwsSolutions-IAM5[Resource::{children}]", CHILDREN)
+        self._ack(p.state_machine, "CloudFormation-Validate::E1029", SUBSTITUTIONS)

@@ -1,0 +1,849 @@
+"""The CDK app, on its synthesized template: what the stack holds, who may do
+what (statement by statement), the state machine definition and its
+substitutions, the triggers' input, cdk-nag and cfn-lint.
+
+The stack is synthesized once for the module, with the context of
+``cdk.json`` (feature flags and all) and asset bundling skipped; the cdk-nag
+AwsSolutions checks and CDK's CloudFormation validation run during that
+synthesis, as they do in ``npx cdk synth``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("aws_cdk", reason="the cdk extra is not installed: pip install -e '.[cdk]'")
+
+from aws_cdk import App, Stack
+from aws_cdk.assertions import Template
+
+from conftest import EVENTS, REPO
+from infra import bundling
+from infra.app import build
+from infra.construct import (
+    API_BURST_LIMIT,
+    API_RATE_LIMIT,
+    FUNCTION_SIZES,
+    SHUFFLE_EXPIRY_DAYS,
+    trigger_jobs,
+)
+from logmr import config, names
+from logmr.aws import tables
+from logmr.handlers.api import API_HANDLER
+from logmr.jobs import JOBS, job_class
+from logmr.spec import request_to_spec
+
+pytestmark = pytest.mark.infra
+
+#: "*" resources are allowed for these actions only, each for its reason
+STAR_RESOURCE_ACTIONS = {
+    # Lambda and Step Functions tracing (X-Ray has no resource-level permissions)
+    "xray:PutTraceSegments": "X-Ray accepts trace segments for no narrower resource",
+    "xray:PutTelemetryRecords": "X-Ray telemetry has no resource-level permissions",
+    "xray:GetSamplingRules": "X-Ray sampling rules are read account-wide",
+    "xray:GetSamplingTargets": "X-Ray sampling targets are read account-wide",
+    # Step Functions logging to CloudWatch Logs is a vended-log delivery; AWS
+    # documents these actions with Resource "*" (no resource-level permissions)
+    "logs:CreateLogDelivery": "vended-log delivery, no resource-level permissions",
+    "logs:GetLogDelivery": "vended-log delivery, no resource-level permissions",
+    "logs:UpdateLogDelivery": "vended-log delivery, no resource-level permissions",
+    "logs:DeleteLogDelivery": "vended-log delivery, no resource-level permissions",
+    "logs:ListLogDeliveries": "vended-log delivery, no resource-level permissions",
+    "logs:PutResourcePolicy": "the log group resource policy that lets delivery write",
+    "logs:DescribeResourcePolicies": "lists account-wide resource policies",
+    "logs:DescribeLogGroups": "lists log groups account-wide",
+}
+#: actions with a wildcard inside the name, as grant_read/grant_put write them
+PARTIAL_WILDCARD_ACTIONS = {"s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:Abort*"}
+
+S3_READ = {"s3:GetObject*", "s3:GetBucket*", "s3:List*"}
+S3_WRITE = ("s3:Put", "s3:Abort")
+DYNAMO_WRITES = {"dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:UpdateItem"}
+DYNAMO_READS = {"dynamodb:GetItem", "dynamodb:Query"}
+
+
+@dataclass
+class Synthesized:
+    stack: Any
+    template: dict[str, Any]
+    assertions: Template
+    error: Exception | None
+    report: dict[str, Any] | None
+
+
+def cdk_context() -> dict[str, Any]:
+    """``cdk.json``'s context, bundling skipped (no pip in the tests)."""
+    context: dict[str, Any] = json.loads((REPO / "cdk.json").read_text())["context"]
+    return {**context, "aws:cdk:bundling-stacks": []}
+
+
+def synthesize(app: App, stack: Stack, outdir: Path) -> Synthesized:
+    """Synthesize; a failed validation (cdk-nag, CloudFormation rules) is
+    kept, not raised, so that the template tests still run and say more."""
+    error: Exception | None = None
+    try:
+        app.synth()
+    except RuntimeError as exc:  # jsii: "ValidationFailed: Validation failed ..."
+        error = exc
+    template = json.loads((outdir / f"{stack.artifact_id}.template.json").read_text())
+    report_path = outdir / "validation-report.json"
+    report = json.loads(report_path.read_text()) if report_path.exists() else None
+    return Synthesized(stack, template, Template.from_json(template), error, report)
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app, stack = build(App(context=cdk_context(), outdir=str(outdir)))
+    return synthesize(app, stack, outdir)
+
+
+# -- helpers -------------------------------------------------------------------
+def resources(synth: Synthesized, kind: str) -> dict[str, dict[str, Any]]:
+    return {
+        name: resource
+        for name, resource in synth.template["Resources"].items()
+        if resource["Type"] == kind
+    }
+
+
+def render(value: Any) -> str:
+    """An intrinsic as readable text: ``{"Fn::GetAtt": ["B", "Arn"]}`` -> ``B.Arn``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        ((function, argument),) = value.items()
+        if function == "Ref":
+            return str(argument)
+        if function == "Fn::GetAtt":
+            return ".".join(argument)
+        if function == "Fn::Join":
+            return argument[0].join(render(part) for part in argument[1])
+    return json.dumps(value, sort_keys=True)
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def statements_by_role(synth: Synthesized) -> dict[str, list[dict[str, Any]]]:
+    """Role logical id -> every statement of its identity policies."""
+    found: dict[str, list[dict[str, Any]]] = {
+        name: [] for name in resources(synth, "AWS::IAM::Role")
+    }
+    for role, resource in resources(synth, "AWS::IAM::Role").items():
+        for policy in resource["Properties"].get("Policies", []):
+            found[role] += policy["PolicyDocument"]["Statement"]
+        assert "ManagedPolicyArns" not in resource["Properties"], role
+    for resource in resources(synth, "AWS::IAM::Policy").values():
+        for role in resource["Properties"]["Roles"]:
+            found[role["Ref"]] += resource["Properties"]["PolicyDocument"]["Statement"]
+    return found
+
+
+def grants(statements: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(action, rendered resource) pairs of the Allow statements."""
+    pairs = set()
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        for action in as_list(statement["Action"]):
+            for resource in as_list(statement["Resource"]):
+                pairs.add((action, render(resource)))
+    return pairs
+
+
+def function_ids(synth: Synthesized) -> dict[str, str]:
+    """Handler string -> the function's logical id."""
+    return {
+        resource["Properties"]["Handler"]: name
+        for name, resource in resources(synth, "AWS::Lambda::Function").items()
+    }
+
+
+def role_of(synth: Synthesized, handler: str) -> str:
+    function = synth.template["Resources"][function_ids(synth)[handler]]
+    role: str = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    return role
+
+
+def one(found: dict[str, Any]) -> str:
+    assert len(found) == 1, sorted(found)
+    return next(iter(found))
+
+
+def data_bucket(synth: Synthesized) -> str:
+    return one(
+        {
+            name: bucket
+            for name, bucket in resources(synth, "AWS::S3::Bucket").items()
+            if "NotificationConfiguration" in bucket["Properties"]
+        }
+    )
+
+
+def table(synth: Synthesized, design: tables.TableDesign) -> str:
+    key = design.sort_key.name if design.sort_key else None
+    return one(
+        {
+            name: resource
+            for name, resource in resources(synth, "AWS::DynamoDB::Table").items()
+            if len(resource["Properties"]["KeySchema"]) == (2 if key else 1)
+        }
+    )
+
+
+def state_machine(synth: Synthesized) -> str:
+    return one(resources(synth, "AWS::StepFunctions::StateMachine"))
+
+
+# -- storage ---------------------------------------------------------------------
+def test_both_buckets_are_encrypted_private_and_tls_only(synth: Synthesized) -> None:
+    buckets = resources(synth, "AWS::S3::Bucket")
+    assert len(buckets) == 2  # data and its server access logs
+    for bucket in buckets.values():
+        props = bucket["Properties"]
+        rules = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert rules[0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in {"AES256", "aws:kms"}
+        assert props["PublicAccessBlockConfiguration"] == dict.fromkeys(
+            ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"],
+            True,
+        )
+    policies = {
+        render(policy["Properties"]["Bucket"]): policy["Properties"]["PolicyDocument"]["Statement"]
+        for policy in resources(synth, "AWS::S3::BucketPolicy").values()
+    }
+    assert set(policies) == set(buckets)
+    for statements in policies.values():
+        assert any(
+            statement["Effect"] == "Deny"
+            and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+            and statement["Principal"] == {"AWS": "*"}
+            for statement in statements
+        )
+
+
+def test_the_data_bucket_expires_shuffle_objects_logs_access_and_tells_eventbridge(
+    synth: Synthesized,
+) -> None:
+    props = synth.template["Resources"][data_bucket(synth)]["Properties"]
+    rules = props["LifecycleConfiguration"]["Rules"]
+    shuffle = [rule for rule in rules if rule.get("Prefix") == "logmr/shuffle/"]
+    assert shuffle == [
+        {
+            "Id": "ExpireShuffle",
+            "Prefix": config.DEFAULT_DATA_PREFIX + "shuffle/",
+            "ExpirationInDays": SHUFFLE_EXPIRY_DAYS,
+            "Status": "Enabled",
+        }
+    ]
+    assert "VersioningConfiguration" not in props  # a documented choice (infra/construct.py)
+    assert props["LoggingConfiguration"]["DestinationBucketName"]["Ref"] in resources(
+        synth, "AWS::S3::Bucket"
+    )
+    assert props["NotificationConfiguration"] == {
+        "EventBridgeConfiguration": {"EventBridgeEnabled": True}
+    }
+    # natively, without the custom resource (and its Lambda) event_bridge_enabled adds
+    assert not resources(synth, "Custom::S3BucketNotifications")
+
+
+def test_the_tables_are_the_ones_logmr_aws_tables_describes(synth: Synthesized) -> None:
+    for design in (tables.RESULTS, tables.JOBS):
+        props = synth.template["Resources"][table(synth, design)]["Properties"]
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+        assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert props["SSESpecification"] == {"SSEEnabled": True}
+        expected = design.create_table_kwargs("any")
+        assert props["KeySchema"] == expected["KeySchema"]
+        assert sorted(props["AttributeDefinitions"], key=str) == sorted(
+            expected["AttributeDefinitions"], key=str
+        )
+        assert props.get("LocalSecondaryIndexes") == expected.get("LocalSecondaryIndexes")
+        assert props.get("GlobalSecondaryIndexes") == expected.get("GlobalSecondaryIndexes")
+    results = synth.template["Resources"][table(synth, tables.RESULTS)]["Properties"]
+    assert [index["IndexName"] for index in results["LocalSecondaryIndexes"]] == ["by_value"]
+
+
+# -- functions -------------------------------------------------------------------
+def test_six_functions_from_one_code_asset_with_the_handlers_of_the_code(
+    synth: Synthesized,
+) -> None:
+    functions = resources(synth, "AWS::Lambda::Function")
+    assert set(function_ids(synth)) == {*names.FUNCTIONS.values(), API_HANDLER}
+    assert len(functions) == len(names.FUNCTIONS) + 1
+    assert len({json.dumps(fn["Properties"]["Code"]) for fn in functions.values()}) == 1
+    (layer,) = resources(synth, "AWS::Lambda::LayerVersion")
+    for fn in functions.values():
+        props = fn["Properties"]
+        assert props["Runtime"] == "python3.13"
+        assert props["Architectures"] == ["arm64"]
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        assert props["Layers"] == [{"Ref": layer}]
+        assert props["LoggingConfig"]["LogGroup"]["Ref"] in resources(synth, "AWS::Logs::LogGroup")
+        variables = props["Environment"]["Variables"]
+        assert variables[config.ENV_STORAGE] == "aws"
+        assert variables[config.ENV_BUCKET] == {"Ref": data_bucket(synth)}
+        assert variables[config.ENV_DATA_PREFIX] == config.DEFAULT_DATA_PREFIX
+        assert variables[config.ENV_RESULTS_TABLE] == {"Ref": table(synth, tables.RESULTS)}
+        assert variables[config.ENV_JOBS_TABLE] == {"Ref": table(synth, tables.JOBS)}
+        assert variables["POWERTOOLS_SERVICE_NAME"] == "logmr"
+        assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "logmr"
+
+
+def test_map_and_reduce_get_a_full_vcpu_and_the_longest_timeout(synth: Synthesized) -> None:
+    assert set(FUNCTION_SIZES) == set(names.FUNCTIONS)
+    for logical, handler in names.FUNCTIONS.items():
+        props = synth.template["Resources"][function_ids(synth)[handler]]["Properties"]
+        assert (props["MemorySize"], props["Timeout"]) == FUNCTION_SIZES[logical]
+    assert FUNCTION_SIZES["Map"] == FUNCTION_SIZES["Reduce"] == (1769, 900)
+    for logical in ("Map", "Reduce"):
+        synth.assertions.has_resource_properties(
+            "AWS::Lambda::Function",
+            {"Handler": names.FUNCTIONS[logical], "MemorySize": 1769, "Timeout": 900},
+        )
+
+
+def test_every_log_group_has_a_retention(synth: Synthesized) -> None:
+    groups = resources(synth, "AWS::Logs::LogGroup")
+    assert len(groups) == 6 + 1 + 1  # functions, state machine, API access logs
+    assert all(group["Properties"]["RetentionInDays"] > 0 for group in groups.values())
+
+
+def test_the_code_asset_leaves_tests_and_caches_out() -> None:
+    from infra.construct import CODE_DIR, CODE_EXCLUDE
+
+    assert CODE_DIR == REPO / "functions"
+    for pattern in ("**/tests", "**/__pycache__", "**/*.pyc"):
+        assert pattern in CODE_EXCLUDE
+
+
+# -- the dependencies layer ------------------------------------------------------
+def test_the_layer_is_pip_for_the_lambda_platform_without_docker() -> None:
+    command = bundling.pip_command("/out/python")
+    assert command[:4] == [sys.executable, "-m", "pip", "install"]
+    text = " ".join(command)
+    for part in (
+        "--platform manylinux2014_aarch64",
+        "--only-binary=:all:",
+        "--python-version 3.13",
+        "--implementation cp",
+        "--target /out/python",
+        "--no-deps",
+    ):
+        assert part in text
+    packages = {re.split("[=<>]", line)[0].lower() for line in bundling.LAYER_REQUIREMENTS}
+    assert {"mmh3", "zstandard", "aws-lambda-powertools", "aws-xray-sdk"} <= packages
+    assert not packages & {"boto3", "botocore", "s3transfer"}  # the runtime has them
+
+
+def test_the_layer_pins_satisfy_the_project_dependencies() -> None:
+    from packaging.requirements import Requirement
+
+    declared = {
+        Requirement(line).name.lower(): Requirement(line)
+        for line in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    }
+    pinned = {
+        Requirement(line).name.lower(): Requirement(line) for line in bundling.LAYER_REQUIREMENTS
+    }
+    for name, requirement in declared.items():
+        if name == "boto3":
+            continue
+        (pin,) = pinned[name].specifier
+        assert pin.operator == "==", name
+        assert requirement.specifier.contains(pin.version), (name, pin.version)
+    assert all(len(req.specifier) == 1 for req in pinned.values())
+
+
+def test_local_bundling_installs_into_the_python_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ran: list[list[str]] = []
+
+    def fake_run(command: list[str], check: bool) -> subprocess.CompletedProcess[str]:
+        assert check
+        ran.append(command)
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(bundling.subprocess, "run", fake_run)
+    assert bundling.PipLayerBundling().try_bundle(str(tmp_path), None) is True
+    assert ran == [bundling.pip_command(tmp_path / "python")]
+
+
+# -- state machine ---------------------------------------------------------------
+def test_the_definition_is_the_asl_file_with_every_placeholder_filled(
+    synth: Synthesized,
+) -> None:
+    props = synth.template["Resources"][state_machine(synth)]["Properties"]
+    text = names.state_machine_path().read_text(encoding="utf-8")
+    assert props["DefinitionString"] == text  # inline: cfn-lint and this test see it
+    used = set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", text))
+    substitutions = props["DefinitionSubstitutions"]
+    assert used == set(substitutions)  # none missing, none unused
+    assert set(substitutions) == set(names.placeholders())
+    ids = function_ids(synth)
+    for logical, handler in names.FUNCTIONS.items():
+        assert substitutions[names.function_placeholder(logical)] == {
+            "Fn::GetAtt": [ids[handler], "Arn"]
+        }
+    assert substitutions[names.BUCKET_PLACEHOLDER] == {"Ref": data_bucket(synth)}
+    values = {name: f"<{render(value)}>" for name, value in substitutions.items()}
+    definition = json.loads(names.substitute(props["DefinitionString"], values))
+    assert definition == json.loads(names.substitute(text, values))
+    plan = definition["States"]["Plan"]["Parameters"]["FunctionName"]
+    assert plan == f"<{ids[names.FUNCTIONS['Plan']]}.Arn>"
+
+
+def test_the_state_machine_is_standard_traced_and_logged(synth: Synthesized) -> None:
+    synth.assertions.resource_count_is("AWS::StepFunctions::StateMachine", 1)
+    props = synth.template["Resources"][state_machine(synth)]["Properties"]
+    assert props["StateMachineType"] == "STANDARD"
+    assert props["StateMachineName"] == "Logmr"  # the CLI's default (LOGMR_STATE_MACHINE)
+    assert props["TracingConfiguration"] == {"Enabled": True}
+    logging = props["LoggingConfiguration"]
+    assert logging["Level"] in {"ALL", "ERROR"}
+    (destination,) = logging["Destinations"]
+    group = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    assert synth.template["Resources"][group]["Properties"]["RetentionInDays"] > 0
+
+
+# -- IAM ---------------------------------------------------------------------------
+def test_no_statement_allows_every_action_of_a_service(synth: Synthesized) -> None:
+    for role, statements in statements_by_role(synth).items():
+        for action, _ in grants(statements):
+            assert action != "*" and not action.endswith(":*"), (role, action)
+            if "*" in action:
+                assert action in PARTIAL_WILDCARD_ACTIONS, (role, action)
+
+
+def test_star_resources_only_for_actions_that_allow_nothing_narrower(
+    synth: Synthesized,
+) -> None:
+    starred = {
+        action
+        for statements in statements_by_role(synth).values()
+        for action, resource in grants(statements)
+        if resource == "*"
+    }
+    assert starred  # X-Ray at least
+    assert starred <= set(STAR_RESOURCE_ACTIONS), starred - set(STAR_RESOURCE_ACTIONS)
+
+
+def _s3(pairs: set[tuple[str, str]], bucket: str) -> dict[str, set[str]]:
+    """S3 action -> the key patterns (``""``: the bucket itself) it is allowed on."""
+    found: dict[str, set[str]] = {}
+    for action, resource in pairs:
+        if action.startswith("s3:"):
+            assert resource.startswith(f"{bucket}.Arn"), resource
+            found.setdefault(action, set()).add(resource.removeprefix(f"{bucket}.Arn"))
+    return found
+
+
+def _s3_access(pairs: set[tuple[str, str]], bucket: str) -> tuple[set[str], set[str]]:
+    """(what a role reads, what it writes) in the bucket: key patterns, ``""``
+    for the bucket itself; every read action on the same resources, every
+    write action too, and no other S3 action (no deletes)."""
+    s3 = _s3(pairs, bucket)
+    reads = {action: keys for action, keys in s3.items() if action in S3_READ}
+    writes = {action: keys for action, keys in s3.items() if action.startswith(S3_WRITE)}
+    assert set(s3) == set(reads) | set(writes), sorted(s3)
+    assert not reads or set(reads) == S3_READ
+    assert not writes or {"s3:PutObject", "s3:Abort*"} <= set(writes)
+    assert len({frozenset(keys) for keys in reads.values()}) <= 1
+    assert len({frozenset(keys) for keys in writes.values()}) <= 1
+    return next(iter(reads.values()), set()), next(iter(writes.values()), set())
+
+
+def _dynamo(pairs: set[tuple[str, str]]) -> dict[str, set[str]]:
+    """DynamoDB action -> the tables (logical ids) it is allowed on."""
+    found: dict[str, set[str]] = {}
+    for action, resource in pairs:
+        if action.startswith("dynamodb:"):
+            found.setdefault(action, set()).add(resource.split(".Arn")[0])
+    return found
+
+
+def _services(pairs: set[tuple[str, str]]) -> set[str]:
+    return {action.split(":")[0] for action, _ in pairs}
+
+
+@pytest.fixture(scope="module")
+def role_grants(synth: Synthesized) -> dict[str, set[tuple[str, str]]]:
+    by_role = statements_by_role(synth)
+    return {
+        logical: grants(by_role[role_of(synth, handler)])
+        for logical, handler in {**names.FUNCTIONS, "Api": API_HANDLER}.items()
+    }
+
+
+def test_plan_reads_inputs_writes_job_data_and_the_jobs_table(
+    synth: Synthesized, role_grants: dict[str, set[tuple[str, str]]]
+) -> None:
+    pairs = role_grants["Plan"]
+    reads, writes = _s3_access(pairs, data_bucket(synth))
+    assert reads == {"", "/incoming/*"}  # list and read the inputs
+    assert writes == {"/logmr/*"}  # the plan and the Distributed Map's items
+    assert set(_dynamo(pairs)) >= DYNAMO_WRITES | DYNAMO_READS
+    assert set().union(*_dynamo(pairs).values()) == {table(synth, tables.JOBS)}
+    assert _services(pairs) == {"logs", "xray", "s3", "dynamodb"}
+
+
+def test_map_reads_inputs_writes_job_data_and_touches_no_table(
+    synth: Synthesized, role_grants: dict[str, set[tuple[str, str]]]
+) -> None:
+    pairs = role_grants["Map"]
+    reads, writes = _s3_access(pairs, data_bucket(synth))
+    assert reads == {"", "/incoming/*"}  # its byte range of an input
+    assert writes == {"/logmr/*"}  # shuffle object and task summary
+    assert _dynamo(pairs) == {}
+    assert _services(pairs) == {"logs", "xray", "s3"}
+
+
+def test_reduce_reads_and_writes_job_data_and_writes_results_only(
+    synth: Synthesized, role_grants: dict[str, set[tuple[str, str]]]
+) -> None:
+    pairs = role_grants["Reduce"]
+    reads, writes = _s3_access(pairs, data_bucket(synth))
+    assert reads == {"", "/logmr/*"}  # shuffle objects, no input
+    assert writes == {"/logmr/*"}  # part file and task summary
+    dynamo = _dynamo(pairs)
+    assert set(dynamo) >= DYNAMO_WRITES
+    assert not DYNAMO_READS & set(dynamo)
+    assert set().union(*dynamo.values()) == {table(synth, tables.RESULTS)}
+
+
+def test_finalize_reads_results_and_job_data_and_writes_the_job_record(
+    synth: Synthesized, role_grants: dict[str, set[tuple[str, str]]]
+) -> None:
+    pairs = role_grants["Finalize"]
+    reads, writes = _s3_access(pairs, data_bucket(synth))
+    assert reads == {"", "/logmr/*"}  # task summaries, no input
+    assert writes == {"/logmr/*"}  # the quarantine object
+    dynamo = _dynamo(pairs)
+    results, jobs = table(synth, tables.RESULTS), table(synth, tables.JOBS)
+    assert {t for action, ts in dynamo.items() for t in ts if action in DYNAMO_WRITES} == {jobs}
+    assert dynamo["dynamodb:Query"] == {results, jobs}
+
+
+def test_mark_failed_has_the_jobs_table_and_nothing_else(
+    synth: Synthesized, role_grants: dict[str, set[tuple[str, str]]]
+) -> None:
+    pairs = role_grants["MarkFailed"]
+    assert _services(pairs) == {"logs", "xray", "dynamodb"}  # no S3 at all
+    assert set().union(*_dynamo(pairs).values()) == {table(synth, tables.JOBS)}
+    assert "dynamodb:PutItem" in _dynamo(pairs)
+
+
+def test_the_api_function_only_reads_the_tables(
+    synth: Synthesized, role_grants: dict[str, set[tuple[str, str]]]
+) -> None:
+    pairs = role_grants["Api"]
+    assert _services(pairs) == {"logs", "xray", "dynamodb"}
+    dynamo = _dynamo(pairs)
+    assert not DYNAMO_WRITES & set(dynamo) and "dynamodb:DeleteItem" not in dynamo
+    assert dynamo["dynamodb:Query"] == {table(synth, tables.RESULTS), table(synth, tables.JOBS)}
+
+
+def test_each_function_writes_only_its_own_log_group(
+    synth: Synthesized, role_grants: dict[str, set[tuple[str, str]]]
+) -> None:
+    for logical, pairs in role_grants.items():
+        handler = {**names.FUNCTIONS, "Api": API_HANDLER}[logical]
+        function = synth.template["Resources"][function_ids(synth)[handler]]
+        group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        logs = {(a, r) for a, r in pairs if a.startswith("logs:")}
+        assert logs == {
+            ("logs:CreateLogStream", f"{group}.Arn"),
+            ("logs:PutLogEvents", f"{group}.Arn"),
+        }
+
+
+def test_the_state_machine_role_invokes_its_five_functions_and_runs_its_map(
+    synth: Synthesized,
+) -> None:
+    machine = synth.template["Resources"][state_machine(synth)]["Properties"]
+    role = machine["RoleArn"]["Fn::GetAtt"][0]
+    pairs = grants(statements_by_role(synth)[role])
+    ids = function_ids(synth)
+    invoked = {resource for action, resource in pairs if action == "lambda:InvokeFunction"}
+    assert invoked == {
+        form
+        for handler in names.FUNCTIONS.values()
+        for form in (f"{ids[handler]}.Arn", f"{ids[handler]}.Arn:*")
+    }
+    assert {action for action, _ in pairs if action.startswith("lambda:")} == {
+        "lambda:InvokeFunction"
+    }
+    prefix = "arn:AWS::Partition:states:AWS::Region:AWS::AccountId:"
+    assert {(a, r) for a, r in pairs if a.startswith("states:")} == {
+        ("states:StartExecution", prefix + "stateMachine:Logmr"),
+        ("states:DescribeExecution", prefix + "execution:Logmr/*"),
+        ("states:StopExecution", prefix + "execution:Logmr/*"),
+        ("states:RedriveExecution", prefix + "execution:Logmr/*"),
+    }
+    assert {(a, r) for a, r in pairs if a.startswith("s3:")} == {
+        ("s3:GetObject", f"{data_bucket(synth)}.Arn/logmr/jobs/*/map_tasks.json")
+    }
+    assert _services(pairs) == {"lambda", "states", "s3", "logs", "xray"}
+
+
+def test_eventbridge_and_api_gateway_may_only_start_executions(synth: Synthesized) -> None:
+    machine = state_machine(synth)
+    by_role = statements_by_role(synth)
+    for principal in ("events.amazonaws.com", "apigateway.amazonaws.com"):
+        (role,) = [
+            name
+            for name, resource in resources(synth, "AWS::IAM::Role").items()
+            if resource["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
+            == {"Service": principal}
+        ]
+        assert grants(by_role[role]) == {("states:StartExecution", machine)}
+
+
+# -- triggers --------------------------------------------------------------------
+def test_jobs_that_need_parameters_have_no_trigger() -> None:
+    job_class("word_count")
+    needing = {name for name, cls in JOBS.items() if any(p.required for p in cls.params)}
+    assert needing  # pattern_count and field_count
+    assert not needing & set(trigger_jobs())
+    assert set(trigger_jobs()) | needing == set(JOBS)
+
+
+def _rules(synth: Synthesized) -> dict[str, dict[str, Any]]:
+    """Job -> its rule's properties, by the key prefix the rule matches."""
+    found = {}
+    for rule in resources(synth, "AWS::Events::Rule").values():
+        (prefix,) = rule["Properties"]["EventPattern"]["detail"]["object"]["key"]
+        found[prefix["prefix"].removeprefix("incoming/").removesuffix("/")] = rule["Properties"]
+    return found
+
+
+def test_one_rule_per_triggered_job_starts_the_state_machine(synth: Synthesized) -> None:
+    rules = _rules(synth)
+    assert set(rules) == set(trigger_jobs())
+    role = one(
+        {
+            name: resource
+            for name, resource in resources(synth, "AWS::IAM::Role").items()
+            if "events.amazonaws.com" in json.dumps(resource["Properties"])
+        }
+    )
+    for job, props in rules.items():
+        pattern = props["EventPattern"]
+        assert pattern["source"] == ["aws.s3"]
+        assert pattern["detail-type"] == ["Object Created"]
+        assert pattern["detail"]["bucket"]["name"] == [{"Ref": data_bucket(synth)}]
+        assert pattern["detail"]["object"]["key"] == [{"prefix": f"incoming/{job}/"}]
+        (target,) = props["Targets"]
+        assert target["Arn"] == {"Ref": state_machine(synth)}
+        assert target["RoleArn"] == {"Fn::GetAtt": [role, "Arn"]}
+
+
+def _matches(pattern: dict[str, Any], event: dict[str, Any], bucket: str) -> bool:
+    """The rule's pattern (this stack's shapes of it) against an event."""
+    detail = event["detail"]
+    names_ok = [
+        detail["bucket"]["name"] if v == {"Ref": bucket} else v
+        for v in pattern["detail"]["bucket"]["name"]
+    ]
+    return (
+        event["source"] in pattern["source"]
+        and event["detail-type"] in pattern["detail-type"]
+        and detail["bucket"]["name"] in names_ok
+        and any(
+            detail["object"]["key"].startswith(p["prefix"])
+            for p in pattern["detail"]["object"]["key"]
+        )
+    )
+
+
+def _transform(transformer: dict[str, Any], event: dict[str, Any]) -> Any:
+    """What EventBridge's input transformer makes of ``event``."""
+    text = transformer["InputTemplate"]
+    for name, path in transformer["InputPathsMap"].items():
+        value: Any = event
+        for part in path.removeprefix("$.").split("."):
+            value = value[part]
+        text = text.replace(f"<{name}>", json.dumps(value)[1:-1])  # inside quotes
+    return json.loads(text)
+
+
+def test_the_sample_upload_starts_a_job_plan_accepts(synth: Synthesized) -> None:
+    event = json.loads((EVENTS / "eventbridge" / "s3-object-created.json").read_text())
+    bucket, key = event["detail"]["bucket"]["name"], event["detail"]["object"]["key"]
+    rules = _rules(synth)
+    matched = [
+        job
+        for job, props in rules.items()
+        if _matches(props["EventPattern"], event, data_bucket(synth))
+    ]
+    assert matched == ["status_codes"]
+    (target,) = rules["status_codes"]["Targets"]
+    request = _transform(target["InputTransformer"], event)
+    assert request == {"job": "status_codes", "inputs": [f"s3://{bucket}/{key}"]}
+    spec = request_to_spec(request, default_job_id="2d4eba74-fd51-3966-4bfa-b013c9da8ff1")
+    assert spec.job == "status_codes"
+    assert spec.inputs == [f"s3://{bucket}/{key}"]
+    assert spec.job_id == "2d4eba74-fd51-3966-4bfa-b013c9da8ff1"  # the execution name
+
+
+# -- HTTP API ----------------------------------------------------------------------
+def test_every_route_is_iam_authorized_and_the_stage_throttled(synth: Synthesized) -> None:
+    routes = resources(synth, "AWS::ApiGatewayV2::Route")
+    assert {route["Properties"]["RouteKey"] for route in routes.values()} == {
+        "POST /jobs",
+        "GET /jobs/{id}",
+        "GET /jobs/{id}/results",
+    }
+    assert all(route["Properties"]["AuthorizationType"] == "AWS_IAM" for route in routes.values())
+    (stage,) = resources(synth, "AWS::ApiGatewayV2::Stage").values()
+    assert stage["Properties"]["DefaultRouteSettings"] == {
+        "ThrottlingBurstLimit": API_BURST_LIMIT,
+        "ThrottlingRateLimit": API_RATE_LIMIT,
+    }
+    assert "DestinationArn" in stage["Properties"]["AccessLogSettings"]
+
+
+def test_post_jobs_starts_an_execution_directly_and_gets_go_to_the_api_function(
+    synth: Synthesized,
+) -> None:
+    integrations = resources(synth, "AWS::ApiGatewayV2::Integration")
+    routes = {
+        route["Properties"]["RouteKey"]: render(route["Properties"]["Target"]).removeprefix(
+            "integrations/"
+        )
+        for route in resources(synth, "AWS::ApiGatewayV2::Route").values()
+    }
+    start = integrations[routes["POST /jobs"]]["Properties"]
+    assert start["IntegrationType"] == "AWS_PROXY"
+    assert start["IntegrationSubtype"] == "StepFunctions-StartExecution"
+    assert start["RequestParameters"] == {
+        "StateMachineArn": {"Ref": state_machine(synth)},
+        "Input": "$request.body",
+    }
+    reader = function_ids(synth)[API_HANDLER]
+    for key in ("GET /jobs/{id}", "GET /jobs/{id}/results"):
+        props = integrations[routes[key]]["Properties"]
+        assert props["IntegrationUri"] == {"Fn::GetAtt": [reader, "Arn"]}
+        assert props["PayloadFormatVersion"] == "2.0"
+
+
+# -- operations --------------------------------------------------------------------
+def test_the_dashboard_shows_executions_tasks_records_and_throttles(synth: Synthesized) -> None:
+    (dashboard,) = resources(synth, "AWS::CloudWatch::Dashboard").values()
+    body = render(dashboard["Properties"]["DashboardBody"])
+    for needle in (
+        "ExecutionsStarted",
+        "ExecutionsSucceeded",
+        "ExecutionsFailed",
+        "ExecutionThrottled",
+        "Throttles",
+        "TaskDuration",
+        "Records",
+        "Malformed",
+        "JobsFailed",
+        "{logmr,job,service,task}",
+    ):
+        assert needle in body, needle
+
+
+def test_alarms_on_failed_executions_throttling_and_malformed_share(synth: Synthesized) -> None:
+    alarms = list(resources(synth, "AWS::CloudWatch::Alarm").values())
+    failed = [
+        a["Properties"] for a in alarms if a["Properties"].get("MetricName") == "ExecutionsFailed"
+    ]
+    assert len(failed) == 1
+    assert failed[0]["Threshold"] == 0
+    assert failed[0]["ComparisonOperator"] == "GreaterThanThreshold"
+    assert failed[0]["Dimensions"] == [
+        {"Name": "StateMachineArn", "Value": {"Ref": state_machine(synth)}}
+    ]
+
+    def metric_names(props: dict[str, Any]) -> set[str]:
+        return {
+            m["MetricStat"]["Metric"]["MetricName"]
+            for m in props.get("Metrics", [])
+            if "MetricStat" in m
+        }
+
+    throttles = [a["Properties"] for a in alarms if metric_names(a["Properties"]) == {"Throttles"}]
+    assert len(throttles) == 1
+    assert len(throttles[0]["Metrics"]) == 6 + 1  # each function, and the sum
+    malformed = [
+        a["Properties"] for a in alarms if metric_names(a["Properties"]) == {"Malformed", "Records"}
+    ]
+    job_class("word_count")
+    assert len(malformed) == len(JOBS)
+    for props in malformed:
+        assert props["Threshold"] == 0.1
+        expression = next(
+            m["Expression"]
+            for m in props["Metrics"]
+            if m.get("ReturnData", True) and "Expression" in m
+        )
+        assert "malformed / records" in expression
+        namespaces = {
+            m["MetricStat"]["Metric"]["Namespace"] for m in props["Metrics"] if "MetricStat" in m
+        }
+        assert namespaces == {"logmr"}
+
+
+# -- cdk-nag and cfn-lint ----------------------------------------------------------
+def test_cdk_nag_and_cloudformation_validation_pass(synth: Synthesized) -> None:
+    problems = [
+        (report["pluginName"], violation["ruleName"], violation["severity"])
+        for report in (synth.report or {}).get("pluginReports", [])
+        for violation in report["violations"]
+    ]
+    assert problems == []  # errors and warnings alike
+    assert synth.error is None
+
+
+def test_cdk_nag_does_run_on_this_app(tmp_path: Path) -> None:
+    """A bare bucket fails the same checks: the plugin is wired in and caught."""
+    from aws_cdk import Validations
+    from aws_cdk import aws_s3 as s3
+    from cdk_nag import AwsSolutionsChecks
+
+    app = App(context=cdk_context(), outdir=str(tmp_path))
+    stack = Stack(app, "Bare")
+    s3.Bucket(stack, "Bare")
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    bare = synthesize(app, stack, tmp_path)
+    assert bare.error is not None
+    rules = {v["ruleName"] for r in bare.report["pluginReports"] for v in r["violations"]}
+    assert {"AwsSolutions-S1", "AwsSolutions-S10"} <= rules
+
+
+def test_every_acknowledgment_gives_its_reason(synth: Synthesized) -> None:
+    acknowledged = synth.stack.acknowledged
+    assert acknowledged
+    for path, rule, reason in acknowledged:
+        assert rule.startswith(("AwsSolutions-", "CloudFormation-Validate::")), (path, rule)
+        assert reason.endswith(".") and "\n" not in reason and len(reason) > 40, (path, reason)
+    starred = [rule for _, rule, _ in acknowledged if rule.endswith("[Resource::*]")]
+    assert len(starred) == 6 + 1  # X-Ray for each function; X-Ray and log delivery for the machine
+
+
+def test_cfn_lint_passes(synth: Synthesized) -> None:
+    from cfnlint.api import ManualArgs, lint
+
+    matches = lint(
+        json.dumps(synth.template),
+        config=ManualArgs(
+            regions=["us-east-1"],
+            # E1029: the ${...} placeholders of the ASL in DefinitionString are
+            # DefinitionSubstitutions, not Fn::Sub variables (a false positive)
+            ignore_checks=["E1029"],
+        ),
+    )
+    assert [f"{m.rule.id} {m.message}" for m in matches] == []
