@@ -7,9 +7,10 @@ Run ``python bench/bench_status_codes.py [--size 1GB] [--runs 3] [--output PATH]
    once and reuses it;
 2. reads the whole input before each timed run, so every figure is for a warm
    page cache (the read rate of each warm-up is recorded as evidence);
-3. times, alternating A B C A B C for ``--runs`` rounds, as subprocesses:
-   A ``logmr run PATH --job status_codes --json`` (all cores, a fresh
-   ``LOGMR_HOME``); B a plain single-process Python script with the reference
+3. times, alternating A I B C A I B C for ``--runs`` rounds, as subprocesses:
+   A ``logmr run PATH --job status_codes --json`` (the state machine on the
+   local engine, all cores, a fresh ``LOGMR_HOME``); I the same with
+   ``--engine inline`` (no state machine); B a plain single-process Python script with the reference
    regex (``--baseline PATH`` of this file); C the same script with logmr's
    parser (``--parser logmr``), which separates the regex from the rest; and
    checks that all give the same answer;
@@ -289,6 +290,9 @@ class Run:
     peak_rss_bytes: int  # polled: summed over the process tree
     largest_maxrss_bytes: int  # wait4: the largest single process of the tree
     children_maxrss_bytes: int  # getrusage(RUSAGE_CHILDREN) after the run (running max)
+    #: this process's VmRSS at the spawn: a floor of both rusage figures, since
+    #: Linux carries the parent's high-water RSS into a vfork-ed child across exec
+    own_rss_bytes: int
     processes: int  # most processes seen in the tree at once
     samples: int
     warmup_mb_per_s: float  # the read of the whole input just before the run
@@ -332,12 +336,14 @@ class System:
             if self.uses_logmr_home:
                 env["LOGMR_HOME"] = home
             warm = read_through(data.path)
+            own = _rss_bytes(os.getpid())
             seconds, monitor, largest, stdout = run_measured(self.command(data.path), env)
         return Run(
             seconds=seconds,
             peak_rss_bytes=monitor.peak_bytes,
             largest_maxrss_bytes=largest,
             children_maxrss_bytes=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
+            own_rss_bytes=own,
             processes=monitor.max_processes,
             samples=monitor.samples,
             warmup_mb_per_s=data.bytes / MB / warm,
@@ -345,11 +351,15 @@ class System:
         )
 
 
-def logmr_command(path: Path) -> list[str]:
-    """``logmr run PATH --job status_codes --json``: the console script next to python."""
-    script = Path(sys.executable).with_name("logmr")
-    head = [str(script)] if script.is_file() else [sys.executable, "-m", "logmr.cli"]
-    return [*head, "run", str(path), "--job", JOB, "--json"]
+def logmr_command(engine: str) -> Callable[[Path], list[str]]:
+    """``logmr run PATH --job status_codes --json --engine ENGINE``: the console script."""
+
+    def command(path: Path) -> list[str]:
+        script = Path(sys.executable).with_name("logmr")
+        head = [str(script)] if script.is_file() else [sys.executable, "-m", "logmr.cli"]
+        return [*head, "run", str(path), "--job", JOB, "--json", "--engine", engine]
+
+    return command
 
 
 def baseline_command(parser: str) -> Callable[[Path], list[str]]:
@@ -365,10 +375,19 @@ def systems() -> list[System]:
     return [
         System(
             letter="A",
-            key="logmr_inline",
-            label=f"logmr inline runner ({cores} workers)",
+            key="logmr_statemachine",
+            label=f"logmr run: the state machine on the local engine ({cores} workers)",
             cores=cores,
-            command=logmr_command,
+            command=logmr_command("statemachine"),
+            answer=Answer.from_logmr,
+            uses_logmr_home=True,
+        ),
+        System(
+            letter="I",
+            key="logmr_inline",
+            label=f"logmr run --engine inline: the task functions directly ({cores} workers)",
+            cores=cores,
+            command=logmr_command("inline"),
             answer=Answer.from_logmr,
             uses_logmr_home=True,
         ),
@@ -419,6 +438,7 @@ def summarize(system: System, runs: list[Run], data: Input) -> dict[str, Any]:
         "rusage_children_maxrss_mib_after_runs": [
             round(run.children_maxrss_bytes / MIB, 1) for run in runs
         ],
+        "benchmark_process_rss_mib_runs": [round(run.own_rss_bytes / MIB, 1) for run in runs],
         "processes_max": max(run.processes for run in runs),
         "memory_samples_runs": [run.samples for run in runs],
         "warmup_read_mb_per_s_runs": [round(run.warmup_mb_per_s) for run in runs],
@@ -637,7 +657,9 @@ def markdown(report: dict[str, Any]) -> str:
         )
     out += [
         "",
-        f"logmr's speed (A) relative to the others (median wall times): {speedups}. "
+        f"logmr's speed (A) relative to the others (median wall times): {speedups}; "
+        f"the state machine's overhead over the inline runner (A against I): "
+        f"{report['statemachine_overhead_over_inline']:+.1%}. "
         f"All gave the same answer: {answer['lines']:,} lines, {answer['malformed']:,} "
         f"malformed, {len(answer['status'])} status codes. "
         "Events are input lines (malformed ones included); per core divides by the cores "
@@ -750,10 +772,15 @@ def benchmark(size_text: str, rounds: int, output: Path) -> int:
         "events": "input lines, malformed included",
         "systems": by_key,
         "logmr_speedup": {
-            key: round(row["wall_s_median"] / by_key["logmr_inline"]["wall_s_median"], 3)
+            key: round(row["wall_s_median"] / by_key["logmr_statemachine"]["wall_s_median"], 3)
             for key, row in by_key.items()
-            if key != "logmr_inline"
+            if key != "logmr_statemachine"
         },
+        "statemachine_overhead_over_inline": round(
+            by_key["logmr_statemachine"]["wall_s_median"] / by_key["logmr_inline"]["wall_s_median"]
+            - 1,
+            3,
+        ),
         "answer": {**asdict(reference), "identical": agree},
         "map_task": mapping,
         "targets": {
@@ -778,7 +805,7 @@ def benchmark(size_text: str, rounds: int, output: Path) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--size", default="1GB", help="input size, e.g. 100MB, 1GB (default 1GB)")
-    parser.add_argument("--runs", type=int, default=3, help="rounds of A B (default 3)")
+    parser.add_argument("--runs", type=int, default=3, help="rounds of A I B C (default 3)")
     parser.add_argument(
         "--output",
         type=Path,
