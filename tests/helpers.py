@@ -8,6 +8,7 @@ from typing import Any
 
 from logmr import runner
 from logmr.config import Settings
+from logmr.generate import generate
 from logmr.local import local_backends
 from logmr.spec import JobSpec
 from logmr.storage.base import JobRecord
@@ -46,3 +47,12 @@ def run_local(
     runner.run(spec, backends, workers=workers)
     record = backends.results.get_job(spec.job_id)
     return record, dict(backends.results.iter_results(spec.job_id))
+
+
+def generated_logs(folder: Path, lines: int, seed: int) -> dict[str, Path]:
+    """An Apache combined log ("access") and a level log ("app") in ``folder``."""
+    paths = {"access": folder / "access.log", "app": folder / "app.log"}
+    for kind, fmt in (("access", "apache_combined"), ("app", "applog")):
+        with paths[kind].open("wb") as out:
+            generate(out, fmt=fmt, lines=lines, seed=seed)
+    return paths

@@ -14,13 +14,13 @@ import pytest
 from moto import mock_aws
 
 from engine_support import Fault, FaultPlan, comparable, no_sleep, request_for
+from helpers import generated_logs
 from helpers import run_local as run_inline
 from logmr.cli import main
 from logmr.config import Settings
 from logmr.engine import local as local_engine
 from logmr.engine.dispatcher import Dispatcher
 from logmr.engine.moto import MOTO_CONFIG, StateMachine, check_contract, dispatching
-from logmr.generate import generate
 from logmr.handlers import runtime
 from logmr.local import local_backends
 from logmr.names import FUNCTIONS
@@ -52,12 +52,7 @@ def handler_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def logs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("logs")
-    paths = {"access": folder / "access.log", "app": folder / "app.log"}
-    for kind, fmt in (("access", "apache_combined"), ("app", "applog")):
-        with paths[kind].open("wb") as out:
-            generate(out, fmt=fmt, lines=4000, seed=11)
-    return paths
+    return generated_logs(tmp_path_factory.mktemp("logs"), lines=4000, seed=11)
 
 
 def engine_run(request: dict[str, Any], workers: int = 0, hook: Any = None) -> Any:

@@ -12,10 +12,10 @@ from moto import mock_aws
 
 from aws_support import BUCKET, create_account, upload
 from engine_support import comparable, request_for
+from helpers import generated_logs
 from helpers import run_local as run_inline
 from logmr.engine.dispatcher import Dispatcher
 from logmr.engine.moto import MOTO_CONFIG, StateMachine, dispatching
-from logmr.generate import generate
 from logmr.handlers import runtime
 from logmr.names import FUNCTIONS
 from test_engine import JOBS
@@ -25,12 +25,7 @@ pytestmark = pytest.mark.statemachine
 
 @pytest.fixture(scope="module")
 def logs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("aws-logs")
-    paths = {"access": folder / "access.log", "app": folder / "app.log"}
-    for kind, fmt in (("access", "apache_combined"), ("app", "applog")):
-        with paths[kind].open("wb") as out:
-            generate(out, fmt=fmt, lines=3000, seed=23)
-    return paths
+    return generated_logs(tmp_path_factory.mktemp("aws-logs"), lines=3000, seed=23)
 
 
 def test_all_jobs_on_s3_and_dynamodb(aws_handler_env: None, logs: dict[str, Path]) -> None:

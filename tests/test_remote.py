@@ -24,12 +24,12 @@ from moto import mock_aws
 from aws_support import BUCKET, create_account, upload
 from conftest import EVENTS
 from engine_support import Fault, FaultPlan
+from helpers import generated_logs
 from helpers import run_local as run_inline
 from logmr import remote
 from logmr.cli import main
 from logmr.engine.dispatcher import Dispatcher, Hook
 from logmr.engine.moto import MOTO_CONFIG, StateMachine, dispatching
-from logmr.generate import generate
 from logmr.names import FUNCTIONS
 
 pytestmark = pytest.mark.functional
@@ -40,12 +40,7 @@ START_EXECUTION = sorted((EVENTS / "start-execution").glob("*.json"))
 
 @pytest.fixture(scope="module")
 def logs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("remote-logs")
-    paths = {"access": folder / "access.log", "app": folder / "app.log"}
-    for kind, fmt in (("access", "apache_combined"), ("app", "applog")):
-        with paths[kind].open("wb") as out:
-            generate(out, fmt=fmt, lines=2000, seed=31)
-    return paths
+    return generated_logs(tmp_path_factory.mktemp("remote-logs"), lines=2000, seed=31)
 
 
 @dataclass

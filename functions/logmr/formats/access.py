@@ -30,11 +30,11 @@ token of the request (``None`` when the request has fewer tokens, e.g.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from operator import itemgetter
 from typing import ClassVar
 
-from logmr.formats.base import Format, Getter
+from logmr.formats.base import Getter, RegexFormat
 from logmr.formats.timeparse import apache_epoch, apache_local
 
 _HEAD = rb"(\S++) \S++ \S++ \[(\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\] "
@@ -89,21 +89,7 @@ def _access_getters(first: int, combined: bool) -> dict[str, Getter]:
     return getters
 
 
-class _AccessFormat(Format):
-    _pattern: ClassVar[re.Pattern[bytes]]
-    _getters: ClassVar[Mapping[str, Getter]]
-
-    def parse(self, line: bytes) -> re.Match[bytes] | None:
-        return self._pattern.match(line)
-
-    def parse_many(self, lines: Iterable[bytes]) -> Iterator[re.Match[bytes] | None]:
-        return map(self._pattern.match, lines)
-
-    def getters(self) -> Mapping[str, Getter]:
-        return self._getters
-
-
-class ApacheCommon(_AccessFormat):
+class ApacheCommon(RegexFormat):
     name = "apache_common"
     aliases = ("common", "clf")
     description = 'Apache/NCSA common log format: %h %l %u %t "%r" %>s %b'
@@ -111,7 +97,7 @@ class ApacheCommon(_AccessFormat):
     _getters: ClassVar[Mapping[str, Getter]] = _access_getters(1, combined=False)
 
 
-class ApacheCombined(_AccessFormat):
+class ApacheCombined(RegexFormat):
     name = "apache_combined"
     aliases = ("nginx_combined", "combined")
     description = 'Apache/nginx combined: common + "%{Referer}i" "%{User-Agent}i"'
@@ -119,7 +105,7 @@ class ApacheCombined(_AccessFormat):
     _getters: ClassVar[Mapping[str, Getter]] = _access_getters(1, combined=True)
 
 
-class VhostCombined(_AccessFormat):
+class VhostCombined(RegexFormat):
     name = "vhost_combined"
     aliases = ("apache_vhost_combined",)
     description = "Apache vhost_combined: %v:%p followed by the combined fields"

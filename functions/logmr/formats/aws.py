@@ -51,11 +51,11 @@ ms / 1000, ``None`` when ``-``), ``epoch`` / ``local_time`` (the bracketed time)
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from operator import itemgetter
 from typing import ClassVar
 
-from logmr.formats.base import Format, Getter
+from logmr.formats.base import Getter, RegexFormat
 from logmr.formats.timeparse import apache_epoch, apache_local, iso_local
 
 _QUOTED = rb'"([^"\\]*+(?:\\.[^"\\]*+)*+)"'
@@ -201,21 +201,7 @@ def _s3_latency(m: re.Match[bytes]) -> float | None:
     return int(value) / 1000
 
 
-class _RegexFormat(Format):
-    _pattern: ClassVar[re.Pattern[bytes]]
-    _getters: ClassVar[Mapping[str, Getter]]
-
-    def parse(self, line: bytes) -> re.Match[bytes] | None:
-        return self._pattern.match(line)
-
-    def parse_many(self, lines: Iterable[bytes]) -> Iterator[re.Match[bytes] | None]:
-        return map(self._pattern.match, lines)
-
-    def getters(self) -> Mapping[str, Getter]:
-        return self._getters
-
-
-class Alb(_RegexFormat):
+class Alb(RegexFormat):
     name = "alb"
     aliases = ("aws_alb", "elb")
     description = "AWS Application Load Balancer access log"
@@ -234,7 +220,7 @@ class Alb(_RegexFormat):
     }
 
 
-class CloudFront(_RegexFormat):
+class CloudFront(RegexFormat):
     name = "cloudfront"
     aliases = ("aws_cloudfront",)
     description = "AWS CloudFront standard log (tab-separated; '#' header lines are malformed)"
@@ -254,7 +240,7 @@ class CloudFront(_RegexFormat):
     }
 
 
-class S3Access(_RegexFormat):
+class S3Access(RegexFormat):
     name = "s3_access"
     aliases = ("s3", "aws_s3")
     description = "AWS S3 server access log"

@@ -35,6 +35,7 @@ local_time record time as written, in seconds since the epoch as if it were
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -111,3 +112,20 @@ class Format(abc.ABC):
             raise FormatMismatchError(
                 f"format {self.name} has no field {field!r} (it has: {have})"
             ) from None
+
+
+class RegexFormat(Format):
+    """A format whose record is the ``re.Match`` of one compiled pattern over the
+    line; subclasses set ``_pattern`` and ``_getters`` (group getters)."""
+
+    _pattern: ClassVar[re.Pattern[bytes]]
+    _getters: ClassVar[Mapping[str, Getter]]
+
+    def parse(self, line: bytes) -> re.Match[bytes] | None:
+        return self._pattern.match(line)
+
+    def parse_many(self, lines: Iterable[bytes]) -> Iterator[re.Match[bytes] | None]:
+        return map(self._pattern.match, lines)
+
+    def getters(self) -> Mapping[str, Getter]:
+        return self._getters

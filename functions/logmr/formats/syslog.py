@@ -42,12 +42,12 @@ escapes in values). Fields: ``level`` from PRI as above, ``host`` (HOSTNAME),
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from operator import itemgetter
 from typing import ClassVar
 
 from logmr.errors import InvalidParameterError
-from logmr.formats.base import Format, Getter
+from logmr.formats.base import Getter, RegexFormat
 from logmr.formats.timeparse import iso_epoch, iso_local, syslog_local
 
 #: syslog severity keywords, indexed by PRI % 8
@@ -88,17 +88,7 @@ def _nil(group: int) -> Getter:
     return get
 
 
-class _SyslogFormat(Format):
-    _pattern: ClassVar[re.Pattern[bytes]]
-
-    def parse(self, line: bytes) -> re.Match[bytes] | None:
-        return self._pattern.match(line)
-
-    def parse_many(self, lines: Iterable[bytes]) -> Iterator[re.Match[bytes] | None]:
-        return map(self._pattern.match, lines)
-
-
-class SyslogRFC3164(_SyslogFormat):
+class SyslogRFC3164(RegexFormat):
     name = "syslog_rfc3164"
     aliases = ("syslog", "rfc3164", "bsd_syslog")
     description = "BSD syslog '[<PRI>]Mmm dd hh:mm:ss host tag[pid]: msg' (option year=1970)"
@@ -117,7 +107,7 @@ class SyslogRFC3164(_SyslogFormat):
         def local(m: re.Match[bytes]) -> float | None:
             return syslog_local(m[2], year)
 
-        self._getters: dict[str, Getter] = {
+        self._year_getters: dict[str, Getter] = {
             "level": lambda m: _severity(m[1]),
             "host": itemgetter(3),
             "program": itemgetter(4),
@@ -127,7 +117,7 @@ class SyslogRFC3164(_SyslogFormat):
         }
 
     def getters(self) -> Mapping[str, Getter]:
-        return self._getters
+        return self._year_getters
 
 
 def _message_5424(m: re.Match[bytes]) -> bytes | None:
@@ -145,7 +135,7 @@ def _time_5424(parse: Getter) -> Getter:
     return get
 
 
-class SyslogRFC5424(_SyslogFormat):
+class SyslogRFC5424(RegexFormat):
     name = "syslog_rfc5424"
     aliases = ("rfc5424",)
     description = "IETF syslog '<PRI>1 TIMESTAMP HOST APP PROCID MSGID [SD] MSG'"
