@@ -457,11 +457,12 @@ def _show(results: Any, job_id: str, top: int | None, as_json: bool) -> int:
         out.write(
             f"  ... {record.result_keys - len(rows):,} more keys (--top N, or --json for all)\n"
         )
-    if record.summary:
+    # lists and objects in a summary repeat the table above: only scalars are shown
+    scalars = {k: v for k, v in (record.summary or {}).items() if not isinstance(v, list | dict)}
+    if scalars:
         out.write("summary:\n")
-        for name, value in record.summary.items():
-            if not isinstance(value, list | dict):  # lists repeat the table above
-                out.write(f"  {name}: {_cell(value)}\n")
+        for name, value in scalars.items():
+            out.write(f"  {name}: {_cell(value)}\n")
     return 0 if record.status == "SUCCEEDED" else 1
 
 
