@@ -41,6 +41,7 @@ FALLBACK_IMAGE = "public.ecr.aws/sam/build-python3.13"
 LAYER_REQUIREMENTS: tuple[str, ...] = (
     "mmh3==5.3.1",
     "zstandard==0.25.0",
+    "google-re2==1.1.20251105",
     "aws-lambda-powertools==3.37.0",
     # the [tracer] extra and the dependencies of Powertools and the X-Ray SDK
     "aws-xray-sdk==2.15.0",

@@ -53,8 +53,9 @@ CODE_EXCLUDE = [
     "**/.DS_Store",
 ]
 
-#: uploads under ``incoming/<job>/`` start that job (see ``_triggers``)
-INPUT_PREFIX = "incoming/"
+#: uploads under ``incoming/<job>/`` start that job (see ``_triggers``); the
+#: default input prefix of the grants and of Plan's allow-list (logmr.allowlist)
+INPUT_PREFIX = config.DEFAULT_INPUT_PREFIXES
 #: job data (plans, shuffle, task summaries, part files) under this prefix
 DATA_PREFIX = config.DEFAULT_DATA_PREFIX
 #: shuffle objects, expired by the lifecycle rule: ``logmr/shuffle/``
@@ -153,6 +154,13 @@ class LogmrPipeline(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.input_prefixes = [p if p.endswith("/") else p + "/" for p in input_prefixes]
+        if not self.input_prefixes:
+            raise ValueError("no input prefix: give at least one (incoming/ by default)")
+        for prefix in self.input_prefixes:
+            # one value for the IAM grants and Plan's allow-list (a comma-separated
+            # variable); job data is never an input (a job would read other jobs' data)
+            if prefix == "/" or "," in prefix or prefix.startswith(DATA_PREFIX):
+                raise ValueError(f"not an input prefix: {prefix!r} (job data is {DATA_PREFIX})")
         self.removal_policy = removal_policy
         self._storage()
         self._tables()
@@ -292,6 +300,12 @@ class LogmrPipeline(Construct):
             logical: self._function(logical, handler, *FUNCTION_SIZES[logical])
             for logical, handler in names.FUNCTIONS.items()
         }
+        # Plan refuses inputs outside what the grants below let it read: the
+        # same buckets and prefixes, from the same value (logmr.allowlist)
+        self.functions["Plan"].add_environment(config.ENV_INPUT_BUCKETS, self.bucket.bucket_name)
+        self.functions["Plan"].add_environment(
+            config.ENV_INPUT_PREFIXES, ",".join(self.input_prefixes)
+        )
         self.api_function = self._function("Api", API_HANDLER, *API_SIZE)
         self._grant_functions()
 

@@ -15,7 +15,8 @@ STACK_NAME = "Logmr"
 
 #: context keys: ``cdk synth -c logmr:removalPolicy=destroy`` (data buckets and
 #: tables are deleted with the stack: for trials) and ``-c
-#: logmr:inputPrefixes=incoming/,archive/`` (prefixes Plan and Map may read)
+#: logmr:inputPrefixes=incoming/,archive/`` (prefixes Plan and Map may read: the
+#: IAM grants and Plan's allow-list, LOGMR_INPUT_PREFIXES, both come from it)
 CONTEXT_REMOVAL_POLICY = "logmr:removalPolicy"
 CONTEXT_INPUT_PREFIXES = "logmr:inputPrefixes"
 

@@ -4,7 +4,7 @@ interpreter, plus the test-only fault hook."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,9 @@ def no_sleep(seconds: float) -> None:
 class Fault:
     """Make ``function`` fail: raise ``error`` on the given attempts of the
     invocations whose event matches ``when`` (a subset of the event), or run
-    the real handler an extra time first (``duplicate``)."""
+    the real handler an extra time first (``duplicate``), or run ``action``
+    (given the event) instead of raising: damage the job's data before the
+    real handler runs. ``limit`` caps how many times the fault fires in all."""
 
     function: str
     error: str = "TransientError"
@@ -31,17 +33,33 @@ class Fault:
     when: dict[str, Any] = field(default_factory=dict)
     duplicate: bool = False
     fired: int = 0
+    action: Callable[[dict[str, Any]], None] | None = None
+    limit: int | None = None
 
 
 class FaultPlan:
-    """The dispatcher hook: a list of faults, each counted when it fires."""
+    """The dispatcher hook: a list of faults, each counted when it fires, and
+    every invocation it saw as (function, attempt) in ``calls``."""
 
     def __init__(self, *faults: Fault) -> None:
         self.faults = list(faults)
+        self.calls: list[tuple[str, int]] = []
+
+    def attempts(self, function: str) -> list[int]:
+        """The attempt numbers of ``function``'s invocations, in order."""
+        return [attempt for name, attempt in self.calls if name == function]
 
     def __call__(self, function: str, event: dict[str, Any], attempt: int) -> None:
+        self.calls.append((function, attempt))
         for fault in self.faults:
             if fault.function != function or not _matches(event, fault.when):
+                continue
+            if fault.limit is not None and fault.fired >= fault.limit:
+                continue
+            if fault.action is not None:
+                if attempt in fault.attempts:
+                    fault.fired += 1
+                    fault.action(event)
                 continue
             if fault.duplicate:
                 if attempt == 1:

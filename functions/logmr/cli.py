@@ -424,8 +424,15 @@ def _generate(args: argparse.Namespace) -> int:
 # -- output -----------------------------------------------------------------------
 def _show(results: Any, job_id: str, top: int | None, as_json: bool) -> int:
     record = results.get_job(job_id)
+    # only a SUCCEEDED job's results are whole: a running or failed job may hold some partitions
+    whole = record.status == "SUCCEEDED"
     if as_json:
-        rows = results.top(job_id, top) if top else list(results.iter_results(job_id))
+        if not whole:
+            rows = []
+        elif top:
+            rows = results.top(job_id, top)
+        else:
+            rows = list(results.iter_results(job_id))
         payload: dict[str, Any] = {
             "job_id": job_id,
             "status": record.status,
@@ -451,7 +458,7 @@ def _show(results: Any, job_id: str, top: int | None, as_json: bool) -> int:
         "  " + "  ".join(f"{name} {value:,}" for name, value in sorted(counters.items())) + "\n"
     )
     limit = top or DEFAULT_TABLE_ROWS
-    rows = results.top(job_id, limit)
+    rows = results.top(job_id, limit) if whole else []
     _table(out, rows)
     if record.result_keys > len(rows):
         out.write(

@@ -23,12 +23,18 @@ ENV_JOBS_TABLE = "LOGMR_JOBS_TABLE"
 ENV_ENDPOINT_URL = "AWS_ENDPOINT_URL"
 #: the deployed state machine ``logmr submit`` starts (a name or an ARN)
 ENV_STATE_MACHINE = "LOGMR_STATE_MACHINE"
+#: the buckets and key prefixes a job on AWS may read (comma-separated; the
+#: buckets default to LOGMR_BUCKET): ``logmr.allowlist`` checks Plan's inputs
+ENV_INPUT_BUCKETS = "LOGMR_INPUT_BUCKETS"
+ENV_INPUT_PREFIXES = "LOGMR_INPUT_PREFIXES"
 
 DEFAULT_DATA_PREFIX = "logmr/"
 DEFAULT_RESULTS_TABLE = "logmr-results"
 DEFAULT_JOBS_TABLE = "logmr-jobs"
 #: the stack's state machine name (infra names it so)
 DEFAULT_STATE_MACHINE = "Logmr"
+#: the stack's input prefix (``-c logmr:inputPrefixes=...`` changes both)
+DEFAULT_INPUT_PREFIXES = "incoming/"
 
 #: byte-range size of a map task: sized for a Lambda of 1,769 MB (one vCPU)
 #: reading at ~100 MB/s and parsing at ~0.5 M lines/s within a minute or so

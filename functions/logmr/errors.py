@@ -53,8 +53,16 @@ class CorruptInputError(PermanentError):
     """A compressed input that cannot be decompressed (truncated or not compressed)."""
 
 
+class InputNotAllowedError(PermanentError):
+    """An input outside the buckets and key prefixes a job on AWS may read."""
+
+
 class JobNotFoundError(PermanentError):
     """A job id with no job record."""
+
+
+class JobExistsError(PermanentError):
+    """A finished job's id was submitted again: results are never mixed."""
 
 
 class StateMachineNotFoundError(PermanentError):

@@ -18,13 +18,14 @@ from typing import Any
 from logmr import formats
 from logmr import spec as layout
 from logmr.config import MAX_SAMPLES, SAMPLES_PER_TASK
-from logmr.errors import EmptyInputError, InvalidParameterError
+from logmr.errors import EmptyInputError, InvalidParameterError, JobExistsError
 from logmr.formats.base import Format
 from logmr.inputs import InputSource, decompressing, read_head
 from logmr.jobs import Job, ResultsView, load_job
 
 __all__ = [
     "Backends",
+    "check_job_id_free",
     "finalize",
     "load_job",
     "map_task",
@@ -83,6 +84,7 @@ def detect(spec: JobSpec, backends: Backends, first: Any) -> JobSpec:
 def plan(spec: JobSpec, backends: Backends) -> dict[str, Any]:
     """Validate the job, list and cut the inputs, record the job as RUNNING."""
     started = time.time()
+    check_job_id_free(spec, backends)
     load_job(spec.job, spec.params)  # unknown job or bad parameters: fail before any I/O
     if spec.format != "auto":
         prepare(spec)
@@ -125,6 +127,33 @@ def plan(spec: JobSpec, backends: Backends) -> dict[str, Any]:
         "partitions": list(range(spec.reducers)),
         "input_bytes": manifest["input_bytes"],
     }
+
+
+def check_job_id_free(spec: JobSpec, backends: Backends) -> None:
+    """The rule for a repeated job id (docs/reliability.md): no record, or a
+    RUNNING record of the same spec (a retried or duplicated Plan of the same
+    execution: it writes the same deterministic outputs), goes ahead; a
+    finished job (SUCCEEDED or FAILED), or a RUNNING one of another spec, is
+    refused with ``JobExistsError`` so two jobs' results are never mixed."""
+    record = backends.results.load_job(spec.job_id)
+    if record is None:
+        return
+    if record.status == "RUNNING" and _same_spec(record.spec, spec):
+        return
+    what = "a job of another spec is running" if record.status == "RUNNING" else "it is taken"
+    raise JobExistsError(
+        f"job id {spec.job_id!r} is {record.status} ({record.job}): {what};"
+        " submit the job under a new id"
+    )
+
+
+def _same_spec(recorded: dict[str, Any], spec: JobSpec) -> bool:
+    """``recorded`` (the spec Plan stored, its format detected) is ``spec``'s."""
+    mine = json.loads(json.dumps(spec.to_dict()))
+    theirs = json.loads(json.dumps(recorded))
+    if mine.get("format") == "auto":  # detection is deterministic on the same inputs
+        theirs["format"] = "auto"
+    return bool(mine == theirs)
 
 
 def map_task(spec: JobSpec, task: MapTask, backends: Backends) -> dict[str, Any]:
@@ -228,7 +257,10 @@ def finalize(spec: JobSpec, map_task_count: int, backends: Backends) -> dict[str
 def mark_failed(
     job_id: str, error: str, cause: str, backends: Backends, spec: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Record a job as FAILED with the error name and its cause."""
+    """Record a job as FAILED with the error name and its cause (except when the
+    job id was refused: the record is then another job's, and stays as it is)."""
+    if error == JobExistsError.__name__:
+        return {"job_id": job_id, "status": "FAILED", "error": error}
     record = backends.results.load_job(job_id) or JobRecord(
         job_id=job_id, job=str((spec or {}).get("job", "")), spec=spec or {}, created_at=_now()
     )

@@ -54,7 +54,8 @@ def get_results(job_id: str) -> dict[str, Any]:
     n = parse_top(app.current_event.get_query_string_value("top"))
     store = backends().results
     record = store.get_job(check_job_id(job_id))
-    rows = store.top(job_id, n)
+    # only a SUCCEEDED job's results are whole: a running or failed job may hold some partitions
+    rows = store.top(job_id, n) if record.status == "SUCCEEDED" else []
     return {
         "job_id": job_id,
         "status": record.status,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from logmr import tasks
+from logmr import allowlist, config, tasks
 from logmr.handlers.runtime import backends, logger, metrics, tracer
+from logmr.jobs import load_job
 from logmr.spec import request_to_spec
 
 
@@ -17,6 +19,9 @@ from logmr.spec import request_to_spec
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     spec = request_to_spec(event["input"], default_job_id=event.get("execution_name"))
     logger.set_correlation_id(spec.job_id)
+    if config.StorageSettings.from_env(os.environ).storage == "aws":
+        load_job(spec.job, spec.params)  # a bad job is named first, as tasks.plan does
+        allowlist.check_inputs(spec.inputs)  # before any listing (docs/security.md)
     plan = tasks.plan(spec, backends())
     metrics.add_metric(name="MapTasks", unit=MetricUnit.Count, value=plan["map_task_count"])
     logger.info(

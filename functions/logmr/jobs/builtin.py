@@ -11,7 +11,14 @@ from typing import Any
 from logmr.formats.base import CANONICAL_FIELDS
 from logmr.jobs import register
 from logmr.jobs.base import KV, Job, ResultsView
-from logmr.jobs.params import Param, boolean, duration_seconds, positive_int, regex
+from logmr.jobs.params import (
+    Param,
+    UserRegex,
+    boolean,
+    duration_seconds,
+    positive_int,
+    regex,
+)
 
 #: a word: a maximal run of ASCII [A-Za-z0-9_], matched after ASCII lowercasing
 WORD = re.compile(rb"[a-z0-9_]+")
@@ -45,37 +52,43 @@ class WordCount(Job):
 
 @register
 class PatternCount(Job):
+    """Matches of a user regex, run on RE2 (linear time: no catastrophic
+    backtracking, see ``logmr.jobs.params.UserRegex`` and docs/bad-input.md)."""
+
     name = "pattern_count"
     description = "matches of a regex over every raw line; key = the group 'key' or the whole match"
     raw_lines = True
     params = (
-        Param("pattern", regex, None, "a Python regex over the line's bytes"),
+        Param(
+            "pattern",
+            regex,
+            None,
+            "a regex over the line's bytes (RE2 syntax: Python's without backreferences"
+            " or lookarounds)",
+        ),
         Param("ignore_case", boolean, "false", "match without regard to ASCII case"),
     )
 
     def configure(self) -> None:
-        pattern: re.Pattern[bytes] = self.options["pattern"]
+        pattern: UserRegex = self.options["pattern"]
         if self.options["ignore_case"]:
-            pattern = re.compile(pattern.pattern, re.IGNORECASE)
-        if pattern.search(b"") is not None:
+            pattern = UserRegex(pattern.text, ignore_case=True)
+        if pattern.matches_empty():
             from logmr.errors import InvalidParameterError
 
             raise InvalidParameterError(
-                f"job {self.name}: parameter pattern={pattern.pattern.decode(errors='replace')!r} "
-                "matches the empty string"
+                f"job {self.name}: parameter pattern={pattern.text!r} matches the empty string"
             )
         self.pattern = pattern
-        self.group = "key" if "key" in pattern.groupindex else 0
+        self.group = pattern.groupindex.get("key", 0)
 
     def map_keys(self, lines: list[bytes]) -> Iterable[Any] | None:
-        if self.pattern.groups:  # findall would give groups or tuples: use the mapper
+        if self.pattern.groups:  # keys may be None (a group that took no part): use the mapper
             return None
-        return chain.from_iterable(map(self.pattern.findall, lines))
+        return chain.from_iterable(map(self.pattern.keys, lines))
 
     def mapper(self, record: bytes) -> Iterator[KV]:
-        group = self.group
-        for match in self.pattern.finditer(record):
-            key = match.group(group)
+        for key in self.pattern.keys(record, self.group):
             if key is None:
                 self.count("no_key_group")
                 continue

@@ -46,16 +46,117 @@ def boolean(text: str) -> bool:
     raise ValueError("expected true or false")
 
 
-def regex(text: str) -> re.Pattern[bytes]:
-    """A user regex, compiled over bytes, with its size bounded."""
+#: constructs RE2 refuses that Python's re has, told by name (a one-line error)
+_BACKREFERENCE = re.compile(r"\\[1-9]|\\g<|\\k<|\(\?P=")
+_LOOKAROUND = re.compile(r"\(\?<?[=!]")
+_ATOMIC = re.compile(r"\(\?>|[*+?}]\+")
+
+
+class UserRegex:
+    """A user's pattern, compiled with RE2: matching takes time linear in the
+    line's length whatever the pattern (no backtracking, so no catastrophic
+    backtracking), at the price of the constructs RE2 lacks (backreferences,
+    lookarounds, atomic groups and possessive quantifiers), which are refused.
+
+    Semantics are those of a Python ``re`` bytes pattern: the pattern is the
+    UTF-8 of the text and is matched byte by byte (RE2's Latin-1 mode), ``\\w``,
+    ``\\d`` and ``\\s`` are ASCII, ``ignore_case`` folds ASCII letters only.
+    """
+
+    __slots__ = (
+        "_anywhere",
+        "_match",
+        "_regexp",
+        "groupindex",
+        "groups",
+        "ignore_case",
+        "pattern",
+        "text",
+    )
+
+    def __init__(self, text: str, ignore_case: bool = False) -> None:
+        import re2
+
+        self.text = text
+        self.ignore_case = ignore_case
+        self.pattern = text.encode("utf-8")
+        options = re2.Options()
+        options.encoding = re2.Options.Encoding.LATIN1  # bytes, as Python's bytes patterns
+        options.log_errors = False  # RE2 would print the error on stderr as well
+        options.case_sensitive = not ignore_case
+        try:
+            self._regexp = re2.compile(self.pattern, options)
+        except re2.error as exc:
+            raise ValueError(_re2_refusal(text, exc)) from None
+        self.groups: int = self._regexp.groups
+        self.groupindex: dict[str, int] = {
+            name.decode("utf-8", "backslashreplace"): index
+            for name, index in self._regexp.groupindex.items()
+        }
+        # the bound matcher of the compiled program: one C call per match,
+        # skipping the module's pure-Python match objects (hot loop below)
+        self._match = self._regexp._regexp.Match
+        self._anywhere = re2._Anchor.UNANCHORED
+
+    def __repr__(self) -> str:
+        return f"UserRegex({self.text!r}, ignore_case={self.ignore_case})"
+
+    def __reduce__(self) -> tuple[type[UserRegex], tuple[str, bool]]:
+        return UserRegex, (self.text, self.ignore_case)
+
+    def matches_empty(self) -> bool:
+        return self._regexp.search(b"") is not None
+
+    def keys(self, line: bytes, group: int = 0) -> list[bytes | None]:
+        """Group ``group`` of each non-overlapping match in ``line``, left to
+        right (None where that group took no part in the match). A match of
+        zero bytes gives no key (``x*`` is refused up front; ``\\b`` or ``^``
+        alone find nothing to count)."""
+        match, anywhere = self._match, self._anywhere
+        end = len(line)
+        pos = 0
+        found: list[bytes | None] = []
+        while pos <= end:
+            spans = match(anywhere, line, pos, end)
+            start, stop = spans[0]
+            if start < 0:
+                break
+            if stop == start:  # a zero-width match (\\b, ^...) is no key: step on
+                pos = stop + 1
+                continue
+            first, last = spans[group]
+            found.append(line[first:last] if first >= 0 else None)
+            pos = stop
+        return found
+
+
+def _re2_refusal(text: str, exc: Exception) -> str:
+    """One line saying why RE2 refused ``text``."""
+    arg = exc.args[0] if exc.args else exc
+    detail = arg.decode("utf-8", "backslashreplace") if isinstance(arg, bytes) else str(arg)
+    detail = detail.replace("\r", "\\r").replace("\n", "\\n")  # one line, always
+    engine = "patterns run on RE2, a linear-time engine without"
+    if _BACKREFERENCE.search(text):
+        return f"backreferences are not supported ({engine} backtracking): {detail}"
+    if _LOOKAROUND.search(text):
+        return f"lookarounds are not supported ({engine} backtracking): {detail}"
+    if _ATOMIC.search(text):
+        return (
+            f"atomic groups and possessive quantifiers are not supported ({engine}"
+            f" backtracking): {detail}"
+        )
+    if "\\Z" in text:
+        return f"invalid regular expression: {detail} (RE2 spells the end of text \\z)"
+    return f"invalid regular expression: {detail}"
+
+
+def regex(text: str) -> UserRegex:
+    """A user regex over a line's bytes, compiled with RE2, its size bounded."""
     if not text:
         raise ValueError("the pattern is empty")
     if len(text) > MAX_PATTERN_LENGTH:
         raise ValueError(f"the pattern is longer than {MAX_PATTERN_LENGTH} characters")
-    try:
-        return re.compile(text.encode("utf-8"))
-    except re.error as exc:
-        raise ValueError(f"invalid regular expression: {exc}") from None
+    return UserRegex(text)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,95 @@
+"""Which inputs a job on AWS may read: allowed buckets and key prefixes.
+
+The stack passes the same value to the IAM grants and to Plan's environment
+(``LOGMR_INPUT_BUCKETS``, ``LOGMR_INPUT_PREFIXES``, comma-separated; the
+buckets default to ``LOGMR_BUCKET``, the prefixes to ``incoming/``), so Plan
+refuses an input the functions could not read anyway, with a one-line
+``InputNotAllowedError`` before it lists anything, instead of an
+``AccessDenied`` half-way through. A prefix always ends with ``/``: the input
+``s3://b/incoming`` (which would also list ``incoming2/``) is not under
+``incoming/``.
+
+Keys are not normalised by S3 (``a/../b`` is a key of its own), but a proxy or
+a tool on the way may well resolve it, so ``.`` and ``..`` segments are
+refused outright, as are empty keys (the whole bucket) and anything that is
+not an ``s3://`` URI. The local engine reads local paths and is not
+restricted here: its user reads with their own rights.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from logmr import config
+from logmr.errors import InputNotAllowedError
+
+SCHEME = "s3://"
+#: longest part of a refused URI quoted in the error (the message stays one line)
+QUOTED_CHARS = 200
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _quoted(uri: str) -> str:
+    text = uri if len(uri) <= QUOTED_CHARS else uri[:QUOTED_CHARS] + "..."
+    return repr(text)  # repr escapes newlines and control characters
+
+
+@dataclass(frozen=True)
+class InputAllowList:
+    """Allowed buckets and key prefixes (each prefix ending with ``/``)."""
+
+    buckets: tuple[str, ...]
+    prefixes: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        prefixes = tuple(p if p.endswith("/") else p + "/" for p in self.prefixes if p)
+        object.__setattr__(self, "prefixes", prefixes)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> InputAllowList:
+        env = os.environ if env is None else env
+        buckets = env.get(config.ENV_INPUT_BUCKETS) or env.get(config.ENV_BUCKET) or ""
+        prefixes = env.get(config.ENV_INPUT_PREFIXES) or config.DEFAULT_INPUT_PREFIXES
+        return cls(_split(buckets), _split(prefixes))
+
+    def check(self, uri: str) -> tuple[str, str]:
+        """``(bucket, key)`` of an allowed input, else ``InputNotAllowedError``."""
+        if not isinstance(uri, str) or not uri.startswith(SCHEME):
+            raise InputNotAllowedError(
+                f"input {_quoted(str(uri))} is not an s3:// URI: a job on AWS reads S3 only"
+            )
+        bucket, _, key = uri[len(SCHEME) :].partition("/")
+        if bucket not in self.buckets:
+            allowed = ", ".join(self.buckets) or "none configured"
+            raise InputNotAllowedError(
+                f"input {_quoted(uri)}: bucket {bucket!r} is not an input bucket ({allowed})"
+            )
+        if not key:
+            raise InputNotAllowedError(
+                f"input {_quoted(uri)} names no key: give an object or a prefix under "
+                f"{self._prefixes_text()}"
+            )
+        if any(segment in (".", "..") for segment in key.split("/")):
+            raise InputNotAllowedError(f"input {_quoted(uri)} has a '.' or '..' segment")
+        if not key.startswith(self.prefixes):
+            raise InputNotAllowedError(
+                f"input {_quoted(uri)} is outside the input prefixes ({self._prefixes_text()})"
+            )
+        return bucket, key
+
+    def check_all(self, uris: Iterable[str]) -> None:
+        for uri in uris:
+            self.check(uri)
+
+    def _prefixes_text(self) -> str:
+        return ", ".join(self.prefixes) or "none configured"
+
+
+def check_inputs(uris: Iterable[str], env: Mapping[str, str] | None = None) -> None:
+    """Every URI in an allowed bucket under an allowed prefix (from ``env``)."""
+    InputAllowList.from_env(env).check_all(uris)

@@ -1,0 +1,260 @@
+"""Inputs a job on AWS may read (``logmr.allowlist``), Plan refusing the rest
+before it lists anything, and the handlers' logs holding no log line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from aws_support import create_account, upload
+from conftest import AWS_BUCKET as BUCKET
+from logmr import config
+from logmr import spec as layout
+from logmr.allowlist import InputAllowList, check_inputs
+from logmr.aws.s3 import S3InputSource
+from logmr.engine.context import LocalContext
+from logmr.errors import InputNotAllowedError, InvalidJobError, PermanentError
+from logmr.generate import generate
+from logmr.handlers import map as map_handler
+from logmr.handlers import plan, runtime
+
+pytestmark = pytest.mark.functional
+
+ENV = {
+    config.ENV_BUCKET: "job-data",
+    config.ENV_INPUT_BUCKETS: "logs-a, logs-b",
+    config.ENV_INPUT_PREFIXES: "incoming/,archive",
+}
+
+
+def allowed() -> InputAllowList:
+    return InputAllowList.from_env(ENV)
+
+
+# -- the allow-list ------------------------------------------------------------------
+def test_the_configuration_is_read_from_the_environment() -> None:
+    assert allowed() == InputAllowList(("logs-a", "logs-b"), ("incoming/", "archive/"))
+    # defaults: the job-data bucket and incoming/, as the stack deploys them
+    assert InputAllowList.from_env({config.ENV_BUCKET: "job-data"}) == InputAllowList(
+        ("job-data",), (config.DEFAULT_INPUT_PREFIXES,)
+    )
+    # nothing configured: nothing allowed (closed, not open)
+    assert InputAllowList.from_env({}).buckets == ()
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "s3://logs-a/incoming/access/access.log",
+        "s3://logs-b/incoming/access/",  # a prefix: every object under it
+        "s3://logs-a/incoming/",  # the whole input prefix
+        "s3://logs-a/archive/2026/11/app.log.gz",
+        "s3://logs-a/incoming/odd name+%20/..x/x../a.log",  # odd but no '..' segment
+    ],
+)
+def test_allowed_inputs(uri: str) -> None:
+    assert allowed().check(uri) == tuple(uri.removeprefix("s3://").split("/", 1))
+
+
+@pytest.mark.parametrize(
+    ("uri", "reason"),
+    [
+        ("s3://job-data/incoming/a.log", "bucket 'job-data' is not an input bucket"),
+        ("s3://other/incoming/a.log", "bucket 'other' is not an input bucket"),
+        ("s3://logs-a/logmr/jobs/j-1/plan.json", "outside the input prefixes"),  # job data
+        ("s3://logs-a/secret/a.log", "outside the input prefixes"),
+        ("s3://logs-a/incoming", "outside the input prefixes"),  # would list incoming2/ too
+        ("s3://logs-a/incomingx/a.log", "outside the input prefixes"),
+        ("s3://logs-a/Incoming/a.log", "outside the input prefixes"),  # keys are case-sensitive
+        ("s3://logs-a/incoming/../secret/a.log", "'.' or '..' segment"),
+        ("s3://logs-a/incoming/..", "'.' or '..' segment"),
+        ("s3://logs-a/incoming/./a.log", "'.' or '..' segment"),
+        ("s3://logs-a/", "names no key"),
+        ("s3://logs-a", "names no key"),
+        ("s3:///incoming/a.log", "bucket '' is not an input bucket"),
+        ("/var/log/access.log", "is not an s3:// URI"),  # a local path, on AWS
+        ("file:///var/log/access.log", "is not an s3:// URI"),
+        ("S3://logs-a/incoming/a.log", "is not an s3:// URI"),
+        ("https://logs-a.s3.amazonaws.com/incoming/a.log", "is not an s3:// URI"),
+    ],
+)
+def test_refused_inputs(uri: str, reason: str) -> None:
+    with pytest.raises(InputNotAllowedError, match=reason.replace(".", r"\.")) as caught:
+        allowed().check(uri)
+    message = str(caught.value)
+    assert "\n" not in message and len(message) < 400
+    assert isinstance(caught.value, PermanentError)  # caught into MarkFailed, never retried
+
+
+def test_a_refusal_is_one_line_even_for_a_hostile_uri() -> None:
+    uri = "s3://other/incoming/" + "x\n" * 500
+    with pytest.raises(InputNotAllowedError) as caught:
+        allowed().check(uri)
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 400
+
+
+def test_every_input_is_checked() -> None:
+    with pytest.raises(InputNotAllowedError, match="secret"):
+        check_inputs(["s3://logs-a/incoming/a.log", "s3://logs-a/secret/b.log"], ENV)
+    check_inputs(["s3://logs-a/incoming/a.log", "s3://logs-b/archive/b.log"], ENV)
+
+
+# -- Plan on moto ------------------------------------------------------------------------
+def context(name: str) -> LocalContext:
+    return LocalContext(function_name=name)
+
+
+@pytest.fixture
+def access_log(tmp_path: Path) -> Path:
+    path = tmp_path / "access.log"
+    with path.open("wb") as out:
+        generate(out, fmt="apache_combined", lines=200, seed=7)
+    return path
+
+
+@pytest.fixture
+def no_listing(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Every list_inputs call Plan makes (none, when it refuses first)."""
+    calls: list[list[str]] = []
+    original = S3InputSource.list_inputs
+
+    def recorded(self: S3InputSource, uris: Any) -> Any:
+        calls.append(list(uris))
+        return original(self, calls[-1])
+
+    monkeypatch.setattr(S3InputSource, "list_inputs", recorded)
+    return calls
+
+
+@mock_aws
+def test_plan_refuses_an_input_outside_the_prefix_before_any_listing(
+    aws_handler_env: None, access_log: Path, no_listing: list[list[str]]
+) -> None:
+    s3 = create_account()
+    outside = upload(s3, access_log, "private/access.log")
+    request = {"job": "status_codes", "inputs": [outside]}
+    with pytest.raises(InputNotAllowedError, match="outside the input prefixes"):
+        plan.handler({"input": request, "execution_name": "e-1"}, context("Plan"))
+    assert no_listing == []
+    assert s3.list_objects_v2(Bucket=BUCKET, Prefix="logmr/").get("KeyCount") == 0
+    from logmr.errors import JobNotFoundError
+
+    with pytest.raises(JobNotFoundError):
+        runtime.backends().results.get_job("e-1")
+
+
+@mock_aws
+def test_plan_refuses_other_buckets_traversal_and_local_paths(
+    aws_handler_env: None, no_listing: list[list[str]]
+) -> None:
+    create_account()
+    for uri in (
+        "s3://someone-elses-bucket/incoming/a.log",
+        f"s3://{BUCKET}/incoming/../logmr/jobs/x/plan.json",
+        f"s3://{BUCKET}/",
+        "/etc/passwd",
+    ):
+        with pytest.raises(InputNotAllowedError):
+            plan.handler(
+                {"input": {"job": "status_codes", "inputs": [uri]}, "execution_name": "e-2"},
+                context("Plan"),
+            )
+    assert no_listing == []
+
+
+@mock_aws
+def test_plan_names_a_bad_job_before_the_inputs(aws_handler_env: None) -> None:
+    create_account()
+    with pytest.raises(InvalidJobError):
+        plan.handler(
+            {"input": {"job": "nope", "inputs": ["/etc/passwd"]}, "execution_name": "e-3"},
+            context("Plan"),
+        )
+
+
+@mock_aws
+def test_plan_follows_the_configured_prefixes(
+    aws_handler_env: None,
+    access_log: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    no_listing: list[list[str]],
+) -> None:
+    s3 = create_account()
+    uri = upload(s3, access_log, "archive/2026/access.log")
+    request = {"input": {"job": "status_codes", "inputs": [uri]}, "execution_name": "e-4"}
+    with pytest.raises(InputNotAllowedError):
+        plan.handler(request, context("Plan"))
+    monkeypatch.setenv(config.ENV_INPUT_PREFIXES, "incoming/,archive/")
+    planned = plan.handler(request, context("Plan"))
+    assert planned["map_task_count"] == 1
+    assert no_listing == [[uri]]
+
+
+def test_the_local_storage_does_not_restrict_local_paths(
+    monkeypatch: pytest.MonkeyPatch, access_log: Path
+) -> None:
+    monkeypatch.setenv(config.ENV_STORAGE, "local")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    runtime.backends.cache_clear()
+    try:
+        request = {"job": "status_codes", "inputs": [str(access_log)]}
+        planned = plan.handler({"input": request, "execution_name": "e-5"}, context("Plan"))
+    finally:
+        runtime.backends.cache_clear()
+    assert planned["map_task_count"] == 1
+
+
+# -- logs hold no log line -----------------------------------------------------------------
+@mock_aws
+def test_the_map_handler_logs_no_input_line(
+    aws_handler_env: None,
+    tmp_path: Path,
+    access_log: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    secret = "SECRET-TOKEN-3f9c2a"
+    malformed = [f"{secret} not an access line {n}" for n in range(30)]
+    good = access_log.read_text().splitlines()
+    path = tmp_path / "mixed.log"
+    path.write_text("\n".join([*good[:50], *malformed, *good[50:]]) + "\n")
+    s3 = create_account()
+    uri = upload(s3, path, "incoming/access/mixed.log")
+    spec = {
+        "job_id": "quiet-1",
+        "job": "status_codes",
+        "inputs": [uri],
+        "format": "apache_combined",
+        "reducers": 2,
+    }
+    task = {"task": 0, "uri": uri, "start": 0, "end": path.stat().st_size}
+    # the Powertools logger writes to the stream it was built with: point it at
+    # the captured stdout, and log at INFO as deployed (POWERTOOLS_LOG_LEVEL)
+    handler = runtime.logger.registered_handler
+    assert hasattr(handler, "setStream")
+    monkeypatch.setattr(handler, "stream", sys.stdout)
+    runtime.logger.setLevel("INFO")
+    capsys.readouterr()
+
+    result = map_handler.handler({"spec": spec, "task": task}, context("Map"))
+    runtime.logger.info("canary")  # the capture does see the logger
+
+    captured = capsys.readouterr()
+    output = captured.out + captured.err
+    assert result["counters"]["malformed"] == len(malformed)
+    # the samples go to job data (the task summary, then Finalize's quarantine)
+    summary = s3.get_object(Bucket=BUCKET, Key="logmr/" + layout.map_summary_key("quiet-1", 0))
+    assert secret in summary["Body"].read().decode()
+    assert "canary" in output
+    assert '"_aws"' in output  # and the EMF metrics line
+    assert secret not in output
+    for line in good:
+        assert line not in output
+    for record in output.splitlines():
+        if record.startswith("{"):
+            json.loads(record)  # structured records only, no raw text

@@ -1,0 +1,757 @@
+"""The bad input corpus: each kind of bad input with its expected outcome.
+
+An outcome is either a one-line error before any work starts (``logmr: error:
+Name: message`` on stderr, exit 1, no traceback), or the job SUCCEEDS with its
+malformed lines counted and sampled. Every count is checked against a
+reference computed here from the bytes (``data.split(b"\\n")`` arithmetic),
+never against logmr itself. docs/bad-input.md is the table of this file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import re
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from aws_support import create_account
+from conftest import AWS_BUCKET, REPO
+from logmr import runner, tasks
+from logmr.aws.backends import aws_backends
+from logmr.aws.s3 import S3InputSource
+from logmr.cli import main
+from logmr.config import MAX_SAMPLES, SAMPLE_LINE_BYTES, Settings, StorageSettings
+from logmr.errors import InputNotFoundError, InvalidParameterError
+from logmr.generate import generate
+from logmr.inputs import LocalInputSource
+from logmr.jobs import Job, load_job
+from logmr.jobs.params import UserRegex
+from logmr.local import local_backends
+from logmr.spec import JobSpec, MapTask, manifest_key
+
+pytestmark = pytest.mark.badinput
+
+WORD = re.compile(rb"[a-z0-9_]+")
+
+
+# -- references, computed from the bytes ---------------------------------------------
+def ref_lines(data: bytes) -> list[bytes]:
+    """The lines of ``data`` as the README defines them: LF-terminated, a final
+    segment without LF counts when not empty, one trailing CR removed."""
+    parts = data.split(b"\n")
+    if parts[-1] == b"":
+        parts.pop()
+    return [part[:-1] if part.endswith(b"\r") else part for part in parts]
+
+
+def ref_words(data: bytes) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    for line in ref_lines(data):
+        counts.update(word.decode() for word in WORD.findall(line.lower()))
+    return dict(counts)
+
+
+def access_lines(count: int, seed: int) -> bytes:
+    from io import BytesIO
+
+    out = BytesIO()
+    generate(out, fmt="apache_combined", lines=count, seed=seed)
+    return out.getvalue()
+
+
+def ref_status(data: bytes) -> tuple[dict[str, int], int]:
+    """Status counts of an Apache combined log by hand (as tests/test_cli.py)."""
+    counts: Counter[str] = Counter()
+    malformed = 0
+    for line in ref_lines(data):
+        parts = line.split(b'"')
+        fields = parts[2].split() if len(parts) >= 7 else []
+        if len(parts) != 7 or len(fields) != 2 or not fields[0].isdigit():
+            malformed += 1
+            continue
+        counts[fields[0].decode()] += 1
+    return dict(counts), malformed
+
+
+# -- running ------------------------------------------------------------------------
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
+    code = main(["run", *argv, "--workers", "1", "--json"])
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    return code, json.loads(captured.out)
+
+
+def run_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """Run ``logmr run`` expecting a failure: exit 1 and exactly one line on stderr."""
+    code = main(["run", *argv])
+    captured = capsys.readouterr()
+    assert code == 1, captured
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1, captured.err
+    assert captured.err.startswith("logmr: error: "), captured.err
+    assert "Traceback" not in captured.err
+    return captured.err
+
+
+def write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+# -- empty inputs ---------------------------------------------------------------------
+def test_empty_file_is_one_line_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = write(tmp_path, "empty.log", b"")
+    err = run_error(capsys, str(path), "--job", "word_count")
+    assert err.startswith("logmr: error: EmptyInputError: the inputs hold no bytes")
+
+
+def test_empty_folder_is_one_line_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    (tmp_path / "logs").mkdir()
+    err = run_error(capsys, str(tmp_path / "logs"), "--job", "word_count")
+    assert err.startswith("logmr: error: EmptyInputError: no files under")
+
+
+@mock_aws
+def test_empty_s3_prefix_is_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+    s3 = create_account()
+    s3.put_object(Bucket=AWS_BUCKET, Key="incoming/other/a.log", Body=b"x\n")
+    with pytest.raises(InputNotFoundError, match="no objects under"):
+        S3InputSource().list_inputs([f"s3://{AWS_BUCKET}/incoming/empty/"])
+    err = run_error(
+        capsys,
+        f"s3://{AWS_BUCKET}/incoming/empty/",
+        "--job",
+        "word_count",
+        "--engine",
+        "inline",
+        "--workers",
+        "1",
+    )
+    assert err.startswith("logmr: error: InputNotFoundError: no objects under s3://")
+
+
+# -- line endings -------------------------------------------------------------------
+def test_only_newlines_are_empty_lines(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    data = b"\n" * 1000 + b"\r\n" * 10
+    path = write(tmp_path, "newlines.log", data)
+    code, out = run_json(capsys, str(path), "--job", "status_codes", "--format", "apache_combined")
+    assert code == 0 and out["status"] == "SUCCEEDED"
+    assert out["counters"]["lines"] == len(ref_lines(data)) == 1010
+    assert out["counters"]["malformed"] == 1010
+    assert out["results"] == {}
+    code, out = run_json(capsys, str(path), "--job", "word_count")
+    assert out["counters"]["lines"] == out["counters"]["records"] == 1010
+    assert out["results"] == {}
+
+
+def test_no_final_newline_counts_the_last_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    data = access_lines(500, seed=1).rstrip(b"\n")
+    assert not data.endswith(b"\n")
+    path = write(tmp_path, "nofinal.log", data)
+    code, out = run_json(capsys, str(path), "--job", "status_codes", "--chunk-size", "7KB")
+    counts, malformed = ref_status(data)
+    assert code == 0 and out["counters"]["lines"] == len(ref_lines(data)) == 500
+    assert out["results"] == counts and out["counters"]["malformed"] == malformed
+
+
+@pytest.mark.parametrize("every", [1, 3], ids=["crlf", "mixed-lf-crlf"])
+def test_crlf_gives_the_lf_answer(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, every: int
+) -> None:
+    lf = access_lines(800, seed=2)
+    lines = lf.split(b"\n")[:-1]
+    data = b"".join(line + (b"\r\n" if i % every == 0 else b"\n") for i, line in enumerate(lines))
+    assert data.count(b"\r\n") == len(range(0, 800, every))
+    path = write(tmp_path, "crlf.log", data)
+    code, out = run_json(capsys, str(path), "--job", "status_codes", "--chunk-size", "9KB")
+    counts, malformed = ref_status(lf)
+    assert code == 0 and out["format"] == "apache_combined"
+    assert out["results"] == counts and out["counters"]["malformed"] == malformed
+    assert out["counters"]["lines"] == 800
+    code, paths = run_json(capsys, str(path), "--job", "top_paths", "--chunk-size", "9KB")
+    assert not any(key.endswith("\r") for key in paths["results"])
+
+
+# -- huge lines, NUL, invalid UTF-8, binary garbage ------------------------------------
+@pytest.mark.parametrize("final_lf", [True, False], ids=["with-lf", "without-lf"])
+def test_a_10mb_line_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, final_lf: bool
+) -> None:
+    head = access_lines(3, seed=3)
+    huge = b"GET /" + b"ab " * (10 * 1024 * 1024 // 3)
+    data = head + huge + (b"\n" if final_lf else b"")
+    path = write(tmp_path, "huge.log", data)
+    # ranges of 1 MB: the line crosses ten of them and is still read once
+    code, out = run_json(capsys, str(path), "--job", "word_count", "--chunk-size", "1MB")
+    assert code == 0 and out["counters"]["lines"] == 4
+    assert out["results"] == ref_words(data)
+    assert out["results"]["ab"] == 10 * 1024 * 1024 // 3
+    code, out = run_json(
+        capsys, str(path), "--job", "status_codes", "--format", "apache_combined", "--chunk-size",
+        "1MB",
+    )  # fmt: skip
+    assert code == 0 and out["counters"]["malformed"] == 1
+    assert out["results"] == ref_status(data)[0]
+    record = tasks_record(out["job_id"])
+    (sample,) = record.malformed_samples
+    assert sample["length"] == len(huge) and len(sample["line"]) == SAMPLE_LINE_BYTES
+
+
+def tasks_record(job_id: str) -> Any:
+    return local_backends(Settings.load()).results.get_job(job_id)
+
+
+def test_nul_bytes_are_malformed_not_fatal(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    good = access_lines(300, seed=4)
+    lines = good.split(b"\n")[:-1]
+    lines[10] = b"\x00" * 50
+    lines[20] = lines[20][:5] + b"\x00" + lines[20][5:]  # inside the client field
+    data = b"\n".join(lines) + b"\n\x00\x00\n"
+    path = write(tmp_path, "nul.log", data)
+    code, out = run_json(capsys, str(path), "--job", "status_codes")
+    counts, malformed = ref_status(data)
+    assert code == 0 and out["format"] == "apache_combined"
+    assert out["counters"]["lines"] == 301
+    assert out["results"] == counts and out["counters"]["malformed"] == malformed
+    assert malformed >= 2  # the all-NUL lines at least
+    code, words = run_json(capsys, str(path), "--job", "word_count")
+    assert words["results"] == ref_words(data)
+
+
+def test_invalid_utf8_is_kept_as_escapes(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    good = access_lines(200, seed=5).split(b"\n")[:-1]
+    good[0] = good[0].replace(b"GET /", b"GET /caf\xe9\xff", 1)  # a path of bad UTF-8
+    good[1] = b"\xc3\x28 not a log line \xa0\xa1"
+    data = b"\n".join(good) + b"\n"
+    path = write(tmp_path, "latin1.log", data)
+    code, out = run_json(capsys, str(path), "--job", "status_codes", "--format", "apache_combined")
+    counts, malformed = ref_status(data)
+    assert code == 0 and out["results"] == counts and out["counters"]["malformed"] == malformed
+    record = tasks_record(out["job_id"])
+    assert record.malformed_samples[0]["line"] == "\\xc3( not a log line \\xa0\\xa1"
+    code, paths = run_json(capsys, str(path), "--job", "top_paths", "--format", "apache_combined")
+    assert any(key.startswith("/caf\\xe9\\xff") for key in paths["results"])
+
+
+def test_binary_garbage_is_counted_as_malformed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    data = random.Random(1234).randbytes(2 * 1024 * 1024)
+    path = write(tmp_path, "garbage.bin", data)
+    code, out = run_json(
+        capsys, str(path), "--job", "status_codes", "--format", "apache_combined",
+        "--chunk-size", "256KB",
+    )  # fmt: skip
+    lines = len(ref_lines(data))
+    assert code == 0 and out["status"] == "SUCCEEDED"
+    assert out["counters"]["lines"] == out["counters"]["malformed"] == lines
+    assert out["results"] == {}
+    record = tasks_record(out["job_id"])
+    assert 0 < len(record.malformed_samples) <= MAX_SAMPLES
+    code, words = run_json(capsys, str(path), "--job", "word_count", "--chunk-size", "256KB")
+    assert words["counters"]["lines"] == lines and words["results"] == ref_words(data)
+
+
+# -- compression ----------------------------------------------------------------------
+def test_truncated_gzip_is_one_line_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    packed = gzip.compress(access_lines(2000, seed=6))
+    path = write(tmp_path, "cut.log.gz", packed[: len(packed) // 2])
+    err = run_error(capsys, str(path), "--job", "status_codes", "--workers", "1")
+    assert err.startswith("logmr: error: CorruptInputError: ")
+    assert "cannot decompress" in err
+
+
+def test_gzip_member_then_garbage_is_one_line_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # counting the member and dropping the tail would be a silently wrong count
+    packed = gzip.compress(access_lines(500, seed=7)) + b"this is not gzip\n" * 10
+    path = write(tmp_path, "tail.log.gz", packed)
+    err = run_error(
+        capsys, str(path), "--job", "status_codes", "--format", "apache_combined", "--workers", "1"
+    )
+    assert err.startswith("logmr: error: CorruptInputError: ")
+
+
+def test_gz_name_on_plain_text_is_read_as_plain(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    data = access_lines(400, seed=8)
+    path = write(tmp_path, "plain.log.gz", data)
+    code, out = run_json(capsys, str(path), "--job", "status_codes", "--chunk-size", "10KB")
+    counts, malformed = ref_status(data)
+    assert code == 0 and out["results"] == counts and out["counters"]["malformed"] == malformed
+
+
+# -- formats --------------------------------------------------------------------------
+def syslog_lines(count: int) -> list[bytes]:
+    return [
+        b"Nov 21 10:%02d:%02d web%d sshd[%d]: Accepted publickey for user%d"
+        % (i // 60 % 60, i % 60, i % 3, 1000 + i, i)
+        for i in range(count)
+    ]
+
+
+@pytest.mark.parametrize(("n_access", "n_syslog"), [(700, 300), (300, 700)])
+def test_mixed_formats_count_the_others_as_malformed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, n_access: int, n_syslog: int
+) -> None:
+    access = access_lines(n_access, seed=9).split(b"\n")[:-1]
+    syslog = syslog_lines(n_syslog)
+    mixed = access + syslog
+    random.Random(n_access).shuffle(mixed)  # auto reads the first 500 lines: a fair sample
+    data = b"\n".join(mixed) + b"\n"
+    path = write(tmp_path, "mixed.log", data)
+    code, out = run_json(capsys, str(path), "--job", "status_codes", "--format", "apache_combined")
+    counts, malformed = ref_status(data)
+    assert code == 0 and out["counters"]["malformed"] == malformed >= n_syslog
+    assert out["results"] == counts
+    code, out = run_json(
+        capsys, str(path), "--job", "field_count", "--param", "field=program", "--format",
+        "syslog_rfc3164",
+    )  # fmt: skip
+    assert code == 0 and out["results"] == {"sshd": n_syslog}
+    assert out["counters"]["malformed"] == n_access
+    # auto picks the majority
+    code, out = run_json(capsys, str(path), "--job", "error_rate")
+    assert out["format"] == ("apache_combined" if n_access > n_syslog else "syslog_rfc3164")
+    assert out["counters"]["malformed"] == (malformed if n_access > n_syslog else n_access)
+
+
+def test_wrong_format_succeeds_with_every_line_malformed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # decision: a format that fits no line is not an error (a log may hold only
+    # junk today); the job SUCCEEDS with malformed == lines and samples kept
+    data = access_lines(1000, seed=10)
+    path = write(tmp_path, "access.log", data)
+    code, out = run_json(
+        capsys, str(path), "--job", "field_count", "--param", "field=program", "--format",
+        "syslog_rfc3164", "--chunk-size", "30KB",
+    )  # fmt: skip
+    assert code == 0 and out["status"] == "SUCCEEDED"
+    assert out["counters"]["lines"] == out["counters"]["malformed"] == 1000
+    assert out["counters"]["records"] == 0 and out["results"] == {}
+    record = tasks_record(out["job_id"])
+    assert len(record.malformed_samples) == MAX_SAMPLES
+    assert {s["line"] for s in record.malformed_samples} <= {
+        line.decode() for line in ref_lines(data)
+    }
+
+
+def test_format_without_the_jobs_field_is_one_line_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = write(tmp_path, "access.log", access_lines(10, seed=11))
+    err = run_error(capsys, str(path), "--job", "status_codes", "--format", "syslog_rfc3164")
+    assert err.startswith("logmr: error: FormatMismatchError: ")
+
+
+def test_unknown_format_is_one_line_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = write(tmp_path, "access.log", access_lines(10, seed=11))
+    err = run_error(capsys, str(path), "--job", "status_codes", "--format", "nginx_json_v9")
+    assert err.startswith("logmr: error: UnknownFormatError: ")
+
+
+# -- jobs and parameters --------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [
+        (["--job", "no_such_job"], "InvalidJobError"),
+        (["--job", "no_such_module:Job"], "InvalidJobError"),
+        (["--job", "top_paths", "--param", "topp=5"], "InvalidParameterError"),
+        (["--job", "top_paths", "--param", "top=five"], "InvalidParameterError"),
+        (["--job", "top_paths", "--param", "top=-1"], "InvalidParameterError"),
+        (["--job", "top_paths", "--param", "strip_query=maybe"], "InvalidParameterError"),
+        (["--job", "requests_per_window", "--param", "window=5x"], "InvalidParameterError"),
+        (["--job", "requests_per_window", "--param", "tz=mars"], "InvalidParameterError"),
+        (["--job", "pattern_count"], "InvalidParameterError"),
+        (["--job", "pattern_count", "--param", "pattern"], "InvalidParameterError"),
+        (["--job", "pattern_count", "--param", "pattern=("], "InvalidParameterError"),
+        (["--job", "pattern_count", "--param", "pattern=a[b"], "InvalidParameterError"),
+        (["--job", "pattern_count", "--param", "pattern=x*"], "InvalidParameterError"),
+        (["--job", "pattern_count", "--param", "pattern=" + "a" * 1001], "InvalidParameterError"),
+        (["--job", "pattern_count", "--param", r"pattern=(a)\1"], "InvalidParameterError"),
+        (["--job", "pattern_count", "--param", "pattern=(?<=a)b"], "InvalidParameterError"),
+        (["--job", "pattern_count", "--param", "pattern=a(?!b)"], "InvalidParameterError"),
+        (["--job", "pattern_count", "--param", "pattern=a++"], "InvalidParameterError"),
+        (["--job", "pattern_count", "--param", "pattern=(\n"], "InvalidParameterError"),
+    ],
+)
+def test_bad_job_or_parameter_is_one_line_error_before_work(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, argv: list[str], error: str
+) -> None:
+    path = write(tmp_path, "access.log", access_lines(10, seed=12))
+    err = run_error(capsys, str(path), *argv)
+    assert err.startswith(f"logmr: error: {error}: ")
+    home = tmp_path / "logmr-home"
+    assert not any(home.rglob("*.json")), "no job data before the check"
+
+
+def test_regex_refusals_name_the_construct() -> None:
+    def message(pattern: str) -> str:
+        with pytest.raises(InvalidParameterError) as caught:
+            load_job("pattern_count", {"pattern": pattern})
+        text = str(caught.value)
+        assert "\n" not in text
+        return text
+
+    assert "backreferences are not supported" in message(r"(a)\1")
+    assert "backreferences are not supported" in message(r"(?P<key>a)(?P=key)")
+    assert "lookarounds are not supported" in message(r"foo(?=bar)")
+    assert "lookarounds are not supported" in message(r"(?<!x)y")
+    assert "possessive" in message(r"a*+b")
+    assert "RE2 spells the end of text \\z" in message(r"abc\Z")
+    assert "invalid regular expression" in message("(")
+    assert "matches the empty string" in message(r"(?:x|y)?")
+    # a pattern that matches zero bytes only in context counts nothing there
+    job = load_job("pattern_count", {"pattern": r"=(?P<key>\w*)"})
+    assert list(job.mapper(b"a=b c=")) == [(b"b", 1), (b"", 1)]  # an empty group is a key
+    assert list(load_job("pattern_count", {"pattern": r"\b"}).map_keys([b"a b"]) or ["x"]) == []
+
+
+def test_catastrophic_backtracking_pattern_finishes(tmp_path: Path) -> None:
+    """``(a+)+$`` over ``"a" * 40 + "!"`` takes Python's re about 2**40 steps;
+    RE2 is linear. Run in a subprocess: the timeout is the guard against a
+    hang, not a timed assertion."""
+    evil = b"a" * 40 + b"!"
+    lines = [evil] * 2000 + [b"a" * 100_000 + b"!", b"a" * 30, b"aaa"] + [b"a" * 500_000]
+    data = b"\n".join(lines) + b"\n"
+    path = write(tmp_path, "evil.log", data)
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        from logmr.cli import main
+        sys.exit(main(["run", {str(path)!r}, "--job", "pattern_count", "--param",
+                       "pattern=(a+)+$", "--json", "--workers", "1", "--chunk-size", "64KB",
+                       "--home", {str(tmp_path / "home")!r}]))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        timeout=300,
+        cwd=REPO,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    assert b"Traceback" not in done.stderr
+    out = json.loads(done.stdout)
+    expected = Counter(line.decode() for line in lines if line and set(line) == {ord("a")})
+    assert out["results"] == dict(expected)
+    assert out["counters"]["lines"] == len(lines)
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"GET|POST",  # no groups: the map_keys fast path
+        r'"(?P<key>[A-Z]+) ',
+        r"HTTP/(1\.[01])",  # a group, no key: the whole match
+        r"(?P<key>\d{3}) (\d+|-)",
+        r"(?P<key>x)|(?:[a-z]+\.html)",  # key group absent from some matches
+        r"caf\xe9|\xff+",  # bytes, not code points
+        r"\bbot\b",
+    ],
+)
+def test_re2_keeps_python_bytes_semantics(pattern: str) -> None:
+    data = access_lines(2000, seed=13) + b"caf\xe9 \xff\xff x.html\n"
+    lines = ref_lines(data)
+    python = re.compile(pattern.encode())
+    group: int | str = "key" if "key" in python.groupindex else 0
+    want: Counter[bytes] = Counter()
+    missing = 0
+    for line in lines:
+        for match in python.finditer(line):
+            key = match.group(group)
+            if key is None:
+                missing += 1
+            else:
+                want[key] += 1
+    job = load_job("pattern_count", {"pattern": pattern})
+    keys = job.map_keys(lines)
+    got = (
+        Counter(keys)
+        if keys is not None
+        else Counter(k for line in lines for k, _ in job.mapper(line))
+    )
+    assert (keys is not None) == (python.groups == 0)
+    assert got == want and job.counters.get("no_key_group", 0) == missing
+
+
+def test_ignore_case_folds_ascii_only() -> None:
+    job = load_job("pattern_count", {"pattern": "curl|\\xe9", "ignore_case": "true"})
+    keys = job.map_keys([b"CURL curl Curl \xe9 \xc9"])
+    assert keys is not None and Counter(keys) == {b"CURL": 1, b"curl": 1, b"Curl": 1, b"\xe9": 1}
+
+
+def test_user_regex_pickles() -> None:
+    import pickle
+
+    pattern = pickle.loads(pickle.dumps(UserRegex("(?P<key>a+)", True)))
+    assert pattern.keys(b"xAaX", 1) == [b"Aa"] and pattern.groupindex == {"key": 1}
+
+
+# -- keys through shuffle, SQLite and DynamoDB ----------------------------------------
+ODD_KEYS = [
+    "café",
+    "日本語",
+    "emoji 🎉",
+    "a|b",
+    "tab\there",
+    "comma,separated",
+    'double"quote',
+    "single'quote",
+    "back\\slash",
+    "semi:colon=eq",
+    " leading and trailing ",
+    "\u200bzero width",
+    "combining e\u0301",
+]
+
+
+def odd_key_log() -> tuple[bytes, dict[str, int]]:
+    want = {key: 1 + i for i, key in enumerate(ODD_KEYS)}
+    lines = [f"k={{{key}}} noise".encode() for key, n in want.items() for _ in range(n)]
+    random.Random(14).shuffle(lines)
+    return b"\n".join(lines) + b"\n", want
+
+
+ODD_PATTERN = r"k=\{(?P<key>[^}]+)\}"
+
+
+def test_odd_keys_survive_shuffle_and_sqlite(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    data, want = odd_key_log()
+    path = write(tmp_path, "keys.log", data)
+    code, out = run_json(
+        capsys, str(path), "--job", "pattern_count", "--param", f"pattern={ODD_PATTERN}",
+        "--reducers", "4", "--chunk-size", "100B",
+    )  # fmt: skip
+    assert code == 0 and out["results"] == want
+
+
+def aws_spec(job: str, inputs: list[str], params: dict[str, Any], reducers: int = 3) -> JobSpec:
+    return JobSpec.from_dict(
+        {
+            "job_id": f"bad-{job.replace(':', '-').replace('_', '-').lower()}",
+            "job": job,
+            "inputs": inputs,
+            "params": params,
+            "format": "auto",
+            "reducers": reducers,
+            "chunk_size": 16 * 1024,
+        }
+    )
+
+
+@mock_aws
+def test_odd_keys_survive_dynamodb() -> None:
+    s3 = create_account()
+    data, want = odd_key_log()
+    s3.put_object(Bucket=AWS_BUCKET, Key="incoming/keys.log", Body=data)
+    backends = aws_backends(StorageSettings(bucket=AWS_BUCKET))
+    spec = aws_spec(
+        "pattern_count", [f"s3://{AWS_BUCKET}/incoming/keys.log"], {"pattern": ODD_PATTERN}
+    )
+    runner.run(spec, backends)
+    assert dict(backends.results.iter_results(spec.job_id)) == want
+    assert backends.results.top(spec.job_id, 3) == [(key, want[key]) for key in ODD_KEYS[::-1][:3]]
+
+
+class BigList(Job):
+    """A job whose one key's reduced value is a list too big for a DynamoDB item."""
+
+    name = "big_list"
+    description = "every line under one key"
+    raw_lines = True
+
+    def mapper(self, record: bytes) -> Iterator[tuple[Any, Any]]:
+        key = "all-lines" if record.startswith(b"big") else record.decode()[:20]
+        yield key, [record.decode()]
+
+    def combiner(self, key: Any, values: list[Any]) -> Iterator[tuple[Any, Any]]:
+        yield key, [item for value in values for item in value]
+
+    def reducer(self, key: Any, values: list[Any]) -> Iterator[tuple[Any, Any]]:
+        yield key, len(values) if key != "all-lines" else [i for v in values for i in v]
+
+
+@mock_aws
+@pytest.mark.parametrize("reducers", [1, 4])
+def test_value_over_dynamodb_item_limit_fails_the_job_naming_the_key(reducers: int) -> None:
+    s3 = create_account()
+    big = [f"big {i} " + "x" * 1000 for i in range(500)]  # ~500 KB under one key
+    small = [f"small{i}" for i in range(200)]
+    data = ("\n".join(big + small) + "\n").encode()
+    s3.put_object(Bucket=AWS_BUCKET, Key="incoming/big.log", Body=data)
+    backends = aws_backends(StorageSettings(bucket=AWS_BUCKET))
+    spec = aws_spec("test_badinput:BigList", [f"s3://{AWS_BUCKET}/incoming/big.log"], {}, reducers)
+    with pytest.raises(InvalidParameterError, match=r"the result for 'all-lines' is \d+ bytes"):
+        runner.run(spec, backends)
+    record = backends.results.get_job(spec.job_id)
+    assert record.status == "FAILED" and record.error == "InvalidParameterError"
+    assert "'all-lines'" in record.cause and "\n" not in record.cause
+    stored = dict(backends.results.iter_results(spec.job_id))
+    assert "all-lines" not in stored
+    if reducers == 1:
+        assert stored == {}  # the store checks every row before the first write
+
+
+@mock_aws
+@pytest.mark.xfail(
+    strict=True,
+    reason="partitions reduced before the failing one keep their rows (not deleted: they are"
+    " never served, see the next test; deleting them would give MarkFailed write access to"
+    " the results table)",
+)
+def test_value_over_dynamodb_item_limit_leaves_no_partial_results() -> None:
+    s3 = create_account()
+    big = [f"big {i} " + "x" * 1000 for i in range(500)]
+    small = [f"small{i}" for i in range(200)]
+    s3.put_object(
+        Bucket=AWS_BUCKET, Key="incoming/big.log", Body=("\n".join(big + small) + "\n").encode()
+    )
+    backends = aws_backends(StorageSettings(bucket=AWS_BUCKET))
+    spec = aws_spec("test_badinput:BigList", [f"s3://{AWS_BUCKET}/incoming/big.log"], {}, 8)
+    with pytest.raises(InvalidParameterError):
+        runner.run(spec, backends)
+    assert backends.results.get_job(spec.job_id).status == "FAILED"
+    assert dict(backends.results.iter_results(spec.job_id)) == {}
+
+
+@mock_aws
+def test_a_failed_jobs_partial_results_are_never_served(capsys: pytest.CaptureFixture[str]) -> None:
+    """What the xfail above leaves in the table is not shown: results are
+    served only for a SUCCEEDED job (the CLI here; the HTTP API does the same)."""
+    from logmr.cli import _show
+
+    s3 = create_account()
+    big = [f"big {i} " + "x" * 1000 for i in range(500)]
+    small = [f"small{i}" for i in range(200)]
+    s3.put_object(
+        Bucket=AWS_BUCKET, Key="incoming/big.log", Body=("\n".join(big + small) + "\n").encode()
+    )
+    backends = aws_backends(StorageSettings(bucket=AWS_BUCKET))
+    spec = aws_spec("test_badinput:BigList", [f"s3://{AWS_BUCKET}/incoming/big.log"], {}, 8)
+    with pytest.raises(InvalidParameterError):
+        runner.run(spec, backends)
+    assert dict(backends.results.iter_results(spec.job_id))  # some partitions were written
+    assert _show(backends.results, spec.job_id, None, as_json=True) == 1
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["status"], shown["results"]) == ("FAILED", {})
+
+
+# -- S3 keys with odd characters ---------------------------------------------------------
+ODD_S3_KEYS = [
+    "incoming/odd/with space.log",
+    "incoming/odd/plus+sign.log",
+    "incoming/odd/percent%20not-a-space.log",
+    "incoming/odd/ünïcödé-日志.log",
+    "incoming/odd/k=v&x=y.log",
+    "incoming/odd/tilde~hash#semi;.log",
+]
+
+
+@mock_aws
+def test_s3_keys_with_odd_characters(capsys: pytest.CaptureFixture[str]) -> None:
+    s3 = create_account()
+    data = access_lines(300, seed=15)
+    for key in ODD_S3_KEYS:
+        s3.put_object(Bucket=AWS_BUCKET, Key=key, Body=data)
+    source = S3InputSource()
+    listed = source.list_inputs([f"s3://{AWS_BUCKET}/incoming/odd/"])
+    assert sorted(obj.uri for obj in listed) == sorted(
+        f"s3://{AWS_BUCKET}/{k}" for k in ODD_S3_KEYS
+    )
+    for key in ODD_S3_KEYS:
+        (one,) = source.list_inputs([f"s3://{AWS_BUCKET}/{key}"])
+        assert one.size == len(data)
+        with source.open_at(one.uri, 100) as stream:
+            assert stream.read() == data[100:]
+    code, out = run_json(
+        capsys, f"s3://{AWS_BUCKET}/incoming/odd/", "--job", "status_codes", "--engine", "inline",
+        "--chunk-size", "8KB",
+    )  # fmt: skip
+    counts, malformed = ref_status(data)
+    assert code == 0 and out["counters"]["malformed"] == malformed * len(ODD_S3_KEYS)
+    assert out["results"] == {k: v * len(ODD_S3_KEYS) for k, v in counts.items()}
+    assert out["counters"]["lines"] == 300 * len(ODD_S3_KEYS)
+
+
+# -- an input that vanishes between plan and map -----------------------------------------
+def test_input_deleted_after_plan_is_input_not_found(tmp_path: Path) -> None:
+    path = write(tmp_path, "gone.log", access_lines(100, seed=16))
+    backends = local_backends(Settings.load())
+    spec = JobSpec.from_dict(
+        {"job_id": "gone", "job": "status_codes", "inputs": [str(path)], "format": "auto"}
+    )
+    planned = tasks.plan(spec, backends)
+    path.unlink()
+    task = MapTask.from_dict(planned["map_tasks"][0])
+    with pytest.raises(InputNotFoundError, match="input vanished before it was read"):
+        tasks.map_task(JobSpec.from_dict(planned["spec"]), task, backends)
+
+
+@mock_aws
+def test_s3_object_deleted_after_plan_is_input_not_found() -> None:
+    s3 = create_account()
+    s3.put_object(Bucket=AWS_BUCKET, Key="incoming/gone.log", Body=access_lines(100, seed=17))
+    backends = aws_backends(StorageSettings(bucket=AWS_BUCKET))
+    spec = aws_spec("status_codes", [f"s3://{AWS_BUCKET}/incoming/gone.log"], {})
+    planned = tasks.plan(spec, backends)
+    s3.delete_object(Bucket=AWS_BUCKET, Key="incoming/gone.log")
+    task = MapTask.from_dict(backends.objects.get_json(manifest_key(spec.job_id))["map_tasks"][0])
+    with pytest.raises(InputNotFoundError, match="input vanished before it was read"):
+        tasks.map_task(JobSpec.from_dict(planned["spec"]), task, backends)
+
+
+def test_input_deleted_after_plan_through_the_cli(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the inline engine: the state machine engine runs Plan where a patch cannot reach
+    path = write(tmp_path, "gone.log", access_lines(100, seed=18))
+    plan = tasks.plan
+
+    def plan_then_delete(spec: JobSpec, backends: tasks.Backends) -> dict[str, Any]:
+        planned = plan(spec, backends)
+        path.unlink()
+        return planned
+
+    monkeypatch.setattr(tasks, "plan", plan_then_delete)
+    err = run_error(
+        capsys, str(path), "--job", "status_codes", "--engine", "inline", "--workers", "1"
+    )
+    assert err.startswith("logmr: error: InputNotFoundError: input vanished before it was read")
+
+
+def test_local_listing_of_a_missing_path_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    with pytest.raises(InputNotFoundError):
+        LocalInputSource().list_inputs([str(tmp_path / "nope.log")])
+    err = run_error(capsys, str(tmp_path / "nope.log"), "--job", "word_count")
+    assert err.startswith("logmr: error: InputNotFoundError: no such file or folder")

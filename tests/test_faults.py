@@ -1,0 +1,520 @@
+"""The fault injection suite (issue 5): faults injected into every task type
+(Plan, Map, Reduce, Finalize) through the state machine, on the local engine
+and on moto's Step Functions interpreter, and storage faults (S3 SlowDown and
+500s, DynamoDB throttling and UnprocessedItems) on moto's S3 and DynamoDB.
+
+Every case checks the job against a reference computed here from the log
+with a plain regex (not with logmr): exact counts or a loud failure with the
+error's name and cause. docs/reliability.md holds the table of outcomes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from aws_support import BUCKET, create_account, upload
+from engine_support import Fault, FaultPlan, comparable, no_sleep, request_for
+from logmr import spec as layout
+from logmr import tasks
+from logmr.cli import main
+from logmr.config import Settings
+from logmr.engine import local as local_engine
+from logmr.engine.dispatcher import Dispatcher
+from logmr.engine.moto import MOTO_CONFIG, StateMachine, dispatching
+from logmr.errors import JobExistsError, TransientError
+from logmr.generate import generate
+from logmr.handlers import runtime
+from logmr.local import local_backends
+from logmr.names import FUNCTIONS
+from logmr.spec import JobSpec
+
+pytestmark = pytest.mark.faults
+
+TASK_TYPES = ("Plan", "Map", "Reduce", "Finalize")
+#: which invocation of each task type a fault aims at
+WHEN: dict[str, dict[str, Any]] = {
+    "Plan": {},
+    "Map": {"task": {"task": 1}},
+    "Reduce": {"partition": 1},
+    "Finalize": {},
+}
+#: the state machine's Retry: MaxAttempts retries after the first attempt
+MAX_ATTEMPTS = 4
+ENGINES = ("local", "moto")
+LINES = 3000
+#: ~700 KB of log in 100 KB ranges: 7 map tasks; 3 reducers
+EXTRA = {"chunk_size": 100_000, "reducers": 3}
+
+
+# -- the reference, computed without logmr ---------------------------------------------
+@dataclass
+class Reference:
+    words: dict[str, int]
+    lines: int
+
+
+def count_words(data: bytes) -> Reference:
+    """word_count by hand: runs of [a-z0-9_] in the lowercased line, per line."""
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    words: Counter[str] = Counter()
+    for line in lines:
+        words.update(word.decode("ascii") for word in re.findall(rb"[a-z0-9_]+", line.lower()))
+    return Reference(dict(words), len(lines))
+
+
+@pytest.fixture(scope="module")
+def log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("fault-logs") / "access.log"
+    with path.open("wb") as out:
+        generate(out, fmt="apache_combined", lines=LINES, seed=5)
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference(log: Path) -> Reference:
+    ref = count_words(log.read_bytes())
+    assert ref.lines == LINES and len(ref.words) > 100
+    return ref
+
+
+@pytest.fixture
+def handler_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Handlers run in this process, on local storage (LOGMR_HOME from conftest)."""
+    monkeypatch.setenv("LOGMR_STORAGE", "local")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    runtime.backends.cache_clear()
+    yield
+    runtime.backends.cache_clear()
+
+
+# -- running a job on either engine ------------------------------------------------------
+@dataclass
+class Outcome:
+    status: str
+    error: str | None
+    cause: str | None
+
+
+def run_job(
+    engine: str, request: dict[str, Any], plan: FaultPlan | None = None, name: str = ""
+) -> Outcome:
+    """The request through the state machine on ``engine``, handlers in this
+    process; the execution is named ``name`` or by the job id."""
+    hook = plan or FaultPlan()
+    if engine == "local":
+        execution = local_engine.run_local(
+            request, settings=Settings.load(workers=0), workers=0, hook=hook, sleep=no_sleep
+        )
+        return Outcome(execution.status, execution.error, execution.cause)
+    with (
+        mock_aws(config=MOTO_CONFIG),
+        dispatching(Dispatcher(dict(FUNCTIONS), workers=0, hook=hook)),
+    ):
+        machine = StateMachine(bucket="logmr-local")
+        machine.deploy()
+        described = machine.run(request, name or request["job_id"])
+    return Outcome(described["status"], described.get("error"), described.get("cause"))
+
+
+def store() -> Any:
+    return local_backends(Settings.load())
+
+
+def assert_exact(job_id: str, reference: Reference) -> None:
+    """SUCCEEDED, one result per word with its exact count, every line counted once."""
+    results = store().results
+    record = results.get_job(job_id)
+    assert (record.status, record.error) == ("SUCCEEDED", None)
+    assert dict(results.iter_results(job_id)) == reference.words
+    assert record.counters["records"] == reference.lines
+    assert record.result_keys == len(reference.words)
+
+
+def word_count(job_id: str, log: Path, **extra: Any) -> dict[str, Any]:
+    return request_for(log, "word_count", job_id, **{**EXTRA, **extra})
+
+
+# -- 1. transient failures that end -------------------------------------------------------
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("task", TASK_TYPES)
+def test_transient_failures_then_success_give_exact_counts(
+    handler_env: None, log: Path, reference: Reference, task: str, engine: str
+) -> None:
+    # the local engine does not wait: fail MaxAttempts - 1 times; moto really
+    # waits (jittered 1 s, 2 s, ...): fail twice
+    failures = MAX_ATTEMPTS - 1 if engine == "local" else 2
+    fault = Fault(task, "TransientError", attempts=tuple(range(1, failures + 1)), when=WHEN[task])
+    plan = FaultPlan(fault)
+    outcome = run_job(engine, word_count(f"flaky-{task.lower()}", log), plan)
+    assert outcome.status == "SUCCEEDED", outcome.cause
+    assert fault.fired == failures
+    assert_exact(f"flaky-{task.lower()}", reference)
+
+
+# -- 2. transient failures that never end ---------------------------------------------------
+@pytest.mark.parametrize(
+    ("engine", "task"),
+    [("local", task) for task in TASK_TYPES] + [("moto", "Finalize")],
+)
+def test_transient_failure_on_every_attempt_fails_the_job_loudly(
+    handler_env: None,
+    capsys: pytest.CaptureFixture[str],
+    log: Path,
+    task: str,
+    engine: str,
+) -> None:
+    job_id = f"down-{task.lower()}"
+    fault = Fault(task, "TransientError", attempts=tuple(range(1, 10)), when=WHEN[task])
+    outcome = run_job(engine, word_count(job_id, log), FaultPlan(fault))
+    last = f"injected TransientError on attempt {MAX_ATTEMPTS + 1}"
+    assert (outcome.status, outcome.error) == ("FAILED", "TransientError")
+    assert fault.fired == MAX_ATTEMPTS + 1  # the first attempt and every retry
+    record = store().results.get_job(job_id)
+    assert (record.status, record.error, record.cause) == ("FAILED", "TransientError", last)
+    capsys.readouterr()
+    assert main(["status", job_id]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"job {job_id}: FAILED (word_count)\n")
+    assert f"error: TransientError: {last}\n" in out
+
+
+# -- 3. permanent failures: real ones, each task type ---------------------------------------
+def _delete_input(path: Path) -> Callable[[dict[str, Any]], None]:
+    def action(event: dict[str, Any]) -> None:
+        path.unlink()
+
+    return action
+
+
+def _corrupt_shuffle(event: dict[str, Any]) -> None:
+    """Flip the last byte of map task 0's shuffle object: its last block's CRC fails."""
+    objects = store().objects
+    key = layout.shuffle_key(event["spec"]["job_id"], 0)
+    data = bytearray(objects.get(key))
+    data[-1] ^= 0xFF
+    objects.put(key, bytes(data))
+
+
+def _lose_reduce_summary(event: dict[str, Any]) -> None:
+    store().objects.delete([layout.reduce_summary_key(event["spec"]["job_id"], 0)])
+
+
+@dataclass
+class Permanent:
+    """A real permanent fault: how to cause it and the error it must fail with."""
+
+    task: str
+    error: str
+    params: dict[str, Any] | None = None
+    action: str = ""
+
+
+PERMANENT = [
+    Permanent("Plan", "InvalidParameterError", params={"no_such_param": "1"}),
+    Permanent("Map", "InputNotFoundError", action="delete the input before the first Map"),
+    Permanent("Reduce", "CorruptShuffleError", action="flip a byte of a shuffle object"),
+    Permanent("Finalize", "InputNotFoundError", action="delete a reduce summary"),
+]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("case", PERMANENT, ids=[case.task for case in PERMANENT])
+def test_permanent_failure_fails_at_once_without_retries(
+    handler_env: None, tmp_path: Path, log: Path, case: Permanent, engine: str
+) -> None:
+    job_id = f"broken-{case.task.lower()}"
+    copy = tmp_path / "input.log"  # the Map case deletes it
+    copy.write_bytes(log.read_bytes())
+    actions = {
+        "Map": _delete_input(copy),
+        "Reduce": _corrupt_shuffle,
+        "Finalize": _lose_reduce_summary,
+    }
+    faults = []
+    if case.task in actions:
+        faults.append(Fault(case.task, action=actions[case.task], limit=1))
+    plan = FaultPlan(*faults)
+    request = word_count(job_id, copy, params=case.params or {})
+    outcome = run_job(engine, request, plan)
+    assert (outcome.status, outcome.error) == ("FAILED", case.error), outcome.cause
+    for fault in faults:
+        assert fault.fired == 1
+    # no retries wasted: every invocation of the failing task type was its first attempt
+    assert plan.attempts(case.task) and set(plan.attempts(case.task)) == {1}
+    later = TASK_TYPES[TASK_TYPES.index(case.task) + 1 :]
+    assert not [name for name, _ in plan.calls if name in later]
+    record = store().results.get_job(job_id)
+    assert (record.status, record.error) == ("FAILED", case.error)
+    assert record.cause
+
+
+# -- 4. duplicated tasks and a repeated job id ------------------------------------------------
+@pytest.mark.parametrize("task", TASK_TYPES)
+def test_a_task_executed_twice_counts_once(
+    handler_env: None, log: Path, reference: Reference, task: str
+) -> None:
+    fault = Fault(task, duplicate=True)
+    outcome = run_job("local", word_count(f"twice-{task.lower()}", log), FaultPlan(fault))
+    assert outcome.status == "SUCCEEDED", outcome.cause
+    assert_exact(f"twice-{task.lower()}", reference)
+    tasks_run = {"Map": store().results.get_job(f"twice-{task.lower()}").map_tasks, "Reduce": 3}
+    assert fault.fired == tasks_run.get(task, 1)  # each invocation ran twice
+
+
+def test_a_task_executed_twice_counts_once_on_moto(
+    handler_env: None, log: Path, reference: Reference
+) -> None:
+    faults = [Fault(task, duplicate=True) for task in TASK_TYPES]
+    outcome = run_job("moto", word_count("twice-moto", log), FaultPlan(*faults))
+    assert outcome.status == "SUCCEEDED", outcome.cause
+    assert_exact("twice-moto", reference)
+    map_tasks = store().results.get_job("twice-moto").map_tasks
+    assert [fault.fired for fault in faults] == [1, map_tasks, 3, 1]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_finished_job_id_is_refused_and_its_results_stay(
+    handler_env: None, log: Path, reference: Reference, engine: str
+) -> None:
+    request = word_count("again-1", log)
+    assert run_job(engine, request).status == "SUCCEEDED"
+    results = store().results
+    before = comparable(results.get_job("again-1"))
+    # the same request again, then another job under the same id (on AWS a
+    # second execution needs another name: Step Functions refuses a used one)
+    for repeat in (request, {**request, "job": "status_codes"}):
+        outcome = run_job(engine, repeat, name="another-execution")
+        assert (outcome.status, outcome.error) == ("FAILED", "JobExistsError")
+        assert "'again-1' is SUCCEEDED" in (outcome.cause or "")
+        assert comparable(results.get_job("again-1")) == before  # not marked FAILED
+        assert_exact("again-1", reference)
+
+
+def test_a_failed_job_id_is_refused_too(handler_env: None, log: Path) -> None:
+    bad = word_count("again-2", log, params={"no_such_param": "1"})
+    assert run_job("local", bad).error == "InvalidParameterError"
+    outcome = run_job("local", word_count("again-2", log))
+    assert (outcome.status, outcome.error) == ("FAILED", "JobExistsError")
+    record = store().results.get_job("again-2")
+    assert (record.status, record.error) == ("FAILED", "InvalidParameterError")
+    assert list(store().results.iter_results("again-2")) == []
+
+
+def test_a_running_record_of_the_same_spec_is_a_retry_of_plan(handler_env: None, log: Path) -> None:
+    """Plan retried (or run twice) while the record says RUNNING: the same plan;
+    the same id with another spec while RUNNING: refused."""
+    backends = store()
+    spec = JobSpec.from_dict(word_count("again-3", log))
+    first = tasks.plan(spec, backends)
+    assert backends.results.get_job("again-3").status == "RUNNING"
+    second = tasks.plan(spec, backends)
+    assert second == first
+    other = JobSpec.from_dict(word_count("again-3", log, reducers=4))
+    with pytest.raises(JobExistsError, match="another spec is running"):
+        tasks.plan(other, backends)
+    assert backends.results.get_job("again-3").spec == first["spec"]
+
+
+# -- 5. a reducer that crashes halfway through writing its results ----------------------------
+def test_a_reducer_crashing_after_a_partial_write_leaves_one_correct_value_per_key(
+    handler_env: None, monkeypatch: pytest.MonkeyPatch, log: Path, reference: Reference
+) -> None:
+    results = runtime.backends().results  # the cached store the in-process handlers use
+    original = results.write_results
+    crashes: list[int] = []
+
+    def crash_halfway(job_id: str, rows: list[tuple[str, Any, float]]) -> None:
+        if crashes:
+            original(job_id, rows)
+            return
+        half = rows[: len(rows) // 2]
+        original(job_id, half)
+        crashes.append(len(half))
+        raise TransientError(f"crashed after writing {len(half)} of {len(rows)} rows")
+
+    monkeypatch.setattr(results, "write_results", crash_halfway)
+    plan = FaultPlan()
+    outcome = run_job("local", word_count("partial-1", log), plan)
+    assert outcome.status == "SUCCEEDED", outcome.cause
+    assert crashes and crashes[0] > 10  # a real partial write happened
+    assert sorted(plan.attempts("Reduce")) == [1, 1, 1, 2]  # one reducer retried once
+    assert_exact("partial-1", reference)
+
+
+# -- 6. S3 and DynamoDB faults, on moto's S3 and DynamoDB ---------------------------------------
+def _client_error(code: str, status: int, operation: str) -> ClientError:
+    return ClientError(
+        {
+            "Error": {"Code": code, "Message": f"injected {code}"},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        },
+        operation,
+    )
+
+
+class Storage:
+    """Patches of the in-process handlers' S3 and DynamoDB clients; each
+    counts the faults it injected in ``injected``."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, backends: Any) -> None:
+        self.monkeypatch = monkeypatch
+        self.s3 = backends.objects.client  # the inputs share it (one Clients)
+        self.dynamodb = backends.results.client
+        self.injected = 0
+
+    def fail_first(
+        self,
+        client: Any,
+        method: str,
+        matches: Callable[[dict[str, Any]], bool],
+        error: ClientError,
+    ) -> None:
+        original = getattr(client, method)
+
+        def patched(**kwargs: Any) -> Any:
+            if not self.injected and matches(kwargs):
+                self.injected += 1
+                raise error
+            return original(**kwargs)
+
+        self.monkeypatch.setattr(client, method, patched)
+
+    def unprocessed(self, calls: int) -> None:
+        """batch_write_item leaves half of each batch unprocessed, ``calls`` times."""
+        original = self.dynamodb.batch_write_item
+
+        def patched(RequestItems: dict[str, list[Any]], **kwargs: Any) -> Any:
+            if self.injected >= calls:
+                return original(RequestItems=RequestItems, **kwargs)
+            self.injected += 1
+            done: dict[str, list[Any]] = {}
+            left: dict[str, list[Any]] = {}
+            for table, requests in RequestItems.items():
+                cut = (len(requests) + 1) // 2
+                done[table], left[table] = requests[:cut], requests[cut:]
+            response = original(RequestItems=done, **kwargs)
+            response["UnprocessedItems"] = {table: r for table, r in left.items() if r}
+            return response
+
+        self.monkeypatch.setattr(self.dynamodb, "batch_write_item", patched)
+
+    def http_error_first(self, client: Any, event: str, status: int, code: str) -> None:
+        """The HTTP response of the first matching request is an error: botocore's
+        own retry sees it (registered before moto's responder)."""
+        from botocore.awsrequest import AWSResponse
+
+        def respond(request: Any, **kwargs: Any) -> Any:
+            if self.injected:
+                return None
+            self.injected += 1
+            if client.meta.service_model.service_name == "s3":
+                body = f"<Error><Code>{code}</Code><Message>injected</Message></Error>"
+                headers = {"Content-Type": "application/xml"}
+            else:
+                body = json.dumps({"__type": code, "message": "injected"})
+                headers = {"Content-Type": "application/x-amz-json-1.0"}
+            raw = _Raw(body.encode())
+            return AWSResponse(request.url, status, headers, raw)
+
+        client.meta.events.register_first(f"before-send.{event}", respond)
+
+
+class _Raw:
+    """The raw stream an AWSResponse reads its body from."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, **kwargs: Any) -> Iterator[bytes]:
+        yield self.data
+
+
+def _is_shuffle(kwargs: dict[str, Any]) -> bool:
+    return f"/{layout.SHUFFLE_PREFIX}" in f"/{kwargs['Key']}"
+
+
+def _is_map_read(kwargs: dict[str, Any]) -> bool:
+    """A map task's open-ended read of its range (``bytes=N-``, N > 0)."""
+    found = re.fullmatch(r"bytes=([0-9]+)-", kwargs.get("Range", ""))
+    return kwargs["Key"].startswith("incoming/") and found is not None and int(found[1]) > 0
+
+
+STORAGE: dict[str, tuple[Callable[[Storage], None], str]] = {
+    # name: (install the fault, where it is retried)
+    "s3-slowdown-shuffle-get": (
+        lambda s: s.fail_first(
+            s.s3, "get_object", _is_shuffle, _client_error("SlowDown", 503, "GetObject")
+        ),
+        "Reduce",
+    ),
+    "s3-500-input-get": (
+        lambda s: s.fail_first(
+            s.s3, "get_object", _is_map_read, _client_error("InternalError", 500, "GetObject")
+        ),
+        "Map",
+    ),
+    "dynamodb-throttled-batch-write": (
+        lambda s: s.fail_first(
+            s.dynamodb,
+            "batch_write_item",
+            lambda kwargs: True,
+            _client_error("ProvisionedThroughputExceededException", 400, "BatchWriteItem"),
+        ),
+        "Reduce",
+    ),
+    "dynamodb-unprocessed-items": (lambda s: s.unprocessed(calls=3), "adapter"),
+    "s3-503-slowdown-put-http": (
+        lambda s: s.http_error_first(s.s3, "s3.PutObject", 503, "SlowDown"),
+        "botocore",
+    ),
+    # a 500, not a throttle: after a throttling answer botocore's adaptive mode
+    # slows the (here shared) client for seconds, as the S3 case shows
+    "dynamodb-500-put-item-http": (
+        lambda s: s.http_error_first(s.dynamodb, "dynamodb.PutItem", 500, "InternalServerError"),
+        "botocore",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(STORAGE))
+def test_storage_faults_on_s3_and_dynamodb_are_retried_and_exact(
+    aws_handler_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    log: Path,
+    reference: Reference,
+    case: str,
+) -> None:
+    install, retried_by = STORAGE[case]
+    plan = FaultPlan()
+    job_id = f"aws-{case}"
+    with mock_aws(config=MOTO_CONFIG):
+        s3 = create_account()
+        uri = upload(s3, log, "incoming/faults/access.log")
+        backends = runtime.backends()
+        storage = Storage(monkeypatch, backends)
+        install(storage)
+        with dispatching(Dispatcher(dict(FUNCTIONS), workers=0, hook=plan)):
+            machine = StateMachine(bucket=BUCKET)
+            machine.deploy()
+            described = machine.run({**word_count(job_id, log), "inputs": [uri]}, job_id)
+        assert described["status"] == "SUCCEEDED", described.get("cause")
+        assert storage.injected >= 1
+        record = backends.results.get_job(job_id)
+        results = dict(backends.results.iter_results(job_id))
+    retried = {name for name, attempt in plan.calls if attempt > 1}
+    assert retried == ({retried_by} if retried_by in TASK_TYPES else set())
+    assert (record.status, record.error) == ("SUCCEEDED", None)
+    assert results == reference.words
+    assert record.counters["records"] == reference.lines
