@@ -197,3 +197,25 @@ def test_generate_command(tmp_path: Path) -> None:
     out = tmp_path / "gen.log"
     assert main(["generate", "--lines", "100", "--seed", "3", "-o", str(out)]) == 0
     assert out.read_bytes().count(b"\n") == 100
+
+
+@pytest.mark.parametrize("engine", ["statemachine", "inline"])
+def test_a_finished_job_id_is_refused_and_its_results_kept(
+    capsys: pytest.CaptureFixture[str], access_log: Path, engine: str
+) -> None:
+    first = ["run", str(access_log), "--job", "status_codes", "--job-id", f"again-{engine}"]
+    code, out = run_json(capsys, *first[1:], "--engine", engine, "--workers", "1")
+    assert (code, out["status"]) == (0, "SUCCEEDED")
+    assert main([*first, "--engine", engine, "--workers", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"logmr: error: JobExistsError: job id 'again-{engine}' is SUCCEEDED")
+    assert err.count("\n") == 1
+    code, refused = run_json(capsys, *first[1:], "--engine", engine, "--workers", "1")
+    assert (code, refused["status"], refused["error"], refused["results"]) == (
+        1,
+        "FAILED",
+        "JobExistsError",
+        {},
+    )
+    assert main(["results", f"again-{engine}", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["results"] == out["results"]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from logmr import __version__
 from logmr.config import Settings
-from logmr.errors import InvalidParameterError, LogmrError, error_name
+from logmr.errors import InvalidParameterError, LogmrError, cause_message, error_name
 from logmr.jobs.params import parse_assignments
 
 if TYPE_CHECKING:
@@ -245,16 +245,21 @@ def _run(args: argparse.Namespace) -> int:
 
         try:
             runner.run(spec, backends, workers=settings.workers, progress=progress)
-        except LogmrError:
+        except LogmrError as exc:
             if args.json:
-                _show(backends.results, spec.job_id, args.top, as_json=True)
+                _print_failure(spec.job_id, error_name(exc), str(exc))
             raise
     else:
         from logmr.engine.local import run_local
 
         execution = run_local(request, settings=settings, progress=progress)
-        if backends.results.load_job(spec.job_id) is None:  # MarkFailed itself could not run
-            print(f"logmr: error: {execution.error}: {execution.cause}", file=sys.stderr)
+        if execution.status != "SUCCEEDED":
+            # the execution's error, not the record's: a refused job id's record is another job's
+            error, cause = str(execution.error), cause_message(str(execution.cause or ""))
+            if args.json:
+                _print_failure(spec.job_id, error, cause)
+            else:
+                print(f"logmr: error: {error}: {cause}", file=sys.stderr)
             return 1
     record = backends.results.get_job(spec.job_id)
     if record.status == "FAILED" and not args.json:
@@ -496,6 +501,12 @@ def _cell(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return str(value)
     return f"{value:,}" if isinstance(value, int) else f"{value:,.4g}"
+
+
+def _print_failure(job_id: str, error: str, cause: str) -> None:
+    _print_json(
+        {"job_id": job_id, "status": "FAILED", "error": error, "cause": cause, "results": {}}
+    )
 
 
 def _print_json(value: Any) -> None:

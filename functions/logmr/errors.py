@@ -8,6 +8,8 @@ MarkFailed at once.
 
 from __future__ import annotations
 
+import json
+
 
 class LogmrError(Exception):
     """Base of every error logmr raises on purpose."""
@@ -72,3 +74,14 @@ class StateMachineNotFoundError(PermanentError):
 def error_name(exc: BaseException) -> str:
     """The name Retry/Catch and job records use for ``exc``."""
     return type(exc).__name__
+
+
+def cause_message(cause: str) -> str:
+    """A Lambda error's cause is its JSON payload: keep the message."""
+    try:
+        payload = json.loads(cause)
+    except ValueError:
+        return cause
+    if isinstance(payload, dict) and "errorMessage" in payload:
+        return str(payload["errorMessage"])
+    return cause

@@ -18,7 +18,7 @@ from typing import Any
 from logmr import formats
 from logmr import spec as layout
 from logmr.config import MAX_SAMPLES, SAMPLES_PER_TASK
-from logmr.errors import EmptyInputError, InvalidParameterError, JobExistsError
+from logmr.errors import EmptyInputError, InvalidParameterError, JobExistsError, cause_message
 from logmr.formats.base import Format
 from logmr.inputs import InputSource, decompressing, read_head
 from logmr.jobs import Job, ResultsView, load_job
@@ -266,21 +266,10 @@ def mark_failed(
     )
     record.status = "FAILED"
     record.error = error
-    record.cause = _cause_message(cause)[:4000]
+    record.cause = cause_message(cause)[:4000]
     record.finished_at = _now()
     backends.results.put_job(record)
     return {"job_id": job_id, "status": "FAILED", "error": error}
-
-
-def _cause_message(cause: str) -> str:
-    """A Lambda error's cause is its JSON payload: keep the message."""
-    try:
-        payload = json.loads(cause)
-    except ValueError:
-        return cause
-    if isinstance(payload, dict) and "errorMessage" in payload:
-        return str(payload["errorMessage"])
-    return cause
 
 
 def _add(total: dict[str, int], more: dict[str, int]) -> None:
