@@ -54,3 +54,15 @@ def aws_handler_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     runtime.backends.cache_clear()
     yield
     runtime.backends.cache_clear()
+
+
+@pytest.fixture
+def handler_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Handlers run in this process, on local storage (LOGMR_HOME set above)."""
+    monkeypatch.setenv("LOGMR_STORAGE", "local")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    from logmr.handlers import runtime
+
+    runtime.backends.cache_clear()
+    yield
+    runtime.backends.cache_clear()

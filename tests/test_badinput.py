@@ -621,14 +621,8 @@ def test_value_over_dynamodb_item_limit_fails_the_job_naming_the_key(reducers: i
         assert stored == {}  # the store checks every row before the first write
 
 
-@mock_aws
-@pytest.mark.xfail(
-    strict=True,
-    reason="partitions reduced before the failing one keep their rows (not deleted: they are"
-    " never served, see the next test; deleting them would give MarkFailed write access to"
-    " the results table)",
-)
-def test_value_over_dynamodb_item_limit_leaves_no_partial_results() -> None:
+def _failed_big_value_job() -> tuple[Any, Any]:
+    """A job over 8 reducers whose one huge value fails the DynamoDB write."""
     s3 = create_account()
     big = [f"big {i} " + "x" * 1000 for i in range(500)]
     small = [f"small{i}" for i in range(200)]
@@ -639,6 +633,18 @@ def test_value_over_dynamodb_item_limit_leaves_no_partial_results() -> None:
     spec = aws_spec("test_badinput:BigList", [f"s3://{AWS_BUCKET}/incoming/big.log"], {}, 8)
     with pytest.raises(InvalidParameterError):
         runner.run(spec, backends)
+    return backends, spec
+
+
+@mock_aws
+@pytest.mark.xfail(
+    strict=True,
+    reason="partitions reduced before the failing one keep their rows (not deleted: they are"
+    " never served, see the next test; deleting them would give MarkFailed write access to"
+    " the results table)",
+)
+def test_value_over_dynamodb_item_limit_leaves_no_partial_results() -> None:
+    backends, spec = _failed_big_value_job()
     assert backends.results.get_job(spec.job_id).status == "FAILED"
     assert dict(backends.results.iter_results(spec.job_id)) == {}
 
@@ -649,16 +655,7 @@ def test_a_failed_jobs_partial_results_are_never_served(capsys: pytest.CaptureFi
     served only for a SUCCEEDED job (the CLI here; the HTTP API does the same)."""
     from logmr.cli import _show
 
-    s3 = create_account()
-    big = [f"big {i} " + "x" * 1000 for i in range(500)]
-    small = [f"small{i}" for i in range(200)]
-    s3.put_object(
-        Bucket=AWS_BUCKET, Key="incoming/big.log", Body=("\n".join(big + small) + "\n").encode()
-    )
-    backends = aws_backends(StorageSettings(bucket=AWS_BUCKET))
-    spec = aws_spec("test_badinput:BigList", [f"s3://{AWS_BUCKET}/incoming/big.log"], {}, 8)
-    with pytest.raises(InvalidParameterError):
-        runner.run(spec, backends)
+    backends, spec = _failed_big_value_job()
     assert dict(backends.results.iter_results(spec.job_id))  # some partitions were written
     assert _show(backends.results, spec.job_id, None, as_json=True) == 1
     shown = json.loads(capsys.readouterr().out)

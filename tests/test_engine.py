@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ from logmr.config import Settings
 from logmr.engine import local as local_engine
 from logmr.engine.dispatcher import Dispatcher
 from logmr.engine.moto import MOTO_CONFIG, StateMachine, check_contract, dispatching
-from logmr.handlers import runtime
 from logmr.local import local_backends
 from logmr.names import FUNCTIONS
 
@@ -38,16 +36,6 @@ JOBS: list[tuple[str, dict[str, str], str]] = [
     ("requests_per_window", {"window": "1h"}, "access"),
     ("field_count", {"field": "method"}, "access"),
 ]
-
-
-@pytest.fixture
-def handler_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Handlers run in this process read local storage from the environment."""
-    monkeypatch.setenv("LOGMR_STORAGE", "local")
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    runtime.backends.cache_clear()
-    yield
-    runtime.backends.cache_clear()
 
 
 @pytest.fixture(scope="module")

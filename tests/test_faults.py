@@ -89,16 +89,6 @@ def reference(log: Path) -> Reference:
     return ref
 
 
-@pytest.fixture
-def handler_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Handlers run in this process, on local storage (LOGMR_HOME from conftest)."""
-    monkeypatch.setenv("LOGMR_STORAGE", "local")
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    runtime.backends.cache_clear()
-    yield
-    runtime.backends.cache_clear()
-
-
 # -- running a job on either engine ------------------------------------------------------
 @dataclass
 class Outcome:
@@ -199,11 +189,14 @@ def _delete_input(path: Path) -> Callable[[dict[str, Any]], None]:
 
 
 def _corrupt_shuffle(event: dict[str, Any]) -> None:
-    """Flip the last byte of map task 0's shuffle object: its last block's CRC fails."""
+    """Flip a byte of map task 0's shuffle index: every reducer reading it after
+    this (the one whose call fired the fault, at least) fails its index CRC.
+    (A block's byte would not do: that partition's reducer may have read it
+    already, the reducers running concurrently.)"""
     objects = store().objects
     key = layout.shuffle_key(event["spec"]["job_id"], 0)
     data = bytearray(objects.get(key))
-    data[-1] ^= 0xFF
+    data[12] ^= 0xFF  # inside the first index entry (the header is 9 bytes)
     objects.put(key, bytes(data))
 
 
