@@ -596,19 +596,6 @@ def test_the_state_machine_role_invokes_its_five_functions_and_runs_its_map(
     assert _services(pairs) == {"lambda", "states", "s3", "logs", "xray"}
 
 
-def test_eventbridge_and_api_gateway_may_only_start_executions(synth: Synthesized) -> None:
-    machine = state_machine(synth)
-    by_role = statements_by_role(synth)
-    for principal in ("events.amazonaws.com", "apigateway.amazonaws.com"):
-        (role,) = [
-            name
-            for name, resource in resources(synth, "AWS::IAM::Role").items()
-            if resource["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]
-            == {"Service": principal}
-        ]
-        assert grants(by_role[role]) == {("states:StartExecution", machine)}
-
-
 # -- triggers --------------------------------------------------------------------
 def test_jobs_that_need_parameters_have_no_trigger() -> None:
     job_class("word_count")
