@@ -62,16 +62,9 @@ DATA_PREFIX = config.DEFAULT_DATA_PREFIX
 SHUFFLE_PREFIX = DATA_PREFIX + layout.SHUFFLE_PREFIX
 SHUFFLE_EXPIRY_DAYS = 7
 
-#: memory (MB) and timeout (s) per function: map and reduce get one full vCPU
-#: (1,769 MB) and Lambda's longest timeout; Finalize reads every result of the
-#: job to compute its summary, so it gets more room than Plan
-FUNCTION_SIZES: dict[str, tuple[int, int]] = {
-    "Plan": (512, 300),
-    "Map": (1769, 900),
-    "Reduce": (1769, 900),
-    "Finalize": (1024, 900),
-    "MarkFailed": (256, 60),
-}
+#: memory (MB) and timeout (s) per function: one source with the local engine's
+#: timeout emulation
+FUNCTION_SIZES = names.FUNCTION_SIZES
 #: the API function answers within API Gateway's 30-second integration limit
 API_SIZE = (256, 29)
 
@@ -343,23 +336,51 @@ class LogmrPipeline(Construct):
         )
 
     def _grant_functions(self) -> None:
-        """Each function its own data and nothing else (issue 5's table)."""
+        """Each function exactly the actions its code calls, on its own data
+        (issue 5's table; docs/security.md). Explicit statements, not CDK's
+        ``grant_*`` (which add Scan, DeleteItem, UpdateItem, ``s3:List*``, ...)."""
         fns, bucket = self.functions, self.bucket
-        data = DATA_PREFIX + "*"
-        for reader in (fns["Plan"], fns["Map"]):  # inputs: list (plan) and ranged reads
-            for prefix in self.input_prefixes:
-                bucket.grant_read(reader, prefix + "*")
+        data = bucket.arn_for_objects(DATA_PREFIX + "*")
+        inputs = [bucket.arn_for_objects(prefix + "*") for prefix in self.input_prefixes]
+        results, index = self.results_table.table_arn, f"{self.results_table.table_arn}/index/*"
+        jobs = self.jobs_table.table_arn
+        allow = self._allow
+        # Plan lists the input prefixes (and nothing else of the bucket) and
+        # reads heads and samples of the inputs; Map reads its byte range
+        allow(
+            fns["Plan"],
+            "ListInputs",
+            ["s3:ListBucket"],
+            [bucket.bucket_arn],
+            {"StringLike": {"s3:prefix": [prefix + "*" for prefix in self.input_prefixes]}},
+        )
+        for reader in (fns["Plan"], fns["Map"]):
+            allow(reader, "ReadInputs", ["s3:GetObject"], inputs)
+        # job data: plans, shuffle objects, task summaries, parts, quarantine
         for writer in (fns["Plan"], fns["Map"], fns["Reduce"], fns["Finalize"]):
-            bucket.grant_put(writer, data)  # plans, shuffle, summaries, parts, quarantine
+            allow(writer, "WriteJobData", ["s3:PutObject"], [data])
         for reader in (fns["Reduce"], fns["Finalize"]):
-            bucket.grant_read(reader, data)  # shuffle objects, task summaries
-        self.jobs_table.grant_read_write_data(fns["Plan"])
-        self.results_table.grant_write_data(fns["Reduce"])
-        self.results_table.grant_read_data(fns["Finalize"])
-        self.jobs_table.grant_read_write_data(fns["Finalize"])
-        self.jobs_table.grant_read_write_data(fns["MarkFailed"])
-        self.jobs_table.grant_read_data(self.api_function)
-        self.results_table.grant_read_data(self.api_function)
+            allow(reader, "ReadJobData", ["s3:GetObject"], [data])
+        allow(fns["Reduce"], "WriteResults", ["dynamodb:BatchWriteItem"], [results])
+        allow(fns["Finalize"], "ReadResults", ["dynamodb:Query"], [results])
+        for keeper in (fns["Plan"], fns["Finalize"], fns["MarkFailed"]):
+            allow(keeper, "JobRecord", ["dynamodb:GetItem", "dynamodb:PutItem"], [jobs])
+        allow(self.api_function, "ReadJobRecord", ["dynamodb:GetItem"], [jobs])
+        allow(self.api_function, "ReadResults", ["dynamodb:Query"], [results, index])
+
+    @staticmethod
+    def _allow(
+        fn: lambda_.Function,
+        sid: str,
+        actions: list[str],
+        resources: list[str],
+        conditions: dict[str, Any] | None = None,
+    ) -> None:
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                sid=sid, actions=actions, resources=resources, conditions=conditions
+            )
+        )
 
     # -- state machine ---------------------------------------------------------
     def _state_machine(self, name: str) -> None:

@@ -25,11 +25,6 @@ XRAY = (
     "X-Ray PutTraceSegments and PutTelemetryRecords (tracing ACTIVE) accept no resource"
     " narrower than '*'."
 )
-READ_ACTIONS = (
-    "grant_read's object and bucket read actions (GetObject, GetObjectVersion,"
-    " GetBucketLocation, ListBucket, ...), confined to the prefixes below."
-)
-ABORT = "grant_put lets a writer abort its own multipart uploads under the data prefix."
 INPUTS = "The input prefix: a job reads whatever object a user put under it."
 DATA = (
     "The job-data prefix (plans, shuffle, task summaries, parts), keyed by job ids known only"
@@ -94,14 +89,11 @@ class LogmrStack(Stack):
             self._ack(fn, "AwsSolutions-L1", RUNTIME)
             self._ack(role, "AwsSolutions-IAM5[Resource::*]", XRAY)
             if logical in ("Plan", "Map", "Reduce", "Finalize"):
-                for action in ("s3:GetObject*", "s3:GetBucket*", "s3:List*"):
-                    self._ack(role, f"AwsSolutions-IAM5[Action::{action}]", READ_ACTIONS)
-                self._ack(role, "AwsSolutions-IAM5[Action::s3:Abort*]", ABORT)
                 self._ack(role, f"AwsSolutions-IAM5[Resource::{bucket}/{DATA_PREFIX}*]", DATA)
             if logical in ("Plan", "Map"):
                 for prefix in p.input_prefixes:
                     self._ack(role, f"AwsSolutions-IAM5[Resource::{bucket}/{prefix}*]", INPUTS)
-            if logical in ("Reduce", "Finalize", "Api"):
+            if logical == "Api":
                 results = self._ref(p.results_table)
                 self._ack(role, f"AwsSolutions-IAM5[Resource::{results}/index/*]", INDEX)
         machine_role = p.state_machine_role

@@ -4,6 +4,7 @@ interpreter, plus the test-only fault hook."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,9 @@ class Fault:
     invocations whose event matches ``when`` (a subset of the event), or run
     the real handler an extra time first (``duplicate``), or run ``action``
     (given the event) instead of raising: damage the job's data before the
-    real handler runs. ``limit`` caps how many times the fault fires in all."""
+    real handler runs, or take ``delay`` seconds first (a slow task, for the
+    dispatcher's timeout emulation). ``limit`` caps how many times the fault
+    fires in all."""
 
     function: str
     error: str = "TransientError"
@@ -35,6 +38,7 @@ class Fault:
     fired: int = 0
     action: Callable[[dict[str, Any]], None] | None = None
     limit: int | None = None
+    delay: float = 0.0
 
 
 class FaultPlan:
@@ -55,6 +59,11 @@ class FaultPlan:
             if fault.function != function or not _matches(event, fault.when):
                 continue
             if fault.limit is not None and fault.fired >= fault.limit:
+                continue
+            if fault.delay:
+                if attempt in fault.attempts:
+                    fault.fired += 1
+                    time.sleep(fault.delay)
                 continue
             if fault.action is not None:
                 if attempt in fault.attempts:

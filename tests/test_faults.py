@@ -35,7 +35,7 @@ from logmr.errors import JobExistsError, TransientError
 from logmr.generate import generate
 from logmr.handlers import runtime
 from logmr.local import local_backends
-from logmr.names import FUNCTIONS
+from logmr.names import FUNCTIONS, TIMEOUT_ERROR
 from logmr.spec import JobSpec
 
 pytestmark = pytest.mark.faults
@@ -98,19 +98,29 @@ class Outcome:
 
 
 def run_job(
-    engine: str, request: dict[str, Any], plan: FaultPlan | None = None, name: str = ""
+    engine: str,
+    request: dict[str, Any],
+    plan: FaultPlan | None = None,
+    name: str = "",
+    timeouts: dict[str, float] | None = None,
 ) -> Outcome:
     """The request through the state machine on ``engine``, handlers in this
-    process; the execution is named ``name`` or by the job id."""
+    process; the execution is named ``name`` or by the job id. ``timeouts``
+    (function -> seconds) emulates Lambda's timeouts."""
     hook = plan or FaultPlan()
     if engine == "local":
         execution = local_engine.run_local(
-            request, settings=Settings.load(workers=0), workers=0, hook=hook, sleep=no_sleep
+            request,
+            settings=Settings.load(workers=0),
+            workers=0,
+            hook=hook,
+            sleep=no_sleep,
+            timeouts=timeouts,
         )
         return Outcome(execution.status, execution.error, execution.cause)
     with (
         mock_aws(config=MOTO_CONFIG),
-        dispatching(Dispatcher(dict(FUNCTIONS), workers=0, hook=hook)),
+        dispatching(Dispatcher(dict(FUNCTIONS), workers=0, hook=hook, timeouts=timeouts)),
     ):
         machine = StateMachine(bucket="logmr-local")
         machine.deploy()
@@ -251,6 +261,52 @@ def test_permanent_failure_fails_at_once_without_retries(
     record = store().results.get_job(job_id)
     assert (record.status, record.error) == ("FAILED", case.error)
     assert record.cause
+
+
+# -- 3b. a task that outlives its Lambda timeout ---------------------------------------------
+#: a task slowed down by this long against a timeout of TIMEOUT seconds
+SLOW, TIMEOUT = 0.3, 0.1
+
+
+@pytest.mark.parametrize(
+    ("engine", "task"),
+    [("local", task) for task in TASK_TYPES] + [("moto", "Map")],
+)
+def test_a_task_outliving_its_timeout_fails_the_job_without_retries(
+    handler_env: None, log: Path, task: str, engine: str
+) -> None:
+    """Lambda reports a timed-out function as ``Sandbox.Timedout``; the state
+    machine does not retry it (a chunk too big for its timeout stays too big:
+    the planner sizes chunks to finish well inside it), so the job fails
+    loudly with that name."""
+    job_id = f"slow-{task.lower()}"
+    fault = Fault(task, delay=SLOW, attempts=(1,), when=WHEN[task])
+    plan = FaultPlan(fault)
+    outcome = run_job(engine, word_count(job_id, log), plan, timeouts={task: TIMEOUT})
+    assert (outcome.status, outcome.error) == ("FAILED", TIMEOUT_ERROR), outcome.cause
+    assert fault.fired == 1
+    assert set(plan.attempts(task)) == {1}  # never retried
+    later = TASK_TYPES[TASK_TYPES.index(task) + 1 :]
+    assert not [name for name, _ in plan.calls if name in later]
+    record = store().results.get_job(job_id)
+    assert (record.status, record.error) == ("FAILED", TIMEOUT_ERROR)
+    assert record.cause == f"Task timed out after {TIMEOUT:.2f} seconds"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_slow_tasks_inside_their_timeouts_give_exact_counts(
+    handler_env: None, log: Path, reference: Reference, engine: str
+) -> None:
+    """The emulated timeouts fail only what outlives them: every task type
+    slowed down, each well inside its limit."""
+    faults = [Fault(task, delay=0.05, attempts=(1,), when=WHEN[task]) for task in TASK_TYPES]
+    timeouts = dict.fromkeys([*TASK_TYPES, "MarkFailed"], 60.0)
+    outcome = run_job(
+        engine, word_count("slow-but-fine", log), FaultPlan(*faults), timeouts=timeouts
+    )
+    assert outcome.status == "SUCCEEDED", outcome.cause
+    assert all(fault.fired == 1 for fault in faults)
+    assert_exact("slow-but-fine", reference)
 
 
 # -- 4. duplicated tasks and a repeated job id ------------------------------------------------

@@ -44,34 +44,8 @@ pytestmark = pytest.mark.infra
 
 PREFIXES = ("incoming/", "archive/")
 
-# What CDK's grants expand to (aws-cdk-lib 2.275): the exact actions, so that a
-# new action in any role shows up here, by name.
-S3_READ = ("s3:GetObject*", "s3:GetBucket*", "s3:List*")  # grant_read
-S3_PUT = (  # grant_put
-    "s3:PutObject",
-    "s3:PutObjectLegalHold",
-    "s3:PutObjectRetention",
-    "s3:PutObjectTagging",
-    "s3:PutObjectVersionTagging",
-    "s3:Abort*",
-)
-DYNAMO_READ = (  # grant_read_data
-    "dynamodb:BatchGetItem",
-    "dynamodb:ConditionCheckItem",
-    "dynamodb:DescribeTable",
-    "dynamodb:GetItem",
-    "dynamodb:GetRecords",
-    "dynamodb:GetShardIterator",
-    "dynamodb:Query",
-    "dynamodb:Scan",
-)
-DYNAMO_WRITE = (  # grant_write_data
-    "dynamodb:BatchWriteItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:DescribeTable",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-)
+#: the DynamoDB actions of the job record (Plan, Finalize, MarkFailed)
+JOB_RECORD = ("dynamodb:GetItem", "dynamodb:PutItem")
 XRAY_LAMBDA = (("xray:PutTelemetryRecords", "*"), ("xray:PutTraceSegments", "*"))
 XRAY_MACHINE = (
     *XRAY_LAMBDA,
@@ -117,13 +91,8 @@ class Names:
             for logical, handler in {**names.FUNCTIONS, "Api": API_HANDLER}.items()
         }
 
-    def s3_read(self, *prefixes: str) -> Pairs:
-        """grant_read on key patterns: the actions on them and on the bucket (list)."""
-        keys = [self.bucket, *(f"{self.bucket}/{prefix}*" for prefix in prefixes)]
-        return {(action, key) for action in S3_READ for key in keys}
-
-    def s3_put(self, prefix: str) -> Pairs:
-        return {(action, f"{self.bucket}/{prefix}*") for action in S3_PUT}
+    def objects(self, action: str, *prefixes: str) -> Pairs:
+        return {(action, f"{self.bucket}/{prefix}*") for prefix in prefixes}
 
     @staticmethod
     def dynamo(actions: tuple[str, ...], *resources: str) -> Pairs:
@@ -139,34 +108,41 @@ def expected_function_grants(synth: Synthesized) -> dict[str, Pairs]:
     """The least-privilege table of docs/security.md, as (action, resource) pairs."""
     n = Names(synth)
     data = config.DEFAULT_DATA_PREFIX
-    results = (n.results, f"{n.results}/index/*")
     return {
-        # list and read the inputs; write the plan (manifest, map items); the job record
-        "Plan": n.s3_read(*PREFIXES)
-        | n.s3_put(data)
-        | n.dynamo(DYNAMO_READ + DYNAMO_WRITE, n.jobs),
+        # list the input prefixes (a condition, tested below) and read the inputs;
+        # write the plan (manifest, map items); the job record
+        "Plan": {("s3:ListBucket", n.bucket)}
+        | n.objects("s3:GetObject", *PREFIXES)
+        | n.objects("s3:PutObject", data)
+        | n.dynamo(JOB_RECORD, n.jobs),
         # read its byte range of an input; write its shuffle object and task summary
-        "Map": n.s3_read(*PREFIXES) | n.s3_put(data),
-        # read shuffle objects; write part files, summaries and the results
-        "Reduce": n.s3_read(data) | n.s3_put(data) | n.dynamo(DYNAMO_WRITE, *results),
-        # read task summaries and results; write the quarantine and the job record
-        "Finalize": n.s3_read(data)
-        | n.s3_put(data)
-        | n.dynamo(DYNAMO_READ, *results)
-        | n.dynamo(DYNAMO_READ + DYNAMO_WRITE, n.jobs),
+        "Map": n.objects("s3:GetObject", *PREFIXES) | n.objects("s3:PutObject", data),
+        # read shuffle objects; write part files and summaries; put the results
+        "Reduce": n.objects("s3:GetObject", data)
+        | n.objects("s3:PutObject", data)
+        | n.dynamo(("dynamodb:BatchWriteItem",), n.results),
+        # read task summaries and the results; write the quarantine and the job record
+        "Finalize": n.objects("s3:GetObject", data)
+        | n.objects("s3:PutObject", data)
+        | n.dynamo(("dynamodb:Query",), n.results)
+        | n.dynamo(JOB_RECORD, n.jobs),
         # the job record only
-        "MarkFailed": n.dynamo(DYNAMO_READ + DYNAMO_WRITE, n.jobs),
-        # GET /jobs/{id} and /results: read the tables
-        "Api": n.dynamo(DYNAMO_READ, *results, n.jobs),
+        "MarkFailed": n.dynamo(JOB_RECORD, n.jobs),
+        # GET /jobs/{id} and /results: a job record and its results (top-N by the index)
+        "Api": n.dynamo(("dynamodb:GetItem",), n.jobs)
+        | n.dynamo(("dynamodb:Query",), n.results, f"{n.results}/index/*"),
     }
 
 
 def check_statements(statements: list[dict[str, Any]]) -> None:
-    """Plain Allow statements: no Deny to lean on, no NotAction/NotResource, no
-    condition that a reader of the grants would have to evaluate."""
+    """Plain Allow statements: no Deny to lean on, no NotAction/NotResource, and
+    a condition only where it narrows a bucket listing to prefixes."""
     for statement in statements:
         assert statement["Effect"] == "Allow", statement
-        assert set(statement) <= {"Effect", "Action", "Resource", "Sid"}, statement
+        assert set(statement) <= {"Effect", "Action", "Resource", "Sid", "Condition"}, statement
+        if "Condition" in statement:
+            assert statement["Action"] == "s3:ListBucket", statement
+            assert list(statement["Condition"]) == ["StringLike"], statement
 
 
 # -- roles ---------------------------------------------------------------------------------
@@ -197,6 +173,19 @@ def test_each_function_role_has_exactly_its_grants(synth: Synthesized, logical: 
     expected = expected_function_grants(synth)[logical] | n.logs(synth, logical) | set(XRAY_LAMBDA)
     assert sorted(actual - expected) == [], "more than the design allows"
     assert sorted(expected - actual) == [], "less than the design needs"
+
+
+def test_plan_lists_only_the_input_prefixes(synth: Synthesized) -> None:
+    """s3:ListBucket is granted on the bucket, so its condition is what keeps
+    Plan from listing job data (other jobs' plans and shuffle keys)."""
+    statements = statements_by_role(synth)[role_of(synth, names.FUNCTIONS["Plan"])]
+    listing = [s for s in statements if s["Action"] == "s3:ListBucket"]
+    assert len(listing) == 1
+    assert listing[0]["Condition"] == {"StringLike": {"s3:prefix": [p + "*" for p in PREFIXES]}}
+    conditioned = [
+        s for role in statements_by_role(synth).values() for s in role if "Condition" in s
+    ]
+    assert conditioned == listing  # no other role lists anything
 
 
 def test_no_function_reads_job_data_it_does_not_need_or_inputs_after_map(
@@ -380,7 +369,7 @@ def test_plan_gets_the_allow_list_its_grants_come_from(synth: Synthesized) -> No
     granted = {
         resource.removeprefix(f"{n.bucket}/").removesuffix("*")
         for action, resource in grants(statements_by_role(synth)[plan_role])
-        if action == "s3:GetObject*" and resource.startswith(f"{n.bucket}/")
+        if action == "s3:GetObject" and resource.startswith(f"{n.bucket}/")
     }
     allow_list = InputAllowList.from_env({**variables, config.ENV_INPUT_BUCKETS: "data"})
     assert set(allow_list.prefixes) == granted == set(PREFIXES)

@@ -4,6 +4,14 @@ worker processes (real parallelism on every core) or in the calling thread.
 A test-only ``hook`` may raise before an invocation to inject a fault; it is
 given the function name, the event and the attempt number (the count of
 invocations with the same function and event, so retries are numbered).
+
+``timeouts`` (function name -> seconds, e.g. from ``names.FUNCTION_SIZES``)
+emulates Lambda's timeout: an invocation that takes longer (the hook's time
+included, so a test can inject a slow task) fails with ``Sandbox.Timedout``,
+the error Step Functions reports for a timed-out function. Lambda kills the
+sandbox; here the result of an over-long invocation is dropped (a worker
+process cannot be stopped mid-task), which the idempotent writes make safe.
+None: no limit, the default for runs on this machine.
 """
 
 from __future__ import annotations
@@ -11,11 +19,14 @@ from __future__ import annotations
 import json
 import multiprocessing
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from logmr.engine import worker
+from logmr.names import TIMEOUT_ERROR
 
 #: called with (function name, event, attempt number); may raise to inject a fault
 Hook = Callable[[str, dict[str, Any], int], None]
@@ -36,8 +47,10 @@ class Dispatcher:
         log_dir: str | None = None,
         hook: Hook | None = None,
         observer: Observer | None = None,
+        timeouts: Mapping[str, float] | None = None,
     ) -> None:
         self.handlers = handlers  # function name -> handler path
+        self.timeouts = dict(timeouts or {})
         self.hook = hook
         self.observer = observer
         self.attempts: dict[str, int] = {}
@@ -69,16 +82,29 @@ class Dispatcher:
             )
         event = json.loads(body) if body else {}
         attempt = self._count(name, event)
+        limit = self.timeouts.get(name)
+        started = time.monotonic()
         if self.hook is not None:
             try:
                 self.hook(name, event, attempt)
             except Exception as exc:
                 return False, worker.error_payload(exc)
+        spent = time.monotonic() - started
+        if limit is not None and spent > limit:
+            return False, timed_out(limit)
         if self._pool is None:
             with self._in_process:  # one invocation at a time, as in one Lambda container
+                started = time.monotonic()
                 ok, payload = worker.invoke(handler, name, event)
+                spent += time.monotonic() - started
+            if limit is not None and spent > limit:
+                return False, timed_out(limit)
         else:
-            ok, payload = self._pool.submit(worker.invoke, handler, name, event).result()
+            future = self._pool.submit(worker.invoke, handler, name, event)
+            try:
+                ok, payload = future.result(None if limit is None else limit - spent)
+            except FutureTimeout:
+                return False, timed_out(limit or 0.0)
         if ok and self.observer is not None:
             self.observer(name, json.loads(payload))
         return ok, payload
@@ -88,3 +114,10 @@ class Dispatcher:
         with self._lock:
             self.attempts[key] = self.attempts.get(key, 0) + 1
             return self.attempts[key]
+
+
+def timed_out(limit: float) -> str:
+    """The error payload of an invocation that outlived its timeout."""
+    return json.dumps(
+        {"errorType": TIMEOUT_ERROR, "errorMessage": f"Task timed out after {limit:.2f} seconds"}
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from logmr import config, names
@@ -99,9 +99,11 @@ def run_local(
     progress: Progress = _quiet,
     hook: Hook | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    timeouts: Mapping[str, float] | None = None,
 ) -> Execution:
     """Run one job request through the state machine on this machine; the
-    execution is named by the request's ``job_id``."""
+    execution is named by the request's ``job_id``. ``timeouts`` (logical
+    function name -> seconds) emulates Lambda's timeouts; none by default."""
     objects = local_backends(settings).objects
 
     def get_object(bucket: str, key: str) -> bytes:
@@ -115,6 +117,7 @@ def run_local(
         env=handler_env(settings),
         log_dir=str(settings.home / "logs"),
         hook=hook,
+        timeouts=timeouts,
     )
 
     def invoke(function: str, payload: Any) -> tuple[bool, Any]:
