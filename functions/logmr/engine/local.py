@@ -17,7 +17,7 @@ from typing import Any
 
 from logmr import config, names
 from logmr.config import Settings
-from logmr.engine.dispatcher import Dispatcher, Hook
+from logmr.engine.dispatcher import Dispatcher, Hook, WorkerPool
 from logmr.engine.interpreter import Execution, Interpreter, StatesError
 from logmr.local import local_backends
 
@@ -91,6 +91,17 @@ class _PhaseProgress:
             self.progress(phase, self.done.get(phase, 0), self.totals[phase])
 
 
+def worker_pool(settings: Settings, workers: int | None = None) -> WorkerPool:
+    """Worker processes that concurrent ``run_local`` calls with the same
+    ``settings`` can share (``pool=``): close it (or use ``with``) when done."""
+    return WorkerPool(
+        settings.workers if workers is None else workers,
+        list(names.FUNCTIONS.values()),
+        env=handler_env(settings),
+        log_dir=str(settings.home / "logs"),
+    )
+
+
 def run_local(
     request: dict[str, Any],
     *,
@@ -99,9 +110,12 @@ def run_local(
     progress: Progress = _quiet,
     hook: Hook | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    pool: WorkerPool | None = None,
 ) -> Execution:
     """Run one job request through the state machine on this machine; the
-    execution is named by the request's ``job_id``."""
+    execution is named by the request's ``job_id``. Handlers run in worker
+    processes: ``pool``'s (shared with other jobs; from ``worker_pool`` with
+    the same settings), else the engine's own (``workers``, 0: in this thread)."""
     objects = local_backends(settings).objects
 
     def get_object(bucket: str, key: str) -> bytes:
@@ -115,6 +129,7 @@ def run_local(
         env=handler_env(settings),
         log_dir=str(settings.home / "logs"),
         hook=hook,
+        pool=pool,
     )
 
     def invoke(function: str, payload: Any) -> tuple[bool, Any]:
