@@ -9,7 +9,14 @@ from typing import Any
 
 from logmr import __version__
 from logmr.report import svg
-from logmr.report.data import PERCENTILES, ReportData, counters, facts, summary_scalars
+from logmr.report.data import (
+    PERCENTILES,
+    STATUS_CLASS,
+    ReportData,
+    counters,
+    facts,
+    summary_scalars,
+)
 
 #: rows of the results table and bars of the top-keys chart
 TABLE_ROWS = 20
@@ -191,6 +198,10 @@ def _results_section(data: ReportData) -> str:
     for _, value in shown:
         if isinstance(value, dict):
             columns += [name for name in value if name not in columns and name != "sketch"]
+    # count first, status classes in order (2xx, 3xx...), the rest as the results have them
+    columns.sort(
+        key=lambda c: (c != "count", not STATUS_CLASS.match(c), c * bool(STATUS_CLASS.match(c)))
+    )
     heads = columns or ["value"]
     head = "<tr><th>key</th>" + "".join(f'<th class="num">{escape(h)}</th>' for h in heads)
     body = "".join(

@@ -86,10 +86,9 @@ def line_chart(
     out.append(_grid(ticks, left, width - right, y))
     out.append(_axes(left, top, plot_w, plot_h, x_label=x_label, y_label=y_label, h=height))
     for i in _label_positions(n, max(plot_w // 110, 2)):
-        anchor = "end" if i == n - 1 and n > 1 else "middle"
         out.append(
             f'<text class="tick" x="{x(i):.1f}" y="{top + plot_h + 16}" '
-            f'text-anchor="{anchor}">{escape(_short_time(labels[i]))}</text>'
+            f'text-anchor="middle">{escape(_short_time(labels[i]))}</text>'
         )
     for s in series:
         points = [(x(i), y(v)) for i, v in enumerate(s.values) if v is not None]
@@ -260,7 +259,7 @@ def _label_positions(n: int, most: int) -> list[int]:
         return list(range(n))
     step = math.ceil((n - 1) / (most - 1))
     positions = list(range(0, n, step))
-    if positions[-1] != n - 1 and (n - 1 - positions[-1]) * 2 >= step:
+    if positions[-1] != n - 1 and (n - 1 - positions[-1]) * 4 >= step * 3:
         positions.append(n - 1)
     return positions
 
