@@ -13,13 +13,15 @@ gives a wrong answer; the 2 s target is reported, never asserted.
 Modes (``--mode``), to show what concurrency costs on one machine:
 
 - ``shared`` (default): one process, one thread per job, every job's handlers
-  in one shared pool of worker processes (``worker_pool``), started before the
-  jobs are submitted (its start-up time is reported on its own line).
-- ``own``: one process, one thread per job, each job with its own worker pool
-  (what ``run_local`` does by default): every job pays for starting workers.
+  in one pool of worker processes (``worker_pool``) started before the jobs are
+  submitted (its start-up time is reported on its own line), as a warm engine.
+- ``auto``: the same with ``run_local``'s defaults: the concurrent calls share
+  one pool, started by the first job, so its start-up counts in the times.
 - ``inprocess``: one process, one thread per job, handlers called in this
-  process (``workers=0``: no worker processes at all, one invocation at a time).
-- ``processes``: one ``logmr run`` process per job, as ten users would.
+  process (``workers=0``: no worker processes at all, one invocation at a time;
+  the handlers' logs go to stdout).
+- ``processes``: one ``logmr run`` process per job, as ten users would (each
+  starts its own workers).
 """
 
 from __future__ import annotations
@@ -154,6 +156,7 @@ def run_processes(
 
 
 def load_test(mode: str, jobs: int, events: int) -> dict[str, Any]:
+    load_before = round(os.getloadavg()[0], 2)
     with tempfile.TemporaryDirectory(prefix="logmr-load-") as temp:
         folder = Path(temp)
         paths = make_inputs(folder, jobs, events)
@@ -194,6 +197,7 @@ def load_test(mode: str, jobs: int, events: int) -> dict[str, Any]:
         "distinct_answers": len(answers),
         "pool_start_s": round(pool_seconds, 3),
         "slowest_job_s": slowest,
+        "slowest_job_with_pool_start_s": round(slowest + pool_seconds, 3),
         "wall_s": round(wall, 3),
         "aggregate_events_per_s": round(total_events / slowest),
         "target_s": TARGET_SECONDS,
@@ -204,6 +208,7 @@ def load_test(mode: str, jobs: int, events: int) -> dict[str, Any]:
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
+            "load_average_1m_before": load_before,
         },
         "outcomes": [asdict(outcome) for outcome in outcomes],
     }
@@ -215,7 +220,8 @@ def markdown(reports: list[dict[str, Any]]) -> str:
         lines += [
             f"## mode `{report['mode']}`: {report['jobs']} concurrent `{report['job']}` jobs "
             f"of {report['events_per_job']:,} events, {report['workers']} workers, "
-            f"{report['machine']['cpus']} CPUs",
+            f"{report['machine']['cpus']} CPUs "
+            f"(load average {report['machine']['load_average_1m_before']} before the run)",
             "",
             f"- slowest job: **{report['slowest_job_s']:.3f} s** from submission "
             f"(target {report['target_s']} s: "
@@ -228,7 +234,8 @@ def markdown(reports: list[dict[str, Any]]) -> str:
         if report["pool_start_s"]:
             lines.append(
                 f"- shared worker pool started in {report['pool_start_s']:.3f} s "
-                "before the jobs were submitted"
+                "before the jobs were submitted (slowest job with it: "
+                f"{report['slowest_job_with_pool_start_s']:.3f} s)"
             )
         lines += [
             "",
@@ -248,7 +255,10 @@ def markdown(reports: list[dict[str, Any]]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--mode", action="append", choices=("shared", "own", "inprocess", "processes"), default=None
+        "--mode",
+        action="append",
+        choices=("shared", "auto", "inprocess", "processes"),
+        default=None,
     )
     parser.add_argument("--jobs", type=int, default=10)
     parser.add_argument("--events", type=int, default=4000)

@@ -81,13 +81,14 @@ def check(store: Any, job_id: str, reference: tuple[dict[str, int], int, int]) -
     assert record.counters["records"] == sum(counts.values())
 
 
-@pytest.mark.parametrize("mode", ["shared_pool", "in_process"])
+@pytest.mark.parametrize("mode", ["given_pool", "shared_by_default", "in_process"])
 def test_concurrent_jobs_on_the_local_engine(
     mode: str, inputs: list[tuple[Path, Any]], handler_env: None
 ) -> None:
     settings = Settings.load(workers=1)
     ids = [f"load-{mode}-{seed}" for seed in range(1, JOBS + 1)]
-    pool = local_engine.worker_pool(settings) if mode == "shared_pool" else None
+    pool = local_engine.worker_pool(settings) if mode == "given_pool" else None
+    workers = 1 if mode == "shared_by_default" else 0
     try:
         with ThreadPoolExecutor(max_workers=JOBS) as threads:
             executions = list(
@@ -95,7 +96,7 @@ def test_concurrent_jobs_on_the_local_engine(
                     lambda job: local_engine.run_local(
                         request(str(job[1][0]), job[0]),
                         settings=settings,
-                        workers=0,
+                        workers=workers,
                         pool=pool,
                     ),
                     zip(ids, inputs, strict=True),

@@ -10,9 +10,11 @@ item list from the same folder the Plan handler wrote it to.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from logmr import config, names
@@ -92,14 +94,46 @@ class _PhaseProgress:
 
 
 def worker_pool(settings: Settings, workers: int | None = None) -> WorkerPool:
-    """Worker processes that concurrent ``run_local`` calls with the same
-    ``settings`` can share (``pool=``): close it (or use ``with``) when done."""
+    """Worker processes for ``run_local(pool=...)`` calls with the same
+    ``settings``, kept across jobs: close it (or use ``with``) when done."""
     return WorkerPool(
         settings.workers if workers is None else workers,
         list(names.FUNCTIONS.values()),
         env=handler_env(settings),
         log_dir=str(settings.home / "logs"),
     )
+
+
+class _SharedPools:
+    """The worker pools of the ``run_local`` calls running at once in this
+    process: calls with the same home and worker count share one pool (started
+    by the first, closed when the last ends), so ten concurrent jobs start two
+    workers rather than twenty."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pools: dict[tuple[str, int], tuple[WorkerPool, int]] = {}
+
+    @contextlib.contextmanager
+    def borrow(self, settings: Settings, workers: int) -> Iterator[WorkerPool]:
+        key = (str(settings.home), workers)
+        with self._lock:
+            pool, users = self._pools.get(key) or (worker_pool(settings, workers), 0)
+            self._pools[key] = (pool, users + 1)
+        try:
+            yield pool
+        finally:
+            with self._lock:
+                pool, users = self._pools[key]
+                if users == 1:
+                    del self._pools[key]
+                else:
+                    self._pools[key] = (pool, users - 1)
+            if users == 1:
+                pool.close()
+
+
+_SHARED_POOLS = _SharedPools()
 
 
 def run_local(
@@ -113,9 +147,27 @@ def run_local(
     pool: WorkerPool | None = None,
 ) -> Execution:
     """Run one job request through the state machine on this machine; the
-    execution is named by the request's ``job_id``. Handlers run in worker
-    processes: ``pool``'s (shared with other jobs; from ``worker_pool`` with
-    the same settings), else the engine's own (``workers``, 0: in this thread)."""
+    execution is named by the request's ``job_id``. Handlers run in ``pool``
+    (from ``worker_pool`` with the same settings: kept by the caller across
+    jobs), else in ``workers`` worker processes shared with the other
+    ``run_local`` calls running in this process, else (``workers=0``) in the
+    calling thread."""
+    count = settings.workers if workers is None else workers
+    with contextlib.ExitStack() as stack:
+        if pool is None and count > 0:
+            pool = stack.enter_context(_SHARED_POOLS.borrow(settings, count))
+        return _run(request, settings, pool, progress=progress, hook=hook, sleep=sleep)
+
+
+def _run(
+    request: dict[str, Any],
+    settings: Settings,
+    pool: WorkerPool | None,
+    *,
+    progress: Progress,
+    hook: Hook | None,
+    sleep: Callable[[float], None],
+) -> Execution:
     objects = local_backends(settings).objects
 
     def get_object(bucket: str, key: str) -> bytes:
@@ -125,9 +177,7 @@ def run_local(
 
     dispatcher = Dispatcher(
         {LOCAL_ARN.format(logical): handler for logical, handler in names.FUNCTIONS.items()},
-        workers=settings.workers if workers is None else workers,
-        env=handler_env(settings),
-        log_dir=str(settings.home / "logs"),
+        workers=0,
         hook=hook,
         pool=pool,
     )
