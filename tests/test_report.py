@@ -280,6 +280,7 @@ def test_ticks_start_at_zero_and_cover_the_peak(high: float) -> None:
 
 
 # -- the CLI ---------------------------------------------------------------------------
+@pytest.mark.functional
 def test_cli_report_and_run_html_for_real_jobs(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -316,6 +317,32 @@ def test_cli_report_and_run_html_for_real_jobs(
     assert again.read_text() == via_run.read_text()
 
 
+@pytest.mark.functional
+def test_cli_report_remote_reads_dynamodb(tmp_path: Path) -> None:
+    from moto import mock_aws
+
+    from aws_support import create_account
+    from logmr.aws.dynamodb import DynamoResultStore
+    from logmr.config import DEFAULT_JOBS_TABLE, DEFAULT_RESULTS_TABLE
+
+    results = {"200": 40, "404": 9, HOSTILE: 1}
+    with mock_aws():
+        create_account()
+        store = DynamoResultStore(DEFAULT_RESULTS_TABLE, DEFAULT_JOBS_TABLE)
+        store.put_job(record("status_codes", job_id="remote-1"))
+        store.put_results("remote-1", results.items())
+        target = tmp_path / "remote.html"
+        argv = ["report", "remote-1", "--region", "us-east-1", "--html", str(target)]
+        tables = ["--results-table", DEFAULT_RESULTS_TABLE, "--jobs-table", DEFAULT_JOBS_TABLE]
+        assert main([*argv, *tables]) == 0
+    text = target.read_text()
+    page = Page(text)
+    assert page.count("rect", "top", "bar") == len(results)
+    assert HOSTILE in page.text("results")
+    assert "<script>" not in text
+
+
+@pytest.mark.functional
 def test_cli_report_of_an_unknown_job_is_one_line(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
