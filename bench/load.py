@@ -19,7 +19,7 @@ Modes (``--mode``), to show what concurrency costs on one machine:
   one pool, started by the first job, so its start-up counts in the times.
 - ``inprocess``: one process, one thread per job, handlers called in this
   process (``workers=0``: no worker processes at all, one invocation at a time;
-  the handlers' logs go to stdout).
+  the handlers' environment and log file set up as a worker's).
 - ``processes``: one ``logmr run`` process per job, as ten users would (each
   starts its own workers).
 """
@@ -43,9 +43,11 @@ from typing import Any
 
 from bench_status_codes import baseline
 from logmr.config import Settings
+from logmr.engine import worker
 from logmr.engine.local import handler_env, run_local, worker_pool
 from logmr.generate import generate
 from logmr.local import local_backends
+from logmr.names import FUNCTIONS
 
 BENCH = Path(__file__).resolve().parent
 JOB = "status_codes"
@@ -108,8 +110,6 @@ def run_threads(
     pool_started = time.perf_counter()
     pool = worker_pool(settings) if mode == "shared" else None
     workers = 0 if mode == "inprocess" else None
-    if mode == "inprocess":  # what the worker processes' initializer sets for the handlers
-        os.environ.update(handler_env(settings))
     pool_seconds = 0.0
     if pool is not None:
         pool.wait_ready()
@@ -133,6 +133,20 @@ def run_threads(
         if pool is not None:
             pool.close()
     return timings, pool_seconds
+
+
+def run_in_process(
+    settings: Settings, paths: list[Path], run: str
+) -> tuple[list[tuple[str, float]], float]:
+    """``run_threads`` with the handlers in this process: their environment and
+    their stdout (Powertools logs, metrics) set up as a worker's initializer does."""
+    saved = sys.stdout
+    try:
+        logs = str(settings.home / "logs")
+        worker.initialize(handler_env(settings), logs, list(FUNCTIONS.values()))
+        return run_threads(settings, paths, run, "inprocess")
+    finally:
+        sys.stdout = saved
 
 
 def run_processes(
@@ -167,6 +181,8 @@ def load_test(mode: str, jobs: int, events: int) -> dict[str, Any]:
         wall = time.perf_counter()
         if mode == "processes":
             timings, pool_seconds = run_processes(settings, paths, run)
+        elif mode == "inprocess":
+            timings, pool_seconds = run_in_process(settings, paths, run)
         else:
             timings, pool_seconds = run_threads(settings, paths, run, mode)
         wall = time.perf_counter() - wall

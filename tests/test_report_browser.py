@@ -63,7 +63,10 @@ def report_page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, in
     """A real job's report (requests per 5-minute window) and its window and bar counts."""
     folder = tmp_path_factory.mktemp("browser")
     log = generated_logs(folder, lines=3000, seed=11)["access"]
-    record, results = run_local(log, "requests_per_window", params={"window": "5m"})
+    # a module fixture runs before the per-test LOGMR_HOME: it gets its own home
+    record, results = run_local(
+        log, "requests_per_window", params={"window": "5m"}, home=folder / "home"
+    )
     page = folder / "report.html"
     page.write_text(render(analyse(record, results)))
     classes = {name for value in results.values() for name in value if name.endswith("xx")}

@@ -82,7 +82,8 @@ def line_chart(
     def y(v: float) -> float:
         return top + plot_h - plot_h * v / y_max
 
-    out = [_open("line", width, height, title, sum(len(s.values) for s in series))]
+    drawn = sum(v is not None for s in series for v in s.values)
+    out = [_open("line", width, height, title, drawn)]
     out.append(_grid(ticks, left, width - right, y))
     out.append(_axes(left, top, plot_w, plot_h, x_label=x_label, y_label=y_label, h=height))
     for i in _label_positions(n, max(plot_w // 110, 2)):
