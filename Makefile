@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SAMPLE := samples/access.log
 SAMPLE_SIZE ?= 20MB
 
-.PHONY: run test lint bench clean install dev synth localstack-deploy
+.PHONY: run test lint bench load chromium clean install dev synth localstack-deploy
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,17 @@ run: $(VENV)/.installed $(SAMPLE)
 	$(BIN)/logmr run $(SAMPLE) --job status_codes
 	$(BIN)/logmr run $(SAMPLE) --job top_paths --top 10
 
-test: $(VENV)/.installed-cdk
+# Debian's chromium for the browser tests of the HTML report (tests/test_report_browser.py):
+# installed once (quick when present); elsewhere those tests skip with the reason.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+	|| { command -v apt-get >/dev/null 2>&1 \
+	     && $(SUDO) apt-get update -qq \
+	     && $(SUDO) apt-get install -y -qq --no-install-recommends chromium; } \
+	|| echo "make: chromium not installed: the browser tests will skip"
+
+test: $(VENV)/.installed-cdk chromium
 	$(BIN)/python -m pytest -q
 	$(BIN)/ruff check functions infra tests bench
 	$(BIN)/ruff format --check functions infra tests bench
@@ -64,6 +74,10 @@ localstack-deploy: $(VENV)/.installed-cdk node_modules/.package-lock.json
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/bench_status_codes.py
+
+# 10 concurrent jobs of 4,000 events on the local engine, each checked (bench/README.md)
+load: $(VENV)/.installed-dev
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) .logmr samples .pytest_cache .mypy_cache .ruff_cache cdk.out node_modules

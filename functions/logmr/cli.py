@@ -69,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--job-id", default=None, help="name the job (default: generated)")
     run.add_argument("--top", type=int, default=None, help="show only the top N results")
     run.add_argument("--json", action="store_true", help="print one JSON object")
+    run.add_argument("--html", metavar="FILE", help="also write the job's HTML report to FILE")
     run.add_argument(
         "--engine",
         choices=("statemachine", "inline"),
@@ -111,6 +112,8 @@ def _parser() -> argparse.ArgumentParser:
     _remote_switch(status)
     _common(status)
     status.set_defaults(handler=_status)
+
+    _report_parser(sub)
 
     gen = sub.add_parser("generate", help="write a deterministic synthetic log")
     gen.add_argument("--format", default="apache_combined", help="apache_combined or applog")
@@ -163,6 +166,20 @@ def _submit_parser(sub: Any) -> None:
     _remote_options(submit)
     submit.add_argument("--debug", action="store_true", help="show the full traceback on failure")
     submit.set_defaults(handler=_submit)
+
+
+def _report_parser(sub: Any) -> None:
+    report = sub.add_parser(
+        "report",
+        help="write a job's HTML report",
+        description="One self-contained HTML file (no script, nothing loaded from the network): "
+        "the job's facts, charts of its results by shape, the malformed-line samples.",
+    )
+    report.add_argument("job_id")
+    report.add_argument("--html", metavar="FILE", required=True, help="the file to write")
+    _remote_switch(report)
+    _common(report)
+    report.set_defaults(handler=_report)
 
 
 def _remote_switch(parser: argparse.ArgumentParser) -> None:
@@ -267,6 +284,8 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     if args.format == "auto" and not args.json:
         print(f"logmr: format auto-detected: {record.spec.get('format')}", file=sys.stderr)
+    if args.html:
+        _write_report(backends.results, spec.job_id, args.html, quiet=args.json)
     return _show(backends.results, spec.job_id, args.top, args.json)
 
 
@@ -385,6 +404,25 @@ def _status(args: argparse.Namespace) -> int:
         for name, seconds in sorted(record.timings.items()):
             out.write(f"  {name:<20} {seconds:>14}\n")
     return 0 if record.status != "FAILED" else 1
+
+
+def _report(args: argparse.Namespace) -> int:
+    if _is_remote(args):
+        store: Any = _remote(args).results()
+    else:
+        from logmr.local import local_backends
+
+        store = local_backends(Settings.load(home=args.home)).results
+    _write_report(store, args.job_id, args.html, quiet=False)
+    return 0
+
+
+def _write_report(store: Any, job_id: str, path: str, *, quiet: bool) -> None:
+    from logmr.report import write_report
+
+    written = write_report(store, job_id, path)
+    if not quiet:
+        print(f"logmr: report written to {written}", file=sys.stderr)
 
 
 def _jobs(args: argparse.Namespace) -> int:

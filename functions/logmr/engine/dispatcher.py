@@ -21,7 +21,7 @@ import multiprocessing
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
@@ -32,11 +32,56 @@ from logmr.names import TIMEOUT_ERROR
 Hook = Callable[[str, dict[str, Any], int], None]
 #: called after a successful invocation with (function name, result)
 Observer = Callable[[str, Any], None]
+#: in-process invocations run one at a time in a process, as in one Lambda
+#: container, whichever dispatcher (job) makes them: the handlers' Powertools
+#: logger, metrics and tracer are per-process singletons
+_IN_PROCESS = threading.Lock()
+
+
+class WorkerPool:
+    """Spawn-based worker processes with the handlers imported: owned by one
+    dispatcher, or shared by the dispatchers of concurrent jobs (``run_local``'s
+    ``pool``) so that starting workers (interpreter, Powertools imports) is paid
+    once rather than per job."""
+
+    def __init__(
+        self, workers: int, handlers: list[str], *, env: dict[str, str], log_dir: str | None
+    ) -> None:
+        self.workers = workers
+        self._executor = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=worker.initialize,
+            initargs=(env, log_dir, sorted(set(handlers))),
+        )
+        # start every worker now, not on the first task
+        self._starting = [self._executor.submit(worker.ready) for _ in range(workers)]
+
+    def wait_ready(self) -> None:
+        """Block until the workers have started (imported the handlers)."""
+        for future in self._starting:
+            future.result()
+
+    def run(
+        self, handler: str, name: str, event: Any, timeout: float | None = None
+    ) -> tuple[bool, str]:
+        """The invocation's (ok, payload); ``FutureTimeout`` after ``timeout`` seconds."""
+        return self._executor.submit(worker.invoke, handler, name, event).result(timeout)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class Dispatcher:
     """Runs invocations of registered functions in worker processes (``workers``
-    > 0) or in the calling thread (``workers == 0``)."""
+    > 0, or a shared ``pool``, which the dispatcher then does not close) or in
+    the calling thread (``workers == 0``)."""
 
     def __init__(
         self,
@@ -48,6 +93,7 @@ class Dispatcher:
         hook: Hook | None = None,
         observer: Observer | None = None,
         timeouts: Mapping[str, float] | None = None,
+        pool: WorkerPool | None = None,
     ) -> None:
         self.handlers = handlers  # function name -> handler path
         self.timeouts = dict(timeouts or {})
@@ -55,21 +101,17 @@ class Dispatcher:
         self.observer = observer
         self.attempts: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._in_process = threading.Lock()
-        self._pool: Executor | None = None
-        if workers > 0:
-            self._pool = ProcessPoolExecutor(
-                max_workers=workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=worker.initialize,
-                initargs=(env or {}, log_dir, sorted(set(handlers.values()))),
+        self._pool = pool
+        self._owns_pool = False
+        if pool is None and workers > 0:
+            self._pool = WorkerPool(
+                workers, list(handlers.values()), env=env or {}, log_dir=log_dir
             )
-            for _ in range(workers):  # start every worker now, not on the first task
-                self._pool.submit(worker.ready)
+            self._owns_pool = True
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._pool is not None and self._owns_pool:
+            self._pool.close()
 
     def invoke(self, function_name: str, body: bytes | str | None) -> tuple[bool, str]:
         handler = self.handlers.get(function_name) or self.handlers.get(
@@ -93,16 +135,17 @@ class Dispatcher:
         if limit is not None and spent > limit:
             return False, timed_out(limit)
         if self._pool is None:
-            with self._in_process:  # one invocation at a time, as in one Lambda container
+            with _IN_PROCESS:
                 started = time.monotonic()
                 ok, payload = worker.invoke(handler, name, event)
                 spent += time.monotonic() - started
             if limit is not None and spent > limit:
                 return False, timed_out(limit)
         else:
-            future = self._pool.submit(worker.invoke, handler, name, event)
             try:
-                ok, payload = future.result(None if limit is None else limit - spent)
+                ok, payload = self._pool.run(
+                    handler, name, event, None if limit is None else limit - spent
+                )
             except FutureTimeout:
                 return False, timed_out(limit or 0.0)
         if ok and self.observer is not None:

@@ -10,14 +10,16 @@ item list from the same folder the Plan handler wrote it to.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from logmr import config, names
 from logmr.config import Settings
-from logmr.engine.dispatcher import Dispatcher, Hook
+from logmr.engine.dispatcher import Dispatcher, Hook, WorkerPool
 from logmr.engine.interpreter import Execution, Interpreter, StatesError
 from logmr.local import local_backends
 
@@ -91,6 +93,49 @@ class _PhaseProgress:
             self.progress(phase, self.done.get(phase, 0), self.totals[phase])
 
 
+def worker_pool(settings: Settings, workers: int | None = None) -> WorkerPool:
+    """Worker processes for ``run_local(pool=...)`` calls with the same
+    ``settings``, kept across jobs: close it (or use ``with``) when done."""
+    return WorkerPool(
+        settings.workers if workers is None else workers,
+        list(names.FUNCTIONS.values()),
+        env=handler_env(settings),
+        log_dir=str(settings.home / "logs"),
+    )
+
+
+class _SharedPools:
+    """The worker pools of the ``run_local`` calls running at once in this
+    process: calls with the same home and worker count share one pool (started
+    by the first, closed when the last ends), so ten concurrent jobs start two
+    workers rather than twenty."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pools: dict[tuple[str, int], tuple[WorkerPool, int]] = {}
+
+    @contextlib.contextmanager
+    def borrow(self, settings: Settings, workers: int) -> Iterator[WorkerPool]:
+        key = (str(settings.home), workers)
+        with self._lock:
+            pool, users = self._pools.get(key) or (worker_pool(settings, workers), 0)
+            self._pools[key] = (pool, users + 1)
+        try:
+            yield pool
+        finally:
+            with self._lock:
+                pool, users = self._pools[key]
+                if users == 1:
+                    del self._pools[key]
+                else:
+                    self._pools[key] = (pool, users - 1)
+            if users == 1:
+                pool.close()
+
+
+_SHARED_POOLS = _SharedPools()
+
+
 def run_local(
     request: dict[str, Any],
     *,
@@ -99,11 +144,41 @@ def run_local(
     progress: Progress = _quiet,
     hook: Hook | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    pool: WorkerPool | None = None,
     timeouts: Mapping[str, float] | None = None,
 ) -> Execution:
     """Run one job request through the state machine on this machine; the
-    execution is named by the request's ``job_id``. ``timeouts`` (logical
-    function name -> seconds) emulates Lambda's timeouts; none by default."""
+    execution is named by the request's ``job_id``. Handlers run in ``pool``
+    (from ``worker_pool`` with the same settings: kept by the caller across
+    jobs), else in ``workers`` worker processes shared with the other
+    ``run_local`` calls running in this process, else (``workers=0``) in the
+    calling thread. ``timeouts`` (logical function name -> seconds) emulates
+    Lambda's timeouts; none by default."""
+    count = settings.workers if workers is None else workers
+    with contextlib.ExitStack() as stack:
+        if pool is None and count > 0:
+            pool = stack.enter_context(_SHARED_POOLS.borrow(settings, count))
+        return _run(
+            request,
+            settings,
+            pool,
+            progress=progress,
+            hook=hook,
+            sleep=sleep,
+            timeouts=timeouts,
+        )
+
+
+def _run(
+    request: dict[str, Any],
+    settings: Settings,
+    pool: WorkerPool | None,
+    *,
+    progress: Progress,
+    hook: Hook | None,
+    sleep: Callable[[float], None],
+    timeouts: Mapping[str, float] | None,
+) -> Execution:
     objects = local_backends(settings).objects
 
     def get_object(bucket: str, key: str) -> bytes:
@@ -113,10 +188,9 @@ def run_local(
 
     dispatcher = Dispatcher(
         {LOCAL_ARN.format(logical): handler for logical, handler in names.FUNCTIONS.items()},
-        workers=settings.workers if workers is None else workers,
-        env=handler_env(settings),
-        log_dir=str(settings.home / "logs"),
+        workers=0,
         hook=hook,
+        pool=pool,
         timeouts=timeouts,
     )
 

@@ -1,0 +1,352 @@
+"""The HTML report: sections chosen by result shape, every log-borne string
+escaped, nothing loaded from anywhere; the CLI writes it for real jobs."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections import Counter
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpers import generated_logs
+from logmr.cli import main
+from logmr.report import analyse, render
+from logmr.report.svg import nice_ticks, number
+from logmr.storage.base import JobRecord
+
+pytestmark = pytest.mark.unit
+
+HOSTILE = "<script>alert(1)</script>"
+ATTRIBUTE_BREAKER = '"><img src="http://evil.example/x.png" onerror="alert(2)">'
+
+
+class Page(HTMLParser):
+    """The elements of a page, with their attributes and the section each is in."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.elements: list[tuple[str, dict[str, str], str]] = []
+        self.text_by_section: dict[str, list[str]] = {}
+        self.section = ""
+        self.feed(text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: value or "" for name, value in attrs}
+        if tag == "section":
+            self.section = values.get("id", "")
+        self.elements.append((tag, values, self.section))
+
+    def handle_data(self, data: str) -> None:
+        self.text_by_section.setdefault(self.section, []).append(data)
+
+    def sections(self) -> list[str]:
+        return [attrs["id"] for tag, attrs, _ in self.elements if tag == "section"]
+
+    def text(self, section: str) -> str:
+        return " ".join(self.text_by_section.get(section, []))
+
+    def charts(self, section: str) -> list[dict[str, str]]:
+        return [a for tag, a, s in self.elements if tag == "svg" and s == section]
+
+    def count(self, tag: str, section: str, css_class: str) -> int:
+        return sum(
+            1
+            for t, attrs, s in self.elements
+            if t == tag and s == section and css_class in attrs.get("class", "").split()
+        )
+
+
+def record(job: str, **fields: Any) -> JobRecord:
+    base: dict[str, Any] = {
+        "job_id": f"{job}-1",
+        "job": job,
+        "status": "SUCCEEDED",
+        "spec": {"inputs": ["/logs/access.log"], "format": "apache_combined", "params": {}},
+        "counters": {"lines": 1000, "records": 990, "malformed": 10},
+        "timings": {"duration_s": 1.25},
+        "created_at": "2026-11-22T03:00:00.000+00:00",
+    }
+    base.update(fields)
+    return JobRecord(**base)
+
+
+def page_of(rec: JobRecord, results: dict[str, Any]) -> tuple[str, Page]:
+    text = render(analyse(rec, results))
+    return text, Page(text)
+
+
+def windows(count: int, start_hour: int = 3) -> list[str]:
+    return [f"2026-11-22T{start_hour + i // 60:02d}:{i % 60:02d}:00Z" for i in range(count)]
+
+
+# -- the job shapes -------------------------------------------------------------------
+def access_report_results() -> dict[str, Any]:
+    results: dict[str, Any] = {"status:200": 700, "status:404": 200, "status:500": 90}
+    results |= {
+        "path:/": {"count": 500, "bytes": 10_000},
+        "path:/api": {"count": 300, "bytes": 9_000},
+        "path:/login": {"count": 190, "bytes": 1_000},
+    }
+    for i, iso in enumerate(windows(6)):
+        results[f"window:{iso}"] = {
+            "count": 150 + i,
+            "errors": 40 + i,
+            "bytes": 3_000,
+            "p50": 10.0 + i,
+            "p95": 50.0 + i,
+            "p99": 90.0 + i,
+            "sketch": "AQID",
+        }
+    results["total"] = {"count": 990, "bytes": 20_000, "errors": 290}
+    return results
+
+
+def test_access_report_shape_has_every_section() -> None:
+    results = access_report_results()
+    _, page = page_of(record("access_report"), results)
+    assert page.sections() == [
+        "facts",
+        "timeseries",
+        "percentiles",
+        "mix",
+        "top",
+        "results",
+        "malformed",
+    ]
+    window_keys = [key for key in results if key.startswith("window:")]
+    # records and errors: one point per window each
+    assert page.count("circle", "timeseries", "point") == 2 * len(window_keys)
+    assert page.count("circle", "percentiles", "point") == 3 * len(window_keys)
+    statuses = {key[7:]: value for key, value in results.items() if key.startswith("status:")}
+    assert page.count("rect", "mix", "bar") == len(statuses)
+    total = sum(statuses.values())
+    for code, count in statuses.items():
+        assert f"{code}: {count:,} ({100 * count / total:.1f}%)" in page.text("mix")
+    paths = {key[5:]: value["count"] for key, value in results.items() if key.startswith("path:")}
+    assert page.count("rect", "top", "bar") == len(paths)
+    bars = re.findall(r"(/\w*): ([\d,]+)", page.text("top"))
+    assert [name for name, _ in bars] == sorted(paths, key=lambda p: -paths[p])
+    assert "total" not in [name for name, _ in bars]
+
+
+def test_percentiles_job_shape() -> None:
+    results: dict[str, Any] = {
+        iso: {"count": 10, "min": 1, "max": 99, "p50": 5, "p90": 9, "p95": 20, "p99": 40 + i}
+        for i, iso in enumerate(windows(4))
+    }
+    results["all"] = {"count": 40, "min": 1, "max": 99, "p50": 5, "p90": 9, "p95": 21, "p99": 44}
+    _, page = page_of(record("percentiles", spec={"inputs": ["x"], "params": {}}), results)
+    assert "percentiles" in page.sections()
+    assert page.count("polyline", "percentiles", "series") == 3
+    assert page.count("circle", "percentiles", "point") == 3 * 4
+    assert "whole job" in page.text("percentiles")
+    assert "44" in page.text("percentiles")
+
+
+def test_window_counts_shape() -> None:
+    keys = windows(90)
+    results = {iso: {"count": 100 + i, "errors": i % 7} for i, iso in enumerate(keys)}
+    _, page = page_of(record("window_counts"), results)
+    assert [c["data-chart"] for c in page.charts("timeseries")] == ["line"]
+    assert page.charts("timeseries")[0]["data-points"] == str(2 * len(keys))
+    assert "percentiles" not in page.sections()
+    expected_errors = sum(i % 7 for i in range(len(keys)))
+    assert f"{number(expected_errors)} errors" in page.text("timeseries")
+
+
+def test_requests_per_window_shape_has_errors_and_class_mix() -> None:
+    results = {
+        iso: {"count": 10 + i, "2xx": 6 + i, "3xx": 1, "4xx": 2, "5xx": 1}
+        for i, iso in enumerate(windows(5))
+    }
+    _, page = page_of(record("requests_per_window"), results)
+    assert {"timeseries", "mix"} <= set(page.sections())
+    classes: Counter[str] = Counter()
+    for value in results.values():
+        classes.update({k: v for k, v in value.items() if k.endswith("xx")})
+    total = sum(classes.values())
+    for name, count in classes.items():
+        assert f"{name}: {count:,} ({100 * count / total:.1f}%)" in page.text("mix")
+    assert f"{sum(v['4xx'] + v['5xx'] for v in results.values())} errors" in page.text("timeseries")
+
+
+@pytest.mark.parametrize(
+    ("job", "results", "sections"),
+    [
+        ("status_codes", {"200": 50, "404": 7, "500": 3}, {"mix", "top"}),
+        ("level_counts", {"INFO": 80, "WARN": 15, "ERROR": 5}, {"mix", "top"}),
+        ("top_paths", {"/a": {"count": 3, "bytes": 10}, "/b": {"count": 1, "bytes": 5}}, {"top"}),
+        ("word_count", {"the": 9, "a": 4, "log": 2}, {"top"}),
+        ("error_rate", {"total": 100, "errors": 7}, {"top", "summary"}),
+        ("bytes_total", {"bytes": 5000, "responses": 10}, {"top", "summary"}),
+    ],
+)
+def test_sections_follow_the_result_shape(
+    job: str, results: dict[str, Any], sections: set[str]
+) -> None:
+    summary = {"error_rate": 0.07, "basis": "status"} if job == "error_rate" else None
+    if job == "bytes_total":
+        summary = {"bytes": 5000, "responses": 10, "mean_bytes": 500.0}
+    _, page = page_of(record(job, summary=summary), results)
+    assert sections | {"facts", "results"} <= set(page.sections())
+    assert "timeseries" not in page.sections()
+    for key in results:
+        assert key in page.text("results")
+
+
+def test_a_single_number_result_has_no_bar_chart() -> None:
+    _, page = page_of(record("pattern_count"), {"only": 5})
+    assert "top" not in page.sections()
+    assert "only" in page.text("results")
+
+
+def test_a_failed_job_shows_its_error_and_no_results() -> None:
+    rec = record("status_codes", status="FAILED", error="CorruptShuffleError", cause="bad crc")
+    _, page = page_of(rec, {})
+    assert "CorruptShuffleError: bad crc" in page.text("facts")
+    assert "no results" in page.text("results")
+
+
+def test_facts_show_malformed_share_duration_and_cost_when_present() -> None:
+    rec = record("status_codes", summary={"cost": 0.000125})
+    _, page = page_of(rec, {"200": 990})
+    facts = page.text("facts")
+    assert f"10 of 1,000 lines ({100 * 10 / 1000:.2f}%)" in facts
+    assert "1.250 s" in facts
+    assert "$0.000125" in facts
+    _, without = page_of(record("status_codes"), {"200": 990})
+    assert "cost" not in without.text("facts")
+
+
+# -- hostile input --------------------------------------------------------------------
+def test_keys_and_samples_from_logs_are_escaped() -> None:
+    samples = [
+        {"origin": "/logs/a.log@0", "line": HOSTILE, "length": len(HOSTILE)},
+        {"origin": ATTRIBUTE_BREAKER, "line": ATTRIBUTE_BREAKER, "length": 60},
+    ]
+    rec = record("top_paths", malformed_samples=samples, job_id=f"job{HOSTILE}")
+    results = {
+        HOSTILE: {"count": 5, "bytes": 1},
+        ATTRIBUTE_BREAKER: {"count": 3, "bytes": 2},
+        "/fine": {"count": 1, "bytes": 0},
+    }
+    text, page = page_of(rec, results)
+    tags = [tag for tag, _, _ in page.elements]
+    assert "script" not in tags
+    assert "img" not in tags
+    assert not any(name.startswith("on") for _, attrs, _ in page.elements for name in attrs)
+    assert "<script>" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    # the hostile strings are shown as text, whole
+    assert HOSTILE in page.text("malformed")
+    assert ATTRIBUTE_BREAKER in page.text("malformed")
+    assert HOSTILE in page.text("top")
+    assert HOSTILE in page.text("results")
+
+
+def test_hostile_window_keys_and_mix_labels_are_escaped() -> None:
+    results = {f"window:{HOSTILE}": {"count": 3, "errors": 1}, f"status:{HOSTILE}": 4}
+    text, page = page_of(record("access_report"), results)
+    assert "script" not in [tag for tag, _, _ in page.elements]
+    assert "<script>" not in text
+
+
+def test_the_page_loads_nothing_from_anywhere() -> None:
+    results = access_report_results() | {"path:http://evil.example/": {"count": 1, "bytes": 0}}
+    samples = [{"origin": "x", "line": 'GET https://cdn.example/x.js "', "length": 30}]
+    text, page = page_of(record("access_report", malformed_samples=samples), results)
+    for _, attrs, _ in page.elements:
+        for name in ("src", "href", "xlink:href", "action", "data"):
+            assert "://" not in attrs.get(name, ""), (name, attrs)
+    assert not re.search(r"""(src|href)\s*=\s*["']?https?:""", text)
+    assert not any(tag in ("script", "link", "iframe", "img") for tag, _, _ in page.elements)
+    policy = [a["content"] for t, a, _ in page.elements if t == "meta" and "content" in a]
+    assert any("default-src 'none'" in value for value in policy)
+
+
+# -- drawing helpers ------------------------------------------------------------------
+@pytest.mark.parametrize("high", [0.0, 0.4, 7.0, 99.0, 1234.0, 10_000.0, 3.3e6])
+def test_ticks_start_at_zero_and_cover_the_peak(high: float) -> None:
+    ticks = nice_ticks(high)
+    assert ticks[0] == 0.0
+    assert ticks[-1] >= high
+    steps = {round(b - a, 9) for a, b in itertools.pairwise(ticks)}
+    assert len(steps) == 1
+
+
+# -- the CLI ---------------------------------------------------------------------------
+@pytest.mark.functional
+def test_cli_report_and_run_html_for_real_jobs(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    log = generated_logs(tmp_path, lines=1500, seed=5)["access"]
+    via_run = tmp_path / "run.html"
+    code = main(
+        [
+            "run",
+            str(log),
+            "--job",
+            "requests_per_window",
+            "--param",
+            "window=5m",
+            "--job-id",
+            "rpw-report",
+            "--engine",
+            "inline",
+            "--workers",
+            "1",
+            "--json",
+            "--html",
+            str(via_run),
+        ]
+    )
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    page = Page(via_run.read_text())
+    assert {"facts", "timeseries", "mix", "results"} <= set(page.sections())
+    assert page.count("circle", "timeseries", "point") == 2 * len(out["results"])
+    assert f"{out['counters']['malformed']:,} of {out['counters']['lines']:,}" in page.text("facts")
+    again = tmp_path / "out" / "report.html"
+    assert main(["report", "rpw-report", "--html", str(again)]) == 0
+    assert "report written to" in capsys.readouterr().err
+    assert again.read_text() == via_run.read_text()
+
+
+@pytest.mark.functional
+def test_cli_report_remote_reads_dynamodb(tmp_path: Path) -> None:
+    from moto import mock_aws
+
+    from aws_support import create_account
+    from logmr.aws.dynamodb import DynamoResultStore
+    from logmr.config import DEFAULT_JOBS_TABLE, DEFAULT_RESULTS_TABLE
+
+    results = {"200": 40, "404": 9, HOSTILE: 1}
+    with mock_aws():
+        create_account()
+        store = DynamoResultStore(DEFAULT_RESULTS_TABLE, DEFAULT_JOBS_TABLE)
+        store.put_job(record("status_codes", job_id="remote-1"))
+        store.put_results("remote-1", results.items())
+        target = tmp_path / "remote.html"
+        argv = ["report", "remote-1", "--region", "us-east-1", "--html", str(target)]
+        tables = ["--results-table", DEFAULT_RESULTS_TABLE, "--jobs-table", DEFAULT_JOBS_TABLE]
+        assert main([*argv, *tables]) == 0
+    text = target.read_text()
+    page = Page(text)
+    assert page.count("rect", "top", "bar") == len(results)
+    assert HOSTILE in page.text("results")
+    assert "<script>" not in text
+
+
+@pytest.mark.functional
+def test_cli_report_of_an_unknown_job_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["report", "no-such-job", "--html", str(tmp_path / "x.html")]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == "logmr: error: JobNotFoundError: no job 'no-such-job'"
+    assert not (tmp_path / "x.html").exists()
