@@ -145,6 +145,7 @@ def profile_job(path: Path, size: int, job_name: str, repeats: int) -> dict[str,
     rows = {
         step: {
             "cpu_s": round(statistics.median(cpu[step]), 4),
+            "cpu_s_min": round(min(cpu[step]), 4),
             "wall_s": round(statistics.median(wall[step]), 4),
             "share_of_map_task_cpu": round(statistics.median(cpu[step]) / map_cpu, 3)
             if step != "map_task"
@@ -162,6 +163,7 @@ def profile_job(path: Path, size: int, job_name: str, repeats: int) -> dict[str,
         "steps": rows,
         "sum_of_map_steps_cpu_s": round(steps_cpu, 4),
         "map_task_lines_per_cpu_s": round(lines / map_cpu),
+        "map_task_lines_per_cpu_s_best": round(lines / min(cpu["map_task"])),
         "target_lines_per_s_per_core": TARGET_LINES_PER_S_PER_CORE,
         "target_met": lines / map_cpu >= TARGET_LINES_PER_S_PER_CORE,
     }
@@ -184,15 +186,16 @@ def markdown(report: dict[str, Any]) -> str:
         verdict = "met" if row["target_met"] else "NOT met"
         out += [
             f"## {row['job']}: {row['lines']:,} lines, {row['map_task_lines_per_cpu_s']:,} "
-            f"lines per CPU second (target {row['target_lines_per_s_per_core']:,}: {verdict})",
+            f"lines per CPU second, median (best {row['map_task_lines_per_cpu_s_best']:,}; "
+            f"target {row['target_lines_per_s_per_core']:,}: {verdict})",
             "",
-            "| Step | CPU s | Wall s | Share of map task CPU |",
-            "|---|---:|---:|---:|",
+            "| Step | CPU s (median) | CPU s (best) | Wall s (median) | Share of map task CPU |",
+            "|---|---:|---:|---:|---:|",
         ]
         for step, cells in row["steps"].items():
             out.append(
-                f"| {step} | {cells['cpu_s']:.3f} | {cells['wall_s']:.3f} | "
-                f"{cells['share_of_map_task_cpu']:.0%} |"
+                f"| {step} | {cells['cpu_s']:.3f} | {cells['cpu_s_min']:.3f} | "
+                f"{cells['wall_s']:.3f} | {cells['share_of_map_task_cpu']:.0%} |"
             )
         out += [
             "",
@@ -207,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--size", default="100MB", help="input size (default 100MB)")
     parser.add_argument("--jobs", default="status_codes,top_paths", help="comma-separated jobs")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
     from logmr.errors import LogmrError
