@@ -201,11 +201,19 @@ def run_once(system: System, question: str, data: Input) -> Run:
 
 def measure(question: str, chosen: list[System], data: Input, rounds: int) -> dict[str, Any]:
     runs: dict[str, list[Run]] = {system.key: [] for system in chosen}
+    failed: dict[str, str] = {}  # a failed system is reported, not retried
     for round_no in range(1, rounds + 1):
         for system in chosen:
-            if len(runs[system.key]) >= SLOW_RUNS.get(system.key, rounds):
+            if system.key in failed or len(runs[system.key]) >= SLOW_RUNS.get(system.key, rounds):
                 continue
-            run = run_once(system, question, data)
+            try:
+                run = run_once(system, question, data)
+            except (RuntimeError, ValueError, LookupError) as exc:
+                if system.key in ("logmr", "reference"):
+                    raise
+                failed[system.key] = (str(exc).strip().splitlines() or [repr(exc)])[-1][:300]
+                print(f"{question} {system.key} failed: {failed[system.key]}", file=sys.stderr)
+                continue
             runs[system.key].append(run)
             print(
                 f"{question} round {round_no}/{rounds} {system.key}: {run.seconds:.2f} s, "
@@ -217,6 +225,13 @@ def measure(question: str, chosen: list[System], data: Input, rounds: int) -> di
     logmr_s = _median([run.seconds for run in runs["logmr"]])
     for system in chosen:
         done = runs[system.key]
+        if system.key in failed:
+            rows[system.key] = {
+                "label": system.label,
+                "failed": failed[system.key],
+                "answer_identical": False,
+            }
+            continue
         median = _median([run.seconds for run in done])
         same = all(run.answer == reference for run in done)
         rows[system.key] = {
@@ -246,7 +261,7 @@ def measure(question: str, chosen: list[System], data: Input, rounds: int) -> di
             else rows[key]["ratio_to_logmr"] >= target,
         }
         for key, target in TARGETS.items()
-        if key in rows
+        if key in rows and key not in failed
     }
     return {"answer": reference, "systems": rows, "targets": targets}
 
@@ -285,6 +300,9 @@ def markdown(report: dict[str, Any]) -> str:
             "|---|---:|---|---:|---:|---:|---:|---|",
         ]
         for row in result["systems"].values():
+            if "failed" in row:
+                out.append(f"| {row['label']} | failed: {row['failed']} | | | | | | NO |")
+                continue
             runs = ", ".join(f"{value:.2f}" for value in row["wall_s_runs"])
             out.append(
                 f"| {row['label']} | {row['wall_s_median']:.2f} | {runs} | "
