@@ -10,6 +10,10 @@ the range size (lines longer than a range included).
 The reader only needs a stream opened at ``max(start - 1, 0)`` and read to the
 end of the object (a local file, or an open-ended ranged S3 GET); memory is
 bounded by the block size plus the longest line, never by the range.
+
+``iter_range_texts`` yields the owned lines as texts of whole lines (the map
+task's input: a format's block parser scans a text in one pass);
+``iter_range_blocks`` yields them split into lists of lines.
 """
 
 from __future__ import annotations
