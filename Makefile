@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SAMPLE := samples/access.log
 SAMPLE_SIZE ?= 20MB
 
-.PHONY: run test lint bench load chromium clean install dev synth localstack-deploy
+.PHONY: run test lint bench bench-quick load chromium clean install dev synth localstack-deploy
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,8 +72,19 @@ localstack-deploy: $(VENV)/.installed-cdk node_modules/.package-lock.json
 	$(CDK_ENV) npx cdklocal bootstrap $(CDK_FLAGS)
 	$(CDK_ENV) npx cdklocal deploy $(CDK_FLAGS) --require-approval never -c logmr:removalPolicy=destroy
 
-bench: $(VENV)/.installed-dev
-	$(BIN)/python bench/bench_status_codes.py
+$(VENV)/.installed-bench: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $@ $(VENV)/.installed
+
+# logmr against DuckDB, Lithops, Dask and mrjob (1 GB, 3 rounds; long: mrjob
+# takes minutes), then the map task profile. bench-quick: 100 MB, one round.
+bench: $(VENV)/.installed-bench
+	$(BIN)/python bench/bench_peers.py
+	$(BIN)/python bench/profile_task.py --size 1GB
+
+bench-quick: $(VENV)/.installed-bench
+	$(BIN)/python bench/bench_peers.py --quick
+	$(BIN)/python bench/profile_task.py --size 100MB
 
 # 10 concurrent jobs of 4,000 events on the local engine, each checked (bench/README.md)
 load: $(VENV)/.installed-dev

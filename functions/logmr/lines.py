@@ -10,6 +10,10 @@ the range size (lines longer than a range included).
 The reader only needs a stream opened at ``max(start - 1, 0)`` and read to the
 end of the object (a local file, or an open-ended ranged S3 GET); memory is
 bounded by the block size plus the longest line, never by the range.
+
+``iter_range_texts`` yields the owned lines as texts of whole lines (the map
+task's input: a format's block parser scans a text in one pass);
+``iter_range_blocks`` yields them split into lists of lines.
 """
 
 from __future__ import annotations
@@ -53,10 +57,28 @@ def iter_range_blocks(
     compressed objects, which are one range each). Lines come without LF and
     with one trailing CR removed.
     """
+    for text in iter_range_texts(stream, start, end, block_size=block_size):
+        yield split_lines(text)
+
+
+def iter_range_texts(
+    stream: Readable,
+    start: int,
+    end: int | None,
+    *,
+    block_size: int = DEFAULT_BLOCK_SIZE,
+) -> Iterator[bytes]:
+    """Yield the lines owned by ``[start, end)`` as texts of whole lines.
+
+    Each text is a run of lines as they are in the object, each ending with
+    LF (a final line without one gets one), CRs untouched: what a block parser
+    scans in one pass. ``split_lines`` of the texts gives exactly the lines of
+    ``iter_range_blocks``. Same stream contract as ``iter_range_blocks``.
+    """
     if end is not None and end <= start:
         return
     pos = start  # object offset of the first byte held in ``pending``
-    pending: list[bytes] = []  # the start of a line whose LF is still unread
+    pending: list[bytes | memoryview] = []  # the start of a line whose LF is still unread
     if start > 0:
         before = stream.read(1)
         if not before:
@@ -78,36 +100,30 @@ def iter_range_blocks(
         if not block:
             tail = b"".join(pending)
             if tail:
-                lines = tail.split(b"\n")
-                if not lines[-1]:
-                    lines.pop()
-                if end is not None:
-                    lines = _lines_starting_before(lines, pos, end)
-                yield strip_cr(lines)
+                if not tail.endswith(b"\n"):
+                    tail += b"\n"
+                yield tail if end is None else _owned(tail, pos, end)
             return
         last_nl = block.rfind(b"\n")
         if last_nl < 0:
             pending.append(block)  # a line longer than a block: read on
             continue
-        pending.append(block[: last_nl + 1])
+        pending.append(memoryview(block)[: last_nl + 1])  # joined without a copy of its own
         text = b"".join(pending)
         pending = [block[last_nl + 1 :]]
         text_end = pos + len(text)
         if end is not None and text_end > end:
-            lines = text.split(b"\n")
-            lines.pop()  # the empty segment after the final LF
-            yield strip_cr(_lines_starting_before(lines, pos, end))
+            yield _owned(text, pos, end)
             return
-        yield split_lines(text)
+        yield text
         pos = text_end
 
 
-def _lines_starting_before(lines: list[bytes], pos: int, end: int) -> list[bytes]:
-    kept: list[bytes] = []
-    line_start = pos
-    for line in lines:
-        if line_start >= end:
-            break
-        kept.append(line)
-        line_start += len(line) + 1
-    return kept
+def _owned(text: bytes, pos: int, end: int) -> bytes:
+    """The lines of ``text`` (at object offset ``pos``, ending with LF) that
+    start before ``end``: up to the LF of the line holding byte ``end - 1``."""
+    if end <= pos:
+        return b""
+    if pos + len(text) <= end:
+        return text
+    return text[: text.index(b"\n", end - pos - 1) + 1]

@@ -4,6 +4,7 @@ partitioning the combined pairs, and reducing grouped values. No I/O."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from functools import partial
 from itertools import chain
 from operator import is_not
@@ -12,6 +13,7 @@ from typing import Any
 from logmr.config import SAMPLE_LINE_BYTES
 from logmr.formats.base import Format
 from logmr.jobs.base import Job
+from logmr.lines import split_lines
 from logmr.partition import partition_of
 
 #: buffered values before the combiner folds them (bounds map-side memory)
@@ -79,26 +81,62 @@ class MapSide:
         self.records += len(records)
         self._map(records)
 
+    def feed_text(self, text: bytes) -> None:
+        """A text of whole LF-terminated lines (``lines.iter_range_texts``): one
+        C-level pass over the whole text when the format has a block parser
+        (``Format.records_in_text``), else split into lines for ``feed``."""
+        job = self.job
+        if job.raw_lines or self._is_continuation is not None:
+            self.feed(split_lines(text))
+            return
+        if self._count_getter is not None and job.count_field is not None:
+            keys = self.fmt.values_in_text(text, job.count_field)
+            if keys is not None:
+                lines = text.count(b"\n")
+                self.lines += lines
+                self._counted(keys, lines, lambda: split_lines(text))
+                return
+        records = self.fmt.records_in_text(text)
+        if records is None:
+            self.feed(split_lines(text))
+            return
+        lines = text.count(b"\n")
+        self.lines += lines
+        if self._count_getter is not None:
+            keys = list(map(self._count_getter, records))
+            self._counted(keys, lines, lambda: split_lines(text))
+            return
+        malformed = lines - len(records)
+        if malformed:
+            self._find_malformed(lambda: split_lines(text), malformed)
+        self.records += len(records)
+        self._map(records)
+
     def _count(self, lines: list[bytes], getter: Any) -> None:
         """A counting job (``count_field``): parse, get and count in one C-level
         stream; records are not kept, only the keys."""
         keys = list(map(getter, filter(_is_record, self.fmt.parse_many(lines))))
+        self._counted(keys, len(lines), lambda: lines)
+
+    def _counted(self, keys: list[Any], lines: int, line_list: Callable[[], list[bytes]]) -> None:
+        """Count ``keys``, the values of the well-formed ones of ``lines`` lines;
+        ``line_list`` gives those lines when malformed ones must be sampled."""
         self.records += len(keys)
-        malformed = len(lines) - len(keys)
+        malformed = lines - len(keys)
         if malformed:
-            self._find_malformed(lines, malformed)
+            self._find_malformed(line_list, malformed)
         self.counts.update(keys)
         missing = self.counts.pop(None, 0)
         if missing:
             self.job.count(f"no_{self.job.count_field}", missing)
 
-    def _find_malformed(self, lines: list[bytes], malformed: int) -> None:
+    def _find_malformed(self, line_list: Callable[[], list[bytes]], malformed: int) -> None:
         """Count ``malformed`` lines, finding (parsing again) only those the
-        sample still has room for."""
+        sample still has room for (``line_list`` is called only then)."""
         parse = self.fmt.parse
         found = 0
         if len(self.samples) < self.sample_limit:
-            for line in lines:
+            for line in line_list():
                 if parse(line) is None:
                     self._malformed(line)
                     found += 1

@@ -34,7 +34,7 @@ __all__ = [
     "prepare",
     "reduce_task",
 ]
-from logmr.lines import iter_range_blocks
+from logmr.lines import iter_range_texts
 from logmr.mapreduce import MapSide, reduce_groups
 from logmr.planner import cut
 from logmr.shuffle import encode
@@ -163,8 +163,8 @@ def map_task(spec: JobSpec, task: MapTask, backends: Backends) -> dict[str, Any]
     side = MapSide(job, fmt, SAMPLES_PER_TASK, sample_origin=f"{task.uri}@{task.start}")
     raw = backends.inputs.open_at(task.uri, max(task.start - 1, 0))
     with decompressing(raw, task.compression, task.uri) as stream:
-        for lines in iter_range_blocks(stream, task.start, task.end):
-            side.feed(lines)
+        for text in iter_range_texts(stream, task.start, task.end):
+            side.feed_text(text)
     side.combine()
     parts = side.partitions(spec.reducers)
     data = encode(parts)

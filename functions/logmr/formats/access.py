@@ -37,15 +37,47 @@ from typing import ClassVar
 from logmr.formats.base import Getter, RegexFormat
 from logmr.formats.timeparse import apache_epoch, apache_local
 
-_HEAD = rb"(\S++) \S++ \S++ \[(\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\] "
-_QUOTED = rb'"([^"\\]*+(?:\\.[^"\\]*+)*+)"'
-_STATUS_SIZE = rb" (\d{3}) (\d++|-)"
+# The reference's ``\S``, ``\d`` and ``[^"\\]`` spelled as byte ranges: the same
+# sets for ``bytes`` patterns (``\S`` excludes exactly \t \n \v \f \r and space),
+# but a set of ranges compiles to one bitmap test per byte, which ``re`` scans
+# about 1.4x faster than a negated set or a category.
+_NOT_SPACE = rb"[\x00-\x08\x0e-\x1f!-\xff]"
+_DIGIT = rb"[0-9]"
+#: a byte of a quoted field other than ``"`` and ``\``; in block patterns not LF
+_QUOTED_BYTE = {False: rb"[\x00-!#-\[\]-\xff]", True: rb"[\x00-\t\x0b-!#-\[\]-\xff]"}
 
-_COMMON = re.compile(_HEAD + _QUOTED + _STATUS_SIZE + rb"\Z")
-_COMBINED = re.compile(_HEAD + _QUOTED + _STATUS_SIZE + b" " + _QUOTED + b" " + _QUOTED + rb"\Z")
-_VHOST = re.compile(
-    rb"(\S+):(\d+) " + _HEAD + _QUOTED + _STATUS_SIZE + b" " + _QUOTED + b" " + _QUOTED + rb"\Z"
-)
+
+def _quoted(name: str, block: bool) -> bytes:
+    """A quoted field, a backslash escaping the next byte (unrolled, possessive)."""
+    byte = _QUOTED_BYTE[block]
+    return b'"(?P<' + name.encode() + b">" + byte + rb"*+(?:\\." + byte + rb'*+)*+)"'
+
+
+def _access(prefix: bytes, combined: bool, block: bool) -> re.Pattern[bytes]:
+    """The pattern of one access format: per line (``block=False``, anchored at
+    both ends), or over a text of LF-terminated lines (``block=True``)."""
+    ns, d = _NOT_SPACE, _DIGIT
+    body = (
+        prefix
+        + b"(?P<client>" + ns + b"++) " + ns + b"++ " + ns + b"++ "
+        + rb"\[(?P<time>" + d + b"{2}/[A-Z][a-z]{2}/" + d + b"{4}:" + d + b"{2}:" + d + b"{2}:"
+        + d + b"{2} [+-]" + d + rb"{4})\] "
+        + _quoted("request", block)
+        + b" (?P<status>" + d + b"{3}) (?P<size>" + d + b"++|-)"
+    )  # fmt: skip
+    if combined:
+        body += b" " + _quoted("referer", block) + b" " + _quoted("user_agent", block)
+    if block:
+        return re.compile(b"^" + body + rb"\r?$", re.MULTILINE)
+    return re.compile(body + rb"\Z")
+
+
+_VHOST_PREFIX = b"(?P<vhost>" + _NOT_SPACE + b"+):(?P<port>" + _DIGIT + b"+) "
+_COMMON = _access(b"", combined=False, block=False)
+_COMBINED = _access(b"", combined=True, block=False)
+_VHOST = _access(_VHOST_PREFIX, combined=True, block=False)
+_PLAIN = frozenset({"client", "status"})
+_PLAIN_COMBINED = _PLAIN | {"referer", "user_agent"}
 
 
 def _size(value: bytes) -> int | None:
@@ -94,6 +126,8 @@ class ApacheCommon(RegexFormat):
     aliases = ("common", "clf")
     description = 'Apache/NCSA common log format: %h %l %u %t "%r" %>s %b'
     _pattern = _COMMON
+    _block_pattern = _access(b"", combined=False, block=True)
+    _plain_fields = _PLAIN
     _getters: ClassVar[Mapping[str, Getter]] = _access_getters(1, combined=False)
 
 
@@ -102,6 +136,8 @@ class ApacheCombined(RegexFormat):
     aliases = ("nginx_combined", "combined")
     description = 'Apache/nginx combined: common + "%{Referer}i" "%{User-Agent}i"'
     _pattern = _COMBINED
+    _block_pattern = _access(b"", combined=True, block=True)
+    _plain_fields = _PLAIN_COMBINED
     _getters: ClassVar[Mapping[str, Getter]] = _access_getters(1, combined=True)
 
 
@@ -110,6 +146,8 @@ class VhostCombined(RegexFormat):
     aliases = ("apache_vhost_combined",)
     description = "Apache vhost_combined: %v:%p followed by the combined fields"
     _pattern = _VHOST
+    _block_pattern = _access(_VHOST_PREFIX, combined=True, block=True)
+    _plain_fields = _PLAIN_COMBINED | {"vhost"}
     _getters: ClassVar[Mapping[str, Getter]] = {
         "vhost": itemgetter(1),
         **_access_getters(3, combined=True),

@@ -35,6 +35,7 @@ local_time record time as written, in seconds since the epoch as if it were
 from __future__ import annotations
 
 import abc
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar
@@ -96,6 +97,19 @@ class Format(abc.ABC):
         """``parse`` over many lines; formats may override with a faster loop."""
         return map(self.parse, lines)
 
+    def records_in_text(self, text: bytes) -> list[Record] | None:
+        """The records of the well-formed lines of ``text`` (whole lines, each
+        ending with LF, CRs untouched: ``lines.iter_range_texts``), in order;
+        the other lines are malformed, so ``text.count(b"\\n") - len(records)``
+        counts them. ``None``: this format has no block parser (split the text
+        and use ``parse_many``)."""
+        return None
+
+    def values_in_text(self, text: bytes, field: str) -> list[Any] | None:
+        """``getter(field)`` of each record of ``records_in_text(text)``, without
+        making the records; ``None`` when the format cannot do that for ``field``."""
+        return None
+
     @abc.abstractmethod
     def getters(self) -> Mapping[str, Getter]:
         """Getter per canonical field this format provides."""
@@ -116,10 +130,23 @@ class Format(abc.ABC):
 
 class RegexFormat(Format):
     """A format whose record is the ``re.Match`` of one compiled pattern over the
-    line; subclasses set ``_pattern`` and ``_getters`` (group getters)."""
+    line; subclasses set ``_pattern`` and ``_getters`` (group getters).
+
+    A subclass may also set ``_block_pattern``: the same acceptance as
+    ``_pattern`` applied to a whole text of LF-terminated lines at once
+    (``re.MULTILINE``, anchored at line starts, ``\\r?$`` at the end, no part
+    able to match an LF), with the same group numbers, so that one C-level
+    ``finditer``/``findall`` over the text replaces a Python call per line.
+    Lines it does not match are the malformed ones. ``_plain_fields`` names the
+    fields whose getter is exactly one always-matching named group of it (the
+    group name is the field name): ``values_in_text`` extracts just that group
+    with ``findall``, no match objects at all.
+    """
 
     _pattern: ClassVar[re.Pattern[bytes]]
     _getters: ClassVar[Mapping[str, Getter]]
+    _block_pattern: ClassVar[re.Pattern[bytes] | None] = None
+    _plain_fields: ClassVar[frozenset[str]] = frozenset()
 
     def parse(self, line: bytes) -> re.Match[bytes] | None:
         return self._pattern.match(line)
@@ -129,3 +156,31 @@ class RegexFormat(Format):
 
     def getters(self) -> Mapping[str, Getter]:
         return self._getters
+
+    def records_in_text(self, text: bytes) -> list[re.Match[bytes]] | None:
+        if self._block_pattern is None:
+            return None
+        return list(self._block_pattern.finditer(text))
+
+    def values_in_text(self, text: bytes, field: str) -> list[bytes] | None:
+        if self._block_pattern is None or field not in self._plain_fields:
+            return None
+        return _only_group(self._block_pattern, field).findall(text)
+
+
+_NAMED_GROUP = re.compile(rb"\(\?P<(\w+)>")
+
+
+@functools.cache
+def _only_group(pattern: re.Pattern[bytes], name: str) -> re.Pattern[bytes]:
+    """``pattern`` with every named group but ``name`` made non-capturing
+    (``name`` becomes its only group); same acceptance. Every group of the
+    pattern must be named."""
+
+    def rewrite(found: re.Match[bytes]) -> bytes:
+        return b"(" if found[1].decode() == name else b"(?:"
+
+    only = re.compile(_NAMED_GROUP.sub(rewrite, pattern.pattern), pattern.flags)
+    if only.groups != 1:
+        raise ValueError(f"pattern has unnamed groups or no group {name!r}")
+    return only

@@ -1,0 +1,177 @@
+"""The block parsers of the access formats accept exactly what the reference
+regex accepts, line by line, so the fast path can never change a count."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections import Counter
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from logmr.formats import get_format
+from logmr.jobs import load_job
+from logmr.lines import iter_range_blocks, iter_range_texts, split_lines
+from logmr.mapreduce import MapSide
+
+# The reference regexes, written the plain way (as in ../shared/data's reference
+# script): \S+ fields, a bracketed time, quoted fields where a backslash escapes
+# the next byte, a three-digit status and a size of digits or "-".
+_QUOTED = rb'"((?:[^"\\]|\\.)*)"'
+_COMMON_BODY = (
+    rb"(\S+) (\S+) (\S+) \[(\d{2})/([A-Z][a-z]{2})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) "
+    rb"([+-]\d{4})\] " + _QUOTED + rb" (\d{3}) (\d+|-)"
+)
+_COMBINED_BODY = _COMMON_BODY + b" " + _QUOTED + b" " + _QUOTED
+REFERENCE = {
+    "apache_common": re.compile(b"^" + _COMMON_BODY + b"$"),
+    "apache_combined": re.compile(b"^" + _COMBINED_BODY + b"$"),
+    "vhost_combined": re.compile(rb"^(\S+):(\d+) " + _COMBINED_BODY + b"$"),
+}
+#: the reference group of each field a format extracts without match objects
+PLAIN_GROUP = {
+    "apache_common": {"client": 1, "status": 12},
+    "apache_combined": {"client": 1, "status": 12, "referer": 14, "user_agent": 15},
+    "vhost_combined": {"vhost": 1, "client": 3, "status": 14, "referer": 16, "user_agent": 17},
+}
+
+COMMON = b'127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /a.gif HTTP/1.0" 200 2326'
+COMBINED = COMMON + b' "http://example.com/s\\"x.html" "Mozilla/4.08 [en] (Win98; I ;Nav)"'
+VALID = {
+    "apache_common": COMMON,
+    "apache_combined": COMBINED,
+    "vhost_combined": b"www.example.com:443 " + COMBINED,
+}
+#: the bytes that matter to the grammar, and a few that do not
+NASTY = [b'"', b"\\", b" ", b"\t", b"\r", b"\x0b", b"\x1c", b"7", b"[", b"]", b"-", b":", b"/"]
+NASTY += [b"\x00", b"\xff", b"a", b"Z", b"\\\\", b'\\"', b"+"]
+
+edit = st.tuples(
+    st.sampled_from(["insert", "delete", "replace"]),
+    st.integers(0, 400),
+    st.sampled_from(NASTY),
+)
+
+
+def mutated(line: bytes, edits: list[tuple[str, int, bytes]]) -> bytes:
+    for kind, where, text in edits:
+        at = where % (len(line) + 1)
+        if kind == "insert":
+            line = line[:at] + text + line[at:]
+        elif kind == "delete":
+            line = line[:at] + line[at + 1 :]
+        else:
+            line = line[:at] + text + line[at + 1 :]
+    return line
+
+
+lines_of = {
+    name: st.lists(
+        st.lists(edit, max_size=4).map(lambda edits, line=line: mutated(line, edits)),
+        min_size=1,
+        max_size=12,
+    )
+    for name, line in VALID.items()
+}
+
+
+def as_text(lines: list[bytes], crlf: list[bool]) -> bytes:
+    return b"".join(
+        line + (b"\r\n" if cr else b"\n") for line, cr in zip(lines, crlf, strict=False)
+    )
+
+
+@pytest.mark.property
+@pytest.mark.parametrize("name", sorted(VALID))
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_block_parser_accepts_exactly_the_reference(name: str, data: st.DataObject) -> None:
+    lines = data.draw(lines_of[name])
+    crlf = data.draw(st.lists(st.booleans(), min_size=len(lines), max_size=len(lines)))
+    fmt = get_format(name)
+    reference = REFERENCE[name]
+    # per line: the format's own pattern, group by group
+    for line in lines:
+        want = reference.match(line)
+        got = fmt.parse(line)
+        assert (got is None) == (want is None), line
+    # a whole text at once, LF or CRLF line ends
+    text = as_text(lines, crlf)
+    accepted = [found for line in split_lines(text) if (found := reference.match(line))]
+    records = fmt.records_in_text(text)
+    assert records is not None
+    assert len(records) == len(accepted)
+    for field, group in PLAIN_GROUP[name].items():
+        getter = fmt.getter(field)
+        assert [getter(record) for record in records] == [m[group] for m in accepted]
+        assert fmt.values_in_text(text, field) == [m[group] for m in accepted]
+
+
+@pytest.mark.unit
+def test_values_in_text_only_for_plain_fields() -> None:
+    fmt = get_format("apache_combined")
+    assert fmt.values_in_text(COMBINED + b"\n", "bytes") is None  # an int, not a group
+    assert fmt.values_in_text(COMBINED + b"\n", "status") == [b"200"]
+    assert get_format("syslog").records_in_text(b"x\n") is None  # no block parser
+
+
+def side_after(job_name: str, fmt_name: str, text: bytes, *, as_text_blocks: bool) -> MapSide:
+    job = load_job(job_name)
+    fmt = get_format(fmt_name)
+    job.bind(fmt)
+    side = MapSide(job, fmt, sample_limit=3)
+    if as_text_blocks:
+        side.feed_text(text)
+    else:
+        side.feed(split_lines(text))
+    side.combine()
+    return side
+
+
+@pytest.mark.property
+@pytest.mark.parametrize("job_name", ["status_codes", "top_paths", "bytes_total"])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lines=lines_of["apache_combined"], data=st.data())
+def test_feed_text_equals_feed_lines(
+    job_name: str, lines: list[bytes], data: st.DataObject
+) -> None:
+    crlf = data.draw(st.lists(st.booleans(), min_size=len(lines), max_size=len(lines)))
+    text = as_text(lines, crlf)
+    fast = side_after(job_name, "apache_combined", text, as_text_blocks=True)
+    slow = side_after(job_name, "apache_combined", text, as_text_blocks=False)
+    assert fast.counters() == slow.counters()
+    assert fast.samples == slow.samples
+    assert fast.partitions(3) == slow.partitions(3)
+    reference = REFERENCE["apache_combined"]
+    assert fast.counters()["malformed"] == sum(
+        1 for line in split_lines(text) if reference.match(line) is None
+    )
+    if job_name == "status_codes":
+        want = Counter(m[12] for line in split_lines(text) if (m := reference.match(line)))
+        assert dict(fast.counts) == dict(want)
+
+
+@pytest.mark.property
+@settings(max_examples=500, deadline=None)
+@given(
+    data=st.lists(
+        st.tuples(st.binary(max_size=30), st.sampled_from([b"\n", b"\r\n", b"\r", b""])),
+        max_size=30,
+    ).map(lambda parts: b"".join(text + end for text, end in parts)),
+    start=st.integers(0, 200),
+    length=st.integers(1, 200),
+    block=st.integers(1, 40),
+)
+def test_range_texts_are_the_range_lines(data: bytes, start: int, length: int, block: int) -> None:
+    def stream() -> io.BytesIO:
+        handle = io.BytesIO(data)
+        handle.seek(max(start - 1, 0))
+        return handle
+
+    texts = list(iter_range_texts(stream(), start, start + length, block_size=block))
+    assert all(text.endswith(b"\n") for text in texts if text)
+    got = [line for text in texts for line in split_lines(text)]
+    want = [line for batch in iter_range_blocks(stream(), start, start + length) for line in batch]
+    assert got == want
