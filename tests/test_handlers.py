@@ -124,3 +124,50 @@ def test_run_reads_s3_inputs_on_one_machine(
     out = json.loads(capsys.readouterr().out)
     _, inline_results = run_inline(access_log, "status_codes")
     assert (code, out["results"]) == (0, inline_results)
+
+
+# -- the tracer ----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("function_name", "disabled", "enabled"),
+    [("logmr-Map", None, True), ("logmr-Map", "true", False), (None, None, False)],
+)
+def test_tracing_follows_powertools_rule(
+    monkeypatch: pytest.MonkeyPatch, function_name: str | None, disabled: str | None, enabled: bool
+) -> None:
+    for name, value in (
+        ("AWS_LAMBDA_FUNCTION_NAME", function_name),
+        ("POWERTOOLS_TRACE_DISABLED", disabled),
+    ):
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    assert runtime.tracing_enabled() is enabled
+
+
+def test_a_handler_off_lambda_never_imports_the_xray_sdk(tmp_path: Path) -> None:
+    """Creating Powertools' Tracer imports the X-Ray SDK (most of a worker's
+    start-up); with tracing off the lazy tracer never creates it."""
+    import subprocess
+    import sys
+
+    log = tmp_path / "a.log"
+    log.write_bytes(b"hello world\n")
+    script = (
+        "import json, sys\n"
+        "from logmr.handlers import plan\n"
+        "from logmr.engine.context import LocalContext\n"
+        f"plan.handler({{'input': {{'job': 'word_count', 'inputs': [{str(log)!r}],"
+        " 'job_id': 'xray-free'}}, LocalContext('Plan'))\n"
+        "print(json.dumps('aws_xray_sdk' in sys.modules))\n"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "LOGMR_HOME": str(tmp_path / "home"),
+        "LOGMR_STORAGE": "local",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip().splitlines()[-1] == "false", done.stdout
