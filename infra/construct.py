@@ -31,7 +31,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra import bundling
-from logmr import config, names
+from logmr import config, names, tuning
 from logmr import spec as layout
 from logmr.aws import tables
 from logmr.handlers.api import API_HANDLER
@@ -62,16 +62,9 @@ DATA_PREFIX = config.DEFAULT_DATA_PREFIX
 SHUFFLE_PREFIX = DATA_PREFIX + layout.SHUFFLE_PREFIX
 SHUFFLE_EXPIRY_DAYS = 7
 
-#: memory (MB) and timeout (s) per function: map and reduce get one full vCPU
-#: (1,769 MB) and Lambda's longest timeout; Finalize reads every result of the
-#: job to compute its summary, so it gets more room than Plan
-FUNCTION_SIZES: dict[str, tuple[int, int]] = {
-    "Plan": (512, 300),
-    "Map": (1769, 900),
-    "Reduce": (1769, 900),
-    "Finalize": (1024, 900),
-    "MarkFailed": (256, 60),
-}
+#: memory (MB) and timeout (s) per function: one source with the planner and
+#: the cost model (logmr.tuning)
+FUNCTION_SIZES = tuning.FUNCTION_SIZES
 #: the API function answers within API Gateway's 30-second integration limit
 API_SIZE = (256, 29)
 
