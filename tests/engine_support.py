@@ -106,9 +106,7 @@ def comparable(record: Any) -> dict[str, Any]:
     spec.pop("job_id", None)
     data["spec"] = spec
     if data.get("bill"):  # durations and sizes differ; S3 inputs add listing requests
-        data["bill"] = {
-            name: data["bill"][name] for name in ("lambda_requests", "transitions")
-        }
+        data["bill"] = {name: data["bill"][name] for name in ("lambda_requests", "transitions")}
     data["malformed_samples"] = [
         {k: v for k, v in sample.items() if k != "origin"}
         for sample in data.get("malformed_samples", [])

@@ -37,6 +37,9 @@ class SampleStats:
     #: distinct keys in the whole sample and in its first half
     keys: int = 0
     keys_first_half: int = 0
+    #: keys seen exactly once and exactly twice (for the Chao1 estimate)
+    singletons: int = 0
+    doubletons: int = 0
     #: bytes of the sample's combined shuffle object
     shuffle_bytes: int = 0
     #: the input was shorter than the sample: the figures are the whole input's
@@ -47,17 +50,21 @@ class SampleStats:
     weights: dict[str, int] = field(default_factory=dict, repr=False)
 
     def keys_in(self, nbytes: int) -> int:
-        """Distinct keys expected in ``nbytes`` of input: the sample's keys plus
-        new keys at the rate the sample's second half found them (a linear
-        extrapolation of the discovery rate, an upper bound for logs whose
-        key set saturates)."""
+        """Distinct keys expected in ``nbytes`` of input, the smaller of two
+        estimates: new keys keep appearing at the rate the sample's second half
+        found them (linear: right for ids that never repeat), and the key set
+        is finite with the size Chao1 gives from the keys seen once and twice
+        (right for status codes, paths, levels; bias-corrected form)."""
         if self.bytes == 0:
             return 0
         if self.complete or nbytes <= self.bytes:
             return min(self.keys, max(1, math.ceil(self.keys * nbytes / self.bytes)))
         half = max(self.bytes // 2, 1)
         rate = (self.keys - self.keys_first_half) / half
-        return self.keys + math.ceil(rate * (nbytes - self.bytes))
+        linear = self.keys + math.ceil(rate * (nbytes - self.bytes))
+        f1, f2 = self.singletons, self.doubletons
+        chao1 = self.keys + math.ceil(f1 * (f1 - 1) / (2 * (f2 + 1)))
+        return min(linear, chao1)
 
     def largest_partition_share(self, reducers: int) -> float:
         """The share of the sample's pairs the busiest of ``reducers`` partitions gets."""
@@ -96,6 +103,8 @@ def sample_stats(job: Job, fmt: Format, head: bytes, complete: bool) -> SampleSt
         pairs=total,
         keys=len(weights),
         keys_first_half=len(first),
+        singletons=sum(1 for count in weights.values() if count == 1),
+        doubletons=sum(1 for count in weights.values() if count == 2),
         shuffle_bytes=len(encode(side.partitions(1))),
         complete=complete,
         hot_keys=[(key, round(share, 4)) for key, share in hot],

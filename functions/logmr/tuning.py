@@ -19,7 +19,9 @@ The model, for AWS Lambda:
   tasks when the time bound allows) and keeps the task count at most
   ``MAX_MAP_TASKS``: every reducer reads two ranges of every mapper's object;
 * a reducer writes about ``KEYS_PER_REDUCER`` results (DynamoDB batch writes of
-  25 items at about ``DYNAMODB_ITEMS_PER_S`` per reducer, under a minute);
+  25 items at about ``DYNAMODB_ITEMS_PER_S`` per reducer, under a minute), and
+  there are at most ``MAX_REDUCERS``: the Reduce state is an inline Map, which
+  runs 40 iterations at a time, so 40 reducers are one wave;
 * on one machine (``local``) the workers are the cores: one chunk per core up to
   ``LOCAL_MAX_CHUNK_BYTES``, one reducer per core.
 """
@@ -48,9 +50,11 @@ TARGET_MAP_TASK_S = 60.0
 TIMEOUT_SHARE = 0.25
 MIN_CHUNK_BYTES = 64 * MiB
 MAX_MAP_TASKS = 10_000
-KEYS_PER_REDUCER = 50_000
-DYNAMODB_ITEMS_PER_S = 1_000.0
-MAX_REDUCERS = 1_000
+KEYS_PER_REDUCER = 100_000
+#: one reducer's result writes: 25-item BatchWriteItem calls of about 10 ms
+DYNAMODB_ITEMS_PER_S = 2_500.0
+#: the Reduce state is an inline Map (40 iterations at a time): one wave
+MAX_REDUCERS = 40
 #: Lambda's default account concurrency: the Distributed Map's MaxConcurrency
 LAMBDA_CONCURRENCY = 1_000
 #: an inline Map runs at most 40 iterations at a time
