@@ -56,7 +56,9 @@ def test_estimate_of_a_small_plan_by_hand() -> None:
     assert usd["total"] == pytest.approx(sum(parts), abs=1e-5)
 
 
-def test_the_bill_of_a_local_run_adds_up(tmp_path: Path) -> None:
+def test_the_bill_of_a_local_run_adds_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     log = generated_logs(tmp_path, lines=2000, seed=4)["access"]
     record, results = run_local(log, "status_codes", reducers=3, chunk_size=60_000, home=tmp_path)
     bill = record.bill
@@ -81,6 +83,9 @@ def test_the_bill_of_a_local_run_adds_up(tmp_path: Path) -> None:
     assert set(bill["seconds"]) == {"Plan", "Map", "Reduce", "Finalize"}
     parts = [value for name, value in bill["usd"].items() if name != "total"]
     assert bill["usd"]["total"] == pytest.approx(sum(parts), abs=1e-5)
+    assert cli.main(["status", record.job_id, "--home", str(tmp_path)]) == 0
+    shown = capsys.readouterr().out
+    assert f"{bill['transitions']} transitions, {bill['s3_get']} S3 GET" in shown
 
 
 def test_bill_transitions_match_the_local_engines_history(

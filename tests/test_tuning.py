@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from logmr import tasks
 from logmr.generate import generate
@@ -143,3 +145,28 @@ def test_make_plan_writes_nothing_and_resolves_the_spec(tmp_path: Path) -> None:
     assert [(t.start, t.end) for t in planned.map_tasks] == [(0, size)]
     assert planned.objects == [InputObject(str(log.resolve()), size)]
     assert not planned.distributed
+
+
+@pytest.mark.property
+@given(
+    total=st.integers(min_value=1, max_value=10**16),
+    concurrency=st.integers(min_value=1, max_value=10_000),
+    memory=st.integers(min_value=128, max_value=10_240),
+    timeout=st.integers(min_value=10, max_value=900),
+    keys=st.integers(min_value=1, max_value=10**9),
+)
+def test_lambda_tuning_stays_within_its_bounds(
+    total: int, concurrency: int, memory: int, timeout: int, keys: int
+) -> None:
+    limits = Limits(memory_mb=memory, timeout_s=timeout, concurrency=concurrency)
+    sample = SampleStats(bytes=10, keys=keys, keys_first_half=keys, complete=False)
+    tuned = tune(total, sample, limits)
+    tasks = math.ceil(total / tuned.chunk_size)
+    assert tuned.chunk_size % MiB == 0
+    assert tasks <= MAX_MAP_TASKS
+    # within the time bound unless the task-count bound needs bigger chunks
+    assert tuned.chunk_size <= max(
+        limits.max_chunk_bytes, math.ceil(total / MAX_MAP_TASKS / MiB) * MiB
+    )
+    assert 1 <= tuned.reducers <= 40
+    assert 1 <= tuned.max_concurrency <= concurrency

@@ -459,6 +459,14 @@ def _status(args: argparse.Namespace) -> int:
             out.write(f"  {name:<20} {value:>14,}\n")
         for name, seconds in sorted(record.timings.items()):
             out.write(f"  {name:<20} {seconds:>14}\n")
+        if record.bill:
+            bill = record.bill
+            out.write(
+                f"  bill on AWS          ${bill['usd']['total']:,.4f}: "
+                f"{bill['lambda_requests']:,} Lambda requests, {bill['lambda_gb_s']:,} GB-s, "
+                f"{bill['transitions']:,} transitions, {bill['s3_get']:,} S3 GET, "
+                f"{bill['s3_put']:,} PUT, {bill['dynamodb_wru']:,} DynamoDB WRU\n"
+            )
     return 0 if record.status != "FAILED" else 1
 
 
