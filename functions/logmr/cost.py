@@ -166,3 +166,33 @@ def estimate(shape: Shape, limits: Limits) -> Estimate:
         "wall": round(wall, 1),
     }
     return Estimate(usage, seconds)
+
+
+def bill(
+    *,
+    map_tasks: int,
+    reducers: int,
+    seconds: dict[str, float],
+    requests: dict[str, int],
+    result_items: int,
+    record_bytes: int,
+) -> dict[str, Any]:
+    """A finished job's usage, priced: Lambda GB-s from the
+    measured task seconds and the stack's memory sizes (first attempts; retries
+    and Lambda's own start-up are not seen by the tasks), the transitions of
+    the definition, the S3 requests counted, the DynamoDB writes made (result
+    items of up to 1 KB, the two job record writes)."""
+    gb_s = sum(value * _gb(function) for function, value in seconds.items())
+    usage = Usage(
+        lambda_requests=2 + map_tasks + reducers,
+        lambda_gb_s=gb_s,
+        transitions=transitions(map_tasks, reducers),
+        s3_get=requests["get"],
+        s3_put=requests["put"],
+        s3_list=requests["list"],
+        dynamodb_wru=result_items + 1 + -(-(record_bytes + 1024) // 1024),
+    )
+    return {
+        **usage.to_dict(),
+        "seconds": {name: round(value, 3) for name, value in seconds.items()},
+    }

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from logmr import formats
+from logmr import cost, formats
 from logmr import spec as layout
 from logmr.config import MAX_SAMPLES, SAMPLES_PER_TASK
 from logmr.errors import EmptyInputError, InvalidParameterError, JobExistsError, cause_message
@@ -37,7 +37,7 @@ __all__ = [
     "prepare",
     "reduce_task",
 ]
-from logmr.cost import READ_THREADS, Usage, transitions
+from logmr.cost import READ_THREADS
 from logmr.lines import iter_range_blocks
 from logmr.mapreduce import MapSide, reduce_groups
 from logmr.planner import count_tasks, cut
@@ -46,7 +46,7 @@ from logmr.shuffle import encode
 from logmr.spec import JobSpec, MapTask
 from logmr.storage.base import JobRecord, ObjectStore, ResultStore
 from logmr.storage.counting import CountingStore
-from logmr.tuning import FUNCTION_SIZES, Limits, Tuning, local_limits, tune
+from logmr.tuning import Limits, Tuning, local_limits, tune
 
 T = TypeVar("T")
 
@@ -337,7 +337,7 @@ def finalize(spec: JobSpec, map_task_count: int, backends: Backends) -> dict[str
         )
         record.timings["duration_s"] = round(elapsed.total_seconds(), 3)
     _add(requests, objects.requests())
-    record.bill = bill(
+    record.bill = cost.bill(
         map_tasks=map_task_count,
         reducers=spec.reducers,
         seconds={
@@ -368,36 +368,6 @@ def _plan_requests(
         "get": counted["get"] + (objects if on_s3 else 0) + 1 + items,
         "put": counted["put"] + 1 + items,
         "list": counted["list"] + (max(-(-objects // 1000), 1) if on_s3 else 0),
-    }
-
-
-def bill(
-    *,
-    map_tasks: int,
-    reducers: int,
-    seconds: dict[str, float],
-    requests: dict[str, int],
-    result_items: int,
-    record_bytes: int,
-) -> dict[str, Any]:
-    """A finished job's usage priced by ``logmr.cost``: Lambda GB-s from the
-    measured task seconds and the stack's memory sizes (first attempts; retries
-    and Lambda's own start-up are not seen by the tasks), the transitions of
-    the definition, the S3 requests counted, the DynamoDB writes made (result
-    items of up to 1 KB, the two job record writes)."""
-    gb_s = sum(seconds[function] * FUNCTION_SIZES[function][0] / 1024 for function in seconds)
-    usage = Usage(
-        lambda_requests=2 + map_tasks + reducers,
-        lambda_gb_s=gb_s,
-        transitions=transitions(map_tasks, reducers),
-        s3_get=requests["get"],
-        s3_put=requests["put"],
-        s3_list=requests["list"],
-        dynamodb_wru=result_items + 1 + -(-(record_bytes + 1024) // 1024),
-    )
-    return {
-        **usage.to_dict(),
-        "seconds": {name: round(value, 3) for name, value in seconds.items()},
     }
 
 
