@@ -33,8 +33,8 @@ def test_estimate_of_a_small_plan_by_hand() -> None:
     assert usage.lambda_requests == 9  # plan, 5 maps, 2 reduces, finalize
     assert usage.transitions == 12  # Plan, Choice, Map, 5 MapTask, Reduce, 2 ReduceTask, Finalize
     # plan: 2 object heads + sample; map: 5 ranges; reduce: 2 x 5 x (index + block);
-    # finalize: 5 + 2 summaries
-    assert usage.s3_get == 2 + 1 + 5 + 20 + 7
+    # finalize: 5 + 2 summaries and the manifest
+    assert usage.s3_get == 2 + 1 + 5 + 20 + 7 + 1
     # plan: manifest; map: 5 x (shuffle + summary); reduce: 2 x (part + summary); quarantine
     assert usage.s3_put == 1 + 10 + 4 + 1
     assert usage.s3_list == 1

@@ -36,7 +36,7 @@ import pytest
 from moto import mock_aws
 
 from aws_support import BUCKET, create_account, upload
-from logmr import shuffle
+from logmr import cost, shuffle
 from logmr import spec as layout
 from logmr.config import Settings
 from logmr.engine import interpreter
@@ -46,6 +46,7 @@ from logmr.engine.moto import MOTO_CONFIG, StateMachine, dispatching
 from logmr.handlers import runtime
 from logmr.names import FUNCTIONS
 from logmr.storage.local import LocalObjectStore
+from logmr.tuning import Limits
 
 pytestmark = pytest.mark.statemachine
 
@@ -99,6 +100,11 @@ def _payloads(history: list[dict[str, Any]]) -> Iterator[tuple[str, int]]:
 Get = tuple[str, str | None]
 
 
+def _index_range() -> str:
+    """The Range of a reducer's index read."""
+    return f"bytes=0-{shuffle.header_size(REDUCERS) - 1}"
+
+
 def _check_run(job_id: str, map_tasks: int, text: bytes, gets: list[Get]) -> dict[str, Any]:
     """The manifest, the reducers' requests, the results and the bill of a finished run."""
     backends = runtime.backends()
@@ -120,7 +126,7 @@ def _check_run(job_id: str, map_tasks: int, text: bytes, gets: list[Get]) -> dic
 
     # the reducers' S3 requests: an index and a non-empty block per map task
     shuffle_gets = [(key, span) for key, span in gets if "/shuffle/" in "/" + key]
-    index_range = f"bytes=0-{shuffle.header_size(REDUCERS) - 1}"
+    index_range = _index_range()
     index_reads = [key for key, span in shuffle_gets if span == index_range]
     block_reads = [(key, span) for key, span in shuffle_gets if span != index_range]
     assert len(index_reads) == REDUCERS * map_tasks
@@ -237,6 +243,29 @@ def test_distributed_map_on_motos_interpreter(
             bill = _check_run("scale-moto", MOTO_MAP_TASKS, text, gets)
             # every GET of the run (before the checks' own) is in the bill
             assert bill["s3_get"] == len(gets)
+            manifest = runtime.backends().objects.get_json(layout.manifest_key("scale-moto"))
+        # the estimate for the same plan: the same invocations, transitions and
+        # PUTs; its GETs assume every block non-empty (2 per map task and reducer)
+        estimate = cost.estimate(
+            cost.Shape(
+                objects=1,
+                input_bytes=len(text),
+                map_tasks=MOTO_MAP_TASKS,
+                reducers=REDUCERS,
+                max_concurrency=manifest["spec"]["max_concurrency"],
+                expected_keys=manifest["tuning"]["expected_keys"],
+                distributed=True,
+            ),
+            Limits(),
+        ).usage
+        empty_blocks = MOTO_MAP_TASKS * REDUCERS - sum(
+            1 for key, span in gets if "/shuffle/" in "/" + key and span != _index_range()
+        )
+        assert bill["s3_get"] == estimate.s3_get - empty_blocks
+        assert bill["lambda_requests"] == estimate.lambda_requests
+        assert bill["transitions"] == estimate.transitions
+        assert bill["s3_list"] == estimate.s3_list
+        assert bill["s3_put"] == estimate.s3_put - 1  # no malformed lines: no quarantine object
 
     # the execution's own states, from moto's history; the child executions (in
     # their map run, not in this history, as on AWS) get the ItemSelector's

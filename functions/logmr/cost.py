@@ -141,8 +141,8 @@ def estimate(shape: Shape, limits: Limits) -> Estimate:
         transitions=transitions(m, r),
         # plan: a 4-byte GET per object (compression) and the sample; ItemReader;
         # map: its range; reduce: index and block of every map task's object;
-        # finalize: every task summary
-        s3_get=shape.objects + 1 + items + m + 2 * m * r + m + r,
+        # finalize: every task summary and the manifest
+        s3_get=shape.objects + 1 + items + m + 2 * m * r + m + r + 1,
         # plan: manifest (and the Distributed Map's items); map: shuffle and
         # summary; reduce: part file and summary; finalize: malformed samples
         s3_put=1 + items + 2 * m + 2 * r + 1,

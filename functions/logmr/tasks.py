@@ -396,10 +396,10 @@ def _read_all(read: Callable[[int], T], items: Iterable[int]) -> list[T]:
 
 
 def _check_planned(spec: JobSpec) -> None:
-    if not spec.planned:
+    """A map task partitions by ``spec.reducers``, which Plan chooses when the request did not."""
+    if spec.reducers < 1:
         raise InvalidParameterError(
-            f"job {spec.job_id}: a task needs the spec Plan returns (reducers, chunk size"
-            " and concurrency chosen)"
+            f"job {spec.job_id}: a map task needs the spec Plan returns (reducers chosen)"
         )
 
 
