@@ -31,7 +31,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra import bundling
-from logmr import config, names
+from logmr import config, names, tuning
 from logmr import spec as layout
 from logmr.aws import tables
 from logmr.handlers.api import API_HANDLER
@@ -62,9 +62,9 @@ DATA_PREFIX = config.DEFAULT_DATA_PREFIX
 SHUFFLE_PREFIX = DATA_PREFIX + layout.SHUFFLE_PREFIX
 SHUFFLE_EXPIRY_DAYS = 7
 
-#: memory (MB) and timeout (s) per function: one source with the local engine's
-#: timeout emulation
-FUNCTION_SIZES = names.FUNCTION_SIZES
+#: memory (MB) and timeout (s) per function: one source with the planner, the
+#: cost model (logmr.tuning) and the engines' timeout emulation
+FUNCTION_SIZES = tuning.FUNCTION_SIZES
 #: the API function answers within API Gateway's 30-second integration limit
 API_SIZE = (256, 29)
 

@@ -113,7 +113,10 @@ def comparable(record: Any) -> dict[str, Any]:
         data.pop(name, None)
     spec = dict(data.get("spec") or {})
     spec.pop("job_id", None)
+    spec.pop("max_concurrency", None)  # the planner's: Lambda's concurrency or the cores'
     data["spec"] = spec
+    if data.get("bill"):  # durations and sizes differ; S3 inputs add listing requests
+        data["bill"] = {name: data["bill"][name] for name in ("lambda_requests", "transitions")}
     data["malformed_samples"] = [
         {k: v for k, v in sample.items() if k != "origin"}
         for sample in data.get("malformed_samples", [])

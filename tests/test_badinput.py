@@ -724,8 +724,8 @@ def test_input_deleted_after_plan_through_the_cli(
     path = write(tmp_path, "gone.log", access_lines(100, seed=18))
     plan = tasks.plan
 
-    def plan_then_delete(spec: JobSpec, backends: tasks.Backends) -> dict[str, Any]:
-        planned = plan(spec, backends)
+    def plan_then_delete(spec: JobSpec, backends: tasks.Backends, *limits: Any) -> dict[str, Any]:
+        planned = plan(spec, backends, *limits)
         path.unlink()
         return planned
 

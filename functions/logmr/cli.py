@@ -80,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     _common(run)
     run.set_defaults(handler=_run)
 
+    _plan_parser(sub)
+
     jobs = sub.add_parser("jobs", help="list the job catalogue with parameters")
     jobs.set_defaults(handler=_jobs)
 
@@ -123,6 +125,43 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--output", "-o", required=True, help="file to write ('-' for stdout)")
     gen.set_defaults(handler=_generate)
     return parser
+
+
+def _plan_parser(sub: Any) -> None:
+    plan = sub.add_parser(
+        "plan",
+        help="show what Plan would decide on AWS Lambda, and with --estimate its cost",
+        description="List and sample the inputs, tune the job for AWS Lambda (chunk size, "
+        "reducers, concurrency; given values win) and print the plan; --estimate adds the "
+        "cost and time the model of docs/performance.md predicts. Nothing is run or written.",
+    )
+    plan.add_argument("paths", nargs="+", metavar="PATH", help="log files, folders or s3:// URIs")
+    plan.add_argument("--job", required=True, help="a job name or module.path:Class")
+    plan.add_argument("--param", action="append", default=[], metavar="K=V", help="job parameter")
+    plan.add_argument("--format", default="auto", help="log format; default: auto-detect")
+    plan.add_argument("--format-option", action="append", default=[], metavar="K=V")
+    plan.add_argument("--reducers", type=int, default=None, help="number of reduce tasks")
+    plan.add_argument("--chunk-size", type=_size, default=None, help="bytes per map task")
+    plan.add_argument(
+        "--max-concurrency", type=int, default=None, help="Map states' MaxConcurrency"
+    )
+    plan.add_argument("--memory", type=int, default=None, help="map function memory, MB")
+    plan.add_argument(
+        "--concurrency", type=int, default=None, help="Lambda concurrency available (1000)"
+    )
+    plan.add_argument(
+        "--assume-size",
+        type=_size,
+        default=None,
+        help="plan a synthetic input of this size (e.g. 100GB, 1TB) like the given inputs",
+    )
+    plan.add_argument(
+        "--object-size", type=_size, default=None, help="with --assume-size: bytes per object (1GB)"
+    )
+    plan.add_argument("--estimate", action="store_true", help="add the cost and time estimate")
+    plan.add_argument("--json", action="store_true", help="print one JSON object")
+    plan.add_argument("--debug", action="store_true", help="show the full traceback on failure")
+    plan.set_defaults(handler=_plan)
 
 
 def _submit_parser(sub: Any) -> None:
@@ -289,6 +328,42 @@ def _run(args: argparse.Namespace) -> int:
     return _show(backends.results, spec.job_id, args.top, args.json)
 
 
+def _plan(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from logmr import planview, tuning
+    from logmr.local import LocalOrS3Inputs
+    from logmr.spec import JobSpec, new_job_id
+
+    spec = JobSpec.from_dict(
+        {
+            "job_id": new_job_id(args.job),
+            "job": args.job,
+            "inputs": [str(Path(p).resolve()) if "://" not in p else p for p in args.paths],
+            "params": parse_assignments(args.param),
+            "format": args.format,
+            "format_options": parse_assignments(args.format_option),
+            "reducers": args.reducers,
+            "chunk_size": args.chunk_size,
+            "max_concurrency": args.max_concurrency,
+        }
+    )
+    limits = tuning.limits_from_env({})
+    if args.memory is not None:
+        limits = replace(limits, memory_mb=args.memory)
+    if args.concurrency is not None:
+        limits = replace(limits, concurrency=args.concurrency)
+    inputs: Any = LocalOrS3Inputs()
+    if args.assume_size is not None:
+        inputs = planview.AssumedInputs(inputs, args.assume_size, args.object_size or 10**9)
+    report = planview.plan_report(spec, inputs, limits, args.estimate)
+    if args.json:
+        _print_json(report)
+    else:
+        print(planview.format_report(report))
+    return 0
+
+
 def _submit(args: argparse.Namespace) -> int:
     from logmr import remote
 
@@ -403,6 +478,14 @@ def _status(args: argparse.Namespace) -> int:
             out.write(f"  {name:<20} {value:>14,}\n")
         for name, seconds in sorted(record.timings.items()):
             out.write(f"  {name:<20} {seconds:>14}\n")
+        if record.bill:
+            bill = record.bill
+            out.write(
+                f"  bill on AWS          ${bill['usd']['total']:,.4f}: "
+                f"{bill['lambda_requests']:,} Lambda requests, {bill['lambda_gb_s']:,} GB-s, "
+                f"{bill['transitions']:,} transitions, {bill['s3_get']:,} S3 GET, "
+                f"{bill['s3_put']:,} PUT, {bill['dynamodb_wru']:,} DynamoDB WRU\n"
+            )
     return 0 if record.status != "FAILED" else 1
 
 

@@ -27,6 +27,11 @@ ENV_STATE_MACHINE = "LOGMR_STATE_MACHINE"
 #: buckets default to LOGMR_BUCKET): ``logmr.allowlist`` checks Plan's inputs
 ENV_INPUT_BUCKETS = "LOGMR_INPUT_BUCKETS"
 ENV_INPUT_PREFIXES = "LOGMR_INPUT_PREFIXES"
+#: what the planner assumes of the map function (defaults: logmr.tuning.FUNCTION_SIZES
+#: and Lambda's default account concurrency)
+ENV_MAP_MEMORY_MB = "LOGMR_MAP_MEMORY_MB"
+ENV_MAP_TIMEOUT_S = "LOGMR_MAP_TIMEOUT_S"
+ENV_MAP_CONCURRENCY = "LOGMR_MAP_CONCURRENCY"
 
 DEFAULT_DATA_PREFIX = "logmr/"
 DEFAULT_RESULTS_TABLE = "logmr-results"
@@ -36,10 +41,9 @@ DEFAULT_STATE_MACHINE = "Logmr"
 #: the stack's input prefix (``-c logmr:inputPrefixes=...`` changes both)
 DEFAULT_INPUT_PREFIXES = "incoming/"
 
-#: byte-range size of a map task: sized for a Lambda of 1,769 MB (one vCPU)
-#: reading at ~100 MB/s and parsing at ~0.5 M lines/s within a minute or so
+#: the largest byte range of a map task on one machine (the planner,
+#: ``logmr.tuning``, chooses chunk size and reducers when they are not given)
 DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024
-DEFAULT_REDUCERS = 4
 #: malformed lines kept per map task (the job keeps at most ``MAX_SAMPLES``)
 SAMPLES_PER_TASK = 20
 MAX_SAMPLES = 100
@@ -57,8 +61,9 @@ class Settings:
     """Where local job data lives and how work is cut."""
 
     home: Path = field(default_factory=lambda: _default_home(os.environ))
-    chunk_size: int = DEFAULT_CHUNK_SIZE
-    reducers: int = DEFAULT_REDUCERS
+    #: 0: chosen by the planner (logmr.tuning)
+    chunk_size: int = 0
+    reducers: int = 0
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
 
     @classmethod

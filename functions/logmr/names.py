@@ -22,18 +22,6 @@ FUNCTIONS: dict[str, str] = {
     "MarkFailed": "logmr.handlers.mark_failed.handler",
 }
 
-#: memory (MB) and timeout (s) per function: map and reduce get one full vCPU
-#: (1,769 MB) and Lambda's longest timeout; Finalize reads every result of the
-#: job to compute its summary, so it gets more room than Plan. The stack sizes
-#: the functions with these; the local engines can emulate the timeouts.
-FUNCTION_SIZES: dict[str, tuple[int, int]] = {
-    "Plan": (512, 300),
-    "Map": (1769, 900),
-    "Reduce": (1769, 900),
-    "Finalize": (1024, 900),
-    "MarkFailed": (256, 60),
-}
-
 #: the error Step Functions reports for a Lambda function that outlived its
 #: timeout (not retried by the state machine: see docs/reliability.md)
 TIMEOUT_ERROR = "Sandbox.Timedout"

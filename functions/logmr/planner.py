@@ -25,3 +25,11 @@ def cut(objects: Iterable[InputObject], chunk_size: int) -> list[MapTask]:
         for start in range(0, obj.size, chunk_size):
             tasks.append(MapTask(len(tasks), obj.uri, start, min(start + chunk_size, obj.size)))
     return tasks
+
+
+def count_tasks(objects: Iterable[InputObject], chunk_size: int) -> int:
+    """``len(cut(objects, chunk_size))`` without building the tasks."""
+    return sum(
+        0 if obj.size == 0 else 1 if obj.compression else -(-obj.size // chunk_size)
+        for obj in objects
+    )

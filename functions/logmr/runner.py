@@ -13,6 +13,7 @@ from logmr import tasks
 from logmr.errors import error_name
 from logmr.spec import JobSpec, MapTask, manifest_key
 from logmr.tasks import Backends
+from logmr.tuning import local_limits
 
 #: called as progress(phase, done, total)
 Progress = Callable[[str, int, int], None]
@@ -28,7 +29,7 @@ def run(
     """Plan, map, reduce and finalize ``spec``; the finalize output, or the
     task's exception after the job is recorded as FAILED."""
     try:
-        plan = tasks.plan(spec, backends)
+        plan = tasks.plan(spec, backends, local_limits(workers))
         spec = JobSpec.from_dict(plan["spec"])
         count = plan["map_task_count"]
         # every map task, from the manifest (the plan carries them only for an inline Map)

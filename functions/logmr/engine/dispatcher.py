@@ -5,7 +5,7 @@ A test-only ``hook`` may raise before an invocation to inject a fault; it is
 given the function name, the event and the attempt number (the count of
 invocations with the same function and event, so retries are numbered).
 
-``timeouts`` (function name -> seconds, e.g. from ``names.FUNCTION_SIZES``)
+``timeouts`` (function name -> seconds, e.g. from ``tuning.FUNCTION_SIZES``)
 emulates Lambda's timeout: an invocation that takes longer (the hook's time
 included, so a test can inject a slow task) fails with ``Sandbox.Timedout``,
 the error Step Functions reports for a timed-out function. Lambda kills the

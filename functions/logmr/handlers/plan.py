@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from logmr import allowlist, config, tasks
+from logmr import allowlist, config, tasks, tuning
 from logmr.handlers.runtime import backends, logger, metrics, tracer
 from logmr.jobs import load_job
 from logmr.spec import request_to_spec
@@ -22,7 +22,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if config.StorageSettings.from_env(os.environ).storage == "aws":
         load_job(spec.job, spec.params)  # a bad job is named first, as tasks.plan does
         allowlist.check_inputs(spec.inputs)  # before any listing (docs/security.md)
-    plan = tasks.plan(spec, backends())
+    plan = tasks.plan(spec, backends(), tuning.limits_from_env(os.environ))
     metrics.add_metric(name="MapTasks", unit=MetricUnit.Count, value=plan["map_task_count"])
     logger.info(
         "planned", extra={"map_tasks": plan["map_task_count"], "distributed": plan["distributed"]}

@@ -76,6 +76,9 @@ class JobRecord:
     map_tasks: int = 0
     result_keys: int = 0
     malformed_samples: list[dict[str, Any]] = field(default_factory=list)
+    #: what the job used, priced (``logmr.cost``; set by Finalize): Lambda
+    #: requests and GB-s, transitions, S3 requests, DynamoDB WRUs, USD
+    bill: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,0 +1,198 @@
+"""What a job costs on AWS: the prices (one place), the usage a plan predicts
+(``estimate``) and the usage a finished job measured (``tasks.finalize`` keeps
+it in the job record as its ``bill``), priced the same way.
+
+Prices: us-east-1, on-demand, first tier, read from the AWS pricing pages on
+``PRICES_CHECKED`` (aws.amazon.com/lambda/pricing, /step-functions/pricing,
+/s3/pricing, /dynamodb/pricing/on-demand). Free tiers are left out.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from logmr import tuning
+from logmr.tuning import Limits
+
+PRICES_CHECKED = "2026-11-22"
+#: Lambda, arm64 (the stack's architecture): per GB-second and per request
+LAMBDA_GB_SECOND_USD = 0.0000133334
+LAMBDA_REQUEST_USD = 0.20 / 1_000_000
+#: Step Functions Standard workflows: per state transition
+SFN_TRANSITION_USD = 0.025 / 1_000
+#: S3 Standard: GET (and other reads) and PUT/COPY/POST/LIST, per request
+S3_GET_USD = 0.0004 / 1_000
+S3_PUT_USD = 0.005 / 1_000
+#: DynamoDB on-demand: per write request unit (one write of an item up to 1 KB)
+DYNAMODB_WRU_USD = 0.625 / 1_000_000
+
+# -- the time model (seconds), besides tuning's throughput -----------------------
+#: one small S3 request from Lambda (first byte of a ranged GET)
+S3_REQUEST_S = 0.015
+#: threads a reducer and Finalize read S3 with (tasks.READ_THREADS)
+READ_THREADS = 16
+#: per task: invocation, imports warm, three S3 requests
+TASK_OVERHEAD_S = 0.3
+PLAN_BASE_S = 1.0
+FINALIZE_BASE_S = 1.0
+#: results Finalize reads per second (DynamoDB query pages of 1 MB)
+DYNAMODB_READ_ITEMS_PER_S = 20_000.0
+#: a state transition's own latency, for the states that run one after another
+TRANSITION_S = 0.05
+#: WRUs of the job record's two writes (Plan: 1 KB; Finalize: counters,
+#: summary and up to 100 malformed samples, a few KB)
+JOB_RECORD_WRU = 1 + 8
+
+
+def transitions(map_tasks: int, reducers: int) -> int:
+    """State transitions of a successful execution (Standard, retries not
+    included): Plan, ChooseMapMode, the map Map state, one MapTask per map
+    task, the Reduce Map state, one ReduceTask per reducer, Finalize."""
+    return 5 + map_tasks + reducers
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Billable units of one job."""
+
+    lambda_requests: int = 0
+    lambda_gb_s: float = 0.0
+    transitions: int = 0
+    s3_get: int = 0
+    s3_put: int = 0
+    s3_list: int = 0
+    dynamodb_wru: int = 0
+
+    def dollars(self) -> dict[str, float]:
+        """USD per item and the total."""
+        parts = {
+            "lambda_requests": self.lambda_requests * LAMBDA_REQUEST_USD,
+            "lambda_duration": self.lambda_gb_s * LAMBDA_GB_SECOND_USD,
+            "step_functions": self.transitions * SFN_TRANSITION_USD,
+            "s3_get": self.s3_get * S3_GET_USD,
+            "s3_put_list": (self.s3_put + self.s3_list) * S3_PUT_USD,
+            "dynamodb_writes": self.dynamodb_wru * DYNAMODB_WRU_USD,
+        }
+        parts["total"] = sum(parts.values())
+        return {name: round(value, 6) for name, value in parts.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "lambda_gb_s": round(self.lambda_gb_s, 3), "usd": self.dollars()}
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The figures of a plan the estimate needs."""
+
+    objects: int
+    input_bytes: int
+    map_tasks: int
+    reducers: int
+    max_concurrency: int
+    expected_keys: int
+    distributed: bool
+
+
+@dataclass(frozen=True)
+class Estimate:
+    usage: Usage
+    #: seconds per task and for the whole job
+    seconds: dict[str, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"usage": self.usage.to_dict(), "seconds": dict(self.seconds)}
+
+
+def _gb(function: str) -> float:
+    return tuning.FUNCTION_SIZES[function][0] / 1024
+
+
+def estimate(shape: Shape, limits: Limits) -> Estimate:
+    """The usage and duration the model (module docstring, docs/performance.md)
+    predicts for ``shape`` on Lambda."""
+    m, r = shape.map_tasks, shape.reducers
+    mb = shape.input_bytes / 1e6
+    map_s = mb / m / limits.map_mb_per_s + TASK_OVERHEAD_S
+    keys_per_reducer = math.ceil(shape.expected_keys / r)
+    reduce_s = (
+        2 * m * S3_REQUEST_S / READ_THREADS
+        + keys_per_reducer / tuning.DYNAMODB_ITEMS_PER_S
+        + TASK_OVERHEAD_S
+    )
+    plan_s = PLAN_BASE_S + shape.objects * S3_REQUEST_S
+    finalize_s = (
+        FINALIZE_BASE_S
+        + (m + r) * S3_REQUEST_S / READ_THREADS
+        + shape.expected_keys / DYNAMODB_READ_ITEMS_PER_S
+    )
+    map_memory = limits.memory_mb / 1024
+    gb_s = (
+        plan_s * _gb("Plan")
+        + m * map_s * map_memory
+        + r * reduce_s * _gb("Reduce")
+        + finalize_s * _gb("Finalize")
+    )
+    items = 1 if shape.distributed else 0
+    usage = Usage(
+        lambda_requests=2 + m + r,
+        lambda_gb_s=gb_s,
+        transitions=transitions(m, r),
+        # plan: a 4-byte GET per object (compression) and the sample; ItemReader;
+        # map: its range; reduce: index and block of every map task's object;
+        # finalize: every task summary and the manifest
+        s3_get=shape.objects + 1 + items + m + 2 * m * r + m + r + 1,
+        # plan: manifest (and the Distributed Map's items); map: shuffle and
+        # summary; reduce: part file and summary; finalize: malformed samples
+        s3_put=1 + items + 2 * m + 2 * r + 1,
+        s3_list=max(math.ceil(shape.objects / 1000), 1),
+        dynamodb_wru=shape.expected_keys + JOB_RECORD_WRU,
+    )
+    map_wave = min(shape.max_concurrency, limits.concurrency)
+    reduce_wave = min(shape.max_concurrency, tuning.INLINE_CONCURRENCY)
+    wall = (
+        plan_s
+        + math.ceil(m / map_wave) * map_s
+        + math.ceil(r / reduce_wave) * reduce_s
+        + finalize_s
+        + 5 * TRANSITION_S
+    )
+    seconds = {
+        "plan": round(plan_s, 2),
+        "map_task": round(map_s, 2),
+        "reduce_task": round(reduce_s, 2),
+        "finalize": round(finalize_s, 2),
+        "wall": round(wall, 1),
+    }
+    return Estimate(usage, seconds)
+
+
+def bill(
+    *,
+    map_tasks: int,
+    reducers: int,
+    seconds: dict[str, float],
+    requests: dict[str, int],
+    result_items: int,
+    record_bytes: int,
+) -> dict[str, Any]:
+    """A finished job's usage, priced: Lambda GB-s from the
+    measured task seconds and the stack's memory sizes (first attempts; retries
+    and Lambda's own start-up are not seen by the tasks), the transitions of
+    the definition, the S3 requests counted, the DynamoDB writes made (result
+    items of up to 1 KB, the two job record writes)."""
+    gb_s = sum(value * _gb(function) for function, value in seconds.items())
+    usage = Usage(
+        lambda_requests=2 + map_tasks + reducers,
+        lambda_gb_s=gb_s,
+        transitions=transitions(map_tasks, reducers),
+        s3_get=requests["get"],
+        s3_put=requests["put"],
+        s3_list=requests["list"],
+        dynamodb_wru=result_items + 1 + -(-(record_bytes + 1024) // 1024),
+    )
+    return {
+        **usage.to_dict(),
+        "seconds": {name: round(value, 3) for name, value in seconds.items()},
+    }

@@ -1,0 +1,156 @@
+"""``logmr plan``: what Plan would decide for a job on AWS Lambda, without
+running it or writing anything, and what it would cost and take
+(``logmr.cost``). ``assume_bytes`` plans a synthetic input of that size, in
+objects of ``object_bytes``, whose content is like the given inputs (they are
+still listed, and sampled for the format, the keys and the shuffle size)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any, BinaryIO
+
+from logmr import cost, tasks
+from logmr.inputs import InputObject, InputSource
+from logmr.spec import INLINE_MAP_MAX_TASKS, JobSpec
+from logmr.tuning import Limits
+
+MiB = 1024 * 1024
+
+
+class AssumedInputs:
+    """The real inputs for reading, a synthetic listing of ``total`` bytes."""
+
+    def __init__(self, inner: InputSource, total: int, object_bytes: int) -> None:
+        self.inner = inner
+        self.total = total
+        self.object_bytes = object_bytes
+
+    def list_inputs(self, uris: Iterable[str]) -> list[InputObject]:
+        first = next((obj for obj in self.inner.list_inputs(uris) if obj.size), None)
+        if first is None:
+            return []
+        count = math.ceil(self.total / self.object_bytes)
+        sizes = [self.object_bytes] * (count - 1) + [self.total - self.object_bytes * (count - 1)]
+        # the first is the real first object (the sample is read from it)
+        return [
+            InputObject(first.uri if i == 0 else f"{first.uri}~{i}", size, first.compression)
+            for i, size in enumerate(sizes)
+        ]
+
+    def open_at(self, uri: str, offset: int) -> BinaryIO:
+        return self.inner.open_at(uri, offset)
+
+
+def plan_report(
+    spec: JobSpec, inputs: InputSource, limits: Limits, with_estimate: bool
+) -> dict[str, Any]:
+    planned = tasks.make_plan(spec, inputs, limits)
+    chosen = planned.spec
+    report: dict[str, Any] = {
+        "job": chosen.job,
+        "format": chosen.format,
+        "objects": len(planned.objects),
+        "input_bytes": planned.input_bytes,
+        "map_tasks": len(planned.map_tasks),
+        "chunk_size": chosen.chunk_size,
+        "reducers": chosen.reducers,
+        "max_concurrency": chosen.max_concurrency,
+        "map_mode": "distributed" if planned.distributed else "inline",
+        "expected_keys": planned.tuning.expected_keys,
+        "reasons": planned.tuning.reasons,
+        "sample": {
+            "bytes": planned.sample.bytes,
+            "lines": planned.sample.lines,
+            "keys": planned.sample.keys,
+            "hot_keys": planned.sample.hot_keys,
+            "largest_partition_share": round(
+                planned.sample.largest_partition_share(chosen.reducers), 3
+            ),
+        },
+        "limits": {
+            "memory_mb": limits.memory_mb,
+            "timeout_s": limits.timeout_s,
+            "concurrency": limits.concurrency,
+            "map_mb_per_s": round(limits.map_mb_per_s, 1),
+        },
+    }
+    if with_estimate:
+        shape = cost.Shape(
+            objects=len(planned.objects),
+            input_bytes=planned.input_bytes,
+            map_tasks=len(planned.map_tasks),
+            reducers=chosen.reducers,
+            max_concurrency=chosen.max_concurrency,
+            expected_keys=planned.tuning.expected_keys,
+            distributed=planned.distributed,
+        )
+        report["estimate"] = cost.estimate(shape, limits).to_dict()
+        report["prices_checked"] = cost.PRICES_CHECKED
+    return report
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The report as a few aligned lines a person reads."""
+    reasons = report["reasons"]
+    sample = report["sample"]
+    mode_note = (
+        f"more than {INLINE_MAP_MAX_TASKS} tasks: items from S3"
+        if report["map_mode"] == "distributed"
+        else f"at most {INLINE_MAP_MAX_TASKS} tasks"
+    )
+    lines = [
+        f"plan: {report['job']} over {report['objects']:,} objects,"
+        f" {_size(report['input_bytes'])} (format {report['format']})",
+        f"  chunk size    {_chunk(report['chunk_size']):>12}  {reasons.get('chunk_size', '')}",
+        f"  map tasks     {report['map_tasks']:>12,}  {report['map_mode']} Map ({mode_note})",
+        f"  reducers      {report['reducers']:>12,}  {reasons.get('reducers', '')}",
+        f"  concurrency   {report['max_concurrency']:>12,}  {reasons.get('max_concurrency', '')}",
+        f"  sample        {_size(sample['bytes']):>12}  {sample['lines']:,} lines,"
+        f" {sample['keys']:,} keys; busiest partition"
+        f" {sample['largest_partition_share']:.0%} of the pairs",
+    ]
+    if sample["hot_keys"]:
+        hot = ", ".join(f"{key!r} {share:.0%}" for key, share in sample["hot_keys"])
+        lines.append(f"  hot keys      {hot} (combined per map task: one pair per mapper)")
+    estimate = report.get("estimate")
+    if estimate:
+        usage, usd, seconds = estimate["usage"], estimate["usage"]["usd"], estimate["seconds"]
+        limits = report["limits"]
+        lines.append(
+            f"estimate: Lambda arm64 {limits['memory_mb']} MB at {limits['map_mb_per_s']} MB/s"
+            f" per map task, {limits['concurrency']:,} concurrent;"
+            f" us-east-1 prices of {report['prices_checked']}"
+        )
+        rows = [
+            (
+                "Lambda",
+                f"{usage['lambda_requests']:,} requests, {usage['lambda_gb_s']:,.1f} GB-s",
+                usd["lambda_requests"] + usd["lambda_duration"],
+            ),
+            ("Step Functions", f"{usage['transitions']:,} transitions", usd["step_functions"]),
+            (
+                "S3",
+                f"{usage['s3_get']:,} GET, {usage['s3_put']:,} PUT, {usage['s3_list']:,} LIST",
+                usd["s3_get"] + usd["s3_put_list"],
+            ),
+            ("DynamoDB", f"{usage['dynamodb_wru']:,} write units", usd["dynamodb_writes"]),
+            ("total", "", usd["total"]),
+        ]
+        lines += [f"  {label:<16}{what:<44}${dollars:,.4f}" for label, what, dollars in rows]
+        lines.append(
+            f"  time          map task {seconds['map_task']} s, reduce task"
+            f" {seconds['reduce_task']} s, whole job about {seconds['wall']:,} s"
+        )
+    return "\n".join(lines)
+
+
+def _chunk(nbytes: int) -> str:
+    return f"{nbytes // MiB:,} MiB" if nbytes % MiB == 0 else f"{nbytes:,} B"
+
+
+def _size(nbytes: int) -> str:
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if nbytes >= scale:
+            return f"{nbytes / scale:.2f} {unit}"
+    return f"{nbytes} B"

@@ -1,0 +1,136 @@
+"""What the planner learns from a bounded sample of the input: the job's own
+mapper run over the first few hundred KB, giving the keys it emits, how fast
+new keys appear, the shuffle bytes per input byte, and the keys and partitions
+that would dominate. No I/O: the caller reads the sample (``tasks.plan`` reuses
+the bytes it read to detect the format).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from logmr.formats.base import Format
+from logmr.jobs.base import Job
+from logmr.mapreduce import MapSide, key_text
+from logmr.partition import partition_of
+from logmr.shuffle import encode
+
+#: bytes of the first input object the planner maps at plan time
+SAMPLE_BYTES = 256 * 1024
+#: a key is "hot" when it holds at least this share of the sample's pairs
+HOT_KEY_SHARE = 0.2
+#: hot keys listed in a plan
+MAX_HOT_KEYS = 10
+
+
+@dataclass(frozen=True)
+class SampleStats:
+    """The job's map side over a sample of ``bytes`` bytes (whole lines)."""
+
+    bytes: int = 0
+    lines: int = 0
+    #: pairs the mapper emitted (before combining)
+    pairs: int = 0
+    #: distinct keys in the whole sample and in its first half
+    keys: int = 0
+    keys_first_half: int = 0
+    #: keys seen exactly once and exactly twice (for the Chao1 estimate)
+    singletons: int = 0
+    doubletons: int = 0
+    #: bytes of the sample's combined shuffle object
+    shuffle_bytes: int = 0
+    #: the input was shorter than the sample: the figures are the whole input's
+    complete: bool = False
+    #: (key, share of the sample's pairs), largest first, share >= HOT_KEY_SHARE
+    hot_keys: list[tuple[str, float]] = field(default_factory=list)
+    #: pairs per key (the sample's), for the partition skew of a reducer count
+    weights: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def keys_in(self, nbytes: int) -> int:
+        """Distinct keys expected in ``nbytes`` of input, the smaller of two
+        estimates: new keys keep appearing at the rate the sample's second half
+        found them (linear: right for ids that never repeat), and the key set
+        is finite with the size Chao1 gives from the keys seen once and twice
+        (right for status codes, paths, levels; bias-corrected form)."""
+        if self.bytes == 0:
+            return 0
+        if self.complete or nbytes <= self.bytes:
+            return min(self.keys, max(1, math.ceil(self.keys * nbytes / self.bytes)))
+        half = max(self.bytes // 2, 1)
+        rate = (self.keys - self.keys_first_half) / half
+        linear = self.keys + math.ceil(rate * (nbytes - self.bytes))
+        f1, f2 = self.singletons, self.doubletons
+        chao1 = self.keys + math.ceil(f1 * (f1 - 1) / (2 * (f2 + 1)))
+        return min(linear, chao1)
+
+    def largest_partition_share(self, reducers: int) -> float:
+        """The share of the sample's pairs the busiest of ``reducers`` partitions gets."""
+        total = sum(self.weights.values())
+        if reducers <= 1 or total == 0:
+            return 1.0
+        loads = Counter[int]()
+        for key, weight in self.weights.items():
+            loads[partition_of(key, reducers)] += weight
+        return max(loads.values()) / total
+
+
+def sample_stats(job: Job, fmt: Format, head: bytes, complete: bool) -> SampleStats:
+    """Map ``head`` (the start of an input; its last partial line dropped unless
+    ``complete``) with the job and count what it emits."""
+    if not complete:
+        head = head[: head.rfind(b"\n") + 1]
+    lines = [line.rstrip(b"\r") for line in head.split(b"\n")]
+    if lines and lines[-1] == b"":
+        lines.pop()
+    if not lines:
+        return SampleStats(complete=complete)
+    half = len(lines) // 2
+    first = _weights(job, fmt, lines[:half]) if half else {}
+    side = _map_side(job, fmt, lines)
+    weights = _side_weights(side)
+    total = sum(weights.values())
+    hot = sorted(
+        ((key, count / total) for key, count in weights.items() if count / total >= HOT_KEY_SHARE),
+        key=lambda item: (-item[1], item[0]),
+    )[:MAX_HOT_KEYS]
+    side.combine()
+    return SampleStats(
+        bytes=len(head),
+        lines=len(lines),
+        pairs=total,
+        keys=len(weights),
+        keys_first_half=len(first),
+        singletons=sum(1 for count in weights.values() if count == 1),
+        doubletons=sum(1 for count in weights.values() if count == 2),
+        shuffle_bytes=len(encode(side.partitions(1))),
+        complete=complete,
+        hot_keys=[(key, round(share, 4)) for key, share in hot],
+        weights=weights,
+    )
+
+
+def _map_side(job: Job, fmt: Format, lines: list[bytes]) -> MapSide:
+    side = MapSide(job, fmt, sample_limit=0)
+    side.feed(lines)
+    return side
+
+
+def _weights(job: Job, fmt: Format, lines: list[bytes]) -> dict[str, int]:
+    return _side_weights(_map_side(job, fmt, lines))
+
+
+def _side_weights(side: MapSide) -> dict[str, int]:
+    """Pairs per canonical key, before combining (the counting fast path keeps
+    counts, the mapper path keeps the values)."""
+    weights: dict[str, int] = {}
+    count: Any
+    for key, count in side.counts.items():
+        text = key_text(key)
+        weights[text] = weights.get(text, 0) + int(count)
+    for key, values in side.buffer.items():
+        text = key_text(key)
+        weights[text] = weights.get(text, 0) + len(values)
+    return weights

@@ -1,0 +1,212 @@
+"""Planner auto-tuning: the chunk size, the number of reducers and the Map
+states' concurrency from the input's size, where the tasks run, and a sample
+of the job's output (``logmr.sample``). Pure functions over a documented model
+(docs/performance.md); a chunk size, reducer count or concurrency given in the
+job request always wins.
+
+The model, for AWS Lambda:
+
+* a map task streams its byte range and parses it on one core at
+  ``MAP_MB_PER_S_PER_VCPU`` (measured here at 95 MB/s per core for Apache
+  combined lines, bench/results; a Lambda vCPU is taken as 0.65 of that core),
+  never faster than one S3 GET stream (``S3_STREAM_MB_PER_S``); a Lambda has
+  ``memory / 1769 MB`` vCPUs and a map task uses at most one;
+* a map task should take about ``TARGET_MAP_TASK_S`` and never more than a
+  quarter of the function's timeout, and at least ``MIN_CHUNK_BYTES`` so the
+  fixed cost of a task (invocation, two state transitions, three S3 requests)
+  stays small against its work;
+* the chunk size spreads the input over the concurrency (one wave of map
+  tasks when the time bound allows) and keeps the task count at most
+  ``MAX_MAP_TASKS``: every reducer reads two ranges of every mapper's object;
+* a reducer writes about ``KEYS_PER_REDUCER`` results (DynamoDB batch writes of
+  25 items at about ``DYNAMODB_ITEMS_PER_S`` per reducer, under a minute), and
+  there are at most ``MAX_REDUCERS``: the Reduce state is an inline Map, which
+  runs 40 iterations at a time, so 40 reducers are one wave;
+* on one machine (``local``) the workers are the cores: one chunk per core up to
+  ``LOCAL_MAX_CHUNK_BYTES``, one reducer per core.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from logmr import config
+from logmr.sample import SampleStats
+
+MiB = 1024 * 1024
+#: one vCPU's worth of Lambda memory (MB)
+MB_PER_VCPU = 1769
+#: map throughput of one Lambda vCPU (MB/s): 95 MB/s measured per core here
+#: (bench/results/status_codes.md, full map task) times 0.65 for a Lambda vCPU
+MAP_MB_PER_S_PER_VCPU = 60.0
+#: one S3 GET stream's throughput (MB/s) from Lambda in the same region
+S3_STREAM_MB_PER_S = 90.0
+TARGET_MAP_TASK_S = 60.0
+#: a map task never plans to use more than this share of the function timeout
+TIMEOUT_SHARE = 0.25
+MIN_CHUNK_BYTES = 64 * MiB
+MAX_MAP_TASKS = 10_000
+KEYS_PER_REDUCER = 100_000
+#: one reducer's result writes: 25-item BatchWriteItem calls of about 10 ms
+DYNAMODB_ITEMS_PER_S = 2_500.0
+#: the Reduce state is an inline Map (40 iterations at a time): one wave
+MAX_REDUCERS = 40
+#: Lambda's default account concurrency: the Distributed Map's MaxConcurrency
+LAMBDA_CONCURRENCY = 1_000
+#: an inline Map runs at most 40 iterations at a time
+INLINE_CONCURRENCY = 40
+LOCAL_MAX_CHUNK_BYTES = config.DEFAULT_CHUNK_SIZE
+LOCAL_MIN_CHUNK_BYTES = 1 * MiB
+
+#: memory (MB) and timeout (s) per function, used by the CDK stack and the cost
+#: model: map and reduce get one full vCPU and Lambda's longest timeout;
+#: Finalize reads every result of the job, so it gets more room than Plan
+FUNCTION_SIZES: dict[str, tuple[int, int]] = {
+    "Plan": (512, 300),
+    "Map": (1769, 900),
+    "Reduce": (1769, 900),
+    "Finalize": (1024, 900),
+    "MarkFailed": (256, 60),
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Where the tasks run: ``lambda`` (the stack's functions) or ``local`` (cores)."""
+
+    target: str = "lambda"
+    memory_mb: int = FUNCTION_SIZES["Map"][0]
+    timeout_s: int = FUNCTION_SIZES["Map"][1]
+    concurrency: int = LAMBDA_CONCURRENCY
+    #: local worker processes
+    workers: int = 1
+
+    @property
+    def map_mb_per_s(self) -> float:
+        """One map task's throughput: one core at most, capped by one GET stream."""
+        vcpus = min(self.memory_mb / MB_PER_VCPU, 1.0)
+        return min(MAP_MB_PER_S_PER_VCPU * vcpus, S3_STREAM_MB_PER_S)
+
+    @property
+    def max_chunk_bytes(self) -> int:
+        seconds = min(TARGET_MAP_TASK_S, self.timeout_s * TIMEOUT_SHARE)
+        return _round_mib(self.map_mb_per_s * 1e6 * seconds)
+
+
+def local_limits(workers: int | None = None) -> Limits:
+    return Limits(target="local", workers=max(workers or os.cpu_count() or 1, 1))
+
+
+def limits_from_env(env: Mapping[str, str]) -> Limits:
+    """The Plan handler's view: local storage means the local engine (its
+    workers); on Lambda the map function's memory and timeout from the
+    environment the stack sets, else ``FUNCTION_SIZES``."""
+    if (env.get(config.ENV_STORAGE) or "aws") == "local":
+        workers = env.get(config.ENV_WORKERS)
+        return local_limits(int(workers) if workers else None)
+    memory, timeout = FUNCTION_SIZES["Map"]
+    return Limits(
+        memory_mb=int(env.get(config.ENV_MAP_MEMORY_MB) or memory),
+        timeout_s=int(env.get(config.ENV_MAP_TIMEOUT_S) or timeout),
+        concurrency=int(env.get(config.ENV_MAP_CONCURRENCY) or LAMBDA_CONCURRENCY),
+    )
+
+
+@dataclass(frozen=True)
+class Tuning:
+    chunk_size: int
+    reducers: int
+    max_concurrency: int
+    #: distinct keys the sample predicts for the whole input
+    expected_keys: int
+    #: why each figure is what it is (for ``logmr plan``)
+    reasons: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "chunk_size": self.chunk_size,
+            "reducers": self.reducers,
+            "max_concurrency": self.max_concurrency,
+            "expected_keys": self.expected_keys,
+            "reasons": dict(self.reasons),
+        }
+
+
+def choose_chunk_size(total_bytes: int, limits: Limits) -> tuple[int, str]:
+    if limits.target == "local":
+        per_worker = _round_mib(math.ceil(total_bytes / limits.workers))
+        chunk = min(max(per_worker, LOCAL_MIN_CHUNK_BYTES), LOCAL_MAX_CHUNK_BYTES)
+        return chunk, f"input / {limits.workers} workers, within 1 MiB..64 MiB"
+    spread = _round_mib(math.ceil(total_bytes / limits.concurrency))
+    bounded = _round_mib(math.ceil(total_bytes / MAX_MAP_TASKS))
+    chunk = max(spread, MIN_CHUNK_BYTES, bounded)
+    reason = f"input / {limits.concurrency} concurrent tasks, at least {MIN_CHUNK_BYTES // MiB} MiB"
+    if chunk > limits.max_chunk_bytes:
+        chunk = max(limits.max_chunk_bytes, bounded)
+        reason = (
+            f"capped at {limits.max_chunk_bytes // MiB} MiB: "
+            f"{min(TARGET_MAP_TASK_S, limits.timeout_s * TIMEOUT_SHARE):.0f} s "
+            f"at {limits.map_mb_per_s:.0f} MB/s"
+        )
+    if chunk == bounded and bounded > max(spread, MIN_CHUNK_BYTES):
+        reason = f"input / {MAX_MAP_TASKS} tasks (each reducer reads every map task's object)"
+    return chunk, reason
+
+
+def choose_reducers(expected_keys: int, limits: Limits) -> tuple[int, str]:
+    if limits.target == "local":
+        return limits.workers, "one per worker"
+    reducers = min(max(math.ceil(expected_keys / KEYS_PER_REDUCER), 1), MAX_REDUCERS)
+    return reducers, f"{expected_keys:,} expected keys / {KEYS_PER_REDUCER:,} per reducer"
+
+
+def choose_concurrency(map_tasks: int, reducers: int, limits: Limits) -> int:
+    """The Map states' MaxConcurrency (map and reduce share it)."""
+    if limits.target == "local":
+        return INLINE_CONCURRENCY
+    return max(1, min(max(map_tasks, reducers), limits.concurrency))
+
+
+def tune(
+    total_bytes: int,
+    sample: SampleStats,
+    limits: Limits,
+    *,
+    chunk_size: int = 0,
+    reducers: int = 0,
+    max_concurrency: int = 0,
+    count_tasks: Callable[[int], int] | None = None,
+) -> Tuning:
+    """Figures for a job over ``total_bytes``; non-zero arguments are the user's and win.
+    ``count_tasks(chunk_size)``: the map tasks a chunk size gives (default: one
+    object, ``ceil(total / chunk)``), for the concurrency."""
+    reasons: dict[str, str] = {}
+    if chunk_size:
+        reasons["chunk_size"] = "given"
+    else:
+        chunk_size, reasons["chunk_size"] = choose_chunk_size(total_bytes, limits)
+    expected_keys = sample.keys_in(total_bytes)
+    if reducers:
+        reasons["reducers"] = "given"
+    else:
+        reducers, reasons["reducers"] = choose_reducers(expected_keys, limits)
+    tasks = count_tasks(chunk_size) if count_tasks else max(math.ceil(total_bytes / chunk_size), 1)
+    if max_concurrency:
+        reasons["max_concurrency"] = "given"
+    else:
+        max_concurrency = choose_concurrency(tasks, reducers, limits)
+        reasons["max_concurrency"] = (
+            "the inline Map's 40"
+            if limits.target == "local"
+            else f"the larger of map tasks and reducers, at most {limits.concurrency}"
+        )
+    return Tuning(chunk_size, reducers, max_concurrency, expected_keys, reasons)
+
+
+def _round_mib(nbytes: float) -> int:
+    """``nbytes`` rounded up to a whole MiB (at least one)."""
+    return max(math.ceil(nbytes / MiB), 1) * MiB

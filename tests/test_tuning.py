@@ -1,0 +1,172 @@
+"""The planner's auto-tuning (logmr.tuning) and its sample (logmr.sample)."""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from logmr import tasks
+from logmr.generate import generate
+from logmr.inputs import InputObject, LocalInputSource
+from logmr.sample import SampleStats, sample_stats
+from logmr.spec import JobSpec
+from logmr.tuning import (
+    MAX_MAP_TASKS,
+    MIN_CHUNK_BYTES,
+    Limits,
+    limits_from_env,
+    local_limits,
+    tune,
+)
+
+MiB = 1024 * 1024
+GB = 10**9
+
+
+def stats(keys: int = 10, **more: object) -> SampleStats:
+    return SampleStats(bytes=100_000, lines=500, pairs=500, keys=keys, keys_first_half=keys, **more)  # type: ignore[arg-type]
+
+
+def test_lambda_chunk_spreads_the_input_over_the_concurrency() -> None:
+    limits = Limits(concurrency=1000)
+    tuned = tune(1000 * GB, stats(), limits)
+    # 1 TB over 1,000 tasks: one wave, ceil(1e12 / 1000 / MiB) MiB per task
+    assert tuned.chunk_size == math.ceil(1e12 / 1000 / MiB) * MiB
+    assert tuned.max_concurrency == 1000
+
+
+def test_small_inputs_get_the_minimum_chunk_and_few_tasks() -> None:
+    tuned = tune(100 * MiB, stats(), Limits())
+    assert tuned.chunk_size == MIN_CHUNK_BYTES
+    assert tuned.max_concurrency == 2  # two map tasks
+
+
+def test_chunk_is_bounded_by_the_task_duration_and_the_task_count() -> None:
+    limits = Limits(concurrency=10, timeout_s=120)  # a quarter of 120 s at 60 MB/s
+    tuned = tune(100 * GB, stats(), limits)
+    assert tuned.chunk_size == math.ceil(30 * 60e6 / MiB) * MiB
+    huge = tune(10**15, stats(), limits)  # 1 PB: the task count bound wins
+    assert math.ceil(10**15 / huge.chunk_size) <= MAX_MAP_TASKS
+
+
+def test_memory_below_one_vcpu_slows_the_model_down() -> None:
+    assert Limits(memory_mb=1769).map_mb_per_s == pytest.approx(60.0)
+    assert Limits(memory_mb=885).map_mb_per_s == pytest.approx(60.0 * 885 / 1769)
+    assert Limits(memory_mb=3538).map_mb_per_s == pytest.approx(60.0)  # one core per task
+
+
+def test_reducers_follow_the_expected_keys_within_one_inline_wave() -> None:
+    limits = Limits()
+    assert tune(GB, stats(keys=14), limits).reducers == 1
+    many = SampleStats(bytes=100_000, keys=5000, keys_first_half=2500, singletons=5000)
+    tuned = tune(100 * GB, many, limits)
+    assert tuned.expected_keys > 100_000
+    assert 1 < tuned.reducers <= 40
+
+
+def test_given_figures_win() -> None:
+    tuned = tune(GB, stats(), Limits(), chunk_size=123, reducers=7, max_concurrency=3)
+    assert (tuned.chunk_size, tuned.reducers, tuned.max_concurrency) == (123, 7, 3)
+    assert set(tuned.reasons.values()) == {"given"}
+
+
+def test_local_is_one_chunk_and_one_reducer_per_core() -> None:
+    limits = local_limits(workers=2)
+    tuned = tune(100 * MiB, stats(), limits)
+    assert tuned.chunk_size == 50 * MiB
+    assert tuned.reducers == 2
+    assert tune(10 * GB, stats(), limits).chunk_size == 64 * MiB
+    assert tune(1000, stats(), limits).chunk_size == MiB
+
+
+def test_limits_from_the_environment() -> None:
+    assert limits_from_env({"LOGMR_STORAGE": "local", "LOGMR_WORKERS": "3"}) == local_limits(3)
+    lam = limits_from_env({"LOGMR_MAP_MEMORY_MB": "3008", "LOGMR_MAP_CONCURRENCY": "50"})
+    assert (lam.target, lam.memory_mb, lam.timeout_s, lam.concurrency) == ("lambda", 3008, 900, 50)
+
+
+def _log(lines: int, seed: int = 5) -> bytes:
+    out = io.BytesIO()
+    generate(out, fmt="apache_combined", lines=lines, seed=seed)
+    return out.getvalue()
+
+
+def test_sample_counts_the_jobs_keys_and_hot_keys() -> None:
+    data = _log(800)
+    job, fmt = tasks.prepare(
+        JobSpec(job_id="s", job="status_codes", inputs=["x"], format="apache_combined")
+    )
+    sample = sample_stats(job, fmt, data, complete=True)
+    combined = re.compile(rb'^\S+ \S+ \S+ \[[^\]]+\] "[^"]*" (\d{3}) (?:\d+|-) "[^"]*" "[^"]*"$')
+    matches = [combined.match(line) for line in data.splitlines()]
+    statuses = [m.group(1).decode() for m in matches if m]
+    counts = {code: statuses.count(code) for code in set(statuses)}
+    assert sample.lines == 800
+    assert sample.keys == len(counts)
+    assert sample.pairs == sum(counts.values())
+    assert sample.singletons == sum(1 for n in counts.values() if n == 1)
+    hot = {code for code, n in counts.items() if n / len(statuses) >= 0.2}
+    assert {key for key, _ in sample.hot_keys} == hot
+    assert sample.keys_in(10**12) == sample.keys  # the whole input was sampled
+
+
+def test_sample_drops_the_partial_last_line() -> None:
+    data = _log(50)
+    job, fmt = tasks.prepare(
+        JobSpec(job_id="s", job="status_codes", inputs=["x"], format="apache_combined")
+    )
+    cut_short = data[: len(data) - 10]
+    assert sample_stats(job, fmt, cut_short, complete=False).lines == 49
+
+
+def test_key_estimate_saturates_for_a_finite_key_set_and_grows_for_ids() -> None:
+    finite = SampleStats(bytes=1000, keys=20, keys_first_half=18, singletons=2, doubletons=3)
+    assert finite.keys_in(10**12) == 20 + math.ceil(2 * 1 / (2 * 4))
+    ids = SampleStats(bytes=1000, keys=100, keys_first_half=50, singletons=100)
+    assert ids.keys_in(11_000) == 100 + math.ceil(50 / 500 * 10_000)
+
+
+def test_make_plan_writes_nothing_and_resolves_the_spec(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_bytes(_log(3000))
+    spec = JobSpec(job_id="p1", job="status_codes", inputs=[str(log)])
+    planned = tasks.make_plan(spec, LocalInputSource(), local_limits(2))
+    size = log.stat().st_size
+    assert planned.spec.format == "apache_combined"
+    assert planned.spec.reducers == 2
+    assert planned.spec.chunk_size == MiB  # under 1 MiB per core: the 1 MiB floor
+    assert planned.spec.planned
+    assert [(t.start, t.end) for t in planned.map_tasks] == [(0, size)]
+    assert planned.objects == [InputObject(str(log.resolve()), size)]
+    assert not planned.distributed
+
+
+@pytest.mark.property
+@given(
+    total=st.integers(min_value=1, max_value=10**16),
+    concurrency=st.integers(min_value=1, max_value=10_000),
+    memory=st.integers(min_value=128, max_value=10_240),
+    timeout=st.integers(min_value=10, max_value=900),
+    keys=st.integers(min_value=1, max_value=10**9),
+)
+def test_lambda_tuning_stays_within_its_bounds(
+    total: int, concurrency: int, memory: int, timeout: int, keys: int
+) -> None:
+    limits = Limits(memory_mb=memory, timeout_s=timeout, concurrency=concurrency)
+    sample = SampleStats(bytes=10, keys=keys, keys_first_half=keys, complete=False)
+    tuned = tune(total, sample, limits)
+    tasks = math.ceil(total / tuned.chunk_size)
+    assert tuned.chunk_size % MiB == 0
+    assert tasks <= MAX_MAP_TASKS
+    # within the time bound unless the task-count bound needs bigger chunks
+    assert tuned.chunk_size <= max(
+        limits.max_chunk_bytes, math.ceil(total / MAX_MAP_TASKS / MiB) * MiB
+    )
+    assert 1 <= tuned.reducers <= 40
+    assert 1 <= tuned.max_concurrency <= concurrency
