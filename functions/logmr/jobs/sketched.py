@@ -36,8 +36,10 @@ NUMERIC_FIELDS = ("bytes", "latency")
 class _Windowed(Job):
     """A job keyed by window start (or one key for the whole job)."""
 
-    def bind_windows(self, fmt: Format) -> None:
+    def configure(self) -> None:
         self.window: int = self.options["window"]
+
+    def bind_windows(self, fmt: Format) -> None:
         if self.window:
             self.fields["time"] = time_getter(fmt, self.options["tz"])
 
