@@ -2,9 +2,10 @@
 
 ``pip install --platform ... --only-binary=:all:`` fetches the manylinux
 wheels of the Lambda architecture and Python version (the C extensions of
-``mmh3``, ``zstandard`` and ``wrapt`` included) into ``<asset>/python``, which
-is where Lambda looks for a layer's packages. The Docker image is only the
-fallback CDK would use if local bundling ever declined; it never runs here.
+``mmh3``, ``zstandard``, ``datasketches``, ``numpy`` and ``wrapt`` included)
+into ``<asset>/python``, which is where Lambda looks for a layer's packages.
+The Docker image is only the fallback CDK would use if local bundling ever
+declined; it never runs here.
 
 The pins are exact (a layer is a build artefact) and must satisfy the ranges
 of ``pyproject.toml``'s ``[project] dependencies`` (``tests/test_infra.py``
@@ -42,6 +43,8 @@ LAYER_REQUIREMENTS: tuple[str, ...] = (
     "mmh3==5.3.1",
     "zstandard==0.25.0",
     "google-re2==1.1.20251105",
+    "datasketches==5.2.0",
+    "numpy==2.5.5",  # datasketches imports it at import time
     "aws-lambda-powertools==3.37.0",
     # the [tracer] extra and the dependencies of Powertools and the X-Ray SDK
     "aws-xray-sdk==2.15.0",

@@ -44,6 +44,9 @@ JOBS = [
     ("word_count", {}),
     ("pattern_count", {"pattern": r"(?P<key>\d{3}) "}),
     ("field_count", {"field": "client"}),
+    ("window_counts", {"window": "2h", "slide": "30m"}),
+    ("sessions", {"gap": "1h"}),
+    ("access_report", {"window": "1h", "top": "2", "percentiles": "false"}),
 ]
 
 

@@ -147,7 +147,12 @@ class MapSide:
     def _map(self, records: list[Any]) -> None:
         buffer = self.buffer
         emitted = 0
-        for key, value in chain.from_iterable(map(self.job.mapper, records)):
+        # -- the job's batch hook (Job.map_batch): whole-batch pairs, else the mapper per record
+        pairs = self.job.map_batch(records)
+        if pairs is None:
+            pairs = chain.from_iterable(map(self.job.mapper, records))
+        # -- end of the batch hook
+        for key, value in pairs:
             bucket = buffer.get(key)
             if bucket is None:
                 buffer[key] = [value]

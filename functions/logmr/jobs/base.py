@@ -117,6 +117,15 @@ class Job:
         ``None``: no fast path, use ``mapper``."""
         return None
 
+    def map_batch(self, records: list[Any]) -> Iterable[KV] | None:
+        """An optional fast path: the pairs of a whole batch of parsed records
+        (raw lines for ``raw_lines`` jobs), so that a job can count with
+        ``Counter(map(getter, records))`` and ``sum`` in C instead of a Python
+        generator per record. The pairs may be pre-combined (one per key per
+        batch): they go through the combiner like the mapper's.
+        ``None``: no fast path, use ``mapper``."""
+        return None
+
     def combiner(self, key: Any, values: list[Any]) -> Iterator[KV]:
         """Default: the reducer, which is right for every associative reducer."""
         return self.reducer(key, values)

@@ -1,0 +1,97 @@
+"""An independent reading of Apache combined logs for the analytics tests:
+a plain regex and ``datetime.strptime``, no logmr code."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+_QUOTED = r'"((?:[^"\\]|\\.)*)"'
+_LINE = re.compile(
+    r"(\S+) \S+ \S+ \[([^\]]+)\] " + _QUOTED + r" (\d{3}) (\d+|-) " + _QUOTED + " " + _QUOTED
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    client: str
+    path: str | None
+    status: str
+    size: int
+    epoch: float | None  # UTC seconds
+    local: float | None  # the written clock, read as UTC
+
+    @property
+    def error(self) -> bool:
+        return self.status[0] in "45"
+
+
+def _times(stamp: str) -> tuple[float | None, float | None]:
+    try:
+        when = datetime.strptime(stamp, "%d/%b/%Y:%H:%M:%S %z")
+    except ValueError:
+        return None, None
+    return when.timestamp(), when.replace(tzinfo=UTC).timestamp()
+
+
+def read_access(path: Path) -> list[Row]:
+    """The well-formed lines of an Apache combined log."""
+    rows = []
+    for raw in path.read_bytes().split(b"\n"):
+        line = raw.removesuffix(b"\r").decode("utf-8", "backslashreplace")
+        match = _LINE.fullmatch(line)
+        if match is None:
+            continue
+        client, stamp, request, status, size = match.group(1, 2, 3, 4, 5)
+        tokens = request.split()
+        epoch, local = _times(stamp)
+        rows.append(
+            Row(
+                client=client,
+                path=tokens[1] if len(tokens) > 1 else None,
+                status=status,
+                size=0 if size == "-" else int(size),
+                epoch=epoch,
+                local=local,
+            )
+        )
+    return rows
+
+
+def iso(start: int, utc: bool = True) -> str:
+    """A window start as the jobs name it."""
+    text = datetime.fromtimestamp(start, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return text + "Z" if utc else text
+
+
+def rank_interval(data_sorted: list[float], value: float) -> tuple[float, float]:
+    """The normalized ranks ``value`` spans in ``data_sorted``: (share below, share at or below)."""
+    from bisect import bisect_left, bisect_right
+
+    n = len(data_sorted)
+    return bisect_left(data_sorted, value) / n, bisect_right(data_sorted, value) / n
+
+
+#: result fields that are sketch estimates. KLL compaction is randomized (the
+#: library seeds it from the clock), and an HLL estimate depends on how the
+#: input was split (a sketch built from one stream uses the HIP estimator, a
+#: union does not): two runs agree on these only within the stated errors
+ESTIMATES = frozenset({"p50", "p90", "p95", "p99", "sketch", "distinct", "lower", "upper"})
+
+
+def without_estimates(results: dict[str, Any]) -> dict[str, Any]:
+    """``results`` (or a job record) with the sketch estimates dropped from
+    every object inside its values (counts, min, max and the rest stay): what
+    two runs of a job must agree on. Top-level keys are kept whatever their name."""
+    return {key: _drop_estimates(value) for key, value in results.items()}
+
+
+def _drop_estimates(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_estimates(v) for k, v in value.items() if k not in ESTIMATES}
+    if isinstance(value, list):
+        return [_drop_estimates(item) for item in value]
+    return value

@@ -1,0 +1,127 @@
+"""access_report against a reference computed here from an independent reading
+of the log, its batch path against its per-record mapper, and its splitting."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from analytics_reference import Row, iso, rank_interval, read_access, without_estimates
+from helpers import generated_logs, run_local
+from logmr.jobs.base import KV
+from logmr.jobs.report import AccessReport
+from logmr.sketches import KLL_RANK_ERROR
+
+pytestmark = pytest.mark.functional
+
+
+class PerRecordAccessReport(AccessReport):
+    """The same job without the batch hook: MapSide calls ``mapper`` per record."""
+
+    name = "access_report_per_record"
+
+    def map_batch(self, records: list[Any]) -> Iterable[KV] | None:
+        return None if len(records) > 1 else super().map_batch(records)
+
+
+@pytest.fixture(scope="module")
+def log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generated_logs(tmp_path_factory.mktemp("logs"), lines=6000, seed=31)["access"]
+
+
+@pytest.fixture(scope="module")
+def rows(log: Path) -> list[Row]:
+    return read_access(log)
+
+
+def reference(rows: list[Row], window: int) -> dict[str, Any]:
+    """Every exact row of the report (percentiles apart)."""
+    want: dict[str, Any] = {}
+    for status, count in Counter(row.status for row in rows).items():
+        want[f"status:{status}"] = count
+    for row in rows:
+        if row.path is not None:
+            entry = want.setdefault(f"path:{row.path}", {"count": 0, "bytes": 0})
+            entry["count"] += 1
+            entry["bytes"] += row.size
+        if row.epoch is not None:
+            start = int(row.epoch // window * window)
+            entry = want.setdefault(f"window:{iso(start)}", {"count": 0, "errors": 0, "bytes": 0})
+            entry["count"] += 1
+            entry["errors"] += row.error
+            entry["bytes"] += row.size
+    want["total"] = {
+        "count": len(rows),
+        "bytes": sum(row.size for row in rows),
+        "errors": sum(row.error for row in rows),
+    }
+    return want
+
+
+def sizes_per_window(rows: list[Row], window: int) -> dict[str, list[float]]:
+    found: dict[str, list[float]] = defaultdict(list)
+    for row in rows:
+        if row.epoch is not None:
+            found[f"window:{iso(int(row.epoch // window * window))}"].append(float(row.size))
+    return {key: sorted(values) for key, values in found.items()}
+
+
+@pytest.mark.parametrize("window", ["1m", "5m"])
+def test_rows_and_summary_match_the_reference(log: Path, rows: list[Row], window: str) -> None:
+    seconds = {"1m": 60, "5m": 300}[window]
+    record, results = run_local(log, "access_report", params={"window": window, "top": "5"})
+    assert without_estimates(results) == reference(rows, seconds)
+    for key, exact in sizes_per_window(rows, seconds).items():
+        for name, rank in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
+            below, at_or_below = rank_interval(exact, results[key][name])
+            assert below - KLL_RANK_ERROR <= rank <= at_or_below + KLL_RANK_ERROR, (key, name)
+        assert results[key]["sketch"].startswith("kll1:")
+
+    paths = Counter(row.path for row in rows if row.path is not None)
+    path_bytes = Counter()
+    for row in rows:
+        if row.path is not None:
+            path_bytes[row.path] += row.size
+    top = sorted(paths.items(), key=lambda item: (-item[1], item[0]))[:5]
+    summary = record.summary
+    assert summary["requests"] == len(rows)
+    assert summary["bytes"] == sum(row.size for row in rows)
+    assert summary["errors"] == sum(row.error for row in rows)
+    assert summary["status"] == dict(sorted(Counter(row.status for row in rows).items()))
+    assert summary["top_paths"] == [[path, count, path_bytes[path]] for path, count in top]
+    assert summary["distinct_paths"] == len(paths)
+    windows = reference(rows, seconds)
+    assert [w[:3] for w in summary["windows"]] == sorted(
+        [key.removeprefix("window:"), value["count"], value["errors"]]
+        for key, value in windows.items()
+        if key.startswith("window:")
+    )
+    assert all(len(w[3]) == 3 for w in summary["windows"])
+
+
+def test_without_percentiles(log: Path, rows: list[Row]) -> None:
+    record, results = run_local(log, "access_report", params={"percentiles": "false"})
+    assert results == reference(rows, 3600)
+    assert all(window[3] is None for window in record.summary["windows"])
+
+
+def test_the_batch_path_equals_the_per_record_mapper(log: Path) -> None:
+    params = {"window": "1m", "percentiles": "false"}
+    _, batched = run_local(log, "access_report", params=params)
+    _, per_record = run_local(log, "test_access_report:PerRecordAccessReport", params=params)
+    assert batched == per_record
+
+
+def test_many_chunks_and_reducers_keep_exact_fields(log: Path, rows: list[Row]) -> None:
+    record, results = run_local(
+        log, "access_report", params={"window": "1m"}, reducers=7, chunk_size=16 * 1024
+    )
+    assert record.counters["records"] == len(rows)
+    assert without_estimates(results) == reference(rows, 60)
+    for key, exact in sizes_per_window(rows, 60).items():
+        below, at_or_below = rank_interval(exact, results[key]["p95"])
+        assert below - KLL_RANK_ERROR <= 0.95 <= at_or_below + KLL_RANK_ERROR
