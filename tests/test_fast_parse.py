@@ -107,6 +107,10 @@ def test_block_parser_accepts_exactly_the_reference(name: str, data: st.DataObje
         getter = fmt.getter(field)
         assert [getter(record) for record in records] == [m[group] for m in accepted]
         assert fmt.values_in_text(text, field) == [m[group] for m in accepted]
+    # a batch job's values (each distinct raw value converted once) are the getters'
+    for field in ("bytes", "epoch", "local_time", "method", "path"):
+        getter = fmt.getter(field)
+        assert fmt.values(field, records) == [getter(record) for record in records], field
 
 
 @pytest.mark.unit

@@ -30,9 +30,9 @@ token of the request (``None`` when the request has fewer tokens, e.g.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from operator import itemgetter
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from logmr.formats.base import Getter, RegexFormat
 from logmr.formats.timeparse import apache_epoch, apache_local
@@ -90,35 +90,47 @@ def _size(value: bytes) -> int | None:
         return None
 
 
-def _request_getters(group: int) -> dict[str, Getter]:
-    """``method`` and ``path`` from the request in ``group``."""
-
-    def method(m: re.Match[bytes]) -> bytes | None:
-        parts = m[group].split(None, 1)
-        return parts[0] if parts else None
-
-    def path(m: re.Match[bytes]) -> bytes | None:
-        parts = m[group].split(None, 2)
-        return parts[1] if len(parts) > 1 else None
-
-    return {"method": method, "path": path}
+def _method(request: bytes) -> bytes | None:
+    """The first whitespace-separated token of a request, if any."""
+    parts = request.split(None, 1)
+    return parts[0] if parts else None
 
 
-def _access_getters(first: int, combined: bool) -> dict[str, Getter]:
-    """Getters for the groups starting at ``first`` (client, time, request, status, size)."""
-    time_group, request, status, size = first + 1, first + 2, first + 3, first + 4
+def _path(request: bytes) -> bytes | None:
+    """The second whitespace-separated token of a request, if any."""
+    parts = request.split(None, 2)
+    return parts[1] if len(parts) > 1 else None
+
+
+#: fields converted from one named group (``RegexFormat._derived``)
+_DERIVED: dict[str, tuple[str, Callable[[bytes], Any]]] = {
+    "bytes": ("size", _size),
+    "local_time": ("time", apache_local),
+    "epoch": ("time", apache_epoch),
+    "method": ("request", _method),
+    "path": ("request", _path),
+}
+
+
+def _access_getters(combined: bool) -> dict[str, Getter]:
+    """Getters by the patterns' group names (the same in every access format)."""
     getters: dict[str, Getter] = {
-        "client": itemgetter(first),
-        "status": itemgetter(status),
-        "bytes": lambda m: _size(m[size]),
-        "local_time": lambda m: apache_local(m[time_group]),
-        "epoch": lambda m: apache_epoch(m[time_group]),
-        **_request_getters(request),
+        "client": itemgetter("client"),
+        "status": itemgetter("status"),
     }
+    for field, (group, convert) in _DERIVED.items():
+        getters[field] = _converted(group, convert)
     if combined:
-        getters["referer"] = itemgetter(first + 5)
-        getters["user_agent"] = itemgetter(first + 6)
+        getters["referer"] = itemgetter("referer")
+        getters["user_agent"] = itemgetter("user_agent")
     return getters
+
+
+def _converted(group: str, convert: Callable[[bytes], Any]) -> Getter:
+    def getter(m: re.Match[bytes]) -> Any:
+        return convert(m[group])
+
+    return getter
 
 
 class ApacheCommon(RegexFormat):
@@ -128,7 +140,8 @@ class ApacheCommon(RegexFormat):
     _pattern = _COMMON
     _block_pattern = _access(b"", combined=False, block=True)
     _plain_fields = _PLAIN
-    _getters: ClassVar[Mapping[str, Getter]] = _access_getters(1, combined=False)
+    _derived = _DERIVED
+    _getters: ClassVar[Mapping[str, Getter]] = _access_getters(combined=False)
 
 
 class ApacheCombined(RegexFormat):
@@ -138,7 +151,8 @@ class ApacheCombined(RegexFormat):
     _pattern = _COMBINED
     _block_pattern = _access(b"", combined=True, block=True)
     _plain_fields = _PLAIN_COMBINED
-    _getters: ClassVar[Mapping[str, Getter]] = _access_getters(1, combined=True)
+    _derived = _DERIVED
+    _getters: ClassVar[Mapping[str, Getter]] = _access_getters(combined=True)
 
 
 class VhostCombined(RegexFormat):
@@ -148,7 +162,8 @@ class VhostCombined(RegexFormat):
     _pattern = _VHOST
     _block_pattern = _access(_VHOST_PREFIX, combined=True, block=True)
     _plain_fields = _PLAIN_COMBINED | {"vhost"}
+    _derived = _DERIVED
     _getters: ClassVar[Mapping[str, Getter]] = {
-        "vhost": itemgetter(1),
-        **_access_getters(3, combined=True),
+        "vhost": itemgetter("vhost"),
+        **_access_getters(combined=True),
     }

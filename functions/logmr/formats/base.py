@@ -38,6 +38,7 @@ import abc
 import functools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from operator import itemgetter
 from typing import Any, ClassVar
 
 from logmr.errors import FormatMismatchError, InvalidParameterError
@@ -110,6 +111,12 @@ class Format(abc.ABC):
         making the records; ``None`` when the format cannot do that for ``field``."""
         return None
 
+    def values(self, field: str, records: list[Record]) -> list[Any]:
+        """``getter(field)`` of each of ``records``, in order: what a batch job
+        (``Job.map_batch``) reads a field with. Formats may compute each
+        distinct raw value once (``RegexFormat._derived``)."""
+        return list(map(self.getter(field), records))
+
     @abc.abstractmethod
     def getters(self) -> Mapping[str, Getter]:
         """Getter per canonical field this format provides."""
@@ -147,6 +154,11 @@ class RegexFormat(Format):
     _getters: ClassVar[Mapping[str, Getter]]
     _block_pattern: ClassVar[re.Pattern[bytes] | None] = None
     _plain_fields: ClassVar[frozenset[str]] = frozenset()
+    #: fields computed from one always-matching named group: field -> (group,
+    #: conversion of the group's bytes), the same value as the field's getter.
+    #: ``values`` converts each distinct group value of a batch once (times,
+    #: sizes and requests repeat a lot in a log).
+    _derived: ClassVar[Mapping[str, tuple[str, Callable[[bytes], Any]]]] = {}
 
     def parse(self, line: bytes) -> re.Match[bytes] | None:
         return self._pattern.match(line)
@@ -157,6 +169,13 @@ class RegexFormat(Format):
     def getters(self) -> Mapping[str, Getter]:
         return self._getters
 
+    def values(self, field: str, records: list[Any]) -> list[Any]:
+        derived = self._derived.get(field)
+        if derived is None:
+            return super().values(field, records)
+        group, convert = derived
+        return convert_each(convert, list(map(itemgetter(group), records)))
+
     def records_in_text(self, text: bytes) -> list[re.Match[bytes]] | None:
         if self._block_pattern is None:
             return None
@@ -166,6 +185,13 @@ class RegexFormat(Format):
         if self._block_pattern is None or field not in self._plain_fields:
             return None
         return _only_group(self._block_pattern, field).findall(text)
+
+
+def convert_each(convert: Callable[[bytes], Any], raws: list[bytes]) -> list[Any]:
+    """``convert`` of each of ``raws``, computed once per distinct value (times,
+    sizes and requests repeat a lot in a log)."""
+    converted = {raw: convert(raw) for raw in set(raws)}
+    return list(map(converted.__getitem__, raws))
 
 
 _NAMED_GROUP = re.compile(rb"\(\?P<(\w+)>")

@@ -54,28 +54,32 @@ class AccessReport(Job):
         for field in ("status", "path", "bytes"):
             self.fields[field] = fmt.getter(field)
         self.fields["time"] = time_getter(fmt, self.options["tz"])
+        self.time_field = "epoch" if self.options["tz"] == "utc" else "local_time"
+        self.format = fmt
 
     # -- map side -------------------------------------------------------------
     def mapper(self, record: Any) -> Iterator[KV]:
         yield from self.map_batch([record])
 
     def map_batch(self, records: list[Any]) -> Iterable[KV]:
-        status_list = list(map(self.fields["status"], records))
+        values = self.format.values  # each distinct raw value converted once
+        status_list = values("status", records)
         statuses = Counter(status_list)
         errors_by_status = {s: is_error_status(s) for s in statuses if s is not None}
         missing_status = statuses.pop(None, 0)
         if missing_status:
             self.count("no_status", missing_status)
-        sizes = list(map(self.fields["bytes"], records))
+        sizes = values("bytes", records)
         if None in sizes:
             self.count("no_bytes", sizes.count(None))
             sizes = [size or 0 for size in sizes]
-        paths = list(map(self.fields["path"], records))
+        paths = values("path", records)
         window: int = self.options["window"]
-        starts = [
-            None if when is None else int(when // window) * window
-            for when in map(self.fields["time"], records)
-        ]
+        whens = values(self.time_field, records)
+        start_of = {
+            when: None if when is None else int(when // window) * window for when in set(whens)
+        }
+        starts = list(map(start_of.__getitem__, whens))
         is_error = list(map(errors_by_status.get, status_list))
 
         path_bytes: defaultdict[Any, int] = defaultdict(int)
@@ -108,7 +112,7 @@ class AccessReport(Job):
             sketch = quantiles_text(quantiles_of(window_sizes[start])) if window_sizes else None
             yield f"{WINDOW}{start}", [count, window_errors[start], window_bytes[start], sketch]
         errors = sum(count for status, count in statuses.items() if errors_by_status[status])
-        yield TOTAL, [len(records), sum(sizes), errors]
+        yield TOTAL, [len(status_list), sum(sizes), errors]
 
     def combiner(self, key: Any, values: list[Any]) -> Iterator[KV]:
         if key.startswith(STATUS):
