@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -70,7 +71,14 @@ def profile_job(path: Path, size: int, job_name: str, repeats: int) -> dict[str,
 
     uri = str(path.resolve())
     end = min(MAP_RANGE_BYTES, size)
-    spec = JobSpec(job_id=f"profile-{job_name}", job=job_name, inputs=[uri], format=FORMAT)
+    # the local engine's choice on this machine: one reducer per core
+    spec = JobSpec(
+        job_id=f"profile-{job_name}",
+        job=job_name,
+        inputs=[uri],
+        format=FORMAT,
+        reducers=os.cpu_count() or 1,
+    )
     task = MapTask(task=0, uri=uri, start=0, end=end)
     cpu: dict[str, list[float]] = {step: [] for step in (*STEPS, "map_task")}
     wall: dict[str, list[float]] = {step: [] for step in (*STEPS, "map_task")}

@@ -223,6 +223,26 @@ def test_facts_show_malformed_share_duration_and_cost_when_present() -> None:
     assert "cost" not in without.text("facts")
 
 
+def test_facts_show_the_bill_of_a_run_priced_on_aws() -> None:
+    """A local run's record holds its bill (logmr.cost.bill): the facts show
+    the total in dollars and the counts it comes from, not counts as dollars."""
+    from logmr.cost import bill
+
+    run_bill = bill(
+        map_tasks=2,
+        reducers=2,
+        seconds={"Plan": 0.1, "Map": 1.2, "Reduce": 0.03, "Finalize": 0.01},
+        requests={"get": 16, "put": 10, "list": 0},
+        result_items=530,
+        record_bytes=2000,
+    )
+    _, page = page_of(record("access_report", bill=run_bill), {"total": {"count": 1}})
+    facts = page.text("facts")
+    assert f"${run_bill['usd']['total']:,.4f}" in facts
+    assert "6 Lambda requests" in facts and "16 S3 GET" in facts
+    assert "$6" not in facts  # a count is not a price
+
+
 # -- hostile input --------------------------------------------------------------------
 def test_keys_and_samples_from_logs_are_escaped() -> None:
     samples = [

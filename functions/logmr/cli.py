@@ -479,13 +479,9 @@ def _status(args: argparse.Namespace) -> int:
         for name, seconds in sorted(record.timings.items()):
             out.write(f"  {name:<20} {seconds:>14}\n")
         if record.bill:
-            bill = record.bill
-            out.write(
-                f"  bill on AWS          ${bill['usd']['total']:,.4f}: "
-                f"{bill['lambda_requests']:,} Lambda requests, {bill['lambda_gb_s']:,} GB-s, "
-                f"{bill['transitions']:,} transitions, {bill['s3_get']:,} S3 GET, "
-                f"{bill['s3_put']:,} PUT, {bill['dynamodb_wru']:,} DynamoDB WRU\n"
-            )
+            from logmr.cost import describe_bill
+
+            out.write(f"  bill on AWS          {describe_bill(record.bill)}\n")
     return 0 if record.status != "FAILED" else 1
 
 

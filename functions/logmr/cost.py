@@ -168,6 +168,16 @@ def estimate(shape: Shape, limits: Limits) -> Estimate:
     return Estimate(usage, seconds)
 
 
+def describe_bill(bill: dict[str, Any]) -> str:
+    """One line of a job record's bill: what the run would cost on AWS, and why."""
+    return (
+        f"${bill['usd']['total']:,.4f}: "
+        f"{bill['lambda_requests']:,} Lambda requests, {bill['lambda_gb_s']:,} GB-s, "
+        f"{bill['transitions']:,} transitions, {bill['s3_get']:,} S3 GET, "
+        f"{bill['s3_put']:,} PUT, {bill['dynamodb_wru']:,} DynamoDB WRU"
+    )
+
+
 def bill(
     *,
     map_tasks: int,
