@@ -51,7 +51,7 @@ chromium:
 	|| echo "make: chromium not installed: the browser tests will skip"
 
 test: $(VENV)/.installed-cdk chromium
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto  # one pytest worker per core (pytest-xdist)
 	$(BIN)/ruff check functions infra tests bench
 	$(BIN)/ruff format --check functions infra tests bench
 	$(BIN)/mypy
