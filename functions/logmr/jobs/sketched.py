@@ -34,14 +34,29 @@ NUMERIC_FIELDS = ("bytes", "latency")
 
 
 class _Windowed(Job):
-    """A job keyed by window start (or one key for the whole job)."""
+    """A job keyed by window start (or one key for the whole job) whose mapper
+    emits, per record, the ``field`` parameter's value made into what its
+    sketch takes (``sketch_value``)."""
 
     def configure(self) -> None:
         self.window: int = self.options["window"]
 
-    def bind_windows(self, fmt: Format) -> None:
+    def bind(self, fmt: Format) -> None:
+        self.fields["value"] = fmt.getter(self.options["field"])
         if self.window:
             self.fields["time"] = time_getter(fmt, self.options["tz"])
+
+    def sketch_value(self, value: Any) -> Any:
+        raise NotImplementedError
+
+    def mapper(self, record: Any) -> Iterator[KV]:
+        value = self.fields["value"](record)
+        if value is None:
+            self.count(f"no_{self.options['field']}")
+            return
+        key = self.window_key(record)
+        if key is not None:
+            yield key, self.sketch_value(value)
 
     def window_key(self, record: Any) -> int | str | None:
         """The window start of ``record`` (``None``: no time), or ``all``."""
@@ -76,18 +91,8 @@ class Percentiles(_Windowed):
         TZ_PARAM,
     )
 
-    def bind(self, fmt: Format) -> None:
-        self.fields["value"] = fmt.getter(self.options["field"])
-        self.bind_windows(fmt)
-
-    def mapper(self, record: Any) -> Iterator[KV]:
-        value = self.fields["value"](record)
-        if value is None:
-            self.count(f"no_{self.options['field']}")
-            return
-        key = self.window_key(record)
-        if key is not None:
-            yield key, float(value)
+    def sketch_value(self, value: Any) -> float:
+        return float(value)
 
     def combiner(self, key: Any, values: list[Any]) -> Iterator[KV]:
         yield key, quantiles_text(merge_quantiles(values))
@@ -143,18 +148,8 @@ class DistinctCount(_Windowed):
         TZ_PARAM,
     )
 
-    def bind(self, fmt: Format) -> None:
-        self.fields["value"] = fmt.getter(self.options["field"])
-        self.bind_windows(fmt)
-
-    def mapper(self, record: Any) -> Iterator[KV]:
-        value = self.fields["value"](record)
-        if value is None:
-            self.count(f"no_{self.options['field']}")
-            return
-        key = self.window_key(record)
-        if key is not None:
-            yield key, _text(value)
+    def sketch_value(self, value: Any) -> str:
+        return _text(value)
 
     def combiner(self, key: Any, values: list[Any]) -> Iterator[KV]:
         records, sketch = _merge_counted(values)
