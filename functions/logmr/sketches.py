@@ -40,12 +40,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 from datasketches import hll_sketch, hll_union, kll_doubles_sketch, tgt_hll_type
 
 from logmr.errors import CorruptShuffleError
+
+Sketch = TypeVar("Sketch")
 
 __all__ = [
     "HLL_LG_K",
@@ -106,6 +108,15 @@ def _decode(text: Any, tag: str, what: str) -> bytes:
         raise CorruptShuffleError(f"{what} sketch: bad base64: {exc}") from None
 
 
+def _load(text: Any, tag: str, what: str, deserialize: Callable[[bytes], Sketch]) -> Sketch:
+    """The sketch of a text form, or ``CorruptShuffleError``."""
+    data = _decode(text, tag, what)
+    try:
+        return deserialize(data)
+    except Exception as exc:  # the binding raises IndexError, ValueError, RuntimeError
+        raise CorruptShuffleError(f"{what} sketch: undecodable: {exc}") from None
+
+
 # ---------------------------------------------------------------- quantiles
 
 
@@ -118,11 +129,7 @@ def quantiles_text(sketch: kll_doubles_sketch) -> str:
 
 
 def quantiles_from_text(text: Any) -> kll_doubles_sketch:
-    data = _decode(text, KLL_TAG, "KLL")
-    try:
-        return kll_doubles_sketch.deserialize(data)
-    except Exception as exc:  # the binding raises IndexError, ValueError, RuntimeError
-        raise CorruptShuffleError(f"KLL sketch: undecodable: {exc}") from None
+    return _load(text, KLL_TAG, "KLL", kll_doubles_sketch.deserialize)
 
 
 def merge_quantiles(values: Iterable[Any]) -> kll_doubles_sketch:
@@ -180,11 +187,7 @@ def distinct_text(sketch: hll_sketch) -> str:
 
 
 def distinct_from_text(text: Any) -> hll_sketch:
-    data = _decode(text, HLL_TAG, "HLL")
-    try:
-        return hll_sketch.deserialize(data)
-    except Exception as exc:  # the binding raises IndexError, ValueError, RuntimeError
-        raise CorruptShuffleError(f"HLL sketch: undecodable: {exc}") from None
+    return _load(text, HLL_TAG, "HLL", hll_sketch.deserialize)
 
 
 def merge_distinct(sketches: Iterable[hll_sketch]) -> hll_sketch:
