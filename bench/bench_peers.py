@@ -28,7 +28,6 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +39,10 @@ from bench_status_codes import (
     ROOT,
     Input,
     _median,
-    code_version,
     cpu_scaling,
-    machine,
     prepare_input,
     read_through,
+    run_facts,
     run_measured,
     shown,
     write_atomic,
@@ -362,13 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = {question: measure(question, chosen, data, rounds) for question in ready}
     report = {
         "benchmark": "peers",
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {**machine(), "cpu_scaling": scaling},
-        "code": code_version(),
-        "load_average": {
-            "before": [round(value, 2) for value in load_before],
-            "after": [round(value, 2) for value in os.getloadavg()],
-        },
+        **run_facts(scaling, load_before),
         "input": {
             "path": shown(data.path),
             "size": size,

@@ -470,6 +470,7 @@ def map_task_rates(data: Input, repeats: int = MAP_REPEATS) -> dict[str, Any]:
         inputs=[uri],
         format=FORMAT,
         chunk_size=MAP_RANGE_BYTES,
+        reducers=os.cpu_count() or 1,  # the local engine's choice: one reducer per core
     )
     task = MapTask(task=0, uri=uri, start=start, end=end)
 
@@ -594,6 +595,20 @@ def cpu_scaling(processes: int, repeats: int = 3) -> dict[str, Any]:
         "loop_s_alone": round(alone_s, 3),
         "loop_s_together": round(together_s, 3),
         "effective_cores": round(processes * alone_s / together_s, 2),
+    }
+
+
+def run_facts(scaling: dict[str, Any], load_before: Sequence[float]) -> dict[str, Any]:
+    """What every report says of its run: when, on what machine, which code,
+    and the load average before and after."""
+    return {
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {**machine(), "cpu_scaling": scaling},
+        "code": code_version(),
+        "load_average": {
+            "before": [round(value, 2) for value in load_before],
+            "after": [round(value, 2) for value in os.getloadavg()],
+        },
     }
 
 
@@ -749,13 +764,7 @@ def benchmark(size_text: str, rounds: int, output: Path) -> int:
     warmups = [run.warmup_mb_per_s for done in runs.values() for run in done]
     report: dict[str, Any] = {
         "benchmark": JOB,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {**machine(), "cpu_scaling": scaling},
-        "code": code_version(),
-        "load_average": {
-            "before": [round(value, 2) for value in load_before],
-            "after": [round(value, 2) for value in os.getloadavg()],
-        },
+        **run_facts(scaling, load_before),
         "input": {
             "path": shown(data.path),
             "size": size_text,
