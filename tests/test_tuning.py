@@ -81,8 +81,14 @@ def test_local_is_one_chunk_and_one_reducer_per_core() -> None:
     tuned = tune(100 * MiB, stats(), limits)
     assert tuned.chunk_size == 50 * MiB
     assert tuned.reducers == 2
-    assert tune(10 * GB, stats(), limits).chunk_size == 64 * MiB
     assert tune(1000, stats(), limits).chunk_size == MiB
+    # beyond 64 MiB per core: equal chunks, as many as a multiple of the cores,
+    # so that no worker runs a last task alone (1 GB would be 15 tasks of 64 MiB)
+    for total in (10**9, 10 * GB, 129 * MiB, 256 * MiB + 1):
+        chunk = tune(total, stats(), limits).chunk_size
+        assert chunk <= 64 * MiB
+        assert -(-total // chunk) % 2 == 0, total
+    assert tune(10**9, stats(), limits).chunk_size == 62_500_000  # 16 tasks
 
 
 def test_limits_from_the_environment() -> None:

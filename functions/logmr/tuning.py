@@ -22,8 +22,9 @@ The model, for AWS Lambda:
   25 items at about ``DYNAMODB_ITEMS_PER_S`` per reducer, under a minute), and
   there are at most ``MAX_REDUCERS``: the Reduce state is an inline Map, which
   runs 40 iterations at a time, so 40 reducers are one wave;
-* on one machine (``local``) the workers are the cores: one chunk per core up to
-  ``LOCAL_MAX_CHUNK_BYTES``, one reducer per core.
+* on one machine (``local``) the workers are the cores: equal chunks of at
+  most ``LOCAL_MAX_CHUNK_BYTES``, as many as a multiple of the cores (each
+  worker runs the same number of map tasks), one reducer per core.
 """
 
 from __future__ import annotations
@@ -138,9 +139,12 @@ class Tuning:
 
 def choose_chunk_size(total_bytes: int, limits: Limits) -> tuple[int, str]:
     if limits.target == "local":
-        per_worker = _round_mib(math.ceil(total_bytes / limits.workers))
-        chunk = min(max(per_worker, LOCAL_MIN_CHUNK_BYTES), LOCAL_MAX_CHUNK_BYTES)
-        return chunk, f"input / {limits.workers} workers, within 1 MiB..64 MiB"
+        # a multiple of the workers in equal chunks: no worker idles while
+        # another runs a last lone task (15 tasks on 2 workers waste 1/16)
+        rounds = max(math.ceil(total_bytes / (limits.workers * LOCAL_MAX_CHUNK_BYTES)), 1)
+        per_task = math.ceil(total_bytes / (limits.workers * rounds))
+        chunk = min(max(per_task, LOCAL_MIN_CHUNK_BYTES), LOCAL_MAX_CHUNK_BYTES)
+        return chunk, f"input / ({limits.workers} workers x {rounds}), within 1 MiB..64 MiB"
     spread = _round_mib(math.ceil(total_bytes / limits.concurrency))
     bounded = _round_mib(math.ceil(total_bytes / MAX_MAP_TASKS))
     chunk = max(spread, MIN_CHUNK_BYTES, bounded)
