@@ -4,7 +4,7 @@ of the log, its batch path against its per-record mapper, and its splitting."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ import pytest
 
 from analytics_reference import Row, iso, rank_interval, read_access, without_estimates
 from helpers import generated_logs, run_local
+from logmr.formats.base import Column, Format
 from logmr.jobs.base import KV
 from logmr.jobs.report import AccessReport
 from logmr.sketches import KLL_RANK_ERROR
@@ -20,12 +21,19 @@ pytestmark = pytest.mark.functional
 
 
 class PerRecordAccessReport(AccessReport):
-    """The same job without the batch hook: MapSide calls ``mapper`` per record."""
+    """The same job without its columns: MapSide calls ``mapper`` per record."""
 
     name = "access_report_per_record"
 
-    def map_batch(self, records: list[Any]) -> Iterable[KV] | None:
-        return None if len(records) > 1 else super().map_batch(records)
+    def bind(self, fmt: Format) -> None:
+        super().bind(fmt)
+        self.per_record = self.columns
+        self.columns = ()  # MapSide then calls ``mapper`` per record
+
+    def mapper(self, record: Any) -> Iterator[KV]:
+        yield from self.map_columns(
+            [Column([self.fields[field](record)]) for field in self.per_record]
+        )
 
 
 @pytest.fixture(scope="module")

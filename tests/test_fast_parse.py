@@ -111,6 +111,18 @@ def test_block_parser_accepts_exactly_the_reference(name: str, data: st.DataObje
     for field in ("bytes", "epoch", "local_time", "method", "path"):
         getter = fmt.getter(field)
         assert fmt.values(field, records) == [getter(record) for record in records], field
+    # a column job's columns (one findall, no match objects; or from the
+    # records) are the getters' too, value by value and raw value by raw value
+    fields = [*PLAIN_GROUP[name], "bytes", "epoch", "local_time", "method", "path"]
+    columns = fmt.columns_in_text(text, fields)
+    assert columns is not None
+    for field, column, from_records in zip(
+        fields, columns, fmt.columns(records, fields), strict=True
+    ):
+        want = [fmt.getter(field)(record) for record in records]
+        assert column.values() == want, field
+        assert [column.value(raw) for raw in column.raw] == want, field
+        assert from_records == column, field
 
 
 @pytest.mark.unit
@@ -119,6 +131,10 @@ def test_values_in_text_only_for_plain_fields() -> None:
     assert fmt.values_in_text(COMBINED + b"\n", "bytes") is None  # an int, not a group
     assert fmt.values_in_text(COMBINED + b"\n", "status") == [b"200"]
     assert get_format("syslog").records_in_text(b"x\n") is None  # no block parser
+    assert get_format("syslog").columns_in_text(b"x\n", ["host"]) is None
+    assert fmt.columns_in_text(COMBINED + b"\n", ["status", "latency"]) is None  # no such group
+    status, size = fmt.columns_in_text(COMBINED + b"\n", ["status", "bytes"]) or []
+    assert (status.values(), size.values()) == ([b"200"], [int(COMBINED.split()[9])])
 
 
 def side_after(job_name: str, fmt_name: str, text: bytes, *, as_text_blocks: bool) -> MapSide:
@@ -135,7 +151,7 @@ def side_after(job_name: str, fmt_name: str, text: bytes, *, as_text_blocks: boo
 
 
 @pytest.mark.property
-@pytest.mark.parametrize("job_name", ["status_codes", "top_paths", "bytes_total"])
+@pytest.mark.parametrize("job_name", ["status_codes", "top_paths", "bytes_total", "access_report"])
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(lines=lines_of["apache_combined"], data=st.data())
 def test_feed_text_equals_feed_lines(

@@ -4,7 +4,7 @@ partitioning the combined pairs, and reducing grouped values. No I/O."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from itertools import chain
 from operator import is_not
@@ -96,6 +96,17 @@ class MapSide:
                 self.lines += lines
                 self._counted(keys, lines, lambda: split_lines(text))
                 return
+        if job.columns:
+            columns = self.fmt.columns_in_text(text, job.columns)
+            if columns is not None:
+                lines = text.count(b"\n")
+                self.lines += lines
+                found = len(columns[0].raw)
+                if lines - found:
+                    self._find_malformed(lambda: split_lines(text), lines - found)
+                self.records += found
+                self._add_pairs(job.map_columns(columns))
+                return
         records = self.fmt.records_in_text(text)
         if records is None:
             self.feed(split_lines(text))
@@ -145,13 +156,15 @@ class MapSide:
         self.malformed += malformed - found
 
     def _map(self, records: list[Any]) -> None:
+        job = self.job
+        if job.columns:  # a column job (Job.map_columns)
+            self._add_pairs(job.map_columns(self.fmt.columns(records, job.columns)))
+        else:
+            self._add_pairs(chain.from_iterable(map(job.mapper, records)))
+
+    def _add_pairs(self, pairs: Iterable[tuple[Any, Any]]) -> None:
         buffer = self.buffer
         emitted = 0
-        # -- the job's batch hook (Job.map_batch): whole-batch pairs, else the mapper per record
-        pairs = self.job.map_batch(records)
-        if pairs is None:
-            pairs = chain.from_iterable(map(self.job.mapper, records))
-        # -- end of the batch hook
         for key, value in pairs:
             bucket = buffer.get(key)
             if bucket is None:

@@ -37,7 +37,8 @@ from __future__ import annotations
 import abc
 import functools
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, ClassVar
 
@@ -45,6 +46,26 @@ from logmr.errors import FormatMismatchError, InvalidParameterError
 
 Record = Any
 Getter = Callable[[Record], Any]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One field over a batch of records (``Format.columns``): record ``i``'s
+    value is ``convert(raw[i])``, or ``raw[i]`` itself when ``convert`` is
+    ``None``. A job that aggregates may group by the raw values and convert each
+    distinct one once (times, requests and sizes repeat a lot in a log)."""
+
+    raw: list[Any]
+    convert: Callable[[Any], Any] | None = None
+
+    def values(self) -> list[Any]:
+        """Every record's value, in order."""
+        return self.raw if self.convert is None else convert_each(self.convert, self.raw)
+
+    def value(self, raw: Any) -> Any:
+        """The value of one raw value."""
+        return raw if self.convert is None else self.convert(raw)
+
 
 CANONICAL_FIELDS = frozenset(
     {
@@ -111,10 +132,20 @@ class Format(abc.ABC):
         making the records; ``None`` when the format cannot do that for ``field``."""
         return None
 
+    def columns_in_text(self, text: bytes, fields: Sequence[str]) -> list[Column] | None:
+        """``columns(records_in_text(text), fields)`` without making the records
+        (what a column job, ``Job.map_columns``, reads); ``None`` when the
+        format cannot do that for every one of ``fields``."""
+        return None
+
+    def columns(self, records: list[Record], fields: Sequence[str]) -> list[Column]:
+        """Each of ``fields`` over ``records``: a ``Column`` whose values are
+        ``getter(field)`` of each record, in order."""
+        return [Column(self.values(field, records)) for field in fields]
+
     def values(self, field: str, records: list[Record]) -> list[Any]:
-        """``getter(field)`` of each of ``records``, in order: what a batch job
-        (``Job.map_batch``) reads a field with. Formats may compute each
-        distinct raw value once (``RegexFormat._derived``)."""
+        """``getter(field)`` of each of ``records``, in order. Formats may
+        compute each distinct raw value once (``RegexFormat._derived``)."""
         return list(map(self.getter(field), records))
 
     @abc.abstractmethod
@@ -184,7 +215,45 @@ class RegexFormat(Format):
     def values_in_text(self, text: bytes, field: str) -> list[bytes] | None:
         if self._block_pattern is None or field not in self._plain_fields:
             return None
-        return _only_group(self._block_pattern, field).findall(text)
+        pattern, _ = _only_groups(self._block_pattern, frozenset({field}))
+        return pattern.findall(text)
+
+    def columns(self, records: list[Any], fields: Sequence[str]) -> list[Column]:
+        sources = self._column_sources(fields)
+        if sources is None:
+            return super().columns(records, fields)
+        return [
+            Column(list(map(itemgetter(group), records)), convert) for group, convert in sources
+        ]
+
+    def columns_in_text(self, text: bytes, fields: Sequence[str]) -> list[Column] | None:
+        """One ``findall`` of the block pattern with only the groups ``fields``
+        need left capturing: tuples of raw values, no match objects."""
+        sources = self._column_sources(fields)
+        if self._block_pattern is None or sources is None:
+            return None
+        pattern, order = _only_groups(self._block_pattern, frozenset(g for g, _ in sources))
+        rows = pattern.findall(text)
+        if len(order) == 1:
+            raw = {order[0]: rows}
+        else:
+            raw = {group: list(map(itemgetter(i), rows)) for i, group in enumerate(order)}
+        return [Column(raw[group], convert) for group, convert in sources]
+
+    def _column_sources(
+        self, fields: Sequence[str]
+    ) -> list[tuple[str, Callable[[bytes], Any] | None]] | None:
+        """The named group and conversion of each of ``fields``, if every one is
+        a plain or derived field (``None`` otherwise)."""
+        sources: list[tuple[str, Callable[[bytes], Any] | None]] = []
+        for field in fields:
+            if field in self._plain_fields:
+                sources.append((field, None))
+            elif field in self._derived:
+                sources.append(self._derived[field])
+            else:
+                return None
+        return sources
 
 
 def convert_each(convert: Callable[[bytes], Any], raws: list[bytes]) -> list[Any]:
@@ -198,15 +267,22 @@ _NAMED_GROUP = re.compile(rb"\(\?P<(\w+)>")
 
 
 @functools.cache
-def _only_group(pattern: re.Pattern[bytes], name: str) -> re.Pattern[bytes]:
-    """``pattern`` with every named group but ``name`` made non-capturing
-    (``name`` becomes its only group); same acceptance. Every group of the
-    pattern must be named."""
+def _only_groups(
+    pattern: re.Pattern[bytes], names: frozenset[str]
+) -> tuple[re.Pattern[bytes], tuple[str, ...]]:
+    """``pattern`` with every named group but ``names`` made non-capturing, and
+    the names of its remaining groups in group order; same acceptance. Every
+    group of the pattern must be named."""
 
     def rewrite(found: re.Match[bytes]) -> bytes:
-        return b"(" if found[1].decode() == name else b"(?:"
+        return b"(" if found[1].decode() in names else b"(?:"
 
     only = re.compile(_NAMED_GROUP.sub(rewrite, pattern.pattern), pattern.flags)
-    if only.groups != 1:
-        raise ValueError(f"pattern has unnamed groups or no group {name!r}")
-    return only
+    order = tuple(
+        name
+        for name in (found.decode() for found in _NAMED_GROUP.findall(pattern.pattern))
+        if name in names
+    )
+    if only.groups != len(names) or len(order) != len(names):
+        raise ValueError(f"pattern has unnamed groups or lacks one of {sorted(names)}")
+    return only, order

@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
-from logmr.formats.base import Format, Getter
+from logmr.formats.base import Column, Format, Getter
 from logmr.jobs.params import Param, parse_params
 
 KV = tuple[Any, Any]
@@ -81,6 +81,8 @@ class Job:
     #: records without one. The mapper must yield exactly ``(value, 1)`` (or
     #: nothing, counting ``no_<field>``); the engine may then count in C.
     count_field: str | None = None
+    #: a column job: the canonical fields ``map_columns`` reads (set in ``bind``)
+    columns: tuple[str, ...] = ()
 
     def __init__(self, params: Mapping[str, Any] | None = None) -> None:
         self.options: dict[str, Any] = parse_params(self.name, self.params, params or {})
@@ -117,14 +119,16 @@ class Job:
         ``None``: no fast path, use ``mapper``."""
         return None
 
-    def map_batch(self, records: list[Any]) -> Iterable[KV] | None:
-        """An optional fast path: the pairs of a whole batch of parsed records
-        (raw lines for ``raw_lines`` jobs), so that a job can count with
-        ``Counter(map(getter, records))`` and ``sum`` in C instead of a Python
-        generator per record. The pairs may be pre-combined (one per key per
-        batch): they go through the combiner like the mapper's.
-        ``None``: no fast path, use ``mapper``."""
-        return None
+    def map_columns(self, columns: list[Column]) -> Iterable[KV]:
+        """The pairs of a whole batch of records given as columns, for a job
+        that sets ``columns`` (in ``bind``): ``columns[i]`` holds field
+        ``self.columns[i]`` of every record (``Format.columns_in_text`` or
+        ``Format.columns``), so that a job counts with ``Counter(column)`` in C,
+        or groups by raw value before converting, instead of running a Python
+        generator per record. The engine then calls this instead of
+        ``mapper``. The pairs may be pre-combined (one per key per batch): they
+        go through the combiner like the mapper's."""
+        raise NotImplementedError(f"job {self.name} has no column mapper")
 
     def combiner(self, key: Any, values: list[Any]) -> Iterator[KV]:
         """Default: the reducer, which is right for every associative reducer."""

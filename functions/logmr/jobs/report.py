@@ -9,9 +9,11 @@ the totals, as namespaced result keys::
     window:<ISO start>   -> {"count", "errors", "bytes"} (+ "p50", "p95", "p99", "sketch")
     total                -> {"count", "bytes", "errors"}
 
-It maps whole batches (``Job.map_batch``): per batch, each field is read with
-one ``map`` over the records and counted with ``Counter``; only the bytes per
-path and per window take a Python loop. Errors are 4xx/5xx statuses.
+It maps whole batches as columns (``Job.map_columns``): per batch, each field
+comes as one list (from one ``findall`` over the text for the access formats);
+statuses are counted with ``Counter``, and requests and times are grouped by
+their raw bytes before each distinct one is turned into a path or a window.
+Only the bytes per request and the sizes per time take a Python loop. Errors are 4xx/5xx statuses.
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ from collections.abc import Iterable, Iterator
 from itertools import compress
 from typing import Any
 
-from logmr.formats.base import Format
+from logmr.formats.base import Column, Format
 from logmr.jobs import register
 from logmr.jobs.base import KV, Job, ResultsView, top_n
 from logmr.jobs.params import Param, boolean, duration_seconds, positive_int
-from logmr.jobs.timewindows import TZ_PARAM, is_error_status, time_getter, window_name
+from logmr.jobs.timewindows import TZ_PARAM, is_error_status, window_name
 from logmr.mapreduce import key_text
 from logmr.sketches import merge_quantiles, quantiles_of, quantiles_text
 
@@ -51,68 +53,94 @@ class AccessReport(Job):
     )
 
     def bind(self, fmt: Format) -> None:
-        for field in ("status", "path", "bytes"):
+        clock = "epoch" if self.options["tz"] == "utc" else "local_time"
+        self.columns = ("status", "bytes", "path", clock)
+        for field in self.columns:
             self.fields[field] = fmt.getter(field)
-        self.fields["time"] = time_getter(fmt, self.options["tz"])
-        self.time_field = "epoch" if self.options["tz"] == "utc" else "local_time"
-        self.format = fmt
 
     # -- map side -------------------------------------------------------------
     def mapper(self, record: Any) -> Iterator[KV]:
-        yield from self.map_batch([record])
+        """One record as a batch of one (the definition ``map_columns`` follows)."""
+        yield from self.map_columns(
+            [Column([self.fields[field](record)]) for field in self.columns]
+        )
 
-    def map_batch(self, records: list[Any]) -> Iterable[KV]:
-        values = self.format.values  # each distinct raw value converted once
-        status_list = values("status", records)
+    def map_columns(self, columns: list[Column]) -> Iterable[KV]:
+        """Statuses and sizes converted per record; requests and times grouped
+        by their raw bytes first, each distinct one turned into its path or
+        window once."""
+        status_column, size_column, path_column, time_column = columns
+        status_list = status_column.values()
         statuses = Counter(status_list)
         errors_by_status = {s: is_error_status(s) for s in statuses if s is not None}
         missing_status = statuses.pop(None, 0)
         if missing_status:
             self.count("no_status", missing_status)
-        sizes = values("bytes", records)
+        sizes = size_column.values()
         if None in sizes:
             self.count("no_bytes", sizes.count(None))
             sizes = [size or 0 for size in sizes]
-        paths = values("path", records)
-        window: int = self.options["window"]
-        whens = values(self.time_field, records)
-        start_of = {
-            when: None if when is None else int(when // window) * window for when in set(whens)
-        }
-        starts = list(map(start_of.__getitem__, whens))
         is_error = list(map(errors_by_status.get, status_list))
 
-        path_bytes: defaultdict[Any, int] = defaultdict(int)
-        window_bytes: defaultdict[Any, int] = defaultdict(int)
-        window_sizes: defaultdict[Any, list[int]] = defaultdict(list)
-        if self.options["percentiles"]:
-            for path, start, size in zip(paths, starts, sizes, strict=True):
-                path_bytes[path] += size
-                window_bytes[start] += size
-                window_sizes[start].append(size)
-        else:
-            for path, start, size in zip(paths, starts, sizes, strict=True):
-                path_bytes[path] += size
-                window_bytes[start] += size
+        # the one Python loop: bytes per raw request, sizes per raw time
+        request_bytes: defaultdict[Any, int] = defaultdict(int)
+        time_sizes: defaultdict[Any, list[int]] = defaultdict(list)
+        for request, when, size in zip(path_column.raw, time_column.raw, sizes, strict=True):
+            request_bytes[request] += size
+            time_sizes[when].append(size)
 
         for status, count in statuses.items():
             yield STATUS + key_text(status), count
-        path_counts = Counter(paths)
-        no_path = path_counts.pop(None, 0)
-        if no_path:
-            self.count("no_path", no_path)
-        for path, count in path_counts.items():
-            yield PATH + key_text(path), [count, path_bytes[path]]
-        window_counts = Counter(starts)
-        window_errors = Counter(compress(starts, is_error))
-        no_time = window_counts.pop(None, 0)
-        if no_time:
-            self.count("no_time", no_time)
-        for start, count in window_counts.items():
-            sketch = quantiles_text(quantiles_of(window_sizes[start])) if window_sizes else None
-            yield f"{WINDOW}{start}", [count, window_errors[start], window_bytes[start], sketch]
+        yield from self._paths(path_column, request_bytes)
+        yield from self._windows(
+            time_column, time_sizes, Counter(compress(time_column.raw, is_error))
+        )
         errors = sum(count for status, count in statuses.items() if errors_by_status[status])
         yield TOTAL, [len(status_list), sum(sizes), errors]
+
+    def _paths(self, column: Column, raw_bytes: dict[Any, int]) -> Iterator[KV]:
+        """``path:`` pairs from requests and bytes per raw value."""
+        stats: dict[Any, list[int]] = {}
+        for raw, count in Counter(column.raw).items():
+            path = column.value(raw)
+            found = stats.get(path)
+            if found is None:
+                stats[path] = [count, raw_bytes[raw]]
+            else:
+                found[0] += count
+                found[1] += raw_bytes[raw]
+        no_path = stats.pop(None, None)
+        if no_path:
+            self.count("no_path", no_path[0])
+        for path, value in stats.items():
+            yield PATH + key_text(path), value
+
+    def _windows(
+        self, column: Column, raw_sizes: dict[Any, list[int]], raw_errors: Counter[Any]
+    ) -> Iterator[KV]:
+        """``window:`` pairs from the sizes and errors per raw time."""
+        window: int = self.options["window"]
+        counts: dict[Any, list[int]] = {}  # start -> [records, errors, bytes]
+        sizes: dict[Any, list[int]] = {}
+        for raw, found in raw_sizes.items():
+            when = column.value(raw)
+            start = None if when is None else int(when // window) * window
+            total = counts.get(start)
+            if total is None:
+                counts[start] = [len(found), raw_errors[raw], sum(found)]
+                sizes[start] = list(found)
+            else:
+                total[0] += len(found)
+                total[1] += raw_errors[raw]
+                total[2] += sum(found)
+                sizes[start].extend(found)
+        no_time = counts.pop(None, None)
+        if no_time:
+            self.count("no_time", no_time[0])
+        percentiles = self.options["percentiles"]
+        for start, (count, errors, nbytes) in counts.items():
+            sketch = quantiles_text(quantiles_of(sizes[start])) if percentiles else None
+            yield f"{WINDOW}{start}", [count, errors, nbytes, sketch]
 
     def combiner(self, key: Any, values: list[Any]) -> Iterator[KV]:
         if key.startswith(STATUS):
