@@ -1,5 +1,6 @@
-"""The block parsers of the access formats accept exactly what the reference
-regex accepts, line by line, so the fast path can never change a count."""
+"""The block parsers accept exactly what the line parsers accept, line by line
+(the access formats: what the reference regex accepts), so the fast path can
+never change a count."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from logmr.formats import get_format
 from logmr.jobs import load_job
 from logmr.lines import iter_range_blocks, iter_range_texts, split_lines
 from logmr.mapreduce import MapSide
+from test_formats import ALB_ERROR, ALB_HTTP, ALB_HTTPS, S3, S3_ERROR
 
 # The reference regexes, written the plain way (as in ../shared/data's reference
 # script): \S+ fields, a bracketed time, quoted fields where a backslash escapes
@@ -123,6 +125,41 @@ def test_block_parser_accepts_exactly_the_reference(name: str, data: st.DataObje
         assert column.values() == want, field
         assert [column.value(raw) for raw in column.raw] == want, field
         assert from_records == column, field
+
+
+#: formats whose block pattern is checked against their own line pattern
+AWS_SAMPLES = {
+    "alb": [ALB_HTTP, ALB_HTTPS, ALB_ERROR],
+    "s3_access": [S3, S3_ERROR],
+}
+
+
+@pytest.mark.property
+@pytest.mark.parametrize("name", sorted(AWS_SAMPLES))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_aws_block_parsers_equal_their_line_parsers(name: str, data: st.DataObject) -> None:
+    """The same records, group by group, as the line pattern over each line
+    (LF and one CR removed): mutated lines, LF or CRLF ends, stray CRs, tabs,
+    quotes and backslashes included."""
+    samples = AWS_SAMPLES[name]
+    lines = data.draw(
+        st.lists(
+            st.tuples(st.sampled_from(samples), st.lists(edit, max_size=4)).map(
+                lambda pair: mutated(*pair)
+            ),
+            min_size=1,
+            max_size=10,
+        )
+    )
+    crlf = data.draw(st.lists(st.booleans(), min_size=len(lines), max_size=len(lines)))
+    fmt = get_format(name)
+    text = as_text(lines, crlf)
+    want = [found.groups() for line in split_lines(text) if (found := fmt.parse(line))]
+    records = fmt.records_in_text(text)
+    assert records is not None
+    assert [record.groups() for record in records] == want
+    assert any(fmt.parse(line) for line in samples)  # the samples themselves parse
 
 
 @pytest.mark.unit

@@ -44,12 +44,12 @@ from logmr.formats.timeparse import apache_epoch, apache_local
 _NOT_SPACE = rb"[\x00-\x08\x0e-\x1f!-\xff]"
 _DIGIT = rb"[0-9]"
 #: a byte of a quoted field other than ``"`` and ``\``; in block patterns not LF
-_QUOTED_BYTE = {False: rb"[\x00-!#-\[\]-\xff]", True: rb"[\x00-\t\x0b-!#-\[\]-\xff]"}
+QUOTED_BYTE = {False: rb"[\x00-!#-\[\]-\xff]", True: rb"[\x00-\t\x0b-!#-\[\]-\xff]"}
 
 
 def _quoted(name: str, block: bool) -> bytes:
     """A quoted field, a backslash escaping the next byte (unrolled, possessive)."""
-    byte = _QUOTED_BYTE[block]
+    byte = QUOTED_BYTE[block]
     return b'"(?P<' + name.encode() + b">" + byte + rb"*+(?:\\." + byte + rb'*+)*+)"'
 
 

@@ -55,66 +55,94 @@ from collections.abc import Mapping
 from operator import itemgetter
 from typing import ClassVar
 
+from logmr.formats.access import QUOTED_BYTE
 from logmr.formats.base import Getter, RegexFormat
 from logmr.formats.timeparse import apache_epoch, apache_local, iso_local
 
-_QUOTED = rb'"([^"\\]*+(?:\\.[^"\\]*+)*+)"'
-_QUOTED_NOCAP = rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"'
+
+def _quoted(block: bool, capture: bool = True) -> bytes:
+    """A quoted field, a backslash escaping the next byte. The line form keeps
+    its original negated sets; the block form takes the access formats' byte
+    ranges (no LF, and faster to scan)."""
+    byte = QUOTED_BYTE[True] if block else rb'[^"\\]'
+    body = byte + rb"*+(?:\\." + byte + rb"*+)*+"
+    return b'"(' + body + b')"' if capture else b'"' + body + b'"'
+
+
+def _compiled(body: bytes, block: bool) -> re.Pattern[bytes]:
+    """``body`` over one line (``\\Z``-anchored, ``.`` any byte), or over a
+    text of LF-terminated lines (``RegexFormat._block_pattern``: anchored at
+    line starts, ``\\r?$`` at the end, ``.`` any byte but LF). The bodies
+    have no part able to match an LF in block form."""
+    if block:
+        return re.compile(b"^" + body + rb"\r?$", re.MULTILINE)
+    return re.compile(body + rb"\Z", re.DOTALL)
+
+
 _SECONDS = rb"(-?\d++(?:\.\d++)?)"
 
-_ALB = re.compile(
-    b"".join(
+
+def _alb(block: bool) -> re.Pattern[bytes]:
+    quoted = _quoted(block)
+    body = b"".join(
         [
             rb"[a-z0-9]++ ",  # type
             rb"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d++)?Z) ",  # 1 time
             rb"\S++ (\S++) \S++ ",  # elb, 2 client:port, target:port
             _SECONDS + b" " + _SECONDS + b" " + _SECONDS + b" ",  # 3-5 processing times
             rb"(\d{3}|-) (?:\d{3}|-) (?:\d++|-) (\d++|-) ",  # 6 elb status, 7 sent_bytes
-            _QUOTED + b" " + _QUOTED,  # 8 request, 9 user_agent
-            rb" \S++ \S++ \S++ " + _QUOTED_NOCAP,  # ssl_cipher/protocol, tg arn, trace_id
-            rb"(?: " + _QUOTED + rb"(?: .*)?)?\Z",  # 10 domain_name, further fields
+            quoted + b" " + quoted,  # 8 request, 9 user_agent
+            rb" \S++ \S++ \S++ " + _quoted(block, capture=False),  # ssl, tg arn, trace_id
+            rb"(?: " + quoted + rb"(?: .*)?)?",  # 10 domain_name, further fields
         ]
-    ),
-    re.DOTALL,
-)
+    )
+    return _compiled(body, block)
 
-_FIELD = rb"([^\t]*+)\t"
-_SKIP = rb"[^\t]*+\t"
-_CLOUDFRONT = re.compile(
-    b"".join(
+
+def _cloudfront() -> re.Pattern[bytes]:
+    """Line form only: a block form (``[^\t\n]`` fields, the last one lazy to
+    leave a CRLF's CR to ``\r?$``) measured 1.6x slower than this pattern's
+    ``[^\t]`` runs over split lines."""
+    not_tab = rb"[^\t]"
+    field, skip = b"(" + not_tab + rb"*+)\t", not_tab + rb"*+\t"
+    last = b"(" + not_tab + b"*+)"
+    body = b"".join(
         [
             rb"(\d{4}-\d{2}-\d{2})\t(\d{2}:\d{2}:\d{2})\t",  # 1 date, 2 time
-            _SKIP,  # x-edge-location
+            skip,  # x-edge-location
             rb"(\d++|-)\t",  # 3 sc-bytes
-            _FIELD + _FIELD,  # 4 c-ip, 5 cs-method
-            _SKIP,  # cs(Host)
-            _FIELD,  # 6 cs-uri-stem
+            field + field,  # 4 c-ip, 5 cs-method
+            skip,  # cs(Host)
+            field,  # 6 cs-uri-stem
             rb"(\d{3}|-)\t",  # 7 sc-status
-            _FIELD + _FIELD + _FIELD,  # 8 cs(Referer), 9 cs(User-Agent), 10 cs-uri-query
-            _SKIP + _SKIP + _SKIP,  # cs(Cookie), x-edge-result-type, x-edge-request-id
-            _FIELD,  # 11 x-host-header
-            _SKIP + _SKIP,  # cs-protocol, cs-bytes
-            rb"([^\t]*+)(?:\t.*)?\Z",  # 12 time-taken, further fields
+            field + field + field,  # 8 cs(Referer), 9 cs(User-Agent), 10 cs-uri-query
+            skip + skip + skip,  # cs(Cookie), x-edge-result-type, x-edge-request-id
+            field,  # 11 x-host-header
+            skip + skip,  # cs-protocol, cs-bytes
+            last + rb"(?:\t.*)?",  # 12 time-taken, further fields
         ]
-    ),
-    re.DOTALL,
-)
+    )
+    return _compiled(body, block=False)
 
-_S3 = re.compile(
-    b"".join(
+
+def _s3(block: bool) -> re.Pattern[bytes]:
+    quoted = _quoted(block)
+    body = b"".join(
         [
             rb"\S++ (\S++) ",  # bucket_owner, 1 bucket
             rb"\[(\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4})\] ",  # 2 time
-            rb"(\S++) \S++ \S++ \S++ \S++ ",  # 3 remote_ip, requester, request_id, operation, key
-            _QUOTED,  # 4 request_uri
+            rb"(\S++) \S++ \S++ \S++ \S++ ",  # 3 remote_ip, requester, request_id, op, key
+            quoted,  # 4 request_uri
             rb" (\d{3}|-) \S++ ",  # 5 http_status, error_code
-            rb"(\d++|-) (?:\d++|-) (\d++|-) (?:\d++|-) ",  # 6 bytes_sent, size, 7 total_time, tat
-            _QUOTED + b" " + _QUOTED,  # 8 referer, 9 user_agent
-            rb"(?: .*)?\Z",  # version_id and further fields
+            rb"(\d++|-) (?:\d++|-) (\d++|-) (?:\d++|-) ",  # 6 bytes_sent, size, 7 total_time
+            quoted + b" " + quoted,  # 8 referer, 9 user_agent
+            rb"(?: .*)?",  # version_id and further fields
         ]
-    ),
-    re.DOTALL,
-)
+    )
+    return _compiled(body, block)
+
+
+_ALB, _CLOUDFRONT, _S3 = _alb(block=False), _cloudfront(), _s3(block=False)
 
 
 def _dash_none(group: int) -> Getter:
@@ -206,6 +234,7 @@ class Alb(RegexFormat):
     aliases = ("aws_alb", "elb")
     description = "AWS Application Load Balancer access log"
     _pattern = _ALB
+    _block_pattern = _alb(block=True)
     _getters: ClassVar[Mapping[str, Getter]] = {
         "client": _alb_client,
         "method": _request_token(8, 0),
@@ -245,6 +274,7 @@ class S3Access(RegexFormat):
     aliases = ("s3", "aws_s3")
     description = "AWS S3 server access log"
     _pattern = _S3
+    _block_pattern = _s3(block=True)
     _getters: ClassVar[Mapping[str, Getter]] = {
         "client": itemgetter(3),
         "method": _request_token(4, 0),
