@@ -16,7 +16,13 @@ from logmr.formats import get_format
 from logmr.jobs import load_job
 from logmr.lines import iter_range_blocks, iter_range_texts, split_lines
 from logmr.mapreduce import MapSide
-from test_formats import ALB_ERROR, ALB_HTTP, ALB_HTTPS, S3, S3_ERROR
+from test_formats import (
+    ALB_ERROR,
+    ALB_HTTP,
+    ALB_HTTPS,
+    S3,
+    S3_ERROR,
+)
 
 # The reference regexes, written the plain way (as in ../shared/data's reference
 # script): \S+ fields, a bracketed time, quoted fields where a backslash escapes
@@ -128,21 +134,21 @@ def test_block_parser_accepts_exactly_the_reference(name: str, data: st.DataObje
 
 
 #: formats whose block pattern is checked against their own line pattern
-AWS_SAMPLES = {
+LINE_FORM_SAMPLES = {
     "alb": [ALB_HTTP, ALB_HTTPS, ALB_ERROR],
     "s3_access": [S3, S3_ERROR],
 }
 
 
 @pytest.mark.property
-@pytest.mark.parametrize("name", sorted(AWS_SAMPLES))
+@pytest.mark.parametrize("name", sorted(LINE_FORM_SAMPLES))
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
-def test_aws_block_parsers_equal_their_line_parsers(name: str, data: st.DataObject) -> None:
+def test_block_parsers_equal_their_line_parsers(name: str, data: st.DataObject) -> None:
     """The same records, group by group, as the line pattern over each line
     (LF and one CR removed): mutated lines, LF or CRLF ends, stray CRs, tabs,
     quotes and backslashes included."""
-    samples = AWS_SAMPLES[name]
+    samples = LINE_FORM_SAMPLES[name]
     lines = data.draw(
         st.lists(
             st.tuples(st.sampled_from(samples), st.lists(edit, max_size=4)).map(

@@ -56,7 +56,7 @@ from operator import itemgetter
 from typing import ClassVar
 
 from logmr.formats.access import QUOTED_BYTE
-from logmr.formats.base import Getter, RegexFormat
+from logmr.formats.base import Getter, RegexFormat, line_or_block_pattern
 from logmr.formats.timeparse import apache_epoch, apache_local, iso_local
 
 
@@ -67,16 +67,6 @@ def _quoted(block: bool, capture: bool = True) -> bytes:
     byte = QUOTED_BYTE[True] if block else rb'[^"\\]'
     body = byte + rb"*+(?:\\." + byte + rb"*+)*+"
     return b'"(' + body + b')"' if capture else b'"' + body + b'"'
-
-
-def _compiled(body: bytes, block: bool) -> re.Pattern[bytes]:
-    """``body`` over one line (``\\Z``-anchored, ``.`` any byte), or over a
-    text of LF-terminated lines (``RegexFormat._block_pattern``: anchored at
-    line starts, ``\\r?$`` at the end, ``.`` any byte but LF). The bodies
-    have no part able to match an LF in block form."""
-    if block:
-        return re.compile(b"^" + body + rb"\r?$", re.MULTILINE)
-    return re.compile(body + rb"\Z", re.DOTALL)
 
 
 _SECONDS = rb"(-?\d++(?:\.\d++)?)"
@@ -96,7 +86,7 @@ def _alb(block: bool) -> re.Pattern[bytes]:
             rb"(?: " + quoted + rb"(?: .*)?)?",  # 10 domain_name, further fields
         ]
     )
-    return _compiled(body, block)
+    return line_or_block_pattern(body, block)
 
 
 def _cloudfront() -> re.Pattern[bytes]:
@@ -122,7 +112,7 @@ def _cloudfront() -> re.Pattern[bytes]:
             last + rb"(?:\t.*)?",  # 12 time-taken, further fields
         ]
     )
-    return _compiled(body, block=False)
+    return line_or_block_pattern(body, block=False)
 
 
 def _s3(block: bool) -> re.Pattern[bytes]:
@@ -139,7 +129,7 @@ def _s3(block: bool) -> re.Pattern[bytes]:
             rb"(?: .*)?",  # version_id and further fields
         ]
     )
-    return _compiled(body, block)
+    return line_or_block_pattern(body, block)
 
 
 _ALB, _CLOUDFRONT, _S3 = _alb(block=False), _cloudfront(), _s3(block=False)

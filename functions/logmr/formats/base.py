@@ -256,6 +256,17 @@ class RegexFormat(Format):
         return sources
 
 
+def line_or_block_pattern(body: bytes, block: bool) -> re.Pattern[bytes]:
+    """``body`` over one line (``\\Z``-anchored, ``.`` any byte: a format's
+    ``_pattern``), or over a text of LF-terminated lines (its ``_block_pattern``:
+    anchored at line starts, ``\\r?$`` at the end, ``.`` any byte but LF). The
+    caller's body must have no part able to match an LF in block form, and
+    leave a CRLF's CR to ``\\r?$`` (the line form never sees it)."""
+    if block:
+        return re.compile(b"^" + body + rb"\r?$", re.MULTILINE)
+    return re.compile(body + rb"\Z", re.DOTALL)
+
+
 def convert_each(convert: Callable[[bytes], Any], raws: list[bytes]) -> list[Any]:
     """``convert`` of each of ``raws``, computed once per distinct value (times,
     sizes and requests repeat a lot in a log)."""
