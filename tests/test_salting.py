@@ -490,3 +490,25 @@ def test_retried_or_duplicated_reduce_and_finalize_stay_exact(
     assert results == sessions_reference(rows, gap=1)
     assert record.result_keys == len(results)
     assert record.summary["requests"] == LINES
+
+
+# -- the CLI -------------------------------------------------------------------------------
+def test_plan_shows_the_salted_keys_and_run_takes_salt(
+    log: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from logmr.cli import main
+
+    args = ["plan", str(log), "--job", "sessions", "--param", "gap=1s", "--reducers", "4"]
+    assert main([*args, "--chunk-size", "30KB"]) == 0
+    shown = capsys.readouterr().out
+    assert f"salted keys    '{HOT_CLIENT}'  busiest partition" in shown
+    assert main([*args, "--json", "--chunk-size", "30KB"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["salted_keys"] == [HOT_CLIENT]
+    assert report["sample"]["largest_load_share"] >= DOMINANT_SHARE_FACTOR / 4
+    run = ["run", str(log), "--job", "top_paths", "--reducers", "3", "--chunk-size", "30KB"]
+    run += ["--salt", HOT_PATH, "--job-id", "cli-salt", "--engine", "inline", "--workers", "1"]
+    assert main([*run, "--json"]) == 0
+    capsys.readouterr()
+    record = local_backends(Settings.load()).results.get_job("cli-salt")
+    assert record.spec["salted_keys"] == [HOT_PATH]
