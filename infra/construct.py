@@ -361,7 +361,9 @@ class LogmrPipeline(Construct):
             allow(writer, "WriteJobData", ["s3:PutObject"], [data])
         for reader in (fns["Reduce"], fns["Finalize"]):
             allow(reader, "ReadJobData", ["s3:GetObject"], [data])
-        allow(fns["Reduce"], "WriteResults", ["dynamodb:BatchWriteItem"], [results])
+        # Reduce puts its partition's results; Finalize the salted keys' (it reduces them)
+        for writer in (fns["Reduce"], fns["Finalize"]):
+            allow(writer, "WriteResults", ["dynamodb:BatchWriteItem"], [results])
         allow(fns["Finalize"], "ReadResults", ["dynamodb:Query"], [results])
         for keeper in (fns["Plan"], fns["Finalize"], fns["MarkFailed"]):
             allow(keeper, "JobRecord", ["dynamodb:GetItem", "dynamodb:PutItem"], [jobs])

@@ -27,6 +27,7 @@ def run_local(
     chunk_size: int = 64 * 1024,
     workers: int = 1,
     home: Path | None = None,
+    salted_keys: list[str] | None = None,
 ) -> tuple[JobRecord, dict[str, Any]]:
     """Run ``job`` with the inline runner; the job record and all results."""
     settings = Settings.load(home=home)
@@ -42,6 +43,7 @@ def run_local(
             "format_options": format_options or {},
             "reducers": reducers,
             "chunk_size": chunk_size,
+            "salted_keys": salted_keys or [],
         }
     )
     runner.run(spec, backends, workers=workers)

@@ -71,8 +71,11 @@ def test_reducers_follow_the_expected_keys_within_one_inline_wave() -> None:
 
 
 def test_given_figures_win() -> None:
-    tuned = tune(GB, stats(), Limits(), chunk_size=123, reducers=7, max_concurrency=3)
+    tuned = tune(
+        GB, stats(), Limits(), chunk_size=123, reducers=7, max_concurrency=3, salted_keys=["a"]
+    )
     assert (tuned.chunk_size, tuned.reducers, tuned.max_concurrency) == (123, 7, 3)
+    assert tuned.salted_keys == ["a"]
     assert set(tuned.reasons.values()) == {"given"}
 
 

@@ -38,6 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+SALT_HELP = "spread this key over every reducer (repeatable; default: the keys the planner salts)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="logmr", description="MapReduce for logs, serverless or on one machine."
@@ -60,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
         "--format-option", action="append", default=[], metavar="K=V", help="format option"
     )
     run.add_argument("--reducers", type=int, default=None, help="number of reduce tasks")
+    run.add_argument("--salt", action="append", default=[], metavar="KEY", help=SALT_HELP)
     run.add_argument(
         "--chunk-size", type=_size, default=None, help="bytes per map task (e.g. 64MB)"
     )
@@ -141,6 +145,7 @@ def _plan_parser(sub: Any) -> None:
     plan.add_argument("--format", default="auto", help="log format; default: auto-detect")
     plan.add_argument("--format-option", action="append", default=[], metavar="K=V")
     plan.add_argument("--reducers", type=int, default=None, help="number of reduce tasks")
+    plan.add_argument("--salt", action="append", default=[], metavar="KEY", help=SALT_HELP)
     plan.add_argument("--chunk-size", type=_size, default=None, help="bytes per map task")
     plan.add_argument(
         "--max-concurrency", type=int, default=None, help="Map states' MaxConcurrency"
@@ -289,6 +294,7 @@ def _run(args: argparse.Namespace) -> int:
         "format_options": parse_assignments(args.format_option),
         "reducers": settings.reducers,
         "chunk_size": settings.chunk_size,
+        "salted_keys": args.salt,
     }
     spec = JobSpec.from_dict(request)
     tasks.load_job(spec.job, spec.params)  # a bad job or parameter: one line, before any work
@@ -346,6 +352,7 @@ def _plan(args: argparse.Namespace) -> int:
             "reducers": args.reducers,
             "chunk_size": args.chunk_size,
             "max_concurrency": args.max_concurrency,
+            "salted_keys": args.salt,
         }
     )
     limits = tuning.limits_from_env({})

@@ -201,8 +201,12 @@ class MapSide:
         self.buffer = combined
         self.buffered = len(combined)
 
-    def partitions(self, reducers: int) -> list[list[tuple[str, Any]]]:
-        """The combined pairs, keys made canonical, split by reducer."""
+    def partitions(
+        self, reducers: int, salted: frozenset[str] = frozenset(), salt: int = 0
+    ) -> list[list[tuple[str, Any]]]:
+        """The combined pairs, keys made canonical, split by reducer. A key in
+        ``salted`` goes to its partition plus ``salt`` (the map task's number),
+        modulo ``reducers``: over the map tasks, a salted key reaches every reducer."""
         by_text: dict[str, list[Any]] = {}
         for key, count in self.counts.items():
             by_text.setdefault(key_text(key), []).append(count)
@@ -214,7 +218,10 @@ class MapSide:
             outputs = [(key, values[0])] if len(values) == 1 else combiner(key, values)
             for out_key, out_value in outputs:
                 text = key_text(out_key)
-                parts[partition_of(text, reducers)].append((text, out_value))
+                partition = partition_of(text, reducers)
+                if text in salted:
+                    partition = (partition + salt) % reducers
+                parts[partition].append((text, out_value))
         return parts
 
     def counters(self) -> dict[str, int]:

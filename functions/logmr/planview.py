@@ -58,6 +58,7 @@ def plan_report(
         "max_concurrency": chosen.max_concurrency,
         "map_mode": "distributed" if planned.distributed else "inline",
         "expected_keys": planned.tuning.expected_keys,
+        "salted_keys": list(chosen.salted_keys),
         "reasons": planned.tuning.reasons,
         "sample": {
             "bytes": planned.sample.bytes,
@@ -67,6 +68,7 @@ def plan_report(
             "largest_partition_share": round(
                 planned.sample.largest_partition_share(chosen.reducers), 3
             ),
+            "largest_load_share": round(planned.sample.largest_load_share(chosen.reducers), 3),
         },
         "limits": {
             "memory_mb": limits.memory_mb,
@@ -113,6 +115,8 @@ def format_report(report: dict[str, Any]) -> str:
     if sample["hot_keys"]:
         hot = ", ".join(f"{key!r} {share:.0%}" for key, share in sample["hot_keys"])
         lines.append(f"  hot keys      {hot} (combined per map task: one pair per mapper)")
+    salted = ", ".join(repr(key) for key in report["salted_keys"]) or "none"
+    lines.append(f"  salted keys   {salted:>12}  {reasons.get('salted_keys', '')}")
     estimate = report.get("estimate")
     if estimate:
         usage, usd, seconds = estimate["usage"], estimate["usage"]["usd"], estimate["seconds"]

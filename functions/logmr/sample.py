@@ -1,12 +1,14 @@
 """What the planner learns from a bounded sample of the input: the job's own
 mapper run over the first few hundred KB, giving the keys it emits, how fast
 new keys appear, the shuffle bytes per input byte, and the keys and partitions
-that would dominate. No I/O: the caller reads the sample (``tasks.plan`` reuses
-the bytes it read to detect the format).
+that would dominate, by records and by the bytes of their combined pairs (the
+keys worth salting, ``choose_salted_keys``). No I/O: the caller reads the
+sample (``tasks.plan`` reuses the bytes it read to detect the format).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -17,6 +19,7 @@ from logmr.jobs.base import Job
 from logmr.mapreduce import MapSide, key_text
 from logmr.partition import partition_of
 from logmr.shuffle import encode
+from logmr.spec import MAX_SALTED_KEY_CHARS, MAX_SALTED_KEYS
 
 #: bytes of the first input object the planner maps at plan time
 SAMPLE_BYTES = 256 * 1024
@@ -24,6 +27,11 @@ SAMPLE_BYTES = 256 * 1024
 HOT_KEY_SHARE = 0.2
 #: hot keys listed in a plan
 MAX_HOT_KEYS = 10
+#: a partition dominates when its share of the sample's combined bytes is at
+#: least this factor times the fair share 1/R
+DOMINANT_SHARE_FACTOR = 1.5
+#: a key whose combined pair (one map task's) is smaller is never salted
+MIN_SALTED_PAIR_BYTES = 256
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,9 @@ class SampleStats:
     hot_keys: list[tuple[str, float]] = field(default_factory=list)
     #: pairs per key (the sample's), for the partition skew of a reducer count
     weights: dict[str, int] = field(default_factory=dict, repr=False)
+    #: bytes of each key's combined pair as the sample's map side would ship it
+    #: (``json.dumps([key, value])``): what one map task adds to a reducer's load
+    loads: dict[str, int] = field(default_factory=dict, repr=False)
 
     def keys_in(self, nbytes: int) -> int:
         """Distinct keys expected in ``nbytes`` of input, the smaller of two
@@ -76,6 +87,70 @@ class SampleStats:
             loads[partition_of(key, reducers)] += weight
         return max(loads.values()) / total
 
+    def largest_load_share(self, reducers: int) -> float:
+        """The share of the sample's combined bytes the busiest of ``reducers`` partitions gets."""
+        total = sum(self.loads.values())
+        if reducers <= 1 or total == 0:
+            return 1.0
+        loads = Counter[int]()
+        for key, size in self.loads.items():
+            loads[partition_of(key, reducers)] += size
+        return max(loads.values()) / total
+
+
+def choose_salted_keys(sample: SampleStats, reducers: int, map_tasks: int) -> tuple[list[str], str]:
+    """The keys to salt (spread over every reducer) and why, from the sample's
+    combined bytes per key.
+
+    Every map task combines before it writes, so a key brings its reducer one
+    pair per map task: M pairs, whatever its record count. That is nothing for
+    a count, but a key whose combined value is large (a KLL or HyperLogLog
+    sketch, a list of partial sessions) brings M of them, and its reducer
+    merges them all while the others idle: the long pole. Measured by the
+    bytes of the combined pairs, the busiest of the R partitions *dominates*
+    when it holds at least ``DOMINANT_SHARE_FACTOR`` times the fair share 1/R;
+    the keys salted then are those alone worth at least a fair partition
+    (share >= 1/R), their combined pair at least ``MIN_SALTED_PAIR_BYTES``
+    (smaller values cost a reducer about what reading them costs), largest
+    first, at most ``MAX_SALTED_KEYS`` keys of at most
+    ``MAX_SALTED_KEY_CHARS`` characters (the spec travels in every Step
+    Functions payload). Never with one reducer or one map task: there is
+    nothing to spread over, or only one pair per key."""
+    if reducers < 2:
+        return [], "one reducer: nothing to spread over"
+    if map_tasks < 2:
+        return [], "one map task: one pair per key"
+    total = sum(sample.loads.values())
+    if total == 0:
+        return [], "the sample has no pairs"
+    fair = 1 / reducers
+    busiest = sample.largest_load_share(reducers)
+    if busiest < DOMINANT_SHARE_FACTOR * fair:
+        return [], (
+            f"busiest partition {busiest:.0%} of the combined bytes,"
+            f" under {DOMINANT_SHARE_FACTOR} x 1/{reducers}"
+        )
+    heavy = sorted(
+        (
+            (size, key)
+            for key, size in sample.loads.items()
+            if size / total >= fair
+            and size >= MIN_SALTED_PAIR_BYTES
+            and len(key) <= MAX_SALTED_KEY_CHARS
+        ),
+        key=lambda item: (-item[0], item[1]),
+    )[:MAX_SALTED_KEYS]
+    if not heavy:
+        return [], (
+            f"busiest partition {busiest:.0%} of the combined bytes, but no key alone"
+            f" holds 1/{reducers} of them in a pair of {MIN_SALTED_PAIR_BYTES}+ bytes"
+        )
+    shares = ", ".join(f"{size / total:.0%}" for size, _ in heavy)
+    return [key for _, key in heavy], (
+        f"busiest partition {busiest:.0%} of the combined bytes"
+        f" (>= {DOMINANT_SHARE_FACTOR} x 1/{reducers}); salted keys hold {shares}"
+    )
+
 
 def sample_stats(job: Job, fmt: Format, head: bytes, complete: bool) -> SampleStats:
     """Map ``head`` (the start of an input; its last partial line dropped unless
@@ -97,6 +172,7 @@ def sample_stats(job: Job, fmt: Format, head: bytes, complete: bool) -> SampleSt
         key=lambda item: (-item[1], item[0]),
     )[:MAX_HOT_KEYS]
     side.combine()
+    combined = side.partitions(1)
     return SampleStats(
         bytes=len(head),
         lines=len(lines),
@@ -105,10 +181,11 @@ def sample_stats(job: Job, fmt: Format, head: bytes, complete: bool) -> SampleSt
         keys_first_half=len(first),
         singletons=sum(1 for count in weights.values() if count == 1),
         doubletons=sum(1 for count in weights.values() if count == 2),
-        shuffle_bytes=len(encode(side.partitions(1))),
+        shuffle_bytes=len(encode(combined)),
         complete=complete,
         hot_keys=[(key, round(share, 4)) for key, share in hot],
         weights=weights,
+        loads=_pair_bytes(combined[0]),
     )
 
 
@@ -134,3 +211,12 @@ def _side_weights(side: MapSide) -> dict[str, int]:
         text = key_text(key)
         weights[text] = weights.get(text, 0) + len(values)
     return weights
+
+
+def _pair_bytes(pairs: list[tuple[str, Any]]) -> dict[str, int]:
+    """Bytes of each key's combined pair in the shuffle's JSON (before compression)."""
+    loads: dict[str, int] = {}
+    for key, value in pairs:
+        size = len(json.dumps([key, value], separators=(",", ":")))
+        loads[key] = loads.get(key, 0) + size
+    return loads

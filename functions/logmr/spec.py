@@ -52,6 +52,11 @@ def part_key(job_id: str, partition: int) -> str:
     return f"{job_prefix(job_id)}results/part-{partition:05d}.jsonl"
 
 
+def salted_part_key(job_id: str) -> str:
+    """The part file of the salted keys' results (Finalize reduces them)."""
+    return f"{job_prefix(job_id)}results/part-salted.jsonl"
+
+
 def manifest_key(job_id: str) -> str:
     return f"{job_prefix(job_id)}plan.json"
 
@@ -83,6 +88,23 @@ def check_job_id(job_id: str) -> str:
 
 
 MAP_MODES = ("auto", "inline", "distributed")
+#: salted keys a spec may carry, and their length: the spec travels in every
+#: Step Functions payload (256 KiB at most)
+MAX_SALTED_KEYS = 10
+MAX_SALTED_KEY_CHARS = 512
+
+
+def _salted_keys(value: Any) -> list[str]:
+    """A request's ``salted_keys``: a list of strings (a lone string is one key)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(key, str) for key in value):
+        raise TypeError(f"salted_keys must be a list of strings, got {value!r}")
+    return list(dict.fromkeys(value))
+
+
 #: beyond this many map tasks, "auto" chooses the Distributed Map: an inline Map
 #: runs at most 40 iterations at a time and carries its items in the state
 #: (256 KiB), a Distributed Map reads them from S3 and runs up to 10,000 at once
@@ -108,6 +130,10 @@ class JobSpec:
     map_mode: str = "auto"
     #: Map states' MaxConcurrency; 0: chosen by the planner
     max_concurrency: int = 0
+    #: hot keys spread over every reducer (``logmr.sample.choose_salted_keys``):
+    #: a map task sends such a key's pair to partition ``(p + task) % R``, the
+    #: reducers combine it and Finalize reduces it; empty: chosen by the planner
+    salted_keys: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -128,6 +154,7 @@ class JobSpec:
                 chunk_size=int(data.get("chunk_size") or 0),
                 map_mode=str(data.get("map_mode") or "auto"),
                 max_concurrency=int(data.get("max_concurrency") or 0),
+                salted_keys=_salted_keys(data.get("salted_keys")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidParameterError(f"malformed job specification: {exc!r}") from None
@@ -147,6 +174,13 @@ class JobSpec:
             raise InvalidParameterError(
                 f"max_concurrency must be 1..10000 (0: chosen by the planner),"
                 f" got {spec.max_concurrency}"
+            )
+        if len(spec.salted_keys) > MAX_SALTED_KEYS or any(
+            len(key) > MAX_SALTED_KEY_CHARS for key in spec.salted_keys
+        ):
+            raise InvalidParameterError(
+                f"salted_keys: at most {MAX_SALTED_KEYS} keys of at most"
+                f" {MAX_SALTED_KEY_CHARS} characters each"
             )
         return spec
 
@@ -196,6 +230,7 @@ REQUEST_FIELDS = frozenset(
         "chunk_size",
         "map_mode",
         "max_concurrency",
+        "salted_keys",
     }
 )
 

@@ -129,6 +129,7 @@ def make_plan(spec: JobSpec, inputs: InputSource, limits: Limits) -> Plan:
         chunk_size=spec.chunk_size,
         reducers=spec.reducers,
         max_concurrency=spec.max_concurrency,
+        salted_keys=spec.salted_keys,
         count_tasks=lambda chunk: count_tasks(objects, chunk),
     )
     spec = replace(
@@ -136,6 +137,7 @@ def make_plan(spec: JobSpec, inputs: InputSource, limits: Limits) -> Plan:
         chunk_size=tuning.chunk_size,
         reducers=tuning.reducers,
         max_concurrency=tuning.max_concurrency,
+        salted_keys=tuning.salted_keys,
     )
     map_tasks = cut(objects, spec.chunk_size)
     distributed = spec.map_mode == "distributed" or (
@@ -210,7 +212,7 @@ def _same_spec(recorded: dict[str, Any], spec: JobSpec) -> bool:
     theirs = json.loads(json.dumps(recorded))
     if mine.get("format") == "auto":  # detection is deterministic on the same inputs
         theirs["format"] = "auto"
-    for name in ("reducers", "chunk_size", "max_concurrency"):
+    for name in ("reducers", "chunk_size", "max_concurrency", "salted_keys"):
         if not mine.get(name):  # left to the planner, which is deterministic too
             theirs[name] = mine.get(name)
     return bool(mine == theirs)
@@ -228,7 +230,7 @@ def map_task(spec: JobSpec, task: MapTask, backends: Backends) -> dict[str, Any]
         for text in iter_range_texts(stream, task.start, task.end):
             side.feed_text(text)
     side.combine()
-    parts = side.partitions(spec.reducers)
+    parts = side.partitions(spec.reducers, frozenset(spec.salted_keys), task.task)
     data = encode(parts)
     objects.put(layout.shuffle_key(spec.job_id, task.task), data)
     requests = objects.requests()
@@ -256,7 +258,9 @@ def reduce_task(
 ) -> dict[str, Any]:
     """Read one partition from every map task's shuffle object (an index and a
     block each: at most 2 GETs per map task, ``READ_THREADS`` at a time),
-    reduce, write results."""
+    reduce, write results. A salted key's values (``spec.salted_keys``: the
+    key is in every partition) are only combined: the partial pairs go to the
+    reduce summary, for Finalize to reduce."""
     started = time.perf_counter()
     if not 0 <= partition < spec.reducers:
         raise InvalidParameterError(f"partition {partition} outside 0..{spec.reducers - 1}")
@@ -275,6 +279,12 @@ def reduce_task(
                 groups[out_key] = [value]
             else:
                 bucket.append(value)
+    salted = set(spec.salted_keys)
+    partials = [
+        [out_key, value]
+        for key in sorted(salted.intersection(groups))
+        for out_key, value in job.combiner(key, groups.pop(key))
+    ]
     reduced = reduce_groups(job, groups)
     part = "".join(_json_line([key, value]) for key, value in reduced)
     objects.put(layout.part_key(spec.job_id, partition), part.encode())
@@ -287,12 +297,16 @@ def reduce_task(
         "seconds": round(time.perf_counter() - started, 4),
         "requests": {**requests, "put": requests["put"] + 1},  # and this summary's PUT
     }
+    if partials:
+        summary["partials"] = partials
     objects.put_json(layout.reduce_summary_key(spec.job_id, partition), summary)
     return {"partition": partition, "keys": written, "seconds": summary["seconds"]}
 
 
 def finalize(spec: JobSpec, map_task_count: int, backends: Backends) -> dict[str, Any]:
-    """Add up the task summaries, compute the job's summary and its bill, record SUCCEEDED."""
+    """Add up the task summaries, reduce the salted keys' partials (every
+    reducer's combined share of them) and write their results, compute the
+    job's summary and its bill, record SUCCEEDED."""
     started = time.perf_counter()
     job, _ = prepare(spec)
     objects = CountingStore(backends.objects)
@@ -314,11 +328,20 @@ def finalize(spec: JobSpec, map_task_count: int, backends: Backends) -> dict[str
         lambda partition: objects.get_json(layout.reduce_summary_key(spec.job_id, partition)),
         range(spec.reducers),
     )
+    partials: dict[str, list[Any]] = {}
     for summary in reduce_summaries:
         _add(counters, summary["counters"])
         keys += summary["keys"]
         seconds["reduce_task_s"] += summary["seconds"]
         _add(requests, summary.get("requests", {}))
+        for key, value in summary.get("partials", ()):
+            partials.setdefault(key, []).append(value)
+    if partials:  # before the summary reads the results; a re-run upserts the same rows
+        salted = reduce_groups(job, partials)
+        part = "".join(_json_line([key, value]) for key, value in salted)
+        objects.put(layout.salted_part_key(spec.job_id), part.encode())
+        keys += backends.results.put_results(spec.job_id, salted)
+        _add(counters, dict(job.counters))  # anything the reducer counted
     if samples:
         lines = "".join(_json_line(sample) for sample in samples)
         objects.put(layout.quarantine_key(spec.job_id), lines.encode())

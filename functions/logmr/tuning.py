@@ -22,6 +22,8 @@ The model, for AWS Lambda:
   25 items at about ``DYNAMODB_ITEMS_PER_S`` per reducer, under a minute), and
   there are at most ``MAX_REDUCERS``: the Reduce state is an inline Map, which
   runs 40 iterations at a time, so 40 reducers are one wave;
+* a key whose combined pairs would make its reducer the long pole is salted:
+  spread over every reducer, reduced in Finalize (``logmr.sample.choose_salted_keys``);
 * on one machine (``local``) the workers are the cores: equal chunks of at
   most ``LOCAL_MAX_CHUNK_BYTES``, as many as a multiple of the cores (each
   worker runs the same number of map tasks), one reducer per core.
@@ -36,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from logmr import config
-from logmr.sample import SampleStats
+from logmr.sample import SampleStats, choose_salted_keys
 
 MiB = 1024 * 1024
 #: one vCPU's worth of Lambda memory (MB)
@@ -124,6 +126,10 @@ class Tuning:
     max_concurrency: int
     #: distinct keys the sample predicts for the whole input
     expected_keys: int
+    #: keys spread over every reducer (``logmr.sample.choose_salted_keys``)
+    salted_keys: list[str] = field(default_factory=list)
+    #: the busiest partition's share of the sample's combined bytes
+    largest_load_share: float = 1.0
     #: why each figure is what it is (for ``logmr plan``)
     reasons: dict[str, str] = field(default_factory=dict)
 
@@ -133,6 +139,8 @@ class Tuning:
             "reducers": self.reducers,
             "max_concurrency": self.max_concurrency,
             "expected_keys": self.expected_keys,
+            "salted_keys": list(self.salted_keys),
+            "largest_load_share": self.largest_load_share,
             "reasons": dict(self.reasons),
         }
 
@@ -183,9 +191,11 @@ def tune(
     chunk_size: int = 0,
     reducers: int = 0,
     max_concurrency: int = 0,
+    salted_keys: list[str] | None = None,
     count_tasks: Callable[[int], int] | None = None,
 ) -> Tuning:
-    """Figures for a job over ``total_bytes``; non-zero arguments are the user's and win.
+    """Figures for a job over ``total_bytes``; non-zero (non-empty) arguments
+    are the user's and win.
     ``count_tasks(chunk_size)``: the map tasks a chunk size gives (default: one
     object, ``ceil(total / chunk)``), for the concurrency."""
     reasons: dict[str, str] = {}
@@ -208,7 +218,19 @@ def tune(
             if limits.target == "local"
             else f"the larger of map tasks and reducers, at most {limits.concurrency}"
         )
-    return Tuning(chunk_size, reducers, max_concurrency, expected_keys, reasons)
+    if salted_keys:
+        reasons["salted_keys"] = "given"
+    else:
+        salted_keys, reasons["salted_keys"] = choose_salted_keys(sample, reducers, tasks)
+    return Tuning(
+        chunk_size=chunk_size,
+        reducers=reducers,
+        max_concurrency=max_concurrency,
+        expected_keys=expected_keys,
+        salted_keys=list(salted_keys),
+        largest_load_share=round(sample.largest_load_share(reducers), 4),
+        reasons=reasons,
+    )
 
 
 def _round_mib(nbytes: float) -> int:
