@@ -111,6 +111,8 @@ def test_block_parser_accepts_exactly_the_reference(name: str, data: st.DataObje
     records = fmt.records_in_text(text)
     assert records is not None
     assert len(records) == len(accepted)
+    rejected = [line for line in split_lines(text) if not reference.match(line)]
+    assert list(fmt.malformed_in_text(text) or ["no block parser"]) == rejected
     for field, group in PLAIN_GROUP[name].items():
         getter = fmt.getter(field)
         assert [getter(record) for record in records] == [m[group] for m in accepted]
@@ -165,6 +167,8 @@ def test_block_parsers_equal_their_line_parsers(name: str, data: st.DataObject) 
     records = fmt.records_in_text(text)
     assert records is not None
     assert [record.groups() for record in records] == want
+    rejected = [line for line in split_lines(text) if fmt.parse(line) is None]
+    assert list(fmt.malformed_in_text(text) or ["no block parser"]) == rejected
     assert any(fmt.parse(line) for line in samples)  # the samples themselves parse
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,11 +24,52 @@ def reference_lines(data: bytes) -> list[bytes]:
     return [s[:-1] if s.endswith(b"\r") else s for s in segments]
 
 
-def read_all_ranges(data: bytes, chunk: int, block: int) -> list[bytes]:
+class ReadOnly:
+    """A stream with ``read`` only (no ``readinto``): the reader's plain path."""
+
+    def __init__(self, inner: io.BytesIO) -> None:
+        self.inner = inner
+
+    def read(self, size: int = -1, /) -> bytes:
+        return self.inner.read(size)
+
+
+class Trickling(io.RawIOBase):
+    """``readinto`` filling at most 3 bytes, and every other call ``None``
+    (a non-blocking stream with nothing yet), as network bodies may."""
+
+    def __init__(self, inner: io.BytesIO) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1, /) -> bytes:
+        return self.inner.read(size)
+
+    def readinto(self, buffer: Any, /) -> int | None:
+        self.calls += 1
+        if self.calls % 2:
+            return None
+        data = self.inner.read(min(len(buffer), 3))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+STREAMS: dict[str, Callable[[io.BytesIO], Any]] = {
+    "readinto": lambda inner: inner,
+    "read_only": ReadOnly,
+    "trickling": Trickling,
+}
+
+
+def read_all_ranges(data: bytes, chunk: int, block: int, kind: str = "readinto") -> list[bytes]:
     out: list[bytes] = []
     for task in cut([InputObject("mem", len(data))], chunk):
-        stream = io.BytesIO(data)
-        stream.seek(max(task.start - 1, 0))
+        inner = io.BytesIO(data)
+        inner.seek(max(task.start - 1, 0))
+        stream = STREAMS[kind](inner)
         for lines in iter_range_blocks(stream, task.start, task.end, block_size=block):
             out.extend(lines)
     return out
@@ -74,9 +117,18 @@ contents = st.lists(
 
 @pytest.mark.property
 @settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow], deadline=None)
-@given(data=contents, chunk=st.integers(1, 64), block=st.integers(1, 32))
-def test_ranges_cover_every_line_exactly_once(data: bytes, chunk: int, block: int) -> None:
-    assert read_all_ranges(data, chunk, block) == reference_lines(data)
+@given(
+    data=contents,
+    chunk=st.integers(1, 64),
+    block=st.integers(1, 32),
+    kind=st.sampled_from(sorted(STREAMS)),
+)
+def test_ranges_cover_every_line_exactly_once(
+    data: bytes, chunk: int, block: int, kind: str
+) -> None:
+    """Whatever the stream: one reused buffer filled by ``readinto`` (full,
+    short or empty-for-now reads), or plain ``read``."""
+    assert read_all_ranges(data, chunk, block, kind) == reference_lines(data)
 
 
 @pytest.mark.property

@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from logmr.errors import CorruptInputError, EmptyInputError, InputNotFoundError
 
@@ -91,6 +91,12 @@ class _Decompressed(io.RawIOBase):
     def read(self, size: int = -1, /) -> bytes:
         try:
             return self._inner.read(size)
+        except (EOFError, OSError, zlib.error, ValueError) as exc:
+            raise CorruptInputError(f"{self._uri}: cannot decompress: {exc}") from exc
+
+    def readinto(self, buffer: Any, /) -> int:
+        try:
+            return int(self._inner.readinto(buffer))  # type: ignore[attr-defined]
         except (EOFError, OSError, zlib.error, ValueError) as exc:
             raise CorruptInputError(f"{self._uri}: cannot decompress: {exc}") from exc
 

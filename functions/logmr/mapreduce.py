@@ -94,7 +94,7 @@ class MapSide:
             if keys is not None:
                 lines = text.count(b"\n")
                 self.lines += lines
-                self._counted(keys, lines, lambda: split_lines(text))
+                self._counted(keys, lines, lambda: self._malformed_in(text))
                 return
         if job.columns:
             columns = self.fmt.columns_in_text(text, job.columns)
@@ -103,7 +103,7 @@ class MapSide:
                 self.lines += lines
                 found = len(columns[0].raw)
                 if lines - found:
-                    self._find_malformed(lambda: split_lines(text), lines - found)
+                    self._find_malformed(lambda: self._malformed_in(text), lines - found)
                 self.records += found
                 self._add_pairs(job.map_columns(columns))
                 return
@@ -115,11 +115,11 @@ class MapSide:
         self.lines += lines
         if self._count_getter is not None:
             keys = list(map(self._count_getter, records))
-            self._counted(keys, lines, lambda: split_lines(text))
+            self._counted(keys, lines, lambda: self._malformed_in(text))
             return
         malformed = lines - len(records)
         if malformed:
-            self._find_malformed(lambda: split_lines(text), malformed)
+            self._find_malformed(lambda: self._malformed_in(text), malformed)
         self.records += len(records)
         self._map(records)
 
@@ -127,33 +127,45 @@ class MapSide:
         """A counting job (``count_field``): parse, get and count in one C-level
         stream; records are not kept, only the keys."""
         keys = list(map(getter, filter(_is_record, self.fmt.parse_many(lines))))
-        self._counted(keys, len(lines), lambda: lines)
+        parse = self.fmt.parse
+        self._counted(keys, len(lines), lambda: (line for line in lines if parse(line) is None))
 
-    def _counted(self, keys: list[Any], lines: int, line_list: Callable[[], list[bytes]]) -> None:
+    def _counted(
+        self, keys: list[Any], lines: int, malformed_lines: Callable[[], Iterable[bytes]]
+    ) -> None:
         """Count ``keys``, the values of the well-formed ones of ``lines`` lines;
-        ``line_list`` gives those lines when malformed ones must be sampled."""
+        ``malformed_lines`` gives the others when they must be sampled."""
         self.records += len(keys)
         malformed = lines - len(keys)
         if malformed:
-            self._find_malformed(line_list, malformed)
+            self._find_malformed(malformed_lines, malformed)
         self.counts.update(keys)
         missing = self.counts.pop(None, 0)
         if missing:
             self.job.count(f"no_{self.job.count_field}", missing)
 
-    def _find_malformed(self, line_list: Callable[[], list[bytes]], malformed: int) -> None:
-        """Count ``malformed`` lines, finding (parsing again) only those the
-        sample still has room for (``line_list`` is called only then)."""
-        parse = self.fmt.parse
+    def _find_malformed(
+        self, malformed_lines: Callable[[], Iterable[bytes]], malformed: int
+    ) -> None:
+        """Count ``malformed`` lines, finding only those the sample still has
+        room for (``malformed_lines``, a lazy search, is called only then)."""
         found = 0
         if len(self.samples) < self.sample_limit:
-            for line in line_list():
-                if parse(line) is None:
-                    self._malformed(line)
-                    found += 1
-                    if found == malformed or len(self.samples) >= self.sample_limit:
-                        break
+            for line in malformed_lines():
+                self._malformed(line)
+                found += 1
+                if found == malformed or len(self.samples) >= self.sample_limit:
+                    break
         self.malformed += malformed - found
+
+    def _malformed_in(self, text: bytes) -> Iterable[bytes]:
+        """The malformed lines of ``text``, lazily: the gaps between the block
+        parser's matches, or (no block parser) each line parsed again."""
+        gaps = self.fmt.malformed_in_text(text)
+        if gaps is not None:
+            return gaps
+        parse = self.fmt.parse
+        return (line for line in split_lines(text) if parse(line) is None)
 
     def _map(self, records: list[Any]) -> None:
         job = self.job

@@ -229,6 +229,7 @@ def map_task(spec: JobSpec, task: MapTask, backends: Backends) -> dict[str, Any]
     with decompressing(raw, task.compression, task.uri) as stream:
         for text in iter_range_texts(stream, task.start, task.end):
             side.feed_text(text)
+            del text  # one 8 MiB text alive at a time: the allocator reuses it in place
     side.combine()
     parts = side.partitions(spec.reducers, frozenset(spec.salted_keys), task.task)
     data = encode(parts)

@@ -43,6 +43,7 @@ from operator import itemgetter
 from typing import Any, ClassVar
 
 from logmr.errors import FormatMismatchError, InvalidParameterError
+from logmr.lines import split_lines
 
 Record = Any
 Getter = Callable[[Record], Any]
@@ -125,6 +126,12 @@ class Format(abc.ABC):
         the other lines are malformed, so ``text.count(b"\\n") - len(records)``
         counts them. ``None``: this format has no block parser (split the text
         and use ``parse_many``)."""
+        return None
+
+    def malformed_in_text(self, text: bytes) -> Iterator[bytes] | None:
+        """The lines of ``text`` (as ``records_in_text`` takes it) that are not
+        records, in order and lazily (LF and one CR removed, as ``parse``
+        sees lines); ``None``: this format has no block parser."""
         return None
 
     def values_in_text(self, text: bytes, field: str) -> list[Any] | None:
@@ -212,6 +219,13 @@ class RegexFormat(Format):
             return None
         return list(self._block_pattern.finditer(text))
 
+    def malformed_in_text(self, text: bytes) -> Iterator[bytes] | None:
+        """The gaps between the block pattern's matches: a match spans one
+        line from its start to before ``\\r?\\n``, so a gap is whole lines."""
+        if self._block_pattern is None:
+            return None
+        return _gaps(self._block_pattern, text)
+
     def values_in_text(self, text: bytes, field: str) -> list[bytes] | None:
         if self._block_pattern is None or field not in self._plain_fields:
             return None
@@ -254,6 +268,16 @@ class RegexFormat(Format):
             else:
                 return None
         return sources
+
+
+def _gaps(pattern: re.Pattern[bytes], text: bytes) -> Iterator[bytes]:
+    pos = 0
+    for found in pattern.finditer(text):
+        if found.start() > pos:
+            yield from split_lines(text[pos : found.start()])
+        pos = found.end() + 1  # past the LF that ``$`` found
+    if pos < len(text):
+        yield from split_lines(text[pos:])
 
 
 def line_or_block_pattern(body: bytes, block: bool) -> re.Pattern[bytes]:
