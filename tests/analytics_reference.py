@@ -4,8 +4,10 @@ a plain regex and ``datetime.strptime``, no logmr code."""
 from __future__ import annotations
 
 import re
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -95,3 +97,46 @@ def _drop_estimates(value: Any) -> Any:
     if isinstance(value, list):
         return [_drop_estimates(item) for item in value]
     return value
+
+
+def access_report_rows(rows: list[Row], window: int) -> dict[str, Any]:
+    """Every exact row of access_report over ``rows`` (percentiles apart)."""
+    want: dict[str, Any] = {}
+    for status, count in Counter(row.status for row in rows).items():
+        want[f"status:{status}"] = count
+    for row in rows:
+        if row.path is not None:
+            entry = want.setdefault(f"path:{row.path}", {"count": 0, "bytes": 0})
+            entry["count"] += 1
+            entry["bytes"] += row.size
+        if row.epoch is not None:
+            start = int(row.epoch // window * window)
+            entry = want.setdefault(f"window:{iso(start)}", {"count": 0, "errors": 0, "bytes": 0})
+            entry["count"] += 1
+            entry["errors"] += row.error
+            entry["bytes"] += row.size
+    want["total"] = {
+        "count": len(rows),
+        "bytes": sum(row.size for row in rows),
+        "errors": sum(row.error for row in rows),
+    }
+    return want
+
+
+def session_groups(rows: list[Row], gap: int) -> dict[str, list[list[float]]]:
+    """Each client's request times (of the rows with one), sorted and split
+    into sessions where a pause exceeds ``gap`` seconds."""
+    times: dict[str, list[float]] = defaultdict(list)
+    for row in rows:
+        if row.epoch is not None:
+            times[row.client].append(row.epoch)
+    sessions: dict[str, list[list[float]]] = {}
+    for client, stamps in times.items():
+        stamps.sort()
+        groups: list[list[float]] = [[stamps[0]]]
+        for previous, current in pairwise(stamps):
+            if current - previous > gap:
+                groups.append([])
+            groups[-1].append(current)
+        sessions[client] = groups
+    return sessions

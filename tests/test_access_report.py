@@ -10,7 +10,14 @@ from typing import Any
 
 import pytest
 
-from analytics_reference import Row, iso, rank_interval, read_access, without_estimates
+from analytics_reference import (
+    Row,
+    access_report_rows,
+    iso,
+    rank_interval,
+    read_access,
+    without_estimates,
+)
 from helpers import generated_logs, run_local
 from logmr.formats.base import Column, Format
 from logmr.jobs.base import KV
@@ -46,30 +53,6 @@ def rows(log: Path) -> list[Row]:
     return read_access(log)
 
 
-def reference(rows: list[Row], window: int) -> dict[str, Any]:
-    """Every exact row of the report (percentiles apart)."""
-    want: dict[str, Any] = {}
-    for status, count in Counter(row.status for row in rows).items():
-        want[f"status:{status}"] = count
-    for row in rows:
-        if row.path is not None:
-            entry = want.setdefault(f"path:{row.path}", {"count": 0, "bytes": 0})
-            entry["count"] += 1
-            entry["bytes"] += row.size
-        if row.epoch is not None:
-            start = int(row.epoch // window * window)
-            entry = want.setdefault(f"window:{iso(start)}", {"count": 0, "errors": 0, "bytes": 0})
-            entry["count"] += 1
-            entry["errors"] += row.error
-            entry["bytes"] += row.size
-    want["total"] = {
-        "count": len(rows),
-        "bytes": sum(row.size for row in rows),
-        "errors": sum(row.error for row in rows),
-    }
-    return want
-
-
 def sizes_per_window(rows: list[Row], window: int) -> dict[str, list[float]]:
     found: dict[str, list[float]] = defaultdict(list)
     for row in rows:
@@ -82,7 +65,7 @@ def sizes_per_window(rows: list[Row], window: int) -> dict[str, list[float]]:
 def test_rows_and_summary_match_the_reference(log: Path, rows: list[Row], window: str) -> None:
     seconds = {"1m": 60, "5m": 300}[window]
     record, results = run_local(log, "access_report", params={"window": window, "top": "5"})
-    assert without_estimates(results) == reference(rows, seconds)
+    assert without_estimates(results) == access_report_rows(rows, seconds)
     for key, exact in sizes_per_window(rows, seconds).items():
         for name, rank in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
             below, at_or_below = rank_interval(exact, results[key][name])
@@ -102,7 +85,7 @@ def test_rows_and_summary_match_the_reference(log: Path, rows: list[Row], window
     assert summary["status"] == dict(sorted(Counter(row.status for row in rows).items()))
     assert summary["top_paths"] == [[path, count, path_bytes[path]] for path, count in top]
     assert summary["distinct_paths"] == len(paths)
-    windows = reference(rows, seconds)
+    windows = access_report_rows(rows, seconds)
     assert [w[:3] for w in summary["windows"]] == sorted(
         [key.removeprefix("window:"), value["count"], value["errors"]]
         for key, value in windows.items()
@@ -113,7 +96,7 @@ def test_rows_and_summary_match_the_reference(log: Path, rows: list[Row], window
 
 def test_without_percentiles(log: Path, rows: list[Row]) -> None:
     record, results = run_local(log, "access_report", params={"percentiles": "false"})
-    assert results == reference(rows, 3600)
+    assert results == access_report_rows(rows, 3600)
     assert all(window[3] is None for window in record.summary["windows"])
 
 
@@ -129,7 +112,7 @@ def test_many_chunks_and_reducers_keep_exact_fields(log: Path, rows: list[Row]) 
         log, "access_report", params={"window": "1m"}, reducers=7, chunk_size=16 * 1024
     )
     assert record.counters["records"] == len(rows)
-    assert without_estimates(results) == reference(rows, 60)
+    assert without_estimates(results) == access_report_rows(rows, 60)
     for key, exact in sizes_per_window(rows, 60).items():
         below, at_or_below = rank_interval(exact, results[key]["p95"])
         assert below - KLL_RANK_ERROR <= 0.95 <= at_or_below + KLL_RANK_ERROR

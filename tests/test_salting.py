@@ -7,15 +7,20 @@ from __future__ import annotations
 
 import json
 import random
-from collections import Counter, defaultdict
-from itertools import pairwise
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 from moto import mock_aws
 
-from analytics_reference import Row, read_access, without_estimates
+from analytics_reference import (
+    Row,
+    access_report_rows,
+    read_access,
+    session_groups,
+    without_estimates,
+)
 from aws_support import BUCKET, create_account, upload
 from engine_support import Fault, FaultPlan, no_sleep, request_for
 from helpers import run_local
@@ -252,22 +257,13 @@ def reference(rows: list[Row], job: str) -> dict[str, Any] | None:
     if job == "sessions":
         return sessions_reference(rows, gap=1)
     if job == "access_report":
-        return report_reference(rows, window=3600)
+        return access_report_rows(rows, window=3600)
     return None
 
 
 def sessions_reference(rows: list[Row], gap: int) -> dict[str, Any]:
-    times: dict[str, list[float]] = defaultdict(list)
-    for row in rows:
-        times[row.client].append(float(row.epoch or 0))
     results = {}
-    for client, stamps in times.items():
-        stamps.sort()
-        groups: list[list[float]] = [[stamps[0]]]
-        for previous, current in pairwise(stamps):
-            if current - previous > gap:
-                groups.append([])
-            groups[-1].append(current)
+    for client, groups in session_groups(rows, gap).items():
         lengths = [group[-1] - group[0] for group in groups]
         by_length = [0] * len(LENGTH_BUCKETS)
         by_requests = [0] * len(REQUEST_BUCKETS)
@@ -276,35 +272,13 @@ def sessions_reference(rows: list[Row], gap: int) -> dict[str, Any]:
             by_requests[requests_bucket(len(group))] += 1
         results[client] = {
             "count": len(groups),
-            "requests": len(stamps),
+            "requests": sum(len(group) for group in groups),
             "total_s": sum(lengths),
             "longest_s": max(lengths),
             "by_length": by_length,
             "by_requests": by_requests,
         }
     return results
-
-
-def report_reference(rows: list[Row], window: int) -> dict[str, Any]:
-    """access_report's exact fields (the percentiles apart)."""
-    from analytics_reference import iso
-
-    want: dict[str, Any] = dict(Counter(f"status:{row.status}" for row in rows))
-    for row in rows:
-        path = want.setdefault(f"path:{row.path}", {"count": 0, "bytes": 0})
-        path["count"] += 1
-        path["bytes"] += row.size
-        start = int(float(row.epoch or 0) // window * window)
-        hour = want.setdefault(f"window:{iso(start)}", {"count": 0, "errors": 0, "bytes": 0})
-        hour["count"] += 1
-        hour["errors"] += row.error
-        hour["bytes"] += row.size
-    want["total"] = {
-        "count": len(rows),
-        "bytes": sum(row.size for row in rows),
-        "errors": sum(row.error for row in rows),
-    }
-    return want
 
 
 def comparable_record(record: Any) -> dict[str, Any]:

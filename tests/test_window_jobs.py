@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from analytics_reference import Row, iso, rank_interval, read_access, without_estimates
+from analytics_reference import (
+    Row,
+    iso,
+    rank_interval,
+    read_access,
+    session_groups,
+    without_estimates,
+)
 from helpers import generated_logs, run_local
 from logmr.errors import FormatMismatchError, InvalidParameterError
 from logmr.jobs import load_job
@@ -140,20 +146,10 @@ def requests_label(requests: int) -> str:
 
 def session_reference(rows: list[Row], gap: int) -> dict[str, list[tuple[float, float, int]]]:
     """Sessions per client: (first, last, requests), split where a pause exceeds ``gap``."""
-    times: dict[str, list[float]] = defaultdict(list)
-    for row in rows:
-        if row.epoch is not None:
-            times[row.client].append(row.epoch)
-    sessions: dict[str, list[tuple[float, float, int]]] = {}
-    for client, stamps in times.items():
-        stamps.sort()
-        groups: list[list[float]] = [[stamps[0]]]
-        for previous, current in pairwise(stamps):
-            if current - previous > gap:
-                groups.append([])
-            groups[-1].append(current)
-        sessions[client] = [(group[0], group[-1], len(group)) for group in groups]
-    return sessions
+    return {
+        client: [(group[0], group[-1], len(group)) for group in groups]
+        for client, groups in session_groups(rows, gap).items()
+    }
 
 
 @pytest.mark.parametrize("gap", ["1m", "30m"])
