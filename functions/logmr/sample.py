@@ -79,23 +79,22 @@ class SampleStats:
 
     def largest_partition_share(self, reducers: int) -> float:
         """The share of the sample's pairs the busiest of ``reducers`` partitions gets."""
-        total = sum(self.weights.values())
-        if reducers <= 1 or total == 0:
-            return 1.0
-        loads = Counter[int]()
-        for key, weight in self.weights.items():
-            loads[partition_of(key, reducers)] += weight
-        return max(loads.values()) / total
+        return _busiest_share(self.weights, reducers)
 
     def largest_load_share(self, reducers: int) -> float:
         """The share of the sample's combined bytes the busiest of ``reducers`` partitions gets."""
-        total = sum(self.loads.values())
-        if reducers <= 1 or total == 0:
-            return 1.0
-        loads = Counter[int]()
-        for key, size in self.loads.items():
-            loads[partition_of(key, reducers)] += size
-        return max(loads.values()) / total
+        return _busiest_share(self.loads, reducers)
+
+
+def _busiest_share(amounts: dict[str, int], reducers: int) -> float:
+    """The share of ``amounts`` (per key) the busiest of ``reducers`` partitions gets."""
+    total = sum(amounts.values())
+    if reducers <= 1 or total == 0:
+        return 1.0
+    loads = Counter[int]()
+    for key, amount in amounts.items():
+        loads[partition_of(key, reducers)] += amount
+    return max(loads.values()) / total
 
 
 def choose_salted_keys(sample: SampleStats, reducers: int, map_tasks: int) -> tuple[list[str], str]:
