@@ -19,6 +19,7 @@ from analytics_reference import (
     without_estimates,
 )
 from helpers import generated_logs, run_local
+from logmr.formats import get_format
 from logmr.formats.base import Column, Format
 from logmr.jobs.base import KV
 from logmr.jobs.report import AccessReport
@@ -100,8 +101,23 @@ def test_without_percentiles(log: Path, rows: list[Row]) -> None:
     assert all(window[3] is None for window in record.summary["windows"])
 
 
-def test_the_batch_path_equals_the_per_record_mapper(log: Path) -> None:
-    params = {"window": "1m", "percentiles": "false"}
+def test_without_windows(log: Path, rows: list[Row]) -> None:
+    """``windows=false``: the same rows and summary but the windows, and the
+    time is not among the columns the format extracts."""
+    record, results = run_local(log, "access_report", params={"windows": "false"})
+    full = access_report_rows(rows, 3600)
+    assert results == {key: value for key, value in full.items() if not key.startswith("window:")}
+    with_windows, _ = run_local(log, "access_report")
+    assert record.summary == {**with_windows.summary, "windows": []}
+    assert record.counters == with_windows.counters
+    job = AccessReport({"windows": "false"})
+    job.bind(get_format("apache_combined"))
+    assert job.columns == ("status", "bytes", "path")
+
+
+@pytest.mark.parametrize("windows", ["true", "false"])
+def test_the_batch_path_equals_the_per_record_mapper(log: Path, windows: str) -> None:
+    params = {"window": "1m", "percentiles": "false", "windows": windows}
     _, batched = run_local(log, "access_report", params=params)
     _, per_record = run_local(log, "test_access_report:PerRecordAccessReport", params=params)
     assert batched == per_record

@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import math
 import random
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -56,6 +58,33 @@ def split_sketched(values: list[float], parts: int) -> str:
         quantiles_text(quantiles_of(values[i : i + size])) for i in range(0, len(values), size)
     ]
     return quantiles_text(merge_quantiles(texts))
+
+
+def test_the_stated_errors_are_the_librarys() -> None:
+    from datasketches import hll_sketch, kll_doubles_sketch
+
+    assert kll_doubles_sketch.get_normalized_rank_error(KLL_K, False) == KLL_RANK_ERROR
+    assert abs(float(hll_sketch.get_rel_err(False, True, 12, 1))) == pytest.approx(HLL_RSE)
+
+
+def test_the_library_loads_only_when_a_job_sketches() -> None:
+    """The map handler with a job that does not sketch (access_report without
+    percentiles) leaves datasketches and numpy unimported; a sketch loads them."""
+    script = (
+        "import sys\n"
+        "import logmr.handlers.map, logmr.handlers.reduce\n"
+        "from logmr.jobs import load_job\n"
+        "load_job('access_report', {'percentiles': 'false'})\n"
+        "before = sorted(m for m in ('datasketches', 'numpy') if m in sys.modules)\n"
+        "from logmr.sketches import quantiles_of\n"
+        "quantiles_of([1.0])\n"
+        "after = sorted(m for m in ('datasketches', 'numpy') if m in sys.modules)\n"
+        "print(before, after)\n"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert shown == "[] ['datasketches', 'numpy']"
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])

@@ -32,6 +32,10 @@ The tag names the sketch type and the layout version of this module; an
 unknown tag, bad base64 or bytes the library refuses raise
 ``CorruptShuffleError`` (a permanent error: never a wrong answer).
 
+The library (and numpy, which it imports) loads on first use, not with this
+module: about 0.1 s and a BLAS thread pool that most jobs, and every
+worker process or Lambda cold start running them, have no use for.
+
 Values enter HLL as text: ``bytes`` fields are decoded as UTF-8 with invalid
 bytes as ``\\xNN`` (as keys are), numbers as their ``str``.
 """
@@ -40,12 +44,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
-
-from datasketches import hll_sketch, hll_union, kll_doubles_sketch, tgt_hll_type
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from logmr.errors import CorruptShuffleError
+
+if TYPE_CHECKING:
+    from datasketches import hll_sketch, kll_doubles_sketch
 
 Sketch = TypeVar("Sketch")
 
@@ -72,12 +79,14 @@ __all__ = [
 
 #: KLL accuracy parameter (the library's default)
 KLL_K = 200
-#: normalized rank error of any quantile, 99% confidence
-KLL_RANK_ERROR: float = kll_doubles_sketch.get_normalized_rank_error(KLL_K, False)
+#: normalized rank error of any quantile, 99% confidence: the library's
+#: ``kll_doubles_sketch.get_normalized_rank_error(KLL_K, False)`` (a test checks)
+KLL_RANK_ERROR = 0.013294757464848584
 #: log2 of the HLL bucket count
 HLL_LG_K = 12
-#: relative standard error (one standard deviation) of a merged HLL estimate
-HLL_RSE: float = abs(float(hll_sketch.get_rel_err(False, True, HLL_LG_K, 1)))
+#: relative standard error (one standard deviation) of a merged HLL estimate:
+#: the library's ``abs(hll_sketch.get_rel_err(False, True, HLL_LG_K, 1))`` (a test checks)
+HLL_RSE = 0.016155679
 
 KLL_TAG = "kll1:"
 HLL_TAG = "hll1:"
@@ -89,6 +98,15 @@ PERCENTILES: tuple[tuple[str, float], ...] = (
     ("p95", 0.95),
     ("p99", 0.99),
 )
+
+
+@functools.cache
+def library() -> ModuleType:
+    """``datasketches``, imported on first use."""
+    import datasketches
+
+    module: ModuleType = datasketches
+    return module
 
 
 # ---------------------------------------------------------------- text form
@@ -121,7 +139,8 @@ def _load(text: Any, tag: str, what: str, deserialize: Callable[[bytes], Sketch]
 
 
 def new_quantiles() -> kll_doubles_sketch:
-    return kll_doubles_sketch(KLL_K)
+    sketch: kll_doubles_sketch = library().kll_doubles_sketch(KLL_K)
+    return sketch
 
 
 def quantiles_text(sketch: kll_doubles_sketch) -> str:
@@ -129,7 +148,7 @@ def quantiles_text(sketch: kll_doubles_sketch) -> str:
 
 
 def quantiles_from_text(text: Any) -> kll_doubles_sketch:
-    return _load(text, KLL_TAG, "KLL", kll_doubles_sketch.deserialize)
+    return _load(text, KLL_TAG, "KLL", library().kll_doubles_sketch.deserialize)
 
 
 def merge_quantiles(values: Iterable[Any]) -> kll_doubles_sketch:
@@ -179,7 +198,9 @@ def quantiles_summary(sketch: kll_doubles_sketch) -> dict[str, Any]:
 
 
 def new_distinct() -> hll_sketch:
-    return hll_sketch(HLL_LG_K, tgt_hll_type.HLL_4)
+    lib = library()
+    sketch: hll_sketch = lib.hll_sketch(HLL_LG_K, lib.tgt_hll_type.HLL_4)
+    return sketch
 
 
 def distinct_text(sketch: hll_sketch) -> str:
@@ -187,14 +208,15 @@ def distinct_text(sketch: hll_sketch) -> str:
 
 
 def distinct_from_text(text: Any) -> hll_sketch:
-    return _load(text, HLL_TAG, "HLL", hll_sketch.deserialize)
+    return _load(text, HLL_TAG, "HLL", library().hll_sketch.deserialize)
 
 
 def merge_distinct(sketches: Iterable[hll_sketch]) -> hll_sketch:
-    union = hll_union(HLL_LG_K)
+    lib = library()
+    union = lib.hll_union(HLL_LG_K)
     for sketch in sketches:
         union.update(sketch)
-    result: hll_sketch = union.get_result(tgt_hll_type.HLL_4)
+    result: hll_sketch = union.get_result(lib.tgt_hll_type.HLL_4)
     return result
 
 

@@ -9,6 +9,10 @@ the totals, as namespaced result keys::
     window:<ISO start>   -> {"count", "errors", "bytes"} (+ "p50", "p95", "p99", "sketch")
     total                -> {"count", "bytes", "errors"}
 
+``windows=false`` leaves the windows out and the time field unread (the
+question of status mix, top paths and bytes alone: one capture fewer per line
+and no time conversions).
+
 It maps whole batches as columns (``Job.map_columns``): per batch, each field
 comes as one list (from one ``findall`` over the text for the access formats);
 statuses are counted with ``Counter``, and requests and times are grouped by
@@ -50,11 +54,14 @@ class AccessReport(Job):
         Param("window", duration_seconds, "1h", "window size: 30s, 5m, 1h, 1d, ..."),
         TZ_PARAM,
         Param("percentiles", boolean, "true", "p50/p95/p99 of response bytes per window"),
+        Param("windows", boolean, "true", "the per-window rows (false: the time is not read)"),
     )
 
     def bind(self, fmt: Format) -> None:
         clock = "epoch" if self.options["tz"] == "utc" else "local_time"
         self.columns = ("status", "bytes", "path", clock)
+        if not self.options["windows"]:
+            self.columns = self.columns[:3]
         for field in self.columns:
             self.fields[field] = fmt.getter(field)
 
@@ -69,7 +76,7 @@ class AccessReport(Job):
         """Statuses and sizes converted per record; requests and times grouped
         by their raw bytes first, each distinct one turned into its path or
         window once."""
-        status_column, size_column, path_column, time_column = columns
+        status_column, size_column, path_column, *time_columns = columns
         status_list = status_column.values()
         statuses = Counter(status_list)
         errors_by_status = {s: is_error_status(s) for s in statuses if s is not None}
@@ -80,21 +87,27 @@ class AccessReport(Job):
         if None in sizes:
             self.count("no_bytes", sizes.count(None))
             sizes = [size or 0 for size in sizes]
-        is_error = list(map(errors_by_status.get, status_list))
 
-        # the one Python loop: bytes per raw request, sizes per raw time
+        # the one Python loop: bytes per raw request (and sizes per raw time)
         request_bytes: defaultdict[Any, int] = defaultdict(int)
-        time_sizes: defaultdict[Any, list[int]] = defaultdict(list)
-        for request, when, size in zip(path_column.raw, time_column.raw, sizes, strict=True):
-            request_bytes[request] += size
-            time_sizes[when].append(size)
+        if time_columns:
+            time_column = time_columns[0]
+            time_sizes: defaultdict[Any, list[int]] = defaultdict(list)
+            for request, when, size in zip(path_column.raw, time_column.raw, sizes, strict=True):
+                request_bytes[request] += size
+                time_sizes[when].append(size)
+        else:
+            for request, size in zip(path_column.raw, sizes, strict=True):
+                request_bytes[request] += size
 
         for status, count in statuses.items():
             yield STATUS + key_text(status), count
         yield from self._paths(path_column, request_bytes)
-        yield from self._windows(
-            time_column, time_sizes, Counter(compress(time_column.raw, is_error))
-        )
+        if time_columns:
+            is_error = map(errors_by_status.get, status_list)
+            yield from self._windows(
+                time_column, time_sizes, Counter(compress(time_column.raw, is_error))
+            )
         errors = sum(count for status, count in statuses.items() if errors_by_status[status])
         yield TOTAL, [len(status_list), sum(sizes), errors]
 
