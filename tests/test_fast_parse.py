@@ -4,9 +4,11 @@ never change a count."""
 
 from __future__ import annotations
 
+import gc
 import io
 import re
 from collections import Counter
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,7 +17,7 @@ from hypothesis import strategies as st
 from logmr.formats import get_format
 from logmr.jobs import load_job
 from logmr.lines import iter_range_blocks, iter_range_texts, split_lines
-from logmr.mapreduce import MapSide
+from logmr.mapreduce import MapSide, collector_paused
 from test_formats import (
     ALB_ERROR,
     ALB_HTTP,
@@ -218,6 +220,54 @@ def test_feed_text_equals_feed_lines(
     if job_name == "status_codes":
         want = Counter(m[12] for line in split_lines(text) if (m := reference.match(line)))
         assert dict(fast.counts) == dict(want)
+
+
+@pytest.fixture
+def collections_seen() -> Iterator[list[int]]:
+    """The generations of the cyclic collector's runs while the test runs."""
+    seen: list[int] = []
+
+    def note(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            seen.append(info["generation"])
+
+    gc.callbacks.append(note)
+    yield seen
+    gc.callbacks.remove(note)
+
+
+@pytest.mark.parametrize("job_name", ["access_report", "top_paths"])
+def test_a_batch_runs_no_collection_and_leaves_the_collector_on(
+    job_name: str, collections_seen: list[int]
+) -> None:
+    """50,000 records allocate far past gen0's threshold (700 containers): with
+    the collector on, that many rows trigger collections; during a batch, none."""
+    text = b"".join(VALID["apache_combined"] + b"\n" for _ in range(50_000))
+    side = MapSide(load_job(job_name), get_format("apache_combined"), 5)
+    side.job.bind(side.fmt)
+    rows = [[line] for line in split_lines(text)]  # the same allocations, collector on
+    assert collections_seen, "50,000 lists should have triggered a collection"
+    del rows
+    collections_seen.clear()
+    during: list[list[int]] = []
+    batch = side._feed_text
+
+    def batch_then_note(text: bytes) -> None:
+        batch(text)
+        during.append(list(collections_seen))  # still inside the batch
+
+    side._feed_text = batch_then_note  # type: ignore[method-assign]
+    side.feed_text(text)
+    assert during == [[]]
+    assert gc.isenabled()
+    assert side.counters()["records"] == 50_000
+
+
+def test_the_collector_comes_back_after_a_failing_batch() -> None:
+    with pytest.raises(ValueError), collector_paused():
+        assert not gc.isenabled()
+        raise ValueError("bad batch")
+    assert gc.isenabled()
 
 
 @pytest.mark.property
