@@ -3,6 +3,7 @@ of the log, its batch path against its per-record mapper, and its splitting."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -132,3 +133,38 @@ def test_many_chunks_and_reducers_keep_exact_fields(log: Path, rows: list[Row]) 
     for key, exact in sizes_per_window(rows, 60).items():
         below, at_or_below = rank_interval(exact, results[key]["p95"])
         assert below - KLL_RANK_ERROR <= 0.95 <= at_or_below + KLL_RANK_ERROR
+
+
+@pytest.mark.parametrize("windows", ["true", "false"])
+def test_records_missing_a_status_a_size_or_a_path(tmp_path: Path, windows: str) -> None:
+    """JSON records may lack any field: such a record still counts in the
+    totals (its size as 0), and the missing fields are counted by name."""
+    records = [
+        {"ts": "2024-03-01T10:00:00Z", "status": 200, "bytes": 100, "path": "/a"},
+        {"ts": "2024-03-01T10:00:01Z", "status": 404, "bytes": 20, "path": "/a"},
+        {"ts": "2024-03-01T10:00:02Z", "status": 500, "path": "/b"},
+        {"ts": "2024-03-01T10:00:03Z", "bytes": 7, "path": "/b"},
+        {"ts": "2024-03-01T10:00:04Z", "status": 200, "bytes": 5},
+        {"ts": "2024-03-01T11:00:00Z", "status": 200, "bytes": 100, "path": "/a"},
+    ]
+    log = tmp_path / "app.jsonl"
+    log.write_text("".join(json.dumps(record) + "\n" for record in records))
+    params = {"windows": windows, "percentiles": "false", "tz": "utc"}
+    record, results = run_local(log, "access_report", params=params, fmt="jsonl")
+    want: dict[str, Any] = {
+        "status:200": 3,
+        "status:404": 1,
+        "status:500": 1,
+        "path:/a": {"count": 3, "bytes": 220},
+        "path:/b": {"count": 2, "bytes": 7},
+        "total": {"count": 6, "bytes": 232, "errors": 2},
+    }
+    if windows == "true":
+        want["window:2024-03-01T10:00:00Z"] = {"count": 5, "errors": 2, "bytes": 132}
+        want["window:2024-03-01T11:00:00Z"] = {"count": 1, "errors": 0, "bytes": 100}
+    assert results == want
+    assert {name: record.counters.get(name) for name in ("no_status", "no_bytes", "no_path")} == {
+        "no_status": 1,
+        "no_bytes": 1,
+        "no_path": 1,
+    }

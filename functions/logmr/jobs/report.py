@@ -14,10 +14,12 @@ question of status mix, top paths and bytes alone: one capture fewer per line
 and no time conversions).
 
 It maps whole batches as columns (``Job.map_columns``): per batch, each field
-comes as one list (from one ``findall`` over the text for the access formats);
-statuses are counted with ``Counter``, and requests and times are grouped by
-their raw bytes before each distinct one is turned into a path or a window.
-Only the bytes per request and the sizes per time take a Python loop. Errors are 4xx/5xx statuses.
+comes as one list (from one ``findall`` over the text for the access formats).
+With windows, statuses are counted with ``Counter``, requests and times are
+grouped by their raw bytes before each distinct one is turned into a path or
+a window, and only the bytes per request and the sizes per time take a Python
+loop. Without, the distinct raw (status, size, request) rows are counted with
+``Counter`` and the loop runs over those. Errors are 4xx/5xx statuses.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from itertools import compress
+from operator import itemgetter
 from typing import Any
 
 from logmr.formats.base import Column, Format
@@ -73,55 +76,98 @@ class AccessReport(Job):
         )
 
     def map_columns(self, columns: list[Column]) -> Iterable[KV]:
-        """Statuses and sizes converted per record; requests and times grouped
-        by their raw bytes first, each distinct one turned into its path or
-        window once."""
+        """Requests (and times) grouped by their raw bytes first, each distinct
+        one turned into its path (or window) once."""
         status_column, size_column, path_column, *time_columns = columns
+        if time_columns:
+            return self._map_with_windows(status_column, size_column, path_column, time_columns[0])
+        return self._map_distinct_rows(status_column, size_column, path_column)
+
+    def _map_distinct_rows(
+        self, status_column: Column, size_column: Column, path_column: Column
+    ) -> Iterator[KV]:
+        """Without windows a record is its raw (status, size, request), and a
+        log repeats those (a static file has one size): the distinct ones are
+        counted in C, then each is converted and added once."""
+        rows = Counter(zip(status_column.raw, size_column.raw, path_column.raw, strict=True))
+        size_of = {raw: size_column.value(raw) for raw in set(map(itemgetter(1), rows))}
+        raw_statuses: defaultdict[Any, int] = defaultdict(int)
+        requests: dict[Any, list[int]] = {}  # raw request -> [records, bytes]
+        total_bytes = no_bytes = 0
+        for (status, raw_size, request), count in rows.items():
+            raw_statuses[status] += count
+            size = size_of[raw_size]
+            if size is None:
+                no_bytes += count
+                size = 0
+            nbytes = size * count
+            total_bytes += nbytes
+            found = requests.get(request)
+            if found is None:
+                requests[request] = [count, nbytes]
+            else:
+                found[0] += count
+                found[1] += nbytes
+        statuses: Counter[Any] = Counter()
+        for raw, count in raw_statuses.items():
+            statuses[status_column.value(raw)] += count
+        yield from self._totals(statuses, total_bytes, no_bytes)
+        yield from self._paths(path_column, requests)
+
+    def _map_with_windows(
+        self, status_column: Column, size_column: Column, path_column: Column, time_column: Column
+    ) -> Iterator[KV]:
+        """Statuses and sizes converted per record; the one Python loop adds
+        the bytes per raw request and gathers the sizes per raw time."""
         status_list = status_column.values()
         statuses = Counter(status_list)
-        errors_by_status = {s: is_error_status(s) for s in statuses if s is not None}
+        sizes = size_column.values()
+        no_bytes = 0
+        if None in sizes:
+            no_bytes = sizes.count(None)
+            sizes = [size or 0 for size in sizes]
+        request_bytes: defaultdict[Any, int] = defaultdict(int)
+        time_sizes: defaultdict[Any, list[int]] = defaultdict(list)
+        for request, when, size in zip(path_column.raw, time_column.raw, sizes, strict=True):
+            request_bytes[request] += size
+            time_sizes[when].append(size)
+        errors_by_status = {s: s is not None and is_error_status(s) for s in statuses}
+        yield from self._totals(statuses, sum(sizes), no_bytes)
+        requests = {
+            raw: [count, request_bytes[raw]] for raw, count in Counter(path_column.raw).items()
+        }
+        yield from self._paths(path_column, requests)
+        is_error = map(errors_by_status.get, status_list)
+        yield from self._windows(
+            time_column, time_sizes, Counter(compress(time_column.raw, is_error))
+        )
+
+    def _totals(self, statuses: Counter[Any], total_bytes: int, no_bytes: int) -> Iterator[KV]:
+        """``status:`` pairs and the ``total``; records without a status or a
+        size are counted (the size as 0)."""
         missing_status = statuses.pop(None, 0)
         if missing_status:
             self.count("no_status", missing_status)
-        sizes = size_column.values()
-        if None in sizes:
-            self.count("no_bytes", sizes.count(None))
-            sizes = [size or 0 for size in sizes]
-
-        # the one Python loop: bytes per raw request (and sizes per raw time)
-        request_bytes: defaultdict[Any, int] = defaultdict(int)
-        if time_columns:
-            time_column = time_columns[0]
-            time_sizes: defaultdict[Any, list[int]] = defaultdict(list)
-            for request, when, size in zip(path_column.raw, time_column.raw, sizes, strict=True):
-                request_bytes[request] += size
-                time_sizes[when].append(size)
-        else:
-            for request, size in zip(path_column.raw, sizes, strict=True):
-                request_bytes[request] += size
-
+        if no_bytes:
+            self.count("no_bytes", no_bytes)
+        errors = 0
         for status, count in statuses.items():
             yield STATUS + key_text(status), count
-        yield from self._paths(path_column, request_bytes)
-        if time_columns:
-            is_error = map(errors_by_status.get, status_list)
-            yield from self._windows(
-                time_column, time_sizes, Counter(compress(time_column.raw, is_error))
-            )
-        errors = sum(count for status, count in statuses.items() if errors_by_status[status])
-        yield TOTAL, [len(status_list), sum(sizes), errors]
+            if is_error_status(status):
+                errors += count
+        yield TOTAL, [sum(statuses.values()) + missing_status, total_bytes, errors]
 
-    def _paths(self, column: Column, raw_bytes: dict[Any, int]) -> Iterator[KV]:
-        """``path:`` pairs from requests and bytes per raw value."""
+    def _paths(self, column: Column, requests: dict[Any, list[int]]) -> Iterator[KV]:
+        """``path:`` pairs from the records and bytes per raw request."""
         stats: dict[Any, list[int]] = {}
-        for raw, count in Counter(column.raw).items():
+        for raw, (count, nbytes) in requests.items():
             path = column.value(raw)
             found = stats.get(path)
             if found is None:
-                stats[path] = [count, raw_bytes[raw]]
+                stats[path] = [count, nbytes]
             else:
                 found[0] += count
-                found[1] += raw_bytes[raw]
+                found[1] += nbytes
         no_path = stats.pop(None, None)
         if no_path:
             self.count("no_path", no_path[0])
