@@ -3,6 +3,7 @@ small hand-written log (parsed with plain string operations, not logmr)."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from datetime import UTC, datetime
@@ -13,6 +14,8 @@ import pytest
 
 from helpers import run_local
 from logmr.errors import FormatMismatchError
+from logmr.formats.base import Format
+from logmr.jobs.builtin import TopPaths
 
 pytestmark = pytest.mark.functional
 
@@ -80,6 +83,43 @@ def test_top_paths_and_strip_query(access_log: Path) -> None:
         access_log, "top_paths", fmt="apache_combined", params={"strip_query": "true"}
     )
     assert stripped["/a"] == {"count": 3, "bytes": 175}
+
+
+class PerRecordTopPaths(TopPaths):
+    """top_paths without its columns: MapSide calls ``mapper`` per record."""
+
+    name = "top_paths_per_record"
+
+    def bind(self, fmt: Format) -> None:
+        super().bind(fmt)
+        self.columns = ()
+
+
+@pytest.mark.parametrize("strip_query", ["false", "true"])
+@pytest.mark.parametrize("fmt", ["apache_combined", "jsonl"])
+def test_top_paths_columns_equal_the_per_record_mapper(
+    tmp_path: Path, access_log: Path, fmt: str, strip_query: str
+) -> None:
+    """The batch path (distinct raw rows counted, each request converted once)
+    gives the mapper's results and counters: from one ``findall`` (access) and
+    from parsed records (JSON lines, some without a path or a size)."""
+    log = access_log
+    if fmt == "jsonl":
+        log = tmp_path / "app.jsonl"
+        records = [
+            {"path": "/a?x=1", "bytes": 10},
+            {"path": "/a?x=2", "bytes": 5},
+            {"path": "/a?x=1"},
+            {"bytes": 7},
+            {"path": "/b", "bytes": 1},
+        ]
+        log.write_text("".join(json.dumps(record) + "\n" for record in records))
+    params = {"strip_query": strip_query}
+    batched, batched_results = run_local(log, "top_paths", fmt=fmt, params=params)
+    each, each_results = run_local(log, "test_jobs:PerRecordTopPaths", fmt=fmt, params=params)
+    assert batched_results == each_results
+    assert batched.counters == each.counters
+    assert batched.counters["no_path"] == 1
 
 
 def test_bytes_total(access_log: Path) -> None:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from itertools import chain
 from typing import Any
 
-from logmr.formats.base import CANONICAL_FIELDS
+from logmr.formats.base import CANONICAL_FIELDS, Column, Format
 from logmr.jobs import register
 from logmr.jobs.base import KV, Job, ResultsView
+from logmr.jobs.grouping import counted_rows, records_and_bytes, sums_by_value
 from logmr.jobs.params import (
     Param,
     UserRegex,
@@ -120,14 +121,31 @@ class TopPaths(Job):
         Param("strip_query", boolean, "false", "drop the query string (?...) from paths"),
     )
 
+    def bind(self, fmt: Format) -> None:
+        super().bind(fmt)
+        self.columns = ("path", "bytes")
+
     def mapper(self, record: Any) -> Iterator[KV]:
         path = self.fields["path"](record)
         if path is None:
             self.count("no_path")
             return
         if self.options["strip_query"]:
-            path = path.split(b"?" if isinstance(path, bytes) else "?", 1)[0]
+            path = _without_query(path)
         yield path, [1, self.fields["bytes"](record) or 0]
+
+    def map_columns(self, columns: list[Column]) -> Iterable[KV]:
+        """The distinct raw (request, size) rows counted in C; each raw request
+        turned into its path once (the same pairs as ``mapper``, pre-combined)."""
+        path_column, size_column = columns
+        by_raw, _ = records_and_bytes(counted_rows(path_column, size_column), 0, size_column, 1)
+        if self.options["strip_query"]:
+            path_column = Column(path_column.raw, _strip_query_of(path_column))
+        paths = sums_by_value(path_column, by_raw)
+        no_path = paths.pop(None, None)
+        if no_path:
+            self.count("no_path", no_path[0])
+        return paths.items()
 
     def combiner(self, key: Any, values: list[Any]) -> Iterator[KV]:
         yield key, [sum(v[0] for v in values), sum(v[1] for v in values)]
@@ -138,6 +156,18 @@ class TopPaths(Job):
     def finalize(self, results: ResultsView) -> dict[str, Any]:
         top = results.top(self.options["top"])
         return {"top": [[key, value["count"], value["bytes"]] for key, value in top]}
+
+
+def _without_query(path: Any) -> Any:
+    return path.split(b"?" if isinstance(path, bytes) else "?", 1)[0]
+
+
+def _strip_query_of(column: Column) -> Callable[[Any], Any]:
+    def convert(raw: Any) -> Any:
+        path = column.value(raw)
+        return None if path is None else _without_query(path)
+
+    return convert
 
 
 @register

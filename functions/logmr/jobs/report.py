@@ -27,12 +27,12 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from itertools import compress
-from operator import itemgetter
 from typing import Any
 
 from logmr.formats.base import Column, Format
 from logmr.jobs import register
 from logmr.jobs.base import KV, Job, ResultsView, top_n
+from logmr.jobs.grouping import counted_rows, records_and_bytes, sums_by_value
 from logmr.jobs.params import Param, boolean, duration_seconds, positive_int
 from logmr.jobs.timewindows import TZ_PARAM, is_error_status, window_name
 from logmr.mapreduce import key_text
@@ -89,25 +89,12 @@ class AccessReport(Job):
         """Without windows a record is its raw (status, size, request), and a
         log repeats those (a static file has one size): the distinct ones are
         counted in C, then each is converted and added once."""
-        rows = Counter(zip(status_column.raw, size_column.raw, path_column.raw, strict=True))
-        size_of = {raw: size_column.value(raw) for raw in set(map(itemgetter(1), rows))}
+        rows = counted_rows(status_column, size_column, path_column)
+        requests, no_bytes = records_and_bytes(rows, 2, size_column, 1)
+        total_bytes = sum(nbytes for _, nbytes in requests.values())
         raw_statuses: defaultdict[Any, int] = defaultdict(int)
-        requests: dict[Any, list[int]] = {}  # raw request -> [records, bytes]
-        total_bytes = no_bytes = 0
-        for (status, raw_size, request), count in rows.items():
+        for (status, _, _), count in rows.items():
             raw_statuses[status] += count
-            size = size_of[raw_size]
-            if size is None:
-                no_bytes += count
-                size = 0
-            nbytes = size * count
-            total_bytes += nbytes
-            found = requests.get(request)
-            if found is None:
-                requests[request] = [count, nbytes]
-            else:
-                found[0] += count
-                found[1] += nbytes
         statuses: Counter[Any] = Counter()
         for raw, count in raw_statuses.items():
             statuses[status_column.value(raw)] += count
@@ -159,15 +146,7 @@ class AccessReport(Job):
 
     def _paths(self, column: Column, requests: dict[Any, list[int]]) -> Iterator[KV]:
         """``path:`` pairs from the records and bytes per raw request."""
-        stats: dict[Any, list[int]] = {}
-        for raw, (count, nbytes) in requests.items():
-            path = column.value(raw)
-            found = stats.get(path)
-            if found is None:
-                stats[path] = [count, nbytes]
-            else:
-                found[0] += count
-                found[1] += nbytes
+        stats = sums_by_value(column, requests)
         no_path = stats.pop(None, None)
         if no_path:
             self.count("no_path", no_path[0])
