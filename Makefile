@@ -76,9 +76,11 @@ $(VENV)/.installed-bench: $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	touch $@ $(VENV)/.installed
 
-# logmr against DuckDB, Lithops, Dask and mrjob (1 GB, 3 rounds; long: mrjob
-# takes minutes), then the map task profile. bench-quick: 100 MB, one round.
+# logmr against DuckDB, Lithops, Dask and mrjob (100 MB, then 1 GB, 3 rounds
+# each; long: mrjob takes minutes), then the map task profile. bench-quick:
+# 100 MB, one round.
 bench: $(VENV)/.installed-bench
+	$(BIN)/python bench/bench_peers.py --size 100MB
 	$(BIN)/python bench/bench_peers.py
 	$(BIN)/python bench/profile_task.py --size 1GB
 
