@@ -319,6 +319,25 @@ def test_open_at_streams_from_an_offset(s3: Any) -> None:
         source.open_at(uri, -1)
 
 
+def test_open_at_with_a_length_asks_for_that_range_only(s3: Any) -> None:
+    """The planner's sample pieces: a bounded range, not the object's rest."""
+    data = bytes(range(256)) * 40
+    s3.put_object(Bucket=BUCKET, Key="blob", Body=data)
+    source = S3InputSource(client=s3)
+    uri = f"s3://{BUCKET}/blob"
+    with patch.object(s3, "get_object", wraps=s3.get_object) as spy:
+        with source.open_at(uri, 1000, 300) as piece:
+            assert piece.read() == data[1000:1300]
+        assert spy.call_args.kwargs["Range"] == "bytes=1000-1299"
+        with source.open_at(uri, 0, 10) as head:
+            assert head.read() == data[:10]
+        assert spy.call_args.kwargs["Range"] == "bytes=0-9"
+        with source.open_at(uri, len(data) - 5, 300) as tail:
+            assert tail.read() == data[-5:]
+        with source.open_at(uri, len(data), 300) as past:
+            assert past.read() == b""
+
+
 class _FailingBody:
     def __init__(self, error: Exception) -> None:
         self.error = error

@@ -15,6 +15,7 @@ from logmr import spec as layout
 from logmr.config import Settings
 from logmr.engine import local as local_engine
 from logmr.local import local_backends
+from logmr.sample import SAMPLE_BYTES, SAMPLE_SLICES
 from logmr.tuning import Limits
 
 
@@ -74,8 +75,12 @@ def test_the_bill_of_a_local_run_adds_up(
         data = objects.get(layout.shuffle_key(record.job_id, task))
         blocks += sum(1 for _, length, _ in shuffle.decode_index(data) if length)
     quarantined = 1 if record.malformed_samples else 0
+    # the sample: the log is over 256 KiB, so its start and 7 pieces spread over it
+    assert log.stat().st_size > SAMPLE_BYTES
+    sample_reads = objects.get_json(layout.manifest_key(record.job_id))["sample_reads"]
+    assert sample_reads == SAMPLE_SLICES
     # sample + map inputs + reducers + finalize (summaries and manifest); local inputs: no LIST
-    assert bill["s3_get"] == 1 + m + (m * r + blocks) + (m + r + 1)
+    assert bill["s3_get"] == sample_reads + m + (m * r + blocks) + (m + r + 1)
     assert bill["s3_put"] == 1 + 2 * m + 2 * r + quarantined
     assert bill["s3_list"] == 0
     assert bill["dynamodb_wru"] >= len(results) + 2

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import math
 import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ from hypothesis import strategies as st
 
 from logmr import tasks
 from logmr.generate import generate
-from logmr.inputs import InputObject, LocalInputSource
+from logmr.inputs import InputObject, LocalInputSource, read_spread
 from logmr.sample import SampleStats, sample_stats
 from logmr.spec import JobSpec
 from logmr.tuning import (
@@ -125,6 +127,21 @@ def test_sample_counts_the_jobs_keys_and_hot_keys() -> None:
     assert sample.keys_in(10**12) == sample.keys  # the whole input was sampled
 
 
+def test_the_sample_counts_a_column_jobs_pairs_per_record() -> None:
+    """top_paths maps batches pre-combined (one pair per path per batch); the
+    sample still counts each path's records, which the key estimate needs."""
+    data = _log(800)
+    job, fmt = tasks.prepare(
+        JobSpec(job_id="s", job="top_paths", inputs=["x"], format="apache_combined")
+    )
+    sample = sample_stats(job, fmt, data, complete=True)
+    combined = re.compile(rb'^\S+ \S+ \S+ \[[^\]]+\] "([^"]*)" \d{3} (?:\d+|-) "[^"]*" "[^"]*"$')
+    requests = [m.group(1).split() for line in data.splitlines() if (m := combined.match(line))]
+    paths = Counter(parts[1].decode() for parts in requests if len(parts) > 1)
+    assert sample.weights == dict(paths)
+    assert sample.singletons == sum(1 for n in paths.values() if n == 1)
+
+
 def test_sample_drops_the_partial_last_line() -> None:
     data = _log(50)
     job, fmt = tasks.prepare(
@@ -154,6 +171,59 @@ def test_make_plan_writes_nothing_and_resolves_the_spec(tmp_path: Path) -> None:
     assert [(t.start, t.end) for t in planned.map_tasks] == [(0, size)]
     assert planned.objects == [InputObject(str(log.resolve()), size)]
     assert not planned.distributed
+
+
+def _numbered(count: int, first: int = 0) -> bytes:
+    return b"".join(b"line %07d of a log in time order\n" % n for n in range(first, first + count))
+
+
+def test_a_spread_sample_is_whole_lines_from_every_part_of_the_inputs(tmp_path: Path) -> None:
+    """Two files end to end, 8 pieces of 4 KiB: the first from the head already
+    read, the 7 others read where they fall, each starting at a line start."""
+    files = [tmp_path / "a.log", tmp_path / "b.log"]
+    files[0].write_bytes(_numbered(60_000))
+    files[1].write_bytes(_numbered(40_000, first=60_000))
+    source = LocalInputSource()
+    objects = source.list_inputs([str(path) for path in files])
+    head = files[0].read_bytes()[:100_000]
+    text, reads = read_spread(source, objects, head, 32 * 1024, 8)
+    assert reads == 7
+    lines = text.splitlines()
+    assert all(re.fullmatch(rb"line \d{7} of a log in time order", line) for line in lines)
+    numbers = [int(line[5:12]) for line in lines]
+    assert len(numbers) == len(set(numbers))  # no piece overlaps another
+    eighths = {n * 8 // 100_000 for n in numbers}
+    assert eighths == set(range(8))  # every eighth of the 100,000 lines is sampled
+    assert 32 * 1024 - 16 * len(_numbered(1)) <= len(text) <= 32 * 1024
+
+
+def test_a_compressed_input_is_sampled_from_its_start_once(tmp_path: Path) -> None:
+    plain, packed = tmp_path / "a.log", tmp_path / "b.log.gz"
+    plain.write_bytes(_numbered(1000))
+    packed.write_bytes(gzip.compress(_numbered(300_000, first=1000)))
+    source = LocalInputSource()
+    objects = source.list_inputs([str(plain), str(packed)])
+    text, reads = read_spread(source, objects, plain.read_bytes(), 64 * 1024, 8)
+    numbers = [int(line[5:12]) for line in text.splitlines()]
+    assert reads == 1  # every piece past the plain file falls in the gzip: its start, once
+    assert len(numbers) == len(set(numbers))
+    assert 1000 in numbers  # the gzip's first line
+    assert max(numbers) < 1000 + 8 * 1024 // len(_numbered(1))  # one piece of the gzip
+
+
+def test_the_plan_samples_the_whole_input_not_its_start(tmp_path: Path) -> None:
+    """A log in time order whose first half asks for one path and second half
+    for another: the plan's sample sees both (its start alone saw one), and
+    says how many reads it took."""
+    half = 20_000
+    line = b'10.0.0.1 - - [01/Dec/2020:08:00:01 +0000] "GET /%s HTTP/1.1" 200 100 "-" "curl/8"\n'
+    log = tmp_path / "ordered.log"
+    log.write_bytes(line % b"early" * half + line % b"late" * half)
+    spec = JobSpec(job_id="p2", job="top_paths", inputs=[str(log)])
+    planned = tasks.make_plan(spec, LocalInputSource(), local_limits(2))
+    assert set(planned.sample.weights) == {"/early", "/late"}
+    assert planned.sample.reads == 8
+    assert planned.sample.bytes <= 256 * 1024
 
 
 @pytest.mark.property

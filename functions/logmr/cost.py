@@ -93,6 +93,8 @@ class Shape:
     max_concurrency: int
     expected_keys: int
     distributed: bool
+    #: reads of the input Plan's sample takes (``SampleStats.reads``)
+    sample_reads: int = 1
 
 
 @dataclass(frozen=True)
@@ -139,10 +141,10 @@ def estimate(shape: Shape, limits: Limits) -> Estimate:
         lambda_requests=2 + m + r,
         lambda_gb_s=gb_s,
         transitions=transitions(m, r),
-        # plan: a 4-byte GET per object (compression) and the sample; ItemReader;
+        # plan: a 4-byte GET per object (compression) and the sample's; ItemReader;
         # map: its range; reduce: index and block of every map task's object;
         # finalize: every task summary and the manifest
-        s3_get=shape.objects + 1 + items + m + 2 * m * r + m + r + 1,
+        s3_get=shape.objects + shape.sample_reads + items + m + 2 * m * r + m + r + 1,
         # plan: manifest (and the Distributed Map's items); map: shuffle and
         # summary; reduce: part file and summary; finalize: malformed samples
         s3_put=1 + items + 2 * m + 2 * r + 1,

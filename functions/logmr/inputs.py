@@ -40,7 +40,10 @@ class InputObject:
 class InputSource(Protocol):
     def list_inputs(self, uris: Iterable[str]) -> list[InputObject]: ...
 
-    def open_at(self, uri: str, offset: int) -> BinaryIO: ...
+    def open_at(self, uri: str, offset: int, length: int | None = None) -> BinaryIO:
+        """A stream from byte ``offset``: to the end, or at least ``length``
+        bytes (the caller reads no more; S3 then asks for just that range)."""
+        ...
 
 
 class LocalInputSource:
@@ -68,7 +71,7 @@ class LocalInputSource:
                 )
         return found
 
-    def open_at(self, uri: str, offset: int) -> BinaryIO:
+    def open_at(self, uri: str, offset: int, length: int | None = None) -> BinaryIO:
         try:
             handle = open(uri, "rb")  # noqa: SIM115 - the caller closes it
         except FileNotFoundError as exc:
@@ -125,5 +128,55 @@ def decompressing(raw: BinaryIO, compression: str | None, uri: str) -> BinaryIO:
 
 def read_head(source: InputSource, obj: InputObject, size: int) -> bytes:
     """The first ``size`` bytes of an input, decompressed (for format detection)."""
-    with decompressing(source.open_at(obj.uri, 0), obj.compression, obj.uri) as stream:
+    length = None if obj.compression is not None else size
+    with decompressing(source.open_at(obj.uri, 0, length), obj.compression, obj.uri) as stream:
         return stream.read(size)
+
+
+def read_spread(
+    source: InputSource, objects: list[InputObject], head: bytes, size: int, slices: int
+) -> tuple[bytes, int]:
+    """About ``size`` bytes of whole lines taken in ``slices`` equal pieces at
+    places spread evenly over the inputs (their sizes end to end), the first
+    piece the start of ``head`` (already read from the first non-empty
+    object); and how many reads that took. A log is often in time order, so a
+    sample of its start alone sees only its first minutes (one time window,
+    the keys of that hour). A piece that starts inside a line drops that
+    partial line, and every piece ends at its last LF. A compressed object can
+    only be read from its start: a piece falling in one is its start, once."""
+    piece = max(size // slices, 1)
+    parts = [_whole_lines(head[:piece])]
+    sized = [obj for obj in objects if obj.size]
+    total = sum(obj.size for obj in sized)
+    taken = {(sized[0].uri, 0)}
+    reads = 0
+    for k in range(1, slices):
+        obj, offset = _locate(sized, k * total // slices)
+        if obj.compression is not None:
+            offset = 0
+        if (obj.uri, offset) in taken:
+            continue
+        taken.add((obj.uri, offset))
+        # a compressed object is read from its start until ``piece`` bytes decompress
+        length = None if obj.compression is not None else piece
+        opened = source.open_at(obj.uri, offset, length)
+        with decompressing(opened, obj.compression, obj.uri) as stream:
+            data = stream.read(piece)
+        reads += 1
+        if offset:
+            data = data[data.find(b"\n") + 1 :] if b"\n" in data else b""
+        parts.append(_whole_lines(data))
+    return b"".join(parts), reads
+
+
+def _whole_lines(data: bytes) -> bytes:
+    return data[: data.rfind(b"\n") + 1]
+
+
+def _locate(objects: list[InputObject], at: int) -> tuple[InputObject, int]:
+    """The object holding byte ``at`` of the inputs laid end to end, and the offset in it."""
+    for obj in objects:
+        if at < obj.size:
+            return obj, at
+        at -= obj.size
+    return objects[-1], max(objects[-1].size - 1, 0)

@@ -37,8 +37,8 @@ class LocalOrS3Inputs:
             found += self._source(uri).list_inputs([uri])
         return found
 
-    def open_at(self, uri: str, offset: int) -> BinaryIO:
-        return self._source(uri).open_at(uri, offset)
+    def open_at(self, uri: str, offset: int, length: int | None = None) -> BinaryIO:
+        return self._source(uri).open_at(uri, offset, length)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"local": self.local, "_s3": None}

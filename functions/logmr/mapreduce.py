@@ -53,8 +53,20 @@ def key_text(key: Any) -> str:
 class MapSide:
     """Feeds batches of lines through parse, mapper and combiner."""
 
-    def __init__(self, job: Job, fmt: Format, sample_limit: int, sample_origin: str = "") -> None:
+    def __init__(
+        self,
+        job: Job,
+        fmt: Format,
+        sample_limit: int,
+        sample_origin: str = "",
+        *,
+        per_record: bool = False,
+    ) -> None:
+        """``per_record``: ``feed`` calls the mapper per record even for a
+        column job, whose batches otherwise come pre-combined (one pair per key
+        per batch): the planner's sample counts the pairs each key gets."""
         self.job = job
+        self.per_record = per_record
         self.fmt = fmt
         self.sample_limit = sample_limit
         self.sample_origin = sample_origin
@@ -192,7 +204,7 @@ class MapSide:
 
     def _map(self, records: list[Any]) -> None:
         job = self.job
-        if job.columns:  # a column job (Job.map_columns)
+        if job.columns and not self.per_record:  # a column job (Job.map_columns)
             self._add_pairs(job.map_columns(self.fmt.columns(records, job.columns)))
         else:
             self._add_pairs(chain.from_iterable(map(job.mapper, records)))

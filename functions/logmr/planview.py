@@ -25,21 +25,29 @@ class AssumedInputs:
         self.inner = inner
         self.total = total
         self.object_bytes = object_bytes
+        self._first: InputObject | None = None  # the real first object, once listed
 
     def list_inputs(self, uris: Iterable[str]) -> list[InputObject]:
         first = next((obj for obj in self.inner.list_inputs(uris) if obj.size), None)
         if first is None:
             return []
+        self._first = first
         count = math.ceil(self.total / self.object_bytes)
         sizes = [self.object_bytes] * (count - 1) + [self.total - self.object_bytes * (count - 1)]
-        # the first is the real first object (the sample is read from it)
+        # the first is the real first object (the sample starts there; the
+        # others read as it, see open_at)
         return [
             InputObject(first.uri if i == 0 else f"{first.uri}~{i}", size, first.compression)
             for i, size in enumerate(sizes)
         ]
 
-    def open_at(self, uri: str, offset: int) -> BinaryIO:
-        return self.inner.open_at(uri, offset)
+    def open_at(self, uri: str, offset: int, length: int | None = None) -> BinaryIO:
+        """A synthetic object (``<first uri>~<i>``) reads as the real first
+        object, at the offset wrapped to its size: content like the inputs'."""
+        real, _, synthetic = uri.rpartition("~")
+        if self._first is None or not synthetic.isdigit() or real != self._first.uri:
+            return self.inner.open_at(uri, offset, length)
+        return self.inner.open_at(real, offset % max(self._first.size, 1), length)
 
 
 def plan_report(
@@ -64,6 +72,7 @@ def plan_report(
             "bytes": planned.sample.bytes,
             "lines": planned.sample.lines,
             "keys": planned.sample.keys,
+            "reads": planned.sample.reads,
             "hot_keys": planned.sample.hot_keys,
             "largest_partition_share": round(
                 planned.sample.largest_partition_share(chosen.reducers), 3
@@ -86,6 +95,7 @@ def plan_report(
             max_concurrency=chosen.max_concurrency,
             expected_keys=planned.tuning.expected_keys,
             distributed=planned.distributed,
+            sample_reads=planned.sample.reads,
         )
         report["estimate"] = cost.estimate(shape, limits).to_dict()
         report["prices_checked"] = cost.PRICES_CHECKED
@@ -108,7 +118,8 @@ def format_report(report: dict[str, Any]) -> str:
         f"  map tasks     {report['map_tasks']:>12,}  {report['map_mode']} Map ({mode_note})",
         f"  reducers      {report['reducers']:>12,}  {reasons.get('reducers', '')}",
         f"  concurrency   {report['max_concurrency']:>12,}  {reasons.get('max_concurrency', '')}",
-        f"  sample        {_size(sample['bytes']):>12}  {sample['lines']:,} lines,"
+        f"  sample        {_size(sample['bytes']):>12}  {sample['lines']:,} lines"
+        f" in {sample['reads']} read{'s' if sample['reads'] > 1 else ''},"
         f" {sample['keys']:,} keys; busiest partition"
         f" {sample['largest_partition_share']:.0%} of the pairs",
     ]

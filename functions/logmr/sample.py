@@ -1,9 +1,11 @@
 """What the planner learns from a bounded sample of the input: the job's own
-mapper run over the first few hundred KB, giving the keys it emits, how fast
-new keys appear, the shuffle bytes per input byte, and the keys and partitions
-that would dominate, by records and by the bytes of their combined pairs (the
-keys worth salting, ``choose_salted_keys``). No I/O: the caller reads the
-sample (``tasks.plan`` reuses the bytes it read to detect the format).
+mapper run over a few hundred KB of whole lines (the input's start and pieces
+spread over it), giving the keys it emits, how fast new keys appear, the
+shuffle bytes per input byte, and the keys and partitions that would
+dominate, by records and by the bytes of their combined pairs (the keys worth
+salting, ``choose_salted_keys``). No I/O: the caller reads the sample
+(``tasks.make_plan``, with ``inputs.read_spread``, reusing the start it read to
+detect the format).
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from logmr.partition import partition_of
 from logmr.shuffle import encode
 from logmr.spec import MAX_SALTED_KEY_CHARS, MAX_SALTED_KEYS
 
-#: bytes of the first input object the planner maps at plan time
+#: bytes of whole lines the planner maps at plan time
 SAMPLE_BYTES = 256 * 1024
+#: ... in this many pieces spread over the inputs (``inputs.read_spread``)
+SAMPLE_SLICES = 8
 #: a key is "hot" when it holds at least this share of the sample's pairs
 HOT_KEY_SHARE = 0.2
 #: hot keys listed in a plan
@@ -52,6 +56,8 @@ class SampleStats:
     shuffle_bytes: int = 0
     #: the input was shorter than the sample: the figures are the whole input's
     complete: bool = False
+    #: reads of the input the sample took (its start, and the spread pieces)
+    reads: int = 1
     #: (key, share of the sample's pairs), largest first, share >= HOT_KEY_SHARE
     hot_keys: list[tuple[str, float]] = field(default_factory=list)
     #: pairs per key (the sample's), for the partition skew of a reducer count
@@ -151,9 +157,10 @@ def choose_salted_keys(sample: SampleStats, reducers: int, map_tasks: int) -> tu
     )
 
 
-def sample_stats(job: Job, fmt: Format, head: bytes, complete: bool) -> SampleStats:
-    """Map ``head`` (the start of an input; its last partial line dropped unless
-    ``complete``) with the job and count what it emits."""
+def sample_stats(job: Job, fmt: Format, head: bytes, complete: bool, reads: int = 1) -> SampleStats:
+    """Map ``head`` (whole lines of the input, from its start or spread over
+    it; a last partial line dropped unless ``complete``) with the job and count
+    what it emits; ``reads`` is how many reads of the input gave it."""
     if not complete:
         head = head[: head.rfind(b"\n") + 1]
     lines = [line.rstrip(b"\r") for line in head.split(b"\n")]
@@ -182,6 +189,7 @@ def sample_stats(job: Job, fmt: Format, head: bytes, complete: bool) -> SampleSt
         doubletons=sum(1 for count in weights.values() if count == 2),
         shuffle_bytes=len(encode(combined)),
         complete=complete,
+        reads=reads,
         hot_keys=[(key, round(share, 4)) for key, share in hot],
         weights=weights,
         loads=_pair_bytes(combined[0]),
@@ -189,7 +197,7 @@ def sample_stats(job: Job, fmt: Format, head: bytes, complete: bool) -> SampleSt
 
 
 def _map_side(job: Job, fmt: Format, lines: list[bytes]) -> MapSide:
-    side = MapSide(job, fmt, sample_limit=0)
+    side = MapSide(job, fmt, sample_limit=0, per_record=True)
     side.feed(lines)
     return side
 

@@ -22,7 +22,7 @@ from logmr import spec as layout
 from logmr.config import MAX_SAMPLES, SAMPLES_PER_TASK
 from logmr.errors import EmptyInputError, InvalidParameterError, JobExistsError, cause_message
 from logmr.formats.base import Format
-from logmr.inputs import InputObject, InputSource, decompressing, read_head
+from logmr.inputs import InputObject, InputSource, decompressing, read_head, read_spread
 from logmr.jobs import Job, ResultsView, load_job
 
 __all__ = [
@@ -41,7 +41,7 @@ from logmr.cost import READ_THREADS
 from logmr.lines import iter_range_texts
 from logmr.mapreduce import MapSide, reduce_groups
 from logmr.planner import count_tasks, cut
-from logmr.sample import SAMPLE_BYTES, SampleStats, sample_stats
+from logmr.sample import SAMPLE_BYTES, SAMPLE_SLICES, SampleStats, sample_stats
 from logmr.shuffle import encode
 from logmr.spec import JobSpec, MapTask
 from logmr.storage.base import JobRecord, ObjectStore, ResultStore
@@ -107,7 +107,9 @@ class Plan:
 def make_plan(spec: JobSpec, inputs: InputSource, limits: Limits) -> Plan:
     """Validate the job, list the inputs, detect the format, map a sample,
     tune the figures the request leaves open (``logmr.tuning``) and cut the
-    inputs. Reads the listing and the first ``SAMPLE_BYTES`` only."""
+    inputs. Reads the listing and ``SAMPLE_BYTES`` of whole lines only, the
+    first object's start and ``SAMPLE_SLICES - 1`` pieces spread over the
+    inputs (``inputs.read_spread``)."""
     load_job(spec.job, spec.params)  # unknown job or bad parameters: fail before any I/O
     if spec.format != "auto":
         prepare(spec)
@@ -121,7 +123,10 @@ def make_plan(spec: JobSpec, inputs: InputSource, limits: Limits) -> Plan:
     job, fmt = prepare(spec)
     total = sum(obj.size for obj in objects)
     whole = len(head) < wanted and total == first.size
-    sample = sample_stats(job, fmt, head[:SAMPLE_BYTES], complete=whole)
+    text, reads = head[:SAMPLE_BYTES], 0
+    if total > SAMPLE_BYTES and not whole:
+        text, reads = read_spread(inputs, objects, head, SAMPLE_BYTES, SAMPLE_SLICES)
+    sample = sample_stats(job, fmt, text, complete=whole, reads=1 + reads)
     tuning = tune(
         total,
         sample,
@@ -160,6 +165,7 @@ def plan(spec: JobSpec, backends: Backends, limits: Limits | None = None) -> dic
         "input_objects": len(planned.objects),
         "tuning": planned.tuning.to_dict(),
         "hot_keys": planned.sample.hot_keys,
+        "sample_reads": planned.sample.reads,
         "distributed": planned.distributed,
     }
     backends.objects.put_json(layout.manifest_key(spec.job_id), manifest)
@@ -383,13 +389,16 @@ def _plan_requests(
 ) -> dict[str, int]:
     """``counted`` (the tasks' and Finalize's own requests) plus Plan's, derived
     from what it did: a LIST page per 1,000 objects and a 4-byte GET per object
-    on S3, the sample GET, the manifest PUT, and the item list's PUT and the
+    on S3, the sample's GETs, the manifest PUT, and the item list's PUT and the
     ItemReader's GET for a Distributed Map."""
     objects = int(manifest.get("input_objects", 0))
     on_s3 = any(uri.startswith("s3://") for uri in spec.inputs)
     items = 1 if manifest.get("distributed") else 0
     return {
-        "get": counted["get"] + (objects if on_s3 else 0) + 1 + items,
+        "get": counted["get"]
+        + (objects if on_s3 else 0)
+        + int(manifest.get("sample_reads", 1))
+        + items,
         "put": counted["put"] + 1 + items,
         "list": counted["list"] + (max(-(-objects // 1000), 1) if on_s3 else 0),
     }

@@ -318,8 +318,9 @@ class S3InputSource(UsesClient):
             raise translate(exc, what) from exc
         return InputObject(uri, size, compression_of(_read_body(response, what)))
 
-    def open_at(self, uri: str, offset: int) -> BinaryIO:
-        """A stream of the object from ``offset`` to its end (``Range: bytes=offset-``).
+    def open_at(self, uri: str, offset: int, length: int | None = None) -> BinaryIO:
+        """A stream of the object from ``offset`` to its end (``Range:
+        bytes=offset-``), or of ``length`` bytes (``bytes=offset-last``).
 
         An offset at or past the end gives an empty stream.
         """
@@ -327,7 +328,9 @@ class S3InputSource(UsesClient):
             raise InvalidParameterError(f"negative offset {offset} for {uri}")
         bucket, key = parse_s3_uri(uri)
         kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
-        if offset:
+        if length is not None:
+            kwargs["Range"] = f"bytes={offset}-{offset + max(length, 1) - 1}"
+        elif offset:
             kwargs["Range"] = f"bytes={offset}-"
         try:
             response = self.client.get_object(**kwargs)
