@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from logmr import tasks
 from logmr.generate import generate
 from logmr.inputs import InputObject, LocalInputSource, read_spread
+from logmr.planview import AssumedInputs
 from logmr.sample import SampleStats, sample_stats
 from logmr.spec import JobSpec
 from logmr.tuning import (
@@ -209,6 +210,20 @@ def test_a_compressed_input_is_sampled_from_its_start_once(tmp_path: Path) -> No
     assert len(numbers) == len(set(numbers))
     assert 1000 in numbers  # the gzip's first line
     assert max(numbers) < 1000 + 8 * 1024 // len(_numbered(1))  # one piece of the gzip
+
+
+def test_assumed_objects_of_a_compressed_input_are_sampled_once(tmp_path: Path) -> None:
+    """``logmr plan --assume-bytes``: the synthetic objects read as the real
+    one; compressed, each would give the same start, which counts once."""
+    packed = tmp_path / "a.log.gz"
+    packed.write_bytes(gzip.compress(_numbered(50_000)))
+    source = AssumedInputs(LocalInputSource(), 10 * GB, GB)
+    objects = source.list_inputs([str(packed)])
+    head = gzip.decompress(packed.read_bytes())[:100_000]
+    text, reads = read_spread(source, objects, head, 64 * 1024, 8)
+    numbers = [int(line[5:12]) for line in text.splitlines()]
+    assert reads == 7
+    assert numbers == list(range(len(numbers)))  # the start, once
 
 
 def test_the_plan_samples_the_whole_input_not_its_start(tmp_path: Path) -> None:

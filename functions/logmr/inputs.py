@@ -165,7 +165,9 @@ def read_spread(
         reads += 1
         if offset:
             data = data[data.find(b"\n") + 1 :] if b"\n" in data else b""
-        parts.append(_whole_lines(data))
+        data = _whole_lines(data)
+        if data not in parts:  # objects that read alike (``logmr plan --assume-bytes``) count once
+            parts.append(data)
     return b"".join(parts), reads
 
 
