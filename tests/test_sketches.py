@@ -22,6 +22,7 @@ from logmr.aws import tables
 from logmr.aws.dynamodb import DynamoResultStore
 from logmr.errors import CorruptShuffleError
 from logmr.sketches import (
+    HLL_LG_K,
     HLL_RSE,
     KLL_K,
     KLL_RANK_ERROR,
@@ -64,7 +65,7 @@ def test_the_stated_errors_are_the_librarys() -> None:
     from datasketches import hll_sketch, kll_doubles_sketch
 
     assert kll_doubles_sketch.get_normalized_rank_error(KLL_K, False) == KLL_RANK_ERROR
-    assert abs(float(hll_sketch.get_rel_err(False, True, 12, 1))) == pytest.approx(HLL_RSE)
+    assert abs(float(hll_sketch.get_rel_err(False, True, HLL_LG_K, 1))) == pytest.approx(HLL_RSE)
 
 
 def test_the_library_loads_only_when_a_job_sketches() -> None:
