@@ -163,7 +163,8 @@ def prepare_input(size_text: str) -> Input:
     ``generate(size=N)`` writes at most N bytes of whole lines, so the expected
     size is not N itself: a sidecar ``.json`` keeps what was written.
     """
-    from logmr.generate import generate, parse_size
+    from logmr.devtools.generate import generate
+    from logmr.units import parse_size
 
     size = parse_size(size_text)
     name = f"access-{size_text.strip()}-seed{SEED}.log"
@@ -456,10 +457,11 @@ def map_task_rates(data: Input, repeats: int = MAP_REPEATS) -> dict[str, Any]:
     """``tasks.map_task`` on one range in this process (one core), with a breakdown."""
     from logmr import tasks
     from logmr.config import SAMPLES_PER_TASK, Settings
-    from logmr.lines import iter_range_texts, split_lines
-    from logmr.local import local_backends
-    from logmr.mapreduce import MapSide
+    from logmr.inputs.lines import iter_range_texts, split_lines
+    from logmr.jobs import binding
+    from logmr.mapreduce.side import MapSide
     from logmr.spec import JobSpec, MapTask
+    from logmr.storage.embedded import embedded_backends
 
     uri = str(data.path.resolve())
     start = 0
@@ -482,7 +484,7 @@ def map_task_rates(data: Input, repeats: int = MAP_REPEATS) -> dict[str, Any]:
         return count
 
     def read_parse() -> int:
-        job, fmt = tasks.prepare(spec)
+        job, fmt = binding.prepare(spec)
         count = 0
         with open(uri, "rb") as stream:
             for text in iter_range_texts(stream, start, end):
@@ -495,7 +497,7 @@ def map_task_rates(data: Input, repeats: int = MAP_REPEATS) -> dict[str, Any]:
         return count
 
     def read_parse_map() -> int:
-        job, fmt = tasks.prepare(spec)
+        job, fmt = binding.prepare(spec)
         side = MapSide(job, fmt, SAMPLES_PER_TASK)
         with open(uri, "rb") as stream:
             for text in iter_range_texts(stream, start, end):
@@ -504,7 +506,7 @@ def map_task_rates(data: Input, repeats: int = MAP_REPEATS) -> dict[str, Any]:
         return side.lines
 
     with _temporary_home() as home:
-        backends = local_backends(Settings.load(home=home))
+        backends = embedded_backends(Settings.load(home=home))
 
         def full() -> int:
             return int(tasks.map_task(spec, task, backends)["counters"]["lines"])

@@ -2,7 +2,7 @@
 
 ``make load`` submits 10 concurrent ``status_codes`` jobs of 4,000 generated
 Apache combined lines each (seeds 1..10: every job has its own answer) to the
-local engine (``logmr.engine.local.run_local``: the state machine definition,
+local engine (``logmr.run.engine.run_engine``: the state machine definition,
 handlers in worker processes), checks each job's results and counters against
 a plain-Python count of its own input (so a result landing in the wrong job is
 caught), and reports each job's completion time (from the moment all jobs are
@@ -15,7 +15,7 @@ Modes (``--mode``), to show what concurrency costs on one machine:
 - ``shared`` (default): one process, one thread per job, every job's handlers
   in one pool of worker processes (``worker_pool``) started before the jobs are
   submitted (its start-up time is reported on its own line), as a warm engine.
-- ``auto``: the same with ``run_local``'s defaults: the concurrent calls share
+- ``auto``: the same with ``run_engine``'s defaults: the concurrent calls share
   one pool, started by the first job, so its start-up counts in the times.
 - ``inprocess``: one process, one thread per job, handlers called in this
   process (``workers=0``: no worker processes at all, one invocation at a time;
@@ -43,11 +43,11 @@ from typing import Any
 
 from bench_status_codes import baseline
 from logmr.config import Settings
+from logmr.devtools.generate import generate
 from logmr.engine import worker
-from logmr.engine.local import handler_env, run_local, worker_pool
-from logmr.generate import generate
-from logmr.local import local_backends
-from logmr.names import FUNCTIONS
+from logmr.run.engine import handler_env, run_engine, worker_pool
+from logmr.storage.embedded import embedded_backends
+from logmr.workflow.names import FUNCTIONS
 
 BENCH = Path(__file__).resolve().parent
 JOB = "status_codes"
@@ -87,7 +87,7 @@ def request(path: Path, seed: int, run: str) -> dict[str, Any]:
 
 def check(settings: Settings, job_id: str, expected: dict[str, Any]) -> str:
     """Empty when the job's record and results are its own input's answer."""
-    store = local_backends(settings).results
+    store = embedded_backends(settings).results
     record = store.get_job(job_id)
     if record.status != "SUCCEEDED":
         return f"{record.status}: {record.error}: {record.cause}"
@@ -120,7 +120,7 @@ def run_threads(
     def one(seed: int, path: Path) -> tuple[str, float]:
         start.wait()
         req = request(path, seed, run)
-        execution = run_local(req, settings=settings, pool=pool, workers=workers)
+        execution = run_engine(req, settings=settings, pool=pool, workers=workers)
         return execution.name, time.perf_counter() - began
 
     try:

@@ -63,11 +63,12 @@ def _timed(function: Callable[[], Any]) -> tuple[Any, float, float]:
 def profile_job(path: Path, size: int, job_name: str, repeats: int) -> dict[str, Any]:
     from logmr import tasks
     from logmr.config import SAMPLES_PER_TASK, Settings
-    from logmr.lines import iter_range_texts
-    from logmr.local import local_backends
-    from logmr.mapreduce import MapSide, reduce_groups
-    from logmr.shuffle import encode
+    from logmr.inputs.lines import iter_range_texts
+    from logmr.jobs import binding
+    from logmr.mapreduce.shuffle import encode
+    from logmr.mapreduce.side import MapSide, reduce_groups
     from logmr.spec import JobSpec, MapTask
+    from logmr.storage.embedded import embedded_backends
 
     uri = str(path.resolve())
     end = min(MAP_RANGE_BYTES, size)
@@ -85,9 +86,9 @@ def profile_job(path: Path, size: int, job_name: str, repeats: int) -> dict[str,
     lines = records = 0
     read_through(path, 0, end)  # warm the range
     with _temporary_home() as home:
-        backends = local_backends(Settings.load(home=home))
+        backends = embedded_backends(Settings.load(home=home))
         for _ in range(repeats):
-            job, fmt = tasks.prepare(spec)
+            job, fmt = binding.prepare(spec)
             field = job.count_field
 
             def read() -> list[bytes]:

@@ -31,12 +31,11 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra import bundling
-from logmr import config, names, tuning
-from logmr import spec as layout
+from logmr import config, layout
 from logmr.aws import tables
-from logmr.handlers.api import API_HANDLER
-from logmr.handlers.runtime import SERVICE
 from logmr.jobs import JOBS, job_class
+from logmr.workflow import names
+from logmr.workflow.names import API_HANDLER, SERVICE
 
 REPO = Path(__file__).resolve().parents[1]
 #: the one code asset of every function: the whole ``functions/`` folder
@@ -64,7 +63,7 @@ SHUFFLE_EXPIRY_DAYS = 7
 
 #: memory (MB) and timeout (s) per function: one source with the planner, the
 #: cost model (logmr.tuning) and the engines' timeout emulation
-FUNCTION_SIZES = tuning.FUNCTION_SIZES
+FUNCTION_SIZES = names.FUNCTION_SIZES
 #: the API function answers within API Gateway's 30-second integration limit
 API_SIZE = (256, 29)
 

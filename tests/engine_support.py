@@ -13,7 +13,7 @@ from typing import Any
 from logmr import errors
 from logmr.config import Settings
 from logmr.engine import worker
-from logmr.names import FUNCTIONS
+from logmr.workflow.names import FUNCTIONS
 
 
 def no_sleep(seconds: float) -> None:

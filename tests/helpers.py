@@ -6,17 +6,17 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-from logmr import runner
 from logmr.config import Settings
-from logmr.generate import generate
-from logmr.local import local_backends
+from logmr.devtools.generate import generate
+from logmr.run import inline as runner
 from logmr.spec import JobSpec
 from logmr.storage.base import JobRecord
+from logmr.storage.embedded import embedded_backends
 
 _ids = itertools.count(1)
 
 
-def run_local(
+def run_inline(
     paths: list[Path] | Path,
     job: str,
     *,
@@ -31,7 +31,7 @@ def run_local(
 ) -> tuple[JobRecord, dict[str, Any]]:
     """Run ``job`` with the inline runner; the job record and all results."""
     settings = Settings.load(home=home)
-    backends = local_backends(settings)
+    backends = embedded_backends(settings)
     inputs = [str(p) for p in (paths if isinstance(paths, list) else [paths])]
     spec = JobSpec.from_dict(
         {

@@ -19,12 +19,12 @@ from analytics_reference import (
     read_access,
     without_estimates,
 )
-from helpers import generated_logs, run_local
+from helpers import generated_logs, run_inline
 from logmr.formats import get_format
 from logmr.formats.base import Column, Format
 from logmr.jobs.base import KV
 from logmr.jobs.report import AccessReport
-from logmr.sketches import KLL_RANK_ERROR
+from logmr.jobs.sketches import KLL_RANK_ERROR
 
 pytestmark = pytest.mark.functional
 
@@ -66,7 +66,7 @@ def sizes_per_window(rows: list[Row], window: int) -> dict[str, list[float]]:
 @pytest.mark.parametrize("window", ["1m", "5m"])
 def test_rows_and_summary_match_the_reference(log: Path, rows: list[Row], window: str) -> None:
     seconds = {"1m": 60, "5m": 300}[window]
-    record, results = run_local(log, "access_report", params={"window": window, "top": "5"})
+    record, results = run_inline(log, "access_report", params={"window": window, "top": "5"})
     assert without_estimates(results) == access_report_rows(rows, seconds)
     for key, exact in sizes_per_window(rows, seconds).items():
         for name, rank in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
@@ -97,7 +97,7 @@ def test_rows_and_summary_match_the_reference(log: Path, rows: list[Row], window
 
 
 def test_without_percentiles(log: Path, rows: list[Row]) -> None:
-    record, results = run_local(log, "access_report", params={"percentiles": "false"})
+    record, results = run_inline(log, "access_report", params={"percentiles": "false"})
     assert results == access_report_rows(rows, 3600)
     assert all(window[3] is None for window in record.summary["windows"])
 
@@ -105,10 +105,10 @@ def test_without_percentiles(log: Path, rows: list[Row]) -> None:
 def test_without_windows(log: Path, rows: list[Row]) -> None:
     """``windows=false``: the same rows and summary but the windows, and the
     time is not among the columns the format extracts."""
-    record, results = run_local(log, "access_report", params={"windows": "false"})
+    record, results = run_inline(log, "access_report", params={"windows": "false"})
     full = access_report_rows(rows, 3600)
     assert results == {key: value for key, value in full.items() if not key.startswith("window:")}
-    with_windows, _ = run_local(log, "access_report")
+    with_windows, _ = run_inline(log, "access_report")
     assert record.summary == {**with_windows.summary, "windows": []}
     assert record.counters == with_windows.counters
     job = AccessReport({"windows": "false"})
@@ -119,13 +119,13 @@ def test_without_windows(log: Path, rows: list[Row]) -> None:
 @pytest.mark.parametrize("windows", ["true", "false"])
 def test_the_batch_path_equals_the_per_record_mapper(log: Path, windows: str) -> None:
     params = {"window": "1m", "percentiles": "false", "windows": windows}
-    _, batched = run_local(log, "access_report", params=params)
-    _, per_record = run_local(log, "test_access_report:PerRecordAccessReport", params=params)
+    _, batched = run_inline(log, "access_report", params=params)
+    _, per_record = run_inline(log, "test_access_report:PerRecordAccessReport", params=params)
     assert batched == per_record
 
 
 def test_many_chunks_and_reducers_keep_exact_fields(log: Path, rows: list[Row]) -> None:
-    record, results = run_local(
+    record, results = run_inline(
         log, "access_report", params={"window": "1m"}, reducers=7, chunk_size=16 * 1024
     )
     assert record.counters["records"] == len(rows)
@@ -150,7 +150,7 @@ def test_records_missing_a_status_a_size_or_a_path(tmp_path: Path, windows: str)
     log = tmp_path / "app.jsonl"
     log.write_text("".join(json.dumps(record) + "\n" for record in records))
     params = {"windows": windows, "percentiles": "false", "tz": "utc"}
-    record, results = run_local(log, "access_report", params=params, fmt="jsonl")
+    record, results = run_inline(log, "access_report", params=params, fmt="jsonl")
     want: dict[str, Any] = {
         "status:200": 3,
         "status:404": 1,

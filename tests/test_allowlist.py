@@ -1,4 +1,4 @@
-"""Inputs a job on AWS may read (``logmr.allowlist``), Plan refusing the rest
+"""Inputs a job on AWS may read (``logmr.aws.allowlist``), Plan refusing the rest
 before it lists anything, and the handlers' logs holding no log line."""
 
 from __future__ import annotations
@@ -13,13 +13,12 @@ from moto import mock_aws
 
 from aws_support import create_account, upload
 from conftest import AWS_BUCKET as BUCKET
-from logmr import config
-from logmr import spec as layout
-from logmr.allowlist import InputAllowList, check_inputs
+from logmr import config, layout
+from logmr.aws.allowlist import InputAllowList, check_inputs
 from logmr.aws.s3 import S3InputSource
+from logmr.devtools.generate import generate
 from logmr.engine.context import LocalContext
 from logmr.errors import InputNotAllowedError, InvalidJobError, PermanentError
-from logmr.generate import generate
 from logmr.handlers import map as map_handler
 from logmr.handlers import plan, runtime
 

@@ -17,6 +17,7 @@ from conftest import EVENTS
 from logmr.engine.context import LocalContext
 from logmr.handlers import api, runtime
 from logmr.storage.base import JobRecord
+from logmr.workflow import names
 
 pytestmark = pytest.mark.functional
 
@@ -65,7 +66,7 @@ def stored(aws_handler_env: None) -> Any:
 
 
 def test_the_handler_constant_names_the_handler() -> None:
-    module, _, attr = api.API_HANDLER.rpartition(".")
+    module, _, attr = names.API_HANDLER.rpartition(".")
     assert getattr(importlib.import_module(module), attr) is api.handler
 
 

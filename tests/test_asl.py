@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from logmr import names
 from logmr.engine import interpreter
+from logmr.workflow import names
 
 pytestmark = pytest.mark.unit
 

@@ -13,7 +13,6 @@ import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError, ResponseStreamingError
 from moto import mock_aws
 
-from logmr import shuffle
 from logmr.aws.clients import Clients
 from logmr.aws.s3 import S3InputSource, S3ObjectStore, S3Stream, parse_s3_uri
 from logmr.errors import (
@@ -22,9 +21,10 @@ from logmr.errors import (
     PermanentError,
     TransientError,
 )
-from logmr.inputs import InputObject, decompressing
-from logmr.lines import iter_range_blocks
-from logmr.planner import cut
+from logmr.inputs.lines import iter_range_blocks
+from logmr.inputs.source import InputObject, decompressing
+from logmr.mapreduce import shuffle
+from logmr.plan.cutting import cut
 
 pytestmark = pytest.mark.functional
 

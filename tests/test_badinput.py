@@ -26,18 +26,21 @@ from moto import mock_aws
 
 from aws_support import create_account
 from conftest import AWS_BUCKET, REPO
-from logmr import runner, tasks
+from logmr import tasks
 from logmr.aws.backends import aws_backends
 from logmr.aws.s3 import S3InputSource
 from logmr.cli import main
 from logmr.config import MAX_SAMPLES, SAMPLE_LINE_BYTES, Settings, StorageSettings
+from logmr.devtools.generate import generate
 from logmr.errors import InputNotFoundError, InvalidParameterError
-from logmr.generate import generate
-from logmr.inputs import LocalInputSource
+from logmr.inputs.source import LocalInputSource
 from logmr.jobs import Job, load_job
 from logmr.jobs.params import UserRegex
-from logmr.local import local_backends
-from logmr.spec import JobSpec, MapTask, manifest_key
+from logmr.layout import manifest_key
+from logmr.run import inline as runner
+from logmr.spec import JobSpec, MapTask
+from logmr.storage.backends import Backends
+from logmr.storage.embedded import embedded_backends
 
 pytestmark = pytest.mark.badinput
 
@@ -212,7 +215,7 @@ def test_a_10mb_line_is_one_line(
 
 
 def tasks_record(job_id: str) -> Any:
-    return local_backends(Settings.load()).results.get_job(job_id)
+    return embedded_backends(Settings.load()).results.get_job(job_id)
 
 
 def test_nul_bytes_are_malformed_not_fatal(
@@ -693,7 +696,7 @@ def test_s3_keys_with_odd_characters(capsys: pytest.CaptureFixture[str]) -> None
 # -- an input that vanishes between plan and map -----------------------------------------
 def test_input_deleted_after_plan_is_input_not_found(tmp_path: Path) -> None:
     path = write(tmp_path, "gone.log", access_lines(100, seed=16))
-    backends = local_backends(Settings.load())
+    backends = embedded_backends(Settings.load())
     spec = JobSpec.from_dict(
         {"job_id": "gone", "job": "status_codes", "inputs": [str(path)], "format": "auto"}
     )
@@ -724,7 +727,7 @@ def test_input_deleted_after_plan_through_the_cli(
     path = write(tmp_path, "gone.log", access_lines(100, seed=18))
     plan = tasks.plan
 
-    def plan_then_delete(spec: JobSpec, backends: tasks.Backends, *limits: Any) -> dict[str, Any]:
+    def plan_then_delete(spec: JobSpec, backends: Backends, *limits: Any) -> dict[str, Any]:
         planned = plan(spec, backends, *limits)
         path.unlink()
         return planned

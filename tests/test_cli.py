@@ -12,7 +12,7 @@ import pytest
 import zstandard
 
 from logmr.cli import main
-from logmr.generate import generate
+from logmr.devtools.generate import generate
 
 pytestmark = pytest.mark.functional
 

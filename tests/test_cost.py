@@ -1,4 +1,4 @@
-"""The cost estimate (logmr.cost), the bill a finished job records, and
+"""The cost estimate (logmr.plan.cost), the bill a finished job records, and
 ``logmr plan --estimate``."""
 
 from __future__ import annotations
@@ -9,14 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from helpers import generated_logs, run_local
-from logmr import cli, cost, shuffle
-from logmr import spec as layout
+from helpers import generated_logs, run_inline
+from logmr import cli, layout
 from logmr.config import Settings
-from logmr.engine import local as local_engine
-from logmr.local import local_backends
-from logmr.sample import SAMPLE_BYTES, SAMPLE_SLICES
-from logmr.tuning import Limits
+from logmr.mapreduce import shuffle
+from logmr.plan import cost
+from logmr.plan.sample import SAMPLE_BYTES, SAMPLE_SLICES
+from logmr.plan.tuning import Limits
+from logmr.run import engine as local_engine
+from logmr.storage.embedded import embedded_backends
 
 
 def test_estimate_of_a_small_plan_by_hand() -> None:
@@ -61,7 +62,7 @@ def test_the_bill_of_a_local_run_adds_up(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     log = generated_logs(tmp_path, lines=2000, seed=4)["access"]
-    record, results = run_local(log, "status_codes", reducers=3, chunk_size=60_000, home=tmp_path)
+    record, results = run_inline(log, "status_codes", reducers=3, chunk_size=60_000, home=tmp_path)
     bill = record.bill
     assert bill is not None
     m, r = record.map_tasks, 3
@@ -69,7 +70,7 @@ def test_the_bill_of_a_local_run_adds_up(
     assert bill["lambda_requests"] == 2 + m + r
     assert bill["transitions"] == 5 + m + r
     # the reducers' GETs: one index per map task, one block per non-empty block
-    objects = local_backends(Settings.load(home=tmp_path)).objects
+    objects = embedded_backends(Settings.load(home=tmp_path)).objects
     blocks = 0
     for task in range(m):
         data = objects.get(layout.shuffle_key(record.job_id, task))
@@ -105,10 +106,10 @@ def test_bill_transitions_match_the_local_engines_history(
         "chunk_size": 50_000,
         "reducers": 2,
     }
-    execution = local_engine.run_local(request, settings=settings, workers=0)
+    execution = local_engine.run_engine(request, settings=settings, workers=0)
     assert execution.status == "SUCCEEDED"
     entered = sum(1 for event in execution.history if event["type"].endswith("StateEntered"))
-    record = local_backends(settings).results.get_job("bill-sm")
+    record = embedded_backends(settings).results.get_job("bill-sm")
     assert record.bill is not None
     assert record.bill["transitions"] == entered
 

@@ -14,15 +14,14 @@ from moto import mock_aws
 
 from analytics_reference import without_estimates
 from engine_support import Fault, FaultPlan, comparable, no_sleep, request_for
-from helpers import generated_logs
-from helpers import run_local as run_inline
+from helpers import generated_logs, run_inline
 from logmr.cli import main
 from logmr.config import Settings
-from logmr.engine import local as local_engine
 from logmr.engine.dispatcher import Dispatcher
-from logmr.engine.moto import MOTO_CONFIG, StateMachine, check_contract, dispatching
-from logmr.local import local_backends
-from logmr.names import FUNCTIONS
+from logmr.run import engine as local_engine
+from logmr.storage.embedded import embedded_backends
+from logmr.workflow.names import FUNCTIONS
+from moto_engine import MOTO_CONFIG, StateMachine, check_contract, dispatching
 
 pytestmark = pytest.mark.statemachine
 
@@ -55,13 +54,13 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def engine_run(request: dict[str, Any], workers: int = 0, hook: Any = None) -> Any:
     """The local engine, storage under the test's LOGMR_HOME (as the in-process handlers see it)."""
     settings = Settings.load(workers=workers)
-    return local_engine.run_local(
+    return local_engine.run_engine(
         request, settings=settings, workers=workers, hook=hook, sleep=no_sleep
     )
 
 
 def record_and_results(job_id: str) -> tuple[Any, dict[str, Any]]:
-    results = local_backends(Settings.load()).results
+    results = embedded_backends(Settings.load()).results
     return results.get_job(job_id), dict(results.iter_results(job_id))
 
 
@@ -153,8 +152,8 @@ def test_cli_exits_non_zero_with_one_line_on_a_failed_job(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], logs: dict[str, Path]
 ) -> None:
     fault = Fault("Reduce", "CorruptShuffleError", attempts=(1,))
-    patched = functools.partial(local_engine.run_local, hook=FaultPlan(fault), sleep=no_sleep)
-    monkeypatch.setattr(local_engine, "run_local", patched)
+    patched = functools.partial(local_engine.run_engine, hook=FaultPlan(fault), sleep=no_sleep)
+    monkeypatch.setattr(local_engine, "run_engine", patched)
     code = main(["run", str(logs["access"]), "--job", "status_codes", "--workers", "1"])
     err = capsys.readouterr().err
     assert code == 1
@@ -194,7 +193,7 @@ def test_the_same_definition_on_motos_interpreter(
 
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="logmr-local")
-        objects = local_backends(Settings.load()).objects
+        objects = embedded_backends(Settings.load()).objects
 
         def serve_items(function: str, result: Any) -> None:
             if function == "Plan" and result.get("distributed"):

@@ -13,12 +13,11 @@ from moto import mock_aws
 from analytics_reference import without_estimates
 from aws_support import BUCKET, create_account, upload
 from engine_support import comparable, request_for
-from helpers import generated_logs
-from helpers import run_local as run_inline
+from helpers import generated_logs, run_inline
 from logmr.engine.dispatcher import Dispatcher
-from logmr.engine.moto import MOTO_CONFIG, StateMachine, dispatching
 from logmr.handlers import runtime
-from logmr.names import FUNCTIONS
+from logmr.workflow.names import FUNCTIONS
+from moto_engine import MOTO_CONFIG, StateMachine, dispatching
 from test_engine import JOBS
 
 pytestmark = pytest.mark.statemachine

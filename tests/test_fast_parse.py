@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from logmr.formats import get_format
+from logmr.inputs.lines import iter_range_blocks, iter_range_texts, split_lines
 from logmr.jobs import load_job
-from logmr.lines import iter_range_blocks, iter_range_texts, split_lines
-from logmr.mapreduce import MapSide, collector_paused
+from logmr.mapreduce.side import MapSide, collector_paused
 from test_formats import (
     ALB_ERROR,
     ALB_HTTP,

@@ -24,19 +24,18 @@ from moto import mock_aws
 
 from aws_support import BUCKET, create_account, upload
 from engine_support import Fault, FaultPlan, comparable, no_sleep, request_for
-from logmr import spec as layout
-from logmr import tasks
+from logmr import layout, tasks
 from logmr.cli import main
 from logmr.config import Settings
-from logmr.engine import local as local_engine
+from logmr.devtools.generate import generate
 from logmr.engine.dispatcher import Dispatcher
-from logmr.engine.moto import MOTO_CONFIG, StateMachine, dispatching
 from logmr.errors import JobExistsError, TransientError
-from logmr.generate import generate
 from logmr.handlers import runtime
-from logmr.local import local_backends
-from logmr.names import FUNCTIONS, TIMEOUT_ERROR
+from logmr.run import engine as local_engine
 from logmr.spec import JobSpec
+from logmr.storage.embedded import embedded_backends
+from logmr.workflow.names import FUNCTIONS, TIMEOUT_ERROR
+from moto_engine import MOTO_CONFIG, StateMachine, dispatching
 
 pytestmark = pytest.mark.faults
 
@@ -109,7 +108,7 @@ def run_job(
     (function -> seconds) emulates Lambda's timeouts."""
     hook = plan or FaultPlan()
     if engine == "local":
-        execution = local_engine.run_local(
+        execution = local_engine.run_engine(
             request,
             settings=Settings.load(workers=0),
             workers=0,
@@ -129,7 +128,7 @@ def run_job(
 
 
 def store() -> Any:
-    return local_backends(Settings.load())
+    return embedded_backends(Settings.load())
 
 
 def assert_exact(job_id: str, reference: Reference) -> None:

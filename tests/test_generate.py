@@ -1,4 +1,4 @@
-"""logmr.generate: deterministic synthetic logs."""
+"""logmr.devtools.generate: deterministic synthetic logs."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from logmr.devtools.generate import GENERATED_FORMATS, GenerateStats, generate
 from logmr.errors import InvalidParameterError
-from logmr.generate import GENERATED_FORMATS, GenerateStats, generate, parse_size
+from logmr.units import parse_size
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer

@@ -12,9 +12,9 @@ from moto import mock_aws
 
 from aws_support import create_account, upload
 from conftest import EVENTS
-from helpers import run_local as run_inline
+from helpers import run_inline
+from logmr.devtools.generate import generate
 from logmr.engine.context import LocalContext
-from logmr.generate import generate
 from logmr.handlers import finalize, mark_failed, plan, reduce, runtime
 from logmr.handlers import map as map_handler
 

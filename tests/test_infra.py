@@ -36,11 +36,12 @@ from infra.construct import (
     SHUFFLE_EXPIRY_DAYS,
     trigger_jobs,
 )
-from logmr import config, names
+from logmr import config
 from logmr.aws import tables
-from logmr.handlers.api import API_HANDLER
 from logmr.jobs import JOBS, job_class
 from logmr.spec import request_to_spec
+from logmr.workflow import names
+from logmr.workflow.names import API_HANDLER
 
 pytestmark = pytest.mark.infra
 

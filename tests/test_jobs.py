@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from helpers import run_local
+from helpers import run_inline
 from logmr.errors import FormatMismatchError
 from logmr.formats.base import Format
 from logmr.jobs.builtin import TopPaths
@@ -60,7 +60,7 @@ def parsed() -> list[dict[str, Any]]:
 
 
 def test_status_codes(access_log: Path) -> None:
-    record, results = run_local(access_log, "status_codes", fmt="apache_combined")
+    record, results = run_inline(access_log, "status_codes", fmt="apache_combined")
     assert results == dict(Counter(row["status"] for row in parsed()))
     assert record.counters["lines"] == len(ACCESS_LINES)
     assert record.counters["malformed"] == 2
@@ -68,7 +68,7 @@ def test_status_codes(access_log: Path) -> None:
 
 
 def test_top_paths_and_strip_query(access_log: Path) -> None:
-    record, results = run_local(access_log, "top_paths", fmt="apache_combined", params={"top": 2})
+    record, results = run_inline(access_log, "top_paths", fmt="apache_combined", params={"top": 2})
     want: dict[str, dict[str, int]] = {}
     for row in parsed():
         if row["path"] is None:
@@ -79,7 +79,7 @@ def test_top_paths_and_strip_query(access_log: Path) -> None:
     assert results == want
     assert record.counters["no_path"] == 1
     assert record.summary == {"top": [["/a", 1, 25], ["/a?x=1", 1, 100]]}
-    _, stripped = run_local(
+    _, stripped = run_inline(
         access_log, "top_paths", fmt="apache_combined", params={"strip_query": "true"}
     )
     assert stripped["/a"] == {"count": 3, "bytes": 175}
@@ -115,22 +115,22 @@ def test_top_paths_columns_equal_the_per_record_mapper(
         ]
         log.write_text("".join(json.dumps(record) + "\n" for record in records))
     params = {"strip_query": strip_query}
-    batched, batched_results = run_local(log, "top_paths", fmt=fmt, params=params)
-    each, each_results = run_local(log, "test_jobs:PerRecordTopPaths", fmt=fmt, params=params)
+    batched, batched_results = run_inline(log, "top_paths", fmt=fmt, params=params)
+    each, each_results = run_inline(log, "test_jobs:PerRecordTopPaths", fmt=fmt, params=params)
     assert batched_results == each_results
     assert batched.counters == each.counters
     assert batched.counters["no_path"] == 1
 
 
 def test_bytes_total(access_log: Path) -> None:
-    record, results = run_local(access_log, "bytes_total", fmt="apache_combined")
+    record, results = run_inline(access_log, "bytes_total", fmt="apache_combined")
     assert results == {"bytes": sum(row["bytes"] for row in parsed()), "responses": len(parsed())}
     assert record.summary is not None
     assert record.summary["bytes"] == 100 + 50 + 25
 
 
 def test_error_rate_access(access_log: Path) -> None:
-    record, results = run_local(access_log, "error_rate", fmt="apache_combined")
+    record, results = run_inline(access_log, "error_rate", fmt="apache_combined")
     errors = sum(row["status"][0] in "45" for row in parsed())
     assert results == {"total": len(parsed()), "errors": errors}
     assert record.summary is not None
@@ -138,7 +138,7 @@ def test_error_rate_access(access_log: Path) -> None:
 
 
 def test_requests_per_window_utc_and_local(access_log: Path) -> None:
-    _, results = run_local(
+    _, results = run_inline(
         access_log, "requests_per_window", fmt="apache_combined", params={"window": "1h"}
     )
     want: dict[str, Counter[str]] = {}
@@ -147,7 +147,7 @@ def test_requests_per_window_utc_and_local(access_log: Path) -> None:
         want.setdefault(hour, Counter())["count"] += 1
         want[hour][row["status"][0] + "xx"] += 1
     assert results == {key: dict(value) for key, value in want.items()}
-    _, local = run_local(
+    _, local = run_inline(
         access_log,
         "requests_per_window",
         fmt="apache_combined",
@@ -157,20 +157,20 @@ def test_requests_per_window_utc_and_local(access_log: Path) -> None:
 
 
 def test_word_count_ignores_format_and_counts_every_line(access_log: Path) -> None:
-    record, results = run_local(access_log, "word_count", fmt="apache_combined")
+    record, results = run_inline(access_log, "word_count", fmt="apache_combined")
     text = "\n".join(ACCESS_LINES).lower()
     assert results == dict(Counter(re.findall(r"[a-z0-9_]+", text)))
     assert record.counters["malformed"] == 0
 
 
 def test_pattern_count_key_group_and_whole_match(access_log: Path) -> None:
-    _, by_ip = run_local(
+    _, by_ip = run_inline(
         access_log, "pattern_count", params={"pattern": r"^(?P<key>10\.0\.0\.\d+) "}
     )
     assert by_ip == dict(
         Counter(line.split()[0] for line in ACCESS_LINES if line.startswith("10."))
     )
-    _, curl = run_local(
+    _, curl = run_inline(
         access_log, "pattern_count", params={"pattern": "CURL/\\d", "ignore_case": "true"}
     )
     assert curl == {"curl/8": 3}
@@ -187,11 +187,11 @@ def test_level_counts_and_error_rate_on_applog(tmp_path: Path) -> None:
     ]
     path = tmp_path / "app.log"
     path.write_text("\n".join(lines))  # no final newline: the last line counts
-    record, levels = run_local(path, "level_counts", fmt="applog")
+    record, levels = run_inline(path, "level_counts", fmt="applog")
     assert levels == {"INFO": 1, "ERROR": 2, "WARN": 1}
     assert record.counters["malformed"] == 2
     assert record.counters["continuation_lines"] == 2
-    record, rate = run_local(path, "error_rate", fmt="applog")
+    record, rate = run_inline(path, "error_rate", fmt="applog")
     assert rate == {"total": 4, "errors": 2}
     assert record.summary is not None
     assert record.summary["basis"] == "level ERROR/FATAL"
@@ -199,9 +199,9 @@ def test_level_counts_and_error_rate_on_applog(tmp_path: Path) -> None:
 
 def test_job_needing_a_field_the_format_lacks_fails_before_work(access_log: Path) -> None:
     with pytest.raises(FormatMismatchError, match="format apache_combined has no field 'level'"):
-        run_local(access_log, "level_counts", fmt="apache_combined")
+        run_inline(access_log, "level_counts", fmt="apache_combined")
 
 
 def test_user_job_by_dotted_path(access_log: Path) -> None:
-    _, results = run_local(access_log, "user_jobs:MethodCount", fmt="apache_combined")
+    _, results = run_inline(access_log, "user_jobs:MethodCount", fmt="apache_combined")
     assert results == {"GET": 3, "POST": 1, "HEAD": 1, "-": 1}

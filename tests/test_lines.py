@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from logmr.inputs import InputObject
-from logmr.lines import iter_range_blocks
-from logmr.planner import cut
+from logmr.inputs.lines import iter_range_blocks
+from logmr.inputs.source import InputObject
+from logmr.plan.cutting import cut
 
 
 def reference_lines(data: bytes) -> list[bytes]:

@@ -18,13 +18,13 @@ from moto import mock_aws
 
 from aws_support import BUCKET, create_account, upload
 from logmr.config import Settings
-from logmr.engine import local as local_engine
+from logmr.devtools.generate import generate
 from logmr.engine.dispatcher import Dispatcher
-from logmr.engine.moto import MOTO_CONFIG, POLL_SECONDS, StateMachine, dispatching
-from logmr.generate import generate
 from logmr.handlers import runtime
-from logmr.local import local_backends
-from logmr.names import FUNCTIONS
+from logmr.run import engine as local_engine
+from logmr.storage.embedded import embedded_backends
+from logmr.workflow.names import FUNCTIONS
+from moto_engine import MOTO_CONFIG, POLL_SECONDS, StateMachine, dispatching
 
 pytestmark = [pytest.mark.load, pytest.mark.statemachine]
 
@@ -93,7 +93,7 @@ def test_concurrent_jobs_on_the_local_engine(
         with ThreadPoolExecutor(max_workers=JOBS) as threads:
             executions = list(
                 threads.map(
-                    lambda job: local_engine.run_local(
+                    lambda job: local_engine.run_engine(
                         request(str(job[1][0]), job[0]),
                         settings=settings,
                         workers=workers,
@@ -106,7 +106,7 @@ def test_concurrent_jobs_on_the_local_engine(
         if pool is not None:
             pool.close()
     assert [execution.status for execution in executions] == ["SUCCEEDED"] * JOBS
-    store = local_backends(settings).results
+    store = embedded_backends(settings).results
     for job_id, (_, reference) in zip(ids, inputs, strict=True):
         check(store, job_id, reference)
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logmr.partition import partition_of
+from logmr.mapreduce.partition import partition_of
 
 
 @pytest.mark.unit

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import run_local
-from logmr import mapreduce
+from helpers import run_inline
+from logmr.mapreduce import side as mapreduce
 
 pytestmark = pytest.mark.property
 
@@ -90,7 +90,7 @@ def test_splitting_and_combining_do_not_change_answers(
         return
     path.write_bytes(text.encode())
     for job, params in JOBS:
-        whole_record, whole = run_local(
+        whole_record, whole = run_inline(
             path,
             job,
             params=params,
@@ -101,7 +101,7 @@ def test_splitting_and_combining_do_not_change_answers(
         )
         with monkeypatch.context() as patch:
             patch.setattr(mapreduce, "COMBINE_EVERY", combine_every)
-            split_record, split = run_local(
+            split_record, split = run_inline(
                 path,
                 job,
                 params=params,

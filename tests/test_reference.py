@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from conftest import expected, shared_file
-from helpers import run_local
+from helpers import run_inline
 from logmr.jobs import top_n
 
 pytestmark = pytest.mark.reference
@@ -42,7 +42,7 @@ def ranked(results: dict[str, Any], n: int) -> list[list[Any]]:
 @pytest.mark.parametrize("name", ALL)
 def test_words(name: str) -> None:
     want = expected(name)["words"]
-    record, results = run_local(shared_file(name), "word_count", chunk_size=50_000)
+    record, results = run_inline(shared_file(name), "word_count", chunk_size=50_000)
     assert record.counters["lines"] == expected(name)["total_lines"]
     assert sum(results.values()) == want["total_words"]
     assert len(results) == want["distinct_words"]
@@ -61,7 +61,7 @@ def test_auto_detection_and_malformed_counts(name: str) -> None:
         "access_log": "status_codes",
         "kafka1_server.log.2016-12-19-20": "level_counts",
     }
-    record, _ = run_local(shared_file(name), job.get(name, "requests_per_window"))
+    record, _ = run_inline(shared_file(name), job.get(name, "requests_per_window"))
     assert record.spec["format"] == DETECTED[name]
     assert record.counters["lines"] == want["total_lines"]
     assert record.counters["records"] == want["matching_lines"]
@@ -73,11 +73,11 @@ def test_auto_detection_and_malformed_counts(name: str) -> None:
 @pytest.mark.parametrize(("name", "fmt"), ACCESS)
 def test_access_status_bytes_paths(name: str, fmt: str) -> None:
     want = expected(name)
-    _, status = run_local(shared_file(name), "status_codes", fmt=fmt)
+    _, status = run_inline(shared_file(name), "status_codes", fmt=fmt)
     assert status == want["status_counts"]
-    record, totals = run_local(shared_file(name), "bytes_total", fmt=fmt)
+    record, totals = run_inline(shared_file(name), "bytes_total", fmt=fmt)
     assert totals["bytes"] == want["total_response_bytes"]
-    record, paths = run_local(shared_file(name), "top_paths", fmt=fmt, params={"top": 20})
+    record, paths = run_inline(shared_file(name), "top_paths", fmt=fmt, params={"top": 20})
     assert ranked(paths, 20) == want["top20_paths"]
     assert len(paths) == want["distinct_paths"]
     assert record.counters.get("no_path", 0) == want["requests_without_path"]
@@ -89,7 +89,7 @@ def test_access_status_bytes_paths(name: str, fmt: str) -> None:
 def test_access_per_hour_local_time(name: str, fmt: str) -> None:
     """The reference keys hours by the log's own clock (offset not applied): tz=local."""
     want = expected(name)["per_hour"]
-    _, windows = run_local(
+    _, windows = run_inline(
         shared_file(name), "requests_per_window", fmt=fmt, params={"window": "1h", "tz": "local"}
     )
     assert {key[:13]: value["count"] for key, value in windows.items()} == want
@@ -97,14 +97,14 @@ def test_access_per_hour_local_time(name: str, fmt: str) -> None:
 
 def test_kafka_levels() -> None:
     name = "kafka1_server.log.2016-12-19-20"
-    record, levels = run_local(shared_file(name), "level_counts", fmt="applog")
+    record, levels = run_inline(shared_file(name), "level_counts", fmt="applog")
     assert levels == expected(name)["level_counts"]
     # Stack-trace lines are malformed for applog (not attached to the record
     # before them: a byte range may start inside a trace); logmr also tells
     # how many of the malformed lines look like continuation lines.
     assert record.counters["malformed"] == expected(name)["malformed_lines"]
     assert record.counters["continuation_lines"] == expected(name)["malformed_lines"]
-    _, windows = run_local(shared_file(name), "requests_per_window", params={"tz": "local"})
+    _, windows = run_inline(shared_file(name), "requests_per_window", params={"tz": "local"})
     assert {key[:13]: value["count"] for key, value in windows.items()} == expected(name)[
         "per_hour"
     ]
@@ -113,11 +113,11 @@ def test_kafka_levels() -> None:
 def test_cowrie_categories_and_hours() -> None:
     name = "cowrie.json.2018-06-19"
     want = expected(name)
-    _, categories = run_local(
+    _, categories = run_inline(
         shared_file(name), "pattern_count", params={"pattern": r'"eventid": "(?P<key>[^"]*)"'}
     )
     assert ranked(categories, 20) == want["top20_categories"]
-    _, windows = run_local(
+    _, windows = run_inline(
         shared_file(name), "requests_per_window", fmt="jsonl", params={"window": "1h"}
     )
     assert {key[:13]: value["count"] for key, value in windows.items()} == want["per_hour"]
@@ -126,12 +126,12 @@ def test_cowrie_categories_and_hours() -> None:
 def test_syslog_programs_and_hours() -> None:
     name = "syslog.3"
     want = expected(name)
-    _, programs = run_local(
+    _, programs = run_inline(
         shared_file(name), "field_count", fmt="syslog_rfc3164", params={"field": "program"}
     )
     assert ranked(programs, 20) == want["top20_program"]
     assert len(programs) == want["distinct_program"]
-    _, windows = run_local(
+    _, windows = run_inline(
         shared_file(name), "requests_per_window", fmt="syslog_rfc3164", params={"tz": "local"}
     )
     # The reference keys hours as 'Mon DD HH' (no year in the log); logmr's

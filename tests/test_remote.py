@@ -25,13 +25,12 @@ from analytics_reference import without_estimates
 from aws_support import BUCKET, create_account, upload
 from conftest import EVENTS
 from engine_support import Fault, FaultPlan
-from helpers import generated_logs
-from helpers import run_local as run_inline
-from logmr import remote
+from helpers import generated_logs, run_inline
 from logmr.cli import main
 from logmr.engine.dispatcher import Dispatcher, Hook
-from logmr.engine.moto import MOTO_CONFIG, StateMachine, dispatching
-from logmr.names import FUNCTIONS
+from logmr.run import remote
+from logmr.workflow.names import FUNCTIONS
+from moto_engine import MOTO_CONFIG, StateMachine, dispatching
 
 pytestmark = pytest.mark.functional
 

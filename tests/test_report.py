@@ -224,9 +224,9 @@ def test_facts_show_malformed_share_duration_and_cost_when_present() -> None:
 
 
 def test_facts_show_the_bill_of_a_run_priced_on_aws() -> None:
-    """A local run's record holds its bill (logmr.cost.bill): the facts show
+    """A local run's record holds its bill (logmr.plan.cost.bill): the facts show
     the total in dollars and the counts it comes from, not counts as dollars."""
-    from logmr.cost import bill
+    from logmr.plan.cost import bill
 
     run_bill = bill(
         map_tasks=2,

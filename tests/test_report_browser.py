@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import generated_logs, run_local
+from helpers import generated_logs, run_inline
 from logmr.report import analyse, render
 
 pytestmark = pytest.mark.browser
@@ -64,7 +64,7 @@ def report_page(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, in
     folder = tmp_path_factory.mktemp("browser")
     log = generated_logs(folder, lines=3000, seed=11)["access"]
     # a module fixture runs before the per-test LOGMR_HOME: it gets its own home
-    record, results = run_local(
+    record, results = run_inline(
         log, "requests_per_window", params={"window": "5m"}, home=folder / "home"
     )
     page = folder / "report.html"

@@ -23,29 +23,31 @@ from analytics_reference import (
 )
 from aws_support import BUCKET, create_account, upload
 from engine_support import Fault, FaultPlan, no_sleep, request_for
-from helpers import run_local
-from logmr import spec as layout
-from logmr import tasks, tuning
+from helpers import run_inline
+from logmr import layout
 from logmr.config import Settings
-from logmr.engine import local as local_engine
 from logmr.engine.dispatcher import Dispatcher
-from logmr.engine.moto import MOTO_CONFIG, StateMachine, dispatching
 from logmr.handlers import runtime
-from logmr.inputs import InputSource
+from logmr.inputs.source import InputSource
+from logmr.jobs import binding
 from logmr.jobs.windows import LENGTH_BUCKETS, REQUEST_BUCKETS, length_bucket, requests_bucket
-from logmr.local import LocalOrS3Inputs, local_backends
-from logmr.mapreduce import MapSide
-from logmr.names import FUNCTIONS
-from logmr.partition import partition_of
-from logmr.sample import (
+from logmr.mapreduce.partition import partition_of
+from logmr.mapreduce.side import MapSide
+from logmr.plan import planner, tuning
+from logmr.plan.sample import (
     DOMINANT_SHARE_FACTOR,
     MIN_SALTED_PAIR_BYTES,
     SampleStats,
     choose_salted_keys,
     sample_stats,
 )
+from logmr.plan.tuning import Limits
+from logmr.run import engine as local_engine
 from logmr.spec import JobSpec
-from logmr.tuning import Limits
+from logmr.storage.embedded import LocalOrS3Inputs, embedded_backends
+from logmr.tasks import planning
+from logmr.workflow.names import FUNCTIONS
+from moto_engine import MOTO_CONFIG, StateMachine, dispatching
 
 pytestmark = pytest.mark.functional
 
@@ -118,14 +120,14 @@ def sampled(log: Path, job: str, params: dict[str, str] | None = None) -> Sample
     spec = JobSpec(
         job_id="s", job=job, inputs=[str(log)], params=params or {}, format="apache_combined"
     )
-    job_obj, fmt = tasks.prepare(spec)
+    job_obj, fmt = binding.prepare(spec)
     return sample_stats(job_obj, fmt, log.read_bytes(), complete=True)
 
 
-def plan_of(log: Path, job: str, params: dict[str, str], **figures: Any) -> tasks.Plan:
+def plan_of(log: Path, job: str, params: dict[str, str], **figures: Any) -> planner.Plan:
     request = {"job_id": "p", "job": job, "inputs": [str(log)], "params": params, **figures}
     inputs: InputSource = LocalOrS3Inputs()
-    return tasks.make_plan(JobSpec.from_dict(request), inputs, Limits())
+    return planner.make_plan(JobSpec.from_dict(request), inputs, Limits())
 
 
 def test_a_dominant_client_of_sessions_is_salted_by_the_planner(log: Path) -> None:
@@ -213,15 +215,15 @@ def test_a_given_key_wins_and_a_retried_plan_is_the_same_spec(log: Path) -> None
     planned = plan_of(log, "sessions", {"gap": "1s"}, reducers=4, chunk_size=CHUNK)
     assert planned.spec.salted_keys
     # a retried Plan of the request (no keys given) is the recorded spec's ...
-    assert tasks._same_spec(planned.spec.to_dict(), request)
+    assert planning._same_spec(planned.spec.to_dict(), request)
     # ... a request naming other keys is not
     other = JobSpec.from_dict({**request.to_dict(), "salted_keys": ["10.0.0.1"]})
-    assert not tasks._same_spec(planned.spec.to_dict(), other)
+    assert not planning._same_spec(planned.spec.to_dict(), other)
 
 
 # -- the map side --------------------------------------------------------------------------
 def test_a_salted_key_moves_one_partition_per_map_task(log: Path) -> None:
-    job, fmt = tasks.prepare(
+    job, fmt = binding.prepare(
         JobSpec(job_id="m", job="top_paths", inputs=["x"], format="apache_combined")
     )
     side = MapSide(job, fmt, sample_limit=0)
@@ -299,7 +301,7 @@ def comparable_record(record: Any) -> dict[str, Any]:
 
 
 def partials_by_partition(job_id: str, reducers: int) -> dict[int, list[str]]:
-    objects = local_backends(Settings.load()).objects
+    objects = embedded_backends(Settings.load()).objects
     return {
         partition: [
             key
@@ -320,9 +322,9 @@ def test_salted_runs_give_the_unsalted_answers_and_the_reference(
     params: dict[str, str],
     salted: list[str],
 ) -> None:
-    plain_record, plain = run_local(log, job, params=params, reducers=REDUCERS, chunk_size=CHUNK)
+    plain_record, plain = run_inline(log, job, params=params, reducers=REDUCERS, chunk_size=CHUNK)
     assert plain_record.spec["salted_keys"] == []
-    record, results = run_local(
+    record, results = run_inline(
         log, job, params=params, reducers=REDUCERS, chunk_size=CHUNK, salted_keys=salted
     )
     assert record.spec["salted_keys"] == salted
@@ -339,17 +341,17 @@ def test_salted_runs_give_the_unsalted_answers_and_the_reference(
 
 
 def test_the_salted_part_file_holds_the_salted_rows(no_auto_salt: None, log: Path) -> None:
-    record, results = run_local(
+    record, results = run_inline(
         log, "top_paths", reducers=REDUCERS, chunk_size=CHUNK, salted_keys=[HOT_PATH]
     )
-    objects = local_backends(Settings.load()).objects
+    objects = embedded_backends(Settings.load()).objects
     text = objects.get(layout.salted_part_key(record.job_id)).decode()
     assert [json.loads(line) for line in text.splitlines()] == [[HOT_PATH, results[HOT_PATH]]]
     assert record.result_keys == len(results)
 
 
 def test_the_planner_salts_on_its_own_and_stays_exact(log: Path, rows: list[Row]) -> None:
-    record, results = run_local(
+    record, results = run_inline(
         log, "sessions", params={"gap": "1s"}, reducers=REDUCERS, chunk_size=CHUNK
     )
     assert record.spec["salted_keys"] == [HOT_CLIENT]
@@ -376,17 +378,17 @@ def test_salted_jobs_on_the_local_state_machine(
     salted: list[str],
 ) -> None:
     extra = {"params": params, "reducers": REDUCERS, "chunk_size": CHUNK, "salted_keys": salted}
-    execution = local_engine.run_local(
+    execution = local_engine.run_engine(
         request_for(log, job, f"salt-{job}", **extra),
         settings=Settings.load(workers=0),
         workers=0,
         sleep=no_sleep,
     )
     assert execution.status == "SUCCEEDED", execution.cause
-    store = local_backends(Settings.load()).results
+    store = embedded_backends(Settings.load()).results
     record, results = store.get_job(f"salt-{job}"), dict(store.iter_results(f"salt-{job}"))
     assert record.spec["salted_keys"] == salted
-    inline_record, inline = run_local(
+    inline_record, inline = run_inline(
         log, job, params=params, reducers=REDUCERS, chunk_size=CHUNK, salted_keys=salted
     )
     assert without_estimates(results) == without_estimates(inline)
@@ -453,12 +455,12 @@ def test_retried_or_duplicated_reduce_and_finalize_stay_exact(
         chunk_size=CHUNK,
         salted_keys=[HOT_CLIENT],
     )
-    execution = local_engine.run_local(
+    execution = local_engine.run_engine(
         request, settings=Settings.load(workers=0), workers=0, hook=FaultPlan(fault), sleep=no_sleep
     )
     assert execution.status == "SUCCEEDED", execution.cause
     assert fault.fired >= 1
-    store = local_backends(Settings.load()).results
+    store = embedded_backends(Settings.load()).results
     record = store.get_job(job_id)
     results = dict(store.iter_results(job_id))
     assert results == sessions_reference(rows, gap=1)
@@ -485,5 +487,5 @@ def test_plan_shows_the_salted_keys_and_run_takes_salt(
     run += ["--salt", HOT_PATH, "--job-id", "cli-salt", "--engine", "inline", "--workers", "1"]
     assert main([*run, "--json"]) == 0
     capsys.readouterr()
-    record = local_backends(Settings.load()).results.get_job("cli-salt")
+    record = embedded_backends(Settings.load()).results.get_job("cli-salt")
     assert record.spec["salted_keys"] == [HOT_PATH]

@@ -36,18 +36,19 @@ import pytest
 from moto import mock_aws
 
 from aws_support import BUCKET, create_account, upload
-from logmr import cost, shuffle
-from logmr import spec as layout
+from logmr import layout
 from logmr.config import Settings
 from logmr.engine import interpreter
-from logmr.engine import local as local_engine
 from logmr.engine.dispatcher import Dispatcher
-from logmr.engine.moto import MOTO_CONFIG, StateMachine, dispatching
 from logmr.handlers import runtime
-from logmr.names import FUNCTIONS
-from logmr.sample import SAMPLE_BYTES, SAMPLE_SLICES
-from logmr.storage.local import LocalObjectStore
-from logmr.tuning import Limits
+from logmr.mapreduce import shuffle
+from logmr.plan import cost
+from logmr.plan.sample import SAMPLE_BYTES, SAMPLE_SLICES
+from logmr.plan.tuning import Limits
+from logmr.run import engine as local_engine
+from logmr.storage.folder import FolderObjectStore
+from logmr.workflow.names import FUNCTIONS
+from moto_engine import MOTO_CONFIG, StateMachine, dispatching
 
 pytestmark = pytest.mark.statemachine
 
@@ -186,21 +187,21 @@ def test_ten_thousand_map_tasks_on_logmrs_interpreter(
         check_size(value, where)
 
     gets: list[Get] = []
-    get, get_range = LocalObjectStore.get, LocalObjectStore.get_range
+    get, get_range = FolderObjectStore.get, FolderObjectStore.get_range
 
-    def counting_get(store: LocalObjectStore, key: str) -> bytes:
+    def counting_get(store: FolderObjectStore, key: str) -> bytes:
         gets.append((key, None))
         return get(store, key)
 
-    def counting_get_range(store: LocalObjectStore, key: str, start: int, end: int) -> bytes:
+    def counting_get_range(store: FolderObjectStore, key: str, start: int, end: int) -> bytes:
         gets.append((key, f"bytes={start}-{end - 1}"))
         return get_range(store, key, start, end)
 
     monkeypatch.setattr(interpreter, "_check_size", measuring)
-    monkeypatch.setattr(LocalObjectStore, "get", counting_get)
-    monkeypatch.setattr(LocalObjectStore, "get_range", counting_get_range)
+    monkeypatch.setattr(FolderObjectStore, "get", counting_get)
+    monkeypatch.setattr(FolderObjectStore, "get_range", counting_get_range)
     started = time.monotonic()
-    execution = local_engine.run_local(
+    execution = local_engine.run_engine(
         _request("scale-10k", str(log)),
         settings=Settings.load(workers=0),
         workers=0,

@@ -22,10 +22,11 @@ from aws_cdk import App, Stack
 from infra.app import build
 from infra.construct import API_BURST_LIMIT, API_RATE_LIMIT, SHUFFLE_EXPIRY_DAYS, LogmrPipeline
 from infra.stack import CONTEXT_INPUT_PREFIXES
-from logmr import config, names
-from logmr.allowlist import InputAllowList
+from logmr import config
 from logmr.aws import tables
-from logmr.handlers.api import API_HANDLER
+from logmr.aws.allowlist import InputAllowList
+from logmr.workflow import names
+from logmr.workflow.names import API_HANDLER
 from test_infra import (
     Synthesized,
     cdk_context,

@@ -4,8 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logmr import shuffle
 from logmr.errors import CorruptShuffleError
+from logmr.mapreduce import shuffle
 
 
 def sample() -> bytes:

@@ -1,4 +1,4 @@
-"""``logmr.sketches``: the stated guarantees against exact answers, the text
+"""``logmr.jobs.sketches``: the stated guarantees against exact answers, the text
 form through the shuffle codec and both result stores, and corrupt input."""
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ import pytest
 from moto import mock_aws
 
 from analytics_reference import rank_interval
-from logmr import shuffle
 from logmr.aws import tables
 from logmr.aws.dynamodb import DynamoResultStore
 from logmr.errors import CorruptShuffleError
-from logmr.sketches import (
+from logmr.jobs.sketches import (
     HLL_LG_K,
     HLL_RSE,
     KLL_K,
@@ -37,6 +36,7 @@ from logmr.sketches import (
     quantiles_summary,
     quantiles_text,
 )
+from logmr.mapreduce import shuffle
 from logmr.storage.sqlite import SqliteResultStore
 
 pytestmark = pytest.mark.unit
@@ -77,7 +77,7 @@ def test_the_library_loads_only_when_a_job_sketches() -> None:
         "from logmr.jobs import load_job\n"
         "load_job('access_report', {'percentiles': 'false'})\n"
         "before = sorted(m for m in ('datasketches', 'numpy') if m in sys.modules)\n"
-        "from logmr.sketches import quantiles_of\n"
+        "from logmr.jobs.sketches import quantiles_of\n"
         "quantiles_of([1.0])\n"
         "after = sorted(m for m in ('datasketches', 'numpy') if m in sys.modules)\n"
         "print(before, after)\n"

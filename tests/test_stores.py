@@ -6,22 +6,22 @@ from pathlib import Path
 
 import pytest
 
-from logmr import shuffle
 from logmr.errors import (
     CorruptShuffleError,
     InputNotFoundError,
     InvalidParameterError,
     JobNotFoundError,
 )
+from logmr.mapreduce import shuffle
 from logmr.storage.base import JobRecord
-from logmr.storage.local import LocalObjectStore
+from logmr.storage.folder import FolderObjectStore
 from logmr.storage.sqlite import SqliteResultStore
 
 pytestmark = pytest.mark.unit
 
 
 def test_object_store_round_trip_ranges_and_listing(tmp_path: Path) -> None:
-    store = LocalObjectStore(tmp_path / "objects")
+    store = FolderObjectStore(tmp_path / "objects")
     store.put("jobs/a/x.bin", b"0123456789")
     store.put("jobs/a/sub/y.json", b"{}")
     store.put("jobs/b/z", b"")
@@ -40,7 +40,7 @@ def test_object_store_round_trip_ranges_and_listing(tmp_path: Path) -> None:
 
 
 def test_read_partition_uses_the_index(tmp_path: Path) -> None:
-    store = LocalObjectStore(tmp_path)
+    store = FolderObjectStore(tmp_path)
     store.put("s.bin", shuffle.encode([[("a", 1)], [("b", 2), ("c", 3)]]))
     assert store.read_partition("s.bin", 1, 2) == [("b", 2), ("c", 3)]
     with pytest.raises(CorruptShuffleError, match="has 2 partitions, the job has 3"):

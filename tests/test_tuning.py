@@ -1,4 +1,4 @@
-"""The planner's auto-tuning (logmr.tuning) and its sample (logmr.sample)."""
+"""The planner's auto-tuning (logmr.plan.tuning) and its sample (logmr.plan.sample)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logmr import tasks
-from logmr.generate import generate
-from logmr.inputs import InputObject, LocalInputSource, read_spread
-from logmr.planview import AssumedInputs
-from logmr.sample import SampleStats, sample_stats
-from logmr.spec import JobSpec
-from logmr.tuning import (
+from logmr.devtools.generate import generate
+from logmr.inputs.source import InputObject, LocalInputSource, read_spread
+from logmr.jobs import binding
+from logmr.plan import planner
+from logmr.plan.sample import SampleStats, sample_stats
+from logmr.plan.tuning import (
     MAX_MAP_TASKS,
     MIN_CHUNK_BYTES,
     Limits,
@@ -27,6 +26,8 @@ from logmr.tuning import (
     local_limits,
     tune,
 )
+from logmr.plan.view import AssumedInputs
+from logmr.spec import JobSpec
 
 MiB = 1024 * 1024
 GB = 10**9
@@ -111,7 +112,7 @@ def _log(lines: int, seed: int = 5) -> bytes:
 
 def test_sample_counts_the_jobs_keys_and_hot_keys() -> None:
     data = _log(800)
-    job, fmt = tasks.prepare(
+    job, fmt = binding.prepare(
         JobSpec(job_id="s", job="status_codes", inputs=["x"], format="apache_combined")
     )
     sample = sample_stats(job, fmt, data, complete=True)
@@ -132,7 +133,7 @@ def test_the_sample_counts_a_column_jobs_pairs_per_record() -> None:
     """top_paths maps batches pre-combined (one pair per path per batch); the
     sample still counts each path's records, which the key estimate needs."""
     data = _log(800)
-    job, fmt = tasks.prepare(
+    job, fmt = binding.prepare(
         JobSpec(job_id="s", job="top_paths", inputs=["x"], format="apache_combined")
     )
     sample = sample_stats(job, fmt, data, complete=True)
@@ -145,7 +146,7 @@ def test_the_sample_counts_a_column_jobs_pairs_per_record() -> None:
 
 def test_sample_drops_the_partial_last_line() -> None:
     data = _log(50)
-    job, fmt = tasks.prepare(
+    job, fmt = binding.prepare(
         JobSpec(job_id="s", job="status_codes", inputs=["x"], format="apache_combined")
     )
     cut_short = data[: len(data) - 10]
@@ -163,7 +164,7 @@ def test_make_plan_writes_nothing_and_resolves_the_spec(tmp_path: Path) -> None:
     log = tmp_path / "a.log"
     log.write_bytes(_log(3000))
     spec = JobSpec(job_id="p1", job="status_codes", inputs=[str(log)])
-    planned = tasks.make_plan(spec, LocalInputSource(), local_limits(2))
+    planned = planner.make_plan(spec, LocalInputSource(), local_limits(2))
     size = log.stat().st_size
     assert planned.spec.format == "apache_combined"
     assert planned.spec.reducers == 2
@@ -235,7 +236,7 @@ def test_the_plan_samples_the_whole_input_not_its_start(tmp_path: Path) -> None:
     log = tmp_path / "ordered.log"
     log.write_bytes(line % b"early" * half + line % b"late" * half)
     spec = JobSpec(job_id="p2", job="top_paths", inputs=[str(log)])
-    planned = tasks.make_plan(spec, LocalInputSource(), local_limits(2))
+    planned = planner.make_plan(spec, LocalInputSource(), local_limits(2))
     assert set(planned.sample.weights) == {"/early", "/late"}
     assert planned.sample.reads == 8
     assert planned.sample.bytes <= 256 * 1024

@@ -18,10 +18,10 @@ from analytics_reference import (
     session_groups,
     without_estimates,
 )
-from helpers import generated_logs, run_local
+from helpers import generated_logs, run_inline
 from logmr.errors import FormatMismatchError, InvalidParameterError
 from logmr.jobs import load_job
-from logmr.sketches import HLL_RSE, KLL_RANK_ERROR, PERCENTILES
+from logmr.jobs.sketches import HLL_RSE, KLL_RANK_ERROR, PERCENTILES
 
 pytestmark = pytest.mark.functional
 
@@ -37,7 +37,7 @@ def rows(logs: dict[str, Path]) -> list[Row]:
 
 
 def run(path: Path, job: str, **params: str) -> tuple[Any, dict[str, Any]]:
-    return run_local(path, job, params=params, reducers=3, chunk_size=64 * 1024)
+    return run_inline(path, job, params=params, reducers=3, chunk_size=64 * 1024)
 
 
 # -- window_counts -----------------------------------------------------------------
@@ -225,7 +225,9 @@ def test_percentiles_per_window(logs: dict[str, Path], rows: list[Row], window: 
 
 def test_percentiles_need_a_format_with_the_field(logs: dict[str, Path]) -> None:
     with pytest.raises(FormatMismatchError, match="latency"):
-        run_local(logs["access"], "percentiles", params={"field": "latency"}, fmt="apache_combined")
+        run_inline(
+            logs["access"], "percentiles", params={"field": "latency"}, fmt="apache_combined"
+        )
 
 
 # -- distinct_count ----------------------------------------------------------------------
@@ -274,8 +276,8 @@ def test_distinct_count(logs: dict[str, Path], rows: list[Row], field: str, wind
 def test_many_chunks_and_reducers_keep_exact_fields(
     logs: dict[str, Path], rows: list[Row], job: str, params: dict[str, str]
 ) -> None:
-    _, one = run_local(logs["access"], job, params=params, reducers=1, chunk_size=8 << 20)
-    record, many = run_local(logs["access"], job, params=params, reducers=5, chunk_size=16 * 1024)
+    _, one = run_inline(logs["access"], job, params=params, reducers=1, chunk_size=8 << 20)
+    record, many = run_inline(logs["access"], job, params=params, reducers=5, chunk_size=16 * 1024)
     assert record.counters["records"] == len(rows)
     assert without_estimates(one) == without_estimates(many)
     if job == "percentiles":  # and the quantiles keep their guarantee

@@ -16,7 +16,7 @@ from logmr.errors import InvalidParameterError, LogmrError, cause_message, error
 from logmr.jobs.params import parse_assignments
 
 if TYPE_CHECKING:
-    from logmr.remote import Remote
+    from logmr.run.remote import Remote
 
 DEFAULT_TABLE_ROWS = 20
 #: the options that make ``status`` and ``results`` read the deployed stack
@@ -237,7 +237,7 @@ def _remote_switch(parser: argparse.ArgumentParser) -> None:
 
 
 def _remote_options(parser: argparse.ArgumentParser) -> None:
-    # the names are logmr.remote's ENV_STATE_MACHINE and DEFAULT_STATE_MACHINE, written
+    # the names are logmr.run.remote's ENV_STATE_MACHINE and DEFAULT_STATE_MACHINE, written
     # out so that building the parser does not import boto3 (tests/test_remote.py checks)
     group = parser.add_argument_group("deployed stack (AWS or LocalStack)")
     group.add_argument(
@@ -268,7 +268,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _size(text: str) -> int:
-    from logmr.generate import parse_size
+    from logmr.units import parse_size
 
     try:
         return parse_size(text)
@@ -278,9 +278,10 @@ def _size(text: str) -> int:
 
 # -- commands ---------------------------------------------------------------------
 def _run(args: argparse.Namespace) -> int:
-    from logmr import tasks
-    from logmr.local import local_backends
+    from logmr import jobs
+    from logmr.jobs import binding
     from logmr.spec import JobSpec, new_job_id
+    from logmr.storage.embedded import embedded_backends
 
     settings = Settings.load(
         home=args.home, reducers=args.reducers, chunk_size=args.chunk_size, workers=args.workers
@@ -297,13 +298,13 @@ def _run(args: argparse.Namespace) -> int:
         "salted_keys": args.salt,
     }
     spec = JobSpec.from_dict(request)
-    tasks.load_job(spec.job, spec.params)  # a bad job or parameter: one line, before any work
+    jobs.load_job(spec.job, spec.params)  # a bad job or parameter: one line, before any work
     if spec.format != "auto":
-        tasks.prepare(spec)
-    backends = local_backends(settings)
+        binding.prepare(spec)
+    backends = embedded_backends(settings)
     progress = _Progress(None if args.json else sys.stderr)
     if args.engine == "inline":
-        from logmr import runner
+        from logmr.run import inline as runner
 
         try:
             runner.run(spec, backends, workers=settings.workers, progress=progress)
@@ -312,9 +313,9 @@ def _run(args: argparse.Namespace) -> int:
                 _print_failure(spec.job_id, error_name(exc), str(exc))
             raise
     else:
-        from logmr.engine.local import run_local
+        from logmr.run.engine import run_engine
 
-        execution = run_local(request, settings=settings, progress=progress)
+        execution = run_engine(request, settings=settings, progress=progress)
         if execution.status != "SUCCEEDED":
             # the execution's error, not the record's: a refused job id's record is another job's
             error, cause = str(execution.error), cause_message(str(execution.cause or ""))
@@ -337,9 +338,10 @@ def _run(args: argparse.Namespace) -> int:
 def _plan(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from logmr import planview, tuning
-    from logmr.local import LocalOrS3Inputs
+    from logmr.plan import tuning
+    from logmr.plan import view as planview
     from logmr.spec import JobSpec, new_job_id
+    from logmr.storage.embedded import LocalOrS3Inputs
 
     spec = JobSpec.from_dict(
         {
@@ -372,7 +374,7 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from logmr import remote
+    from logmr.run import remote
 
     request, payload, job_id = _submit_request(args)
     spec = remote.check_request(request, job_id)  # before any AWS call
@@ -415,7 +417,7 @@ def _submit(args: argparse.Namespace) -> int:
 
 def _submit_request(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any] | str, str]:
     """The request, what to send (the --input-file text as it is), the job id."""
-    from logmr import remote
+    from logmr.run import remote
 
     if args.input_file:
         given = [args.inputs, args.job, args.param, args.format, args.format_option]
@@ -448,7 +450,7 @@ def _new_id(request: dict[str, Any]) -> str:
 
 
 def _remote(args: argparse.Namespace) -> Remote:
-    from logmr.remote import Remote, RemoteSettings
+    from logmr.run.remote import Remote, RemoteSettings
 
     explicit = {name: getattr(args, name, None) for name in REMOTE_OPTIONS}
     return Remote(RemoteSettings.from_env(os.environ, **explicit))
@@ -461,9 +463,9 @@ def _is_remote(args: argparse.Namespace) -> bool:
 def _results(args: argparse.Namespace) -> int:
     if _is_remote(args):
         return _show(_remote(args).results(), args.job_id, args.top, args.json)
-    from logmr.local import local_backends
+    from logmr.storage.embedded import embedded_backends
 
-    backends = local_backends(Settings.load(home=args.home))
+    backends = embedded_backends(Settings.load(home=args.home))
     return _show(backends.results, args.job_id, args.top, args.json)
 
 
@@ -471,9 +473,9 @@ def _status(args: argparse.Namespace) -> int:
     if _is_remote(args):
         record = _remote(args).job_record(args.job_id)
     else:
-        from logmr.local import local_backends
+        from logmr.storage.embedded import embedded_backends
 
-        record = local_backends(Settings.load(home=args.home)).results.get_job(args.job_id)
+        record = embedded_backends(Settings.load(home=args.home)).results.get_job(args.job_id)
     if args.json:
         _print_json(record.to_dict())
     else:
@@ -486,7 +488,7 @@ def _status(args: argparse.Namespace) -> int:
         for name, seconds in sorted(record.timings.items()):
             out.write(f"  {name:<20} {seconds:>14}\n")
         if record.bill:
-            from logmr.cost import describe_bill
+            from logmr.plan.cost import describe_bill
 
             out.write(f"  bill on AWS          {describe_bill(record.bill)}\n")
     return 0 if record.status != "FAILED" else 1
@@ -496,9 +498,9 @@ def _report(args: argparse.Namespace) -> int:
     if _is_remote(args):
         store: Any = _remote(args).results()
     else:
-        from logmr.local import local_backends
+        from logmr.storage.embedded import embedded_backends
 
-        store = local_backends(Settings.load(home=args.home)).results
+        store = embedded_backends(Settings.load(home=args.home)).results
     _write_report(store, args.job_id, args.html, quiet=False)
     return 0
 
@@ -532,7 +534,8 @@ def _formats(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from logmr.generate import generate, parse_size
+    from logmr.devtools.generate import generate
+    from logmr.units import parse_size
 
     size = parse_size(args.size) if args.size else None
     if args.output == "-":

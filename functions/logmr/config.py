@@ -24,10 +24,10 @@ ENV_ENDPOINT_URL = "AWS_ENDPOINT_URL"
 #: the deployed state machine ``logmr submit`` starts (a name or an ARN)
 ENV_STATE_MACHINE = "LOGMR_STATE_MACHINE"
 #: the buckets and key prefixes a job on AWS may read (comma-separated; the
-#: buckets default to LOGMR_BUCKET): ``logmr.allowlist`` checks Plan's inputs
+#: buckets default to LOGMR_BUCKET): ``logmr.aws.allowlist`` checks Plan's inputs
 ENV_INPUT_BUCKETS = "LOGMR_INPUT_BUCKETS"
 ENV_INPUT_PREFIXES = "LOGMR_INPUT_PREFIXES"
-#: what the planner assumes of the map function (defaults: logmr.tuning.FUNCTION_SIZES
+#: what the planner assumes of the map function (defaults: logmr.workflow.names.FUNCTION_SIZES
 #: and Lambda's default account concurrency)
 ENV_MAP_MEMORY_MB = "LOGMR_MAP_MEMORY_MB"
 ENV_MAP_TIMEOUT_S = "LOGMR_MAP_TIMEOUT_S"
@@ -42,7 +42,7 @@ DEFAULT_STATE_MACHINE = "Logmr"
 DEFAULT_INPUT_PREFIXES = "incoming/"
 
 #: the largest byte range of a map task on one machine (the planner,
-#: ``logmr.tuning``, chooses chunk size and reducers when they are not given)
+#: ``logmr.plan.tuning``, chooses chunk size and reducers when they are not given)
 DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024
 #: malformed lines kept per map task (the job keeps at most ``MAX_SAMPLES``)
 SAMPLES_PER_TASK = 20
@@ -61,7 +61,7 @@ class Settings:
     """Where local job data lives and how work is cut."""
 
     home: Path = field(default_factory=lambda: _default_home(os.environ))
-    #: 0: chosen by the planner (logmr.tuning)
+    #: 0: chosen by the planner (logmr.plan.tuning)
     chunk_size: int = 0
     reducers: int = 0
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)

@@ -9,65 +9,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import mmh3
-
+from logmr import limits
 from logmr.errors import InvalidParameterError
-from logmr.partition import PARTITION_SEED
-
-
-#: where a job's objects live in the object store
-def job_prefix(job_id: str) -> str:
-    return f"jobs/{job_id}/"
-
-
-#: shuffle objects live under their own prefix so that a lifecycle rule can expire them
-SHUFFLE_PREFIX = "shuffle/"
-
-
-#: hex digits of the hash segment that spreads shuffle objects over key prefixes
-SHUFFLE_SPREAD_DIGITS = 2
-
-
-def shuffle_key(job_id: str, task: int) -> str:
-    """``shuffle/<hh>/<job>/m-<task>.bin``: ``hh`` (two hex digits of the task
-    number's murmur3 hash) comes before the job id, so one job's mappers (PUT)
-    and reducers (GET) spread over 256 key prefixes, each with S3's own request
-    rate (3,500 PUT and 5,500 GET per second), instead of sharing one."""
-    spread = format(
-        mmh3.hash(str(task).encode(), PARTITION_SEED, signed=False) % 16**SHUFFLE_SPREAD_DIGITS,
-        f"0{SHUFFLE_SPREAD_DIGITS}x",
-    )
-    return f"{SHUFFLE_PREFIX}{spread}/{job_id}/m-{task:05d}.bin"
-
-
-def map_summary_key(job_id: str, task: int) -> str:
-    return f"{job_prefix(job_id)}tasks/m-{task:05d}.json"
-
-
-def reduce_summary_key(job_id: str, partition: int) -> str:
-    return f"{job_prefix(job_id)}tasks/r-{partition:05d}.json"
-
-
-def part_key(job_id: str, partition: int) -> str:
-    return f"{job_prefix(job_id)}results/part-{partition:05d}.jsonl"
-
-
-def salted_part_key(job_id: str) -> str:
-    """The part file of the salted keys' results (Finalize reduces them)."""
-    return f"{job_prefix(job_id)}results/part-salted.jsonl"
-
-
-def manifest_key(job_id: str) -> str:
-    return f"{job_prefix(job_id)}plan.json"
-
-
-def map_items_key(job_id: str) -> str:
-    """The JSON array of map tasks a Distributed Map reads with its ItemReader."""
-    return f"{job_prefix(job_id)}map_tasks.json"
-
-
-def quarantine_key(job_id: str) -> str:
-    return f"{job_prefix(job_id)}malformed.jsonl"
 
 
 def new_job_id(job: str) -> str:
@@ -108,7 +51,9 @@ def _salted_keys(value: Any) -> list[str]:
 #: beyond this many map tasks, "auto" chooses the Distributed Map: an inline Map
 #: runs at most 40 iterations at a time and carries its items in the state
 #: (256 KiB), a Distributed Map reads them from S3 and runs up to 10,000 at once
-INLINE_MAP_MAX_TASKS = 40
+INLINE_MAP_MAX_TASKS = limits.INLINE_MAP_CONCURRENCY
+#: the most reducers (and the highest MaxConcurrency) a request may ask for
+MAX_REQUESTED = limits.MAX_MAP_CONCURRENCY
 
 
 @dataclass(frozen=True)
@@ -121,7 +66,7 @@ class JobSpec:
     params: dict[str, Any] = field(default_factory=dict)
     format: str = "auto"
     format_options: dict[str, str] = field(default_factory=dict)
-    #: 0: chosen by the planner (logmr.tuning); Plan's output spec holds the figure
+    #: 0: chosen by the planner (logmr.plan.tuning); Plan's output spec holds the figure
     reducers: int = 0
     #: bytes per map task; 0: chosen by the planner
     chunk_size: int = 0
@@ -130,7 +75,7 @@ class JobSpec:
     map_mode: str = "auto"
     #: Map states' MaxConcurrency; 0: chosen by the planner
     max_concurrency: int = 0
-    #: hot keys spread over every reducer (``logmr.sample.choose_salted_keys``):
+    #: hot keys spread over every reducer (``logmr.plan.sample.choose_salted_keys``):
     #: a map task sends such a key's pair to partition ``(p + task) % R``, the
     #: reducers combine it and Finalize reduces it; empty: chosen by the planner
     salted_keys: list[str] = field(default_factory=list)
@@ -158,9 +103,10 @@ class JobSpec:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidParameterError(f"malformed job specification: {exc!r}") from None
-        if spec.reducers < 0 or spec.reducers > 10_000:
+        if spec.reducers < 0 or spec.reducers > MAX_REQUESTED:
             raise InvalidParameterError(
-                f"reducers must be 1..10000 (0: chosen by the planner), got {spec.reducers}"
+                f"reducers must be 1..{MAX_REQUESTED} (0: chosen by the planner),"
+                f" got {spec.reducers}"
             )
         if spec.chunk_size < 0:
             raise InvalidParameterError(
@@ -170,9 +116,9 @@ class JobSpec:
             raise InvalidParameterError("no inputs given")
         if spec.map_mode not in MAP_MODES:
             raise InvalidParameterError(f"map_mode must be one of {', '.join(MAP_MODES)}")
-        if not 0 <= spec.max_concurrency <= 10_000:
+        if not 0 <= spec.max_concurrency <= MAX_REQUESTED:
             raise InvalidParameterError(
-                f"max_concurrency must be 1..10000 (0: chosen by the planner),"
+                f"max_concurrency must be 1..{MAX_REQUESTED} (0: chosen by the planner),"
                 f" got {spec.max_concurrency}"
             )
         if len(spec.salted_keys) > MAX_SALTED_KEYS or any(

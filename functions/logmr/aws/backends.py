@@ -8,7 +8,7 @@ from logmr.aws.dynamodb import DynamoResultStore
 from logmr.aws.s3 import S3InputSource, S3ObjectStore
 from logmr.config import StorageSettings
 from logmr.errors import InvalidParameterError
-from logmr.tasks import Backends
+from logmr.storage.backends import Backends
 
 
 def aws_backends(settings: StorageSettings, clients: Clients | None = None) -> Backends:

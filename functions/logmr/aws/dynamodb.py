@@ -25,6 +25,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from logmr import limits
 from logmr.aws.clients import Clients, UsesClient
 from logmr.aws.errors import translate
 from logmr.aws.tables import BY_VALUE_INDEX
@@ -42,7 +43,7 @@ __all__ = [
 ]
 
 #: items per BatchWriteItem call (the DynamoDB maximum)
-BATCH_SIZE = 25
+BATCH_SIZE = limits.BATCH_WRITE_ITEMS
 #: DynamoDB's item size limit: attribute names plus values
 MAX_ITEM_BYTES = 400 * 1024
 #: DynamoDB's limits on key attribute values

@@ -1,7 +1,7 @@
 """S3 as the object store (job data under a prefix) and as an input source.
 
 Both are thin I/O: the shared logic (JSON helpers, shuffle partition reads)
-lives in ``ObjectStore``, line splitting in ``logmr.lines``. Every botocore
+lives in ``ObjectStore``, line splitting in ``logmr.inputs.lines``. Every botocore
 error is turned into a logmr error here (``logmr.aws.errors.translate``).
 
 Reads are ranged GETs. An input stream is one open-ended GET
@@ -19,16 +19,17 @@ from typing import Any, BinaryIO, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from logmr import limits
 from logmr.aws.clients import Clients, UsesClient
 from logmr.aws.errors import classify, error_code, translate
 from logmr.errors import InputNotFoundError, InvalidParameterError
-from logmr.inputs import MAGIC_BYTES, InputObject, compression_of
+from logmr.inputs.source import MAGIC_BYTES, InputObject, compression_of
 from logmr.storage.base import ObjectStore
 
 __all__ = ["DELETE_BATCH", "S3InputSource", "S3ObjectStore", "parse_s3_uri", "s3_uri"]
 
 #: keys per DeleteObjects call (the S3 maximum)
-DELETE_BATCH = 1000
+DELETE_BATCH = limits.S3_PAGE_SIZE
 #: parallel ranged GETs when reading the first bytes of many listed inputs
 HEAD_WORKERS = 16
 
@@ -242,7 +243,7 @@ class S3Stream(io.RawIOBase):
 class S3InputSource(UsesClient):
     """Input logs in S3: ``s3://bucket/key`` or ``s3://bucket/prefix/``.
 
-    Implements ``logmr.inputs.InputSource``. A URI ending in ``/`` (or a bare
+    Implements ``logmr.inputs.source.InputSource``. A URI ending in ``/`` (or a bare
     bucket) is a prefix and means every object under it; otherwise it is one
     object, or, if there is no such object, the folder ``key/`` (as a local
     folder path without a trailing slash means the folder).

@@ -6,14 +6,16 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+from logmr import limits
+
 #: the local engine gives each invocation Lambda's longest timeout
-TIMEOUT_SECONDS = 900
+TIMEOUT_SECONDS = limits.MAX_TIMEOUT_S
 
 
 @dataclass
 class LocalContext:
     function_name: str
-    memory_limit_in_mb: int = 1769
+    memory_limit_in_mb: int = limits.MB_PER_VCPU
     function_version: str = "$LATEST"
     invoked_function_arn: str = ""
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))

@@ -5,7 +5,7 @@ A test-only ``hook`` may raise before an invocation to inject a fault; it is
 given the function name, the event and the attempt number (the count of
 invocations with the same function and event, so retries are numbered).
 
-``timeouts`` (function name -> seconds, e.g. from ``tuning.FUNCTION_SIZES``)
+``timeouts`` (function name -> seconds, e.g. from ``workflow.names.FUNCTION_SIZES``)
 emulates Lambda's timeout: an invocation that takes longer (the hook's time
 included, so a test can inject a slow task) fails with ``Sandbox.Timedout``,
 the error Step Functions reports for a timed-out function. Lambda kills the
@@ -26,7 +26,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from logmr.engine import worker
-from logmr.names import TIMEOUT_ERROR
+from logmr.workflow.names import TIMEOUT_ERROR
 
 #: called with (function name, event, attempt number); may raise to inject a fault
 Hook = Callable[[str, dict[str, Any], int], None]
@@ -40,7 +40,7 @@ _IN_PROCESS = threading.Lock()
 
 class WorkerPool:
     """Spawn-based worker processes with the handlers imported: owned by one
-    dispatcher, or shared by the dispatchers of concurrent jobs (``run_local``'s
+    dispatcher, or shared by the dispatchers of concurrent jobs (``run_engine``'s
     ``pool``) so that starting workers (interpreter, Powertools imports) is paid
     once rather than per job."""
 

@@ -32,11 +32,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from logmr import limits
+
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 S3_GET_OBJECT = "arn:aws:states:::s3:getObject"
 #: the Step Functions quota on a state's input or output
 MAX_PAYLOAD_BYTES = 262_144
-_INLINE_MAP_LIMIT = 40
+_INLINE_MAP_LIMIT = limits.INLINE_MAP_CONCURRENCY
 
 #: invoke(function_arn, payload) -> (ok, result or error payload as parsed JSON)
 Invoke = Callable[[str, Any], tuple[bool, Any]]

@@ -43,7 +43,7 @@ from operator import itemgetter
 from typing import Any, ClassVar
 
 from logmr.errors import FormatMismatchError, InvalidParameterError
-from logmr.lines import split_lines
+from logmr.inputs.lines import split_lines
 
 Record = Any
 Getter = Callable[[Record], Any]

@@ -24,10 +24,6 @@ from logmr.errors import InvalidParameterError, JobNotFoundError, TransientError
 from logmr.handlers.runtime import backends, logger, tracer
 from logmr.spec import check_job_id
 
-#: the handler string of the API function (not a state machine function, so
-#: not in ``logmr.names.FUNCTIONS``)
-API_HANDLER = "logmr.handlers.api.handler"
-
 DEFAULT_TOP = 20
 MAX_TOP = 1000
 _NUMBER = re.compile(r"[0-9]{1,7}")

@@ -7,9 +7,11 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from logmr import allowlist, config, tasks, tuning
+from logmr import config, tasks
+from logmr.aws import allowlist
 from logmr.handlers.runtime import backends, logger, metrics, tracer
 from logmr.jobs import load_job
+from logmr.plan import tuning
 from logmr.spec import request_to_spec
 
 

@@ -14,9 +14,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.shared.functions import strtobool
 
 from logmr import config
-from logmr.tasks import Backends
-
-SERVICE = "logmr"
+from logmr.storage.backends import Backends
+from logmr.workflow.names import SERVICE
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=SERVICE, service=SERVICE)
@@ -66,9 +65,9 @@ def backends() -> Backends:
     """Local folder + SQLite when ``LOGMR_STORAGE=local``, else S3 + DynamoDB."""
     settings = config.StorageSettings.from_env(os.environ)
     if settings.storage == "local":
-        from logmr.local import local_backends
+        from logmr.storage.embedded import embedded_backends
 
-        return local_backends(config.Settings.load())
+        return embedded_backends(config.Settings.load())
     from logmr.aws.backends import aws_backends
 
     return aws_backends(settings)

@@ -2,7 +2,7 @@
 
 The mapper emits plain observations; the combiner folds them (and earlier
 sketches) into one sketch per key in its versioned text form
-(``logmr.sketches``), so a map task ships one small sketch per window.
+(``logmr.jobs.sketches``), so a map task ships one small sketch per window.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from logmr.jobs import register
 from logmr.jobs.base import KV, Job, ResultsView
 from logmr.jobs.builtin import _text
 from logmr.jobs.params import Param
-from logmr.jobs.timewindows import TZ_PARAM, WHOLE_JOB, time_getter, window_name, window_or_whole
-from logmr.sketches import (
+from logmr.jobs.sketches import (
     HLL_RSE,
     KLL_RANK_ERROR,
     distinct_estimate,
@@ -28,6 +27,7 @@ from logmr.sketches import (
     quantiles_summary,
     quantiles_text,
 )
+from logmr.jobs.timewindows import TZ_PARAM, WHOLE_JOB, time_getter, window_name, window_or_whole
 
 #: canonical fields holding numbers a percentile makes sense of
 NUMERIC_FIELDS = ("bytes", "latency")

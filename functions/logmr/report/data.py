@@ -161,7 +161,7 @@ def facts(record: JobRecord) -> list[tuple[str, str]]:
 def cost_of(record: JobRecord) -> str | None:
     """The record's ``cost`` or ``bill`` (a number in USD, or named parts), if it has one."""
     if record.bill:
-        from logmr.cost import describe_bill
+        from logmr.plan.cost import describe_bill
 
         return "on AWS " + describe_bill(record.bill)
     for name in ("cost", "bill"):

@@ -8,9 +8,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from logmr import shuffle
 from logmr.errors import JobNotFoundError
 from logmr.jobs.base import sort_value
+from logmr.mapreduce import shuffle
 
 STATUSES = ("RUNNING", "SUCCEEDED", "FAILED")
 
@@ -76,7 +76,7 @@ class JobRecord:
     map_tasks: int = 0
     result_keys: int = 0
     malformed_samples: list[dict[str, Any]] = field(default_factory=list)
-    #: what the job used, priced (``logmr.cost``; set by Finalize): Lambda
+    #: what the job used, priced (``logmr.plan.cost``; set by Finalize): Lambda
     #: requests and GB-s, transitions, S3 requests, DynamoDB WRUs, USD
     bill: dict[str, Any] | None = None
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 
+from logmr import limits
 from logmr.storage.base import ObjectStore
 
 
@@ -39,7 +40,7 @@ class CountingStore(ObjectStore):
     def list_keys(self, prefix: str) -> list[str]:
         keys = self.inner.list_keys(prefix)
         with self._lock:
-            self.lists += max(-(-len(keys) // 1000), 1)
+            self.lists += max(-(-len(keys) // limits.S3_PAGE_SIZE), 1)
         return keys
 
     def delete(self, keys: Iterable[str]) -> None:

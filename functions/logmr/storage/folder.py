@@ -10,7 +10,7 @@ from logmr.errors import InputNotFoundError, InvalidParameterError
 from logmr.storage.base import ObjectStore
 
 
-class LocalObjectStore(ObjectStore):
+class FolderObjectStore(ObjectStore):
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
 

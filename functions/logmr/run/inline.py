@@ -11,9 +11,10 @@ from typing import Any
 
 from logmr import tasks
 from logmr.errors import error_name
-from logmr.spec import JobSpec, MapTask, manifest_key
-from logmr.tasks import Backends
-from logmr.tuning import local_limits
+from logmr.layout import manifest_key
+from logmr.plan.tuning import local_limits
+from logmr.spec import JobSpec, MapTask
+from logmr.storage.backends import Backends
 
 #: called as progress(phase, done, total)
 Progress = Callable[[str, int, int], None]

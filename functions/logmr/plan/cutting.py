@@ -1,7 +1,7 @@
 """Cutting inputs into map tasks.
 
 A plain object of ``size`` bytes becomes ranges ``[k*chunk, min((k+1)*chunk, size))``;
-the line-exact rule of ``logmr.lines`` makes each line belong to exactly one
+the line-exact rule of ``logmr.inputs.lines`` makes each line belong to exactly one
 range. A compressed object is one task (``end`` None), decompressed as a
 stream. Empty objects get no task.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from logmr.inputs import InputObject
+from logmr.inputs.source import InputObject
 from logmr.spec import MapTask
 
 

@@ -1,6 +1,6 @@
 """``logmr plan``: what Plan would decide for a job on AWS Lambda, without
 running it or writing anything, and what it would cost and take
-(``logmr.cost``). ``assume_bytes`` plans a synthetic input of that size, in
+(``logmr.plan.cost``). ``assume_bytes`` plans a synthetic input of that size, in
 objects of ``object_bytes``, whose content is like the given inputs (they are
 still listed, and sampled for the format, the keys and the shuffle size)."""
 
@@ -10,10 +10,10 @@ import math
 from collections.abc import Iterable
 from typing import Any, BinaryIO
 
-from logmr import cost, tasks
-from logmr.inputs import InputObject, InputSource
+from logmr.inputs.source import InputObject, InputSource
+from logmr.plan import cost, planner
+from logmr.plan.tuning import Limits
 from logmr.spec import INLINE_MAP_MAX_TASKS, JobSpec
-from logmr.tuning import Limits
 
 MiB = 1024 * 1024
 
@@ -53,7 +53,7 @@ class AssumedInputs:
 def plan_report(
     spec: JobSpec, inputs: InputSource, limits: Limits, with_estimate: bool
 ) -> dict[str, Any]:
-    planned = tasks.make_plan(spec, inputs, limits)
+    planned = planner.make_plan(spec, inputs, limits)
     chosen = planned.spec
     report: dict[str, Any] = {
         "job": chosen.job,

@@ -4,7 +4,7 @@ spread over it), giving the keys it emits, how fast new keys appear, the
 shuffle bytes per input byte, and the keys and partitions that would
 dominate, by records and by the bytes of their combined pairs (the keys worth
 salting, ``choose_salted_keys``). No I/O: the caller reads the sample
-(``tasks.make_plan``, with ``inputs.read_spread``, reusing the start it read to
+(``plan.planner.make_plan``, with ``inputs.read_spread``, reusing the start it read to
 detect the format).
 """
 
@@ -18,9 +18,9 @@ from typing import Any
 
 from logmr.formats.base import Format
 from logmr.jobs.base import Job
-from logmr.mapreduce import MapSide, key_text
-from logmr.partition import partition_of
-from logmr.shuffle import encode
+from logmr.mapreduce.partition import partition_of
+from logmr.mapreduce.shuffle import encode
+from logmr.mapreduce.side import MapSide, key_text
 from logmr.spec import MAX_SALTED_KEY_CHARS, MAX_SALTED_KEYS
 
 #: bytes of whole lines the planner maps at plan time

@@ -24,8 +24,8 @@ from typing import Any
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
-from logmr import names
 from logmr.engine.dispatcher import Dispatcher
+from logmr.workflow import names
 
 #: the signature logmr relies on
 INVOKE_PARAMETERS = ("self", "function_name", "qualifier", "body", "headers", "response_headers")
@@ -46,7 +46,7 @@ def check_contract() -> None:
     if params != INVOKE_PARAMETERS:
         raise MotoContractError(
             f"moto.awslambda_simple.models.LambdaSimpleBackend.invoke takes {params}, "
-            f"logmr expects {INVOKE_PARAMETERS}: pin moto or update logmr.engine.moto"
+            f"logmr expects {INVOKE_PARAMETERS}: pin moto or update moto_engine"
         )
 
 
@@ -55,7 +55,7 @@ def dispatching(dispatcher: Dispatcher) -> Iterator[Dispatcher]:
     """Route moto's Lambda invocations to ``dispatcher`` for the duration."""
     check_contract()
 
-    def invoke(  # noqa: PLR0917 - moto's signature
+    def invoke(
         backend: Any,
         function_name: str,
         qualifier: Any,

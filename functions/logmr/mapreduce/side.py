@@ -14,9 +14,9 @@ from typing import Any
 
 from logmr.config import SAMPLE_LINE_BYTES
 from logmr.formats.base import Format
+from logmr.inputs.lines import split_lines
 from logmr.jobs.base import Job
-from logmr.lines import split_lines
-from logmr.partition import partition_of
+from logmr.mapreduce.partition import partition_of
 
 #: buffered values before the combiner folds them (bounds map-side memory)
 COMBINE_EVERY = 200_000

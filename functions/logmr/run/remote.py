@@ -27,6 +27,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from logmr import limits
 from logmr.aws.clients import Clients
 from logmr.aws.dynamodb import DynamoResultStore
 from logmr.aws.errors import error_code, translate
@@ -67,8 +68,8 @@ __all__ = [
 #: the deployed state machine, a name or an ARN (to move to logmr.config)
 #: seconds between two looks at a running execution
 POLL_SECONDS = 2.0
-#: ListStateMachines' and GetExecutionHistory's largest page
-PAGE_SIZE = 1000
+#: ListStateMachines' and GetExecutionHistory's page size
+PAGE_SIZE = limits.SFN_PAGE_SIZE
 #: statuses of an execution that is not finished
 RUNNING = frozenset({"RUNNING", "PENDING_REDRIVE"})
 #: Map state name -> the phase it shows as
@@ -169,11 +170,12 @@ def check_request(request: dict[str, Any], execution_name: str) -> JobSpec:
     for uri in spec.inputs:
         check_s3_uri(uri)
     if ":" not in spec.job and "." not in spec.job:
-        from logmr import tasks
+        from logmr import jobs
+        from logmr.jobs import binding
 
-        tasks.load_job(spec.job, spec.params)
+        jobs.load_job(spec.job, spec.params)
         if spec.format != "auto":
-            tasks.prepare(spec)
+            binding.prepare(spec)
     return spec
 
 

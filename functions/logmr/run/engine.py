@@ -2,7 +2,7 @@
 by ``logmr.engine.interpreter``, every Lambda invocation dispatched to logmr's
 handlers in worker processes, job data in a local folder and SQLite.
 
-Placeholders are filled from ``logmr.names`` as the CDK stack fills them, with
+Placeholders are filled from ``logmr.workflow.names`` as the CDK stack fills them, with
 local function ARNs and a bucket name (``LOCAL_BUCKET``) that the engine serves
 from the local object store: the Distributed Map's ItemReader reads the plan's
 item list from the same folder the Plan handler wrote it to.
@@ -17,11 +17,12 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from logmr import config, names
+from logmr import config
 from logmr.config import Settings
 from logmr.engine.dispatcher import Dispatcher, Hook, WorkerPool
 from logmr.engine.interpreter import Execution, Interpreter, StatesError
-from logmr.local import local_backends
+from logmr.storage.embedded import embedded_backends
+from logmr.workflow import names
 
 LOCAL_BUCKET = "logmr-local"
 LOCAL_ARN = "arn:aws:lambda:local:000000000000:function:{}"
@@ -94,7 +95,7 @@ class _PhaseProgress:
 
 
 def worker_pool(settings: Settings, workers: int | None = None) -> WorkerPool:
-    """Worker processes for ``run_local(pool=...)`` calls with the same
+    """Worker processes for ``run_engine(pool=...)`` calls with the same
     ``settings``, kept across jobs: close it (or use ``with``) when done."""
     return WorkerPool(
         settings.workers if workers is None else workers,
@@ -105,7 +106,7 @@ def worker_pool(settings: Settings, workers: int | None = None) -> WorkerPool:
 
 
 class _SharedPools:
-    """The worker pools of the ``run_local`` calls running at once in this
+    """The worker pools of the ``run_engine`` calls running at once in this
     process: calls with the same home and worker count share one pool (started
     by the first, closed when the last ends), so ten concurrent jobs start two
     workers rather than twenty."""
@@ -136,7 +137,7 @@ class _SharedPools:
 _SHARED_POOLS = _SharedPools()
 
 
-def run_local(
+def run_engine(
     request: dict[str, Any],
     *,
     settings: Settings,
@@ -151,7 +152,7 @@ def run_local(
     execution is named by the request's ``job_id``. Handlers run in ``pool``
     (from ``worker_pool`` with the same settings: kept by the caller across
     jobs), else in ``workers`` worker processes shared with the other
-    ``run_local`` calls running in this process, else (``workers=0``) in the
+    ``run_engine`` calls running in this process, else (``workers=0``) in the
     calling thread. ``timeouts`` (logical function name -> seconds) emulates
     Lambda's timeouts; none by default."""
     count = settings.workers if workers is None else workers
@@ -179,7 +180,7 @@ def _run(
     sleep: Callable[[float], None],
     timeouts: Mapping[str, float] | None,
 ) -> Execution:
-    objects = local_backends(settings).objects
+    objects = embedded_backends(settings).objects
 
     def get_object(bucket: str, key: str) -> bytes:
         if bucket != LOCAL_BUCKET:

@@ -1,5 +1,6 @@
 """Names shared by the state machine, the infrastructure and the local engine:
-one source for each.
+one source for each (the functions, their handlers and sizes, the ASL
+placeholders, the service name of logs and metrics).
 
 The ASL file has ``${...}`` placeholders; the CDK stack fills them with
 ``DefinitionSubstitutions`` and the local engine with the ARNs of the
@@ -9,6 +10,8 @@ functions it registers. Both take the names from here.
 from __future__ import annotations
 
 from pathlib import Path
+
+from logmr import limits
 
 #: the state machine definition, in ``statemachine/`` at the top of the repository
 STATE_MACHINE_FILE = "logmr.asl.json"
@@ -21,6 +24,23 @@ FUNCTIONS: dict[str, str] = {
     "Finalize": "logmr.handlers.finalize.handler",
     "MarkFailed": "logmr.handlers.mark_failed.handler",
 }
+
+#: the handler of the HTTP API's function (not a state machine function)
+API_HANDLER = "logmr.handlers.api.handler"
+
+#: memory (MB) and timeout (s) per function, used by the CDK stack and the cost
+#: model: map and reduce get one full vCPU and Lambda's longest timeout;
+#: Finalize reads every result of the job, so it gets more room than Plan
+FUNCTION_SIZES: dict[str, tuple[int, int]] = {
+    "Plan": (512, 300),
+    "Map": (limits.MB_PER_VCPU, limits.MAX_TIMEOUT_S),
+    "Reduce": (limits.MB_PER_VCPU, limits.MAX_TIMEOUT_S),
+    "Finalize": (1024, limits.MAX_TIMEOUT_S),
+    "MarkFailed": (256, 60),
+}
+
+#: the Powertools service name of the logs, metrics (their namespace) and traces
+SERVICE = "logmr"
 
 #: the error Step Functions reports for a Lambda function that outlived its
 #: timeout (not retried by the state machine: see docs/reliability.md)
@@ -42,10 +62,11 @@ def placeholders() -> list[str]:
 
 def state_machine_path() -> Path:
     """The ASL file: packaged beside the code in a wheel, else in the repository."""
-    packaged = Path(__file__).parent / "statemachine" / STATE_MACHINE_FILE
+    package = Path(__file__).resolve().parents[1]  # functions/logmr, or logmr in a wheel
+    packaged = package / "statemachine" / STATE_MACHINE_FILE
     if packaged.exists():
         return packaged
-    return Path(__file__).resolve().parents[2] / "statemachine" / STATE_MACHINE_FILE
+    return package.parents[1] / "statemachine" / STATE_MACHINE_FILE
 
 
 def substitute(definition: str, values: dict[str, str]) -> str:

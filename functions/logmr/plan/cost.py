@@ -13,8 +13,10 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from logmr import tuning
-from logmr.tuning import Limits
+from logmr.limits import INLINE_MAP_CONCURRENCY, S3_PAGE_SIZE
+from logmr.plan import tuning
+from logmr.plan.tuning import Limits
+from logmr.workflow.names import FUNCTION_SIZES
 
 PRICES_CHECKED = "2026-11-22"
 #: Lambda, arm64 (the stack's architecture): per GB-second and per request
@@ -108,7 +110,7 @@ class Estimate:
 
 
 def _gb(function: str) -> float:
-    return tuning.FUNCTION_SIZES[function][0] / 1024
+    return FUNCTION_SIZES[function][0] / 1024
 
 
 def estimate(shape: Shape, limits: Limits) -> Estimate:
@@ -148,11 +150,11 @@ def estimate(shape: Shape, limits: Limits) -> Estimate:
         # plan: manifest (and the Distributed Map's items); map: shuffle and
         # summary; reduce: part file and summary; finalize: malformed samples
         s3_put=1 + items + 2 * m + 2 * r + 1,
-        s3_list=max(math.ceil(shape.objects / 1000), 1),
+        s3_list=max(math.ceil(shape.objects / S3_PAGE_SIZE), 1),
         dynamodb_wru=shape.expected_keys + JOB_RECORD_WRU,
     )
     map_wave = min(shape.max_concurrency, limits.concurrency)
-    reduce_wave = min(shape.max_concurrency, tuning.INLINE_CONCURRENCY)
+    reduce_wave = min(shape.max_concurrency, INLINE_MAP_CONCURRENCY)
     wall = (
         plan_s
         + math.ceil(m / map_wave) * map_s

@@ -8,10 +8,10 @@ from collections.abc import Iterable
 from typing import Any, BinaryIO
 
 from logmr.config import Settings
-from logmr.inputs import InputObject, InputSource, LocalInputSource
-from logmr.storage.local import LocalObjectStore
+from logmr.inputs.source import InputObject, InputSource, LocalInputSource
+from logmr.storage.backends import Backends
+from logmr.storage.folder import FolderObjectStore
 from logmr.storage.sqlite import SqliteResultStore
-from logmr.tasks import Backends
 
 
 class LocalOrS3Inputs:
@@ -44,9 +44,9 @@ class LocalOrS3Inputs:
         return {"local": self.local, "_s3": None}
 
 
-def local_backends(settings: Settings) -> Backends:
+def embedded_backends(settings: Settings) -> Backends:
     return Backends(
         inputs=LocalOrS3Inputs(),
-        objects=LocalObjectStore(settings.home / "objects"),
+        objects=FolderObjectStore(settings.home / "objects"),
         results=SqliteResultStore(settings.home / "logmr.sqlite"),
     )

@@ -1,6 +1,6 @@
 """Planner auto-tuning: the chunk size, the number of reducers and the Map
 states' concurrency from the input's size, where the tasks run, and a sample
-of the job's output (``logmr.sample``). Pure functions over a documented model
+of the job's output (``logmr.plan.sample``). Pure functions over a documented model
 (docs/performance.md); a chunk size, reducer count or concurrency given in the
 job request always wins.
 
@@ -23,7 +23,7 @@ The model, for AWS Lambda:
   there are at most ``MAX_REDUCERS``: the Reduce state is an inline Map, which
   runs 40 iterations at a time, so 40 reducers are one wave;
 * a key whose combined pairs would make its reducer the long pole is salted:
-  spread over every reducer, reduced in Finalize (``logmr.sample.choose_salted_keys``);
+  spread over every reducer, reduced in Finalize (``logmr.plan.sample.choose_salted_keys``);
 * on one machine (``local``) the workers are the cores: equal chunks of at
   most ``LOCAL_MAX_CHUNK_BYTES``, as many as a multiple of the cores (each
   worker runs the same number of map tasks), one reducer per core.
@@ -38,11 +38,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from logmr import config
-from logmr.sample import SampleStats, choose_salted_keys
+from logmr.limits import ACCOUNT_CONCURRENCY, INLINE_MAP_CONCURRENCY
+from logmr.limits import MB_PER_VCPU as LAMBDA_MB_PER_VCPU
+from logmr.plan.sample import SampleStats, choose_salted_keys
+from logmr.workflow.names import FUNCTION_SIZES
 
 MiB = 1024 * 1024
 #: one vCPU's worth of Lambda memory (MB)
-MB_PER_VCPU = 1769
+MB_PER_VCPU = LAMBDA_MB_PER_VCPU
 #: map throughput of one Lambda vCPU (MB/s): 95 MB/s measured per core here
 #: (bench/results/status_codes.md, full map task) times 0.65 for a Lambda vCPU
 MAP_MB_PER_S_PER_VCPU = 60.0
@@ -57,24 +60,11 @@ KEYS_PER_REDUCER = 100_000
 #: one reducer's result writes: 25-item BatchWriteItem calls of about 10 ms
 DYNAMODB_ITEMS_PER_S = 2_500.0
 #: the Reduce state is an inline Map (40 iterations at a time): one wave
-MAX_REDUCERS = 40
+MAX_REDUCERS = INLINE_MAP_CONCURRENCY
 #: Lambda's default account concurrency: the Distributed Map's MaxConcurrency
-LAMBDA_CONCURRENCY = 1_000
-#: an inline Map runs at most 40 iterations at a time
-INLINE_CONCURRENCY = 40
+LAMBDA_CONCURRENCY = ACCOUNT_CONCURRENCY
 LOCAL_MAX_CHUNK_BYTES = config.DEFAULT_CHUNK_SIZE
 LOCAL_MIN_CHUNK_BYTES = 1 * MiB
-
-#: memory (MB) and timeout (s) per function, used by the CDK stack and the cost
-#: model: map and reduce get one full vCPU and Lambda's longest timeout;
-#: Finalize reads every result of the job, so it gets more room than Plan
-FUNCTION_SIZES: dict[str, tuple[int, int]] = {
-    "Plan": (512, 300),
-    "Map": (1769, 900),
-    "Reduce": (1769, 900),
-    "Finalize": (1024, 900),
-    "MarkFailed": (256, 60),
-}
 
 
 @dataclass(frozen=True)
@@ -126,7 +116,7 @@ class Tuning:
     max_concurrency: int
     #: distinct keys the sample predicts for the whole input
     expected_keys: int
-    #: keys spread over every reducer (``logmr.sample.choose_salted_keys``)
+    #: keys spread over every reducer (``logmr.plan.sample.choose_salted_keys``)
     salted_keys: list[str] = field(default_factory=list)
     #: the busiest partition's share of the sample's combined bytes
     largest_load_share: float = 1.0
@@ -179,7 +169,7 @@ def choose_reducers(expected_keys: int, limits: Limits) -> tuple[int, str]:
 def choose_concurrency(map_tasks: int, reducers: int, limits: Limits) -> int:
     """The Map states' MaxConcurrency (map and reduce share it)."""
     if limits.target == "local":
-        return INLINE_CONCURRENCY
+        return INLINE_MAP_CONCURRENCY
     return max(1, min(max(map_tasks, reducers), limits.concurrency))
 
 

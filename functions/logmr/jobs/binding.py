@@ -1,0 +1,16 @@
+"""A job spec's job and format, bound and checked against each other."""
+
+from __future__ import annotations
+
+from logmr import formats
+from logmr.formats.base import Format
+from logmr.jobs import Job, load_job
+from logmr.spec import JobSpec
+
+
+def prepare(spec: JobSpec) -> tuple[Job, Format]:
+    """The job and its format, checked against each other (no I/O)."""
+    job = load_job(spec.job, spec.params)
+    fmt = formats.get_format("plain" if spec.format == "auto" else spec.format, spec.format_options)
+    job.bind(fmt)
+    return job, fmt

@@ -1,0 +1,16 @@
+"""The task functions: ``plan``, ``map_task``, ``reduce_task``, ``finalize`` and
+``mark_failed``, one module each. The Lambda handlers, the local engine and the
+inline runner all call these, with storage passed in through ``Backends``.
+
+Every task is idempotent: its outputs have deterministic names (a retried or
+duplicated map task overwrites its shuffle object and summary, a reducer
+upserts its keys), so running a task twice never counts twice.
+"""
+
+from logmr.tasks.failure import mark_failed
+from logmr.tasks.finalizing import finalize
+from logmr.tasks.mapping import map_task
+from logmr.tasks.planning import check_job_id_free, plan
+from logmr.tasks.reducing import reduce_task
+
+__all__ = ["check_job_id_free", "finalize", "map_task", "mark_failed", "plan", "reduce_task"]

@@ -1,0 +1,114 @@
+"""The Finalize task: add up the task summaries, reduce the salted keys,
+summarise the job, bill it, record it SUCCEEDED."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from typing import Any
+
+from logmr import layout, limits
+from logmr.config import MAX_SAMPLES
+from logmr.jobs import ResultsView
+from logmr.jobs.binding import prepare
+from logmr.mapreduce.side import reduce_groups
+from logmr.plan import cost
+from logmr.spec import JobSpec
+from logmr.storage.backends import Backends
+from logmr.storage.counting import CountingStore
+from logmr.tasks.common import add, json_line, now, read_all
+
+
+def finalize(spec: JobSpec, map_task_count: int, backends: Backends) -> dict[str, Any]:
+    """Add up the task summaries, reduce the salted keys' partials (every
+    reducer's combined share of them) and write their results, compute the
+    job's summary and its bill, record SUCCEEDED."""
+    started = time.perf_counter()
+    job, _ = prepare(spec)
+    objects = CountingStore(backends.objects)
+    counters: dict[str, int] = {}
+    samples: list[dict[str, Any]] = []
+    seconds = {"map_task_s": 0.0, "reduce_task_s": 0.0}
+    requests = {"get": 0, "put": 0, "list": 0}
+    map_summaries = read_all(
+        lambda task: objects.get_json(layout.map_summary_key(spec.job_id, task)),
+        range(map_task_count),
+    )
+    for summary in map_summaries:
+        add(counters, summary["counters"])
+        samples.extend(summary["samples"][: max(MAX_SAMPLES - len(samples), 0)])
+        seconds["map_task_s"] += summary["seconds"]
+        add(requests, summary.get("requests", {}))
+    keys = 0
+    reduce_summaries = read_all(
+        lambda partition: objects.get_json(layout.reduce_summary_key(spec.job_id, partition)),
+        range(spec.reducers),
+    )
+    partials: dict[str, list[Any]] = {}
+    for summary in reduce_summaries:
+        add(counters, summary["counters"])
+        keys += summary["keys"]
+        seconds["reduce_task_s"] += summary["seconds"]
+        add(requests, summary.get("requests", {}))
+        for key, value in summary.get("partials", ()):
+            partials.setdefault(key, []).append(value)
+    if partials:  # before the summary reads the results; a re-run upserts the same rows
+        salted = reduce_groups(job, partials)
+        part = "".join(json_line([key, value]) for key, value in salted)
+        objects.put(layout.salted_part_key(spec.job_id), part.encode())
+        keys += backends.results.put_results(spec.job_id, salted)
+        add(counters, dict(job.counters))  # anything the reducer counted
+    if samples:
+        lines = "".join(json_line(sample) for sample in samples)
+        objects.put(layout.quarantine_key(spec.job_id), lines.encode())
+    manifest = objects.get_json(layout.manifest_key(spec.job_id))
+    record = backends.results.get_job(spec.job_id)
+    record.summary = job.finalize(ResultsView(backends.results.iter_results(spec.job_id)))
+    record.status = "SUCCEEDED"
+    record.counters = counters
+    record.result_keys = keys
+    record.malformed_samples = samples
+    record.finished_at = now()
+    record.timings.update({name: round(value, 3) for name, value in seconds.items()})
+    if record.created_at:
+        elapsed = datetime.fromisoformat(record.finished_at) - datetime.fromisoformat(
+            record.created_at
+        )
+        record.timings["duration_s"] = round(elapsed.total_seconds(), 3)
+    add(requests, objects.requests())
+    record.bill = cost.bill(
+        map_tasks=map_task_count,
+        reducers=spec.reducers,
+        seconds={
+            "Plan": record.timings.get("plan_s", 0.0),
+            "Map": seconds["map_task_s"],
+            "Reduce": seconds["reduce_task_s"],
+            "Finalize": time.perf_counter() - started,
+        },
+        requests=_plan_requests(manifest, spec, requests),
+        result_items=keys,
+        record_bytes=len(json.dumps(record.to_dict())),
+    )
+    backends.results.put_job(record)
+    return {"job_id": spec.job_id, "status": "SUCCEEDED", "counters": counters, "result_keys": keys}
+
+
+def _plan_requests(
+    manifest: dict[str, Any], spec: JobSpec, counted: dict[str, int]
+) -> dict[str, int]:
+    """``counted`` (the tasks' and Finalize's own requests) plus Plan's, derived
+    from what it did: a LIST page per 1,000 objects and a 4-byte GET per object
+    on S3, the sample's GETs, the manifest PUT, and the item list's PUT and the
+    ItemReader's GET for a Distributed Map."""
+    objects = int(manifest.get("input_objects", 0))
+    on_s3 = any(uri.startswith("s3://") for uri in spec.inputs)
+    items = 1 if manifest.get("distributed") else 0
+    return {
+        "get": counted["get"]
+        + (objects if on_s3 else 0)
+        + int(manifest.get("sample_reads", 1))
+        + items,
+        "put": counted["put"] + 1 + items,
+        "list": counted["list"] + (max(-(-objects // limits.S3_PAGE_SIZE), 1) if on_s3 else 0),
+    }

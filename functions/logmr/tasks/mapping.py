@@ -1,0 +1,62 @@
+"""The Map task: one byte range in, one shuffle object and a summary out."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from logmr import layout
+from logmr.config import SAMPLES_PER_TASK
+from logmr.errors import InvalidParameterError
+from logmr.inputs.lines import iter_range_texts
+from logmr.inputs.source import decompressing
+from logmr.jobs.binding import prepare
+from logmr.mapreduce.shuffle import encode
+from logmr.mapreduce.side import MapSide
+from logmr.spec import JobSpec, MapTask
+from logmr.storage.backends import Backends
+from logmr.storage.counting import CountingStore
+
+
+def map_task(spec: JobSpec, task: MapTask, backends: Backends) -> dict[str, Any]:
+    """Read one byte range, map and combine it, write one shuffle object."""
+    started = time.perf_counter()
+    _check_planned(spec)
+    job, fmt = prepare(spec)
+    objects = CountingStore(backends.objects)
+    side = MapSide(job, fmt, SAMPLES_PER_TASK, sample_origin=f"{task.uri}@{task.start}")
+    raw = backends.inputs.open_at(task.uri, max(task.start - 1, 0))  # one ranged GET on S3
+    with decompressing(raw, task.compression, task.uri) as stream:
+        for text in iter_range_texts(stream, task.start, task.end):
+            side.feed_text(text)
+            del text  # one 8 MiB text alive at a time: the allocator reuses it in place
+    side.combine()
+    parts = side.partitions(spec.reducers, frozenset(spec.salted_keys), task.task)
+    data = encode(parts)
+    objects.put(layout.shuffle_key(spec.job_id, task.task), data)
+    requests = objects.requests()
+    summary = {
+        "task": task.task,
+        "counters": side.counters(),
+        "samples": side.samples,
+        "shuffle_bytes": len(data),
+        "input_bytes": (task.end - task.start) if task.end is not None else None,
+        "seconds": round(time.perf_counter() - started, 4),
+        # the input GET, and this summary's own PUT
+        "requests": {**requests, "get": requests["get"] + 1, "put": requests["put"] + 1},
+    }
+    objects.put_json(layout.map_summary_key(spec.job_id, task.task), summary)
+    return {
+        "task": task.task,
+        "counters": summary["counters"],
+        "seconds": summary["seconds"],
+        "input_bytes": summary["input_bytes"],
+    }
+
+
+def _check_planned(spec: JobSpec) -> None:
+    """A map task partitions by ``spec.reducers``, which Plan chooses when the request did not."""
+    if spec.reducers < 1:
+        raise InvalidParameterError(
+            f"job {spec.job_id}: a map task needs the spec Plan returns (reducers chosen)"
+        )

@@ -1,0 +1,65 @@
+"""The Reduce task: one partition of every shuffle object in, results out."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from logmr import layout
+from logmr.errors import InvalidParameterError
+from logmr.jobs.binding import prepare
+from logmr.mapreduce.side import reduce_groups
+from logmr.spec import JobSpec
+from logmr.storage.backends import Backends
+from logmr.storage.counting import CountingStore
+from logmr.tasks.common import json_line, read_all
+
+
+def reduce_task(
+    spec: JobSpec, partition: int, map_task_count: int, backends: Backends
+) -> dict[str, Any]:
+    """Read one partition from every map task's shuffle object (an index and a
+    block each: at most 2 GETs per map task, ``READ_THREADS`` at a time),
+    reduce, write results. A salted key's values (``spec.salted_keys``: the
+    key is in every partition) are only combined: the partial pairs go to the
+    reduce summary, for Finalize to reduce."""
+    started = time.perf_counter()
+    if not 0 <= partition < spec.reducers:
+        raise InvalidParameterError(f"partition {partition} outside 0..{spec.reducers - 1}")
+    job, _ = prepare(spec)
+    objects = CountingStore(backends.objects)
+    groups: dict[str, list[Any]] = {}
+
+    def read(task: int) -> list[tuple[str, Any]]:
+        key = layout.shuffle_key(spec.job_id, task)
+        return objects.read_partition(key, partition, spec.reducers)
+
+    for pairs in read_all(read, range(map_task_count)):
+        for out_key, value in pairs:
+            bucket = groups.get(out_key)
+            if bucket is None:
+                groups[out_key] = [value]
+            else:
+                bucket.append(value)
+    salted = set(spec.salted_keys)
+    partials = [
+        [out_key, value]
+        for key in sorted(salted.intersection(groups))
+        for out_key, value in job.combiner(key, groups.pop(key))
+    ]
+    reduced = reduce_groups(job, groups)
+    part = "".join(json_line([key, value]) for key, value in reduced)
+    objects.put(layout.part_key(spec.job_id, partition), part.encode())
+    written = backends.results.put_results(spec.job_id, reduced)
+    requests = objects.requests()
+    summary = {
+        "partition": partition,
+        "keys": written,
+        "counters": dict(job.counters),
+        "seconds": round(time.perf_counter() - started, 4),
+        "requests": {**requests, "put": requests["put"] + 1},  # and this summary's PUT
+    }
+    if partials:
+        summary["partials"] = partials
+    objects.put_json(layout.reduce_summary_key(spec.job_id, partition), summary)
+    return {"partition": partition, "keys": written, "seconds": summary["seconds"]}
