@@ -238,7 +238,7 @@ def test_the_data_bucket_expires_shuffle_objects_logs_access_and_tells_eventbrid
             "Status": "Enabled",
         }
     ]
-    assert "VersioningConfiguration" not in props  # a documented choice (infra/construct.py)
+    assert "VersioningConfiguration" not in props  # a documented choice (infra/data.py)
     assert props["LoggingConfiguration"]["DestinationBucketName"]["Ref"] in resources(
         synth, "AWS::S3::Bucket"
     )
