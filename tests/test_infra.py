@@ -266,6 +266,22 @@ def test_the_tables_are_the_ones_logmr_aws_tables_describes(synth: Synthesized) 
     assert [index["IndexName"] for index in results["LocalSecondaryIndexes"]] == ["by_value"]
 
 
+def test_the_buckets_and_tables_keep_their_logical_ids(synth: Synthesized) -> None:
+    """A changed logical id (a resource moved into a child construct, say)
+    makes an update create a new, empty bucket or table and orphan or delete
+    the old one: the parts of ``LogmrPipeline`` create theirs in it."""
+    stateful = {
+        **resources(synth, "AWS::S3::Bucket"),
+        **resources(synth, "AWS::DynamoDB::Table"),
+    }
+    assert {name: resource["Type"] for name, resource in stateful.items()} == {
+        "LogmrBucketD4DF18C5": "AWS::S3::Bucket",
+        "LogmrAccessLogs3BF3D5E6": "AWS::S3::Bucket",
+        "LogmrResultsTableA8021D84": "AWS::DynamoDB::Table",
+        "LogmrJobsTableD6B6F35F": "AWS::DynamoDB::Table",
+    }
+
+
 # -- functions -------------------------------------------------------------------
 def test_six_functions_from_one_code_asset_with_the_handlers_of_the_code(
     synth: Synthesized,
