@@ -239,7 +239,7 @@ def test_the_data_bucket_expires_shuffle_objects_logs_access_and_tells_eventbrid
             "Status": "Enabled",
         }
     ]
-    assert "VersioningConfiguration" not in props  # a documented choice (infra/construct.py)
+    assert "VersioningConfiguration" not in props  # a documented choice (infra/data.py)
     assert props["LoggingConfiguration"]["DestinationBucketName"]["Ref"] in resources(
         synth, "AWS::S3::Bucket"
     )
@@ -265,6 +265,22 @@ def test_the_tables_are_the_ones_logmr_aws_tables_describes(synth: Synthesized) 
         assert props.get("GlobalSecondaryIndexes") == expected.get("GlobalSecondaryIndexes")
     results = synth.template["Resources"][table(synth, tables.RESULTS)]["Properties"]
     assert [index["IndexName"] for index in results["LocalSecondaryIndexes"]] == ["by_value"]
+
+
+def test_the_buckets_and_tables_keep_their_logical_ids(synth: Synthesized) -> None:
+    """A changed logical id (a resource moved into a child construct, say)
+    makes an update create a new, empty bucket or table and orphan or delete
+    the old one: the parts of ``LogmrPipeline`` create theirs in it."""
+    stateful = {
+        **resources(synth, "AWS::S3::Bucket"),
+        **resources(synth, "AWS::DynamoDB::Table"),
+    }
+    assert {name: resource["Type"] for name, resource in stateful.items()} == {
+        "LogmrBucketD4DF18C5": "AWS::S3::Bucket",
+        "LogmrAccessLogs3BF3D5E6": "AWS::S3::Bucket",
+        "LogmrResultsTableA8021D84": "AWS::DynamoDB::Table",
+        "LogmrJobsTableD6B6F35F": "AWS::DynamoDB::Table",
+    }
 
 
 # -- functions -------------------------------------------------------------------

@@ -4,7 +4,7 @@
 the N best results (default 20, at most 1,000). An unknown job is a 404, a
 bad job id or N a 400. ``POST /jobs`` never reaches Lambda: API Gateway
 starts the state machine itself. The routes are IAM-authorized and
-throttled by API Gateway (``infra/construct.py``).
+throttled by API Gateway (``infra/api.py``).
 """
 
 from __future__ import annotations

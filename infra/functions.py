@@ -1,0 +1,154 @@
+"""The Lambda functions: the five the state machine invokes and the API's,
+their one code asset and dependencies layer, their environment, and the
+grants of each (its own role and log group, exactly the actions its code
+calls).
+
+The handlers and their sizes come from ``logmr.workflow.names``, the
+environment variable names from ``logmr.config``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import Duration
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from infra import bundling
+from infra.data import DATA_PREFIX, Storage, log_group
+from logmr import config
+from logmr.workflow import names
+from logmr.workflow.names import API_HANDLER, SERVICE
+
+REPO = Path(__file__).resolve().parents[1]
+#: the one code asset of every function: the whole ``functions/`` folder
+CODE_DIR = REPO / "functions"
+CODE_EXCLUDE = [
+    "**/tests",
+    "**/__pycache__",
+    "**/*.pyc",
+    "**/.mypy_cache",
+    "**/.pytest_cache",
+    "**/.hypothesis",
+    "**/.ruff_cache",
+    "**/*.egg-info",
+    "**/.DS_Store",
+]
+
+#: memory (MB) and timeout (s) per function: one source with the planner, the
+#: cost model (logmr.plan.tuning) and the engines' timeout emulation
+FUNCTION_SIZES = names.FUNCTION_SIZES
+#: the API function answers within API Gateway's 30-second integration limit
+API_SIZE = (256, 29)
+
+
+class Functions:
+    """``functions`` (Plan, Map, Reduce, Finalize, MarkFailed by logical name)
+    and ``api_function``, created in ``scope`` with their ``layer``, ``code``
+    and ``environment``; each may use the ``storage`` and read the
+    ``input_prefixes`` as its code needs, and nothing more."""
+
+    def __init__(self, scope: Construct, storage: Storage, input_prefixes: Sequence[str]) -> None:
+        self.layer = bundling.dependencies_layer(scope, "Dependencies")
+        self.code = lambda_.Code.from_asset(str(CODE_DIR), exclude=CODE_EXCLUDE)
+        self.environment = {
+            config.ENV_STORAGE: "aws",
+            config.ENV_BUCKET: storage.bucket.bucket_name,
+            config.ENV_DATA_PREFIX: DATA_PREFIX,
+            config.ENV_RESULTS_TABLE: storage.results_table.table_name,
+            config.ENV_JOBS_TABLE: storage.jobs_table.table_name,
+            "POWERTOOLS_SERVICE_NAME": SERVICE,
+            "POWERTOOLS_METRICS_NAMESPACE": SERVICE,
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+        }
+        self.functions = {
+            logical: self._function(scope, logical, handler, *FUNCTION_SIZES[logical])
+            for logical, handler in names.FUNCTIONS.items()
+        }
+        # Plan refuses inputs outside what the grants below let it read: the
+        # same buckets and prefixes, from the same value (logmr.aws.allowlist)
+        self.functions["Plan"].add_environment(config.ENV_INPUT_BUCKETS, storage.bucket.bucket_name)
+        self.functions["Plan"].add_environment(config.ENV_INPUT_PREFIXES, ",".join(input_prefixes))
+        self.api_function = self._function(scope, "Api", API_HANDLER, *API_SIZE)
+        self._grant(storage, input_prefixes)
+
+    def _function(
+        self, scope: Construct, logical: str, handler: str, memory: int, timeout: int
+    ) -> lambda_.Function:
+        # Own role and log group per function: the role writes only to its
+        # log group (no AWSLambdaBasicExecutionRole and its "*" resources).
+        logs = log_group(scope, f"{logical}Logs")
+        role = iam.Role(
+            scope,
+            f"{logical}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"logmr {logical} function",
+        )
+        logs.grant_write(role)
+        return lambda_.Function(
+            scope,
+            f"{logical}Function",
+            code=self.code,
+            handler=handler,
+            runtime=bundling.RUNTIME,
+            architecture=bundling.ARCHITECTURE,
+            layers=[self.layer],
+            memory_size=memory,
+            timeout=Duration.seconds(timeout),
+            tracing=lambda_.Tracing.ACTIVE,
+            environment=self.environment,
+            log_group=logs,
+            role=role,
+            description=f"logmr {logical}: {handler}",
+        )
+
+    def _grant(self, storage: Storage, input_prefixes: Sequence[str]) -> None:
+        """Each function exactly the actions its code calls, on its own data
+        (issue 5's table; docs/security.md). Explicit statements, not CDK's
+        ``grant_*`` (which add Scan, DeleteItem, UpdateItem, ``s3:List*``, ...)."""
+        fns, bucket = self.functions, storage.bucket
+        data = bucket.arn_for_objects(DATA_PREFIX + "*")
+        inputs = [bucket.arn_for_objects(prefix + "*") for prefix in input_prefixes]
+        results = storage.results_table.table_arn
+        index = f"{storage.results_table.table_arn}/index/*"
+        jobs = storage.jobs_table.table_arn
+        # Plan lists the input prefixes (and nothing else of the bucket) and
+        # reads heads and samples of the inputs; Map reads its byte range
+        _allow(
+            fns["Plan"],
+            "ListInputs",
+            ["s3:ListBucket"],
+            [bucket.bucket_arn],
+            {"StringLike": {"s3:prefix": [prefix + "*" for prefix in input_prefixes]}},
+        )
+        for reader in (fns["Plan"], fns["Map"]):
+            _allow(reader, "ReadInputs", ["s3:GetObject"], inputs)
+        # job data: plans, shuffle objects, task summaries, parts, quarantine
+        for writer in (fns["Plan"], fns["Map"], fns["Reduce"], fns["Finalize"]):
+            _allow(writer, "WriteJobData", ["s3:PutObject"], [data])
+        for reader in (fns["Reduce"], fns["Finalize"]):
+            _allow(reader, "ReadJobData", ["s3:GetObject"], [data])
+        # Reduce puts its partition's results; Finalize the salted keys' (it reduces them)
+        for writer in (fns["Reduce"], fns["Finalize"]):
+            _allow(writer, "WriteResults", ["dynamodb:BatchWriteItem"], [results])
+        _allow(fns["Finalize"], "ReadResults", ["dynamodb:Query"], [results])
+        for keeper in (fns["Plan"], fns["Finalize"], fns["MarkFailed"]):
+            _allow(keeper, "JobRecord", ["dynamodb:GetItem", "dynamodb:PutItem"], [jobs])
+        _allow(self.api_function, "ReadJobRecord", ["dynamodb:GetItem"], [jobs])
+        _allow(self.api_function, "ReadResults", ["dynamodb:Query"], [results, index])
+
+
+def _allow(
+    fn: lambda_.Function,
+    sid: str,
+    actions: list[str],
+    resources: list[str],
+    conditions: dict[str, Any] | None = None,
+) -> None:
+    fn.add_to_role_policy(
+        iam.PolicyStatement(sid=sid, actions=actions, resources=resources, conditions=conditions)
+    )
