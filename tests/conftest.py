@@ -51,9 +51,9 @@ def aws_handler_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     from logmr.handlers import runtime
 
-    runtime.backends.cache_clear()
+    runtime.reset()
     yield
-    runtime.backends.cache_clear()
+    runtime.reset()
 
 
 @pytest.fixture
@@ -63,6 +63,6 @@ def handler_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     from logmr.handlers import runtime
 
-    runtime.backends.cache_clear()
+    runtime.reset()
     yield
-    runtime.backends.cache_clear()
+    runtime.reset()

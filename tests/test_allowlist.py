@@ -16,6 +16,7 @@ from conftest import AWS_BUCKET as BUCKET
 from logmr import config, layout
 from logmr.aws.allowlist import InputAllowList, check_inputs
 from logmr.aws.s3 import S3InputSource
+from logmr.config import Settings
 from logmr.devtools.generate import generate
 from logmr.engine.context import LocalContext
 from logmr.errors import InputNotAllowedError, InvalidJobError, PermanentError
@@ -32,18 +33,18 @@ ENV = {
 
 
 def allowed() -> InputAllowList:
-    return InputAllowList.from_env(ENV)
+    return InputAllowList.from_settings(Settings.load(ENV))
 
 
 # -- the allow-list ------------------------------------------------------------------
 def test_the_configuration_is_read_from_the_environment() -> None:
     assert allowed() == InputAllowList(("logs-a", "logs-b"), ("incoming/", "archive/"))
     # defaults: the job-data bucket and incoming/, as the stack deploys them
-    assert InputAllowList.from_env({config.ENV_BUCKET: "job-data"}) == InputAllowList(
-        ("job-data",), (config.DEFAULT_INPUT_PREFIXES,)
-    )
+    assert InputAllowList.from_settings(
+        Settings.load({config.ENV_BUCKET: "job-data"})
+    ) == InputAllowList(("job-data",), (config.DEFAULT_INPUT_PREFIXES,))
     # nothing configured: nothing allowed (closed, not open)
-    assert InputAllowList.from_env({}).buckets == ()
+    assert InputAllowList.from_settings(Settings.load({})).buckets == ()
 
 
 @pytest.mark.parametrize(
@@ -99,8 +100,8 @@ def test_a_refusal_is_one_line_even_for_a_hostile_uri() -> None:
 
 def test_every_input_is_checked() -> None:
     with pytest.raises(InputNotAllowedError, match="secret"):
-        check_inputs(["s3://logs-a/incoming/a.log", "s3://logs-a/secret/b.log"], ENV)
-    check_inputs(["s3://logs-a/incoming/a.log", "s3://logs-b/archive/b.log"], ENV)
+        check_inputs(["s3://logs-a/incoming/a.log", "s3://logs-a/secret/b.log"], Settings.load(ENV))
+    check_inputs(["s3://logs-a/incoming/a.log", "s3://logs-b/archive/b.log"], Settings.load(ENV))
 
 
 # -- Plan on moto ------------------------------------------------------------------------
@@ -189,6 +190,7 @@ def test_plan_follows_the_configured_prefixes(
     with pytest.raises(InputNotAllowedError):
         plan.handler(request, context("Plan"))
     monkeypatch.setenv(config.ENV_INPUT_PREFIXES, "incoming/,archive/")
+    runtime.reset()  # a new container: the environment is read once per container
     planned = plan.handler(request, context("Plan"))
     assert planned["map_task_count"] == 1
     assert no_listing == [[uri]]
@@ -199,12 +201,12 @@ def test_the_local_storage_does_not_restrict_local_paths(
 ) -> None:
     monkeypatch.setenv(config.ENV_STORAGE, "local")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    runtime.backends.cache_clear()
+    runtime.reset()
     try:
         request = {"job": "status_codes", "inputs": [str(access_log)]}
         planned = plan.handler({"input": request, "execution_name": "e-5"}, context("Plan"))
     finally:
-        runtime.backends.cache_clear()
+        runtime.reset()
     assert planned["map_task_count"] == 1
 
 

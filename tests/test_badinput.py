@@ -30,7 +30,7 @@ from logmr import tasks
 from logmr.aws.backends import aws_backends
 from logmr.aws.s3 import S3InputSource
 from logmr.cli import main
-from logmr.config import MAX_SAMPLES, SAMPLE_LINE_BYTES, Settings, StorageSettings
+from logmr.config import MAX_SAMPLES, SAMPLE_LINE_BYTES, Settings
 from logmr.devtools.generate import generate
 from logmr.errors import InputNotFoundError, InvalidParameterError
 from logmr.inputs.source import LocalInputSource
@@ -576,7 +576,7 @@ def test_odd_keys_survive_dynamodb() -> None:
     s3 = create_account()
     data, want = odd_key_log()
     s3.put_object(Bucket=AWS_BUCKET, Key="incoming/keys.log", Body=data)
-    backends = aws_backends(StorageSettings(bucket=AWS_BUCKET))
+    backends = aws_backends(Settings(bucket=AWS_BUCKET))
     spec = aws_spec(
         "pattern_count", [f"s3://{AWS_BUCKET}/incoming/keys.log"], {"pattern": ODD_PATTERN}
     )
@@ -611,7 +611,7 @@ def test_value_over_dynamodb_item_limit_fails_the_job_naming_the_key(reducers: i
     small = [f"small{i}" for i in range(200)]
     data = ("\n".join(big + small) + "\n").encode()
     s3.put_object(Bucket=AWS_BUCKET, Key="incoming/big.log", Body=data)
-    backends = aws_backends(StorageSettings(bucket=AWS_BUCKET))
+    backends = aws_backends(Settings(bucket=AWS_BUCKET))
     spec = aws_spec("test_badinput:BigList", [f"s3://{AWS_BUCKET}/incoming/big.log"], {}, reducers)
     with pytest.raises(InvalidParameterError, match=r"the result for 'all-lines' is \d+ bytes"):
         runner.run(spec, backends)
@@ -632,7 +632,7 @@ def _failed_big_value_job() -> tuple[Any, Any]:
     s3.put_object(
         Bucket=AWS_BUCKET, Key="incoming/big.log", Body=("\n".join(big + small) + "\n").encode()
     )
-    backends = aws_backends(StorageSettings(bucket=AWS_BUCKET))
+    backends = aws_backends(Settings(bucket=AWS_BUCKET))
     spec = aws_spec("test_badinput:BigList", [f"s3://{AWS_BUCKET}/incoming/big.log"], {}, 8)
     with pytest.raises(InvalidParameterError):
         runner.run(spec, backends)
@@ -711,7 +711,7 @@ def test_input_deleted_after_plan_is_input_not_found(tmp_path: Path) -> None:
 def test_s3_object_deleted_after_plan_is_input_not_found() -> None:
     s3 = create_account()
     s3.put_object(Bucket=AWS_BUCKET, Key="incoming/gone.log", Body=access_lines(100, seed=17))
-    backends = aws_backends(StorageSettings(bucket=AWS_BUCKET))
+    backends = aws_backends(Settings(bucket=AWS_BUCKET))
     spec = aws_spec("status_codes", [f"s3://{AWS_BUCKET}/incoming/gone.log"], {})
     planned = tasks.plan(spec, backends)
     s3.delete_object(Bucket=AWS_BUCKET, Key="incoming/gone.log")

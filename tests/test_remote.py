@@ -26,9 +26,13 @@ from aws_support import BUCKET, create_account, upload
 from conftest import EVENTS
 from engine_support import Fault, FaultPlan
 from helpers import generated_logs, run_inline
+from logmr import config
 from logmr.cli import main
+from logmr.config import Settings
 from logmr.engine.dispatcher import Dispatcher, Hook
+from logmr.errors import InvalidParameterError
 from logmr.run import remote
+from logmr.run.request import build_request, validate
 from logmr.workflow.names import FUNCTIONS
 from moto_engine import MOTO_CONFIG, StateMachine, dispatching
 
@@ -68,7 +72,7 @@ def deploy(
     """A context manager: moto's account with the logs uploaded under
     ``incoming/<kind>/`` and the state machine ``MACHINE`` deployed."""
     monkeypatch.setattr(remote, "POLL_SECONDS", 0.02)
-    monkeypatch.delenv(remote.ENV_STATE_MACHINE, raising=False)
+    monkeypatch.delenv(config.ENV_STATE_MACHINE, raising=False)
 
     @contextlib.contextmanager
     def deployed(hook: Hook | None = None) -> Iterator[Stack]:
@@ -213,11 +217,20 @@ def test_a_job_failed_without_a_record_reports_the_execution_error(
         Fault("MarkFailed", "PermanentError", attempts=(1,)),
     )
     with deploy(hook=faults) as stack:
-        argv = [stack.uris["access"], "--job", "status_codes", "--job-id", "bad-2", "--json"]
+        argv = [stack.uris["access"], "--job", "status_codes", "--job-id", "bad-2"]
         assert main(["submit", *argv]) == 1
         assert one_line(capsys) == (
             "logmr: error: CorruptShuffleError: injected CorruptShuffleError on attempt 1\n"
         )
+        # --json: the same failure as one JSON object, as for a job MarkFailed recorded
+        assert main(["submit", *argv[:-1], "bad-3", "--json"]) == 1
+        printed = json_out(capsys)
+        assert (printed["job_id"], printed["status"], printed["error"]) == (
+            "bad-3",
+            "FAILED",
+            "CorruptShuffleError",
+        )
+        assert printed["cause"] == "injected CorruptShuffleError on attempt 1"
 
 
 # -- the state machine, the tables --------------------------------------------------
@@ -226,14 +239,14 @@ def test_state_machine_by_name_arn_prefix_and_pages(
 ) -> None:
     with deploy() as stack:
         arn = stack.machine.arn
-        by_name = remote.Remote(remote.RemoteSettings(state_machine=MACHINE))
+        by_name = remote.Remote(Settings(state_machine=MACHINE))
         assert by_name.state_machine_arn() == arn
-        by_arn = remote.Remote(remote.RemoteSettings(state_machine=arn))
+        by_arn = remote.Remote(Settings(state_machine=arn))
         assert by_arn.state_machine_arn() == arn
-        default = remote.Remote(remote.RemoteSettings.from_env({}))
-        assert default.settings.state_machine == remote.DEFAULT_STATE_MACHINE == "Logmr"
+        default = remote.Remote(Settings.load({}))
+        assert default.settings.state_machine == config.DEFAULT_STATE_MACHINE == "Logmr"
         assert default.state_machine_arn() == arn  # "Logmr" starts "logmr-test"
-        env = remote.RemoteSettings.from_env({remote.ENV_STATE_MACHINE: "logmr-t"})
+        env = Settings.load({config.ENV_STATE_MACHINE: "logmr-t"})
         assert remote.Remote(env).state_machine_arn() == arn
         role = stack.sfn.describe_state_machine(stateMachineArn=arn)["roleArn"]
         created = {
@@ -245,10 +258,10 @@ def test_state_machine_by_name_arn_prefix_and_pages(
             for extra in ("logmr-test-2", "zzz-1", "zzz-2")
         }
         monkeypatch.setattr(remote, "PAGE_SIZE", 1)  # one machine a page: every page is read
-        assert remote.Remote(remote.RemoteSettings())._find("zzz-2") == created["zzz-2"]
-        assert remote.Remote(remote.RemoteSettings())._find(MACHINE) == arn  # exact wins
+        assert remote.Remote(Settings())._find("zzz-2") == created["zzz-2"]
+        assert remote.Remote(Settings())._find(MACHINE) == arn  # exact wins
         with pytest.raises(remote.StateMachineNotFoundError, match="2 state machines start"):
-            remote.Remote(remote.RemoteSettings()).state_machine_arn()
+            remote.Remote(Settings()).state_machine_arn()
 
 
 @pytest.mark.parametrize(
@@ -272,17 +285,17 @@ def test_a_missing_state_machine_is_one_line(
 
 def test_tables_come_from_flags_env_or_the_deployed_functions(deploy: Any) -> None:
     with deploy() as stack:
-        defaults = remote.Remote(remote.RemoteSettings(state_machine=MACHINE))
+        defaults = remote.Remote(Settings(state_machine=MACHINE))
         assert defaults.tables() == ("logmr-results", "logmr-jobs")
         lam = boto3.client("lambda", region_name="us-east-1")
         lam.update_function_configuration(
             FunctionName="Plan",
             Environment={"Variables": {"LOGMR_RESULTS_TABLE": "r-1", "LOGMR_JOBS_TABLE": "j-1"}},
         )
-        found = remote.Remote(remote.RemoteSettings(state_machine=MACHINE))
+        found = remote.Remote(Settings(state_machine=MACHINE))
         assert found.tables() == ("r-1", "j-1")
         env = {"LOGMR_RESULTS_TABLE": "r-env"}
-        mixed = remote.RemoteSettings.from_env(env, state_machine=MACHINE, jobs_table="j-flag")
+        mixed = Settings.load(env, state_machine=MACHINE, jobs_table="j-flag")
         assert remote.Remote(mixed).tables() == ("r-env", "j-flag")
         assert stack.machine.arn.endswith(f":stateMachine:{MACHINE}")
 
@@ -292,8 +305,8 @@ def test_tables_come_from_flags_env_or_the_deployed_functions(deploy: Any) -> No
 def test_progress_per_phase(deploy: Any, map_mode: str) -> None:
     seen: list[tuple[str, int, int]] = []
     with deploy() as stack:
-        deployed = remote.Remote(remote.RemoteSettings(state_machine=MACHINE))
-        request = remote.build_request(
+        deployed = remote.Remote(Settings(state_machine=MACHINE))
+        request = build_request(
             [stack.uris["access"]],
             "status_codes",
             job_id=f"p-{map_mode}",
@@ -374,9 +387,9 @@ def test_bad_requests_fail_before_any_aws_call(
 
 def test_a_request_job_id_must_match_the_execution_name(tmp_path: Path) -> None:
     request = {"job_id": "a-1", "job": "status_codes", "inputs": ["s3://logs-1/k"]}
-    with pytest.raises(remote.InvalidParameterError, match="differs from --job-id 'b-1'"):
-        remote.check_request(request, "b-1")
-    assert remote.check_request(request, "a-1").job_id == "a-1"
+    with pytest.raises(InvalidParameterError, match="differs from --job-id 'b-1'"):
+        validate(request, job_id="b-1", deployed=True)
+    assert validate(request, job_id="a-1", deployed=True).job_id == "a-1"
 
 
 def test_execution_failure_names_every_ending() -> None:
@@ -407,4 +420,4 @@ def test_the_cli_names_the_remote_settings_without_importing_boto3() -> None:
     ).stdout
     assert shown.startswith("False\n")
     help_text = " ".join(shown.split())
-    assert f"env {remote.ENV_STATE_MACHINE}; default {remote.DEFAULT_STATE_MACHINE}" in help_text
+    assert f"env {config.ENV_STATE_MACHINE}; default {config.DEFAULT_STATE_MACHINE}" in help_text

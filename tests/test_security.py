@@ -25,6 +25,7 @@ from infra.stack import CONTEXT_INPUT_PREFIXES
 from logmr import config
 from logmr.aws import tables
 from logmr.aws.allowlist import InputAllowList
+from logmr.config import Settings
 from logmr.workflow import names
 from logmr.workflow.names import API_HANDLER
 from test_infra import (
@@ -374,7 +375,9 @@ def test_plan_gets_the_allow_list_its_grants_come_from(synth: Synthesized) -> No
         for action, resource in grants(statements_by_role(synth)[plan_role])
         if action == "s3:GetObject" and resource.startswith(f"{n.bucket}/")
     }
-    allow_list = InputAllowList.from_env({**variables, config.ENV_INPUT_BUCKETS: "data"})
+    allow_list = InputAllowList.from_settings(
+        Settings.load({**variables, config.ENV_INPUT_BUCKETS: "data"})
+    )
     assert set(allow_list.prefixes) == granted == set(PREFIXES)
     # the other functions do not need it (Map reads the ranges Plan cut)
     for logical, logical_id in n.function.items():

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from logmr.config import Settings
 from logmr.devtools.generate import generate
 from logmr.inputs.source import InputObject, LocalInputSource, read_spread
 from logmr.jobs import binding
@@ -22,7 +23,7 @@ from logmr.plan.tuning import (
     MAX_MAP_TASKS,
     MIN_CHUNK_BYTES,
     Limits,
-    limits_from_env,
+    limits_for,
     local_limits,
     tune,
 )
@@ -99,8 +100,10 @@ def test_local_is_one_chunk_and_one_reducer_per_core() -> None:
 
 
 def test_limits_from_the_environment() -> None:
-    assert limits_from_env({"LOGMR_STORAGE": "local", "LOGMR_WORKERS": "3"}) == local_limits(3)
-    lam = limits_from_env({"LOGMR_MAP_MEMORY_MB": "3008", "LOGMR_MAP_CONCURRENCY": "50"})
+    assert limits_for(
+        Settings.load({"LOGMR_STORAGE": "local", "LOGMR_WORKERS": "3"})
+    ) == local_limits(3)
+    lam = limits_for(Settings.load({"LOGMR_MAP_MEMORY_MB": "3008", "LOGMR_MAP_CONCURRENCY": "50"}))
     assert (lam.target, lam.memory_mb, lam.timeout_s, lam.concurrency) == ("lambda", 3008, 900, 50)
 
 

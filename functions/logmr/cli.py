@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,11 +11,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from logmr import __version__
 from logmr.config import Settings
-from logmr.errors import InvalidParameterError, LogmrError, cause_message, error_name
+from logmr.errors import InvalidParameterError, LogmrError, error_name
 from logmr.jobs.params import parse_assignments
 
 if TYPE_CHECKING:
     from logmr.run.remote import Remote
+    from logmr.run.runner import Runner
+    from logmr.storage.base import JobRecord
 
 DEFAULT_TABLE_ROWS = 20
 #: the options that make ``status`` and ``results`` read the deployed stack
@@ -278,108 +279,86 @@ def _size(text: str) -> int:
 
 # -- commands ---------------------------------------------------------------------
 def _run(args: argparse.Namespace) -> int:
-    from logmr import jobs
-    from logmr.jobs import binding
-    from logmr.spec import JobSpec, new_job_id
+    from logmr.run.request import build_request, local_inputs
     from logmr.storage.embedded import embedded_backends
 
     settings = Settings.load(
         home=args.home, reducers=args.reducers, chunk_size=args.chunk_size, workers=args.workers
     )
-    request = {
-        "job_id": args.job_id or new_job_id(args.job),
-        "job": args.job,
-        "inputs": [str(Path(path).resolve()) if "://" not in path else path for path in args.paths],
-        "params": parse_assignments(args.param),
-        "format": args.format,
-        "format_options": parse_assignments(args.format_option),
-        "reducers": settings.reducers,
-        "chunk_size": settings.chunk_size,
-        "salted_keys": args.salt,
-    }
-    spec = JobSpec.from_dict(request)
-    jobs.load_job(spec.job, spec.params)  # a bad job or parameter: one line, before any work
-    if spec.format != "auto":
-        binding.prepare(spec)
+    request = build_request(
+        local_inputs(args.paths),
+        args.job,
+        job_id=args.job_id,
+        params=parse_assignments(args.param),
+        fmt=args.format,
+        format_options=parse_assignments(args.format_option),
+        reducers=settings.reducers,
+        chunk_size=settings.chunk_size,
+        salted_keys=args.salt,
+    )
     backends = embedded_backends(settings)
-    progress = _Progress(None if args.json else sys.stderr)
+    runner: Runner
     if args.engine == "inline":
-        from logmr.run import inline as runner
+        from logmr.run.inline import InlineRunner
 
-        try:
-            runner.run(spec, backends, workers=settings.workers, progress=progress)
-        except LogmrError as exc:
-            if args.json:
-                _print_failure(spec.job_id, error_name(exc), str(exc))
-            raise
+        runner = InlineRunner(backends, workers=settings.workers, raise_errors=args.debug)
     else:
-        from logmr.run.engine import run_engine
+        from logmr.run.engine import EngineRunner
 
-        execution = run_engine(request, settings=settings, progress=progress)
-        if execution.status != "SUCCEEDED":
-            # the execution's error, not the record's: a refused job id's record is another job's
-            error, cause = str(execution.error), cause_message(str(execution.cause or ""))
-            if args.json:
-                _print_failure(spec.job_id, error, cause)
-            else:
-                print(f"logmr: error: {error}: {cause}", file=sys.stderr)
-            return 1
-    record = backends.results.get_job(spec.job_id)
-    if record.status == "FAILED" and not args.json:
-        print(f"logmr: error: {record.error}: {record.cause}", file=sys.stderr)
-        return 1
+        runner = EngineRunner(settings)
+    record = runner.run(request, _Progress(None if args.json else sys.stderr))
+    if record.status == "FAILED":
+        return _failed(record, args.json)
     if args.format == "auto" and not args.json:
         print(f"logmr: format auto-detected: {record.spec.get('format')}", file=sys.stderr)
     if args.html:
-        _write_report(backends.results, spec.job_id, args.html, quiet=args.json)
-    return _show(backends.results, spec.job_id, args.top, args.json)
+        _write_report(backends.results, record.job_id, args.html, quiet=args.json)
+    return _show(backends.results, record.job_id, args.top, args.json)
 
 
 def _plan(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from logmr.plan import tuning
-    from logmr.plan import view as planview
-    from logmr.spec import JobSpec, new_job_id
+    from logmr.plan import view
+    from logmr.plan.tuning import Limits
+    from logmr.run.request import build_request, local_inputs, validate
     from logmr.storage.embedded import LocalOrS3Inputs
 
-    spec = JobSpec.from_dict(
-        {
-            "job_id": new_job_id(args.job),
-            "job": args.job,
-            "inputs": [str(Path(p).resolve()) if "://" not in p else p for p in args.paths],
-            "params": parse_assignments(args.param),
-            "format": args.format,
-            "format_options": parse_assignments(args.format_option),
-            "reducers": args.reducers,
-            "chunk_size": args.chunk_size,
-            "max_concurrency": args.max_concurrency,
-            "salted_keys": args.salt,
-        }
+    request = build_request(
+        local_inputs(args.paths),
+        args.job,
+        params=parse_assignments(args.param),
+        fmt=args.format,
+        format_options=parse_assignments(args.format_option),
+        reducers=args.reducers,
+        chunk_size=args.chunk_size,
+        max_concurrency=args.max_concurrency,
+        salted_keys=args.salt,
     )
-    limits = tuning.limits_from_env({})
+    spec = validate(request)
+    limits = Limits()  # the stack's map function on Lambda, whatever this machine's environment
     if args.memory is not None:
         limits = replace(limits, memory_mb=args.memory)
     if args.concurrency is not None:
         limits = replace(limits, concurrency=args.concurrency)
     inputs: Any = LocalOrS3Inputs()
     if args.assume_size is not None:
-        inputs = planview.AssumedInputs(inputs, args.assume_size, args.object_size or 10**9)
-    report = planview.plan_report(spec, inputs, limits, args.estimate)
+        inputs = view.AssumedInputs(inputs, args.assume_size, args.object_size or 10**9)
+    report = view.plan_report(spec, inputs, limits, args.estimate)
     if args.json:
         _print_json(report)
     else:
-        print(planview.format_report(report))
+        print(view.format_report(report))
     return 0
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from logmr.run import remote
+    from logmr.run.remote import RemoteRunner
 
-    request, payload, job_id = _submit_request(args)
-    spec = remote.check_request(request, job_id)  # before any AWS call
-    deployed = _remote(args)
-    arn = deployed.start(payload, job_id)
+    request, text = _submit_request(args)
+    runner = RemoteRunner(_remote(args))
+    spec, arn = runner.start(request, job_id=args.job_id or request.get("job_id"), text=text)
+    job_id = spec.job_id
     if args.no_wait:
         if args.json:
             _print_json({"job_id": job_id, "status": "RUNNING", "execution_arn": arn})
@@ -391,33 +370,24 @@ def _submit(args: argparse.Namespace) -> int:
     if progress.stream is not None:  # a terminal: a failure stays one line in scripts
         progress.stream.write(f"logmr: started job {job_id} ({arn})\n")
     try:
-        described = deployed.wait(arn, progress)
+        record = runner.watch(spec, arn, progress)
     except KeyboardInterrupt:
         print(
             f"logmr: stopped watching; job {job_id} goes on (logmr status {job_id} --remote)",
             file=sys.stderr,
         )
         return 130
-    store = deployed.results()
-    record = store.load_job(job_id)
-    if record is None or (described["status"] != "SUCCEEDED" and record.status != "FAILED"):
-        # the execution ended before MarkFailed could record it (or was stopped)
-        error, cause = remote.execution_failure(described)
-        if described["status"] == "SUCCEEDED":
-            error, cause = "JobNotFoundError", f"no job {job_id!r} in table {store.jobs_table}"
-        print(f"logmr: error: {error}: {cause}", file=sys.stderr)
-        return 1
-    if record.status == "FAILED" and not args.json:
-        print(f"logmr: error: {record.error}: {record.cause}", file=sys.stderr)
-        return 1
+    if record.status == "FAILED":
+        return _failed(record, args.json)
     if spec.format == "auto" and not args.json:
         print(f"logmr: format auto-detected: {record.spec.get('format')}", file=sys.stderr)
-    return _show(store, job_id, args.top, args.json)
+    return _show(runner.remote.results(), job_id, args.top, args.json)
 
 
-def _submit_request(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any] | str, str]:
-    """The request, what to send (the --input-file text as it is), the job id."""
-    from logmr.run import remote
+def _submit_request(args: argparse.Namespace) -> tuple[dict[str, Any], str | None]:
+    """The request, and the text to send as it is (an --input-file's), if any."""
+    from logmr.run.request import build_request, read_request
+    from logmr.spec import new_job_id
 
     if args.input_file:
         given = [args.inputs, args.job, args.param, args.format, args.format_option]
@@ -426,11 +396,13 @@ def _submit_request(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str,
                 "--input-file is the whole request: give no inputs, --job, --param, --format,"
                 " --format-option, --reducers or --chunk-size with it"
             )
-        request, text = remote.read_request(args.input_file)
-        return request, text, args.job_id or str(request.get("job_id") or "") or _new_id(request)
+        request, text = read_request(args.input_file)
+        if not args.job_id and not request.get("job_id"):
+            args.job_id = new_job_id(str(request.get("job") or "job"))
+        return request, text
     if not args.job or not args.inputs:
         raise InvalidParameterError("give s3:// inputs and --job, or --input-file")
-    request = remote.build_request(
+    request = build_request(
         args.inputs,
         args.job,
         job_id=args.job_id,
@@ -440,20 +412,14 @@ def _submit_request(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str,
         reducers=args.reducers,
         chunk_size=args.chunk_size,
     )
-    return request, request, str(request["job_id"])
-
-
-def _new_id(request: dict[str, Any]) -> str:
-    from logmr.spec import new_job_id
-
-    return new_job_id(str(request.get("job") or "job"))
+    return request, None
 
 
 def _remote(args: argparse.Namespace) -> Remote:
-    from logmr.run.remote import Remote, RemoteSettings
+    from logmr.run.remote import Remote
 
     explicit = {name: getattr(args, name, None) for name in REMOTE_OPTIONS}
-    return Remote(RemoteSettings.from_env(os.environ, **explicit))
+    return Remote(Settings.load(**explicit))
 
 
 def _is_remote(args: argparse.Namespace) -> bool:
@@ -630,10 +596,14 @@ def _cell(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else f"{value:,.4g}"
 
 
-def _print_failure(job_id: str, error: str, cause: str) -> None:
-    _print_json(
-        {"job_id": job_id, "status": "FAILED", "error": error, "cause": cause, "results": {}}
-    )
+def _failed(record: JobRecord, as_json: bool) -> int:
+    """A failed job: its error name and cause, on stderr or as the JSON object."""
+    if as_json:
+        failure = {"job_id": record.job_id, "status": "FAILED", "error": record.error}
+        _print_json({**failure, "cause": record.cause, "results": {}})
+    else:
+        print(f"logmr: error: {record.error}: {record.cause}", file=sys.stderr)
+    return 1
 
 
 def _print_json(value: Any) -> None:

@@ -1,11 +1,12 @@
-"""Settings: one typed object; an explicit argument beats the environment,
-which beats the default. Every environment variable logmr reads is named here."""
+"""Settings: one typed object, read from the environment once; an explicit
+argument beats the environment, which beats the default. Every environment
+variable logmr reads is named here, and only ``Settings.load`` reads them."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,57 +57,92 @@ def _default_home(env: Mapping[str, str]) -> Path:
     return Path(base) / "logmr"
 
 
+def _split(value: str) -> tuple[str, ...]:
+    """A comma-separated list, blanks dropped."""
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+#: field -> (environment variable, how its text becomes the value)
+_FROM_ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "home": (ENV_HOME, Path),
+    "chunk_size": (ENV_CHUNK_SIZE, int),
+    "reducers": (ENV_REDUCERS, int),
+    "workers": (ENV_WORKERS, int),
+    "storage": (ENV_STORAGE, str),
+    "bucket": (ENV_BUCKET, str),
+    "data_prefix": (ENV_DATA_PREFIX, str),
+    "results_table": (ENV_RESULTS_TABLE, str),
+    "jobs_table": (ENV_JOBS_TABLE, str),
+    "endpoint_url": (ENV_ENDPOINT_URL, str),
+    "state_machine": (ENV_STATE_MACHINE, str),
+    "input_buckets": (ENV_INPUT_BUCKETS, _split),
+    "input_prefixes": (ENV_INPUT_PREFIXES, _split),
+    "map_memory_mb": (ENV_MAP_MEMORY_MB, int),
+    "map_timeout_s": (ENV_MAP_TIMEOUT_S, int),
+    "map_concurrency": (ENV_MAP_CONCURRENCY, int),
+}
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Where local job data lives and how work is cut."""
+    """Everything logmr reads from the environment, read once (``load``).
 
+    ``None`` (or an empty tuple) means unset: the reader takes its own
+    default, named beside the field."""
+
+    # -- on one machine ---------------------------------------------------------
+    #: where local job data lives
     home: Path = field(default_factory=lambda: _default_home(os.environ))
     #: 0: chosen by the planner (logmr.plan.tuning)
     chunk_size: int = 0
     reducers: int = 0
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
-
-    @classmethod
-    def load(cls, env: Mapping[str, str] | None = None, **explicit: Any) -> Settings:
-        """Explicit keyword arguments (``None`` means unset), then ``env``, then defaults."""
-        env = os.environ if env is None else env
-        settings = cls(home=_default_home(env))
-        from_env: dict[str, Any] = {}
-        if env.get(ENV_HOME):
-            from_env["home"] = Path(env[ENV_HOME])
-        for name, var in (
-            ("chunk_size", ENV_CHUNK_SIZE),
-            ("reducers", ENV_REDUCERS),
-            ("workers", ENV_WORKERS),
-        ):
-            if env.get(var):
-                from_env[name] = int(env[var])
-        chosen = {key: value for key, value in explicit.items() if value is not None}
-        if "home" in chosen:
-            chosen["home"] = Path(chosen["home"])
-        return replace(settings, **{**from_env, **chosen})
-
-
-@dataclass(frozen=True)
-class StorageSettings:
-    """Where the handlers keep job data and results."""
-
+    # -- where the handlers keep job data and results ----------------------------
+    #: "aws" (S3 + DynamoDB) or "local" (a folder + SQLite under ``home``)
     storage: str = "aws"
     bucket: str = ""
     data_prefix: str = DEFAULT_DATA_PREFIX
-    results_table: str = DEFAULT_RESULTS_TABLE
-    jobs_table: str = DEFAULT_JOBS_TABLE
+    #: None: DEFAULT_RESULTS_TABLE / DEFAULT_JOBS_TABLE for the handlers; the
+    #: deployed functions' for ``logmr submit`` (logmr.run.remote)
+    results_table: str | None = None
+    jobs_table: str | None = None
     endpoint_url: str | None = None
+    #: None: boto3's own chain (AWS_REGION, the AWS config)
+    region: str | None = None
+    # -- the deployed stack ------------------------------------------------------
+    state_machine: str = DEFAULT_STATE_MACHINE
+    #: Plan's allow-list (logmr.aws.allowlist); no buckets: ``bucket``
+    input_buckets: tuple[str, ...] = ()
+    input_prefixes: tuple[str, ...] = (DEFAULT_INPUT_PREFIXES,)
+    #: what the planner assumes of the map function; None: its size in
+    #: logmr.workflow.names.FUNCTION_SIZES and Lambda's default concurrency
+    map_memory_mb: int | None = None
+    map_timeout_s: int | None = None
+    map_concurrency: int | None = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], **explicit: Any) -> StorageSettings:
-        values: dict[str, Any] = {
-            "storage": env.get(ENV_STORAGE) or "aws",
-            "bucket": env.get(ENV_BUCKET) or "",
-            "data_prefix": env.get(ENV_DATA_PREFIX) or DEFAULT_DATA_PREFIX,
-            "results_table": env.get(ENV_RESULTS_TABLE) or DEFAULT_RESULTS_TABLE,
-            "jobs_table": env.get(ENV_JOBS_TABLE) or DEFAULT_JOBS_TABLE,
-            "endpoint_url": env.get(ENV_ENDPOINT_URL) or None,
-        }
+    def load(cls, env: Mapping[str, str] | None = None, **explicit: Any) -> Settings:
+        """Explicit keyword arguments (``None`` means unset), then ``env``
+        (default ``os.environ``), then defaults."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {"home": _default_home(env)}
+        for name, (variable, convert) in _FROM_ENV.items():
+            if env.get(variable):
+                values[name] = convert(env[variable])
         values.update({key: value for key, value in explicit.items() if value is not None})
+        if "home" in explicit and explicit["home"] is not None:
+            values["home"] = Path(explicit["home"])
         return cls(**values)
+
+    @property
+    def results_table_name(self) -> str:
+        return self.results_table or DEFAULT_RESULTS_TABLE
+
+    @property
+    def jobs_table_name(self) -> str:
+        return self.jobs_table or DEFAULT_JOBS_TABLE
+
+    @property
+    def allowed_buckets(self) -> tuple[str, ...]:
+        """The buckets a job on AWS may read: the input buckets, else the data bucket."""
+        return self.input_buckets or _split(self.bucket)

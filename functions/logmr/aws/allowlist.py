@@ -18,20 +18,15 @@ restricted here: its user reads with their own rights.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from logmr import config
+from logmr.config import Settings
 from logmr.errors import InputNotAllowedError
 
 SCHEME = "s3://"
 #: longest part of a refused URI quoted in the error (the message stays one line)
 QUOTED_CHARS = 200
-
-
-def _split(value: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
 def _quoted(uri: str) -> str:
@@ -51,11 +46,8 @@ class InputAllowList:
         object.__setattr__(self, "prefixes", prefixes)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> InputAllowList:
-        env = os.environ if env is None else env
-        buckets = env.get(config.ENV_INPUT_BUCKETS) or env.get(config.ENV_BUCKET) or ""
-        prefixes = env.get(config.ENV_INPUT_PREFIXES) or config.DEFAULT_INPUT_PREFIXES
-        return cls(_split(buckets), _split(prefixes))
+    def from_settings(cls, settings: Settings) -> InputAllowList:
+        return cls(settings.allowed_buckets, settings.input_prefixes)
 
     def check(self, uri: str) -> tuple[str, str]:
         """``(bucket, key)`` of an allowed input, else ``InputNotAllowedError``."""
@@ -90,6 +82,6 @@ class InputAllowList:
         return ", ".join(self.prefixes) or "none configured"
 
 
-def check_inputs(uris: Iterable[str], env: Mapping[str, str] | None = None) -> None:
-    """Every URI in an allowed bucket under an allowed prefix (from ``env``)."""
-    InputAllowList.from_env(env).check_all(uris)
+def check_inputs(uris: Iterable[str], settings: Settings) -> None:
+    """Every URI in an allowed bucket under an allowed prefix (from ``settings``)."""
+    InputAllowList.from_settings(settings).check_all(uris)

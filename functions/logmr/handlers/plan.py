@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from logmr import config, tasks
+from logmr import tasks
 from logmr.aws import allowlist
-from logmr.handlers.runtime import backends, logger, metrics, tracer
-from logmr.jobs import load_job
+from logmr.handlers.runtime import backends, logger, metrics, settings, tracer
+from logmr.jobs.binding import check
 from logmr.plan import tuning
 from logmr.spec import request_to_spec
 
@@ -21,10 +20,10 @@ from logmr.spec import request_to_spec
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     spec = request_to_spec(event["input"], default_job_id=event.get("execution_name"))
     logger.set_correlation_id(spec.job_id)
-    if config.StorageSettings.from_env(os.environ).storage == "aws":
-        load_job(spec.job, spec.params)  # a bad job is named first, as tasks.plan does
-        allowlist.check_inputs(spec.inputs)  # before any listing (docs/security.md)
-    plan = tasks.plan(spec, backends(), tuning.limits_from_env(os.environ))
+    if settings().storage == "aws":
+        check(spec)  # a bad job is named first, as tasks.plan does
+        allowlist.check_inputs(spec.inputs, settings())  # before any listing (docs/security.md)
+    plan = tasks.plan(spec, backends(), tuning.limits_for(settings()))
     metrics.add_metric(name="MapTasks", unit=MetricUnit.Count, value=plan["map_task_count"])
     logger.info(
         "planned", extra={"map_tasks": plan["map_task_count"], "distributed": plan["distributed"]}

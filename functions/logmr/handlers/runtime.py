@@ -13,7 +13,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.shared.functions import strtobool
 
-from logmr import config
+from logmr.config import Settings
 from logmr.storage.backends import Backends
 from logmr.workflow.names import SERVICE
 
@@ -61,16 +61,27 @@ tracer = LazyTracer(SERVICE)
 
 
 @functools.cache
+def settings() -> Settings:
+    """The environment the function runs in, read on the first invocation."""
+    return Settings.load()
+
+
+@functools.cache
 def backends() -> Backends:
     """Local folder + SQLite when ``LOGMR_STORAGE=local``, else S3 + DynamoDB."""
-    settings = config.StorageSettings.from_env(os.environ)
-    if settings.storage == "local":
+    if settings().storage == "local":
         from logmr.storage.embedded import embedded_backends
 
-        return embedded_backends(config.Settings.load())
+        return embedded_backends(settings())
     from logmr.aws.backends import aws_backends
 
-    return aws_backends(settings)
+    return aws_backends(settings())
+
+
+def reset() -> None:
+    """Forget the settings and storage read so far (a test changed the environment)."""
+    settings.cache_clear()
+    backends.cache_clear()
 
 
 def record_task(

@@ -14,3 +14,11 @@ def prepare(spec: JobSpec) -> tuple[Job, Format]:
     fmt = formats.get_format("plain" if spec.format == "auto" else spec.format, spec.format_options)
     job.bind(fmt)
     return job, fmt
+
+
+def check(spec: JobSpec) -> None:
+    """Fail before any I/O: an unknown job, bad parameters, or a named format
+    the job cannot read (a detected format is checked once detected)."""
+    load_job(spec.job, spec.params)
+    if spec.format != "auto":
+        prepare(spec)

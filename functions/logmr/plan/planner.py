@@ -11,7 +11,7 @@ from logmr import formats
 from logmr.errors import EmptyInputError
 from logmr.inputs.source import InputObject, InputSource, read_head, read_spread
 from logmr.jobs import load_job
-from logmr.jobs.binding import prepare
+from logmr.jobs.binding import check, prepare
 from logmr.plan.cutting import count_tasks, cut
 from logmr.plan.sample import SAMPLE_BYTES, SAMPLE_SLICES, SampleStats, sample_stats
 from logmr.plan.tuning import Limits, Tuning, tune
@@ -56,9 +56,7 @@ def make_plan(spec: JobSpec, inputs: InputSource, limits: Limits) -> Plan:
     inputs. Reads the listing and ``SAMPLE_BYTES`` of whole lines only, the
     first object's start and ``SAMPLE_SLICES - 1`` pieces spread over the
     inputs (``inputs.read_spread``)."""
-    load_job(spec.job, spec.params)  # unknown job or bad parameters: fail before any I/O
-    if spec.format != "auto":
-        prepare(spec)
+    check(spec)  # unknown job, bad parameters or format: fail before any I/O
     objects = inputs.list_inputs(spec.inputs)
     if not objects or all(obj.size == 0 for obj in objects):
         raise EmptyInputError(f"the inputs hold no bytes: {', '.join(spec.inputs)}")

@@ -33,11 +33,12 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from logmr import config
+from logmr.config import Settings
 from logmr.limits import ACCOUNT_CONCURRENCY, INLINE_MAP_CONCURRENCY
 from logmr.limits import MB_PER_VCPU as LAMBDA_MB_PER_VCPU
 from logmr.plan.sample import SampleStats, choose_salted_keys
@@ -94,18 +95,17 @@ def local_limits(workers: int | None = None) -> Limits:
     return Limits(target="local", workers=max(workers or os.cpu_count() or 1, 1))
 
 
-def limits_from_env(env: Mapping[str, str]) -> Limits:
+def limits_for(settings: Settings) -> Limits:
     """The Plan handler's view: local storage means the local engine (its
-    workers); on Lambda the map function's memory and timeout from the
-    environment the stack sets, else ``FUNCTION_SIZES``."""
-    if (env.get(config.ENV_STORAGE) or "aws") == "local":
-        workers = env.get(config.ENV_WORKERS)
-        return local_limits(int(workers) if workers else None)
+    workers); on Lambda the map function's memory and timeout the stack set,
+    else ``FUNCTION_SIZES``."""
+    if settings.storage == "local":
+        return local_limits(settings.workers)
     memory, timeout = FUNCTION_SIZES["Map"]
     return Limits(
-        memory_mb=int(env.get(config.ENV_MAP_MEMORY_MB) or memory),
-        timeout_s=int(env.get(config.ENV_MAP_TIMEOUT_S) or timeout),
-        concurrency=int(env.get(config.ENV_MAP_CONCURRENCY) or LAMBDA_CONCURRENCY),
+        memory_mb=settings.map_memory_mb or memory,
+        timeout_s=settings.map_timeout_s or timeout,
+        concurrency=settings.map_concurrency or LAMBDA_CONCURRENCY,
     )
 
 

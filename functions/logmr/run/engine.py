@@ -21,6 +21,7 @@ from logmr import config
 from logmr.config import Settings
 from logmr.engine.dispatcher import Dispatcher, Hook, WorkerPool
 from logmr.engine.interpreter import Execution, Interpreter, StatesError
+from logmr.storage.base import JobRecord
 from logmr.storage.embedded import embedded_backends
 from logmr.workflow import names
 
@@ -210,3 +211,30 @@ def _run(
         return interpreter.run(request, name=str(request["job_id"]))
     finally:
         dispatcher.close()
+
+
+class EngineRunner:
+    """The state machine definition on the local engine (``run_engine``), job
+    data in ``settings.home``: the runner of ``logmr run``. The keyword
+    arguments are ``run_engine``'s (a pool kept across jobs, fault hooks,
+    emulated timeouts)."""
+
+    def __init__(self, settings: Settings, **engine: Any) -> None:
+        self.settings = settings
+        self.engine = engine
+
+    def run(self, request: dict[str, Any], progress: Progress | None = None) -> JobRecord:
+        from logmr.run.request import validate
+        from logmr.run.runner import failed_record
+
+        spec = validate(request)
+        execution = run_engine(
+            {**request, "job_id": spec.job_id},
+            settings=self.settings,
+            progress=progress or _quiet,
+            **self.engine,
+        )
+        store = embedded_backends(self.settings).results
+        if execution.status != "SUCCEEDED":
+            return failed_record(store, spec, str(execution.error), str(execution.cause or ""))
+        return store.get_job(spec.job_id)

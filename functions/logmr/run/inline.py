@@ -10,11 +10,12 @@ from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from typing import Any
 
 from logmr import tasks
-from logmr.errors import error_name
+from logmr.errors import LogmrError, error_name
 from logmr.layout import manifest_key
 from logmr.plan.tuning import local_limits
 from logmr.spec import JobSpec, MapTask
 from logmr.storage.backends import Backends
+from logmr.storage.base import JobRecord
 
 #: called as progress(phase, done, total)
 Progress = Callable[[str, int, int], None]
@@ -78,3 +79,28 @@ def _pooled(pool: ProcessPoolExecutor, phase: str, calls: list[Call], progress: 
         for future in futures:
             future.cancel()
         raise
+
+
+class InlineRunner:
+    """The task functions driven directly (``run``) over ``backends``: the
+    runner of ``logmr run --engine inline`` and of most tests. ``raise_errors``:
+    a failing task's exception propagates with its traceback (``--debug``),
+    after the job is recorded as FAILED, instead of a FAILED record coming back."""
+
+    def __init__(self, backends: Backends, *, workers: int = 1, raise_errors: bool = False):
+        self.backends = backends
+        self.workers = workers
+        self.raise_errors = raise_errors
+
+    def run(self, request: dict[str, Any], progress: Progress | None = None) -> JobRecord:
+        from logmr.run.request import validate
+        from logmr.run.runner import failed_record
+
+        spec = validate(request)
+        try:
+            run(spec, self.backends, workers=self.workers, progress=progress or _quiet)
+        except LogmrError as exc:
+            if self.raise_errors:
+                raise
+            return failed_record(self.backends.results, spec, error_name(exc), str(exc))
+        return self.backends.results.get_job(spec.job_id)

@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -31,23 +30,22 @@ from logmr import limits
 from logmr.aws.clients import Clients
 from logmr.aws.dynamodb import DynamoResultStore
 from logmr.aws.errors import error_code, translate
-from logmr.aws.s3 import parse_s3_uri
 from logmr.config import (
     DEFAULT_JOBS_TABLE,
     DEFAULT_RESULTS_TABLE,
     DEFAULT_STATE_MACHINE,
-    ENV_ENDPOINT_URL,
     ENV_JOBS_TABLE,
     ENV_RESULTS_TABLE,
     ENV_STATE_MACHINE,
+    Settings,
 )
 from logmr.errors import (
-    InvalidParameterError,
     JobNotFoundError,
     LogmrError,
     StateMachineNotFoundError,
 )
-from logmr.spec import JobSpec, new_job_id, request_to_spec
+from logmr.run.request import validate
+from logmr.spec import JobSpec
 from logmr.storage.base import JobRecord
 
 __all__ = [
@@ -56,13 +54,9 @@ __all__ = [
     "POLL_SECONDS",
     "ExecutionWatcher",
     "Remote",
-    "RemoteSettings",
+    "RemoteRunner",
     "StateMachineNotFoundError",
-    "build_request",
-    "check_request",
-    "check_s3_uri",
     "execution_failure",
-    "read_request",
 ]
 
 #: the deployed state machine, a name or an ARN (to move to logmr.config)
@@ -79,106 +73,7 @@ PHASES = {"MapInline": "map", "MapDistributed": "map", "Reduce": "reduce"}
 Progress = Callable[[str, int, int], None]
 
 
-@dataclass(frozen=True)
-class RemoteSettings:
-    """Where the deployed stack is. ``None`` tables: discovered, else the defaults."""
-
-    state_machine: str = DEFAULT_STATE_MACHINE
-    results_table: str | None = None
-    jobs_table: str | None = None
-    endpoint_url: str | None = None
-    region: str | None = None
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str], **explicit: Any) -> RemoteSettings:
-        """Explicit keyword arguments (``None`` means unset), then ``env``."""
-        values: dict[str, Any] = {
-            "state_machine": env.get(ENV_STATE_MACHINE) or DEFAULT_STATE_MACHINE,
-            "results_table": env.get(ENV_RESULTS_TABLE) or None,
-            "jobs_table": env.get(ENV_JOBS_TABLE) or None,
-            "endpoint_url": env.get(ENV_ENDPOINT_URL) or None,
-        }
-        values.update({key: value for key, value in explicit.items() if value is not None})
-        return cls(**values)
-
-
 # -- requests ---------------------------------------------------------------------
-def build_request(
-    inputs: list[str],
-    job: str,
-    *,
-    job_id: str | None = None,
-    params: dict[str, Any] | None = None,
-    fmt: str = "auto",
-    format_options: dict[str, str] | None = None,
-    reducers: int | None = None,
-    chunk_size: int | None = None,
-) -> dict[str, Any]:
-    """A start-execution input; every input must be an ``s3://`` URI."""
-    for uri in inputs:
-        check_s3_uri(uri)
-    request: dict[str, Any] = {
-        "job_id": job_id or new_job_id(job),
-        "job": job,
-        "inputs": list(inputs),
-        "params": params or {},
-        "format": fmt,
-    }
-    if format_options:
-        request["format_options"] = format_options
-    if reducers is not None:
-        request["reducers"] = reducers
-    if chunk_size is not None:
-        request["chunk_size"] = chunk_size
-    return request
-
-
-def check_s3_uri(uri: str) -> None:
-    """Refuse a local path in one line: a deployed job reads S3."""
-    if not uri.startswith("s3://"):
-        raise InvalidParameterError(
-            f"{uri!r} is not an s3:// URI: a deployed job reads S3"
-            " (upload it with `aws s3 cp`, or use `logmr run` for local files)"
-        )
-    parse_s3_uri(uri)
-
-
-def read_request(path: str | Path) -> tuple[dict[str, Any], str]:
-    """A start-execution input from a JSON file (``events/start-execution/*.json``):
-    the parsed request, and the text to send as it is."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-        request = json.loads(text)
-    except OSError as exc:
-        raise InvalidParameterError(f"cannot read {path}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise InvalidParameterError(f"{path} is not JSON: {exc}") from None
-    if not isinstance(request, dict):
-        raise InvalidParameterError(f"{path}: a job request must be a JSON object")
-    return request, text
-
-
-def check_request(request: dict[str, Any], execution_name: str) -> JobSpec:
-    """What Plan will check, checked here first so a mistake costs no execution:
-    the request's shape, and a built-in job's parameters and format (a user's
-    ``module:Class`` job may live only in the deployed code: Plan checks it)."""
-    spec = request_to_spec(request, default_job_id=execution_name)
-    if spec.job_id != execution_name:
-        raise InvalidParameterError(
-            f"the request's job_id {spec.job_id!r} differs from --job-id {execution_name!r}"
-        )
-    for uri in spec.inputs:
-        check_s3_uri(uri)
-    if ":" not in spec.job and "." not in spec.job:
-        from logmr import jobs
-        from logmr.jobs import binding
-
-        jobs.load_job(spec.job, spec.params)
-        if spec.format != "auto":
-            binding.prepare(spec)
-    return spec
-
-
 def execution_failure(described: dict[str, Any]) -> tuple[str, str]:
     """The error name and cause of a finished, unsuccessful execution."""
     status = str(described.get("status", ""))
@@ -198,7 +93,7 @@ def execution_failure(described: dict[str, Any]) -> tuple[str, str]:
 class Remote:
     """A deployed logmr stack: its state machine and its tables."""
 
-    def __init__(self, settings: RemoteSettings, clients: Clients | None = None) -> None:
+    def __init__(self, settings: Settings, clients: Clients | None = None) -> None:
         self.settings = settings
         self.clients = clients or Clients(
             endpoint_url=settings.endpoint_url, region=settings.region
@@ -454,3 +349,48 @@ class ExecutionWatcher:
         if self.shown.get(phase) != now:
             self.shown[phase] = now
             self.progress(phase, *now)
+
+
+class RemoteRunner:
+    """The deployed state machine (``remote``): start an execution named by
+    the job id, watch it phase by phase, read its record from DynamoDB. The
+    runner of ``logmr submit``, whose ``--no-wait`` uses ``start`` alone."""
+
+    def __init__(self, remote: Remote) -> None:
+        self.remote = remote
+
+    def start(
+        self, request: dict[str, Any], *, job_id: str | None = None, text: str | None = None
+    ) -> tuple[JobSpec, str]:
+        """Check ``request`` (``validate``: before any AWS call), start it (as
+        ``text`` when given: a request file is sent as it is); its spec and
+        the execution's ARN."""
+        spec = validate(request, job_id=job_id, deployed=True)
+        arn = self.remote.start(request if text is None else text, spec.job_id)
+        return spec, arn
+
+    def watch(self, spec: JobSpec, arn: str, progress: Progress | None = None) -> JobRecord:
+        """Wait for the execution ``arn`` of ``spec``; the job's record. An
+        execution that ended before MarkFailed recorded it (stopped, timed
+        out, or failed in a way no Catch sees) gives a record made from the
+        execution's own error."""
+        described = self.remote.wait(arn, progress)
+        store = self.remote.results()
+        record = store.load_job(spec.job_id)
+        if record is not None and (described["status"] == "SUCCEEDED" or record.status == "FAILED"):
+            return record
+        error, cause = execution_failure(described)
+        if described["status"] == "SUCCEEDED":
+            error, cause = "JobNotFoundError", f"no job {spec.job_id!r} in table {store.jobs_table}"
+        return JobRecord(
+            job_id=spec.job_id,
+            job=spec.job,
+            spec=spec.to_dict(),
+            status="FAILED",
+            error=error,
+            cause=cause,
+        )
+
+    def run(self, request: dict[str, Any], progress: Progress | None = None) -> JobRecord:
+        spec, arn = self.start(request)
+        return self.watch(spec, arn, progress)
