@@ -460,8 +460,8 @@ def map_task_rates(data: Input, repeats: int = MAP_REPEATS) -> dict[str, Any]:
     from logmr.inputs.lines import iter_range_texts, split_lines
     from logmr.jobs import binding
     from logmr.mapreduce.side import MapSide
+    from logmr.run.embedded import embedded_backends
     from logmr.spec import JobSpec, MapTask
-    from logmr.storage.embedded import embedded_backends
 
     uri = str(data.path.resolve())
     start = 0

@@ -45,8 +45,8 @@ from bench_status_codes import baseline
 from logmr.config import Settings
 from logmr.devtools.generate import generate
 from logmr.engine import worker
+from logmr.run.embedded import embedded_backends
 from logmr.run.engine import handler_env, run_engine, worker_pool
-from logmr.storage.embedded import embedded_backends
 from logmr.workflow.names import FUNCTIONS
 
 BENCH = Path(__file__).resolve().parent

@@ -67,8 +67,8 @@ def profile_job(path: Path, size: int, job_name: str, repeats: int) -> dict[str,
     from logmr.jobs import binding
     from logmr.mapreduce.shuffle import encode
     from logmr.mapreduce.side import MapSide, reduce_groups
+    from logmr.run.embedded import embedded_backends
     from logmr.spec import JobSpec, MapTask
-    from logmr.storage.embedded import embedded_backends
 
     uri = str(path.resolve())
     end = min(MAP_RANGE_BYTES, size)

@@ -28,6 +28,10 @@ REPO = Path(__file__).resolve().parents[1]
 #: the one code asset of every function: the whole ``functions/`` folder
 CODE_DIR = REPO / "functions"
 CODE_EXCLUDE = [
+    # the command line and the developers' tools (the synthetic log
+    # generator): never run on Lambda
+    "logmr/cli.py",
+    "logmr/devtools",
     "**/tests",
     "**/__pycache__",
     "**/*.pyc",

@@ -9,9 +9,9 @@ from typing import Any
 from logmr.config import Settings
 from logmr.devtools.generate import generate
 from logmr.run import inline as runner
+from logmr.run.embedded import embedded_backends
 from logmr.spec import JobSpec
 from logmr.storage.base import JobRecord
-from logmr.storage.embedded import embedded_backends
 
 _ids = itertools.count(1)
 

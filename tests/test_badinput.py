@@ -38,9 +38,9 @@ from logmr.jobs import Job, load_job
 from logmr.jobs.params import UserRegex
 from logmr.layout import manifest_key
 from logmr.run import inline as runner
+from logmr.run.embedded import embedded_backends
 from logmr.spec import JobSpec, MapTask
 from logmr.storage.backends import Backends
-from logmr.storage.embedded import embedded_backends
 
 pytestmark = pytest.mark.badinput
 

@@ -17,7 +17,7 @@ from logmr.plan import cost
 from logmr.plan.sample import SAMPLE_BYTES, SAMPLE_SLICES
 from logmr.plan.tuning import Limits
 from logmr.run import engine as local_engine
-from logmr.storage.embedded import embedded_backends
+from logmr.run.embedded import embedded_backends
 
 
 def test_estimate_of_a_small_plan_by_hand() -> None:

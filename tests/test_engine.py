@@ -19,7 +19,7 @@ from logmr.cli import main
 from logmr.config import Settings
 from logmr.engine.dispatcher import Dispatcher
 from logmr.run import engine as local_engine
-from logmr.storage.embedded import embedded_backends
+from logmr.run.embedded import embedded_backends
 from logmr.workflow.names import FUNCTIONS
 from moto_engine import MOTO_CONFIG, StateMachine, check_contract, dispatching
 

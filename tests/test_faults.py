@@ -32,8 +32,8 @@ from logmr.engine.dispatcher import Dispatcher
 from logmr.errors import JobExistsError, TransientError
 from logmr.handlers import runtime
 from logmr.run import engine as local_engine
+from logmr.run.embedded import embedded_backends
 from logmr.spec import JobSpec
-from logmr.storage.embedded import embedded_backends
 from logmr.workflow.names import FUNCTIONS, TIMEOUT_ERROR
 from moto_engine import MOTO_CONFIG, StateMachine, dispatching
 

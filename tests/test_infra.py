@@ -10,6 +10,7 @@ synthesis, as they do in ``npx cdk synth``.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
@@ -72,6 +73,7 @@ class Synthesized:
     assertions: Template
     error: Exception | None
     report: dict[str, Any] | None
+    outdir: Path
 
 
 def cdk_context() -> dict[str, Any]:
@@ -91,7 +93,7 @@ def synthesize(app: App, stack: Stack, outdir: Path) -> Synthesized:
     template = json.loads((outdir / f"{stack.artifact_id}.template.json").read_text())
     report_path = outdir / "validation-report.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else None
-    return Synthesized(stack, template, Template.from_json(template), error, report)
+    return Synthesized(stack, template, Template.from_json(template), error, report, outdir)
 
 
 @pytest.fixture(scope="module")
@@ -684,3 +686,64 @@ def test_cfn_lint_passes(synth: Synthesized) -> None:
         ),
     )
     assert [f"{m.rule.id} {m.message}" for m in matches] == []
+
+
+# -- the code asset ------------------------------------------------------------------
+#: the packages the functions' code asset holds (``infra.functions.CODE_EXCLUDE``
+#: leaves out the command line, the developers' tools, caches and build metadata)
+SHIPPED_PACKAGES = {
+    "aws",
+    "engine",
+    "formats",
+    "handlers",
+    "inputs",
+    "jobs",
+    "mapreduce",
+    "plan",
+    "report",
+    "run",
+    "storage",
+    "tasks",
+    "workflow",
+}
+#: what no shipped module may import: test and developer dependencies
+DEV_ONLY_IMPORTS = ("moto", "pytest", "hypothesis", "logmr.devtools")
+
+
+def code_asset(synth: Synthesized) -> Path:
+    """The staged code asset: the ``asset.*`` folder that holds ``logmr/``."""
+    staged = [path for path in synth.outdir.glob("asset.*") if (path / "logmr").is_dir()]
+    assert len(staged) == 1, staged
+    return staged[0]
+
+
+def imports_of(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+def test_the_code_asset_holds_the_package_and_no_developer_code(synth: Synthesized) -> None:
+    asset = code_asset(synth)
+    assert {path.name for path in asset.iterdir()} == {"logmr"}
+    logmr = asset / "logmr"
+    assert {path.name for path in logmr.iterdir() if path.is_dir()} == SHIPPED_PACKAGES
+    assert not (logmr / "cli.py").exists()
+    assert not list(asset.rglob("*.pyc")) and not list(asset.rglob("*.egg-info"))
+    offenders = {
+        str(path.relative_to(asset)): sorted(
+            name
+            for name in imports_of(path)
+            if any(name == dev or name.startswith(dev + ".") for dev in DEV_ONLY_IMPORTS)
+        )
+        for path in asset.rglob("*.py")
+    }
+    assert {path: names for path, names in offenders.items() if names} == {}
+    # every handler the state machine and the API name is in it
+    for handler in [*names.FUNCTIONS.values(), API_HANDLER]:
+        module = handler.rpartition(".")[0].replace(".", "/")
+        assert (asset / f"{module}.py").is_file(), handler

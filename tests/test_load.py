@@ -22,7 +22,7 @@ from logmr.devtools.generate import generate
 from logmr.engine.dispatcher import Dispatcher
 from logmr.handlers import runtime
 from logmr.run import engine as local_engine
-from logmr.storage.embedded import embedded_backends
+from logmr.run.embedded import embedded_backends
 from logmr.workflow.names import FUNCTIONS
 from moto_engine import MOTO_CONFIG, POLL_SECONDS, StateMachine, dispatching
 

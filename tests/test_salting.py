@@ -43,8 +43,8 @@ from logmr.plan.sample import (
 )
 from logmr.plan.tuning import Limits
 from logmr.run import engine as local_engine
+from logmr.run.embedded import LocalOrS3Inputs, embedded_backends
 from logmr.spec import JobSpec
-from logmr.storage.embedded import LocalOrS3Inputs, embedded_backends
 from logmr.tasks import planning
 from logmr.workflow.names import FUNCTIONS
 from moto_engine import MOTO_CONFIG, StateMachine, dispatching

@@ -279,8 +279,8 @@ def _size(text: str) -> int:
 
 # -- commands ---------------------------------------------------------------------
 def _run(args: argparse.Namespace) -> int:
+    from logmr.run.embedded import embedded_backends
     from logmr.run.request import build_request, local_inputs
-    from logmr.storage.embedded import embedded_backends
 
     settings = Settings.load(
         home=args.home, reducers=args.reducers, chunk_size=args.chunk_size, workers=args.workers
@@ -321,8 +321,8 @@ def _plan(args: argparse.Namespace) -> int:
 
     from logmr.plan import view
     from logmr.plan.tuning import Limits
+    from logmr.run.embedded import LocalOrS3Inputs
     from logmr.run.request import build_request, local_inputs, validate
-    from logmr.storage.embedded import LocalOrS3Inputs
 
     request = build_request(
         local_inputs(args.paths),
@@ -429,7 +429,7 @@ def _is_remote(args: argparse.Namespace) -> bool:
 def _results(args: argparse.Namespace) -> int:
     if _is_remote(args):
         return _show(_remote(args).results(), args.job_id, args.top, args.json)
-    from logmr.storage.embedded import embedded_backends
+    from logmr.run.embedded import embedded_backends
 
     backends = embedded_backends(Settings.load(home=args.home))
     return _show(backends.results, args.job_id, args.top, args.json)
@@ -439,7 +439,7 @@ def _status(args: argparse.Namespace) -> int:
     if _is_remote(args):
         record = _remote(args).job_record(args.job_id)
     else:
-        from logmr.storage.embedded import embedded_backends
+        from logmr.run.embedded import embedded_backends
 
         record = embedded_backends(Settings.load(home=args.home)).results.get_job(args.job_id)
     if args.json:
@@ -464,7 +464,7 @@ def _report(args: argparse.Namespace) -> int:
     if _is_remote(args):
         store: Any = _remote(args).results()
     else:
-        from logmr.storage.embedded import embedded_backends
+        from logmr.run.embedded import embedded_backends
 
         store = embedded_backends(Settings.load(home=args.home)).results
     _write_report(store, args.job_id, args.html, quiet=False)

@@ -70,7 +70,7 @@ def settings() -> Settings:
 def backends() -> Backends:
     """Local folder + SQLite when ``LOGMR_STORAGE=local``, else S3 + DynamoDB."""
     if settings().storage == "local":
-        from logmr.storage.embedded import embedded_backends
+        from logmr.run.embedded import embedded_backends
 
         return embedded_backends(settings())
     from logmr.aws.backends import aws_backends

@@ -46,6 +46,15 @@ def top_n(pairs: Iterable[tuple[str, Any]], n: int) -> list[tuple[str, Any]]:
     return heapq.nsmallest(n, pairs, key=lambda kv: (-sort_value(kv[1]), kv[0]))
 
 
+def key_text(key: Any) -> str:
+    """The canonical string of a key: bytes decoded (invalid UTF-8 as ``\\xNN``)."""
+    if isinstance(key, str):
+        return key
+    if isinstance(key, bytes):
+        return key.decode("utf-8", "backslashreplace")
+    return str(key)
+
+
 class ResultsView:
     """What ``finalize`` sees of a job's results: all of them, or the top ``n``."""
 

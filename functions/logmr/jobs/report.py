@@ -31,12 +31,11 @@ from typing import Any
 
 from logmr.formats.base import Column, Format
 from logmr.jobs import register
-from logmr.jobs.base import KV, Job, ResultsView, top_n
+from logmr.jobs.base import KV, Job, ResultsView, key_text, top_n
 from logmr.jobs.grouping import counted_rows, records_and_bytes, sums_by_value
 from logmr.jobs.params import Param, boolean, duration_seconds, positive_int
 from logmr.jobs.sketches import merge_quantiles, quantiles_of, quantiles_text
 from logmr.jobs.timewindows import TZ_PARAM, is_error_status, window_name
-from logmr.mapreduce.side import key_text
 
 STATUS, PATH, WINDOW, TOTAL = "status:", "path:", "window:", "total"
 

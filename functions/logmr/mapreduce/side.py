@@ -15,7 +15,7 @@ from typing import Any
 from logmr.config import SAMPLE_LINE_BYTES
 from logmr.formats.base import Format
 from logmr.inputs.lines import split_lines
-from logmr.jobs.base import Job
+from logmr.jobs.base import Job, key_text
 from logmr.mapreduce.partition import partition_of
 
 #: buffered values before the combiner folds them (bounds map-side memory)
@@ -39,15 +39,6 @@ def collector_paused() -> Iterator[None]:
         yield
     finally:
         gc.enable()
-
-
-def key_text(key: Any) -> str:
-    """The canonical string of a key: bytes decoded (invalid UTF-8 as ``\\xNN``)."""
-    if isinstance(key, str):
-        return key
-    if isinstance(key, bytes):
-        return key.decode("utf-8", "backslashreplace")
-    return str(key)
 
 
 class MapSide:

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from logmr.formats.base import Format
-from logmr.jobs.base import Job
+from logmr.jobs.base import Job, key_text
 from logmr.mapreduce.partition import partition_of
 from logmr.mapreduce.shuffle import encode
-from logmr.mapreduce.side import MapSide, key_text
+from logmr.mapreduce.side import MapSide
 from logmr.spec import MAX_SALTED_KEY_CHARS, MAX_SALTED_KEYS
 
 #: bytes of whole lines the planner maps at plan time

@@ -21,8 +21,8 @@ from logmr import config
 from logmr.config import Settings
 from logmr.engine.dispatcher import Dispatcher, Hook, WorkerPool
 from logmr.engine.interpreter import Execution, Interpreter, StatesError
+from logmr.run.embedded import embedded_backends
 from logmr.storage.base import JobRecord
-from logmr.storage.embedded import embedded_backends
 from logmr.workflow import names
 
 LOCAL_BUCKET = "logmr-local"

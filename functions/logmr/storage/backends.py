@@ -1,5 +1,5 @@
 """``Backends``: where a task reads and writes, passed to every task function.
-The local folder and SQLite (``storage.embedded``) and S3 and DynamoDB
+The local folder and SQLite (``run.embedded``) and S3 and DynamoDB
 (``aws.backends``) each build one."""
 
 from __future__ import annotations
