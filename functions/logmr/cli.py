@@ -51,23 +51,8 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a job over local files")
     run.add_argument("paths", nargs="+", metavar="PATH", help="log files or folders")
-    run.add_argument(
-        "--job", required=True, help="a job name (see `logmr jobs`) or module.path:Class"
-    )
-    run.add_argument(
-        "--param", action="append", default=[], metavar="K=V", help="job parameter (repeatable)"
-    )
-    run.add_argument(
-        "--format", default="auto", help="log format (see `logmr formats`); default: auto-detect"
-    )
-    run.add_argument(
-        "--format-option", action="append", default=[], metavar="K=V", help="format option"
-    )
-    run.add_argument("--reducers", type=int, default=None, help="number of reduce tasks")
+    _job_options(run, required=True)
     run.add_argument("--salt", action="append", default=[], metavar="KEY", help=SALT_HELP)
-    run.add_argument(
-        "--chunk-size", type=_size, default=None, help="bytes per map task (e.g. 64MB)"
-    )
     run.add_argument(
         "--workers", type=int, default=None, help="worker processes (default: all cores)"
     )
@@ -132,6 +117,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _job_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    """The options a job request is built from (``_request``)."""
+    job_help = "a job name (see `logmr jobs`) or module.path:Class"
+    parser.add_argument("--job", required=required, help=job_help)
+    parser.add_argument(
+        "--param", action="append", default=[], metavar="K=V", help="job parameter (repeatable)"
+    )
+    parser.add_argument(
+        "--format", default=None, help="log format (see `logmr formats`); default: auto-detect"
+    )
+    parser.add_argument(
+        "--format-option", action="append", default=[], metavar="K=V", help="format option"
+    )
+    parser.add_argument("--reducers", type=int, default=None, help="number of reduce tasks")
+    parser.add_argument(
+        "--chunk-size", type=_size, default=None, help="bytes per map task (e.g. 64MB)"
+    )
+
+
 def _plan_parser(sub: Any) -> None:
     plan = sub.add_parser(
         "plan",
@@ -141,13 +145,8 @@ def _plan_parser(sub: Any) -> None:
         "cost and time the model of docs/performance.md predicts. Nothing is run or written.",
     )
     plan.add_argument("paths", nargs="+", metavar="PATH", help="log files, folders or s3:// URIs")
-    plan.add_argument("--job", required=True, help="a job name or module.path:Class")
-    plan.add_argument("--param", action="append", default=[], metavar="K=V", help="job parameter")
-    plan.add_argument("--format", default="auto", help="log format; default: auto-detect")
-    plan.add_argument("--format-option", action="append", default=[], metavar="K=V")
-    plan.add_argument("--reducers", type=int, default=None, help="number of reduce tasks")
+    _job_options(plan, required=True)
     plan.add_argument("--salt", action="append", default=[], metavar="KEY", help=SALT_HELP)
-    plan.add_argument("--chunk-size", type=_size, default=None, help="bytes per map task")
     plan.add_argument(
         "--max-concurrency", type=int, default=None, help="Map states' MaxConcurrency"
     )
@@ -184,16 +183,7 @@ def _submit_parser(sub: Any) -> None:
         metavar="S3_URI",
         help="s3://bucket/key or s3://bucket/prefix/ (local paths are refused: use `logmr run`)",
     )
-    submit.add_argument("--job", help="a job name (see `logmr jobs`) or module.path:Class")
-    submit.add_argument(
-        "--param", action="append", default=[], metavar="K=V", help="job parameter (repeatable)"
-    )
-    submit.add_argument("--format", default=None, help="log format; default: auto-detect")
-    submit.add_argument(
-        "--format-option", action="append", default=[], metavar="K=V", help="format option"
-    )
-    submit.add_argument("--reducers", type=int, default=None, help="number of reduce tasks")
-    submit.add_argument("--chunk-size", type=_size, default=None, help="bytes per map task")
+    _job_options(submit, required=False)
     submit.add_argument(
         "--input-file",
         metavar="FILE",
@@ -278,23 +268,32 @@ def _size(text: str) -> int:
 
 
 # -- commands ---------------------------------------------------------------------
+def _request(args: argparse.Namespace, inputs: list[str], **figures: Any) -> dict[str, Any]:
+    """The job request the options of ``run``, ``plan`` and ``submit`` describe;
+    ``figures``: the planner's figures the user gave."""
+    from logmr.run.request import build_request
+
+    return build_request(
+        inputs,
+        args.job,
+        job_id=getattr(args, "job_id", None),
+        params=parse_assignments(args.param),
+        fmt=args.format or "auto",
+        format_options=parse_assignments(args.format_option),
+        salted_keys=getattr(args, "salt", None),
+        **figures,
+    )
+
+
 def _run(args: argparse.Namespace) -> int:
     from logmr.run.embedded import embedded_backends
-    from logmr.run.request import build_request, local_inputs
+    from logmr.run.request import local_inputs
 
     settings = Settings.load(
         home=args.home, reducers=args.reducers, chunk_size=args.chunk_size, workers=args.workers
     )
-    request = build_request(
-        local_inputs(args.paths),
-        args.job,
-        job_id=args.job_id,
-        params=parse_assignments(args.param),
-        fmt=args.format,
-        format_options=parse_assignments(args.format_option),
-        reducers=settings.reducers,
-        chunk_size=settings.chunk_size,
-        salted_keys=args.salt,
+    request = _request(
+        args, local_inputs(args.paths), reducers=settings.reducers, chunk_size=settings.chunk_size
     )
     backends = embedded_backends(settings)
     runner: Runner
@@ -309,7 +308,7 @@ def _run(args: argparse.Namespace) -> int:
     record = runner.run(request, _Progress(None if args.json else sys.stderr))
     if record.status == "FAILED":
         return _failed(record, args.json)
-    if args.format == "auto" and not args.json:
+    if (args.format or "auto") == "auto" and not args.json:
         print(f"logmr: format auto-detected: {record.spec.get('format')}", file=sys.stderr)
     if args.html:
         _write_report(backends.results, record.job_id, args.html, quiet=args.json)
@@ -322,19 +321,11 @@ def _plan(args: argparse.Namespace) -> int:
     from logmr.plan import view
     from logmr.plan.tuning import Limits
     from logmr.run.embedded import LocalOrS3Inputs
-    from logmr.run.request import build_request, local_inputs, validate
+    from logmr.run.request import local_inputs, validate
 
-    request = build_request(
-        local_inputs(args.paths),
-        args.job,
-        params=parse_assignments(args.param),
-        fmt=args.format,
-        format_options=parse_assignments(args.format_option),
-        reducers=args.reducers,
-        chunk_size=args.chunk_size,
-        max_concurrency=args.max_concurrency,
-        salted_keys=args.salt,
-    )
+    figures = {"reducers": args.reducers, "chunk_size": args.chunk_size}
+    figures["max_concurrency"] = args.max_concurrency
+    request = _request(args, local_inputs(args.paths), **figures)
     spec = validate(request)
     limits = Limits()  # the stack's map function on Lambda, whatever this machine's environment
     if args.memory is not None:
@@ -386,7 +377,7 @@ def _submit(args: argparse.Namespace) -> int:
 
 def _submit_request(args: argparse.Namespace) -> tuple[dict[str, Any], str | None]:
     """The request, and the text to send as it is (an --input-file's), if any."""
-    from logmr.run.request import build_request, read_request
+    from logmr.run.request import read_request
     from logmr.spec import new_job_id
 
     if args.input_file:
@@ -402,17 +393,7 @@ def _submit_request(args: argparse.Namespace) -> tuple[dict[str, Any], str | Non
         return request, text
     if not args.job or not args.inputs:
         raise InvalidParameterError("give s3:// inputs and --job, or --input-file")
-    request = build_request(
-        args.inputs,
-        args.job,
-        job_id=args.job_id,
-        params=parse_assignments(args.param),
-        fmt=args.format or "auto",
-        format_options=parse_assignments(args.format_option),
-        reducers=args.reducers,
-        chunk_size=args.chunk_size,
-    )
-    return request, None
+    return _request(args, args.inputs, reducers=args.reducers, chunk_size=args.chunk_size), None
 
 
 def _remote(args: argparse.Namespace) -> Remote:

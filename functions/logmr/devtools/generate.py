@@ -568,21 +568,31 @@ def _apache_pools() -> _ApachePools:
     )
 
 
-class _ApacheClock:
-    """``b'01/Dec/2020:08:12:33 +0000] "'`` for an epoch second, built incrementally."""
+class _Clock:
+    """An epoch second's time text, its date part built once a day: ``day``
+    formats the date, ``time`` (a ``%02d:%02d:%02d`` bytes pattern) the rest."""
 
-    def __init__(self) -> None:
+    def __init__(self, day: Callable[[datetime.date], bytes], time: bytes) -> None:
+        self.format_day = day
+        self.time = b"%s" + time
         self.day = -1
         self.prefix = b""
 
     def text(self, epoch: int) -> bytes:
         day, sec = divmod(epoch, 86400)
         if day != self.day:
-            d = datetime.date(1970, 1, 1) + datetime.timedelta(days=day)
             self.day = day
-            self.prefix = b"%02d/%s/%04d:" % (d.day, _MONTHS[d.month - 1], d.year)
+            self.prefix = self.format_day(datetime.date(1970, 1, 1) + datetime.timedelta(days=day))
         hour, rest = divmod(sec, 3600)
-        return b'%s%02d:%02d:%02d +0000] "' % (self.prefix, hour, rest // 60, rest % 60)
+        return self.time % (self.prefix, hour, rest // 60, rest % 60)
+
+
+def _apache_clock() -> _Clock:
+    """``b'01/Dec/2020:08:12:33 +0000] "'``"""
+    return _Clock(
+        lambda d: b"%02d/%s/%04d:" % (d.day, _MONTHS[d.month - 1], d.year),
+        b'%02d:%02d:%02d +0000] "',
+    )
 
 
 # per line: client, path, method, status, referer, malformed (16 bits each),
@@ -624,7 +634,7 @@ def _apache_blocks(rng: random.Random) -> Iterator[list[bytes]]:
     )
     head_sizes = [[code + b' - "'] * 16 for code in _STATUSES]  # HEAD: no body
     head = _METHODS[2]
-    clock = _ApacheClock()
+    clock = _apache_clock()
     epoch = _START_EPOCH
     ts = clock.text(epoch)
     record = _APACHE_RECORD
@@ -853,21 +863,9 @@ def _app_pools() -> _AppPools:
     )
 
 
-class _AppClock:
-    """``b"2020-12-01 08:12:33,"`` for an epoch second, built incrementally."""
-
-    def __init__(self) -> None:
-        self.day = -1
-        self.prefix = b""
-
-    def text(self, epoch: int) -> bytes:
-        day, sec = divmod(epoch, 86400)
-        if day != self.day:
-            d = datetime.date(1970, 1, 1) + datetime.timedelta(days=day)
-            self.day = day
-            self.prefix = b"%04d-%02d-%02d " % (d.year, d.month, d.day)
-        hour, rest = divmod(sec, 3600)
-        return b"%s%02d:%02d:%02d," % (self.prefix, hour, rest // 60, rest % 60)
+def _app_clock() -> _Clock:
+    """``b"2020-12-01 08:12:33,"``"""
+    return _Clock(lambda d: b"%04d-%02d-%02d " % (d.year, d.month, d.day), b"%02d:%02d:%02d,")
 
 
 # per event: message (16 bits), number (32 bits), clock step, which trace (5 bits used),
@@ -889,7 +887,7 @@ def _applog_blocks(rng: random.Random) -> Iterator[list[bytes]]:
         pools.step,
     )
     millis = _MILLIS
-    clock = _AppClock()
+    clock = _app_clock()
     epoch = _START_EPOCH
     ms = 0
     ts = clock.text(epoch)

@@ -80,7 +80,7 @@ _PLAIN = frozenset({"client", "status"})
 _PLAIN_COMBINED = _PLAIN | {"referer", "user_agent"}
 
 
-def _size(value: bytes) -> int | None:
+def response_size(value: bytes) -> int | None:
     """``%b``/``%O`` as ``int``: ``-`` is 0; ``None`` only for absurdly long digit runs."""
     if value == b"-":
         return 0
@@ -104,7 +104,7 @@ def _path(request: bytes) -> bytes | None:
 
 #: fields converted from one named group (``RegexFormat._derived``)
 _DERIVED: dict[str, tuple[str, Callable[[bytes], Any]]] = {
-    "bytes": ("size", _size),
+    "bytes": ("size", response_size),
     "local_time": ("time", apache_local),
     "epoch": ("time", apache_epoch),
     "method": ("request", _method),

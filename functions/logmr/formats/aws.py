@@ -55,7 +55,7 @@ from collections.abc import Mapping
 from operator import itemgetter
 from typing import ClassVar
 
-from logmr.formats.access import QUOTED_BYTE
+from logmr.formats.access import QUOTED_BYTE, response_size
 from logmr.formats.base import Getter, RegexFormat, line_or_block_pattern
 from logmr.formats.timeparse import apache_epoch, apache_local, iso_local
 
@@ -145,13 +145,7 @@ def _dash_none(group: int) -> Getter:
 
 def _size(group: int) -> Getter:
     def get(m: re.Match[bytes]) -> int | None:
-        value = m[group]
-        if value == b"-":
-            return 0
-        try:
-            return int(value)
-        except ValueError:
-            return None
+        return response_size(m[group])
 
     return get
 

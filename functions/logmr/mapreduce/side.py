@@ -41,6 +41,19 @@ def collector_paused() -> Iterator[None]:
         gc.enable()
 
 
+def group_into(groups: dict[Any, list[Any]], pairs: Iterable[tuple[Any, Any]]) -> int:
+    """Each pair's value appended to its key's list in ``groups``; how many pairs."""
+    count = 0
+    for key, value in pairs:
+        bucket = groups.get(key)
+        if bucket is None:
+            groups[key] = [value]
+        else:
+            bucket.append(value)
+        count += 1
+    return count
+
+
 class MapSide:
     """Feeds batches of lines through parse, mapper and combiner."""
 
@@ -201,16 +214,7 @@ class MapSide:
             self._add_pairs(chain.from_iterable(map(job.mapper, records)))
 
     def _add_pairs(self, pairs: Iterable[tuple[Any, Any]]) -> None:
-        buffer = self.buffer
-        emitted = 0
-        for key, value in pairs:
-            bucket = buffer.get(key)
-            if bucket is None:
-                buffer[key] = [value]
-            else:
-                bucket.append(value)
-            emitted += 1
-        self.buffered += emitted
+        self.buffered += group_into(self.buffer, pairs)
         if self.buffered >= COMBINE_EVERY:
             self.combine()
 

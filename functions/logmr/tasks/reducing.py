@@ -8,7 +8,7 @@ from typing import Any
 from logmr import layout
 from logmr.errors import InvalidParameterError
 from logmr.jobs.binding import prepare
-from logmr.mapreduce.side import reduce_groups
+from logmr.mapreduce.side import group_into, reduce_groups
 from logmr.spec import JobSpec
 from logmr.storage.backends import Backends
 from logmr.storage.counting import CountingStore
@@ -35,12 +35,7 @@ def reduce_task(
         return objects.read_partition(key, partition, spec.reducers)
 
     for pairs in read_all(read, range(map_task_count)):
-        for out_key, value in pairs:
-            bucket = groups.get(out_key)
-            if bucket is None:
-                groups[out_key] = [value]
-            else:
-                bucket.append(value)
+        group_into(groups, pairs)
     salted = set(spec.salted_keys)
     partials = [
         [out_key, value]
