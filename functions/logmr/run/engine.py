@@ -21,15 +21,12 @@ from logmr import config
 from logmr.config import Settings
 from logmr.engine.dispatcher import Dispatcher, Hook, WorkerPool
 from logmr.engine.interpreter import Execution, Interpreter, StatesError
+from logmr.run.watch import PHASES, Progress
 from logmr.storage.embedded import embedded_backends
 from logmr.workflow import names
 
 LOCAL_BUCKET = "logmr-local"
 LOCAL_ARN = "arn:aws:lambda:local:000000000000:function:{}"
-
-#: called as progress(phase, done, total)
-Progress = Callable[[str, int, int], None]
-_PHASES = {"MapInline": "map", "MapDistributed": "map", "Reduce": "reduce"}
 
 
 def _quiet(phase: str, done: int, total: int) -> None:
@@ -76,8 +73,8 @@ class _PhaseProgress:
                 self.totals["map"] = int(event["output"].get("map_task_count", 0))
                 self.totals["reduce"] = len(event["output"].get("partitions", []))
                 self._show("map")
-            elif kind == "MapIterationSucceeded" and name in _PHASES:
-                phase = _PHASES[name]
+            elif kind == "MapIterationSucceeded" and name in PHASES:
+                phase = PHASES[name]
                 self.done[phase] = self.done.get(phase, 0) + 1
                 self._show(phase)
             elif kind == "MapStateStarted" and name == "Reduce":

@@ -13,11 +13,9 @@ from logmr import tasks
 from logmr.errors import error_name
 from logmr.layout import manifest_key
 from logmr.plan.tuning import local_limits
+from logmr.run.watch import Progress
 from logmr.spec import JobSpec, MapTask
 from logmr.storage.backends import Backends
-
-#: called as progress(phase, done, total)
-Progress = Callable[[str, int, int], None]
 
 
 def _quiet(phase: str, done: int, total: int) -> None:
