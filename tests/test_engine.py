@@ -59,6 +59,15 @@ def engine_run(request: dict[str, Any], workers: int = 0, hook: Any = None) -> A
     )
 
 
+def maps_entered(execution: Any) -> list[str]:
+    """The Map states the execution entered, in order."""
+    return [
+        event["stateEnteredEventDetails"]["name"]
+        for event in execution.history
+        if event["type"] == "MapStateEntered"
+    ]
+
+
 def record_and_results(job_id: str) -> tuple[Any, dict[str, Any]]:
     results = embedded_backends(Settings.load()).results
     return results.get_job(job_id), dict(results.iter_results(job_id))
@@ -100,8 +109,7 @@ def test_distributed_map_branch_on_the_local_engine(
     )
     execution = engine_run(request)
     assert execution.status == "SUCCEEDED", execution.cause
-    entered = [e["name"] for e in execution.history if e["type"] == "MapStateStarted"]
-    assert entered == ["MapDistributed", "Reduce"]
+    assert maps_entered(execution) == ["MapDistributed", "Reduce"]
     _, inline_results = run_inline(logs["access"], "status_codes")
     assert record_and_results("dist-1")[1] == inline_results
 
@@ -113,9 +121,7 @@ def test_auto_mode_goes_distributed_past_the_inline_limit(
         logs["access"], "status_codes", "auto-1", chunk_size=20_000
     )  # ~50 tasks > 40
     execution = engine_run(request)
-    assert "MapDistributed" in [
-        e["name"] for e in execution.history if e["type"] == "MapStateStarted"
-    ]
+    assert "MapDistributed" in maps_entered(execution)
 
 
 # -- faults ---------------------------------------------------------------------------
@@ -127,7 +133,11 @@ def test_transient_map_failures_are_retried_and_counts_stay_exact(
     execution = engine_run(request, hook=FaultPlan(fault))
     assert execution.status == "SUCCEEDED", execution.cause
     assert fault.fired == 2
-    retries = [e for e in execution.history if e["type"] == "RetryScheduled"]
+    retries = [
+        e["logmrRetryScheduledEventDetails"]
+        for e in execution.history
+        if e["type"] == "LogmrRetryScheduled"
+    ]
     assert [(e["name"], e["error"]) for e in retries] == [("MapTask", "TransientError")] * 2
     _, inline_results = run_inline(logs["access"], "status_codes")
     assert record_and_results("flaky-1")[1] == inline_results

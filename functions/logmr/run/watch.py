@@ -1,6 +1,9 @@
-"""Per-phase progress of an execution, read from its history (boto3's Step
-Functions client): the phases are map, reduce and finalize, each shown as
-``progress(phase, done, total)``, the callable every runner takes.
+"""Per-phase progress of an execution, read from its history: one watcher for
+both engines of the state machine. On AWS it reads boto3's Step Functions
+client; on one machine, ``logmr.engine.history.LocalStepFunctions``, the same
+``get_execution_history`` over the interpreter's history (which has AWS's
+shape). The phases are map, reduce and finalize, each shown as
+``progress(phase, done, total)``: ``Progress``, the callable every runner takes.
 """
 
 from __future__ import annotations
@@ -26,11 +29,17 @@ PAGE_SIZE = limits.SFN_PAGE_SIZE
 
 @dataclass
 class ExecutionWatcher:
-    """Per-phase progress from an execution's history, reading new events only.
+    """Per-phase progress from an execution's history, reading new events only
+    (newest pages first, down to one it has seen): call ``poll`` as often as
+    progress should show.
 
-    An inline Map's progress is its ``MapIterationSucceeded`` events against
-    the length in ``MapStateStarted``; a Distributed Map keeps its iterations
-    in child executions, so its progress is ``DescribeMapRun``'s item counts.
+    ``sfn`` is boto3's Step Functions client, or ``LocalStepFunctions`` for the
+    local engine. An inline Map's progress is its ``MapIterationSucceeded``
+    events against the length in ``MapStateStarted``; on AWS a Distributed Map
+    keeps its iterations in child executions, so its progress is
+    ``DescribeMapRun``'s item counts (the local engine keeps them in the
+    execution's own history: they count as an inline Map's). A phase shows when
+    its total is known, and again each time its count changes.
     """
 
     sfn: Any
