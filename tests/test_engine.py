@@ -18,8 +18,10 @@ from helpers import generated_logs, run_inline
 from logmr.cli import main
 from logmr.config import Settings
 from logmr.engine.dispatcher import Dispatcher
+from logmr.engine.history import LocalStepFunctions
 from logmr.run import engine as local_engine
 from logmr.run.embedded import embedded_backends
+from logmr.run.watch import ExecutionWatcher
 from logmr.workflow.names import FUNCTIONS
 from moto_engine import MOTO_CONFIG, StateMachine, check_contract, dispatching
 
@@ -51,12 +53,36 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return generated_logs(tmp_path_factory.mktemp("logs"), lines=4000, seed=11)
 
 
-def engine_run(request: dict[str, Any], workers: int = 0, hook: Any = None) -> Any:
+def engine_run(
+    request: dict[str, Any], workers: int = 0, hook: Any = None, progress: Any = None
+) -> Any:
     """The local engine, storage under the test's LOGMR_HOME (as the in-process handlers see it)."""
     settings = Settings.load(workers=workers)
+    shown = {} if progress is None else {"progress": progress}
     return local_engine.run_engine(
-        request, settings=settings, workers=workers, hook=hook, sleep=no_sleep
+        request, settings=settings, workers=workers, hook=hook, sleep=no_sleep, **shown
     )
+
+
+def maps_entered(execution: Any) -> list[str]:
+    """The Map states the execution entered, in order."""
+    return [
+        event["stateEnteredEventDetails"]["name"]
+        for event in execution.history
+        if event["type"] == "MapStateEntered"
+    ]
+
+
+def event_shapes(history: list[dict[str, Any]]) -> dict[str, tuple[str, frozenset[str]]]:
+    """Each event type's details member and its fields (one shape a type)."""
+    shapes: dict[str, set[tuple[str, frozenset[str]]]] = {}
+    for event in history:
+        members = [key for key in event if key.endswith("EventDetails")] or [""]
+        fields = frozenset(event.get(members[0], {}))
+        shapes.setdefault(event["type"], set()).add((members[0], fields))
+        assert set(event) - {members[0]} == {"id", "previousEventId", "timestamp", "type"}
+    assert all(len(found) == 1 for found in shapes.values()), shapes
+    return {kind: found.pop() for kind, found in shapes.items()}
 
 
 def record_and_results(job_id: str) -> tuple[Any, dict[str, Any]]:
@@ -100,8 +126,7 @@ def test_distributed_map_branch_on_the_local_engine(
     )
     execution = engine_run(request)
     assert execution.status == "SUCCEEDED", execution.cause
-    entered = [e["name"] for e in execution.history if e["type"] == "MapStateStarted"]
-    assert entered == ["MapDistributed", "Reduce"]
+    assert maps_entered(execution) == ["MapDistributed", "Reduce"]
     _, inline_results = run_inline(logs["access"], "status_codes")
     assert record_and_results("dist-1")[1] == inline_results
 
@@ -113,9 +138,34 @@ def test_auto_mode_goes_distributed_past_the_inline_limit(
         logs["access"], "status_codes", "auto-1", chunk_size=20_000
     )  # ~50 tasks > 40
     execution = engine_run(request)
-    assert "MapDistributed" in [
-        e["name"] for e in execution.history if e["type"] == "MapStateStarted"
-    ]
+    assert "MapDistributed" in maps_entered(execution)
+
+
+@pytest.mark.parametrize("map_mode", ["inline", "distributed"])
+def test_the_remote_watcher_reads_the_local_engines_history(
+    handler_env: None, logs: dict[str, Path], map_mode: str
+) -> None:
+    """The progress ``logmr run`` shows is the deployed stack's watcher reading
+    the local history, live; read again from the finished history it is the same."""
+    live: list[tuple[str, int, int]] = []
+    request = request_for(
+        logs["access"], "status_codes", f"watch-{map_mode}", chunk_size=60_000, reducers=3
+    )
+    execution = engine_run({**request, "map_mode": map_mode}, progress=lambda *s: live.append(s))
+    assert execution.status == "SUCCEEDED", execution.cause
+    after: list[tuple[str, int, int]] = []
+    ExecutionWatcher(
+        LocalStepFunctions(execution), execution.arn, lambda *s: after.append(s)
+    ).poll()
+    assert after == live
+    map_tasks = record_and_results(request["job_id"])[0].map_tasks
+    assert map_tasks > 3
+    for phase, total in [("map", map_tasks), ("reduce", 3), ("finalize", 1)]:
+        shown = [(done, of) for name, done, of in live if name == phase]
+        assert shown == [(done, total) for done in range(total + 1)], phase
+    assert [name for name, *_ in live] == sorted(
+        (name for name, *_ in live), key=["map", "reduce", "finalize"].index
+    )
 
 
 # -- faults ---------------------------------------------------------------------------
@@ -127,7 +177,11 @@ def test_transient_map_failures_are_retried_and_counts_stay_exact(
     execution = engine_run(request, hook=FaultPlan(fault))
     assert execution.status == "SUCCEEDED", execution.cause
     assert fault.fired == 2
-    retries = [e for e in execution.history if e["type"] == "RetryScheduled"]
+    retries = [
+        e["logmrRetryScheduledEventDetails"]
+        for e in execution.history
+        if e["type"] == "LogmrRetryScheduled"
+    ]
     assert [(e["name"], e["error"]) for e in retries] == [("MapTask", "TransientError")] * 2
     _, inline_results = run_inline(logs["access"], "status_codes")
     assert record_and_results("flaky-1")[1] == inline_results
@@ -216,6 +270,14 @@ def test_the_same_definition_on_motos_interpreter(
     local_record, local_results = record_and_results("local-1")
     assert results == local_results
     assert comparable(record) == comparable(local_record)
+    # the histories have one shape: each event type's details member and fields
+    # (moto's adds the execution's roleArn; its Distributed Map is a map run)
+    local_shapes, moto_shapes = event_shapes(local.history), event_shapes(described["history"])
+    if map_mode == "inline":
+        assert set(local_shapes) == set(moto_shapes)
+    for kind in set(local_shapes) & set(moto_shapes):
+        (member, fields), (moto_member, moto_fields) = local_shapes[kind], moto_shapes[kind]
+        assert member == moto_member and fields <= moto_fields, kind
 
 
 def test_moto_interpreter_reports_the_failed_task_error(

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
-from logmr.engine.interpreter import Interpreter, UnsupportedDefinitionError, validate
+from logmr.engine.history import LocalStepFunctions
+from logmr.engine.interpreter import Execution, Interpreter, UnsupportedDefinitionError, validate
 
 pytestmark = pytest.mark.unit
 
@@ -73,7 +77,8 @@ def test_retry_waits_grow_and_are_capped_and_jittered() -> None:
     assert execution.status == "SUCCEEDED"
     assert execution.output == {"ok": {"x": 1}}
     assert waits == [1.0, 3.0, 5.0]  # half of 2, 6, min(18, 10)
-    assert [e["attempt"] for e in execution.history if e["type"] == "RetryScheduled"] == [1, 2, 3]
+    retries = [e for e in execution.history if e["type"] == "LogmrRetryScheduled"]
+    assert [e["logmrRetryScheduledEventDetails"]["attempt"] for e in retries] == [1, 2, 3]
 
 
 def test_retries_exhausted_go_to_catch_with_the_error() -> None:
@@ -200,6 +205,213 @@ def test_payloads_over_256_kib_fail_as_on_aws() -> None:
     machine = {"StartAt": "T", "States": {"T": task("f", End=True)}}
     execution = Interpreter(machine, Functions(f=lambda p: "x" * 300_000)).run({}, "e8")
     assert execution.error == "States.DataLimitExceeded"
+
+
+# -- the history ----------------------------------------------------------------------
+def one_task_map(function: str, **extra: Any) -> dict[str, Any]:
+    """A Map state whose iterations each invoke ``function``."""
+    processor = {"StartAt": "G", "States": {"G": task(function, End=True)}}
+    return {"Type": "Map", "ItemProcessor": processor, **extra}
+
+
+def _retried_then_mapped() -> Execution:
+    """A task that fails once and is retried, a Choice, a two-item Map (one at a
+    time, so its events come in order) and a Succeed."""
+    machine = {
+        "StartAt": "T",
+        "States": {
+            "T": task("f", Retry=RETRY, Next="C"),
+            "C": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.ok.items", "IsPresent": True, "Next": "M"}],
+            },
+            "M": one_task_map(
+                "g", ItemsPath="$.ok.items", MaxConcurrency=1, ResultPath="$.out", Next="Done"
+            ),
+            "Done": {"Type": "Succeed"},
+        },
+    }
+    functions = Functions(f=flaky(1), g=lambda p: p * 10)
+    return Interpreter(machine, functions, sleep=lambda s: None, jitter=lambda cap: cap).run(
+        {"items": [1, 2]}, "h1"
+    )
+
+
+def details(event: dict[str, Any]) -> dict[str, Any]:
+    """An event's one ``...EventDetails`` member (empty when it has none)."""
+    found = [value for key, value in event.items() if key.endswith("EventDetails")]
+    assert len(found) <= 1, event
+    return found[0] if found else {}
+
+
+def test_the_history_has_the_shape_of_get_execution_history() -> None:
+    execution = _retried_then_mapped()
+    history = execution.history
+    iteration = ["TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSucceeded"]
+    iteration += ["TaskStateExited"]
+    assert [event["type"] for event in history] == [
+        "ExecutionStarted",
+        "TaskStateEntered",
+        "TaskScheduled",
+        "TaskStarted",
+        "TaskFailed",
+        "LogmrRetryScheduled",
+        "TaskScheduled",
+        "TaskStarted",
+        "TaskSucceeded",
+        "TaskStateExited",
+        "ChoiceStateEntered",
+        "ChoiceStateExited",
+        "MapStateEntered",
+        "MapStateStarted",
+        *["MapIterationStarted", *iteration, "MapIterationSucceeded"] * 2,
+        "MapStateSucceeded",
+        "MapStateExited",
+        "SucceedStateEntered",
+        "SucceedStateExited",
+        "ExecutionSucceeded",
+    ]
+    assert [(e["id"], e["previousEventId"]) for e in history] == [
+        (n, n - 1) for n in range(1, len(history) + 1)
+    ]
+    assert all(isinstance(e["timestamp"], datetime) and e["timestamp"].tzinfo for e in history)
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for event in history:
+        by_type.setdefault(event["type"], []).append(event)
+    whole = {"truncated": False}
+    assert by_type["ExecutionStarted"][0]["executionStartedEventDetails"] == {
+        "input": '{"items":[1,2]}',
+        "inputDetails": whole,
+    }
+    assert by_type["TaskStateEntered"][0]["stateEnteredEventDetails"] == {
+        "name": "T",
+        "input": '{"items":[1,2]}',
+        "inputDetails": whole,
+    }
+    lambda_invoke = {"resourceType": "lambda", "resource": "invoke"}
+    assert by_type["TaskScheduled"][0]["taskScheduledEventDetails"] == {
+        **lambda_invoke,
+        "region": "",  # a bare function name: no region
+        "parameters": '{"FunctionName":"f","Payload":{"items":[1,2]}}',
+    }
+    assert by_type["TaskStarted"][0]["taskStartedEventDetails"] == lambda_invoke
+    failed = by_type["TaskFailed"][0]["taskFailedEventDetails"]
+    assert (failed["error"], json.loads(failed["cause"])["errorMessage"]) == (
+        "TransientError",
+        "try again",
+    )
+    assert by_type["LogmrRetryScheduled"][0]["logmrRetryScheduledEventDetails"] == {
+        "name": "T",
+        "error": "TransientError",
+        "attempt": 1,
+        "waitSeconds": 2,
+    }
+    succeeded = by_type["TaskSucceeded"][0]["taskSucceededEventDetails"]
+    assert json.loads(succeeded["output"])["Payload"] == {"ok": {"items": [1, 2]}}
+    assert by_type["TaskStateExited"][0]["stateExitedEventDetails"] == {
+        "name": "T",
+        "output": '{"ok":{"items":[1,2]}}',
+        "outputDetails": whole,
+    }
+    assert details(by_type["ChoiceStateExited"][0])["name"] == "C"
+    assert by_type["MapStateStarted"][0]["mapStateStartedEventDetails"] == {"length": 2}
+    for kind in ("Started", "Succeeded"):
+        member = f"mapIteration{kind}EventDetails"
+        shown = [e[member] for e in by_type[f"MapIteration{kind}"]]
+        assert shown == [{"name": "M", "index": 0}, {"name": "M", "index": 1}]
+    assert details(by_type["MapStateSucceeded"][0]) == {}
+    assert json.loads(details(by_type["MapStateExited"][0])["output"])["out"] == [10, 20]
+    assert details(by_type["SucceedStateExited"][0])["name"] == "Done"
+    assert json.loads(by_type["ExecutionSucceeded"][0]["executionSucceededEventDetails"]["output"])[
+        "out"
+    ] == [10, 20]
+
+
+def test_a_caught_error_exits_the_state_with_it_and_a_failure_ends_the_history() -> None:
+    machine = {
+        "StartAt": "M",
+        "States": {
+            "M": one_task_map(
+                "g",
+                ItemsPath="$.items",
+                Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "F"}],
+                End=True,
+            ),
+            "F": {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"},
+        },
+    }
+
+    def broken(payload: Any) -> Any:
+        raise ValueError("bad")
+
+    execution = Interpreter(machine, Functions(g=broken)).run({"items": [1]}, "h2")
+    history = execution.history
+    assert [e["type"] for e in history][-6:] == [
+        "TaskFailed",
+        "MapIterationFailed",
+        "MapStateFailed",
+        "MapStateExited",
+        "FailStateEntered",
+        "ExecutionFailed",
+    ]
+    (exited,) = [e["stateExitedEventDetails"] for e in history if e["type"] == "MapStateExited"]
+    assert json.loads(exited["output"])["error"]["Error"] == "ValueError"
+    assert details(history[-1]) == {"error": "ValueError", "cause": execution.cause}
+    (failed,) = [e for e in history if e["type"] == "MapIterationFailed"]
+    assert failed["mapIterationFailedEventDetails"] == {"name": "M", "index": 0}
+
+
+def test_events_after_reads_the_new_events_only() -> None:
+    execution = Execution("e")
+    for kind in ("ExecutionStarted", "PassStateEntered", "PassStateExited"):
+        execution.record(kind)
+    assert [e["id"] for e in execution.events_after(1)] == [2, 3]
+    assert execution.events_after(3) == []
+    execution.record("ExecutionSucceeded", {"output": "{}"})
+    (last,) = execution.events_after(3)
+    assert (last["id"], last["executionSucceededEventDetails"]) == (4, {"output": "{}"})
+
+
+def test_the_local_history_pages_as_get_execution_history_does() -> None:
+    execution = _retried_then_mapped()
+    history = execution.history
+    sfn = LocalStepFunctions(execution)
+    arn = execution.arn
+
+    def read_all(**kwargs: Any) -> list[list[dict[str, Any]]]:
+        pages, token = [], None
+        while True:
+            page = sfn.get_execution_history(
+                executionArn=arn, **kwargs, **({"nextToken": token} if token else {})
+            )
+            pages.append(page["events"])
+            token = page.get("nextToken")
+            if token is None:
+                return pages
+
+    forward = read_all(maxResults=7)
+    assert [len(page) for page in forward[:-1]] == [7] * (len(forward) - 1)
+    assert [e for page in forward for e in page] == history
+    backward = read_all(maxResults=7, reverseOrder=True)
+    assert [e for page in backward for e in page] == history[::-1]
+    assert read_all() == [history]  # maxResults 0 or none: pages of 100
+    lean = [e for page in read_all(includeExecutionData=False) for e in page]
+    assert [(e["id"], e["type"]) for e in lean] == [(e["id"], e["type"]) for e in history]
+    data = {"input", "inputDetails", "output", "outputDetails"}
+    assert not any(data & set(details(e)) for e in lean)
+    assert details(lean[2]) == details(history[2])  # TaskScheduled keeps its parameters
+
+    first = sfn.get_execution_history(executionArn=arn, maxResults=2, reverseOrder=True)
+    assert [e["id"] for e in first["events"]] == [len(history), len(history) - 1]
+    for wrong, code in [
+        ({"executionArn": "local:other"}, "ExecutionDoesNotExist"),
+        ({"maxResults": 1001}, "ValidationException"),
+        ({"nextToken": first["nextToken"]}, "InvalidToken"),  # a reverse token, read forward
+        ({"nextToken": "nonsense"}, "InvalidToken"),
+    ]:
+        with pytest.raises(ClientError) as caught:
+            sfn.get_execution_history(**{"executionArn": arn, **wrong})
+        assert caught.value.response["Error"]["Code"] == code
 
 
 @pytest.mark.parametrize(

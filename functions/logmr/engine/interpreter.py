@@ -16,6 +16,17 @@ Semantics follow the AWS documentation: a Lambda function error is named by its
 ``min(IntervalSeconds * BackoffRate ** n, MaxDelaySeconds)`` seconds, a random
 fraction of it with ``JitterStrategy: FULL``; an iteration's failure fails the
 Map state with the iteration's error and stops the iterations not yet started.
+
+The history has the shape Step Functions' ``GetExecutionHistory`` returns
+through boto3 (``Execution.record``): ``id`` (from 1), ``previousEventId`` (the
+event before), ``timestamp`` (a timezone-aware ``datetime``), ``type`` and the
+type's ``...EventDetails``, execution data (``input``, ``output``,
+``parameters``) as JSON text. A Distributed Map's iterations are in the
+execution's own history, as an inline Map's (no map run, no child executions).
+One event type is logmr's own, AWS has none like it: ``LogmrRetryScheduled``
+(``logmrRetryScheduledEventDetails``: the state ``name``, the ``error``
+retried, the ``attempt`` and the ``waitSeconds`` before it), where AWS shows a
+retry only as a failure followed by the task scheduled again.
 """
 
 from __future__ import annotations
@@ -83,6 +94,10 @@ _COMPARATORS = {
     "NumericLessThan": lambda a, b: _number(a) and a < b,
     "IsPresent": None,  # handled apart: it looks at presence, not value
 }
+#: logmr's own event type: a Retry rule matched, the state runs again (module docstring)
+RETRY_SCHEDULED = "LogmrRetryScheduled"
+#: a Lambda invoke task's resource as the history names it
+_LAMBDA = dict(zip(("resourceType", "resource"), LAMBDA_INVOKE.rsplit(":", 2)[1:], strict=True))
 _PATH = re.compile(r"^\$\$?((\.[A-Za-z_][A-Za-z0-9_\-]*)|(\[\d+\]))*$")
 
 
@@ -105,21 +120,69 @@ def _number(value: Any) -> bool:
 
 @dataclass
 class Execution:
-    """An execution's outcome and its history of events."""
+    """An execution's outcome and its history of events (the module docstring
+    says their shape): ``events_after`` and ``history`` read it, from any thread."""
 
     name: str
     status: str = "RUNNING"
     output: Any = None
     error: str | None = None
     cause: str | None = None
-    history: list[dict[str, Any]] = field(default_factory=list)
+    _events: list[dict[str, Any]] = field(default_factory=list, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def event(self, kind: str, **details: Any) -> None:
+    @property
+    def arn(self) -> str:
+        """The execution's id (``$$.Execution.Id``): where AWS has its ARN."""
+        return f"local:{self.name}"
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """Every event so far, oldest first."""
+        return self.events_after(0)
+
+    def events_after(self, last_id: int) -> list[dict[str, Any]]:
+        """The events after the one numbered ``last_id``, oldest first (ids
+        count from 1, as on AWS). The list is new; the events are the
+        execution's own: read them, do not change them."""
         with self._lock:
-            self.history.append(
-                {"id": len(self.history) + 1, "type": kind, "timestamp": time.time(), **details}
-            )
+            return self._events[max(last_id, 0) :]
+
+    def record(self, kind: str, details: dict[str, Any] | None = None) -> None:
+        """Add an event of type ``kind`` with its details (none: no details member)."""
+        with self._lock:
+            number = len(self._events) + 1
+            event: dict[str, Any] = {
+                "id": number,
+                "previousEventId": number - 1,
+                "timestamp": datetime.now(UTC),
+                "type": kind,
+            }
+            if details is not None:
+                event[_details_member(kind)] = details
+            self._events.append(event)
+
+
+def _details_member(kind: str) -> str:
+    """The HistoryEvent member that holds the details of an event type: one for
+    every ``...StateEntered`` and every ``...StateExited``, else the type's own
+    (``MapStateStarted`` -> ``mapStateStartedEventDetails``)."""
+    for shared in ("StateEntered", "StateExited"):
+        if kind.endswith(shared):
+            return f"state{shared[len('State') :]}EventDetails"
+    return f"{kind[0].lower()}{kind[1:]}EventDetails"
+
+
+def _json(value: Any) -> str:
+    """Execution data as the history and the payload quota measure it: compact JSON."""
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _data(name: str, value: Any, text: str | None = None) -> dict[str, Any]:
+    """Execution data in an event's details: ``name`` (``input`` or ``output``)
+    as JSON text (``text``, when known) and its ``...Details``: never truncated,
+    as in GetExecutionHistory's answers."""
+    return {name: _json(value) if text is None else text, f"{name}Details": {"truncated": False}}
 
 
 # -- paths ---------------------------------------------------------------------------
@@ -174,13 +237,16 @@ def _template(template: Any, data: Any, context: dict[str, Any]) -> Any:
     return template
 
 
-def _check_size(value: Any, where: str) -> None:
-    size = len(json.dumps(value, separators=(",", ":")).encode())
+def _check_size(value: Any, where: str) -> str:
+    """``value`` as JSON text, if it is within the payload quota."""
+    text = _json(value)
+    size = len(text.encode())
     if size > MAX_PAYLOAD_BYTES:
         raise StatesError(
             "States.DataLimitExceeded",
             f"{where} is {size} bytes, more than the {MAX_PAYLOAD_BYTES}-byte quota",
         )
+    return text
 
 
 # -- validation ------------------------------------------------------------------------
@@ -256,6 +322,9 @@ class Interpreter:
         jitter: Callable[[float], float] = lambda cap: random.uniform(0, cap),
         observer: Callable[[Execution], None] | None = None,
     ) -> None:
+        """``observer`` is called with the execution as it runs: after each state
+        entered, each Map started and each Map iteration succeeded (from the
+        iteration's thread), and at the end."""
         validate(definition)
         self.definition = definition
         self.invoke = invoke
@@ -269,20 +338,20 @@ class Interpreter:
         context = {
             "Execution": {
                 "Name": name,
-                "Id": f"local:{name}",
+                "Id": execution.arn,
                 "Input": data,
                 "StartTime": datetime.now(UTC).isoformat(),
             },
         }
-        execution.event("ExecutionStarted")
+        execution.record("ExecutionStarted", _data("input", data))
         try:
             _check_size(data, "the execution input")
             execution.output = self._run_machine(self.definition, data, context, execution)
             execution.status = "SUCCEEDED"
-            execution.event("ExecutionSucceeded")
+            execution.record("ExecutionSucceeded", _data("output", execution.output))
         except StatesError as exc:
             execution.status, execution.error, execution.cause = "FAILED", exc.error, exc.cause
-            execution.event("ExecutionFailed", error=exc.error, cause=exc.cause)
+            execution.record("ExecutionFailed", {"error": exc.error, "cause": exc.cause})
         self._observe(execution)
         return execution
 
@@ -310,7 +379,7 @@ class Interpreter:
         execution: Execution,
     ) -> tuple[Any, str | None]:
         kind = state["Type"]
-        execution.event(f"{kind}StateEntered", name=name)
+        execution.record(f"{kind}StateEntered", {"name": name, **_data("input", data)})
         self._observe(execution)
         context = {**context, "State": {"Name": name}}
         effective = (
@@ -329,9 +398,14 @@ class Interpreter:
             )
             raise StatesError(str(error), str(cause))
         if kind == "Choice":
-            return _output(state, effective, context), self._choose(name, state, effective, context)
+            output = _output(state, effective, context)
+            following = self._choose(name, state, effective, context)
+            _exited(execution, kind, name, output)
+            return output, following
         if kind == "Succeed":
-            return _output(state, effective, context), None
+            output = _output(state, effective, context)
+            _exited(execution, kind, name, output)
+            return output, None
         try:
             if kind == "Pass":
                 result = (
@@ -344,15 +418,16 @@ class Interpreter:
             if "ResultSelector" in state:
                 result = _template(state["ResultSelector"], result, context)
             output = _output(state, _write(state.get("ResultPath", "$"), data, result), context)
-            _check_size(output, f"the output of state {name!r}")
+            text = _check_size(output, f"the output of state {name!r}")
         except StatesError as exc:
             catcher = _matching(state.get("Catch", []), exc.error)
             if catcher is None:
                 raise
-            execution.event(f"{kind}StateExited", name=name, caught=exc.error)
             error_output = {"Error": exc.error, "Cause": exc.cause}
-            return _write(catcher.get("ResultPath", "$"), data, error_output), catcher["Next"]
-        execution.event(f"{kind}StateExited", name=name, output=output)
+            caught = _write(catcher.get("ResultPath", "$"), data, error_output)
+            _exited(execution, kind, name, caught)  # the error is in its output, as on AWS
+            return caught, catcher["Next"]
+        _exited(execution, kind, name, output, text)
         return output, (None if state.get("End") else state["Next"])
 
     def _choose(self, name: str, state: dict[str, Any], data: Any, context: dict[str, Any]) -> str:
@@ -406,12 +481,14 @@ class Interpreter:
                     interval = min(interval, retrier["MaxDelaySeconds"])
                 if retrier.get("JitterStrategy", "NONE") == "FULL":
                     interval = self.jitter(interval)
-                execution.event(
-                    "RetryScheduled",
-                    name=name,
-                    error=exc.error,
-                    attempt=done + 1,
-                    wait_seconds=interval,
+                execution.record(
+                    RETRY_SCHEDULED,
+                    {
+                        "name": name,
+                        "error": exc.error,
+                        "attempt": done + 1,
+                        "waitSeconds": interval,
+                    },
                 )
                 self.sleep(interval)
 
@@ -427,17 +504,22 @@ class Interpreter:
         function = parameters.get("FunctionName")
         payload = parameters.get("Payload", data)
         _check_size(payload, f"the payload of state {name!r}")
-        execution.event("TaskScheduled", name=name, resource=function)
+        scheduled = {**_LAMBDA, "region": _region(function), "parameters": _json(parameters)}
+        if "TimeoutSeconds" in state:
+            scheduled["timeoutInSeconds"] = state["TimeoutSeconds"]
+        execution.record("TaskScheduled", scheduled)
+        execution.record("TaskStarted", dict(_LAMBDA))
         ok, result = self.invoke(str(function), payload)
         if not ok:
             error = (
                 result.get("errorType", "Exception") if isinstance(result, dict) else "Exception"
             )
             cause = json.dumps(result)
-            execution.event("TaskFailed", name=name, error=error, cause=cause)
+            execution.record("TaskFailed", {**_LAMBDA, "error": error, "cause": cause})
             raise StatesError(str(error), cause)
-        execution.event("TaskSucceeded", name=name)
-        return {"Payload": result, "StatusCode": 200, "ExecutedVersion": "$LATEST"}
+        output = {"Payload": result, "StatusCode": 200, "ExecutedVersion": "$LATEST"}
+        execution.record("TaskSucceeded", {**_LAMBDA, **_data("output", output)})
+        return output
 
     def _map(
         self,
@@ -461,7 +543,8 @@ class Interpreter:
         if not distributed:
             limit = min(limit or _INLINE_MAP_LIMIT, _INLINE_MAP_LIMIT)
         workers = max(1, min(limit or len(items) or 1, len(items) or 1))
-        execution.event("MapStateStarted", name=name, length=len(items))
+        execution.record("MapStateStarted", {"length": len(items)})
+        self._observe(execution)
         results: list[Any] = [None] * len(items)
         stop = threading.Event()
 
@@ -474,14 +557,15 @@ class Interpreter:
                 if "ItemSelector" in state
                 else items[index]
             )
-            execution.event("MapIterationStarted", name=name, index=index)
+            iteration = {"name": name, "index": index}
+            execution.record("MapIterationStarted", iteration)
             try:
                 results[index] = self._run_machine(processor, selected, item_context, execution)
-            except StatesError as exc:
+            except StatesError:
                 stop.set()
-                execution.event("MapIterationFailed", name=name, index=index, error=exc.error)
+                execution.record("MapIterationFailed", dict(iteration))
                 raise
-            execution.event("MapIterationSucceeded", name=name, index=index)
+            execution.record("MapIterationSucceeded", dict(iteration))
             self._observe(execution)
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"map-{name}") as pool:
@@ -493,13 +577,13 @@ class Interpreter:
                     for other in futures:
                         other.cancel()
                     error = future.exception()
-                    execution.event("MapStateFailed", name=name)
+                    execution.record("MapStateFailed")
                     raise (
                         error
                         if isinstance(error, StatesError)
                         else StatesError("States.Runtime", str(error))
                     )
-        execution.event("MapStateSucceeded", name=name)
+        execution.record("MapStateSucceeded")
         return results
 
     def _read_items(self, reader: dict[str, Any], data: Any, context: dict[str, Any]) -> Any:
@@ -511,6 +595,19 @@ class Interpreter:
             return json.loads(body)
         except ValueError as exc:
             raise StatesError("States.ItemReaderFailed", f"the items are not JSON: {exc}") from None
+
+
+def _exited(
+    execution: Execution, kind: str, name: str, output: Any, text: str | None = None
+) -> None:
+    """Record that state ``name`` exited with ``output`` (``text``: its JSON, when known)."""
+    execution.record(f"{kind}StateExited", {"name": name, **_data("output", output, text)})
+
+
+def _region(function: Any) -> str:
+    """The region of a Lambda function ARN (empty for a bare function name)."""
+    parts = str(function).split(":")
+    return parts[3] if len(parts) > 4 and parts[0] == "arn" else ""
 
 
 def _output(state: dict[str, Any], data: Any, context: dict[str, Any]) -> Any:

@@ -20,21 +20,17 @@ from typing import Any
 from logmr import config
 from logmr.config import Settings
 from logmr.engine.dispatcher import Dispatcher, Hook, WorkerPool
+from logmr.engine.history import LocalStepFunctions
 from logmr.engine.interpreter import Execution, Interpreter, StatesError
 from logmr.run.embedded import embedded_backends
+from logmr.run.request import validate
+from logmr.run.runner import failed_record, quiet
+from logmr.run.watch import ExecutionWatcher, Progress
 from logmr.storage.base import JobRecord
 from logmr.workflow import names
 
 LOCAL_BUCKET = "logmr-local"
 LOCAL_ARN = "arn:aws:lambda:local:000000000000:function:{}"
-
-#: called as progress(phase, done, total)
-Progress = Callable[[str, int, int], None]
-_PHASES = {"MapInline": "map", "MapDistributed": "map", "Reduce": "reduce"}
-
-
-def _quiet(phase: str, done: int, total: int) -> None:
-    """The default progress: none."""
 
 
 def definition() -> dict[str, Any]:
@@ -58,41 +54,23 @@ def handler_env(settings: Settings) -> dict[str, str]:
     }
 
 
-class _PhaseProgress:
-    """Turns the execution history into per-phase progress, reading each event once."""
+class _Watching:
+    """The interpreter's observer: the execution watcher of ``logmr.run.watch``,
+    the one the deployed stack's progress comes from, polled over the
+    execution's history (``LocalStepFunctions``), one poll at a time (Map
+    iterations call it from their threads)."""
 
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
-        self.seen = 0
-        self.totals: dict[str, int] = {}
-        self.done: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._watcher: ExecutionWatcher | None = None
 
     def __call__(self, execution: Execution) -> None:
-        with execution._lock:
-            events = execution.history[self.seen :]
-            self.seen += len(events)
-        for event in events:
-            kind, name = event["type"], event.get("name", "")
-            if kind == "TaskStateExited" and name == "Plan" and "output" in event:
-                self.totals["map"] = int(event["output"].get("map_task_count", 0))
-                self.totals["reduce"] = len(event["output"].get("partitions", []))
-                self._show("map")
-            elif kind == "MapIterationSucceeded" and name in _PHASES:
-                phase = _PHASES[name]
-                self.done[phase] = self.done.get(phase, 0) + 1
-                self._show(phase)
-            elif kind == "MapStateStarted" and name == "Reduce":
-                self._show("reduce")
-            elif kind == "TaskStateEntered" and name == "Finalize":
-                self.totals["finalize"] = 1
-                self._show("finalize")
-            elif kind == "ExecutionSucceeded":
-                self.done["finalize"] = 1
-                self._show("finalize")
-
-    def _show(self, phase: str) -> None:
-        if phase in self.totals:
-            self.progress(phase, self.done.get(phase, 0), self.totals[phase])
+        with self._lock:
+            if self._watcher is None:
+                history = LocalStepFunctions(execution)
+                self._watcher = ExecutionWatcher(history, execution.arn, self.progress)
+            self._watcher.poll()
 
 
 def worker_pool(settings: Settings, workers: int | None = None) -> WorkerPool:
@@ -143,7 +121,7 @@ def run_engine(
     *,
     settings: Settings,
     workers: int | None = None,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
     hook: Hook | None = None,
     sleep: Callable[[float], None] = time.sleep,
     pool: WorkerPool | None = None,
@@ -206,7 +184,7 @@ def _run(
             invoke,
             get_object=get_object,
             sleep=sleep,
-            observer=_PhaseProgress(progress),
+            observer=_Watching(progress),
         )
         return interpreter.run(request, name=str(request["job_id"]))
     finally:
@@ -224,14 +202,11 @@ class EngineRunner:
         self.engine = engine
 
     def run(self, request: dict[str, Any], progress: Progress | None = None) -> JobRecord:
-        from logmr.run.request import validate
-        from logmr.run.runner import failed_record
-
         spec = validate(request)
         execution = run_engine(
             {**request, "job_id": spec.job_id},
             settings=self.settings,
-            progress=progress or _quiet,
+            progress=progress or quiet,
             **self.engine,
         )
         store = embedded_backends(self.settings).results

@@ -13,20 +13,16 @@ from logmr import tasks
 from logmr.errors import LogmrError, error_name
 from logmr.layout import manifest_key
 from logmr.plan.tuning import local_limits
+from logmr.run.request import validate
+from logmr.run.runner import failed_record, quiet
+from logmr.run.watch import Progress
 from logmr.spec import JobSpec, MapTask
 from logmr.storage.backends import Backends
 from logmr.storage.base import JobRecord
 
-#: called as progress(phase, done, total)
-Progress = Callable[[str, int, int], None]
-
-
-def _quiet(phase: str, done: int, total: int) -> None:
-    """The default progress: none."""
-
 
 def run(
-    spec: JobSpec, backends: Backends, *, workers: int = 1, progress: Progress = _quiet
+    spec: JobSpec, backends: Backends, *, workers: int = 1, progress: Progress = quiet
 ) -> dict[str, Any]:
     """Plan, map, reduce and finalize ``spec``; the finalize output, or the
     task's exception after the job is recorded as FAILED."""
@@ -93,12 +89,9 @@ class InlineRunner:
         self.raise_errors = raise_errors
 
     def run(self, request: dict[str, Any], progress: Progress | None = None) -> JobRecord:
-        from logmr.run.request import validate
-        from logmr.run.runner import failed_record
-
         spec = validate(request)
         try:
-            run(spec, self.backends, workers=self.workers, progress=progress or _quiet)
+            run(spec, self.backends, workers=self.workers, progress=progress or quiet)
         except LogmrError as exc:
             if self.raise_errors:
                 raise

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -45,6 +44,7 @@ from logmr.errors import (
     StateMachineNotFoundError,
 )
 from logmr.run.request import validate
+from logmr.run.watch import ExecutionWatcher, Progress
 from logmr.spec import JobSpec
 from logmr.storage.base import JobRecord
 
@@ -62,15 +62,10 @@ __all__ = [
 #: the deployed state machine, a name or an ARN (to move to logmr.config)
 #: seconds between two looks at a running execution
 POLL_SECONDS = 2.0
-#: ListStateMachines' and GetExecutionHistory's page size
+#: ListStateMachines' page size
 PAGE_SIZE = limits.SFN_PAGE_SIZE
 #: statuses of an execution that is not finished
 RUNNING = frozenset({"RUNNING", "PENDING_REDRIVE"})
-#: Map state name -> the phase it shows as
-PHASES = {"MapInline": "map", "MapDistributed": "map", "Reduce": "reduce"}
-
-#: called as progress(phase, done, total)
-Progress = Callable[[str, int, int], None]
 
 
 # -- requests ---------------------------------------------------------------------
@@ -249,106 +244,6 @@ class Remote:
                 watcher.poll()
                 return described
             sleep(interval)
-
-
-@dataclass
-class ExecutionWatcher:
-    """Per-phase progress from an execution's history, reading new events only.
-
-    An inline Map's progress is its ``MapIterationSucceeded`` events against
-    the length in ``MapStateStarted``; a Distributed Map keeps its iterations
-    in child executions, so its progress is ``DescribeMapRun``'s item counts.
-    """
-
-    sfn: Any
-    execution_arn: str
-    progress: Progress | None = None
-    last_id: int = 0
-    current: str = ""
-    totals: dict[str, int] = field(default_factory=dict)
-    done: dict[str, int] = field(default_factory=dict)
-    map_runs: dict[str, str] = field(default_factory=dict)
-    ended_runs: set[str] = field(default_factory=set)
-    shown: dict[str, tuple[int, int]] = field(default_factory=dict)
-
-    def poll(self) -> None:
-        for event in self._new_events():
-            self._see(event)
-        for phase, arn in list(self.map_runs.items()):
-            try:
-                counts = self.sfn.describe_map_run(mapRunArn=arn).get("itemCounts", {})
-            except (BotoCoreError, ClientError):
-                counts = None  # progress is a nicety: never fail a job's watch over it
-            if counts is not None:
-                self.totals[phase] = int(counts.get("total", 0))
-                self.done[phase] = int(counts.get("succeeded", 0))
-                self._show(phase)
-            if phase in self.ended_runs:
-                del self.map_runs[phase]
-
-    def _new_events(self) -> list[dict[str, Any]]:
-        """Events after ``last_id``: newest pages first, until a page reaches a seen one."""
-        events: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "executionArn": self.execution_arn,
-            "maxResults": PAGE_SIZE,
-            "reverseOrder": True,
-            "includeExecutionData": False,
-        }
-        while True:
-            try:
-                page = self.sfn.get_execution_history(**kwargs)
-            except (BotoCoreError, ClientError) as exc:
-                raise translate(exc, f"read the history of {self.execution_arn}") from exc
-            page_events = page.get("events", [])
-            events += [event for event in page_events if int(event["id"]) > self.last_id]
-            seen = any(int(event["id"]) <= self.last_id for event in page_events)
-            if seen or not page.get("nextToken"):
-                break
-            kwargs["nextToken"] = page["nextToken"]
-        events.sort(key=lambda event: int(event["id"]))
-        if events:
-            self.last_id = int(events[-1]["id"])
-        return events
-
-    def _see(self, event: dict[str, Any]) -> None:
-        kind = event["type"]
-        if kind == "MapStateEntered":
-            self.current = event.get("stateEnteredEventDetails", {}).get("name", "")
-        elif kind == "MapStateStarted" and self.current in PHASES:
-            length = int(event.get("mapStateStartedEventDetails", {}).get("length", 0))
-            if length:  # a Distributed Map's length is its map run's
-                self.totals[PHASES[self.current]] = length
-                self._show(PHASES[self.current])
-        elif kind == "MapRunStarted" and self.current in PHASES:
-            arn = event.get("mapRunStartedEventDetails", {}).get("mapRunArn")
-            if arn:
-                self.map_runs[PHASES[self.current]] = arn
-        elif kind in {"MapRunSucceeded", "MapRunFailed", "MapRunAborted"}:
-            if self.current in PHASES:
-                self.ended_runs.add(PHASES[self.current])
-        elif kind == "MapIterationSucceeded":
-            name = event.get("mapIterationSucceededEventDetails", {}).get("name", "")
-            if name in PHASES:
-                phase = PHASES[name]
-                self.done[phase] = self.done.get(phase, 0) + 1
-                self._show(phase)
-        elif kind == "TaskStateEntered":
-            if event.get("stateEnteredEventDetails", {}).get("name") == "Finalize":
-                self.totals["finalize"] = 1
-                self._show("finalize")
-        elif kind == "ExecutionSucceeded":
-            self.done["finalize"] = self.totals["finalize"] = 1
-            self._show("finalize")
-
-    def _show(self, phase: str) -> None:
-        if self.progress is None or phase not in self.totals:
-            return
-        total = self.totals[phase]
-        now = (min(self.done.get(phase, 0), total), total)  # a redrive repeats iterations
-        if self.shown.get(phase) != now:
-            self.shown[phase] = now
-            self.progress(phase, *now)
 
 
 class RemoteRunner:

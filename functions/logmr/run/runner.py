@@ -15,9 +15,13 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from logmr.errors import JobExistsError, cause_message
-from logmr.run.inline import Progress
+from logmr.run.watch import Progress
 from logmr.spec import JobSpec
 from logmr.storage.base import JobRecord, ResultStore
+
+
+def quiet(phase: str, done: int, total: int) -> None:
+    """The default progress: none."""
 
 
 class Runner(Protocol):
