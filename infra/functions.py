@@ -65,7 +65,7 @@ class Functions:
             config.ENV_DATA_PREFIX: DATA_PREFIX,
             config.ENV_RESULTS_TABLE: storage.results_table.table_name,
             config.ENV_JOBS_TABLE: storage.jobs_table.table_name,
-            "POWERTOOLS_SERVICE_NAME": SERVICE,
+            config.ENV_SERVICE_NAME: SERVICE,
             "POWERTOOLS_METRICS_NAMESPACE": SERVICE,
             "POWERTOOLS_LOG_LEVEL": "INFO",
         }

@@ -143,7 +143,12 @@ def test_tracing_follows_powertools_rule(
             monkeypatch.delenv(name, raising=False)
         else:
             monkeypatch.setenv(name, value)
-    assert runtime.tracing_enabled() is enabled
+    runtime.reset()  # a new container reads its environment
+    try:
+        assert runtime.tracing_enabled() is enabled
+    finally:
+        monkeypatch.undo()
+        runtime.reset()
 
 
 def test_a_handler_off_lambda_never_imports_the_xray_sdk(tmp_path: Path) -> None:

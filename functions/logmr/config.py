@@ -33,6 +33,11 @@ ENV_INPUT_PREFIXES = "LOGMR_INPUT_PREFIXES"
 ENV_MAP_MEMORY_MB = "LOGMR_MAP_MEMORY_MB"
 ENV_MAP_TIMEOUT_S = "LOGMR_MAP_TIMEOUT_S"
 ENV_MAP_CONCURRENCY = "LOGMR_MAP_CONCURRENCY"
+#: set by Lambda in a function's environment: the handlers trace only there
+ENV_LAMBDA_FUNCTION = "AWS_LAMBDA_FUNCTION_NAME"
+#: Powertools' switches: tracing off (the local engine sets it), the service name
+ENV_TRACE_DISABLED = "POWERTOOLS_TRACE_DISABLED"
+ENV_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
 
 DEFAULT_DATA_PREFIX = "logmr/"
 DEFAULT_RESULTS_TABLE = "logmr-results"
@@ -62,6 +67,11 @@ def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
+def _flag(value: str) -> bool:
+    """A switch as Powertools reads one (``strtobool``)."""
+    return value.strip().lower() in {"1", "y", "yes", "t", "true", "on"}
+
+
 #: field -> (environment variable, how its text becomes the value)
 _FROM_ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "home": (ENV_HOME, Path),
@@ -80,6 +90,8 @@ _FROM_ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "map_memory_mb": (ENV_MAP_MEMORY_MB, int),
     "map_timeout_s": (ENV_MAP_TIMEOUT_S, int),
     "map_concurrency": (ENV_MAP_CONCURRENCY, int),
+    "lambda_function": (ENV_LAMBDA_FUNCTION, str),
+    "trace_disabled": (ENV_TRACE_DISABLED, _flag),
 }
 
 
@@ -119,6 +131,10 @@ class Settings:
     map_memory_mb: int | None = None
     map_timeout_s: int | None = None
     map_concurrency: int | None = None
+    # -- the function around the handlers ---------------------------------------
+    #: the Lambda function's name; None: not in Lambda
+    lambda_function: str | None = None
+    trace_disabled: bool = False
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None, **explicit: Any) -> Settings:

@@ -5,13 +5,11 @@ the storage the tasks use, built on the first invocation from the environment
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.shared.functions import strtobool
 
 from logmr.config import Settings
 from logmr.storage.backends import Backends
@@ -26,8 +24,7 @@ Handler = TypeVar("Handler", bound=Callable[..., Any])
 def tracing_enabled() -> bool:
     """Tracing runs in Lambda unless ``POWERTOOLS_TRACE_DISABLED`` says no
     (Powertools' own rule; off on this machine, where the engine sets it)."""
-    disabled = strtobool(os.environ.get("POWERTOOLS_TRACE_DISABLED", "false"))
-    return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")) and not disabled
+    return bool(settings().lambda_function) and not settings().trace_disabled
 
 
 class LazyTracer:

@@ -49,8 +49,8 @@ def handler_env(settings: Settings) -> dict[str, str]:
     return {
         config.ENV_STORAGE: "local",
         config.ENV_HOME: str(settings.home),
-        "POWERTOOLS_SERVICE_NAME": "logmr",
-        "POWERTOOLS_TRACE_DISABLED": "true",
+        config.ENV_SERVICE_NAME: names.SERVICE,
+        config.ENV_TRACE_DISABLED: "true",
     }
 
 
