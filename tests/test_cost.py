@@ -20,6 +20,7 @@ from logmr.run import engine as local_engine
 from logmr.storage.embedded import embedded_backends
 
 
+@pytest.mark.unit
 def test_estimate_of_a_small_plan_by_hand() -> None:
     shape = cost.Shape(
         objects=2,
@@ -58,6 +59,7 @@ def test_estimate_of_a_small_plan_by_hand() -> None:
     assert usd["total"] == pytest.approx(sum(parts), abs=1e-5)
 
 
+@pytest.mark.functional
 def test_the_bill_of_a_local_run_adds_up(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -94,6 +96,7 @@ def test_the_bill_of_a_local_run_adds_up(
     assert f"{bill['transitions']} transitions, {bill['s3_get']} S3 GET" in shown
 
 
+@pytest.mark.functional
 def test_bill_transitions_match_the_local_engines_history(
     tmp_path: Path, handler_env: None
 ) -> None:
@@ -114,6 +117,7 @@ def test_bill_transitions_match_the_local_engines_history(
     assert record.bill["transitions"] == entered
 
 
+@pytest.mark.functional
 def test_plan_command_prints_the_plan_and_estimate(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -139,6 +143,7 @@ def test_plan_command_prints_the_plan_and_estimate(
     assert json.loads(capsys.readouterr().out)["reducers"] == 7
 
 
+@pytest.mark.functional
 def test_plan_command_refuses_a_bad_job(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     log = generated_logs(tmp_path, lines=10, seed=2)["access"]
     assert cli.main(["plan", str(log), "--job", "nope"]) == 1

@@ -236,6 +236,7 @@ def collections_seen() -> Iterator[list[int]]:
     gc.callbacks.remove(note)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("job_name", ["access_report", "top_paths"])
 def test_a_batch_runs_no_collection_and_leaves_the_collector_on(
     job_name: str, collections_seen: list[int]
@@ -263,6 +264,7 @@ def test_a_batch_runs_no_collection_and_leaves_the_collector_on(
     assert side.counters()["records"] == 50_000
 
 
+@pytest.mark.unit
 def test_the_collector_comes_back_after_a_failing_batch() -> None:
     with pytest.raises(ValueError), collector_paused():
         assert not gc.isenabled()

@@ -37,6 +37,7 @@ def stats(keys: int = 10, **more: object) -> SampleStats:
     return SampleStats(bytes=100_000, lines=500, pairs=500, keys=keys, keys_first_half=keys, **more)  # type: ignore[arg-type]
 
 
+@pytest.mark.unit
 def test_lambda_chunk_spreads_the_input_over_the_concurrency() -> None:
     limits = Limits(concurrency=1000)
     tuned = tune(1000 * GB, stats(), limits)
@@ -45,12 +46,14 @@ def test_lambda_chunk_spreads_the_input_over_the_concurrency() -> None:
     assert tuned.max_concurrency == 1000
 
 
+@pytest.mark.unit
 def test_small_inputs_get_the_minimum_chunk_and_few_tasks() -> None:
     tuned = tune(100 * MiB, stats(), Limits())
     assert tuned.chunk_size == MIN_CHUNK_BYTES
     assert tuned.max_concurrency == 2  # two map tasks
 
 
+@pytest.mark.unit
 def test_chunk_is_bounded_by_the_task_duration_and_the_task_count() -> None:
     limits = Limits(concurrency=10, timeout_s=120)  # a quarter of 120 s at 60 MB/s
     tuned = tune(100 * GB, stats(), limits)
@@ -59,12 +62,14 @@ def test_chunk_is_bounded_by_the_task_duration_and_the_task_count() -> None:
     assert math.ceil(10**15 / huge.chunk_size) <= MAX_MAP_TASKS
 
 
+@pytest.mark.unit
 def test_memory_below_one_vcpu_slows_the_model_down() -> None:
     assert Limits(memory_mb=1769).map_mb_per_s == pytest.approx(60.0)
     assert Limits(memory_mb=885).map_mb_per_s == pytest.approx(60.0 * 885 / 1769)
     assert Limits(memory_mb=3538).map_mb_per_s == pytest.approx(60.0)  # one core per task
 
 
+@pytest.mark.unit
 def test_reducers_follow_the_expected_keys_within_one_inline_wave() -> None:
     limits = Limits()
     assert tune(GB, stats(keys=14), limits).reducers == 1
@@ -74,6 +79,7 @@ def test_reducers_follow_the_expected_keys_within_one_inline_wave() -> None:
     assert 1 < tuned.reducers <= 40
 
 
+@pytest.mark.unit
 def test_given_figures_win() -> None:
     tuned = tune(
         GB, stats(), Limits(), chunk_size=123, reducers=7, max_concurrency=3, salted_keys=["a"]
@@ -83,6 +89,7 @@ def test_given_figures_win() -> None:
     assert set(tuned.reasons.values()) == {"given"}
 
 
+@pytest.mark.unit
 def test_local_is_one_chunk_and_one_reducer_per_core() -> None:
     limits = local_limits(workers=2)
     tuned = tune(100 * MiB, stats(), limits)
@@ -98,6 +105,7 @@ def test_local_is_one_chunk_and_one_reducer_per_core() -> None:
     assert tune(10**9, stats(), limits).chunk_size == 62_500_000  # 16 tasks
 
 
+@pytest.mark.unit
 def test_limits_from_the_environment() -> None:
     assert limits_from_env({"LOGMR_STORAGE": "local", "LOGMR_WORKERS": "3"}) == local_limits(3)
     lam = limits_from_env({"LOGMR_MAP_MEMORY_MB": "3008", "LOGMR_MAP_CONCURRENCY": "50"})
@@ -110,6 +118,7 @@ def _log(lines: int, seed: int = 5) -> bytes:
     return out.getvalue()
 
 
+@pytest.mark.unit
 def test_sample_counts_the_jobs_keys_and_hot_keys() -> None:
     data = _log(800)
     job, fmt = binding.prepare(
@@ -129,6 +138,7 @@ def test_sample_counts_the_jobs_keys_and_hot_keys() -> None:
     assert sample.keys_in(10**12) == sample.keys  # the whole input was sampled
 
 
+@pytest.mark.unit
 def test_the_sample_counts_a_column_jobs_pairs_per_record() -> None:
     """top_paths maps batches pre-combined (one pair per path per batch); the
     sample still counts each path's records, which the key estimate needs."""
@@ -144,6 +154,7 @@ def test_the_sample_counts_a_column_jobs_pairs_per_record() -> None:
     assert sample.singletons == sum(1 for n in paths.values() if n == 1)
 
 
+@pytest.mark.unit
 def test_sample_drops_the_partial_last_line() -> None:
     data = _log(50)
     job, fmt = binding.prepare(
@@ -153,6 +164,7 @@ def test_sample_drops_the_partial_last_line() -> None:
     assert sample_stats(job, fmt, cut_short, complete=False).lines == 49
 
 
+@pytest.mark.unit
 def test_key_estimate_saturates_for_a_finite_key_set_and_grows_for_ids() -> None:
     finite = SampleStats(bytes=1000, keys=20, keys_first_half=18, singletons=2, doubletons=3)
     assert finite.keys_in(10**12) == 20 + math.ceil(2 * 1 / (2 * 4))
@@ -160,6 +172,7 @@ def test_key_estimate_saturates_for_a_finite_key_set_and_grows_for_ids() -> None
     assert ids.keys_in(11_000) == 100 + math.ceil(50 / 500 * 10_000)
 
 
+@pytest.mark.unit
 def test_make_plan_writes_nothing_and_resolves_the_spec(tmp_path: Path) -> None:
     log = tmp_path / "a.log"
     log.write_bytes(_log(3000))
@@ -179,6 +192,7 @@ def _numbered(count: int, first: int = 0) -> bytes:
     return b"".join(b"line %07d of a log in time order\n" % n for n in range(first, first + count))
 
 
+@pytest.mark.unit
 def test_a_spread_sample_is_whole_lines_from_every_part_of_the_inputs(tmp_path: Path) -> None:
     """Two files end to end, 8 pieces of 4 KiB: the first from the head already
     read, the 7 others read where they fall, each starting at a line start."""
@@ -199,6 +213,7 @@ def test_a_spread_sample_is_whole_lines_from_every_part_of_the_inputs(tmp_path: 
     assert 32 * 1024 - 16 * len(_numbered(1)) <= len(text) <= 32 * 1024
 
 
+@pytest.mark.unit
 def test_a_compressed_input_is_sampled_from_its_start_once(tmp_path: Path) -> None:
     plain, packed = tmp_path / "a.log", tmp_path / "b.log.gz"
     plain.write_bytes(_numbered(1000))
@@ -213,6 +228,7 @@ def test_a_compressed_input_is_sampled_from_its_start_once(tmp_path: Path) -> No
     assert max(numbers) < 1000 + 8 * 1024 // len(_numbered(1))  # one piece of the gzip
 
 
+@pytest.mark.unit
 def test_assumed_objects_of_a_compressed_input_are_sampled_once(tmp_path: Path) -> None:
     """``logmr plan --assume-bytes``: the synthetic objects read as the real
     one; compressed, each would give the same start, which counts once."""
@@ -227,6 +243,7 @@ def test_assumed_objects_of_a_compressed_input_are_sampled_once(tmp_path: Path) 
     assert numbers == list(range(len(numbers)))  # the start, once
 
 
+@pytest.mark.unit
 def test_the_plan_samples_the_whole_input_not_its_start(tmp_path: Path) -> None:
     """A log in time order whose first half asks for one path and second half
     for another: the plan's sample sees both (its start alone saw one), and
