@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 from logmr.devtools.generate import GENERATED_FORMATS, GenerateStats, generate
 from logmr.errors import InvalidParameterError
-from logmr.units import parse_size
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -329,51 +328,6 @@ def test_applog_has_stack_traces_after_errors(applog_50k: list[bytes]) -> None:
         m = APPLOG_RE.match(applog_50k[i - 1])
         assert m is not None and m.group(2) in (b"ERROR", b"FATAL")
         assert FRAME_RE.match(applog_50k[i + 1])
-
-
-# --- parse_size --------------------------------------------------------------
-
-
-@pytest.mark.unit
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("100", 100),
-        ("0", 0),
-        ("20MB", 20_000_000),
-        ("1GB", 1_000_000_000),
-        ("512KiB", 512 * 1024),
-        ("2MiB", 2 * 1024 * 1024),
-        ("1GiB", 1024**3),
-        ("1TB", 10**12),
-        ("10B", 10),
-        ("10b", 10),
-        ("20mb", 20_000_000),
-        ("1.5GB", 1_500_000_000),
-        ("0.5KiB", 512),
-        (" 3 KB ", 3000),
-    ],
-)
-def test_parse_size(text: str, expected: int) -> None:
-    assert parse_size(text) == expected
-
-
-@pytest.mark.unit
-@pytest.mark.parametrize(
-    "text",
-    ["", "   ", "MB", "abc", "-5MB", "-1", "10XB", "1e6", "1.5B", "0.3KB1", "1,000", "5 M B"],
-)
-def test_parse_size_rejects_bad_input(text: str) -> None:
-    with pytest.raises(InvalidParameterError) as info:
-        parse_size(text)
-    assert "\n" not in str(info.value)
-    assert repr(text) in str(info.value)
-
-
-@pytest.mark.unit
-def test_parse_size_rejects_a_non_string() -> None:
-    with pytest.raises(InvalidParameterError):
-        parse_size(100)  # type: ignore[arg-type]
 
 
 # --- argument errors ---------------------------------------------------------
