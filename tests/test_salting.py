@@ -31,8 +31,6 @@ from logmr.handlers import runtime
 from logmr.inputs.source import InputSource
 from logmr.jobs import binding
 from logmr.jobs.windows import LENGTH_BUCKETS, REQUEST_BUCKETS, length_bucket, requests_bucket
-from logmr.mapreduce.partition import partition_of
-from logmr.mapreduce.side import MapSide
 from logmr.plan import planner, tuning
 from logmr.plan.sample import (
     DOMINANT_SHARE_FACTOR,
@@ -224,30 +222,6 @@ def test_a_given_key_wins_and_a_retried_plan_is_the_same_spec(log: Path) -> None
     # ... a request naming other keys is not
     other = JobSpec.from_dict({**request.to_dict(), "salted_keys": ["10.0.0.1"]})
     assert not planning._same_spec(planned.spec.to_dict(), other)
-
-
-# -- the map side --------------------------------------------------------------------------
-@pytest.mark.functional
-def test_a_salted_key_moves_one_partition_per_map_task(log: Path) -> None:
-    job, fmt = binding.prepare(
-        JobSpec(job_id="m", job="top_paths", inputs=["x"], format="apache_combined")
-    )
-    side = MapSide(job, fmt, sample_limit=0)
-    side.feed(log.read_bytes().splitlines()[:500])
-    side.combine()
-    reducers = 4
-    plain = side.partitions(reducers)
-    home = partition_of(HOT_PATH, reducers)
-    seen = []
-    for task in range(2 * reducers):
-        parts = side.partitions(reducers, frozenset({HOT_PATH}), salt=task)
-        where = [i for i, part in enumerate(parts) if any(key == HOT_PATH for key, _ in part)]
-        assert where == [(home + task) % reducers]
-        seen += where
-        # every other key stays where it was
-        others = [[pair for pair in part if pair[0] != HOT_PATH] for part in parts]
-        assert others == [[pair for pair in part if pair[0] != HOT_PATH] for part in plain]
-    assert Counter(seen) == dict.fromkeys(range(reducers), 2)  # evenly over every reducer
 
 
 # -- exact answers -----------------------------------------------------------------------
