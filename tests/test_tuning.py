@@ -6,7 +6,6 @@ import gzip
 import io
 import math
 import re
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -15,9 +14,8 @@ from hypothesis import strategies as st
 
 from logmr.devtools.generate import generate
 from logmr.inputs.source import InputObject, LocalInputSource, read_spread
-from logmr.jobs import binding
 from logmr.plan import planner
-from logmr.plan.sample import SampleStats, sample_stats
+from logmr.plan.sample import SampleStats
 from logmr.plan.tuning import (
     MAX_MAP_TASKS,
     MIN_CHUNK_BYTES,
@@ -116,60 +114,6 @@ def _log(lines: int, seed: int = 5) -> bytes:
     out = io.BytesIO()
     generate(out, fmt="apache_combined", lines=lines, seed=seed)
     return out.getvalue()
-
-
-@pytest.mark.unit
-def test_sample_counts_the_jobs_keys_and_hot_keys() -> None:
-    data = _log(800)
-    job, fmt = binding.prepare(
-        JobSpec(job_id="s", job="status_codes", inputs=["x"], format="apache_combined")
-    )
-    sample = sample_stats(job, fmt, data, complete=True)
-    combined = re.compile(rb'^\S+ \S+ \S+ \[[^\]]+\] "[^"]*" (\d{3}) (?:\d+|-) "[^"]*" "[^"]*"$')
-    matches = [combined.match(line) for line in data.splitlines()]
-    statuses = [m.group(1).decode() for m in matches if m]
-    counts = {code: statuses.count(code) for code in set(statuses)}
-    assert sample.lines == 800
-    assert sample.keys == len(counts)
-    assert sample.pairs == sum(counts.values())
-    assert sample.singletons == sum(1 for n in counts.values() if n == 1)
-    hot = {code for code, n in counts.items() if n / len(statuses) >= 0.2}
-    assert {key for key, _ in sample.hot_keys} == hot
-    assert sample.keys_in(10**12) == sample.keys  # the whole input was sampled
-
-
-@pytest.mark.unit
-def test_the_sample_counts_a_column_jobs_pairs_per_record() -> None:
-    """top_paths maps batches pre-combined (one pair per path per batch); the
-    sample still counts each path's records, which the key estimate needs."""
-    data = _log(800)
-    job, fmt = binding.prepare(
-        JobSpec(job_id="s", job="top_paths", inputs=["x"], format="apache_combined")
-    )
-    sample = sample_stats(job, fmt, data, complete=True)
-    combined = re.compile(rb'^\S+ \S+ \S+ \[[^\]]+\] "([^"]*)" \d{3} (?:\d+|-) "[^"]*" "[^"]*"$')
-    requests = [m.group(1).split() for line in data.splitlines() if (m := combined.match(line))]
-    paths = Counter(parts[1].decode() for parts in requests if len(parts) > 1)
-    assert sample.weights == dict(paths)
-    assert sample.singletons == sum(1 for n in paths.values() if n == 1)
-
-
-@pytest.mark.unit
-def test_sample_drops_the_partial_last_line() -> None:
-    data = _log(50)
-    job, fmt = binding.prepare(
-        JobSpec(job_id="s", job="status_codes", inputs=["x"], format="apache_combined")
-    )
-    cut_short = data[: len(data) - 10]
-    assert sample_stats(job, fmt, cut_short, complete=False).lines == 49
-
-
-@pytest.mark.unit
-def test_key_estimate_saturates_for_a_finite_key_set_and_grows_for_ids() -> None:
-    finite = SampleStats(bytes=1000, keys=20, keys_first_half=18, singletons=2, doubletons=3)
-    assert finite.keys_in(10**12) == 20 + math.ceil(2 * 1 / (2 * 4))
-    ids = SampleStats(bytes=1000, keys=100, keys_first_half=50, singletons=100)
-    assert ids.keys_in(11_000) == 100 + math.ceil(50 / 500 * 10_000)
 
 
 @pytest.mark.unit
