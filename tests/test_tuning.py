@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import gzip
 import io
 import math
-import re
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from logmr.devtools.generate import generate
-from logmr.inputs.source import InputObject, LocalInputSource, read_spread
+from logmr.inputs.source import InputObject, LocalInputSource
 from logmr.plan import planner
 from logmr.plan.sample import SampleStats
 from logmr.plan.tuning import (
@@ -24,7 +22,6 @@ from logmr.plan.tuning import (
     local_limits,
     tune,
 )
-from logmr.plan.view import AssumedInputs
 from logmr.spec import JobSpec
 
 MiB = 1024 * 1024
@@ -130,61 +127,6 @@ def test_make_plan_writes_nothing_and_resolves_the_spec(tmp_path: Path) -> None:
     assert [(t.start, t.end) for t in planned.map_tasks] == [(0, size)]
     assert planned.objects == [InputObject(str(log.resolve()), size)]
     assert not planned.distributed
-
-
-def _numbered(count: int, first: int = 0) -> bytes:
-    return b"".join(b"line %07d of a log in time order\n" % n for n in range(first, first + count))
-
-
-@pytest.mark.unit
-def test_a_spread_sample_is_whole_lines_from_every_part_of_the_inputs(tmp_path: Path) -> None:
-    """Two files end to end, 8 pieces of 4 KiB: the first from the head already
-    read, the 7 others read where they fall, each starting at a line start."""
-    files = [tmp_path / "a.log", tmp_path / "b.log"]
-    files[0].write_bytes(_numbered(60_000))
-    files[1].write_bytes(_numbered(40_000, first=60_000))
-    source = LocalInputSource()
-    objects = source.list_inputs([str(path) for path in files])
-    head = files[0].read_bytes()[:100_000]
-    text, reads = read_spread(source, objects, head, 32 * 1024, 8)
-    assert reads == 7
-    lines = text.splitlines()
-    assert all(re.fullmatch(rb"line \d{7} of a log in time order", line) for line in lines)
-    numbers = [int(line[5:12]) for line in lines]
-    assert len(numbers) == len(set(numbers))  # no piece overlaps another
-    eighths = {n * 8 // 100_000 for n in numbers}
-    assert eighths == set(range(8))  # every eighth of the 100,000 lines is sampled
-    assert 32 * 1024 - 16 * len(_numbered(1)) <= len(text) <= 32 * 1024
-
-
-@pytest.mark.unit
-def test_a_compressed_input_is_sampled_from_its_start_once(tmp_path: Path) -> None:
-    plain, packed = tmp_path / "a.log", tmp_path / "b.log.gz"
-    plain.write_bytes(_numbered(1000))
-    packed.write_bytes(gzip.compress(_numbered(300_000, first=1000)))
-    source = LocalInputSource()
-    objects = source.list_inputs([str(plain), str(packed)])
-    text, reads = read_spread(source, objects, plain.read_bytes(), 64 * 1024, 8)
-    numbers = [int(line[5:12]) for line in text.splitlines()]
-    assert reads == 1  # every piece past the plain file falls in the gzip: its start, once
-    assert len(numbers) == len(set(numbers))
-    assert 1000 in numbers  # the gzip's first line
-    assert max(numbers) < 1000 + 8 * 1024 // len(_numbered(1))  # one piece of the gzip
-
-
-@pytest.mark.unit
-def test_assumed_objects_of_a_compressed_input_are_sampled_once(tmp_path: Path) -> None:
-    """``logmr plan --assume-bytes``: the synthetic objects read as the real
-    one; compressed, each would give the same start, which counts once."""
-    packed = tmp_path / "a.log.gz"
-    packed.write_bytes(gzip.compress(_numbered(50_000)))
-    source = AssumedInputs(LocalInputSource(), 10 * GB, GB)
-    objects = source.list_inputs([str(packed)])
-    head = gzip.decompress(packed.read_bytes())[:100_000]
-    text, reads = read_spread(source, objects, head, 64 * 1024, 8)
-    numbers = [int(line[5:12]) for line in text.splitlines()]
-    assert reads == 7
-    assert numbers == list(range(len(numbers)))  # the start, once
 
 
 @pytest.mark.unit
