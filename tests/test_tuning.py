@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import math
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logmr.devtools.generate import generate
-from logmr.inputs.source import InputObject, LocalInputSource
-from logmr.plan import planner
 from logmr.plan.sample import SampleStats
 from logmr.plan.tuning import (
     MAX_MAP_TASKS,
@@ -22,7 +17,6 @@ from logmr.plan.tuning import (
     local_limits,
     tune,
 )
-from logmr.spec import JobSpec
 
 MiB = 1024 * 1024
 GB = 10**9
@@ -105,44 +99,6 @@ def test_limits_from_the_environment() -> None:
     assert limits_from_env({"LOGMR_STORAGE": "local", "LOGMR_WORKERS": "3"}) == local_limits(3)
     lam = limits_from_env({"LOGMR_MAP_MEMORY_MB": "3008", "LOGMR_MAP_CONCURRENCY": "50"})
     assert (lam.target, lam.memory_mb, lam.timeout_s, lam.concurrency) == ("lambda", 3008, 900, 50)
-
-
-def _log(lines: int, seed: int = 5) -> bytes:
-    out = io.BytesIO()
-    generate(out, fmt="apache_combined", lines=lines, seed=seed)
-    return out.getvalue()
-
-
-@pytest.mark.unit
-def test_make_plan_writes_nothing_and_resolves_the_spec(tmp_path: Path) -> None:
-    log = tmp_path / "a.log"
-    log.write_bytes(_log(3000))
-    spec = JobSpec(job_id="p1", job="status_codes", inputs=[str(log)])
-    planned = planner.make_plan(spec, LocalInputSource(), local_limits(2))
-    size = log.stat().st_size
-    assert planned.spec.format == "apache_combined"
-    assert planned.spec.reducers == 2
-    assert planned.spec.chunk_size == MiB  # under 1 MiB per core: the 1 MiB floor
-    assert planned.spec.planned
-    assert [(t.start, t.end) for t in planned.map_tasks] == [(0, size)]
-    assert planned.objects == [InputObject(str(log.resolve()), size)]
-    assert not planned.distributed
-
-
-@pytest.mark.unit
-def test_the_plan_samples_the_whole_input_not_its_start(tmp_path: Path) -> None:
-    """A log in time order whose first half asks for one path and second half
-    for another: the plan's sample sees both (its start alone saw one), and
-    says how many reads it took."""
-    half = 20_000
-    line = b'10.0.0.1 - - [01/Dec/2020:08:00:01 +0000] "GET /%s HTTP/1.1" 200 100 "-" "curl/8"\n'
-    log = tmp_path / "ordered.log"
-    log.write_bytes(line % b"early" * half + line % b"late" * half)
-    spec = JobSpec(job_id="p2", job="top_paths", inputs=[str(log)])
-    planned = planner.make_plan(spec, LocalInputSource(), local_limits(2))
-    assert set(planned.sample.weights) == {"/early", "/late"}
-    assert planned.sample.reads == 8
-    assert planned.sample.bytes <= 256 * 1024
 
 
 @pytest.mark.property
