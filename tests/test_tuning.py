@@ -1,4 +1,7 @@
-"""The planner's auto-tuning (logmr.plan.tuning) and its sample (logmr.plan.sample)."""
+"""logmr.plan.tuning: the chunk size, reducers and concurrency the planner
+chooses. The rules of the model (its module docstring, docs/performance.md),
+not its figures: a test here says what must hold whatever the constants are
+tuned to, with the limits it depends on imported from where they are defined."""
 
 from __future__ import annotations
 
@@ -8,97 +11,104 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from logmr import config
+from logmr.limits import INLINE_MAP_CONCURRENCY, MB_PER_VCPU
 from logmr.plan.sample import SampleStats
 from logmr.plan.tuning import (
+    LOCAL_MAX_CHUNK_BYTES,
+    LOCAL_MIN_CHUNK_BYTES,
     MAX_MAP_TASKS,
     MIN_CHUNK_BYTES,
+    TIMEOUT_SHARE,
     Limits,
     limits_from_env,
     local_limits,
     tune,
 )
+from logmr.workflow.names import FUNCTION_SIZES
 
 MiB = 1024 * 1024
 GB = 10**9
+TB = 10**12
 
 
 def stats(keys: int = 10, **more: object) -> SampleStats:
+    """A sample that found ``keys`` keys and no new ones in its second half."""
     return SampleStats(bytes=100_000, lines=500, pairs=500, keys=keys, keys_first_half=keys, **more)  # type: ignore[arg-type]
 
 
+def ids(keys: int) -> SampleStats:
+    """A sample of ``keys`` keys each seen once, half of them new in its second half."""
+    return SampleStats(bytes=100_000, keys=keys, keys_first_half=keys // 2, singletons=keys)
+
+
+def tasks_of(total: int, chunk: int) -> int:
+    return max(math.ceil(total / chunk), 1)
+
+
+def task_seconds(chunk: int, limits: Limits) -> float:
+    """A map task's duration in the model: its bytes at the model's throughput."""
+    return chunk / (limits.map_mb_per_s * 1e6)
+
+
+# -- the chunk size on Lambda -----------------------------------------------------------------
 @pytest.mark.unit
-def test_lambda_chunk_spreads_the_input_over_the_concurrency() -> None:
-    limits = Limits(concurrency=1000)
-    tuned = tune(1000 * GB, stats(), limits)
-    # 1 TB over 1,000 tasks: one wave, ceil(1e12 / 1000 / MiB) MiB per task
-    assert tuned.chunk_size == math.ceil(1e12 / 1000 / MiB) * MiB
-    assert tuned.max_concurrency == 1000
-
-
-@pytest.mark.unit
-def test_small_inputs_get_the_minimum_chunk_and_few_tasks() -> None:
-    tuned = tune(100 * MiB, stats(), Limits())
-    assert tuned.chunk_size == MIN_CHUNK_BYTES
-    assert tuned.max_concurrency == 2  # two map tasks
-
-
-@pytest.mark.unit
-def test_chunk_is_bounded_by_the_task_duration_and_the_task_count() -> None:
-    limits = Limits(concurrency=10, timeout_s=120)  # a quarter of 120 s at 60 MB/s
-    tuned = tune(100 * GB, stats(), limits)
-    assert tuned.chunk_size == math.ceil(30 * 60e6 / MiB) * MiB
-    huge = tune(10**15, stats(), limits)  # 1 PB: the task count bound wins
-    assert math.ceil(10**15 / huge.chunk_size) <= MAX_MAP_TASKS
-
-
-@pytest.mark.unit
-def test_memory_below_one_vcpu_slows_the_model_down() -> None:
-    assert Limits(memory_mb=1769).map_mb_per_s == pytest.approx(60.0)
-    assert Limits(memory_mb=885).map_mb_per_s == pytest.approx(60.0 * 885 / 1769)
-    assert Limits(memory_mb=3538).map_mb_per_s == pytest.approx(60.0)  # one core per task
-
-
-@pytest.mark.unit
-def test_reducers_follow_the_expected_keys_within_one_inline_wave() -> None:
-    limits = Limits()
-    assert tune(GB, stats(keys=14), limits).reducers == 1
-    many = SampleStats(bytes=100_000, keys=5000, keys_first_half=2500, singletons=5000)
-    tuned = tune(100 * GB, many, limits)
-    assert tuned.expected_keys > 100_000
-    assert 1 < tuned.reducers <= 40
-
-
-@pytest.mark.unit
-def test_given_figures_win() -> None:
-    tuned = tune(
-        GB, stats(), Limits(), chunk_size=123, reducers=7, max_concurrency=3, salted_keys=["a"]
-    )
-    assert (tuned.chunk_size, tuned.reducers, tuned.max_concurrency) == (123, 7, 3)
-    assert tuned.salted_keys == ["a"]
-    assert set(tuned.reasons.values()) == {"given"}
-
-
-@pytest.mark.unit
-def test_local_is_one_chunk_and_one_reducer_per_core() -> None:
-    limits = local_limits(workers=2)
-    tuned = tune(100 * MiB, stats(), limits)
-    assert tuned.chunk_size == 50 * MiB
-    assert tuned.reducers == 2
-    assert tune(1000, stats(), limits).chunk_size == MiB
-    # beyond 64 MiB per core: equal chunks, as many as a multiple of the cores,
-    # so that no worker runs a last task alone (1 GB would be 15 tasks of 64 MiB)
-    for total in (10**9, 10 * GB, 129 * MiB, 256 * MiB + 1):
+@pytest.mark.parametrize("timeout", [30, 60, 120, 300, 900])
+def test_a_map_task_stays_within_its_share_of_the_timeout(timeout: int) -> None:
+    """Whatever the input, a task plans at most TIMEOUT_SHARE of the function's
+    timeout (give or take the whole MiB the chunk is rounded to), unless the
+    cap on the task count needs bigger chunks."""
+    limits = Limits(timeout_s=timeout, concurrency=10)
+    slack = MiB / (limits.map_mb_per_s * 1e6)
+    for total in (GB, 100 * GB, TB):
         chunk = tune(total, stats(), limits).chunk_size
-        assert chunk <= 64 * MiB
-        assert -(-total // chunk) % 2 == 0, total
-    assert tune(10**9, stats(), limits).chunk_size == 62_500_000  # 16 tasks
+        if tasks_of(total, chunk - MiB) <= MAX_MAP_TASKS:  # the time bound decided
+            assert task_seconds(chunk, limits) <= timeout * TIMEOUT_SHARE + slack
 
 
 @pytest.mark.unit
-def test_limits_from_the_environment() -> None:
-    assert limits_from_env({"LOGMR_STORAGE": "local", "LOGMR_WORKERS": "3"}) == local_limits(3)
-    lam = limits_from_env({"LOGMR_MAP_MEMORY_MB": "3008", "LOGMR_MAP_CONCURRENCY": "50"})
-    assert (lam.target, lam.memory_mb, lam.timeout_s, lam.concurrency) == ("lambda", 3008, 900, 50)
+def test_a_shorter_timeout_never_gives_bigger_chunks() -> None:
+    for total in (10 * GB, TB):
+        chunks = [
+            tune(total, stats(), Limits(timeout_s=t, concurrency=10)).chunk_size
+            for t in (900, 300, 120, 60, 30, 10)
+        ]
+        assert chunks == sorted(chunks, reverse=True), total
+        assert chunks[0] > chunks[-1]  # and the timeout matters at all
+
+
+@pytest.mark.unit
+def test_the_chunk_spreads_a_large_input_over_one_wave_of_the_concurrency() -> None:
+    """1 TB at a concurrency of 1,000: chunks fitting the time bound give one
+    wave of tasks (at most the concurrency), not more."""
+    limits = Limits(concurrency=1000)
+    tuned = tune(TB, stats(), limits)
+    tasks = tasks_of(TB, tuned.chunk_size)
+    assert tasks <= limits.concurrency
+    assert tasks > limits.concurrency * 0.9  # the chunk is no bigger than it needs to be
+    assert tuned.max_concurrency == tasks
+
+
+@pytest.mark.unit
+def test_small_inputs_get_the_minimum_chunk() -> None:
+    """The fixed cost of a task stays small against its work: never a chunk
+    under MIN_CHUNK_BYTES, so a small input is one or two tasks."""
+    for total in (1, 10 * MiB, MIN_CHUNK_BYTES, MIN_CHUNK_BYTES + 1):
+        tuned = tune(total, stats(), Limits())
+        assert tuned.chunk_size == MIN_CHUNK_BYTES
+        assert tuned.max_concurrency == tasks_of(total, MIN_CHUNK_BYTES)
+
+
+@pytest.mark.unit
+def test_the_task_count_cap_wins_over_the_time_bound() -> None:
+    """1 PB with a tiny concurrency and a short timeout: the time bound would
+    cut millions of tasks; the task count stays at most MAX_MAP_TASKS."""
+    limits = Limits(concurrency=10, timeout_s=60)
+    huge = 10**15
+    tuned = tune(huge, stats(), limits)
+    assert tasks_of(huge, tuned.chunk_size) <= MAX_MAP_TASKS
+    assert task_seconds(tuned.chunk_size, limits) > 60 * TIMEOUT_SHARE
+    assert "tasks" in tuned.reasons["chunk_size"]
 
 
 @pytest.mark.property
@@ -115,12 +125,125 @@ def test_lambda_tuning_stays_within_its_bounds(
     limits = Limits(memory_mb=memory, timeout_s=timeout, concurrency=concurrency)
     sample = SampleStats(bytes=10, keys=keys, keys_first_half=keys, complete=False)
     tuned = tune(total, sample, limits)
-    tasks = math.ceil(total / tuned.chunk_size)
+    tasks = tasks_of(total, tuned.chunk_size)
     assert tuned.chunk_size % MiB == 0
+    # at least the minimum chunk, unless the time bound is smaller still
+    assert tuned.chunk_size >= min(MIN_CHUNK_BYTES, limits.max_chunk_bytes)
     assert tasks <= MAX_MAP_TASKS
     # within the time bound unless the task-count bound needs bigger chunks
     assert tuned.chunk_size <= max(
         limits.max_chunk_bytes, math.ceil(total / MAX_MAP_TASKS / MiB) * MiB
     )
-    assert 1 <= tuned.reducers <= 40
+    assert 1 <= tuned.reducers <= INLINE_MAP_CONCURRENCY
     assert 1 <= tuned.max_concurrency <= concurrency
+    assert tuned.max_concurrency >= min(tasks, concurrency)  # no task waits for a slot needlessly
+    assert set(tuned.reasons) == {"chunk_size", "reducers", "max_concurrency", "salted_keys"}
+
+
+# -- the model's throughput --------------------------------------------------------------
+@pytest.mark.unit
+def test_a_map_task_is_slower_below_one_vcpu_and_no_faster_above() -> None:
+    """Lambda gives memory / MB_PER_VCPU vCPUs; a map task uses at most one."""
+    one = Limits(memory_mb=MB_PER_VCPU).map_mb_per_s
+    half = Limits(memory_mb=MB_PER_VCPU // 2).map_mb_per_s
+    assert half == pytest.approx(one * (MB_PER_VCPU // 2) / MB_PER_VCPU)
+    assert Limits(memory_mb=2 * MB_PER_VCPU).map_mb_per_s == one
+    speeds = [Limits(memory_mb=m).map_mb_per_s for m in range(128, 10_241, 128)]
+    assert speeds == sorted(speeds)
+
+
+# -- reducers ----------------------------------------------------------------------------
+@pytest.mark.unit
+def test_reducers_grow_with_the_expected_keys_up_to_one_inline_wave() -> None:
+    limits = Limits()
+    few = tune(GB, stats(keys=14), limits)
+    assert (few.expected_keys, few.reducers) == (14, 1)  # status codes: one reducer
+    counts = [tune(100 * GB, ids(keys), limits) for keys in (10, 100, 1000, 10_000, 100_000)]
+    expected = [tuned.expected_keys for tuned in counts]
+    reducers = [tuned.reducers for tuned in counts]
+    assert expected == sorted(expected) and reducers == sorted(reducers)
+    assert reducers[0] == 1 and reducers[-1] == INLINE_MAP_CONCURRENCY  # one wave, no more
+    assert len(set(reducers)) > 2  # in between, they follow the keys
+
+
+@pytest.mark.property
+@given(
+    smaller=st.integers(1, 10**6),
+    more=st.integers(0, 10**6),
+    total=st.integers(GB, 10 * TB),
+)
+def test_more_expected_keys_never_mean_fewer_reducers(smaller: int, more: int, total: int) -> None:
+    limits = Limits()
+    fewer = tune(total, ids(smaller), limits)
+    larger = tune(total, ids(smaller + more), limits)
+    assert fewer.expected_keys <= larger.expected_keys
+    assert fewer.reducers <= larger.reducers <= INLINE_MAP_CONCURRENCY
+
+
+# -- given figures -----------------------------------------------------------------------
+@pytest.mark.unit
+@pytest.mark.parametrize("limits", [Limits(), local_limits(4)], ids=["lambda", "local"])
+def test_given_figures_win(limits: Limits) -> None:
+    tuned = tune(
+        GB, stats(), limits, chunk_size=123, reducers=7, max_concurrency=3, salted_keys=["a"]
+    )
+    assert (tuned.chunk_size, tuned.reducers, tuned.max_concurrency) == (123, 7, 3)
+    assert tuned.salted_keys == ["a"]
+    assert set(tuned.reasons.values()) == {"given"}
+
+
+@pytest.mark.unit
+def test_one_given_figure_leaves_the_others_to_the_model() -> None:
+    chosen = tune(100 * GB, ids(10_000), Limits())
+    given_chunk = tune(100 * GB, ids(10_000), Limits(), chunk_size=chosen.chunk_size * 2)
+    assert given_chunk.reasons["chunk_size"] == "given"
+    assert given_chunk.reducers == chosen.reducers
+    assert given_chunk.reasons["reducers"] != "given"
+
+
+# -- on one machine ----------------------------------------------------------------------
+@pytest.mark.unit
+def test_local_is_one_reducer_per_core_and_the_inline_maps_concurrency() -> None:
+    for workers in (1, 2, 8):
+        tuned = tune(10 * GB, ids(10**6), local_limits(workers))
+        assert tuned.reducers == workers  # however many keys
+        assert tuned.max_concurrency == INLINE_MAP_CONCURRENCY
+
+
+@pytest.mark.property
+@given(
+    workers=st.integers(1, 64),
+    total=st.integers(1, 50 * GB),
+)
+def test_local_chunks_are_equal_and_a_multiple_of_the_workers(workers: int, total: int) -> None:
+    """No worker runs a last task alone while the others idle: past one
+    minimum chunk per worker, the task count is a multiple of the workers;
+    the chunk stays between the local bounds."""
+    chunk = tune(total, stats(), local_limits(workers)).chunk_size
+    assert LOCAL_MIN_CHUNK_BYTES <= chunk <= LOCAL_MAX_CHUNK_BYTES
+    tasks = tasks_of(total, chunk)
+    if total >= workers * LOCAL_MIN_CHUNK_BYTES:
+        assert tasks % workers == 0, (tasks, workers)
+        # equal chunks: the last task is as long as the others, give or take a byte per task
+        assert total - (tasks - 1) * chunk >= chunk - tasks
+    else:
+        assert chunk == LOCAL_MIN_CHUNK_BYTES  # a small input: the fewest tasks
+
+
+@pytest.mark.unit
+def test_local_chunks_grow_no_further_than_the_default_chunk_size() -> None:
+    limits = local_limits(2)
+    for total in (10 * GB, 100 * GB):
+        assert tune(total, stats(), limits).chunk_size <= config.DEFAULT_CHUNK_SIZE
+
+
+# -- the environment ---------------------------------------------------------------------
+@pytest.mark.unit
+def test_limits_from_the_environment() -> None:
+    assert limits_from_env({"LOGMR_STORAGE": "local", "LOGMR_WORKERS": "3"}) == local_limits(3)
+    lam = limits_from_env({"LOGMR_MAP_MEMORY_MB": "3008", "LOGMR_MAP_CONCURRENCY": "50"})
+    assert (lam.target, lam.memory_mb, lam.concurrency) == ("lambda", 3008, 50)
+    assert lam.timeout_s == FUNCTION_SIZES["Map"][1]  # not set: the stack's own
+    default = limits_from_env({})
+    assert (default.memory_mb, default.timeout_s) == FUNCTION_SIZES["Map"]
+    assert limits_from_env({"LOGMR_MAP_TIMEOUT_S": "120"}).timeout_s == 120
