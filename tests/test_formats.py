@@ -1192,13 +1192,56 @@ def test_near_misses_take_linear_time(name: str, line: bytes) -> None:
 @pytest.mark.unit
 @pytest.mark.parametrize("name", PARSERS)
 def test_samples_with_hostile_bytes(name: str) -> None:
-    """A NUL or a non-UTF-8 byte never makes parse raise; in free text it is kept."""
+    """A NUL or a non-UTF-8 byte never makes parse raise, and never changes a
+    field behind the user's back: the line is malformed, or each field the
+    format extracts is the clean line's value, holds the byte, or is absent.
+    Appended to the line (``HOSTILE_AT_END``), the byte is kept in a
+    free-text field, makes the line malformed where the grammar ends on a
+    delimiter, or falls in the trailing fields the AWS formats skip."""
     fmt = get_format(name)
+    clean = values(fmt, fmt.parse(SAMPLES[name]))
     for bad in (b"\x00", b"\xff", b"\xc3\x28"):
-        for line in (SAMPLES[name] + bad, bad + SAMPLES[name], SAMPLES[name].replace(b" ", bad, 1)):
+        at_end = SAMPLES[name] + bad
+        for line in (at_end, bad + SAMPLES[name], SAMPLES[name].replace(b" ", bad, 1)):
             record = fmt.parse(line)
-            if record is not None:
-                values(fmt, record)
+            if record is None:
+                continue
+            for field, value in values(fmt, record).items():
+                same_or_holds_it = value in (clean[field], None) or bad in _as_bytes(value)
+                assert same_or_holds_it, (name, line, field, value)
+        record = fmt.parse(at_end)
+        outcome, field = HOSTILE_AT_END[name]
+        if outcome == "malformed":
+            assert record is None, (name, bad)
+            continue
+        assert record is not None, (name, bad)
+        got = values(fmt, record)
+        if outcome == "kept":  # the whole free text, the byte at its end
+            assert clean[field] in got[field] and got[field].endswith(bad), (name, bad)
+        else:  # "skipped": no field the format extracts changed
+            assert got == clean, (name, bad)
+
+
+#: what a hostile byte appended to each sample line does: (outcome, the free-text field)
+HOSTILE_AT_END: dict[str, tuple[str, str]] = {
+    "plain": ("kept", "message"),
+    "syslog_rfc3164": ("kept", "message"),
+    "syslog_rfc5424": ("kept", "message"),
+    "applog": ("kept", "message"),
+    "apache_common": ("malformed", ""),  # the size must end the line
+    "apache_combined": ("malformed", ""),  # the closing quote must end the line
+    "vhost_combined": ("malformed", ""),
+    "jsonl": ("malformed", ""),  # not a JSON object any more
+    "alb": ("skipped", ""),  # AWS appends fields: trailing ones are not read
+    "cloudfront": ("skipped", ""),
+    "s3_access": ("skipped", ""),
+}
+
+
+def _as_bytes(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    return str(value).encode("utf-8", "surrogateescape")
 
 
 MEGA_UA = b"M" * 1_000_000
