@@ -66,3 +66,34 @@ def handler_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     runtime.reset()
     yield
     runtime.reset()
+
+
+#: the tiers of pyproject.toml's markers; every test carries exactly one, so that
+#: ``-m unit``, ``-m functional``, ... split the suite. The other markers there
+#: (reference, faults, badinput, browser) are topics, added on top of a tier.
+TIERS = ("unit", "property", "functional", "statemachine", "infra", "e2e", "load")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[pytest.CollectReport]:
+    """A module (or class) whose tests do not each carry exactly one tier marker
+    fails to collect, naming them: the run stops before any test, with or
+    without xdist (a collection error is reported by the workers; an exception
+    in ``pytest_collection_modifyitems`` would crash them), so a new untiered
+    test cannot land."""
+    report: pytest.CollectReport = yield
+    wrong = []
+    for item in report.result if report.passed else ():
+        if isinstance(item, pytest.Item):
+            tiers = sorted({mark.name for mark in item.iter_markers()} & set(TIERS))
+            if len(tiers) != 1:
+                wrong.append(f"{item.nodeid}: {', '.join(tiers) or 'no tier'}")
+    if wrong:
+        report.outcome = "failed"
+        report.longrepr = (
+            f"{len(wrong)} test(s) need exactly one tier marker of {', '.join(TIERS)}"
+            " (pytestmark = pytest.mark.<tier>, or @pytest.mark.<tier> on the test):\n  "
+            + "\n  ".join(wrong)
+        )
+        report.result = []
+    return report

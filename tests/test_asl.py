@@ -101,4 +101,16 @@ def test_placeholders_are_exactly_the_shared_names() -> None:
 
 
 def test_the_local_interpreter_supports_the_whole_definition() -> None:
+    """validate refuses anything the interpreter does not run; it accepts the
+    definition, and it does look at every state of it, nested ones included:
+    a field it does not know, put in any one state, is refused naming it."""
     interpreter.validate(definition())
+    for where, machine in machines(definition()):
+        for name in machine["States"]:
+            altered = definition()
+            target = altered
+            for step in where.split("/")[1:]:
+                target = target["States"][step]["ItemProcessor"]
+            target["States"][name]["NotAnAslField"] = 1
+            with pytest.raises(interpreter.UnsupportedDefinitionError, match=f"'{name}'"):
+                interpreter.validate(altered)

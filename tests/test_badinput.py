@@ -42,6 +42,7 @@ from logmr.run.embedded import embedded_backends
 from logmr.spec import JobSpec, MapTask
 from logmr.storage.backends import Backends
 
+#: the topic; each test carries its tier (functional: the CLI or the tasks; unit: the regex rules)
 pytestmark = pytest.mark.badinput
 
 WORD = re.compile(rb"[a-z0-9_]+")
@@ -114,18 +115,21 @@ def write(tmp_path: Path, name: str, data: bytes) -> Path:
 
 
 # -- empty inputs ---------------------------------------------------------------------
+@pytest.mark.functional
 def test_empty_file_is_one_line_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = write(tmp_path, "empty.log", b"")
     err = run_error(capsys, str(path), "--job", "word_count")
     assert err.startswith("logmr: error: EmptyInputError: the inputs hold no bytes")
 
 
+@pytest.mark.functional
 def test_empty_folder_is_one_line_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     (tmp_path / "logs").mkdir()
     err = run_error(capsys, str(tmp_path / "logs"), "--job", "word_count")
     assert err.startswith("logmr: error: EmptyInputError: no files under")
 
 
+@pytest.mark.functional
 @mock_aws
 def test_empty_s3_prefix_is_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
     s3 = create_account()
@@ -146,6 +150,7 @@ def test_empty_s3_prefix_is_one_line_error(capsys: pytest.CaptureFixture[str]) -
 
 
 # -- line endings -------------------------------------------------------------------
+@pytest.mark.functional
 def test_only_newlines_are_empty_lines(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     data = b"\n" * 1000 + b"\r\n" * 10
     path = write(tmp_path, "newlines.log", data)
@@ -159,6 +164,7 @@ def test_only_newlines_are_empty_lines(capsys: pytest.CaptureFixture[str], tmp_p
     assert out["results"] == {}
 
 
+@pytest.mark.functional
 def test_no_final_newline_counts_the_last_line(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -171,6 +177,7 @@ def test_no_final_newline_counts_the_last_line(
     assert out["results"] == counts and out["counters"]["malformed"] == malformed
 
 
+@pytest.mark.functional
 @pytest.mark.parametrize("every", [1, 3], ids=["crlf", "mixed-lf-crlf"])
 def test_crlf_gives_the_lf_answer(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, every: int
@@ -190,6 +197,7 @@ def test_crlf_gives_the_lf_answer(
 
 
 # -- huge lines, NUL, invalid UTF-8, binary garbage ------------------------------------
+@pytest.mark.functional
 @pytest.mark.parametrize("final_lf", [True, False], ids=["with-lf", "without-lf"])
 def test_a_10mb_line_is_one_line(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, final_lf: bool
@@ -218,6 +226,7 @@ def tasks_record(job_id: str) -> Any:
     return embedded_backends(Settings.load()).results.get_job(job_id)
 
 
+@pytest.mark.functional
 def test_nul_bytes_are_malformed_not_fatal(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -237,6 +246,7 @@ def test_nul_bytes_are_malformed_not_fatal(
     assert words["results"] == ref_words(data)
 
 
+@pytest.mark.functional
 def test_invalid_utf8_is_kept_as_escapes(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -254,6 +264,7 @@ def test_invalid_utf8_is_kept_as_escapes(
     assert any(key.startswith("/caf\\xe9\\xff") for key in paths["results"])
 
 
+@pytest.mark.functional
 def test_binary_garbage_is_counted_as_malformed(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -274,6 +285,7 @@ def test_binary_garbage_is_counted_as_malformed(
 
 
 # -- compression ----------------------------------------------------------------------
+@pytest.mark.functional
 def test_truncated_gzip_is_one_line_error(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -284,6 +296,7 @@ def test_truncated_gzip_is_one_line_error(
     assert "cannot decompress" in err
 
 
+@pytest.mark.functional
 def test_gzip_member_then_garbage_is_one_line_error(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -296,6 +309,7 @@ def test_gzip_member_then_garbage_is_one_line_error(
     assert err.startswith("logmr: error: CorruptInputError: ")
 
 
+@pytest.mark.functional
 def test_gz_name_on_plain_text_is_read_as_plain(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -315,6 +329,7 @@ def syslog_lines(count: int) -> list[bytes]:
     ]
 
 
+@pytest.mark.functional
 @pytest.mark.parametrize(("n_access", "n_syslog"), [(700, 300), (300, 700)])
 def test_mixed_formats_count_the_others_as_malformed(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, n_access: int, n_syslog: int
@@ -341,6 +356,7 @@ def test_mixed_formats_count_the_others_as_malformed(
     assert out["counters"]["malformed"] == (malformed if n_access > n_syslog else n_access)
 
 
+@pytest.mark.functional
 def test_wrong_format_succeeds_with_every_line_malformed(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -362,6 +378,7 @@ def test_wrong_format_succeeds_with_every_line_malformed(
     }
 
 
+@pytest.mark.functional
 def test_format_without_the_jobs_field_is_one_line_error(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -370,6 +387,7 @@ def test_format_without_the_jobs_field_is_one_line_error(
     assert err.startswith("logmr: error: FormatMismatchError: ")
 
 
+@pytest.mark.functional
 def test_unknown_format_is_one_line_error(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -379,6 +397,7 @@ def test_unknown_format_is_one_line_error(
 
 
 # -- jobs and parameters --------------------------------------------------------------
+@pytest.mark.functional
 @pytest.mark.parametrize(
     ("argv", "error"),
     [
@@ -413,6 +432,7 @@ def test_bad_job_or_parameter_is_one_line_error_before_work(
     assert not any(home.rglob("*.json")), "no job data before the check"
 
 
+@pytest.mark.unit
 def test_regex_refusals_name_the_construct() -> None:
     def message(pattern: str) -> str:
         with pytest.raises(InvalidParameterError) as caught:
@@ -435,6 +455,7 @@ def test_regex_refusals_name_the_construct() -> None:
     assert list(load_job("pattern_count", {"pattern": r"\b"}).map_keys([b"a b"]) or ["x"]) == []
 
 
+@pytest.mark.functional
 def test_catastrophic_backtracking_pattern_finishes(tmp_path: Path) -> None:
     """``(a+)+$`` over ``"a" * 40 + "!"`` takes Python's re about 2**40 steps;
     RE2 is linear. Run in a subprocess: the timeout is the guard against a
@@ -467,6 +488,7 @@ def test_catastrophic_backtracking_pattern_finishes(tmp_path: Path) -> None:
     assert out["counters"]["lines"] == len(lines)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "pattern",
     [
@@ -504,12 +526,14 @@ def test_re2_keeps_python_bytes_semantics(pattern: str) -> None:
     assert got == want and job.counters.get("no_key_group", 0) == missing
 
 
+@pytest.mark.unit
 def test_ignore_case_folds_ascii_only() -> None:
     job = load_job("pattern_count", {"pattern": "curl|\\xe9", "ignore_case": "true"})
     keys = job.map_keys([b"CURL curl Curl \xe9 \xc9"])
     assert keys is not None and Counter(keys) == {b"CURL": 1, b"curl": 1, b"Curl": 1, b"\xe9": 1}
 
 
+@pytest.mark.unit
 def test_user_regex_pickles() -> None:
     import pickle
 
@@ -545,6 +569,7 @@ def odd_key_log() -> tuple[bytes, dict[str, int]]:
 ODD_PATTERN = r"k=\{(?P<key>[^}]+)\}"
 
 
+@pytest.mark.functional
 def test_odd_keys_survive_shuffle_and_sqlite(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -571,6 +596,7 @@ def aws_spec(job: str, inputs: list[str], params: dict[str, Any], reducers: int 
     )
 
 
+@pytest.mark.functional
 @mock_aws
 def test_odd_keys_survive_dynamodb() -> None:
     s3 = create_account()
@@ -603,6 +629,7 @@ class BigList(Job):
         yield key, len(values) if key != "all-lines" else [i for v in values for i in v]
 
 
+@pytest.mark.functional
 @mock_aws
 @pytest.mark.parametrize("reducers", [1, 4])
 def test_value_over_dynamodb_item_limit_fails_the_job_naming_the_key(reducers: int) -> None:
@@ -639,6 +666,7 @@ def _failed_big_value_job() -> tuple[Any, Any]:
     return backends, spec
 
 
+@pytest.mark.functional
 @mock_aws
 def test_a_failed_jobs_partial_results_are_never_served(capsys: pytest.CaptureFixture[str]) -> None:
     """Rows the reducers wrote before the failure stay in the table (a reducer
@@ -667,6 +695,7 @@ ODD_S3_KEYS = [
 ]
 
 
+@pytest.mark.functional
 @mock_aws
 def test_s3_keys_with_odd_characters(capsys: pytest.CaptureFixture[str]) -> None:
     s3 = create_account()
@@ -694,6 +723,7 @@ def test_s3_keys_with_odd_characters(capsys: pytest.CaptureFixture[str]) -> None
 
 
 # -- an input that vanishes between plan and map -----------------------------------------
+@pytest.mark.functional
 def test_input_deleted_after_plan_is_input_not_found(tmp_path: Path) -> None:
     path = write(tmp_path, "gone.log", access_lines(100, seed=16))
     backends = embedded_backends(Settings.load())
@@ -707,6 +737,7 @@ def test_input_deleted_after_plan_is_input_not_found(tmp_path: Path) -> None:
         tasks.map_task(JobSpec.from_dict(planned["spec"]), task, backends)
 
 
+@pytest.mark.functional
 @mock_aws
 def test_s3_object_deleted_after_plan_is_input_not_found() -> None:
     s3 = create_account()
@@ -720,6 +751,7 @@ def test_s3_object_deleted_after_plan_is_input_not_found() -> None:
         tasks.map_task(JobSpec.from_dict(planned["spec"]), task, backends)
 
 
+@pytest.mark.functional
 def test_input_deleted_after_plan_through_the_cli(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -739,6 +771,7 @@ def test_input_deleted_after_plan_through_the_cli(
     assert err.startswith("logmr: error: InputNotFoundError: input vanished before it was read")
 
 
+@pytest.mark.functional
 def test_local_listing_of_a_missing_path_is_one_line(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -1,14 +1,12 @@
 """The block parsers accept exactly what the line parsers accept, line by line
 (the access formats: what the reference regex accepts), so the fast path can
-never change a count."""
+never change a count (and ``MapSide.feed_text`` counts what ``feed`` does:
+tests/test_mapreduce.py)."""
 
 from __future__ import annotations
 
-import gc
 import io
 import re
-from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,8 +14,6 @@ from hypothesis import strategies as st
 
 from logmr.formats import get_format
 from logmr.inputs.lines import iter_range_blocks, iter_range_texts, split_lines
-from logmr.jobs import load_job
-from logmr.mapreduce.side import MapSide, collector_paused
 from test_formats import (
     ALB_ERROR,
     ALB_HTTP,
@@ -184,90 +180,6 @@ def test_values_in_text_only_for_plain_fields() -> None:
     assert fmt.columns_in_text(COMBINED + b"\n", ["status", "latency"]) is None  # no such group
     status, size = fmt.columns_in_text(COMBINED + b"\n", ["status", "bytes"]) or []
     assert (status.values(), size.values()) == ([b"200"], [int(COMBINED.split()[9])])
-
-
-def side_after(job_name: str, fmt_name: str, text: bytes, *, as_text_blocks: bool) -> MapSide:
-    job = load_job(job_name)
-    fmt = get_format(fmt_name)
-    job.bind(fmt)
-    side = MapSide(job, fmt, sample_limit=3)
-    if as_text_blocks:
-        side.feed_text(text)
-    else:
-        side.feed(split_lines(text))
-    side.combine()
-    return side
-
-
-@pytest.mark.property
-@pytest.mark.parametrize("job_name", ["status_codes", "top_paths", "bytes_total", "access_report"])
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(lines=lines_of["apache_combined"], data=st.data())
-def test_feed_text_equals_feed_lines(
-    job_name: str, lines: list[bytes], data: st.DataObject
-) -> None:
-    crlf = data.draw(st.lists(st.booleans(), min_size=len(lines), max_size=len(lines)))
-    text = as_text(lines, crlf)
-    fast = side_after(job_name, "apache_combined", text, as_text_blocks=True)
-    slow = side_after(job_name, "apache_combined", text, as_text_blocks=False)
-    assert fast.counters() == slow.counters()
-    assert fast.samples == slow.samples
-    assert fast.partitions(3) == slow.partitions(3)
-    reference = REFERENCE["apache_combined"]
-    assert fast.counters()["malformed"] == sum(
-        1 for line in split_lines(text) if reference.match(line) is None
-    )
-    if job_name == "status_codes":
-        want = Counter(m[12] for line in split_lines(text) if (m := reference.match(line)))
-        assert dict(fast.counts) == dict(want)
-
-
-@pytest.fixture
-def collections_seen() -> Iterator[list[int]]:
-    """The generations of the cyclic collector's runs while the test runs."""
-    seen: list[int] = []
-
-    def note(phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            seen.append(info["generation"])
-
-    gc.callbacks.append(note)
-    yield seen
-    gc.callbacks.remove(note)
-
-
-@pytest.mark.parametrize("job_name", ["access_report", "top_paths"])
-def test_a_batch_runs_no_collection_and_leaves_the_collector_on(
-    job_name: str, collections_seen: list[int]
-) -> None:
-    """50,000 records allocate far past gen0's threshold (700 containers): with
-    the collector on, that many rows trigger collections; during a batch, none."""
-    text = b"".join(VALID["apache_combined"] + b"\n" for _ in range(50_000))
-    side = MapSide(load_job(job_name), get_format("apache_combined"), 5)
-    side.job.bind(side.fmt)
-    rows = [[line] for line in split_lines(text)]  # the same allocations, collector on
-    assert collections_seen, "50,000 lists should have triggered a collection"
-    del rows
-    collections_seen.clear()
-    during: list[list[int]] = []
-    batch = side._feed_text
-
-    def batch_then_note(text: bytes) -> None:
-        batch(text)
-        during.append(list(collections_seen))  # still inside the batch
-
-    side._feed_text = batch_then_note  # type: ignore[method-assign]
-    side.feed_text(text)
-    assert during == [[]]
-    assert gc.isenabled()
-    assert side.counters()["records"] == 50_000
-
-
-def test_the_collector_comes_back_after_a_failing_batch() -> None:
-    with pytest.raises(ValueError), collector_paused():
-        assert not gc.isenabled()
-        raise ValueError("bad batch")
-    assert gc.isenabled()
 
 
 @pytest.mark.property

@@ -37,6 +37,7 @@ from logmr.spec import JobSpec
 from logmr.workflow.names import FUNCTIONS, TIMEOUT_ERROR
 from moto_engine import MOTO_CONFIG, StateMachine, dispatching
 
+#: the topic; each test carries its tier (statemachine, but for one call of the Plan task)
 pytestmark = pytest.mark.faults
 
 TASK_TYPES = ("Plan", "Map", "Reduce", "Finalize")
@@ -146,6 +147,7 @@ def word_count(job_id: str, log: Path, **extra: Any) -> dict[str, Any]:
 
 
 # -- 1. transient failures that end -------------------------------------------------------
+@pytest.mark.statemachine
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("task", TASK_TYPES)
 def test_transient_failures_then_success_give_exact_counts(
@@ -163,6 +165,7 @@ def test_transient_failures_then_success_give_exact_counts(
 
 
 # -- 2. transient failures that never end ---------------------------------------------------
+@pytest.mark.statemachine
 @pytest.mark.parametrize(
     ("engine", "task"),
     [("local", task) for task in TASK_TYPES] + [("moto", "Finalize")],
@@ -231,6 +234,7 @@ PERMANENT = [
 ]
 
 
+@pytest.mark.statemachine
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("case", PERMANENT, ids=[case.task for case in PERMANENT])
 def test_permanent_failure_fails_at_once_without_retries(
@@ -267,6 +271,7 @@ def test_permanent_failure_fails_at_once_without_retries(
 SLOW, TIMEOUT = 0.3, 0.1
 
 
+@pytest.mark.statemachine
 @pytest.mark.parametrize(
     ("engine", "task"),
     [("local", task) for task in TASK_TYPES] + [("moto", "Map")],
@@ -292,6 +297,7 @@ def test_a_task_outliving_its_timeout_fails_the_job_without_retries(
     assert record.cause == f"Task timed out after {TIMEOUT:.2f} seconds"
 
 
+@pytest.mark.statemachine
 @pytest.mark.parametrize("engine", ENGINES)
 def test_slow_tasks_inside_their_timeouts_give_exact_counts(
     handler_env: None, log: Path, reference: Reference, engine: str
@@ -309,6 +315,7 @@ def test_slow_tasks_inside_their_timeouts_give_exact_counts(
 
 
 # -- 4. duplicated tasks and a repeated job id ------------------------------------------------
+@pytest.mark.statemachine
 @pytest.mark.parametrize("task", TASK_TYPES)
 def test_a_task_executed_twice_counts_once(
     handler_env: None, log: Path, reference: Reference, task: str
@@ -321,6 +328,7 @@ def test_a_task_executed_twice_counts_once(
     assert fault.fired == tasks_run.get(task, 1)  # each invocation ran twice
 
 
+@pytest.mark.statemachine
 def test_a_task_executed_twice_counts_once_on_moto(
     handler_env: None, log: Path, reference: Reference
 ) -> None:
@@ -332,6 +340,7 @@ def test_a_task_executed_twice_counts_once_on_moto(
     assert [fault.fired for fault in faults] == [1, map_tasks, 3, 1]
 
 
+@pytest.mark.statemachine
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_finished_job_id_is_refused_and_its_results_stay(
     handler_env: None, log: Path, reference: Reference, engine: str
@@ -350,6 +359,7 @@ def test_a_finished_job_id_is_refused_and_its_results_stay(
         assert_exact("again-1", reference)
 
 
+@pytest.mark.statemachine
 def test_a_failed_job_id_is_refused_too(handler_env: None, log: Path) -> None:
     bad = word_count("again-2", log, params={"no_such_param": "1"})
     assert run_job("local", bad).error == "InvalidParameterError"
@@ -360,6 +370,7 @@ def test_a_failed_job_id_is_refused_too(handler_env: None, log: Path) -> None:
     assert list(store().results.iter_results("again-2")) == []
 
 
+@pytest.mark.functional
 def test_a_running_record_of_the_same_spec_is_a_retry_of_plan(handler_env: None, log: Path) -> None:
     """Plan retried (or run twice) while the record says RUNNING: the same plan;
     the same id with another spec while RUNNING: refused."""
@@ -376,6 +387,7 @@ def test_a_running_record_of_the_same_spec_is_a_retry_of_plan(handler_env: None,
 
 
 # -- 5. a reducer that crashes halfway through writing its results ----------------------------
+@pytest.mark.statemachine
 def test_a_reducer_crashing_after_a_partial_write_leaves_one_correct_value_per_key(
     handler_env: None, monkeypatch: pytest.MonkeyPatch, log: Path, reference: Reference
 ) -> None:
@@ -536,6 +548,7 @@ STORAGE: dict[str, tuple[Callable[[Storage], None], str]] = {
 }
 
 
+@pytest.mark.statemachine
 @pytest.mark.parametrize("case", list(STORAGE))
 def test_storage_faults_on_s3_and_dynamodb_are_retried_and_exact(
     aws_handler_env: None,

@@ -20,8 +20,6 @@ from logmr.formats import FORMATS, format_names, get_format, resolve_name
 from logmr.formats.applog import is_continuation
 from logmr.formats.base import CANONICAL_FIELDS, Format
 
-pytestmark = pytest.mark.unit
-
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
@@ -161,10 +159,12 @@ PARSERS = sorted(SAMPLES)
 # ---------------------------------------------------------------- registry
 
 
+@pytest.mark.unit
 def test_every_format_has_a_sample() -> None:
     assert set(SAMPLES) == set(FORMATS)
 
 
+@pytest.mark.unit
 def test_format_names_are_the_sorted_canonical_names() -> None:
     assert format_names() == sorted(FORMATS)
     for name, cls in FORMATS.items():
@@ -172,6 +172,7 @@ def test_format_names_are_the_sorted_canonical_names() -> None:
         assert cls.description
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("name", PARSERS)
 def test_get_format_by_canonical_name(name: str) -> None:
     fmt = get_format(name)
@@ -180,6 +181,7 @@ def test_get_format_by_canonical_name(name: str) -> None:
     assert resolve_name(name) == name
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("alias", "canonical"),
     [
@@ -203,6 +205,7 @@ def test_aliases_resolve(alias: str, canonical: str) -> None:
     assert get_format(alias).name == canonical
 
 
+@pytest.mark.unit
 def test_aliases_are_unique() -> None:
     seen: dict[str, str] = {}
     for cls in FORMATS.values():
@@ -211,6 +214,7 @@ def test_aliases_are_unique() -> None:
             seen[alias] = cls.name
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("name", ["nope", "auto", "", "apache"])
 def test_unknown_format_error_lists_known_names(name: str) -> None:
     with pytest.raises(UnknownFormatError) as info:
@@ -224,30 +228,35 @@ def test_unknown_format_error_lists_known_names(name: str) -> None:
         resolve_name(name)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("name", PARSERS)
 def test_unknown_option_is_rejected(name: str) -> None:
     with pytest.raises(InvalidParameterError, match=r"unknown option 'bogus'"):
         get_format(name, {"bogus": "1"})
 
 
+@pytest.mark.unit
 def test_known_options_and_defaults() -> None:
     assert get_format("syslog_rfc3164").options == {"year": "1970"}
     assert get_format("syslog_rfc3164", {"year": "2020"}).options == {"year": "2020"}
     assert set(get_format("jsonl").options) == {"time_field", "level_field", "message_field"}
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("year", ["", "abc", "0", "10000", "-5", "\uff12\uff10\uff12\uff10"])
 def test_syslog_year_option_must_be_a_year(year: str) -> None:
     with pytest.raises(InvalidParameterError, match="year"):
         get_format("syslog_rfc3164", {"year": year})
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("option", ["time_field", "level_field", "message_field"])
 def test_jsonl_field_options_must_name_a_key(option: str) -> None:
     with pytest.raises(InvalidParameterError, match=option):
         get_format("jsonl", {option: " , "})
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("name", PARSERS)
 def test_fields_are_canonical(name: str) -> None:
     fmt = get_format(name)
@@ -256,6 +265,7 @@ def test_fields_are_canonical(name: str) -> None:
     assert "message" in fmt.fields or "path" in fmt.fields
 
 
+@pytest.mark.unit
 def test_missing_field_raises_format_mismatch() -> None:
     with pytest.raises(FormatMismatchError, match="has no field 'status'"):
         get_format("syslog_rfc3164").getter("status")
@@ -266,6 +276,7 @@ def test_missing_field_raises_format_mismatch() -> None:
 # ---------------------------------------------------------------- access logs
 
 
+@pytest.mark.unit
 def test_apache_common_fields() -> None:
     fmt, record = record_of("apache_common", COMMON)
     assert values(fmt, record) == {
@@ -279,6 +290,7 @@ def test_apache_common_fields() -> None:
     }
 
 
+@pytest.mark.unit
 def test_apache_combined_fields() -> None:
     fmt, record = record_of("apache_combined", COMBINED)
     got = values(fmt, record)
@@ -289,6 +301,7 @@ def test_apache_combined_fields() -> None:
     assert "vhost" not in got
 
 
+@pytest.mark.unit
 def test_vhost_combined_fields() -> None:
     fmt, record = record_of("vhost_combined", VHOST)
     got = values(fmt, record)
@@ -301,6 +314,7 @@ def test_vhost_combined_fields() -> None:
     assert fmt.getter("vhost")(ipv6) == b"[::1]"
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("request_line", "method", "path"),
     [
@@ -321,11 +335,13 @@ def test_request_tokens(request_line: bytes, method: bytes | None, path: bytes |
     assert fmt.getter("path")(record) == path
 
 
+@pytest.mark.unit
 def test_dash_size_counts_as_zero() -> None:
     fmt, record = record_of("apache_common", COMMON.replace(b" 2326", b" -"))
     assert fmt.getter("bytes")(record) == 0
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("name", "line"),
     [
@@ -353,6 +369,7 @@ def test_access_malformed(name: str, line: bytes) -> None:
     assert get_format(name).parse(line) is None
 
 
+@pytest.mark.unit
 def test_access_escaped_quotes_and_binary_bytes() -> None:
     line = (
         b'1.2.3.4 - - [01/Dec/2020:08:12:33 +0000] "GET /\\"x\\" HTTP/1.1" 404 5 '
@@ -364,6 +381,7 @@ def test_access_escaped_quotes_and_binary_bytes() -> None:
     assert fmt.getter("user_agent")(record) == b"agent \xff\xfe\x00 end"
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("stamp", "local"),
     [
@@ -379,6 +397,7 @@ def test_access_times(stamp: bytes, local: float) -> None:
     assert fmt.getter("epoch")(record) == local
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "stamp",
     [
@@ -398,6 +417,7 @@ def test_access_invalid_times_match_but_have_no_time(stamp: bytes) -> None:
     assert fmt.getter("epoch")(record) is None
 
 
+@pytest.mark.unit
 def test_access_invalid_offset_has_no_epoch() -> None:
     line = b'1.2.3.4 - - [01/Jan/2020:00:00:00 +9999] "GET / HTTP/1.1" 200 1'
     fmt, record = record_of("apache_common", line)
@@ -405,6 +425,7 @@ def test_access_invalid_offset_has_no_epoch() -> None:
     assert fmt.getter("epoch")(record) is None
 
 
+@pytest.mark.unit
 def test_huge_size_gives_none_not_an_error() -> None:
     line = COMMON.replace(b" 2326", b" " + b"9" * 5000)
     fmt, record = record_of("apache_common", line)
@@ -414,6 +435,7 @@ def test_huge_size_gives_none_not_an_error() -> None:
 # ---------------------------------------------------------------- syslog
 
 
+@pytest.mark.unit
 def test_rfc3164_with_pri() -> None:
     fmt, record = record_of("syslog_rfc3164", RFC3164)
     assert values(fmt, record) == {
@@ -426,6 +448,7 @@ def test_rfc3164_with_pri() -> None:
     }
 
 
+@pytest.mark.unit
 def test_rfc3164_without_pri_has_no_level() -> None:
     fmt, record = record_of("syslog_rfc3164", RFC3164_PLAIN, year="2020")
     assert values(fmt, record) == {
@@ -438,6 +461,7 @@ def test_rfc3164_without_pri_has_no_level() -> None:
     }
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("rest", "program", "message"),
     [
@@ -461,6 +485,7 @@ def test_rfc3164_tags(rest: bytes, program: bytes | None, message: bytes) -> Non
     assert fmt.getter("message")(record) == message
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("pri", "level"),
     [(b"<0>", "emerg"), (b"<11>", "err"), (b"<12>", "warning"), (b"<191>", "debug")],
@@ -470,11 +495,13 @@ def test_rfc3164_severities(pri: bytes, level: str) -> None:
     assert fmt.getter("level")(record) == level
 
 
+@pytest.mark.unit
 def test_rfc3164_out_of_range_pri_has_no_level() -> None:
     fmt, record = record_of("syslog_rfc3164", b"<999>" + RFC3164_PLAIN)
     assert fmt.getter("level")(record) is None
 
 
+@pytest.mark.unit
 def test_rfc3164_feb_29_needs_a_leap_year() -> None:
     line = b"Feb 29 12:00:00 host prog: x"
     fmt, record = record_of("syslog_rfc3164", line)
@@ -483,6 +510,7 @@ def test_rfc3164_feb_29_needs_a_leap_year() -> None:
     assert fmt.getter("epoch")(record) == ts(2020, 2, 29, 12)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "line",
     [
@@ -501,6 +529,7 @@ def test_rfc3164_malformed(line: bytes) -> None:
     assert get_format("syslog_rfc3164").parse(line) is None
 
 
+@pytest.mark.unit
 def test_rfc5424_fields() -> None:
     fmt, record = record_of("syslog_rfc5424", RFC5424)
     assert values(fmt, record) == {
@@ -513,6 +542,7 @@ def test_rfc5424_fields() -> None:
     }
 
 
+@pytest.mark.unit
 def test_rfc5424_offset_and_nil_values() -> None:
     fmt, record = record_of("syslog_rfc5424", RFC5424_OFFSET)
     got = values(fmt, record)
@@ -530,6 +560,7 @@ def test_rfc5424_offset_and_nil_values() -> None:
     }
 
 
+@pytest.mark.unit
 def test_rfc5424_structured_data_without_message() -> None:
     fmt, record = record_of("syslog_rfc5424", RFC5424_SD_ONLY)
     assert fmt.getter("message")(record) is None
@@ -538,6 +569,7 @@ def test_rfc5424_structured_data_without_message() -> None:
     assert fmt.getter("message")(record) == b"msg"
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "line",
     [
@@ -560,6 +592,7 @@ def test_rfc5424_malformed(line: bytes) -> None:
 # ---------------------------------------------------------------- jsonl
 
 
+@pytest.mark.unit
 def test_jsonl_fields() -> None:
     fmt, record = record_of("jsonl", JSONL)
     got = values(fmt, record)
@@ -572,6 +605,7 @@ def test_jsonl_fields() -> None:
     assert got["bytes"] is None
 
 
+@pytest.mark.unit
 def test_jsonl_http_fields_and_types() -> None:
     line = json.dumps(
         {
@@ -606,6 +640,7 @@ def test_jsonl_http_fields_and_types() -> None:
     assert got["local_time"] == ts(2024, 1, 2, 3, 4, 5)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("obj", "epoch"),
     [
@@ -631,6 +666,7 @@ def test_jsonl_times(obj: dict[str, Any], epoch: float | None) -> None:
     assert fmt.getter("epoch")(record) == epoch
 
 
+@pytest.mark.unit
 def test_jsonl_options() -> None:
     line = b'{"t": "2020-01-01T00:00:00Z", "severity": "ERROR", "msg": "boom", "message": "m"}'
     options = {"time_field": "t", "level_field": "lvl, severity", "message_field": "msg"}
@@ -640,6 +676,7 @@ def test_jsonl_options() -> None:
     assert fmt.getter("message")(record) == "boom"
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("raw", "status"),
     [
@@ -656,6 +693,7 @@ def test_jsonl_status_is_three_digits(raw: Any, status: str | None) -> None:
     assert fmt.getter("status")(record) == status
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("raw", "size"),
     [
@@ -674,11 +712,13 @@ def test_jsonl_bytes(raw: Any, size: int | None) -> None:
     assert fmt.getter("bytes")(record) == size
 
 
+@pytest.mark.unit
 def test_jsonl_bom_and_unicode() -> None:
     fmt, record = record_of("jsonl", b'\xef\xbb\xbf{"message": "caf\xc3\xa9 \\u2603"}')
     assert fmt.getter("message")(record) == "café ☃"
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "line",
     [
@@ -791,6 +831,7 @@ APPLOG_CASES: list[tuple[bytes, tuple[bytes, bytes | None, bytes, float | None]]
 ]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(("line", "want"), APPLOG_CASES)
 def test_applog_layouts(line: bytes, want: tuple[bytes, bytes | None, bytes, float | None]) -> None:
     fmt, record = record_of("applog", line)
@@ -802,6 +843,7 @@ def test_applog_layouts(line: bytes, want: tuple[bytes, bytes | None, bytes, flo
         assert fmt.getter("epoch")(record) == pytest.approx(epoch)
 
 
+@pytest.mark.unit
 def test_applog_times() -> None:
     fmt, record = record_of("applog", b"2024-01-02T03:04:05Z INFO x")
     assert fmt.getter("epoch")(record) == ts(2024, 1, 2, 3, 4, 5)
@@ -837,6 +879,7 @@ CONTINUATIONS = [
 ]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("line", CONTINUATIONS)
 def test_continuation_lines_are_malformed(line: bytes) -> None:
     fmt = get_format("applog")
@@ -845,6 +888,7 @@ def test_continuation_lines_are_malformed(line: bytes) -> None:
     assert fmt.is_continuation(line)  # type: ignore[attr-defined]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "line",
     [
@@ -867,6 +911,7 @@ def test_applog_malformed(line: bytes) -> None:
     assert get_format("applog").parse(line) is None
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("line", [b"", b"hello", LOG4J, COMBINED, b"2016-12-19 ERROR"])
 def test_records_are_not_continuations(line: bytes) -> None:
     assert not is_continuation(line)
@@ -875,6 +920,7 @@ def test_records_are_not_continuations(line: bytes) -> None:
 # ---------------------------------------------------------------- plain
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("line", [b"", b"x", b"\x00\xff\xfe", b" leading", b"a" * 1000])
 def test_plain_every_line_is_a_record(line: bytes) -> None:
     fmt = get_format("plain")
@@ -888,6 +934,7 @@ def test_plain_every_line_is_a_record(line: bytes) -> None:
 # ---------------------------------------------------------------- AWS
 
 
+@pytest.mark.unit
 def test_alb_http() -> None:
     fmt, record = record_of("alb", ALB_HTTP)
     assert values(fmt, record) == {
@@ -904,6 +951,7 @@ def test_alb_http() -> None:
     }
 
 
+@pytest.mark.unit
 def test_alb_https() -> None:
     fmt, record = record_of("alb", ALB_HTTPS)
     got = values(fmt, record)
@@ -913,6 +961,7 @@ def test_alb_https() -> None:
     assert got["bytes"] == 57
 
 
+@pytest.mark.unit
 def test_alb_error_has_no_latency() -> None:
     fmt, record = record_of("alb", ALB_ERROR)
     got = values(fmt, record)
@@ -920,6 +969,7 @@ def test_alb_error_has_no_latency() -> None:
     assert got["status"] == b"502"
 
 
+@pytest.mark.unit
 def test_alb_minimal_and_extra_fields() -> None:
     head = ALB_HTTP[: ALB_HTTP.index(b'"Root=')]
     minimal = head + b'"Root=1-58337262-36d228ad5d99923122bbe354"'
@@ -929,6 +979,7 @@ def test_alb_minimal_and_extra_fields() -> None:
     assert fmt.getter("vhost")(record) == b"www.example.com"
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("target", "path"),
     [
@@ -945,6 +996,7 @@ def test_alb_paths(target: bytes, path: bytes | None) -> None:
     assert fmt.getter("path")(record) == path
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "line",
     [
@@ -961,6 +1013,7 @@ def test_alb_malformed(line: bytes) -> None:
     assert get_format("alb").parse(line) is None
 
 
+@pytest.mark.unit
 def test_cloudfront() -> None:
     fmt, record = record_of("cloudfront", CLOUDFRONT)
     got = values(fmt, record)
@@ -980,6 +1033,7 @@ def test_cloudfront() -> None:
     assert got["user_agent"].startswith(b"Mozilla/5.0%20(Windows%20NT%2010.0;")
 
 
+@pytest.mark.unit
 def test_cloudfront_query_and_minimal_fields() -> None:
     fields = CLOUDFRONT.split(b"\t")
     fields[11] = b"a=1&b=2"
@@ -989,6 +1043,7 @@ def test_cloudfront_query_and_minimal_fields() -> None:
     assert fmt.getter("latency")(record) == 0.102
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "line",
     [
@@ -1005,6 +1060,7 @@ def test_cloudfront_malformed(line: bytes) -> None:
     assert get_format("cloudfront").parse(line) is None
 
 
+@pytest.mark.unit
 def test_s3_access() -> None:
     fmt, record = record_of("s3_access", S3)
     assert values(fmt, record) == {
@@ -1025,6 +1081,7 @@ def test_s3_access() -> None:
     assert fmt.getter("latency")(record) == 0.038
 
 
+@pytest.mark.unit
 def test_s3_access_dashes_and_old_layout() -> None:
     old = S3[: S3.index(b'"S3Console/0.4"') + len(b'"S3Console/0.4"')]
     line = (
@@ -1040,6 +1097,7 @@ def test_s3_access_dashes_and_old_layout() -> None:
     assert got["path"] is None
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "line",
     [
@@ -1077,6 +1135,7 @@ HOSTILE = [
 ]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("name", PARSERS)
 @pytest.mark.parametrize("index", range(len(HOSTILE)))
 def test_hostile_lines_never_raise(name: str, index: int) -> None:
@@ -1119,6 +1178,7 @@ NEAR_MISSES: list[tuple[str, bytes]] = [
 ]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(("name", "line"), NEAR_MISSES, ids=lambda v: str(v)[:20])
 def test_near_misses_take_linear_time(name: str, line: bytes) -> None:
     fmt = get_format(name)
@@ -1129,15 +1189,59 @@ def test_near_misses_take_linear_time(name: str, line: bytes) -> None:
         values(fmt, record)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("name", PARSERS)
 def test_samples_with_hostile_bytes(name: str) -> None:
-    """A NUL or a non-UTF-8 byte never makes parse raise; in free text it is kept."""
+    """A NUL or a non-UTF-8 byte never makes parse raise, and never changes a
+    field behind the user's back: the line is malformed, or each field the
+    format extracts is the clean line's value, holds the byte, or is absent.
+    Appended to the line (``HOSTILE_AT_END``), the byte is kept in a
+    free-text field, makes the line malformed where the grammar ends on a
+    delimiter, or falls in the trailing fields the AWS formats skip."""
     fmt = get_format(name)
+    clean = values(fmt, fmt.parse(SAMPLES[name]))
     for bad in (b"\x00", b"\xff", b"\xc3\x28"):
-        for line in (SAMPLES[name] + bad, bad + SAMPLES[name], SAMPLES[name].replace(b" ", bad, 1)):
+        at_end = SAMPLES[name] + bad
+        for line in (at_end, bad + SAMPLES[name], SAMPLES[name].replace(b" ", bad, 1)):
             record = fmt.parse(line)
-            if record is not None:
-                values(fmt, record)
+            if record is None:
+                continue
+            for field, value in values(fmt, record).items():
+                same_or_holds_it = value in (clean[field], None) or bad in _as_bytes(value)
+                assert same_or_holds_it, (name, line, field, value)
+        record = fmt.parse(at_end)
+        outcome, field = HOSTILE_AT_END[name]
+        if outcome == "malformed":
+            assert record is None, (name, bad)
+            continue
+        assert record is not None, (name, bad)
+        got = values(fmt, record)
+        if outcome == "kept":  # the whole free text, the byte at its end
+            assert clean[field] in got[field] and got[field].endswith(bad), (name, bad)
+        else:  # "skipped": no field the format extracts changed
+            assert got == clean, (name, bad)
+
+
+#: what a hostile byte appended to each sample line does: (outcome, the free-text field)
+HOSTILE_AT_END: dict[str, tuple[str, str]] = {
+    "plain": ("kept", "message"),
+    "syslog_rfc3164": ("kept", "message"),
+    "syslog_rfc5424": ("kept", "message"),
+    "applog": ("kept", "message"),
+    "apache_common": ("malformed", ""),  # the size must end the line
+    "apache_combined": ("malformed", ""),  # the closing quote must end the line
+    "vhost_combined": ("malformed", ""),
+    "jsonl": ("malformed", ""),  # not a JSON object any more
+    "alb": ("skipped", ""),  # AWS appends fields: trailing ones are not read
+    "cloudfront": ("skipped", ""),
+    "s3_access": ("skipped", ""),
+}
+
+
+def _as_bytes(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    return str(value).encode("utf-8", "surrogateescape")
 
 
 MEGA_UA = b"M" * 1_000_000
@@ -1156,6 +1260,7 @@ MEGA_LINES: dict[str, bytes] = {
 }
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("name", PARSERS)
 def test_one_megabyte_line(name: str) -> None:
     fmt = get_format(name)
@@ -1168,6 +1273,7 @@ def test_one_megabyte_line(name: str) -> None:
         assert fmt.parse(MEGA_LINES[name][:-1] + b"\x00") is None
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("name", PARSERS)
 def test_parse_many_equals_parse(name: str) -> None:
     fmt = get_format(name)
@@ -1193,6 +1299,7 @@ def _check_types(fmt: Format, record: Any) -> None:
             assert isinstance(value, text), (field, value)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("name", PARSERS)
 def test_getter_types_follow_the_contract(name: str) -> None:
     fmt = get_format(name)
@@ -1267,6 +1374,7 @@ def parsed(name: str, fmt_name: str, **options: str) -> tuple[Format, list[bytes
     return fmt, lines, [r for r in fmt.parse_many(lines) if r is not None]
 
 
+@pytest.mark.unit
 @pytest.mark.reference
 @pytest.mark.parametrize(("name", "fmt_name"), REFERENCE)
 def test_reference_matching_lines(name: str, fmt_name: str) -> None:
@@ -1276,6 +1384,7 @@ def test_reference_matching_lines(name: str, fmt_name: str) -> None:
     assert len(records) == want["matching_lines"]
 
 
+@pytest.mark.unit
 @pytest.mark.reference
 @pytest.mark.parametrize(("name", "fmt_name"), ACCESS)
 def test_reference_access_fields(name: str, fmt_name: str) -> None:
@@ -1289,6 +1398,7 @@ def test_reference_access_fields(name: str, fmt_name: str) -> None:
     assert dict(methods) == want["method_counts"]
 
 
+@pytest.mark.unit
 @pytest.mark.reference
 @pytest.mark.parametrize(("name", "fmt_name"), ACCESS)
 def test_reference_paths(name: str, fmt_name: str) -> None:
@@ -1309,6 +1419,7 @@ def _hours(records: list[Any], getter: Callable[[Any], Any], layout: str) -> dic
     )
 
 
+@pytest.mark.unit
 @pytest.mark.reference
 @pytest.mark.parametrize(("name", "fmt_name"), [*ACCESS, REFERENCE[3]])
 def test_reference_local_hours(name: str, fmt_name: str) -> None:
@@ -1317,6 +1428,7 @@ def test_reference_local_hours(name: str, fmt_name: str) -> None:
     assert _hours(records, fmt.getter("local_time"), "%Y-%m-%dT%H") == want
 
 
+@pytest.mark.unit
 @pytest.mark.reference
 def test_reference_jsonl_hours() -> None:
     fmt, _, records = parsed("cowrie.json.2018-06-19", "jsonl")
@@ -1324,6 +1436,7 @@ def test_reference_jsonl_hours() -> None:
     assert _hours(records, fmt.getter("epoch"), "%Y-%m-%dT%H") == want
 
 
+@pytest.mark.unit
 @pytest.mark.reference
 def test_reference_syslog_hours_and_programs() -> None:
     want = expected("syslog.3")
@@ -1336,6 +1449,7 @@ def test_reference_syslog_hours_and_programs() -> None:
     assert [[k.decode(), v] for k, v in top] == want["top20_program"]
 
 
+@pytest.mark.unit
 @pytest.mark.reference
 def test_reference_kafka_levels_and_continuations() -> None:
     name = "kafka1_server.log.2016-12-19-20"
@@ -1348,6 +1462,7 @@ def test_reference_kafka_levels_and_continuations() -> None:
     assert all(is_continuation(line) for line in malformed)
 
 
+@pytest.mark.unit
 @pytest.mark.reference
 @pytest.mark.parametrize(("name", "fmt_name"), [*ACCESS, REFERENCE[2]])
 def test_reference_regex_acceptance_is_identical(name: str, fmt_name: str) -> None:

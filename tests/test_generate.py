@@ -15,12 +15,9 @@ from hypothesis import strategies as st
 
 from logmr.devtools.generate import GENERATED_FORMATS, GenerateStats, generate
 from logmr.errors import InvalidParameterError
-from logmr.units import parse_size
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
-
-pytestmark = pytest.mark.unit
 
 APACHE_RE = re.compile(
     rb"^(\S+) (\S+) (\S+) \[(\d{2})/([A-Z][a-z]{2})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-]\d{4})\] "
@@ -62,6 +59,7 @@ def applog_50k() -> list[bytes]:
 # --- determinism -------------------------------------------------------------
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("fmt", GENERATED_FORMATS)
 def test_same_arguments_give_the_same_bytes(fmt: str) -> None:
     a, sa = run(fmt=fmt, lines=20_000, seed=3)
@@ -70,6 +68,7 @@ def test_same_arguments_give_the_same_bytes(fmt: str) -> None:
     assert sa == sb
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("fmt", GENERATED_FORMATS)
 def test_different_seeds_give_different_bytes(fmt: str) -> None:
     a, _ = run(fmt=fmt, lines=1000, seed=1)
@@ -86,12 +85,14 @@ GOLDEN = {
 }
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("fmt", GENERATED_FORMATS)
 def test_output_is_pinned(fmt: str) -> None:
     data, _ = run(fmt=fmt, lines=3000, seed=42)
     assert hashlib.sha256(data).hexdigest() == GOLDEN[fmt]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("fmt", GENERATED_FORMATS)
 def test_shorter_output_is_a_prefix_of_a_longer_one(fmt: str) -> None:
     long, _ = run(fmt=fmt, lines=20_000, seed=5)
@@ -106,6 +107,7 @@ def test_shorter_output_is_a_prefix_of_a_longer_one(fmt: str) -> None:
 # --- lines and size modes ----------------------------------------------------
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("fmt", GENERATED_FORMATS)
 @pytest.mark.parametrize("n", [0, 1, 2, 999, 8192, 8193, 20_001])
 def test_lines_mode_is_exact(fmt: str, n: int) -> None:
@@ -115,6 +117,7 @@ def test_lines_mode_is_exact(fmt: str, n: int) -> None:
     assert data == b"" or data.endswith(b"\n")
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("fmt", GENERATED_FORMATS)
 @pytest.mark.parametrize("size", [0, 1, 50, 300, 1000, 65_536, 1_234_567, 3_000_000])
 def test_size_mode_keeps_the_most_whole_lines_that_fit(fmt: str, size: int) -> None:
@@ -128,12 +131,14 @@ def test_size_mode_keeps_the_most_whole_lines_that_fit(fmt: str, size: int) -> N
     assert len(more) > size
 
 
+@pytest.mark.unit
 def test_size_mode_reaches_close_to_the_size() -> None:
     data, stats = run(size=2_000_000, seed=0)
     assert 2_000_000 - 2000 < stats.bytes <= 2_000_000
     assert len(data) == stats.bytes
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("fmt", GENERATED_FORMATS)
 def test_writes_to_a_file(tmp_path: Path, fmt: str) -> None:
     target = tmp_path / "out.log"
@@ -158,6 +163,7 @@ class Trickle(io.RawIOBase):
         return len(chunk)
 
 
+@pytest.mark.unit
 def test_partial_writes_are_completed() -> None:
     sink = Trickle()
     stats = generate(sink, lines=500, seed=4)  # type: ignore[arg-type]
@@ -180,6 +186,7 @@ def test_size_mode_property(fmt: str, size: int, seed: int) -> None:
     assert len(longer) > size
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("fmt", GENERATED_FORMATS)
 def test_lines_are_lf_terminated_without_cr_or_blank_lines(fmt: str) -> None:
     data, _ = run(fmt=fmt, lines=50_000, seed=2)
@@ -195,11 +202,13 @@ STATUSES = {b"200", b"201", b"204", b"301", b"302", b"304", b"400", b"401", b"40
 METHODS = {b"GET", b"POST", b"HEAD", b"PUT", b"DELETE", b"OPTIONS"}
 
 
+@pytest.mark.unit
 def test_apache_malformed_share_is_about_a_tenth_of_a_percent(apache_100k: list[bytes]) -> None:
     bad = [line for line in apache_100k if not APACHE_RE.match(line)]
     assert 50 <= len(bad) <= 500, len(bad)
 
 
+@pytest.mark.unit
 def test_apache_malformed_lines_come_in_several_kinds(apache_100k: list[bytes]) -> None:
     bad = [line for line in apache_100k if not APACHE_RE.match(line)]
     looks_like_a_request = [line for line in bad if b" - - [" in line]
@@ -209,6 +218,7 @@ def test_apache_malformed_lines_come_in_several_kinds(apache_100k: list[bytes]) 
     assert any(line.count(b'"') > 6 for line in bad)  # an extra field or a stray quote
 
 
+@pytest.mark.unit
 def test_apache_well_formed_lines_are_realistic(apache_100k: list[bytes]) -> None:
     matches = [m for line in apache_100k if (m := APACHE_RE.match(line))]
     assert len(matches) >= 99_500
@@ -257,6 +267,7 @@ def test_apache_well_formed_lines_are_realistic(apache_100k: list[bytes]) -> Non
     assert 0.25 < referers[b"-"] / n < 0.60
 
 
+@pytest.mark.unit
 def test_apache_timestamps_advance(apache_100k: list[bytes]) -> None:
     first = APACHE_RE.match(apache_100k[0])
     last = APACHE_RE.match(apache_100k[-1]) or APACHE_RE.match(apache_100k[-2])
@@ -268,6 +279,7 @@ def test_apache_timestamps_advance(apache_100k: list[bytes]) -> None:
 # --- applog ------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_applog_lines_have_a_level_or_are_stack_trace_lines(applog_50k: list[bytes]) -> None:
     levels: Counter[bytes] = Counter()
     trace_lines = 0
@@ -308,6 +320,7 @@ def test_applog_lines_have_a_level_or_are_stack_trace_lines(applog_50k: list[byt
     assert applog_50k[0].startswith(b"2020-12-01 00:00:00,")
 
 
+@pytest.mark.unit
 def test_applog_has_stack_traces_after_errors(applog_50k: list[bytes]) -> None:
     starts = [i for i, line in enumerate(applog_50k) if line.startswith(b"java.")]
     assert len(starts) > 50
@@ -317,51 +330,10 @@ def test_applog_has_stack_traces_after_errors(applog_50k: list[bytes]) -> None:
         assert FRAME_RE.match(applog_50k[i + 1])
 
 
-# --- parse_size --------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("100", 100),
-        ("0", 0),
-        ("20MB", 20_000_000),
-        ("1GB", 1_000_000_000),
-        ("512KiB", 512 * 1024),
-        ("2MiB", 2 * 1024 * 1024),
-        ("1GiB", 1024**3),
-        ("1TB", 10**12),
-        ("10B", 10),
-        ("10b", 10),
-        ("20mb", 20_000_000),
-        ("1.5GB", 1_500_000_000),
-        ("0.5KiB", 512),
-        (" 3 KB ", 3000),
-    ],
-)
-def test_parse_size(text: str, expected: int) -> None:
-    assert parse_size(text) == expected
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["", "   ", "MB", "abc", "-5MB", "-1", "10XB", "1e6", "1.5B", "0.3KB1", "1,000", "5 M B"],
-)
-def test_parse_size_rejects_bad_input(text: str) -> None:
-    with pytest.raises(InvalidParameterError) as info:
-        parse_size(text)
-    assert "\n" not in str(info.value)
-    assert repr(text) in str(info.value)
-
-
-def test_parse_size_rejects_a_non_string() -> None:
-    with pytest.raises(InvalidParameterError):
-        parse_size(100)  # type: ignore[arg-type]
-
-
 # --- argument errors ---------------------------------------------------------
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "kwargs",
     [
@@ -385,6 +357,7 @@ def test_invalid_arguments(kwargs: dict[str, object]) -> None:
     assert buf.getvalue() == b""
 
 
+@pytest.mark.unit
 def test_unknown_format_names_the_known_ones() -> None:
     with pytest.raises(InvalidParameterError, match="apache_combined"):
         generate(io.BytesIO(), fmt="syslog", lines=1)

@@ -430,9 +430,14 @@ def test_the_state_machine_is_standard_traced_and_logged(synth: Synthesized) -> 
 
 # -- IAM ---------------------------------------------------------------------------
 def test_every_action_is_named_in_full(synth: Synthesized) -> None:
-    for role, statements in statements_by_role(synth).items():
-        for action, _ in grants(statements):
-            assert "*" not in action, (role, action)  # every action by its full name
+    actions = [
+        (role, action)
+        for role, statements in statements_by_role(synth).items()
+        for action, _ in grants(statements)
+    ]
+    assert len(actions) > 10  # the check below is not vacuous
+    for role, action in actions:
+        assert "*" not in action, (role, action)  # every action by its full name
 
 
 def test_star_resources_only_for_actions_that_allow_nothing_narrower(

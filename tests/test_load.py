@@ -26,7 +26,7 @@ from logmr.run.embedded import embedded_backends
 from logmr.workflow.names import FUNCTIONS
 from moto_engine import MOTO_CONFIG, POLL_SECONDS, StateMachine, dispatching
 
-pytestmark = [pytest.mark.load, pytest.mark.statemachine]
+pytestmark = pytest.mark.load
 
 JOBS = 3
 EVENTS = 1500

@@ -13,7 +13,7 @@ from conftest import expected, shared_file
 from helpers import run_inline
 from logmr.jobs import top_n
 
-pytestmark = pytest.mark.reference
+pytestmark = [pytest.mark.reference, pytest.mark.functional]
 
 ACCESS = [("access.log.1", "apache_combined"), ("access_log", "apache_common")]
 ALL = [

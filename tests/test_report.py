@@ -19,8 +19,6 @@ from logmr.report import analyse, render
 from logmr.report.svg import nice_ticks, number
 from logmr.storage.base import JobRecord
 
-pytestmark = pytest.mark.unit
-
 HOSTILE = "<script>alert(1)</script>"
 ATTRIBUTE_BREAKER = '"><img src="http://evil.example/x.png" onerror="alert(2)">'
 
@@ -106,6 +104,7 @@ def access_report_results() -> dict[str, Any]:
     return results
 
 
+@pytest.mark.unit
 def test_access_report_shape_has_every_section() -> None:
     results = access_report_results()
     _, page = page_of(record("access_report"), results)
@@ -134,6 +133,7 @@ def test_access_report_shape_has_every_section() -> None:
     assert "total" not in [name for name, _ in bars]
 
 
+@pytest.mark.unit
 def test_percentiles_job_shape() -> None:
     results: dict[str, Any] = {
         iso: {"count": 10, "min": 1, "max": 99, "p50": 5, "p90": 9, "p95": 20, "p99": 40 + i}
@@ -148,6 +148,7 @@ def test_percentiles_job_shape() -> None:
     assert "44" in page.text("percentiles")
 
 
+@pytest.mark.unit
 def test_window_counts_shape() -> None:
     keys = windows(90)
     results = {iso: {"count": 100 + i, "errors": i % 7} for i, iso in enumerate(keys)}
@@ -159,6 +160,7 @@ def test_window_counts_shape() -> None:
     assert f"{number(expected_errors)} errors" in page.text("timeseries")
 
 
+@pytest.mark.unit
 def test_requests_per_window_shape_has_errors_and_class_mix() -> None:
     results = {
         iso: {"count": 10 + i, "2xx": 6 + i, "3xx": 1, "4xx": 2, "5xx": 1}
@@ -175,6 +177,7 @@ def test_requests_per_window_shape_has_errors_and_class_mix() -> None:
     assert f"{sum(v['4xx'] + v['5xx'] for v in results.values())} errors" in page.text("timeseries")
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("job", "results", "sections"),
     [
@@ -199,12 +202,14 @@ def test_sections_follow_the_result_shape(
         assert key in page.text("results")
 
 
+@pytest.mark.unit
 def test_a_single_number_result_has_no_bar_chart() -> None:
     _, page = page_of(record("pattern_count"), {"only": 5})
     assert "top" not in page.sections()
     assert "only" in page.text("results")
 
 
+@pytest.mark.unit
 def test_a_failed_job_shows_its_error_and_no_results() -> None:
     rec = record("status_codes", status="FAILED", error="CorruptShuffleError", cause="bad crc")
     _, page = page_of(rec, {})
@@ -212,6 +217,7 @@ def test_a_failed_job_shows_its_error_and_no_results() -> None:
     assert "no results" in page.text("results")
 
 
+@pytest.mark.unit
 def test_facts_show_malformed_share_duration_and_cost_when_present() -> None:
     rec = record("status_codes", summary={"cost": 0.000125})
     _, page = page_of(rec, {"200": 990})
@@ -223,6 +229,7 @@ def test_facts_show_malformed_share_duration_and_cost_when_present() -> None:
     assert "cost" not in without.text("facts")
 
 
+@pytest.mark.unit
 def test_facts_show_the_bill_of_a_run_priced_on_aws() -> None:
     """A local run's record holds its bill (logmr.plan.cost.bill): the facts show
     the total in dollars and the counts it comes from, not counts as dollars."""
@@ -244,6 +251,7 @@ def test_facts_show_the_bill_of_a_run_priced_on_aws() -> None:
 
 
 # -- hostile input --------------------------------------------------------------------
+@pytest.mark.unit
 def test_keys_and_samples_from_logs_are_escaped() -> None:
     samples = [
         {"origin": "/logs/a.log@0", "line": HOSTILE, "length": len(HOSTILE)},
@@ -269,6 +277,7 @@ def test_keys_and_samples_from_logs_are_escaped() -> None:
     assert HOSTILE in page.text("results")
 
 
+@pytest.mark.unit
 def test_hostile_window_keys_and_mix_labels_are_escaped() -> None:
     results = {f"window:{HOSTILE}": {"count": 3, "errors": 1}, f"status:{HOSTILE}": 4}
     text, page = page_of(record("access_report"), results)
@@ -276,6 +285,7 @@ def test_hostile_window_keys_and_mix_labels_are_escaped() -> None:
     assert "<script>" not in text
 
 
+@pytest.mark.unit
 def test_the_page_loads_nothing_from_anywhere() -> None:
     results = access_report_results() | {"path:http://evil.example/": {"count": 1, "bytes": 0}}
     samples = [{"origin": "x", "line": 'GET https://cdn.example/x.js "', "length": 30}]
@@ -290,6 +300,7 @@ def test_the_page_loads_nothing_from_anywhere() -> None:
 
 
 # -- drawing helpers ------------------------------------------------------------------
+@pytest.mark.unit
 @pytest.mark.parametrize("high", [0.0, 0.4, 7.0, 99.0, 1234.0, 10_000.0, 3.3e6])
 def test_ticks_start_at_zero_and_cover_the_peak(high: float) -> None:
     ticks = nice_ticks(high)

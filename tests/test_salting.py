@@ -31,8 +31,6 @@ from logmr.handlers import runtime
 from logmr.inputs.source import InputSource
 from logmr.jobs import binding
 from logmr.jobs.windows import LENGTH_BUCKETS, REQUEST_BUCKETS, length_bucket, requests_bucket
-from logmr.mapreduce.partition import partition_of
-from logmr.mapreduce.side import MapSide
 from logmr.plan import planner, tuning
 from logmr.plan.sample import (
     DOMINANT_SHARE_FACTOR,
@@ -48,8 +46,6 @@ from logmr.spec import JobSpec
 from logmr.tasks import planning
 from logmr.workflow.names import FUNCTIONS
 from moto_engine import MOTO_CONFIG, StateMachine, dispatching
-
-pytestmark = pytest.mark.functional
 
 HOT_CLIENT = "10.9.9.9"
 HOT_PATH = "/hot"
@@ -130,6 +126,7 @@ def plan_of(log: Path, job: str, params: dict[str, str], **figures: Any) -> plan
     return planner.make_plan(JobSpec.from_dict(request), inputs, Limits())
 
 
+@pytest.mark.functional
 def test_a_dominant_client_of_sessions_is_salted_by_the_planner(log: Path) -> None:
     sample = sampled(log, "sessions", {"gap": "1s"})
     total = sum(sample.loads.values())
@@ -145,6 +142,7 @@ def test_a_dominant_client_of_sessions_is_salted_by_the_planner(log: Path) -> No
     assert "busiest partition" in planned.tuning.reasons["salted_keys"]
 
 
+@pytest.mark.functional
 def test_a_one_key_sketch_job_is_salted(log: Path) -> None:
     for job, params in (("percentiles", {"window": "all"}), ("distinct_count", {})):
         sample = sampled(log, job, params)
@@ -153,6 +151,7 @@ def test_a_one_key_sketch_job_is_salted(log: Path) -> None:
         assert choose_salted_keys(sample, reducers=2, map_tasks=5)[0] == ["all"], job
 
 
+@pytest.mark.functional
 def test_a_skewed_count_is_not_salted_its_pairs_are_tiny(log: Path) -> None:
     sample = sampled(log, "status_codes")
     assert max(sample.weights.values()) / sample.pairs >= 0.85  # 200 dominates the records
@@ -170,6 +169,7 @@ def test_a_skewed_count_is_not_salted_its_pairs_are_tiny(log: Path) -> None:
     assert plan_of(log, "status_codes", {}, reducers=8, chunk_size=CHUNK).spec.salted_keys == []
 
 
+@pytest.mark.functional
 def test_large_values_spread_evenly_are_not_salted(log: Path) -> None:
     """Percentiles per minute: 100 sketches of about the same size, each big
     enough to salt, but no partition dominates by bytes."""
@@ -182,6 +182,7 @@ def test_large_values_spread_evenly_are_not_salted(log: Path) -> None:
     assert reason.endswith(f"under {DOMINANT_SHARE_FACTOR} x 1/2")
 
 
+@pytest.mark.functional
 def test_one_reducer_or_one_map_task_never_salts(log: Path) -> None:
     sample = sampled(log, "sessions", {"gap": "1s"})
     assert choose_salted_keys(sample, reducers=4, map_tasks=10)[0] == [HOT_CLIENT]
@@ -193,19 +194,7 @@ def test_one_reducer_or_one_map_task_never_salts(log: Path) -> None:
     assert len(whole.map_tasks) == 1 and whole.spec.salted_keys == []
 
 
-def test_salted_keys_are_capped_in_number_and_length() -> None:
-    loads = {f"k{i}": 1000 for i in range(12)} | {"x" * 513: 5000}
-    sample = SampleStats(bytes=1, loads=loads)
-    keys, _ = choose_salted_keys(sample, reducers=2, map_tasks=4)
-    assert "x" * 513 not in keys  # too long to travel in every payload
-    # shares of 1/17 each: under 1/2, nothing salted; at R=20 the fair share is 1/20
-    assert keys == []
-    keys, _ = choose_salted_keys(sample, reducers=20, map_tasks=4)
-    assert len(keys) == 10 and "x" * 513 not in keys
-    with pytest.raises(Exception, match="salted_keys"):
-        JobSpec.from_dict({"job_id": "j", "job": "x", "inputs": ["a"], "salted_keys": ["y" * 513]})
-
-
+@pytest.mark.functional
 def test_a_given_key_wins_and_a_retried_plan_is_the_same_spec(log: Path) -> None:
     given = plan_of(log, "status_codes", {}, reducers=3, chunk_size=CHUNK, salted_keys=["200"])
     assert given.spec.salted_keys == ["200"] and given.tuning.reasons["salted_keys"] == "given"
@@ -219,29 +208,6 @@ def test_a_given_key_wins_and_a_retried_plan_is_the_same_spec(log: Path) -> None
     # ... a request naming other keys is not
     other = JobSpec.from_dict({**request.to_dict(), "salted_keys": ["10.0.0.1"]})
     assert not planning._same_spec(planned.spec.to_dict(), other)
-
-
-# -- the map side --------------------------------------------------------------------------
-def test_a_salted_key_moves_one_partition_per_map_task(log: Path) -> None:
-    job, fmt = binding.prepare(
-        JobSpec(job_id="m", job="top_paths", inputs=["x"], format="apache_combined")
-    )
-    side = MapSide(job, fmt, sample_limit=0)
-    side.feed(log.read_bytes().splitlines()[:500])
-    side.combine()
-    reducers = 4
-    plain = side.partitions(reducers)
-    home = partition_of(HOT_PATH, reducers)
-    seen = []
-    for task in range(2 * reducers):
-        parts = side.partitions(reducers, frozenset({HOT_PATH}), salt=task)
-        where = [i for i, part in enumerate(parts) if any(key == HOT_PATH for key, _ in part)]
-        assert where == [(home + task) % reducers]
-        seen += where
-        # every other key stays where it was
-        others = [[pair for pair in part if pair[0] != HOT_PATH] for part in parts]
-        assert others == [[pair for pair in part if pair[0] != HOT_PATH] for part in plain]
-    assert Counter(seen) == dict.fromkeys(range(reducers), 2)  # evenly over every reducer
 
 
 # -- exact answers -----------------------------------------------------------------------
@@ -313,6 +279,7 @@ def partials_by_partition(job_id: str, reducers: int) -> dict[int, list[str]]:
     }
 
 
+@pytest.mark.functional
 @pytest.mark.parametrize(("job", "params", "salted"), SALTED_JOBS)
 def test_salted_runs_give_the_unsalted_answers_and_the_reference(
     no_auto_salt: None,
@@ -340,6 +307,7 @@ def test_salted_runs_give_the_unsalted_answers_and_the_reference(
         assert without_estimates(results) == want
 
 
+@pytest.mark.functional
 def test_the_salted_part_file_holds_the_salted_rows(no_auto_salt: None, log: Path) -> None:
     record, results = run_inline(
         log, "top_paths", reducers=REDUCERS, chunk_size=CHUNK, salted_keys=[HOT_PATH]
@@ -350,6 +318,7 @@ def test_the_salted_part_file_holds_the_salted_rows(no_auto_salt: None, log: Pat
     assert record.result_keys == len(results)
 
 
+@pytest.mark.functional
 def test_the_planner_salts_on_its_own_and_stays_exact(log: Path, rows: list[Row]) -> None:
     record, results = run_inline(
         log, "sessions", params={"gap": "1s"}, reducers=REDUCERS, chunk_size=CHUNK
@@ -432,6 +401,7 @@ def test_salted_jobs_succeed_on_motos_step_functions_with_s3_and_dynamodb(
 
 
 # -- faults ----------------------------------------------------------------------------------
+@pytest.mark.statemachine
 @pytest.mark.faults
 @pytest.mark.parametrize(
     "fault",
@@ -469,6 +439,7 @@ def test_retried_or_duplicated_reduce_and_finalize_stay_exact(
 
 
 # -- the CLI -------------------------------------------------------------------------------
+@pytest.mark.functional
 def test_plan_shows_the_salted_keys_and_run_takes_salt(
     log: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -39,8 +39,6 @@ from logmr.jobs.sketches import (
 from logmr.mapreduce import shuffle
 from logmr.storage.sqlite import SqliteResultStore
 
-pytestmark = pytest.mark.unit
-
 DISTRIBUTIONS: dict[str, Callable[[random.Random], float]] = {
     "uniform": lambda rng: rng.uniform(0, 1000),
     "lognormal": lambda rng: rng.lognormvariate(8, 1.5),
@@ -61,6 +59,7 @@ def split_sketched(values: list[float], parts: int) -> str:
     return quantiles_text(merge_quantiles(texts))
 
 
+@pytest.mark.unit
 def test_the_stated_errors_are_the_librarys() -> None:
     from datasketches import hll_sketch, kll_doubles_sketch
 
@@ -68,6 +67,7 @@ def test_the_stated_errors_are_the_librarys() -> None:
     assert abs(float(hll_sketch.get_rel_err(False, True, HLL_LG_K, 1))) == pytest.approx(HLL_RSE)
 
 
+@pytest.mark.unit
 def test_the_library_loads_only_when_a_job_sketches() -> None:
     """The map handler with a job that does not sketch (access_report without
     percentiles) leaves datasketches and numpy unimported; a sketch loads them."""
@@ -88,6 +88,7 @@ def test_the_library_loads_only_when_a_job_sketches() -> None:
     assert shown == "[] ['datasketches', 'numpy']"
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 @pytest.mark.parametrize("distribution", sorted(DISTRIBUTIONS))
 def test_kll_ranks_are_within_the_stated_error(distribution: str, seed: int) -> None:
@@ -103,6 +104,7 @@ def test_kll_ranks_are_within_the_stated_error(distribution: str, seed: int) -> 
         assert below - KLL_RANK_ERROR <= rank <= at_or_below + KLL_RANK_ERROR, (name, below)
 
 
+@pytest.mark.unit
 def test_kll_is_exact_below_k_items() -> None:
     values = [float(v) for v in random.Random(5).sample(range(10_000), KLL_K)]
     summary = quantiles_summary(merge_quantiles(values))
@@ -111,6 +113,7 @@ def test_kll_is_exact_below_k_items() -> None:
         assert summary[name] == exact[math.ceil(rank * len(exact)) - 1]  # nearest rank
 
 
+@pytest.mark.unit
 def test_kll_raw_numbers_and_sketches_merge_alike() -> None:
     values = [float(v) for v in range(1000)]
     mixed = merge_quantiles([quantiles_text(quantiles_of(values[:500])), *values[500:]])
@@ -118,6 +121,7 @@ def test_kll_raw_numbers_and_sketches_merge_alike() -> None:
     assert (mixed.get_min_value(), mixed.get_max_value()) == (0.0, 999.0)
 
 
+@pytest.mark.unit
 def test_an_empty_summary_has_no_figures() -> None:
     assert quantiles_summary(merge_quantiles([])) == {
         "count": 0,
@@ -127,6 +131,7 @@ def test_an_empty_summary_has_no_figures() -> None:
     }
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("cardinality", [50, 3_000, 40_000])
 def test_hll_is_within_three_standard_errors(cardinality: int, seed: int) -> None:
@@ -170,12 +175,14 @@ def assert_same_sketches(got: dict[str, Any], want: dict[str, Any]) -> None:
     )
 
 
+@pytest.mark.unit
 def test_text_form_through_the_shuffle_codec() -> None:
     texts = sketch_texts()
     data = shuffle.encode([list(texts.items()), []])
     assert_same_sketches(dict(shuffle.read_partition(data, 0)), texts)
 
 
+@pytest.mark.unit
 def test_text_form_through_the_sqlite_store(tmp_path: Path) -> None:
     texts = sketch_texts()
     store = SqliteResultStore(tmp_path / "r.sqlite")
@@ -195,6 +202,7 @@ def test_text_form_through_the_dynamodb_store() -> None:
         assert_same_sketches(dict(store.iter_results("j")), texts)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -210,6 +218,7 @@ def test_garbled_quantile_sketches_are_corrupt_shuffle_errors(text: Any, message
         quantiles_from_text(text)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("text", "message"),
     [

@@ -21,8 +21,6 @@ from logmr.formats.timeparse import (
     syslog_local,
 )
 
-pytestmark = pytest.mark.unit
-
 EPOCH = date(1970, 1, 1)
 _settings = settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -40,6 +38,7 @@ def test_days_from_civil_matches_date(day: date) -> None:
     assert days_from_civil(day.year, day.month, day.day) == (day - EPOCH).days
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("year", "month", "day"),
     [(2019, 2, 29), (1900, 2, 29), (2020, 4, 31), (2020, 13, 1), (2020, 0, 1), (2020, 1, 0)],
@@ -48,11 +47,13 @@ def test_days_from_civil_rejects_invalid_dates(year: int, month: int, day: int) 
     assert days_from_civil(year, month, day) is None
 
 
+@pytest.mark.unit
 def test_leap_days() -> None:
     assert days_from_civil(2000, 2, 29) == (date(2000, 2, 29) - EPOCH).days
     assert days_from_civil(2024, 2, 29) == (date(2024, 2, 29) - EPOCH).days
 
 
+@pytest.mark.unit
 def test_months_table() -> None:
     assert MONTHS[b"Jan"] == 1
     assert MONTHS[b"Dec"] == 12
@@ -73,6 +74,7 @@ def test_apache_times_match_datetime(moment: datetime, offset_minutes: int) -> N
     assert apache_epoch(text) == moment.replace(tzinfo=tz).timestamp()
 
 
+@pytest.mark.unit
 def test_apache_time_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(timeparse, "_MINUTE_CACHE_LIMIT", 3)
     timeparse._apache_minutes.clear()
@@ -82,6 +84,7 @@ def test_apache_time_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         assert len(timeparse._apache_minutes) <= 3
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "text",
     [
@@ -98,6 +101,7 @@ def test_apache_invalid(text: bytes) -> None:
     assert apache_epoch(text) is None
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("offset", [b"+2400", b"+0060", b"x0000", b"+00"])
 def test_apache_invalid_offset(offset: bytes) -> None:
     text = b"01/Nov/2020:00:00:00 " + offset
@@ -105,6 +109,7 @@ def test_apache_invalid_offset(offset: bytes) -> None:
     assert apache_epoch(text) is None
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("text", "year", "want"),
     [
@@ -118,6 +123,7 @@ def test_syslog_local(text: bytes, year: int, want: datetime) -> None:
     assert syslog_local(text, year) == utc(want)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "text",
     [b"Feb 29 00:00:00", b"Foo 1 00:00:00", b"Nov 31 00:00:00", b"Nov 1 24:00:00", b"Nov 1", b""],
@@ -126,6 +132,7 @@ def test_syslog_invalid(text: bytes) -> None:
     assert syslog_local(text, 2019) is None
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("text", "local", "offset"),
     [
@@ -150,6 +157,7 @@ def test_parse_iso(text: str | bytes, local: datetime, offset: int | None) -> No
     assert iso_epoch(text) == parsed[0] - (offset or 0)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "text",
     [
@@ -183,6 +191,7 @@ def test_parse_iso_matches_fromisoformat(moment: datetime, offset_minutes: int) 
     assert iso_local(text) == pytest.approx(utc(moment), abs=1e-6)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("text", "want"),
     [
@@ -195,6 +204,7 @@ def test_parse_yymmdd(text: bytes, want: datetime) -> None:
     assert parse_yymmdd(text) == utc(want)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "text", [b"17/13/09 20:10:40", b"17/06/31 20:10:40", b"17-06-09 20:10:40", b"17/06/09", b""]
 )

@@ -1,248 +1,118 @@
-"""The planner's auto-tuning (logmr.plan.tuning) and its sample (logmr.plan.sample)."""
+"""logmr.plan.tuning: the chunk size, reducers and concurrency the planner
+chooses. The rules of the model (its module docstring, docs/performance.md),
+not its figures: a test here says what must hold whatever the constants are
+tuned to, with the limits it depends on imported from where they are defined."""
 
 from __future__ import annotations
 
-import gzip
-import io
 import math
-import re
-from collections import Counter
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from logmr import config
 from logmr.config import Settings
-from logmr.devtools.generate import generate
-from logmr.inputs.source import InputObject, LocalInputSource, read_spread
-from logmr.jobs import binding
-from logmr.plan import planner
-from logmr.plan.sample import SampleStats, sample_stats
+from logmr.limits import INLINE_MAP_CONCURRENCY, MB_PER_VCPU
+from logmr.plan.sample import SampleStats
 from logmr.plan.tuning import (
+    LOCAL_MAX_CHUNK_BYTES,
+    LOCAL_MIN_CHUNK_BYTES,
     MAX_MAP_TASKS,
     MIN_CHUNK_BYTES,
+    TIMEOUT_SHARE,
     Limits,
     limits_for,
     local_limits,
     tune,
 )
-from logmr.plan.view import AssumedInputs
-from logmr.spec import JobSpec
+from logmr.workflow.names import FUNCTION_SIZES
 
 MiB = 1024 * 1024
 GB = 10**9
+TB = 10**12
 
 
 def stats(keys: int = 10, **more: object) -> SampleStats:
+    """A sample that found ``keys`` keys and no new ones in its second half."""
     return SampleStats(bytes=100_000, lines=500, pairs=500, keys=keys, keys_first_half=keys, **more)  # type: ignore[arg-type]
 
 
-def test_lambda_chunk_spreads_the_input_over_the_concurrency() -> None:
-    limits = Limits(concurrency=1000)
-    tuned = tune(1000 * GB, stats(), limits)
-    # 1 TB over 1,000 tasks: one wave, ceil(1e12 / 1000 / MiB) MiB per task
-    assert tuned.chunk_size == math.ceil(1e12 / 1000 / MiB) * MiB
-    assert tuned.max_concurrency == 1000
+def ids(keys: int) -> SampleStats:
+    """A sample of ``keys`` keys each seen once, half of them new in its second half."""
+    return SampleStats(bytes=100_000, keys=keys, keys_first_half=keys // 2, singletons=keys)
 
 
-def test_small_inputs_get_the_minimum_chunk_and_few_tasks() -> None:
-    tuned = tune(100 * MiB, stats(), Limits())
-    assert tuned.chunk_size == MIN_CHUNK_BYTES
-    assert tuned.max_concurrency == 2  # two map tasks
+def tasks_of(total: int, chunk: int) -> int:
+    return max(math.ceil(total / chunk), 1)
 
 
-def test_chunk_is_bounded_by_the_task_duration_and_the_task_count() -> None:
-    limits = Limits(concurrency=10, timeout_s=120)  # a quarter of 120 s at 60 MB/s
-    tuned = tune(100 * GB, stats(), limits)
-    assert tuned.chunk_size == math.ceil(30 * 60e6 / MiB) * MiB
-    huge = tune(10**15, stats(), limits)  # 1 PB: the task count bound wins
-    assert math.ceil(10**15 / huge.chunk_size) <= MAX_MAP_TASKS
+def task_seconds(chunk: int, limits: Limits) -> float:
+    """A map task's duration in the model: its bytes at the model's throughput."""
+    return chunk / (limits.map_mb_per_s * 1e6)
 
 
-def test_memory_below_one_vcpu_slows_the_model_down() -> None:
-    assert Limits(memory_mb=1769).map_mb_per_s == pytest.approx(60.0)
-    assert Limits(memory_mb=885).map_mb_per_s == pytest.approx(60.0 * 885 / 1769)
-    assert Limits(memory_mb=3538).map_mb_per_s == pytest.approx(60.0)  # one core per task
-
-
-def test_reducers_follow_the_expected_keys_within_one_inline_wave() -> None:
-    limits = Limits()
-    assert tune(GB, stats(keys=14), limits).reducers == 1
-    many = SampleStats(bytes=100_000, keys=5000, keys_first_half=2500, singletons=5000)
-    tuned = tune(100 * GB, many, limits)
-    assert tuned.expected_keys > 100_000
-    assert 1 < tuned.reducers <= 40
-
-
-def test_given_figures_win() -> None:
-    tuned = tune(
-        GB, stats(), Limits(), chunk_size=123, reducers=7, max_concurrency=3, salted_keys=["a"]
-    )
-    assert (tuned.chunk_size, tuned.reducers, tuned.max_concurrency) == (123, 7, 3)
-    assert tuned.salted_keys == ["a"]
-    assert set(tuned.reasons.values()) == {"given"}
-
-
-def test_local_is_one_chunk_and_one_reducer_per_core() -> None:
-    limits = local_limits(workers=2)
-    tuned = tune(100 * MiB, stats(), limits)
-    assert tuned.chunk_size == 50 * MiB
-    assert tuned.reducers == 2
-    assert tune(1000, stats(), limits).chunk_size == MiB
-    # beyond 64 MiB per core: equal chunks, as many as a multiple of the cores,
-    # so that no worker runs a last task alone (1 GB would be 15 tasks of 64 MiB)
-    for total in (10**9, 10 * GB, 129 * MiB, 256 * MiB + 1):
+# -- the chunk size on Lambda -----------------------------------------------------------------
+@pytest.mark.unit
+@pytest.mark.parametrize("timeout", [30, 60, 120, 300, 900])
+def test_a_map_task_stays_within_its_share_of_the_timeout(timeout: int) -> None:
+    """Whatever the input, a task plans at most TIMEOUT_SHARE of the function's
+    timeout (give or take the whole MiB the chunk is rounded to), unless the
+    cap on the task count needs bigger chunks."""
+    limits = Limits(timeout_s=timeout, concurrency=10)
+    slack = MiB / (limits.map_mb_per_s * 1e6)
+    checked = 0
+    for total in (GB, 100 * GB, TB):
         chunk = tune(total, stats(), limits).chunk_size
-        assert chunk <= 64 * MiB
-        assert -(-total // chunk) % 2 == 0, total
-    assert tune(10**9, stats(), limits).chunk_size == 62_500_000  # 16 tasks
+        if tasks_of(total, chunk - MiB) <= MAX_MAP_TASKS:  # the time bound decided
+            assert task_seconds(chunk, limits) <= timeout * TIMEOUT_SHARE + slack
+            checked += 1
+    assert checked  # not vacuous: the time bound decided for some input
 
 
-def test_limits_from_the_environment() -> None:
-    assert limits_for(
-        Settings.load({"LOGMR_STORAGE": "local", "LOGMR_WORKERS": "3"})
-    ) == local_limits(3)
-    lam = limits_for(Settings.load({"LOGMR_MAP_MEMORY_MB": "3008", "LOGMR_MAP_CONCURRENCY": "50"}))
-    assert (lam.target, lam.memory_mb, lam.timeout_s, lam.concurrency) == ("lambda", 3008, 900, 50)
+@pytest.mark.unit
+def test_a_shorter_timeout_never_gives_bigger_chunks() -> None:
+    for total in (10 * GB, TB):
+        chunks = [
+            tune(total, stats(), Limits(timeout_s=t, concurrency=10)).chunk_size
+            for t in (900, 300, 120, 60, 30, 10)
+        ]
+        assert chunks == sorted(chunks, reverse=True), total
+        assert chunks[0] > chunks[-1]  # and the timeout matters at all
 
 
-def _log(lines: int, seed: int = 5) -> bytes:
-    out = io.BytesIO()
-    generate(out, fmt="apache_combined", lines=lines, seed=seed)
-    return out.getvalue()
+@pytest.mark.unit
+def test_the_chunk_spreads_a_large_input_over_one_wave_of_the_concurrency() -> None:
+    """1 TB at a concurrency of 1,000: chunks fitting the time bound give one
+    wave of tasks (at most the concurrency), not more."""
+    limits = Limits(concurrency=1000)
+    tuned = tune(TB, stats(), limits)
+    tasks = tasks_of(TB, tuned.chunk_size)
+    assert tasks <= limits.concurrency
+    assert tasks > limits.concurrency * 0.9  # the chunk is no bigger than it needs to be
+    assert tuned.max_concurrency == tasks
 
 
-def test_sample_counts_the_jobs_keys_and_hot_keys() -> None:
-    data = _log(800)
-    job, fmt = binding.prepare(
-        JobSpec(job_id="s", job="status_codes", inputs=["x"], format="apache_combined")
-    )
-    sample = sample_stats(job, fmt, data, complete=True)
-    combined = re.compile(rb'^\S+ \S+ \S+ \[[^\]]+\] "[^"]*" (\d{3}) (?:\d+|-) "[^"]*" "[^"]*"$')
-    matches = [combined.match(line) for line in data.splitlines()]
-    statuses = [m.group(1).decode() for m in matches if m]
-    counts = {code: statuses.count(code) for code in set(statuses)}
-    assert sample.lines == 800
-    assert sample.keys == len(counts)
-    assert sample.pairs == sum(counts.values())
-    assert sample.singletons == sum(1 for n in counts.values() if n == 1)
-    hot = {code for code, n in counts.items() if n / len(statuses) >= 0.2}
-    assert {key for key, _ in sample.hot_keys} == hot
-    assert sample.keys_in(10**12) == sample.keys  # the whole input was sampled
+@pytest.mark.unit
+def test_small_inputs_get_the_minimum_chunk() -> None:
+    """The fixed cost of a task stays small against its work: never a chunk
+    under MIN_CHUNK_BYTES, so a small input is one or two tasks."""
+    for total in (1, 10 * MiB, MIN_CHUNK_BYTES, MIN_CHUNK_BYTES + 1):
+        tuned = tune(total, stats(), Limits())
+        assert tuned.chunk_size == MIN_CHUNK_BYTES
+        assert tuned.max_concurrency == tasks_of(total, MIN_CHUNK_BYTES)
 
 
-def test_the_sample_counts_a_column_jobs_pairs_per_record() -> None:
-    """top_paths maps batches pre-combined (one pair per path per batch); the
-    sample still counts each path's records, which the key estimate needs."""
-    data = _log(800)
-    job, fmt = binding.prepare(
-        JobSpec(job_id="s", job="top_paths", inputs=["x"], format="apache_combined")
-    )
-    sample = sample_stats(job, fmt, data, complete=True)
-    combined = re.compile(rb'^\S+ \S+ \S+ \[[^\]]+\] "([^"]*)" \d{3} (?:\d+|-) "[^"]*" "[^"]*"$')
-    requests = [m.group(1).split() for line in data.splitlines() if (m := combined.match(line))]
-    paths = Counter(parts[1].decode() for parts in requests if len(parts) > 1)
-    assert sample.weights == dict(paths)
-    assert sample.singletons == sum(1 for n in paths.values() if n == 1)
-
-
-def test_sample_drops_the_partial_last_line() -> None:
-    data = _log(50)
-    job, fmt = binding.prepare(
-        JobSpec(job_id="s", job="status_codes", inputs=["x"], format="apache_combined")
-    )
-    cut_short = data[: len(data) - 10]
-    assert sample_stats(job, fmt, cut_short, complete=False).lines == 49
-
-
-def test_key_estimate_saturates_for_a_finite_key_set_and_grows_for_ids() -> None:
-    finite = SampleStats(bytes=1000, keys=20, keys_first_half=18, singletons=2, doubletons=3)
-    assert finite.keys_in(10**12) == 20 + math.ceil(2 * 1 / (2 * 4))
-    ids = SampleStats(bytes=1000, keys=100, keys_first_half=50, singletons=100)
-    assert ids.keys_in(11_000) == 100 + math.ceil(50 / 500 * 10_000)
-
-
-def test_make_plan_writes_nothing_and_resolves_the_spec(tmp_path: Path) -> None:
-    log = tmp_path / "a.log"
-    log.write_bytes(_log(3000))
-    spec = JobSpec(job_id="p1", job="status_codes", inputs=[str(log)])
-    planned = planner.make_plan(spec, LocalInputSource(), local_limits(2))
-    size = log.stat().st_size
-    assert planned.spec.format == "apache_combined"
-    assert planned.spec.reducers == 2
-    assert planned.spec.chunk_size == MiB  # under 1 MiB per core: the 1 MiB floor
-    assert planned.spec.planned
-    assert [(t.start, t.end) for t in planned.map_tasks] == [(0, size)]
-    assert planned.objects == [InputObject(str(log.resolve()), size)]
-    assert not planned.distributed
-
-
-def _numbered(count: int, first: int = 0) -> bytes:
-    return b"".join(b"line %07d of a log in time order\n" % n for n in range(first, first + count))
-
-
-def test_a_spread_sample_is_whole_lines_from_every_part_of_the_inputs(tmp_path: Path) -> None:
-    """Two files end to end, 8 pieces of 4 KiB: the first from the head already
-    read, the 7 others read where they fall, each starting at a line start."""
-    files = [tmp_path / "a.log", tmp_path / "b.log"]
-    files[0].write_bytes(_numbered(60_000))
-    files[1].write_bytes(_numbered(40_000, first=60_000))
-    source = LocalInputSource()
-    objects = source.list_inputs([str(path) for path in files])
-    head = files[0].read_bytes()[:100_000]
-    text, reads = read_spread(source, objects, head, 32 * 1024, 8)
-    assert reads == 7
-    lines = text.splitlines()
-    assert all(re.fullmatch(rb"line \d{7} of a log in time order", line) for line in lines)
-    numbers = [int(line[5:12]) for line in lines]
-    assert len(numbers) == len(set(numbers))  # no piece overlaps another
-    eighths = {n * 8 // 100_000 for n in numbers}
-    assert eighths == set(range(8))  # every eighth of the 100,000 lines is sampled
-    assert 32 * 1024 - 16 * len(_numbered(1)) <= len(text) <= 32 * 1024
-
-
-def test_a_compressed_input_is_sampled_from_its_start_once(tmp_path: Path) -> None:
-    plain, packed = tmp_path / "a.log", tmp_path / "b.log.gz"
-    plain.write_bytes(_numbered(1000))
-    packed.write_bytes(gzip.compress(_numbered(300_000, first=1000)))
-    source = LocalInputSource()
-    objects = source.list_inputs([str(plain), str(packed)])
-    text, reads = read_spread(source, objects, plain.read_bytes(), 64 * 1024, 8)
-    numbers = [int(line[5:12]) for line in text.splitlines()]
-    assert reads == 1  # every piece past the plain file falls in the gzip: its start, once
-    assert len(numbers) == len(set(numbers))
-    assert 1000 in numbers  # the gzip's first line
-    assert max(numbers) < 1000 + 8 * 1024 // len(_numbered(1))  # one piece of the gzip
-
-
-def test_assumed_objects_of_a_compressed_input_are_sampled_once(tmp_path: Path) -> None:
-    """``logmr plan --assume-bytes``: the synthetic objects read as the real
-    one; compressed, each would give the same start, which counts once."""
-    packed = tmp_path / "a.log.gz"
-    packed.write_bytes(gzip.compress(_numbered(50_000)))
-    source = AssumedInputs(LocalInputSource(), 10 * GB, GB)
-    objects = source.list_inputs([str(packed)])
-    head = gzip.decompress(packed.read_bytes())[:100_000]
-    text, reads = read_spread(source, objects, head, 64 * 1024, 8)
-    numbers = [int(line[5:12]) for line in text.splitlines()]
-    assert reads == 7
-    assert numbers == list(range(len(numbers)))  # the start, once
-
-
-def test_the_plan_samples_the_whole_input_not_its_start(tmp_path: Path) -> None:
-    """A log in time order whose first half asks for one path and second half
-    for another: the plan's sample sees both (its start alone saw one), and
-    says how many reads it took."""
-    half = 20_000
-    line = b'10.0.0.1 - - [01/Dec/2020:08:00:01 +0000] "GET /%s HTTP/1.1" 200 100 "-" "curl/8"\n'
-    log = tmp_path / "ordered.log"
-    log.write_bytes(line % b"early" * half + line % b"late" * half)
-    spec = JobSpec(job_id="p2", job="top_paths", inputs=[str(log)])
-    planned = planner.make_plan(spec, LocalInputSource(), local_limits(2))
-    assert set(planned.sample.weights) == {"/early", "/late"}
-    assert planned.sample.reads == 8
-    assert planned.sample.bytes <= 256 * 1024
+@pytest.mark.unit
+def test_the_task_count_cap_wins_over_the_time_bound() -> None:
+    """1 PB with a tiny concurrency and a short timeout: the time bound would
+    cut millions of tasks; the task count stays at most MAX_MAP_TASKS."""
+    limits = Limits(concurrency=10, timeout_s=60)
+    huge = 10**15
+    tuned = tune(huge, stats(), limits)
+    assert tasks_of(huge, tuned.chunk_size) <= MAX_MAP_TASKS
+    assert task_seconds(tuned.chunk_size, limits) > 60 * TIMEOUT_SHARE
+    assert "tasks" in tuned.reasons["chunk_size"]
 
 
 @pytest.mark.property
@@ -259,12 +129,127 @@ def test_lambda_tuning_stays_within_its_bounds(
     limits = Limits(memory_mb=memory, timeout_s=timeout, concurrency=concurrency)
     sample = SampleStats(bytes=10, keys=keys, keys_first_half=keys, complete=False)
     tuned = tune(total, sample, limits)
-    tasks = math.ceil(total / tuned.chunk_size)
+    tasks = tasks_of(total, tuned.chunk_size)
     assert tuned.chunk_size % MiB == 0
+    # at least the minimum chunk, unless the time bound is smaller still
+    assert tuned.chunk_size >= min(MIN_CHUNK_BYTES, limits.max_chunk_bytes)
     assert tasks <= MAX_MAP_TASKS
     # within the time bound unless the task-count bound needs bigger chunks
     assert tuned.chunk_size <= max(
         limits.max_chunk_bytes, math.ceil(total / MAX_MAP_TASKS / MiB) * MiB
     )
-    assert 1 <= tuned.reducers <= 40
+    assert 1 <= tuned.reducers <= INLINE_MAP_CONCURRENCY
     assert 1 <= tuned.max_concurrency <= concurrency
+    assert tuned.max_concurrency >= min(tasks, concurrency)  # no task waits for a slot needlessly
+    assert set(tuned.reasons) == {"chunk_size", "reducers", "max_concurrency", "salted_keys"}
+
+
+# -- the model's throughput --------------------------------------------------------------
+@pytest.mark.unit
+def test_a_map_task_is_slower_below_one_vcpu_and_no_faster_above() -> None:
+    """Lambda gives memory / MB_PER_VCPU vCPUs; a map task uses at most one."""
+    one = Limits(memory_mb=MB_PER_VCPU).map_mb_per_s
+    half = Limits(memory_mb=MB_PER_VCPU // 2).map_mb_per_s
+    assert half == pytest.approx(one * (MB_PER_VCPU // 2) / MB_PER_VCPU)
+    assert Limits(memory_mb=2 * MB_PER_VCPU).map_mb_per_s == one
+    speeds = [Limits(memory_mb=m).map_mb_per_s for m in range(128, 10_241, 128)]
+    assert speeds == sorted(speeds)
+
+
+# -- reducers ----------------------------------------------------------------------------
+@pytest.mark.unit
+def test_reducers_grow_with_the_expected_keys_up_to_one_inline_wave() -> None:
+    limits = Limits()
+    few = tune(GB, stats(keys=14), limits)
+    assert (few.expected_keys, few.reducers) == (14, 1)  # status codes: one reducer
+    counts = [tune(100 * GB, ids(keys), limits) for keys in (10, 100, 1000, 10_000, 100_000)]
+    expected = [tuned.expected_keys for tuned in counts]
+    reducers = [tuned.reducers for tuned in counts]
+    assert expected == sorted(expected) and reducers == sorted(reducers)
+    assert reducers[0] == 1 and reducers[-1] == INLINE_MAP_CONCURRENCY  # one wave, no more
+    assert len(set(reducers)) > 2  # in between, they follow the keys
+
+
+@pytest.mark.property
+@given(
+    smaller=st.integers(1, 10**6),
+    more=st.integers(0, 10**6),
+    total=st.integers(GB, 10 * TB),
+)
+def test_more_expected_keys_never_mean_fewer_reducers(smaller: int, more: int, total: int) -> None:
+    limits = Limits()
+    fewer = tune(total, ids(smaller), limits)
+    larger = tune(total, ids(smaller + more), limits)
+    assert fewer.expected_keys <= larger.expected_keys
+    assert fewer.reducers <= larger.reducers <= INLINE_MAP_CONCURRENCY
+
+
+# -- given figures -----------------------------------------------------------------------
+@pytest.mark.unit
+@pytest.mark.parametrize("limits", [Limits(), local_limits(4)], ids=["lambda", "local"])
+def test_given_figures_win(limits: Limits) -> None:
+    tuned = tune(
+        GB, stats(), limits, chunk_size=123, reducers=7, max_concurrency=3, salted_keys=["a"]
+    )
+    assert (tuned.chunk_size, tuned.reducers, tuned.max_concurrency) == (123, 7, 3)
+    assert tuned.salted_keys == ["a"]
+    assert set(tuned.reasons.values()) == {"given"}
+
+
+@pytest.mark.unit
+def test_one_given_figure_leaves_the_others_to_the_model() -> None:
+    chosen = tune(100 * GB, ids(10_000), Limits())
+    given_chunk = tune(100 * GB, ids(10_000), Limits(), chunk_size=chosen.chunk_size * 2)
+    assert given_chunk.reasons["chunk_size"] == "given"
+    assert given_chunk.reducers == chosen.reducers
+    assert given_chunk.reasons["reducers"] != "given"
+
+
+# -- on one machine ----------------------------------------------------------------------
+@pytest.mark.unit
+def test_local_is_one_reducer_per_core_and_the_inline_maps_concurrency() -> None:
+    for workers in (1, 2, 8):
+        tuned = tune(10 * GB, ids(10**6), local_limits(workers))
+        assert tuned.reducers == workers  # however many keys
+        assert tuned.max_concurrency == INLINE_MAP_CONCURRENCY
+
+
+@pytest.mark.property
+@given(
+    workers=st.integers(1, 64),
+    total=st.integers(1, 50 * GB),
+)
+def test_local_chunks_are_equal_and_a_multiple_of_the_workers(workers: int, total: int) -> None:
+    """No worker runs a last task alone while the others idle: past one
+    minimum chunk per worker, the task count is a multiple of the workers;
+    the chunk stays between the local bounds."""
+    chunk = tune(total, stats(), local_limits(workers)).chunk_size
+    assert LOCAL_MIN_CHUNK_BYTES <= chunk <= LOCAL_MAX_CHUNK_BYTES
+    tasks = tasks_of(total, chunk)
+    if total >= workers * LOCAL_MIN_CHUNK_BYTES:
+        assert tasks % workers == 0, (tasks, workers)
+        # equal chunks: the last task is as long as the others, give or take a byte per task
+        assert total - (tasks - 1) * chunk >= chunk - tasks
+    else:
+        assert chunk == LOCAL_MIN_CHUNK_BYTES  # a small input: the fewest tasks
+
+
+@pytest.mark.unit
+def test_local_chunks_grow_no_further_than_the_default_chunk_size() -> None:
+    limits = local_limits(2)
+    for total in (10 * GB, 100 * GB):
+        assert tune(total, stats(), limits).chunk_size <= config.DEFAULT_CHUNK_SIZE
+
+
+# -- the environment ---------------------------------------------------------------------
+@pytest.mark.unit
+def test_limits_from_the_environment() -> None:
+    assert limits_for(
+        Settings.load({"LOGMR_STORAGE": "local", "LOGMR_WORKERS": "3"})
+    ) == local_limits(3)
+    lam = limits_for(Settings.load({"LOGMR_MAP_MEMORY_MB": "3008", "LOGMR_MAP_CONCURRENCY": "50"}))
+    assert (lam.target, lam.memory_mb, lam.concurrency) == ("lambda", 3008, 50)
+    assert lam.timeout_s == FUNCTION_SIZES["Map"][1]  # not set: the stack's own
+    default = limits_for(Settings.load({}))
+    assert (default.memory_mb, default.timeout_s) == FUNCTION_SIZES["Map"]
+    assert limits_for(Settings.load({"LOGMR_MAP_TIMEOUT_S": "120"})).timeout_s == 120

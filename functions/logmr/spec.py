@@ -15,7 +15,8 @@ from logmr.errors import InvalidParameterError
 
 def new_job_id(job: str) -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in job)[-40:]
+    # ASCII only: check_job_id refuses other letters and digits ("é", "²")
+    safe = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_") else "-" for ch in job)[-40:]
     return f"{safe}-{stamp}-{secrets.token_hex(3)}"
 
 

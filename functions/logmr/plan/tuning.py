@@ -154,7 +154,8 @@ def choose_chunk_size(total_bytes: int, limits: Limits) -> tuple[int, str]:
             f"{min(TARGET_MAP_TASK_S, limits.timeout_s * TIMEOUT_SHARE):.0f} s "
             f"at {limits.map_mb_per_s:.0f} MB/s"
         )
-    if chunk == bounded and bounded > max(spread, MIN_CHUNK_BYTES):
+    # the task count's bound decided (in the capped case too: the cap's reason would lie)
+    if chunk == bounded and bounded > min(max(spread, MIN_CHUNK_BYTES), limits.max_chunk_bytes):
         reason = f"input / {MAX_MAP_TASKS} tasks (each reducer reads every map task's object)"
     return chunk, reason
 

@@ -1,0 +1,256 @@
+"""logmr.inputs.source: listing local inputs, telling their compression by
+their first bytes, opening them at an offset, and reading the planner's head
+and spread sample."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import re
+from pathlib import Path
+
+import pytest
+import zstandard
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from logmr.errors import CorruptInputError, EmptyInputError, InputNotFoundError
+from logmr.inputs.source import (
+    InputObject,
+    LocalInputSource,
+    compression_of,
+    decompressing,
+    read_head,
+    read_spread,
+)
+from logmr.plan.view import AssumedInputs
+
+GB = 10**9
+COMPRESS = {
+    "gzip": gzip.compress,
+    "bzip2": bz2.compress,
+    "zstd": lambda data: zstandard.ZstdCompressor().compress(data),
+}
+
+
+def write(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+# -- listing ------------------------------------------------------------------------------------
+@pytest.mark.unit
+def test_a_file_is_one_input_with_its_size(tmp_path: Path) -> None:
+    log = write(tmp_path / "a.log", b"one\ntwo\n")
+    (found,) = LocalInputSource().list_inputs([str(log)])
+    assert found == InputObject(str(log.resolve()), 8, None)
+
+
+@pytest.mark.unit
+def test_a_folder_is_every_file_under_it_in_order_but_hidden_ones(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    for name in ["b.log", "a.log", "sub/c.log", "sub/deeper/d.log.gz", ".hidden", "sub/.swp"]:
+        write(logs / name, b"x\n")
+    found = LocalInputSource().list_inputs([str(logs)])
+    names = [Path(obj.uri).relative_to(logs.resolve()).as_posix() for obj in found]
+    assert names == ["a.log", "b.log", "sub/c.log", "sub/deeper/d.log.gz"]
+    assert all(Path(obj.uri).is_absolute() for obj in found)
+
+
+@pytest.mark.unit
+def test_inputs_are_listed_in_the_order_given(tmp_path: Path) -> None:
+    first, second = write(tmp_path / "z.log", b"z\n"), write(tmp_path / "d" / "a.log", b"a\n")
+    found = LocalInputSource().list_inputs([str(first), str(second.parent)])
+    assert [obj.uri for obj in found] == [str(first.resolve()), str(second.resolve())]
+
+
+@pytest.mark.unit
+def test_a_missing_path_or_an_empty_folder_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InputNotFoundError, match="no such file or folder"):
+        LocalInputSource().list_inputs([str(tmp_path / "nope.log")])
+    (tmp_path / "empty").mkdir()
+    write(tmp_path / "empty" / ".only-hidden", b"x")
+    with pytest.raises(EmptyInputError, match="no files under"):
+        LocalInputSource().list_inputs([str(tmp_path / "empty")])
+
+
+# -- compression -----------------------------------------------------------------------------------
+@pytest.mark.unit
+@pytest.mark.parametrize("kind", sorted(COMPRESS))
+def test_compression_is_told_by_the_magic_bytes_not_the_name(tmp_path: Path, kind: str) -> None:
+    data = b"a line\n" * 100
+    packed = COMPRESS[kind](data)
+    source = LocalInputSource()
+    for name in ("log.bin", "log.txt", "log.gz"):  # every name, even a wrong one
+        (found,) = source.list_inputs([str(write(tmp_path / kind / name, packed))])
+        assert (found.compression, found.size) == (kind, len(packed))
+        assert read_head(source, found, 10**6) == data
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("name", ["plain.log", "plain.log.gz", "plain.bz2", "plain.zst"])
+def test_plain_text_is_plain_whatever_its_name(tmp_path: Path, name: str) -> None:
+    (found,) = LocalInputSource().list_inputs([str(write(tmp_path / name, b"GET /\n"))])
+    assert found.compression is None
+
+
+@pytest.mark.unit
+def test_compression_of_looks_at_the_first_bytes_only() -> None:
+    assert compression_of(b"\x1f\x8b\x08\x00") == "gzip"
+    assert compression_of(b"BZh9") == "bzip2"
+    assert compression_of(b"\x28\xb5\x2f\xfd") == "zstd"
+    assert compression_of(b"\x1f") is None  # too short to tell: plain
+    assert compression_of(b"x\x1f\x8b") is None
+    assert compression_of(b"") is None
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "gzip",
+        "bzip2",
+        pytest.param(
+            "zstd",
+            marks=pytest.mark.xfail(
+                reason="known bug: zstandard's stream_reader ends a truncated frame"
+                " as a clean EOF, so a cut .zst input reads as empty or short, not"
+                " CorruptInputError (a decompressobj whose .eof is checked at the end"
+                " of the input would tell)",
+                strict=True,
+            ),
+        ),
+    ],
+)
+def test_a_truncated_compressed_stream_is_a_corrupt_input(tmp_path: Path, kind: str) -> None:
+    data = b"".join(b"line %06d\n" % n for n in range(20_000))
+    packed = COMPRESS[kind](data)
+    path = write(tmp_path / "cut", packed[: len(packed) // 2])
+    stream = decompressing(path.open("rb"), kind, str(path))
+    with stream, pytest.raises(CorruptInputError, match="cannot decompress"):
+        while stream.read(4096):
+            pass
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("kind", sorted(COMPRESS))
+def test_a_whole_compressed_stream_reads_back_whole(tmp_path: Path, kind: str) -> None:
+    data = b"".join(b"line %06d\n" % n for n in range(20_000))
+    path = write(tmp_path / "whole", COMPRESS[kind](data) + COMPRESS[kind](b"second frame\n"))
+    with decompressing(path.open("rb"), kind, str(path)) as stream:
+        assert stream.read() == data + b"second frame\n"  # concatenated members too
+
+
+# -- opening and reading --------------------------------------------------------------------------
+@pytest.mark.unit
+def test_open_at_starts_at_the_offset(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.log", b"0123456789\n")
+    with LocalInputSource().open_at(str(path), 4) as stream:
+        assert stream.read() == b"456789\n"
+
+
+@pytest.mark.unit
+def test_open_at_of_a_vanished_input_is_input_not_found(tmp_path: Path) -> None:
+    with pytest.raises(InputNotFoundError, match="input vanished before it was read"):
+        LocalInputSource().open_at(str(tmp_path / "gone.log"), 0)
+
+
+@pytest.mark.unit
+def test_read_head_reads_at_most_size_bytes(tmp_path: Path) -> None:
+    data = b"".join(b"line %05d\n" % n for n in range(10_000))
+    source = LocalInputSource()
+    (plain,) = source.list_inputs([str(write(tmp_path / "a.log", data))])
+    (packed,) = source.list_inputs([str(write(tmp_path / "b.gz", gzip.compress(data)))])
+    for obj in (plain, packed):
+        assert read_head(source, obj, 1000) == data[:1000]
+        assert read_head(source, obj, 10**7) == data  # shorter than asked: all of it
+
+
+# -- the spread sample --------------------------------------------------------------------------
+def _numbered(count: int, first: int = 0) -> bytes:
+    return b"".join(b"line %07d of a log in time order\n" % n for n in range(first, first + count))
+
+
+@pytest.mark.unit
+def test_a_spread_sample_is_whole_lines_from_every_part_of_the_inputs(tmp_path: Path) -> None:
+    """Two files end to end, 8 pieces of 4 KiB: the first from the head already
+    read, the 7 others read where they fall, each starting at a line start."""
+    files = [tmp_path / "a.log", tmp_path / "b.log"]
+    files[0].write_bytes(_numbered(60_000))
+    files[1].write_bytes(_numbered(40_000, first=60_000))
+    source = LocalInputSource()
+    objects = source.list_inputs([str(path) for path in files])
+    head = files[0].read_bytes()[:100_000]
+    text, reads = read_spread(source, objects, head, 32 * 1024, 8)
+    assert reads == 7
+    lines = text.splitlines()
+    assert all(re.fullmatch(rb"line \d{7} of a log in time order", line) for line in lines)
+    numbers = [int(line[5:12]) for line in lines]
+    assert len(numbers) == len(set(numbers))  # no piece overlaps another
+    eighths = {n * 8 // 100_000 for n in numbers}
+    assert eighths == set(range(8))  # every eighth of the 100,000 lines is sampled
+    assert 32 * 1024 - 16 * len(_numbered(1)) <= len(text) <= 32 * 1024
+
+
+@pytest.mark.unit
+def test_a_compressed_input_is_sampled_from_its_start_once(tmp_path: Path) -> None:
+    plain, packed = tmp_path / "a.log", tmp_path / "b.log.gz"
+    plain.write_bytes(_numbered(1000))
+    packed.write_bytes(gzip.compress(_numbered(300_000, first=1000)))
+    source = LocalInputSource()
+    objects = source.list_inputs([str(plain), str(packed)])
+    text, reads = read_spread(source, objects, plain.read_bytes(), 64 * 1024, 8)
+    numbers = [int(line[5:12]) for line in text.splitlines()]
+    assert reads == 1  # every piece past the plain file falls in the gzip: its start, once
+    assert len(numbers) == len(set(numbers))
+    assert 1000 in numbers  # the gzip's first line
+    assert max(numbers) < 1000 + 8 * 1024 // len(_numbered(1))  # one piece of the gzip
+
+
+@pytest.mark.unit
+def test_assumed_objects_of_a_compressed_input_are_sampled_once(tmp_path: Path) -> None:
+    """``logmr plan --assume-bytes``: the synthetic objects read as the real
+    one; compressed, each would give the same start, which counts once."""
+    packed = tmp_path / "a.log.gz"
+    packed.write_bytes(gzip.compress(_numbered(50_000)))
+    source = AssumedInputs(LocalInputSource(), 10 * GB, GB)
+    objects = source.list_inputs([str(packed)])
+    head = gzip.decompress(packed.read_bytes())[:100_000]
+    text, reads = read_spread(source, objects, head, 64 * 1024, 8)
+    numbers = [int(line[5:12]) for line in text.splitlines()]
+    assert reads == 7
+    assert numbers == list(range(len(numbers)))  # the start, once
+
+
+@pytest.mark.property
+@settings(max_examples=40, deadline=None)
+@given(
+    counts=st.lists(st.integers(0, 300), min_size=1, max_size=4),
+    size=st.integers(64, 8000),
+    slices=st.integers(1, 10),
+)
+def test_a_spread_sample_stays_in_its_bounds(
+    tmp_path_factory: pytest.TempPathFactory, counts: list[int], size: int, slices: int
+) -> None:
+    """Whatever the files, for inputs larger than the sample (the planner reads
+    a spread sample only then): whole numbered lines of the inputs, each at
+    most once, within ``size`` bytes, in at most ``slices - 1`` reads."""
+    assume(sum(counts) * len(_numbered(1)) > size)
+    folder = tmp_path_factory.mktemp("spread")
+    first = 0
+    paths = []
+    for i, count in enumerate(counts):
+        paths.append(write(folder / f"{i}.log", _numbered(count, first)))
+        first += count
+    source = LocalInputSource()
+    objects = source.list_inputs([str(path) for path in paths])
+    start = next(obj for obj in objects if obj.size)
+    head = Path(start.uri).read_bytes()[:size]
+    text, reads = read_spread(source, objects, head, size, slices)
+    assert len(text) <= size
+    assert reads <= slices - 1
+    assert text == b"" or text.endswith(b"\n")
+    lines = text.splitlines()
+    assert all(re.fullmatch(rb"line \d{7} of a log in time order", line) for line in lines)
+    assert len(set(lines)) == len(lines)

@@ -1,0 +1,286 @@
+"""logmr.tasks: the task functions called directly, one after another, on the
+embedded storage (a folder and SQLite), as the inline runner and the handlers
+call them. Counts are checked against the log read with a plain regex."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpers import generated_logs
+from logmr import layout, tasks
+from logmr.config import MAX_SAMPLES, Settings
+from logmr.errors import InvalidParameterError, JobExistsError
+from logmr.mapreduce import shuffle
+from logmr.run.embedded import embedded_backends
+from logmr.spec import JobSpec, MapTask
+from logmr.storage.backends import Backends
+from logmr.storage.base import JobRecord
+from test_fast_parse import REFERENCE
+
+pytestmark = pytest.mark.functional
+
+LINES = 2000
+CHUNK = 60_000
+REDUCERS = 3
+
+
+@pytest.fixture
+def backends(tmp_path: Path) -> Backends:
+    return embedded_backends(Settings.load(home=tmp_path / "home"))
+
+
+#: lines no access log format parses, added to the generated log
+JUNK = [b"not an access log line", b"\x00\xff binary \xfe", b'1.2.3.4 - - [bad time] "GET /" 200 1']
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Path:
+    path = generated_logs(tmp_path, lines=LINES, seed=21)["access"]
+    with path.open("ab") as out:
+        out.write(b"".join(line + b"\n" for line in JUNK))
+    return path
+
+
+def reference(log: Path) -> tuple[dict[str, int], int]:
+    """Status counts and the malformed line count, by the reference regex."""
+    matches = [REFERENCE["apache_combined"].match(line) for line in log.read_bytes().splitlines()]
+    counts = Counter(m[12].decode() for m in matches if m)
+    return dict(counts), sum(1 for m in matches if m is None)
+
+
+def request(log: Path, job_id: str = "tasks-1", **more: Any) -> JobSpec:
+    data = {"job_id": job_id, "job": "status_codes", "inputs": [str(log)], **more}
+    return JobSpec.from_dict({"chunk_size": CHUNK, "reducers": REDUCERS, **data})
+
+
+def planned(log: Path, backends: Backends, **more: Any) -> tuple[JobSpec, list[MapTask]]:
+    out = tasks.plan(request(log, **more), backends)
+    return JobSpec.from_dict(out["spec"]), [MapTask.from_dict(t) for t in out["map_tasks"]]
+
+
+def run_all(spec: JobSpec, map_tasks: list[MapTask], backends: Backends) -> dict[str, Any]:
+    for task in map_tasks:
+        tasks.map_task(spec, task, backends)
+    for partition in range(spec.reducers):
+        tasks.reduce_task(spec, partition, len(map_tasks), backends)
+    return tasks.finalize(spec, len(map_tasks), backends)
+
+
+# -- plan ----------------------------------------------------------------------------------
+def test_plan_records_running_and_writes_the_manifest(log: Path, backends: Backends) -> None:
+    out = tasks.plan(request(log), backends)
+    record = backends.results.get_job("tasks-1")
+    assert (record.status, record.job, record.spec) == ("RUNNING", "status_codes", out["spec"])
+    manifest = backends.objects.get_json(layout.manifest_key("tasks-1"))
+    assert manifest["spec"] == out["spec"] and manifest["spec"]["format"] == "apache_combined"
+    assert manifest["map_tasks"] == out["map_tasks"]
+    assert record.map_tasks == out["map_task_count"] == len(out["map_tasks"])
+    # the tasks cover the log's bytes end to end, each at most a chunk long
+    size = log.stat().st_size
+    ranges = [(task["start"], task["end"]) for task in manifest["map_tasks"]]
+    assert ranges[0][0] == 0 and ranges[-1][1] == size
+    assert all(end == start for (_, end), (start, _) in itertools.pairwise(ranges))
+    assert all(0 < end - start <= CHUNK for start, end in ranges)
+    assert len(ranges) == -(-size // CHUNK)
+    assert out["partitions"] == list(range(REDUCERS))
+    assert not out["distributed"]
+    assert backends.objects.list_keys(layout.map_items_key("tasks-1")) == []
+
+
+def test_a_distributed_plan_writes_the_items_for_the_item_reader(
+    log: Path, backends: Backends
+) -> None:
+    out = tasks.plan(request(log, map_mode="distributed"), backends)
+    manifest = backends.objects.get_json(layout.manifest_key("tasks-1"))
+    assert out["distributed"] and out["map_tasks"] == []  # not in the state: in S3
+    assert backends.objects.get_json(layout.map_items_key("tasks-1")) == manifest["map_tasks"]
+    assert out["map_task_count"] == len(manifest["map_tasks"]) > 1
+
+
+# -- map -------------------------------------------------------------------------------------
+def test_map_task_writes_a_shuffle_object_and_its_summary(log: Path, backends: Backends) -> None:
+    spec, map_tasks = planned(log, backends)
+    task = map_tasks[1]
+    out = tasks.map_task(spec, task, backends)
+    data = backends.objects.get(layout.shuffle_key(spec.job_id, task.task))
+    parts = [shuffle.read_partition(data, p) for p in range(REDUCERS)]
+    summary = backends.objects.get_json(layout.map_summary_key(spec.job_id, task.task))
+    assert task.end is not None
+    lines_in_range = log.read_bytes()[task.start : task.end].count(b"\n")
+    assert summary["counters"]["lines"] == out["counters"]["lines"] == lines_in_range
+    assert summary["input_bytes"] == task.end - task.start
+    assert summary["shuffle_bytes"] == len(data)
+    counted = sum(value for part in parts for _, value in part)
+    assert counted == summary["counters"]["records"]
+
+
+def test_a_repeated_map_task_writes_the_same_objects(log: Path, backends: Backends) -> None:
+    spec, map_tasks = planned(log, backends)
+    task = map_tasks[0]
+    tasks.map_task(spec, task, backends)
+    shuffle_key = layout.shuffle_key(spec.job_id, task.task)
+    summary_key = layout.map_summary_key(spec.job_id, task.task)
+    first = backends.objects.get(shuffle_key), backends.objects.get_json(summary_key)
+    tasks.map_task(spec, task, backends)
+    again = backends.objects.get(shuffle_key), backends.objects.get_json(summary_key)
+    assert again[0] == first[0]
+    timeless = [{k: v for k, v in s.items() if k != "seconds"} for s in (first[1], again[1])]
+    assert timeless[0] == timeless[1]
+    assert backends.objects.list_keys(layout.SHUFFLE_PREFIX) == [shuffle_key]
+
+
+def test_a_map_task_needs_the_planned_spec(log: Path, backends: Backends) -> None:
+    _, map_tasks = planned(log, backends)
+    unplanned = request(log, reducers=0)
+    with pytest.raises(InvalidParameterError, match="needs the spec Plan returns"):
+        tasks.map_task(unplanned, map_tasks[0], backends)
+
+
+# -- reduce ----------------------------------------------------------------------------------
+def test_reduce_task_upserts_a_repeat_counts_once(log: Path, backends: Backends) -> None:
+    spec, map_tasks = planned(log, backends)
+    for task in map_tasks:
+        tasks.map_task(spec, task, backends)
+    written = [tasks.reduce_task(spec, p, len(map_tasks), backends) for p in range(REDUCERS)]
+    rows = list(backends.results.iter_results(spec.job_id))
+    assert dict(rows) == reference(log)[0]
+    assert sum(out["keys"] for out in written) == len(rows)
+    part = backends.objects.get(layout.part_key(spec.job_id, 0))
+    again = tasks.reduce_task(spec, 0, len(map_tasks), backends)
+    assert again["keys"] == written[0]["keys"]
+    assert list(backends.results.iter_results(spec.job_id)) == rows  # one row per key
+    assert backends.objects.get(layout.part_key(spec.job_id, 0)) == part
+
+
+@pytest.mark.parametrize("partition", [-1, REDUCERS, REDUCERS + 5])
+def test_reduce_task_refuses_a_partition_outside_the_reducers(
+    log: Path, backends: Backends, partition: int
+) -> None:
+    spec, map_tasks = planned(log, backends)
+    for task in map_tasks:
+        tasks.map_task(spec, task, backends)
+    with pytest.raises(InvalidParameterError, match=f"partition {partition} outside 0..2"):
+        tasks.reduce_task(spec, partition, len(map_tasks), backends)
+    assert list(backends.results.iter_results(spec.job_id)) == []
+    assert backends.objects.list_keys(layout.job_prefix(spec.job_id) + "results/") == []
+
+
+# -- finalize ----------------------------------------------------------------------------------
+def test_finalize_records_succeeded_with_the_inputs_counts(log: Path, backends: Backends) -> None:
+    spec, map_tasks = planned(log, backends)
+    out = run_all(spec, map_tasks, backends)
+    record = backends.results.get_job(spec.job_id)
+    counts, malformed = reference(log)
+    lines = log.read_bytes().count(b"\n")
+    assert lines == LINES + len(JUNK)
+    assert (record.status, record.error) == ("SUCCEEDED", None)
+    assert record.counters["lines"] == lines
+    assert record.counters["malformed"] == malformed
+    assert record.counters["records"] == lines - malformed == sum(counts.values())
+    assert out["counters"] == record.counters
+    assert dict(backends.results.iter_results(spec.job_id)) == counts
+    assert record.result_keys == out["result_keys"] == len(counts)
+    assert record.finished_at and record.bill is not None
+    assert malformed >= len(JUNK)
+    assert len(record.malformed_samples) == min(malformed, MAX_SAMPLES)
+    quarantined = backends.objects.get(layout.quarantine_key(spec.job_id)).decode()
+    assert quarantined.count("\n") == len(record.malformed_samples)
+
+
+def test_finalize_run_twice_keeps_the_same_record(log: Path, backends: Backends) -> None:
+    spec, map_tasks = planned(log, backends)
+    run_all(spec, map_tasks, backends)
+    first = backends.results.get_job(spec.job_id)
+    tasks.finalize(spec, len(map_tasks), backends)
+    again = backends.results.get_job(spec.job_id)
+    assert (again.status, again.counters, again.result_keys) == (
+        first.status,
+        first.counters,
+        first.result_keys,
+    )
+
+
+# -- mark_failed -------------------------------------------------------------------------------
+def test_mark_failed_records_the_error_and_its_message(log: Path, backends: Backends) -> None:
+    spec, _ = planned(log, backends)
+    cause = '{"errorMessage": "input vanished before it was read: x", "errorType": "E"}'
+    out = tasks.mark_failed(spec.job_id, "InputNotFoundError", cause, backends)
+    assert out == {"job_id": spec.job_id, "status": "FAILED", "error": "InputNotFoundError"}
+    record = backends.results.get_job(spec.job_id)
+    assert (record.status, record.error) == ("FAILED", "InputNotFoundError")
+    assert record.cause == "input vanished before it was read: x"  # the message, not the JSON
+    assert record.map_tasks > 0  # Plan's record, updated
+
+
+def test_mark_failed_without_a_record_makes_one(backends: Backends) -> None:
+    spec = {"job_id": "never-planned", "job": "top_paths", "inputs": ["x"]}
+    tasks.mark_failed("never-planned", "InvalidJobError", "no such job", backends, spec)
+    record = backends.results.get_job("never-planned")
+    assert (record.status, record.job, record.spec) == ("FAILED", "top_paths", spec)
+
+
+def test_mark_failed_leaves_a_refused_job_ids_record_alone(log: Path, backends: Backends) -> None:
+    spec, map_tasks = planned(log, backends)
+    run_all(spec, map_tasks, backends)
+    before = backends.results.get_job(spec.job_id).to_dict()
+    out = tasks.mark_failed(spec.job_id, "JobExistsError", "job id is SUCCEEDED", backends)
+    assert out["status"] == "FAILED"  # the execution failed ...
+    assert backends.results.get_job(spec.job_id).to_dict() == before  # ... not the other job
+
+
+# -- check_job_id_free ----------------------------------------------------------------------------
+def record_of(spec: JobSpec, status: str, **spec_changes: Any) -> JobRecord:
+    return JobRecord(
+        job_id=spec.job_id, job=spec.job, status=status, spec={**spec.to_dict(), **spec_changes}
+    )
+
+
+def test_a_new_job_id_is_free(log: Path, backends: Backends) -> None:
+    tasks.check_job_id_free(request(log), backends)  # no record: no error
+    assert backends.results.load_job("tasks-1") is None
+
+
+def test_a_running_record_of_the_same_spec_is_free(log: Path, backends: Backends) -> None:
+    """A retried or duplicated Plan: the record holds the spec as Plan resolved
+    it (format detected, figures chosen), the request leaves them open."""
+    spec = request(log, reducers=0, chunk_size=0)
+    resolved = {
+        "format": "apache_combined",
+        "reducers": 4,
+        "chunk_size": CHUNK,
+        "max_concurrency": 40,
+        "salted_keys": ["200"],
+    }
+    backends.results.put_job(record_of(spec, "RUNNING", **resolved))
+    tasks.check_job_id_free(spec, backends)
+
+
+@pytest.mark.parametrize(
+    ("status", "changes", "message"),
+    [
+        ("SUCCEEDED", {}, "'tasks-1' is SUCCEEDED .*: it is taken"),
+        ("FAILED", {}, "'tasks-1' is FAILED .*: it is taken"),
+        ("RUNNING", {"job": "top_paths"}, "RUNNING .*: a job of another spec is running"),
+        ("RUNNING", {"params": {"x": "1"}}, "a job of another spec is running"),
+        ("RUNNING", {"reducers": 9}, "a job of another spec is running"),
+        ("RUNNING", {"format": "jsonl"}, "a job of another spec is running"),
+    ],
+)
+def test_a_finished_job_or_another_running_spec_is_refused(
+    log: Path, backends: Backends, status: str, changes: dict[str, Any], message: str
+) -> None:
+    spec = request(log, format="apache_combined")
+    record = record_of(spec, status, **changes)
+    backends.results.put_job(dataclasses.replace(record, job=changes.get("job", spec.job)))
+    with pytest.raises(JobExistsError, match=message):
+        tasks.check_job_id_free(spec, backends)
+    with pytest.raises(JobExistsError):
+        tasks.plan(spec, backends)
+    assert backends.results.get_job(spec.job_id).status == status  # left as it was
+    assert backends.objects.list_keys(layout.job_prefix(spec.job_id)) == []
