@@ -8,9 +8,9 @@ from typing import Any
 
 from logmr.config import Settings
 from logmr.devtools.generate import generate
-from logmr.run import inline as runner
 from logmr.run.embedded import embedded_backends
-from logmr.spec import JobSpec
+from logmr.run.inline import InlineRunner
+from logmr.run.request import build_request
 from logmr.storage.base import JobRecord
 
 _ids = itertools.count(1)
@@ -29,26 +29,22 @@ def run_inline(
     home: Path | None = None,
     salted_keys: list[str] | None = None,
 ) -> tuple[JobRecord, dict[str, Any]]:
-    """Run ``job`` with the inline runner; the job record and all results."""
-    settings = Settings.load(home=home)
-    backends = embedded_backends(settings)
-    inputs = [str(p) for p in (paths if isinstance(paths, list) else [paths])]
-    spec = JobSpec.from_dict(
-        {
-            "job_id": f"t{next(_ids)}-{job.replace(':', '-').replace('.', '-')}"[:80],
-            "job": job,
-            "inputs": inputs,
-            "params": params or {},
-            "format": fmt,
-            "format_options": format_options or {},
-            "reducers": reducers,
-            "chunk_size": chunk_size,
-            "salted_keys": salted_keys or [],
-        }
+    """Run ``job`` with the inline runner; the job record and all results. A
+    failing job raises its task's exception."""
+    backends = embedded_backends(Settings.load(home=home))
+    request = build_request(
+        [str(p) for p in (paths if isinstance(paths, list) else [paths])],
+        job,
+        job_id=f"t{next(_ids)}-{job.replace(':', '-').replace('.', '-')}"[:80],
+        params=params,
+        fmt=fmt,
+        format_options=format_options,
+        reducers=reducers,
+        chunk_size=chunk_size,
+        salted_keys=salted_keys,
     )
-    runner.run(spec, backends, workers=workers)
-    record = backends.results.get_job(spec.job_id)
-    return record, dict(backends.results.iter_results(spec.job_id))
+    record = InlineRunner(backends, workers=workers, raise_errors=True).run(request)
+    return record, dict(backends.results.iter_results(record.job_id))
 
 
 def generated_logs(folder: Path, lines: int, seed: int) -> dict[str, Path]:

@@ -17,9 +17,10 @@ from logmr.devtools.generate import generate
 from logmr.formats import get_format
 from logmr.inputs.lines import split_lines
 from logmr.jobs import Job, binding, load_job
+from logmr.jobs.base import key_text
 from logmr.mapreduce import side as side_module
 from logmr.mapreduce.partition import partition_of
-from logmr.mapreduce.side import MapSide, collector_paused, key_text, reduce_groups
+from logmr.mapreduce.side import MapSide, collector_paused, reduce_groups
 from logmr.spec import JobSpec
 from test_fast_parse import REFERENCE, VALID, as_text, lines_of
 

@@ -79,7 +79,7 @@ def _pooled(pool: ProcessPoolExecutor, phase: str, calls: list[Call], progress: 
 
 class InlineRunner:
     """The task functions driven directly (``run``) over ``backends``: the
-    runner of ``logmr run --engine inline`` and of most tests. ``raise_errors``:
+    runner of ``logmr run --engine inline``. ``raise_errors``:
     a failing task's exception propagates with its traceback (``--debug``),
     after the job is recorded as FAILED, instead of a FAILED record coming back."""
 
