@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from logmr.errors import InvalidParameterError
+
 ENV_HOME = "LOGMR_HOME"
 ENV_CHUNK_SIZE = "LOGMR_CHUNK_SIZE"
 ENV_REDUCERS = "LOGMR_REDUCERS"
@@ -144,7 +146,12 @@ class Settings:
         values: dict[str, Any] = {"home": _default_home(env)}
         for name, (variable, convert) in _FROM_ENV.items():
             if env.get(variable):
-                values[name] = convert(env[variable])
+                try:
+                    values[name] = convert(env[variable])
+                except ValueError:
+                    raise InvalidParameterError(
+                        f"{variable}={env[variable]!r} is not a valid {name.replace('_', ' ')}"
+                    ) from None
         values.update({key: value for key, value in explicit.items() if value is not None})
         if "home" in explicit and explicit["home"] is not None:
             values["home"] = Path(explicit["home"])
