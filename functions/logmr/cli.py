@@ -588,8 +588,8 @@ def _failed(record: JobRecord, as_json: bool) -> int:
 
 
 def _print_json(value: Any) -> None:
-    json.dump(value, sys.stdout, ensure_ascii=False)
-    sys.stdout.write("\n")
+    # dumps, not dump: json.dump encodes in Python, dumps in C (a job's every result)
+    sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")
 
 
 class _Progress:

@@ -17,7 +17,7 @@ from logmr.plan import cost
 from logmr.spec import JobSpec
 from logmr.storage.backends import Backends
 from logmr.storage.counting import CountingStore
-from logmr.tasks.common import add, json_line, now, read_all
+from logmr.tasks.common import add, json_lines, now, read_all
 
 
 def finalize(spec: JobSpec, map_task_count: int, backends: Backends) -> dict[str, Any]:
@@ -55,12 +55,12 @@ def finalize(spec: JobSpec, map_task_count: int, backends: Backends) -> dict[str
             partials.setdefault(key, []).append(value)
     if partials:  # before the summary reads the results; a re-run upserts the same rows
         salted = reduce_groups(job, partials)
-        part = "".join(json_line([key, value]) for key, value in salted)
+        part = json_lines(salted)  # each (key, value) pair a JSON array
         objects.put(layout.salted_part_key(spec.job_id), part.encode())
         keys += backends.results.put_results(spec.job_id, salted)
         add(counters, dict(job.counters))  # anything the reducer counted
     if samples:
-        lines = "".join(json_line(sample) for sample in samples)
+        lines = json_lines(samples)
         objects.put(layout.quarantine_key(spec.job_id), lines.encode())
     manifest = objects.get_json(layout.manifest_key(spec.job_id))
     record = backends.results.get_job(spec.job_id)

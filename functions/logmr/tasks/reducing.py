@@ -12,7 +12,7 @@ from logmr.mapreduce.side import group_into, reduce_groups
 from logmr.spec import JobSpec
 from logmr.storage.backends import Backends
 from logmr.storage.counting import CountingStore
-from logmr.tasks.common import json_line, read_all
+from logmr.tasks.common import json_lines, read_all
 
 
 def reduce_task(
@@ -43,7 +43,7 @@ def reduce_task(
         for out_key, value in job.combiner(key, groups.pop(key))
     ]
     reduced = reduce_groups(job, groups)
-    part = "".join(json_line([key, value]) for key, value in reduced)
+    part = json_lines(reduced)  # each (key, value) pair a JSON array
     objects.put(layout.part_key(spec.job_id, partition), part.encode())
     written = backends.results.put_results(spec.job_id, reduced)
     requests = objects.requests()
