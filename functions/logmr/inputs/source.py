@@ -109,6 +109,63 @@ class _Decompressed(io.RawIOBase):
         super().close()
 
 
+class _ZstdFrames(io.RawIOBase):
+    """zstd frames one after another, decompressed as a stream. Input that
+    ends inside a frame is an error (``EOFError``), as it is for gzip and
+    bzip2: zstandard's own ``stream_reader`` ends such a stream quietly, so a
+    cut ``.zst`` would read as a short log. zstandard's errors become
+    ``ValueError``, which ``_Decompressed`` turns into ``CorruptInputError``."""
+
+    #: compressed bytes read at a time
+    CHUNK = 1 << 20
+
+    def __init__(self, raw: BinaryIO) -> None:
+        import zstandard
+
+        self._raw = raw
+        self._error = zstandard.ZstdError
+        self._decompressor = zstandard.ZstdDecompressor()
+        self._frame = self._decompressor.decompressobj()
+        self._in_frame = False  # bytes of the current frame were fed
+        self._out = b""
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any, /) -> int:
+        view = memoryview(buffer).cast("B")
+        while self._pos >= len(self._out):
+            if not self._fill():
+                return 0
+        count = min(len(view), len(self._out) - self._pos)
+        view[:count] = self._out[self._pos : self._pos + count]
+        self._pos += count
+        return count
+
+    def _fill(self) -> bool:
+        """Decompress the next chunk of input; False at its clean end."""
+        chunk = self._raw.read(self.CHUNK)
+        if not chunk:
+            if self._in_frame and not self._frame.eof:
+                raise EOFError("the compressed input ends inside a zstd frame")
+            return False
+        parts = []
+        try:
+            while chunk:
+                self._in_frame = True
+                parts.append(self._frame.decompress(chunk))
+                chunk = b""
+                if self._frame.eof:  # the next frame starts in what is left
+                    chunk = self._frame.unused_data
+                    self._frame = self._decompressor.decompressobj()
+                    self._in_frame = False
+        except self._error as exc:
+            raise ValueError(f"zstd: {exc}") from exc
+        self._out, self._pos = b"".join(parts), 0
+        return True
+
+
 def decompressing(raw: BinaryIO, compression: str | None, uri: str) -> BinaryIO:
     """``raw`` itself, or a stream of its decompressed bytes."""
     if compression is None:
@@ -118,9 +175,7 @@ def decompressing(raw: BinaryIO, compression: str | None, uri: str) -> BinaryIO:
     elif compression == "bzip2":
         inner = bz2.BZ2File(raw, mode="rb")  # type: ignore[assignment]
     elif compression == "zstd":
-        import zstandard
-
-        inner = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+        inner = _ZstdFrames(raw)  # type: ignore[assignment]
     else:  # pragma: no cover - compression_of only returns the names above
         raise CorruptInputError(f"{uri}: unknown compression {compression}")
     return _Decompressed(inner, raw, uri)  # type: ignore[return-value]
