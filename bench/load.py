@@ -87,7 +87,7 @@ def request(path: Path, seed: int, run: str) -> dict[str, Any]:
 
 def check(settings: Settings, job_id: str, expected: dict[str, Any]) -> str:
     """Empty when the job's record and results are its own input's answer."""
-    store = embedded_backends(settings).results
+    store = embedded_backends(settings).job_results()
     record = store.get_job(job_id)
     if record.status != "SUCCEEDED":
         return f"{record.status}: {record.error}: {record.cause}"

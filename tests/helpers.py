@@ -44,7 +44,7 @@ def run_inline(
         salted_keys=salted_keys,
     )
     record = InlineRunner(backends, workers=workers, raise_errors=True).run(request)
-    return record, dict(backends.results.iter_results(record.job_id))
+    return record, dict(backends.job_results().iter_results(record.job_id))
 
 
 def generated_logs(folder: Path, lines: int, seed: int) -> dict[str, Path]:

@@ -607,7 +607,7 @@ def test_odd_keys_survive_dynamodb() -> None:
         "pattern_count", [f"s3://{AWS_BUCKET}/incoming/keys.log"], {"pattern": ODD_PATTERN}
     )
     runner.run(spec, backends)
-    assert dict(backends.results.iter_results(spec.job_id)) == want
+    assert dict(backends.job_results().iter_results(spec.job_id)) == want
     assert backends.results.top(spec.job_id, 3) == [(key, want[key]) for key in ODD_KEYS[::-1][:3]]
 
 
@@ -645,7 +645,7 @@ def test_value_over_dynamodb_item_limit_fails_the_job_naming_the_key(reducers: i
     record = backends.results.get_job(spec.job_id)
     assert record.status == "FAILED" and record.error == "InvalidParameterError"
     assert "'all-lines'" in record.cause and "\n" not in record.cause
-    stored = dict(backends.results.iter_results(spec.job_id))
+    stored = dict(backends.results.iter_results(spec.job_id))  # the table's rows
     assert "all-lines" not in stored
     if reducers == 1:
         assert stored == {}  # the store checks every row before the first write
@@ -678,7 +678,7 @@ def test_a_failed_jobs_partial_results_are_never_served(capsys: pytest.CaptureFi
     from logmr.cli import _show
 
     backends, spec = _failed_big_value_job()
-    assert dict(backends.results.iter_results(spec.job_id))  # some partitions were written
+    assert dict(backends.job_results().iter_results(spec.job_id))  # some partitions were written
     assert _show(backends.results, spec.job_id, None, as_json=True) == 1
     shown = json.loads(capsys.readouterr().out)
     assert (shown["status"], shown["results"]) == ("FAILED", {})

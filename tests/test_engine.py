@@ -86,7 +86,7 @@ def event_shapes(history: list[dict[str, Any]]) -> dict[str, tuple[str, frozense
 
 
 def record_and_results(job_id: str) -> tuple[Any, dict[str, Any]]:
-    results = embedded_backends(Settings.load()).results
+    results = embedded_backends(Settings.load()).job_results()
     return results.get_job(job_id), dict(results.iter_results(job_id))
 
 

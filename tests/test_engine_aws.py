@@ -48,7 +48,7 @@ def test_all_jobs_on_s3_and_dynamodb(aws_handler_env: None, logs: dict[str, Path
                 }
                 described = machine.run(request, request["job_id"])
                 assert described["status"] == "SUCCEEDED", described.get("cause")
-                results = runtime.backends().results
+                results = runtime.backends().job_results()
                 outcomes[job] = (
                     results.get_job(request["job_id"]),
                     dict(results.iter_results(request["job_id"])),

@@ -134,7 +134,7 @@ def store() -> Any:
 
 def assert_exact(job_id: str, reference: Reference) -> None:
     """SUCCEEDED, one result per word with its exact count, every line counted once."""
-    results = store().results
+    results = store().job_results()
     record = results.get_job(job_id)
     assert (record.status, record.error) == ("SUCCEEDED", None)
     assert dict(results.iter_results(job_id)) == reference.words
@@ -347,7 +347,7 @@ def test_a_finished_job_id_is_refused_and_its_results_stay(
 ) -> None:
     request = word_count("again-1", log)
     assert run_job(engine, request).status == "SUCCEEDED"
-    results = store().results
+    results = store().job_results()
     before = comparable(results.get_job("again-1"))
     # the same request again, then another job under the same id (on AWS a
     # second execution needs another name: Step Functions refuses a used one)
@@ -367,7 +367,7 @@ def test_a_failed_job_id_is_refused_too(handler_env: None, log: Path) -> None:
     assert (outcome.status, outcome.error) == ("FAILED", "JobExistsError")
     record = store().results.get_job("again-2")
     assert (record.status, record.error) == ("FAILED", "InvalidParameterError")
-    assert list(store().results.iter_results("again-2")) == []
+    assert list(store().job_results().iter_results("again-2")) == []
 
 
 @pytest.mark.functional
@@ -573,7 +573,7 @@ def test_storage_faults_on_s3_and_dynamodb_are_retried_and_exact(
         assert described["status"] == "SUCCEEDED", described.get("cause")
         assert storage.injected >= 1
         record = backends.results.get_job(job_id)
-        results = dict(backends.results.iter_results(job_id))
+        results = dict(backends.job_results().iter_results(job_id))
     retried = {name for name, attempt in plan.calls if attempt > 1}
     assert retried == ({retried_by} if retried_by in TASK_TYPES else set())
     assert (record.status, record.error) == ("SUCCEEDED", None)

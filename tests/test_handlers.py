@@ -60,7 +60,7 @@ def test_the_handlers_one_after_another(aws_handler_env: None, access_log: Path)
     assert done["status"] == "SUCCEEDED"
 
     record = runtime.backends().results.get_job("status-codes-2026-11-21")
-    results = dict(runtime.backends().results.iter_results("status-codes-2026-11-21"))
+    results = dict(runtime.backends().job_results().iter_results("status-codes-2026-11-21"))
     inline_record, inline_results = run_inline(
         access_log, "status_codes", fmt="apache_combined", reducers=2
     )

@@ -27,7 +27,8 @@ LAYERS: list[set[str]] = [
     {"formats"},  # bytes into records
     {"jobs"},  # records into pairs
     {"mapreduce"},  # map side, shuffle, partitions
-    {"layout", "storage"},  # where objects live; the store interfaces and local stores
+    {"layout"},  # where a job's objects live
+    {"storage"},  # the store interfaces, the local stores, the part files
     {"aws"},  # the AWS adapters of the stores
     {"plan"},  # cutting, sampling, tuning, cost
     {"tasks"},  # plan, map, reduce, finalize, mark_failed

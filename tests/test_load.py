@@ -106,7 +106,7 @@ def test_concurrent_jobs_on_the_local_engine(
         if pool is not None:
             pool.close()
     assert [execution.status for execution in executions] == ["SUCCEEDED"] * JOBS
-    store = embedded_backends(settings).results
+    store = embedded_backends(settings).job_results()
     for job_id, (_, reference) in zip(ids, inputs, strict=True):
         check(store, job_id, reference)
 
@@ -132,6 +132,6 @@ def test_concurrent_jobs_on_moto(inputs: list[tuple[Path, Any]], aws_handler_env
                     time.sleep(POLL_SECONDS)
                 statuses[job_id] = status
             assert set(statuses.values()) == {"SUCCEEDED"}, statuses
-            store = runtime.backends().results
+            store = runtime.backends().job_results()
             for job_id, (_, reference) in zip(arns, inputs, strict=True):
                 check(store, job_id, reference)

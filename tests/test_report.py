@@ -349,19 +349,26 @@ def test_cli_report_and_run_html_for_real_jobs(
 
 
 @pytest.mark.functional
-def test_cli_report_remote_reads_dynamodb(tmp_path: Path) -> None:
+def test_cli_report_remote_reads_dynamodb_and_the_part_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from moto import mock_aws
 
-    from aws_support import create_account
+    from aws_support import BUCKET, create_account
+    from logmr import layout
     from logmr.aws.dynamodb import DynamoResultStore
-    from logmr.config import DEFAULT_JOBS_TABLE, DEFAULT_RESULTS_TABLE
+    from logmr.aws.s3 import S3ObjectStore
+    from logmr.config import DEFAULT_DATA_PREFIX, DEFAULT_JOBS_TABLE, DEFAULT_RESULTS_TABLE
+    from logmr.storage.parts import part_text
 
     results = {"200": 40, "404": 9, HOSTILE: 1}
+    monkeypatch.setenv("LOGMR_BUCKET", BUCKET)
     with mock_aws():
         create_account()
         store = DynamoResultStore(DEFAULT_RESULTS_TABLE, DEFAULT_JOBS_TABLE)
-        store.put_job(record("status_codes", job_id="remote-1"))
-        store.put_results("remote-1", results.items())
+        store.put_job(record("status_codes", job_id="remote-1"))  # the record: DynamoDB
+        objects = S3ObjectStore(BUCKET, DEFAULT_DATA_PREFIX)  # every result: the part files
+        objects.put(layout.part_key("remote-1", 0), part_text(results.items())[0])
         target = tmp_path / "remote.html"
         argv = ["report", "remote-1", "--region", "us-east-1", "--html", str(target)]
         tables = ["--results-table", DEFAULT_RESULTS_TABLE, "--jobs-table", DEFAULT_JOBS_TABLE]

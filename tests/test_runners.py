@@ -52,7 +52,7 @@ def test_both_local_runners_give_the_same_record_and_results(
         shown: list[tuple[str, int, int]] = []
         request = build_request([str(access_log)], "status_codes", job_id=f"same-{name}")
         record = runner.run(request, shown_by(shown))
-        results = dict(embedded_backends(Settings.load()).results.iter_results(record.job_id))
+        results = dict(embedded_backends(Settings.load()).job_results().iter_results(record.job_id))
         assert record.status == "SUCCEEDED"
         assert shown[-1] == ("finalize", 1, 1)  # progress reached the end
         seen[name] = (record.counters, record.spec["format"], results)

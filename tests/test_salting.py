@@ -354,7 +354,7 @@ def test_salted_jobs_on_the_local_state_machine(
         sleep=no_sleep,
     )
     assert execution.status == "SUCCEEDED", execution.cause
-    store = embedded_backends(Settings.load()).results
+    store = embedded_backends(Settings.load()).job_results()
     record, results = store.get_job(f"salt-{job}"), dict(store.iter_results(f"salt-{job}"))
     assert record.spec["salted_keys"] == salted
     inline_record, inline = run_inline(
@@ -388,7 +388,7 @@ def test_salted_jobs_succeed_on_motos_step_functions_with_s3_and_dynamodb(
                 }
                 described = machine.run(request, request["job_id"])
                 assert described["status"] == "SUCCEEDED", described.get("cause")
-                store = runtime.backends().results
+                store = runtime.backends().job_results()
                 outcomes[job] = (
                     store.get_job(request["job_id"]),
                     dict(store.iter_results(request["job_id"])),
@@ -430,7 +430,7 @@ def test_retried_or_duplicated_reduce_and_finalize_stay_exact(
     )
     assert execution.status == "SUCCEEDED", execution.cause
     assert fault.fired >= 1
-    store = embedded_backends(Settings.load()).results
+    store = embedded_backends(Settings.load()).job_results()
     record = store.get_job(job_id)
     results = dict(store.iter_results(job_id))
     assert results == sessions_reference(rows, gap=1)

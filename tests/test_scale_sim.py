@@ -113,7 +113,7 @@ def _check_run(job_id: str, map_tasks: int, text: bytes, gets: list[Get]) -> dic
     manifest = backends.objects.get_json(layout.manifest_key(job_id))
     items = backends.objects.get_json(layout.map_items_key(job_id))
     record = backends.results.get_job(job_id)
-    results = dict(backends.results.iter_results(job_id))
+    results = dict(backends.job_results().iter_results(job_id))
     indexes = {
         task: shuffle.decode_index(backends.objects.get(layout.shuffle_key(job_id, task)))
         for task in range(map_tasks)
@@ -261,6 +261,7 @@ def test_distributed_map_on_motos_interpreter(
                 max_concurrency=manifest["spec"]["max_concurrency"],
                 expected_keys=manifest["tuning"]["expected_keys"],
                 distributed=True,
+                summarised=False,  # status_codes: no summary, no part file read
             ),
             Limits(),
         ).usage

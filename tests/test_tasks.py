@@ -148,13 +148,13 @@ def test_reduce_task_upserts_a_repeat_counts_once(log: Path, backends: Backends)
     for task in map_tasks:
         tasks.map_task(spec, task, backends)
     written = [tasks.reduce_task(spec, p, len(map_tasks), backends) for p in range(REDUCERS)]
-    rows = list(backends.results.iter_results(spec.job_id))
+    rows = list(backends.job_results().iter_results(spec.job_id))
     assert dict(rows) == reference(log)[0]
     assert sum(out["keys"] for out in written) == len(rows)
     part = backends.objects.get(layout.part_key(spec.job_id, 0))
     again = tasks.reduce_task(spec, 0, len(map_tasks), backends)
     assert again["keys"] == written[0]["keys"]
-    assert list(backends.results.iter_results(spec.job_id)) == rows  # one row per key
+    assert list(backends.job_results().iter_results(spec.job_id)) == rows  # one row per key
     assert backends.objects.get(layout.part_key(spec.job_id, 0)) == part
 
 
@@ -167,7 +167,7 @@ def test_reduce_task_refuses_a_partition_outside_the_reducers(
         tasks.map_task(spec, task, backends)
     with pytest.raises(InvalidParameterError, match=f"partition {partition} outside 0..2"):
         tasks.reduce_task(spec, partition, len(map_tasks), backends)
-    assert list(backends.results.iter_results(spec.job_id)) == []
+    assert list(backends.job_results().iter_results(spec.job_id)) == []
     assert backends.objects.list_keys(layout.job_prefix(spec.job_id) + "results/") == []
 
 
@@ -184,7 +184,7 @@ def test_finalize_records_succeeded_with_the_inputs_counts(log: Path, backends: 
     assert record.counters["malformed"] == malformed
     assert record.counters["records"] == lines - malformed == sum(counts.values())
     assert out["counters"] == record.counters
-    assert dict(backends.results.iter_results(spec.job_id)) == counts
+    assert dict(backends.job_results().iter_results(spec.job_id)) == counts
     assert record.result_keys == out["result_keys"] == len(counts)
     assert record.finished_at and record.bill is not None
     assert malformed >= len(JUNK)

@@ -311,8 +311,8 @@ def _run(args: argparse.Namespace) -> int:
     if (args.format or "auto") == "auto" and not args.json:
         print(f"logmr: format auto-detected: {record.spec.get('format')}", file=sys.stderr)
     if args.html:
-        _write_report(backends.results, record.job_id, args.html, quiet=args.json)
-    return _show(backends.results, record.job_id, args.top, args.json)
+        _write_report(backends.job_results(), record.job_id, args.html, quiet=args.json)
+    return _show(backends.job_results(), record.job_id, args.top, args.json)
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -372,7 +372,7 @@ def _submit(args: argparse.Namespace) -> int:
         return _failed(record, args.json)
     if spec.format == "auto" and not args.json:
         print(f"logmr: format auto-detected: {record.spec.get('format')}", file=sys.stderr)
-    return _show(runner.remote.results(), job_id, args.top, args.json)
+    return _show(runner.remote.job_results(), job_id, args.top, args.json)
 
 
 def _submit_request(args: argparse.Namespace) -> tuple[dict[str, Any], str | None]:
@@ -409,11 +409,11 @@ def _is_remote(args: argparse.Namespace) -> bool:
 
 def _results(args: argparse.Namespace) -> int:
     if _is_remote(args):
-        return _show(_remote(args).results(), args.job_id, args.top, args.json)
+        return _show(_remote(args).job_results(), args.job_id, args.top, args.json)
     from logmr.run.embedded import embedded_backends
 
     backends = embedded_backends(Settings.load(home=args.home))
-    return _show(backends.results, args.job_id, args.top, args.json)
+    return _show(backends.job_results(), args.job_id, args.top, args.json)
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -443,12 +443,12 @@ def _status(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     if _is_remote(args):
-        store: Any = _remote(args).results()
+        results = _remote(args).job_results()
     else:
         from logmr.run.embedded import embedded_backends
 
-        store = embedded_backends(Settings.load(home=args.home)).results
-    _write_report(store, args.job_id, args.html, quiet=False)
+        results = embedded_backends(Settings.load(home=args.home)).job_results()
+    _write_report(results, args.job_id, args.html, quiet=False)
     return 0
 
 

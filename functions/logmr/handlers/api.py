@@ -23,9 +23,11 @@ from aws_lambda_powertools.logging import correlation_paths
 from logmr.errors import InvalidParameterError, JobNotFoundError, TransientError
 from logmr.handlers.runtime import backends, logger, tracer
 from logmr.spec import check_job_id
+from logmr.storage.parts import TOP_KEPT
 
 DEFAULT_TOP = 20
-MAX_TOP = 1000
+#: the most results a query asks for: the result store keeps this many a partition
+MAX_TOP = TOP_KEPT
 _NUMBER = re.compile(r"[0-9]{1,7}")
 
 app = APIGatewayHttpResolver()

@@ -20,8 +20,9 @@ the reducer's output value is the result: a number, or an object with a
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
 from logmr.formats.base import Column, Format, Getter
@@ -55,23 +56,46 @@ def key_text(key: Any) -> str:
     return str(key)
 
 
-class ResultsView:
-    """What ``finalize`` sees of a job's results: all of them, or the top ``n``."""
+#: results a ``ResultsView`` keeps once read; more are read anew at each use
+KEPT_RESULTS = 10_000
 
-    def __init__(self, pairs: Iterable[tuple[str, Any]]) -> None:
-        self._pairs = dict(pairs)
+
+class ResultsView:
+    """What ``finalize`` sees of a job's results, in key order: all of them,
+    or the top ``n``. Given a function that streams them (Finalize: from the
+    part files), it keeps them after one read when they are few
+    (``KEPT_RESULTS``), else reads them anew at each use and never holds
+    them all; given the pairs themselves, it keeps them."""
+
+    def __init__(
+        self, pairs: Iterable[tuple[str, Any]] | Callable[[], Iterable[tuple[str, Any]]]
+    ) -> None:
+        self._source = pairs if callable(pairs) else None
+        self._kept: dict[str, Any] | None = None if callable(pairs) else dict(pairs)
+
+    def _stream(self) -> Iterable[tuple[str, Any]]:
+        """The results; the first use of a stream reads it (nothing is read
+        for a job whose summary never looks), and keeps it when it is short."""
+        if self._kept is not None:
+            return self._kept.items()
+        assert self._source is not None
+        head = list(itertools.islice(self._source(), KEPT_RESULTS + 1))
+        if len(head) <= KEPT_RESULTS:
+            self._kept = dict(head)
+            return self._kept.items()
+        return self._source()
 
     def __iter__(self) -> Iterator[tuple[str, Any]]:
-        return iter(self._pairs.items())
+        return iter(self._stream())
 
     def __len__(self) -> int:
-        return len(self._pairs)
+        return sum(1 for _ in self._stream())
 
     def get(self, key: str, default: Any = None) -> Any:
-        return self._pairs.get(key, default)
+        return next((value for found, value in self._stream() if found == key), default)
 
     def top(self, n: int) -> list[tuple[str, Any]]:
-        return top_n(self._pairs.items(), n)
+        return top_n(self._stream(), n)
 
 
 class Job:
@@ -145,6 +169,11 @@ class Job:
 
     def reducer(self, key: Any, values: list[Any]) -> Iterator[KV]:
         yield key, sum(values)
+
+    @classmethod
+    def summarises(cls) -> bool:
+        """The job has a ``finalize`` of its own (Finalize reads its results for it)."""
+        return cls.finalize is not Job.finalize
 
     def finalize(self, results: ResultsView) -> dict[str, Any] | None:
         """A small summary of the results for the job record (optional)."""

@@ -214,28 +214,39 @@ class AccessReport(Job):
         return WINDOW + window_name(start, self.options["tz"]), row
 
     def finalize(self, results: ResultsView) -> dict[str, Any]:
-        total = results.get(TOTAL) or {"count": 0, "bytes": 0, "errors": 0}
+        """One pass over the results; of the paths only the top N are kept."""
+        totals = [{"count": 0, "bytes": 0, "errors": 0}]
         status: dict[str, int] = {}
-        paths: list[tuple[str, Any]] = []
         windows: list[list[Any]] = []
-        for key, value in results:
-            if key.startswith(STATUS):
-                status[key[len(STATUS) :]] = value
-            elif key.startswith(PATH):
-                paths.append((key[len(PATH) :], value))
-            elif key.startswith(WINDOW):
-                quantiles = [value["p50"], value["p95"], value["p99"]] if "p50" in value else None
-                windows.append([key[len(WINDOW) :], value["count"], value["errors"], quantiles])
+        distinct = [0]
+
+        def paths() -> Iterator[tuple[str, Any]]:
+            for key, value in results:
+                if key.startswith(PATH):
+                    distinct[0] += 1
+                    yield key[len(PATH) :], value
+                elif key.startswith(STATUS):
+                    status[key[len(STATUS) :]] = value
+                elif key.startswith(WINDOW):
+                    name, quantiles = key[len(WINDOW) :], _quantiles(value)
+                    windows.append([name, value["count"], value["errors"], quantiles])
+                elif key == TOTAL and value:
+                    totals[0] = value
+
+        top = top_n(paths(), self.options["top"])
+        total = totals[0]
         windows.sort()
         return {
             "requests": total["count"],
             "bytes": total["bytes"],
             "errors": total["errors"],
             "status": dict(sorted(status.items())),
-            "top_paths": [
-                [path, value["count"], value["bytes"]]
-                for path, value in top_n(paths, self.options["top"])
-            ],
-            "distinct_paths": len(paths),
+            "top_paths": [[path, value["count"], value["bytes"]] for path, value in top],
+            "distinct_paths": distinct[0],
             "windows": windows,
         }
+
+
+def _quantiles(value: dict[str, Any]) -> list[Any] | None:
+    """A window's p50, p95 and p99, when it has them."""
+    return [value["p50"], value["p95"], value["p99"]] if "p50" in value else None

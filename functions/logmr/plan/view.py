@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any, BinaryIO
 
 from logmr.inputs.source import InputObject, InputSource
+from logmr.jobs import load_job
 from logmr.plan import cost, planner
 from logmr.plan.tuning import Limits
 from logmr.spec import INLINE_MAP_MAX_TASKS, JobSpec
@@ -96,6 +97,7 @@ def plan_report(
             expected_keys=planned.tuning.expected_keys,
             distributed=planned.distributed,
             sample_reads=planned.sample.reads,
+            summarised=load_job(spec.job, spec.params).summarises(),
         )
         report["estimate"] = cost.estimate(shape, limits).to_dict()
         report["prices_checked"] = cost.PRICES_CHECKED

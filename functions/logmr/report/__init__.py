@@ -7,12 +7,12 @@ from pathlib import Path
 
 from logmr.report.data import ReportData, analyse, gather
 from logmr.report.page import render
-from logmr.storage.base import ResultStore
+from logmr.storage.parts import JobResults
 
 __all__ = ["ReportData", "analyse", "gather", "render", "write_report"]
 
 
-def write_report(store: ResultStore, job_id: str, path: Path | str) -> Path:
+def write_report(store: JobResults, job_id: str, path: Path | str) -> Path:
     """Write job ``job_id``'s report to ``path`` (written whole, then renamed)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

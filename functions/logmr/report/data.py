@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from logmr.storage.base import JobRecord, ResultStore
+from logmr.storage.base import JobRecord
+from logmr.storage.parts import JobResults
 
 #: a window start as the window jobs name it: UTC with Z, or the log's clock without
 WINDOW_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
@@ -60,7 +61,7 @@ class ReportData:
         return list(self.record.malformed_samples or [])
 
 
-def gather(store: ResultStore, job_id: str) -> ReportData:
+def gather(store: JobResults, job_id: str) -> ReportData:
     """A job's record and (when it SUCCEEDED: only then are they whole) its results."""
     record = store.get_job(job_id)
     results = dict(store.iter_results(job_id)) if record.status == "SUCCEEDED" else {}

@@ -29,16 +29,20 @@ from logmr import limits
 from logmr.aws.clients import Clients
 from logmr.aws.dynamodb import DynamoResultStore
 from logmr.aws.errors import error_code, translate
+from logmr.aws.s3 import S3ObjectStore
 from logmr.config import (
     DEFAULT_JOBS_TABLE,
     DEFAULT_RESULTS_TABLE,
     DEFAULT_STATE_MACHINE,
+    ENV_BUCKET,
+    ENV_DATA_PREFIX,
     ENV_JOBS_TABLE,
     ENV_RESULTS_TABLE,
     ENV_STATE_MACHINE,
     Settings,
 )
 from logmr.errors import (
+    InvalidParameterError,
     JobNotFoundError,
     LogmrError,
     StateMachineNotFoundError,
@@ -47,6 +51,7 @@ from logmr.run.request import validate
 from logmr.run.watch import ExecutionWatcher, Progress
 from logmr.spec import JobSpec
 from logmr.storage.base import JobRecord
+from logmr.storage.parts import JobResults
 
 __all__ = [
     "DEFAULT_STATE_MACHINE",
@@ -169,6 +174,20 @@ class Remote:
             return {}
         variables: dict[str, str] = config.get("Environment", {}).get("Variables", {})
         return variables
+
+    def job_results(self) -> JobResults:
+        """Records and top results from DynamoDB, every result from the part
+        files in the data bucket (the settings', else the deployed Plan
+        function's ``LOGMR_BUCKET`` and ``LOGMR_DATA_PREFIX``)."""
+        env = {} if self.settings.bucket else self._plan_environment()
+        bucket = self.settings.bucket or env.get(ENV_BUCKET, "")
+        if not bucket:
+            raise InvalidParameterError(
+                f"no data bucket: set {ENV_BUCKET} (the stack's output BucketName)"
+            )
+        prefix = env.get(ENV_DATA_PREFIX) or self.settings.data_prefix
+        objects = S3ObjectStore(bucket, prefix, clients=self.clients)
+        return JobResults(objects, self.results())
 
     def results(self) -> DynamoResultStore:
         results, jobs = self.tables()

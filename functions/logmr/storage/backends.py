@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from logmr.inputs.source import InputSource
 from logmr.storage.base import ObjectStore, ResultStore
+from logmr.storage.parts import JobResults
 
 
 @dataclass
@@ -17,3 +18,7 @@ class Backends:
     inputs: InputSource
     objects: ObjectStore
     results: ResultStore
+
+    def job_results(self) -> JobResults:
+        """Jobs' records and results: every result from the part files."""
+        return JobResults(self.objects, self.results)

@@ -3,11 +3,10 @@ counter sums and JSON lines."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from logmr.plan.cost import READ_THREADS
 
@@ -27,13 +26,3 @@ def read_all(read: Callable[[int], T], items: Iterable[int]) -> list[T]:
 def add(total: dict[str, int], more: dict[str, int]) -> None:
     for name, value in more.items():
         total[name] = total.get(name, 0) + value
-
-
-#: compact JSON, text as it is: one encoder, not one per call (``json.dumps``
-#: with arguments builds a new encoder each time: a cost per result key)
-_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
-
-def json_lines(values: Iterable[Any]) -> str:
-    """One compact JSON line per value (a part file, the quarantine)."""
-    return "".join(_COMPACT(value) + "\n" for value in values)

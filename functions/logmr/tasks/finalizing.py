@@ -17,7 +17,8 @@ from logmr.plan import cost
 from logmr.spec import JobSpec
 from logmr.storage.backends import Backends
 from logmr.storage.counting import CountingStore
-from logmr.tasks.common import add, json_lines, now, read_all
+from logmr.storage.parts import iter_part_results, json_lines, part_text, store_best
+from logmr.tasks.common import add, now, read_all
 
 
 def finalize(spec: JobSpec, map_task_count: int, backends: Backends) -> dict[str, Any]:
@@ -40,7 +41,7 @@ def finalize(spec: JobSpec, map_task_count: int, backends: Backends) -> dict[str
         samples.extend(summary["samples"][: max(MAX_SAMPLES - len(samples), 0)])
         seconds["map_task_s"] += summary["seconds"]
         add(requests, summary.get("requests", {}))
-    keys = 0
+    keys = stored = 0
     reduce_summaries = read_all(
         lambda partition: objects.get_json(layout.reduce_summary_key(spec.job_id, partition)),
         range(spec.reducers),
@@ -49,22 +50,24 @@ def finalize(spec: JobSpec, map_task_count: int, backends: Backends) -> dict[str
     for summary in reduce_summaries:
         add(counters, summary["counters"])
         keys += summary["keys"]
+        stored += summary["stored"]
         seconds["reduce_task_s"] += summary["seconds"]
         add(requests, summary.get("requests", {}))
         for key, value in summary.get("partials", ()):
             partials.setdefault(key, []).append(value)
     if partials:  # before the summary reads the results; a re-run upserts the same rows
-        salted = reduce_groups(job, partials)
-        part = json_lines(salted)  # each (key, value) pair a JSON array
-        objects.put(layout.salted_part_key(spec.job_id), part.encode())
-        keys += backends.results.put_results(spec.job_id, salted)
+        part, rows = part_text(reduce_groups(job, partials))
+        objects.put(layout.salted_part_key(spec.job_id), part)
+        keys += len(rows)
+        stored += store_best(backends.results, spec.job_id, rows)
         add(counters, dict(job.counters))  # anything the reducer counted
     if samples:
         lines = json_lines(samples)
         objects.put(layout.quarantine_key(spec.job_id), lines.encode())
     manifest = objects.get_json(layout.manifest_key(spec.job_id))
     record = backends.results.get_job(spec.job_id)
-    record.summary = job.finalize(ResultsView(backends.results.iter_results(spec.job_id)))
+    # every result, streamed from the part files: memory per part file, not per key
+    record.summary = job.finalize(ResultsView(lambda: iter_part_results(objects, spec.job_id)))
     record.status = "SUCCEEDED"
     record.counters = counters
     record.result_keys = keys
@@ -87,7 +90,7 @@ def finalize(spec: JobSpec, map_task_count: int, backends: Backends) -> dict[str
             "Finalize": time.perf_counter() - started,
         },
         requests=_plan_requests(manifest, spec, requests),
-        result_items=keys,
+        result_items=stored,
         record_bytes=len(json.dumps(record.to_dict())),
     )
     backends.results.put_job(record)

@@ -12,7 +12,8 @@ from logmr.mapreduce.side import group_into, reduce_groups
 from logmr.spec import JobSpec
 from logmr.storage.backends import Backends
 from logmr.storage.counting import CountingStore
-from logmr.tasks.common import json_lines, read_all
+from logmr.storage.parts import part_text, store_best
+from logmr.tasks.common import read_all
 
 
 def reduce_task(
@@ -20,9 +21,10 @@ def reduce_task(
 ) -> dict[str, Any]:
     """Read one partition from every map task's shuffle object (an index and a
     block each: at most 2 GETs per map task, ``READ_THREADS`` at a time),
-    reduce, write results. A salted key's values (``spec.salted_keys``: the
-    key is in every partition) are only combined: the partial pairs go to the
-    reduce summary, for Finalize to reduce."""
+    reduce, write the partition's part file (every result) and its best
+    results to the result store (``storage.parts``). A salted key's values
+    (``spec.salted_keys``: the key is in every partition) are only combined:
+    the partial pairs go to the reduce summary, for Finalize to reduce."""
     started = time.perf_counter()
     if not 0 <= partition < spec.reducers:
         raise InvalidParameterError(f"partition {partition} outside 0..{spec.reducers - 1}")
@@ -42,14 +44,15 @@ def reduce_task(
         for key in sorted(salted.intersection(groups))
         for out_key, value in job.combiner(key, groups.pop(key))
     ]
-    reduced = reduce_groups(job, groups)
-    part = json_lines(reduced)  # each (key, value) pair a JSON array
-    objects.put(layout.part_key(spec.job_id, partition), part.encode())
-    written = backends.results.put_results(spec.job_id, reduced)
+    part, rows = part_text(reduce_groups(job, groups))
+    del groups
+    objects.put(layout.part_key(spec.job_id, partition), part)
+    stored = store_best(backends.results, spec.job_id, rows)
     requests = objects.requests()
     summary = {
         "partition": partition,
-        "keys": written,
+        "keys": len(rows),
+        "stored": stored,
         "counters": dict(job.counters),
         "seconds": round(time.perf_counter() - started, 4),
         "requests": {**requests, "put": requests["put"] + 1},  # and this summary's PUT
@@ -57,4 +60,4 @@ def reduce_task(
     if partials:
         summary["partials"] = partials
     objects.put_json(layout.reduce_summary_key(spec.job_id, partition), summary)
-    return {"partition": partition, "keys": written, "seconds": summary["seconds"]}
+    return {"partition": partition, "keys": len(rows), "seconds": summary["seconds"]}

@@ -1,0 +1,106 @@
+"""A job's results where they live.
+
+Every result is in the job's part files (``layout.part_key``: one per
+reducer, and Finalize's for the salted keys), one JSON line ``[key, value]``
+each, every file in key order: they are the source of truth, in the object
+store (a folder, or S3) where no per-partition limit applies, and they are
+read as streams, a few MiB at a time, merged in key order, so reading them
+costs memory per file, not per key.
+
+The result store (SQLite, DynamoDB) keeps the job record and, of each part
+file, the ``TOP_KEPT`` best results: the job's top N for any ``N <= TOP_KEPT``
+is among them, which is what ``logmr results --top`` and the HTTP API query.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+from collections.abc import Iterable, Iterator
+from operator import itemgetter
+from typing import Any
+
+from logmr import layout
+from logmr.jobs.base import top_n
+from logmr.storage.base import JobRecord, ObjectStore, ResultStore
+
+#: results of each part file kept in the result store, the best first: at
+#: least the largest top N served from there (the HTTP API's ``?top=``)
+TOP_KEPT = 1000
+#: bytes of a part file read at a time
+READ_BYTES = 4 * 1024 * 1024
+
+Pair = tuple[str, Any]
+
+
+#: compact JSON, text as it is: one encoder, not one per call (``json.dumps``
+#: with arguments builds a new encoder each time: a cost per result key)
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def json_lines(values: Iterable[Any]) -> str:
+    """One compact JSON line per value (a part file, the quarantine)."""
+    return "".join(_COMPACT(value) + "\n" for value in values)
+
+
+def part_text(pairs: Iterable[Pair]) -> tuple[bytes, list[Pair]]:
+    """A part file's bytes, one line ``[key, value]`` per key in key order (a
+    key given twice keeps its last value, as an upsert would), and its pairs
+    in that order."""
+    rows = sorted(dict(pairs).items())
+    return json_lines(rows).encode(), rows
+
+
+def store_best(store: ResultStore, job_id: str, rows: list[Pair]) -> int:
+    """Keep the ``TOP_KEPT`` best of a part file's ``rows`` in the result
+    store (an upsert: a retried task writes the same rows); how many."""
+    return store.put_results(job_id, top_n(rows, TOP_KEPT))
+
+
+def _lines(objects: ObjectStore, key: str) -> Iterator[Pair]:
+    """One part file's pairs, read ``READ_BYTES`` at a time."""
+    start, rest = 0, b""
+    while True:
+        chunk = objects.get_range(key, start, start + READ_BYTES)
+        start += len(chunk)
+        text = rest + chunk
+        end = text.rfind(b"\n") + 1 if chunk else len(text)
+        for line in text[:end].splitlines():
+            key_text, value = json.loads(line)
+            yield key_text, value
+        rest = text[end:]
+        if not chunk:
+            return
+
+
+def part_keys(objects: ObjectStore, job_id: str) -> list[str]:
+    """The job's part files (one LIST)."""
+    prefix = layout.part_key(job_id, 0).rsplit("/", 1)[0] + "/"
+    return sorted(objects.list_keys(prefix))
+
+
+def iter_part_results(objects: ObjectStore, job_id: str) -> Iterator[Pair]:
+    """Every result of the job, in key order, streamed from its part files."""
+    streams = [_lines(objects, key) for key in part_keys(objects, job_id)]
+    return heapq.merge(*streams, key=itemgetter(0))
+
+
+class JobResults:
+    """A job's record and results, wherever the job ran: every result from
+    the part files in ``objects``, the top N from ``store`` (or from the part
+    files past ``TOP_KEPT``)."""
+
+    def __init__(self, objects: ObjectStore, store: ResultStore) -> None:
+        self.objects = objects
+        self.store = store
+
+    def get_job(self, job_id: str) -> JobRecord:
+        return self.store.get_job(job_id)
+
+    def iter_results(self, job_id: str) -> Iterator[Pair]:
+        return iter_part_results(self.objects, job_id)
+
+    def top(self, job_id: str, n: int) -> list[Pair]:
+        if n <= TOP_KEPT:
+            return self.store.top(job_id, n)
+        return top_n(self.iter_results(job_id), n)
