@@ -779,19 +779,17 @@ _FAMILY_QUERIES: tuple[tuple[tuple[int, int], ...], ...] = (
 )
 
 
+#: a client: b"203.0.113.9 - - [", b" HTTP/1.1\" ", b"user agent\"\n"
+_Client = tuple[bytes, bytes, bytes]
+#: a path: b" /path", its class's 65,536 methods and status indexes, its
+#: family's 65,536 query kinds, its smallest 200 response size and how many sizes
+_Path = tuple[bytes, list[bytes], list[int], list[int], int, int]
+
+
 @dataclass(frozen=True)
 class _RealisticPools:
-    ip_table: list[int]  # 2**20 client indexes, skewed
-    ip_prefix: list[bytes]
-    ip_proto: list[bytes]
-    ip_ua: list[bytes]
-    path_table: list[int]  # 2**20 path indexes, Zipf-like
-    path_bytes: list[bytes]  # b" /path"
-    path_methods: list[list[bytes]]  # per path, its class's 65,536 methods
-    path_statuses: list[list[int]]  # per path, its class's 65,536 status indexes
-    path_queries: list[list[int]]  # per path, its family's 65,536 query kinds
-    path_low: list[int]  # per path, the smallest 200 response
-    path_span: list[int]  # per path, how many 200 response sizes
+    clients: list[_Client]  # 2**20 entries, skewed: one look-up per line
+    paths: list[_Path]  # 2**20 entries, Zipf-like
     query_kinds: list[_QueryKind]
     status_fixed: list[bytes | None]  # per status, its piece when the size is fixed
     status_low: list[int]
@@ -947,18 +945,17 @@ def _realistic_pools() -> _RealisticPools:
     for (_, path), w in zip(pages, raw, strict=True):
         ref_pairs.append((site + path + b'" "', max(1, 52_000 * w // sum(raw))))
     ref_pairs += _EXTERNAL_REFERERS
+    clients: list[_Client] = [
+        (ip + b" - - [", b" " + proto + b'" ', ua + b'"\n')
+        for ip, (ua, proto, _) in zip(ips, client_ua, strict=True)
+    ]
+    by_path: list[_Path] = [
+        (b" " + p, methods[c], statuses[c], family_tables[f], low, span)
+        for (p, c, f), (low, span) in zip(paths, sizes, strict=True)
+    ]
     return _RealisticPools(
-        ip_table=ip_table,
-        ip_prefix=[ip + b" - - [" for ip in ips],
-        ip_proto=[b" " + proto + b'" ' for _, proto, _ in client_ua],
-        ip_ua=[ua + b'"\n' for ua, _, _ in client_ua],
-        path_table=path_table,
-        path_bytes=[b" " + p for p, _, _ in paths],
-        path_methods=[methods[c] for _, c, _ in paths],
-        path_statuses=[statuses[c] for _, c, _ in paths],
-        path_queries=[family_tables[f] for _, _, f in paths],
-        path_low=[low for low, _ in sizes],
-        path_span=[span for _, span in sizes],
+        clients=[clients[i] for i in ip_table],
+        paths=[by_path[i] for i in path_table],
         query_kinds=kinds,
         status_fixed=status_fixed,
         status_low=status_low,
@@ -983,20 +980,7 @@ _REAL_RECORD = struct.Struct("<IIHHHHHHIIBBxx")
 
 def _realistic_blocks(rng: random.Random) -> Iterator[list[bytes]]:
     pools = _realistic_pools()
-    ip_table, ip_prefix, ip_proto, ip_ua = (
-        pools.ip_table,
-        pools.ip_prefix,
-        pools.ip_proto,
-        pools.ip_ua,
-    )
-    path_table, path_bytes = pools.path_table, pools.path_bytes
-    path_methods, path_statuses, path_queries = (
-        pools.path_methods,
-        pools.path_statuses,
-        pools.path_queries,
-    )
-    path_low, path_span = pools.path_low, pools.path_span
-    kinds = pools.query_kinds
+    clients, paths, kinds = pools.clients, pools.paths, pools.query_kinds
     status_fixed, status_low, status_span = pools.status_fixed, pools.status_low, pools.status_span
     status_format = [code + b' %d "' for code in _STATUSES]
     head_sizes = [code + b' - "' for code in _STATUSES]  # HEAD: no body
@@ -1017,10 +1001,10 @@ def _realistic_blocks(rng: random.Random) -> Iterator[list[bytes]]:
             if step[dt]:
                 epoch += step[dt]
                 ts = clock.text(epoch)
-            ci = ip_table[c >> shift]
-            pi = path_table[p >> shift]
-            method = path_methods[pi][m]
-            si = path_statuses[pi][s]
+            prefix, proto, agent = clients[c >> shift]
+            path, methods, statuses, queries, low, span = paths[p >> shift]
+            method = methods[m]
+            si = statuses[s]
             if method is head:
                 size = head_sizes[si]
             elif si:
@@ -1028,27 +1012,15 @@ def _realistic_blocks(rng: random.Random) -> Iterator[list[bytes]]:
                     status_low[si] + n % status_span[si]
                 )
             else:
-                size = ok_format % (path_low[pi] + n % path_span[pi])
-            k = path_queries[pi][q]
+                size = ok_format % (low + n % span)
+            k = queries[q]
             if k:
                 template, modulus, base, choices = kinds[k]
                 choice = choices[qc % len(choices)]
                 query = template % ((base + qn % modulus, choice) if modulus else choice)
             else:
                 query = b""
-            line = join(
-                (
-                    ip_prefix[ci],
-                    ts,
-                    method,
-                    path_bytes[pi],
-                    query,
-                    ip_proto[ci],
-                    size,
-                    referer[r],
-                    ip_ua[ci],
-                )
-            )
+            line = join((prefix, ts, method, path, query, proto, size, referer[r], agent))
             if bad < _MALFORMED_SLOTS:
                 line = _malformed(garbage, line, v, r)
             append(line)
