@@ -306,8 +306,8 @@ def shape_input(data: Input, size: str) -> dict[str, Any]:
 
 #: what each shape is, for the report
 SHAPE_NOTES = {
-    "simple": "about 500 paths (a few with a query string), 2,000 clients, "
-    "sizes from a few per path",
+    "simple": "500 request targets (425 paths once query strings are stripped), "
+    "2,000 clients, a few sizes per path",
     "realistic": "50,000 paths carrying ids (about 380,000 request targets per GB with "
     "their query strings), 200,000 clients, a size drawn per response",
 }
