@@ -77,8 +77,8 @@ $(VENV)/.installed-bench: $(BIN)/python pyproject.toml
 	touch $@ $(VENV)/.installed
 
 # logmr against DuckDB, Lithops, Dask and mrjob (100 MB, then 1 GB, 3 rounds
-# each; long: mrjob takes minutes), then the map task profile. bench-quick:
-# 100 MB, one round.
+# each, on both generated shapes: simple and realistic; long: mrjob takes
+# minutes), then the map task profile. bench-quick: 100 MB, one round.
 bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/bench_peers.py --size 100MB
 	$(BIN)/python bench/bench_peers.py

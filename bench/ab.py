@@ -3,7 +3,7 @@ alternated round by round on the same input, medians and every answer
 compared. For a change that should not move the benchmarks (a refactoring):
 
     git worktree add /tmp/before <old commit>
-    python bench/ab.py --before /tmp/before --size 1GB --runs 5
+    python bench/ab.py --before /tmp/before --size 1GB --runs 5 [--shape realistic]
 
 The other checkout's code is imported through ``PYTHONPATH`` (its
 ``functions/``) with this environment's dependencies.
@@ -43,10 +43,16 @@ def main() -> int:
     parser.add_argument("--before", type=Path, required=True, help="the other checkout")
     parser.add_argument("--size", default="1GB")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--shape", choices=("simple", "realistic"), default="simple")
     args = parser.parse_args()
-    data = prepare_input(args.size)
+    data = prepare_input(args.size, args.shape)
     checkouts = {"before": args.before.resolve(), "after": HERE}
-    report: dict[str, Any] = {"input": str(data.path), "bytes": data.bytes, "questions": {}}
+    report: dict[str, Any] = {
+        "input": str(data.path),
+        "shape": data.shape,
+        "bytes": data.bytes,
+        "questions": {},
+    }
     for question in QUESTIONS:
         seconds: dict[str, list[float]] = {name: [] for name in checkouts}
         answers: dict[str, Any] = {}

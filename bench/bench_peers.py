@@ -1,8 +1,11 @@
-"""logmr against its peers on the same question and the same input.
+"""logmr against its peers on the same questions and the same inputs.
 
-Run ``python bench/bench_peers.py [--size 1GB] [--runs 3] [--quick]`` (``make
-bench``). For each question (``status_codes``; ``access_report`` when logmr
-has that job) it runs, alternating, as subprocesses timed from start to exit:
+Run ``python bench/bench_peers.py [--size 1GB] [--runs 3] [--shape both]
+[--quick]`` (``make bench``). For each input shape (``simple``: the generated
+log of few distinct keys; ``realistic``: 50,000 paths, about 380,000 request
+targets per GB, 200,000 clients, a size per response) and each question
+(``status_codes``, ``access_report``, ``top_paths``: see ``QUESTIONS``) it
+runs, alternating, as subprocesses timed from start to exit:
 
 - logmr: ``logmr run PATH --job J --json`` (the state machine on the local
   engine) and the same with ``--engine inline``, all cores, a fresh LOGMR_HOME;
@@ -11,11 +14,13 @@ has that job) it runs, alternating, as subprocesses timed from start to exit:
 - each peer that is installed (the ``bench`` extra): DuckDB SQL, Lithops'
   localhost backend, a Dask bag and mrjob's local runner (``peers/*.py``).
 
-It writes JSON and Markdown (``bench/results/peers-<size>.*``): median wall
-time, events/s, MB/s, the peak summed RSS of the process tree, and each
+It writes JSON and Markdown (``bench/results/peers-<size>.*``, one section
+per shape; ``peers-<size>-<shape>.*`` when one shape is asked for): median
+wall time, events/s, MB/s, the peak summed RSS of the process tree, and each
 system's wall time relative to logmr's state machine, with the issue's
 targets. Exit status 1 when an answer differs or a run fails; speed is never
-asserted. The input is the cached generated log of ``bench_status_codes.py``.
+asserted. The inputs are the cached generated logs of
+``bench_status_codes.prepare_input``.
 """
 
 from __future__ import annotations
@@ -51,14 +56,18 @@ from bench_status_codes import (
 PEERS = ROOT / "bench" / "peers"
 RESULTS = ROOT / "bench" / "results"
 #: logmr's job and parameters for each question: the peers' question exactly,
-#: so access_report leaves out its windows and percentiles (no peer computes them)
+#: so access_report leaves out its windows and percentiles (no peer computes
+#: them), and top_paths strips query strings (``peers/common.py``)
 QUESTIONS = {
     "status_codes": ("status_codes", []),
     "access_report": (
         "access_report",
         ["--param", "percentiles=false", "--param", "windows=false"],
     ),
+    "top_paths": ("top_paths", ["--param", "strip_query=true"]),
 }
+#: the generator's shapes (``logmr.devtools.generate.GENERATED_SHAPES``)
+SHAPES = ("simple", "realistic")
 #: the issue's targets: a peer's median wall time over logmr's (state machine)
 TARGETS = {"duckdb": 1.0, "lithops": 3.0, "dask": 3.0, "mrjob": 20.0}
 #: mrjob's local runner takes minutes per GB: it runs this many times at most
@@ -87,6 +96,9 @@ def logmr_answer(question: str, data: dict[str, Any]) -> dict[str, Any]:
         out["status"] = {str(k): int(v) for k, v in sorted(data["results"].items())}
         return out
     summary = data["summary"]
+    if question == "top_paths":
+        out["top_paths"] = [[str(p), int(n), int(b)] for p, n, b in summary["top"]]
+        return out
     out["status"] = {str(k): int(v) for k, v in sorted(summary["status"].items())}
     out["requests"] = int(summary["requests"])
     out["bytes"] = int(summary["bytes"])
@@ -215,11 +227,15 @@ def measure(question: str, chosen: list[System], data: Input, rounds: int) -> di
                 if system.key in ("logmr", "reference"):
                     raise
                 failed[system.key] = (str(exc).strip().splitlines() or [repr(exc)])[-1][:300]
-                print(f"{question} {system.key} failed: {failed[system.key]}", file=sys.stderr)
+                print(
+                    f"{data.shape} {question} {system.key} failed: {failed[system.key]}",
+                    file=sys.stderr,
+                )
                 continue
             runs[system.key].append(run)
             print(
-                f"{question} round {round_no}/{rounds} {system.key}: {run.seconds:.2f} s, "
+                f"{data.shape} {question} round {round_no}/{rounds} {system.key}: "
+                f"{run.seconds:.2f} s, "
                 f"peak {run.peak_rss_bytes / MIB:,.0f} MiB",
                 file=sys.stderr,
             )
@@ -237,6 +253,10 @@ def measure(question: str, chosen: list[System], data: Input, rounds: int) -> di
             continue
         median = _median([run.seconds for run in done])
         same = all(run.answer == reference for run in done)
+        # the k-th run of every system is from round k: its time over logmr's of that round
+        per_round = [
+            run.seconds / mine.seconds for run, mine in zip(done, runs["logmr"], strict=False)
+        ]
         rows[system.key] = {
             "label": system.label,
             "command": " ".join(shown(Path(part)) for part in system.command(question, data.path)),
@@ -248,10 +268,14 @@ def measure(question: str, chosen: list[System], data: Input, rounds: int) -> di
             "peak_rss_mib": round(max(run.peak_rss_bytes for run in done) / MIB, 1),
             "processes_max": max(run.processes for run in done),
             "ratio_to_logmr": round(median / logmr_s, 2),
+            "ratio_to_logmr_per_round": [round(value, 2) for value in per_round],
             "answer_identical": same,
         }
         if not same:
-            print(f"{question}: {system.key} disagrees with the reference", file=sys.stderr)
+            print(
+                f"{data.shape} {question}: {system.key} disagrees with the reference",
+                file=sys.stderr,
+            )
             for run in done:
                 print(f"  {json.dumps(run.answer)[:2000]}", file=sys.stderr)
     targets = {
@@ -269,11 +293,75 @@ def measure(question: str, chosen: list[System], data: Input, rounds: int) -> di
     return {"answer": reference, "systems": rows, "targets": targets}
 
 
+def shape_input(data: Input, size: str) -> dict[str, Any]:
+    return {
+        "path": shown(data.path),
+        "shape": data.shape,
+        "size": size,
+        "bytes": data.bytes,
+        "lines": data.lines,
+        "generated_in_s": None if data.generated_in_s is None else round(data.generated_in_s, 1),
+    }
+
+
+#: what each shape is, for the report
+SHAPE_NOTES = {
+    "simple": "500 request targets (425 paths once query strings are stripped), "
+    "2,000 clients, a few sizes per path",
+    "realistic": "50,000 paths carrying ids (about 380,000 request targets per GB with "
+    "their query strings), 200,000 clients, a size drawn per response",
+}
+
+
+def question_table(question: str, result: dict[str, Any]) -> list[str]:
+    answer = result["answer"]
+    out = [
+        f"### {question}",
+        "",
+        "| System | Wall s (median) | Runs (s) | Events/s | MB/s | Peak RSS MiB "
+        "| Ratio to logmr | Ratio per round | Same answer |",
+        "|---|---:|---|---:|---:|---:|---:|---|---|",
+    ]
+    for row in result["systems"].values():
+        if "failed" in row:
+            out.append(f"| {row['label']} | failed: {row['failed']} | | | | | | | NO |")
+            continue
+        runs = ", ".join(f"{value:.2f}" for value in row["wall_s_runs"])
+        ratios = row.get("ratio_to_logmr_per_round") or []
+        spread = f"{min(ratios):.2f}-{max(ratios):.2f}" if ratios else ""
+        out.append(
+            f"| {row['label']} | {row['wall_s_median']:.2f} | {runs} | "
+            f"{row['events_per_s']:,} | {row['mb_per_s']:,.1f} | {row['peak_rss_mib']:,.1f} "
+            f"| {row['ratio_to_logmr']:.2f} | {spread} "
+            f"| {'yes' if row['answer_identical'] else 'NO'} |"
+        )
+    goals = "; ".join(
+        f"{key} >= {goal['target_ratio']:g}x: {goal['measured_ratio']:.2f}x "
+        f"({'met' if goal['met'] else 'NOT met'})"
+        for key, goal in result["targets"].items()
+    )
+    facts = [f"{answer['lines']:,} lines", f"{answer['malformed']:,} malformed"]
+    if "status" in answer:
+        facts.append(f"{len(answer['status'])} status codes")
+    if "bytes" in answer:
+        facts.append(f"{answer['bytes']:,} bytes")
+    if answer.get("top_paths"):
+        top = answer["top_paths"][0]
+        facts.append(f"top path `{top[0]}` ({top[1]:,} requests)")
+    out += [
+        "",
+        f"Answer: {', '.join(facts)}. Targets (peer time over logmr's): "
+        f"{goals or 'no peer installed'}.",
+        "",
+    ]
+    return out
+
+
 def markdown(report: dict[str, Any]) -> str:
-    info, data, load = report["machine"], report["input"], report["load_average"]
+    info, load = report["machine"], report["load_average"]
     scaling = info["cpu_scaling"]
     out = [
-        f"# logmr and its peers, {data['size']} input",
+        f"# logmr and its peers, {report['size']} input",
         "",
         f"- Machine: {info['cores']} cores (`os.cpu_count()`; {scaling['effective_cores']:.2f} "
         f"effective: {scaling['processes']} CPU-bound processes against one), "
@@ -285,50 +373,30 @@ def markdown(report: dict[str, Any]) -> str:
             if report["code"]["functions_modified"]
             else ""
         ),
-        f"- Input: `{data['path']}`, {data['bytes']:,} bytes, {data['lines']:,} lines "
-        "(apache_combined, seed 1), warm page cache (read before every run)",
         f"- Wall time of the whole subprocess, median of {report['runs']} runs alternating "
         f"the systems (mrjob: {SLOW_RUNS['mrjob']} run); peak RSS summed over the process "
         f"tree, polled every {POLL_SECONDS * 1000:.0f} ms; ratio = the system's time over "
-        "logmr's (state machine): above 1, logmr is faster",
+        "logmr's (state machine): above 1, logmr is faster; ratio per round: the lowest "
+        "and highest of the system's time over logmr's in the same round",
         "",
     ]
-    for question, result in report["questions"].items():
-        answer = result["answer"]
-        out += [
-            f"## {question}",
-            "",
-            "| System | Wall s (median) | Runs (s) | Events/s | MB/s | Peak RSS MiB "
-            "| Ratio to logmr | Same answer |",
-            "|---|---:|---|---:|---:|---:|---:|---|",
-        ]
-        for row in result["systems"].values():
-            if "failed" in row:
-                out.append(f"| {row['label']} | failed: {row['failed']} | | | | | | NO |")
-                continue
-            runs = ", ".join(f"{value:.2f}" for value in row["wall_s_runs"])
-            out.append(
-                f"| {row['label']} | {row['wall_s_median']:.2f} | {runs} | "
-                f"{row['events_per_s']:,} | {row['mb_per_s']:,.1f} | {row['peak_rss_mib']:,.1f} "
-                f"| {row['ratio_to_logmr']:.2f} | {'yes' if row['answer_identical'] else 'NO'} |"
-            )
-        goals = "; ".join(
-            f"{key} >= {goal['target_ratio']:g}x: {goal['measured_ratio']:.2f}x "
-            f"({'met' if goal['met'] else 'NOT met'})"
-            for key, goal in result["targets"].items()
+    for shape, part in report["shapes"].items():
+        data = part["input"]
+        generated = (
+            f", generated in {data['generated_in_s']:.1f} s"
+            if data.get("generated_in_s") is not None
+            else ""
         )
         out += [
+            f"## {shape} shape",
             "",
-            f"Answer: {answer['lines']:,} lines, {answer['malformed']:,} malformed, "
-            f"{len(answer['status'])} status codes"
-            + (
-                f", {answer['bytes']:,} bytes, top path `{answer['top_paths'][0][0]}`"
-                if answer.get("top_paths")
-                else ""
-            )
-            + f". Targets (peer time over logmr's): {goals or 'no peer installed'}.",
+            f"Input: `{data['path']}`, {data['bytes']:,} bytes, {data['lines']:,} lines "
+            f"(apache_combined, seed 1, shape {shape}: {SHAPE_NOTES.get(shape, shape)}"
+            f"{generated}), warm page cache (read before every run).",
             "",
         ]
+        for question, result in part["questions"].items():
+            out += question_table(question, result)
     return "\n".join(out)
 
 
@@ -338,55 +406,71 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="rounds (default 3)")
     parser.add_argument("--quick", action="store_true", help="100MB, 1 run (development)")
     parser.add_argument(
-        "--questions", default=",".join(QUESTIONS), help="comma-separated (default: both)"
+        "--shape",
+        choices=[*SHAPES, "both"],
+        default="both",
+        help="the generated input's shape (default both, one after the other)",
+    )
+    parser.add_argument(
+        "--questions", default=",".join(QUESTIONS), help="comma-separated (default: all)"
     )
     parser.add_argument("--systems", default="", help="comma-separated keys (default: all)")
-    parser.add_argument("--output", type=Path, help="JSON report (default results/peers-SIZE.json)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help="JSON report (default results/peers-SIZE.json, peers-SIZE-SHAPE.json for one shape)",
+    )
     args = parser.parse_args(argv)
     size, rounds = ("100MB", 1) if args.quick else (args.size, args.runs)
     if rounds < 1:
         parser.error("--runs must be at least 1")
+    shapes = list(SHAPES) if args.shape == "both" else [args.shape]
     wanted = {key for key in args.systems.split(",") if key} | {"logmr", "reference"}
     chosen = [s for s in systems() if (not args.systems or s.key in wanted) and s.available()]
     skipped = [s.key for s in systems() if not s.available()]
     if skipped:
         print(f"not installed (pip install -e '.[bench]'): {', '.join(skipped)}", file=sys.stderr)
-    load_before = os.getloadavg()
-    data = prepare_input(size)
     questions = [q for q in args.questions.split(",") if q]
     for question in questions:
         if question not in QUESTIONS:
             parser.error(f"unknown question {question!r} (known: {', '.join(QUESTIONS)})")
+    load_before = os.getloadavg()
+    inputs = {shape: prepare_input(size, shape) for shape in shapes}
     ready = [q for q in questions if logmr_has_job(QUESTIONS[q][0])]
     for question in sorted(set(questions) - set(ready)):
         print(f"skipping {question}: logmr has no job {QUESTIONS[question][0]!r}", file=sys.stderr)
     print("CPU scaling probe ...", file=sys.stderr)
     scaling = cpu_scaling(os.cpu_count() or 1)
-    results = {question: measure(question, chosen, data, rounds) for question in ready}
+    parts = {
+        shape: {
+            "input": shape_input(data, size),
+            "questions": {question: measure(question, chosen, data, rounds) for question in ready},
+        }
+        for shape, data in inputs.items()
+    }
     report = {
         "benchmark": "peers",
         **run_facts(scaling, load_before),
-        "input": {
-            "path": shown(data.path),
-            "size": size,
-            "bytes": data.bytes,
-            "lines": data.lines,
-        },
+        "size": size,
         "regime": "warm page cache",
         "runs": rounds,
         "statistic": "median",
         "events": "input lines, malformed included",
         "skipped": {"systems": skipped, "questions": sorted(set(questions) - set(ready))},
-        "questions": results,
+        "shapes": parts,
     }
-    output = (args.output or RESULTS / f"peers-{size}.json").resolve()
+    name = f"peers-{size}" if len(shapes) > 1 else f"peers-{size}-{shapes[0]}"
+    output = (args.output or RESULTS / f"{name}.json").resolve()
     table = markdown(report)
     write_atomic(output, json.dumps(report, indent=2) + "\n")
     write_atomic(output.with_suffix(".md"), table)
     print(table)
     print(f"wrote {shown(output)} and {shown(output.with_suffix('.md'))}", file=sys.stderr)
     agree = all(
-        row["answer_identical"] for result in results.values() for row in result["systems"].values()
+        row["answer_identical"]
+        for part in parts.values()
+        for result in part["questions"].values()
+        for row in result["systems"].values()
     )
     return 0 if agree else 1
 

@@ -155,11 +155,24 @@ class Input:
     bytes: int
     lines: int
     generate_s: float | None  # None: reused from the cache
+    shape: str = "simple"
+    #: how long it took to generate, in this run or when it was cached (None: not recorded)
+    generated_in_s: float | None = None
 
 
-def prepare_input(size_text: str) -> Input:
+def input_path(size_text: str, shape: str = "simple") -> Path:
+    """Where the generated input of ``size_text`` and ``shape`` is cached: the
+    simple shape keeps its old name, ``access-<size>-seed1.log``; another shape
+    is named in it, ``access-<shape>-<size>-seed1.log``."""
+    kind = "" if shape == "simple" else f"{shape}-"
+    return DATA_DIR / f"access-{kind}{size_text.strip()}-seed{SEED}.log"
+
+
+def prepare_input(size_text: str, shape: str = "simple") -> Input:
     """The cached generated input, made (deterministically) when missing or stale.
 
+    ``shape`` is the generator's (``simple``: few distinct keys; ``realistic``:
+    50,000 paths, about 380,000 request targets per GB, 200,000 clients).
     ``generate(size=N)`` writes at most N bytes of whole lines, so the expected
     size is not N itself: a sidecar ``.json`` keeps what was written.
     """
@@ -167,35 +180,46 @@ def prepare_input(size_text: str) -> Input:
     from logmr.units import parse_size
 
     size = parse_size(size_text)
-    name = f"access-{size_text.strip()}-seed{SEED}.log"
-    path = DATA_DIR / name
+    path = input_path(size_text, shape)
+    name = path.name
     sidecar = path.with_name(name + ".json")
     if path.is_file() and sidecar.is_file():
         meta = json.loads(sidecar.read_text())
         if (
             meta.get("requested_bytes") == size
             and meta.get("format") == FORMAT
+            and meta.get("shape", "simple") == shape
             and meta.get("seed") == SEED
             and path.stat().st_size == meta.get("bytes")
         ):
-            return Input(path, int(meta["bytes"]), int(meta["lines"]), None)
+            generated = meta.get("generate_s")
+            return Input(
+                path,
+                int(meta["bytes"]),
+                int(meta["lines"]),
+                None,
+                shape,
+                None if generated is None else float(generated),
+            )
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    print(f"generating {path.relative_to(ROOT)} ({size_text}) ...", file=sys.stderr)
+    print(f"generating {path.relative_to(ROOT)} ({size_text}, {shape}) ...", file=sys.stderr)
     started = time.perf_counter()
     partial = path.with_name(name + ".partial")
     with partial.open("wb") as out:
-        stats = generate(out, fmt=FORMAT, size=size, seed=SEED)
+        stats = generate(out, fmt=FORMAT, size=size, seed=SEED, shape=shape)
     partial.replace(path)
     elapsed = time.perf_counter() - started
     meta = {
         "format": FORMAT,
+        "shape": shape,
         "seed": SEED,
         "requested_bytes": size,
         "bytes": stats.bytes,
         "lines": stats.lines,
+        "generate_s": round(elapsed, 2),
     }
     sidecar.write_text(json.dumps(meta, indent=2) + "\n")
-    return Input(path, stats.bytes, stats.lines, elapsed)
+    return Input(path, stats.bytes, stats.lines, elapsed, shape, elapsed)
 
 
 def read_through(path: Path, start: int = 0, length: int | None = None) -> float:

@@ -220,12 +220,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--size", default="100MB", help="input size (default 100MB)")
     parser.add_argument("--jobs", default="status_codes,top_paths", help="comma-separated jobs")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--shape",
+        choices=("simple", "realistic"),
+        default="simple",
+        help="the generated input's shape (default simple)",
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
     from logmr.errors import LogmrError
     from logmr.jobs import job_class
 
-    data = prepare_input(args.size)
+    data = prepare_input(args.size, args.shape)
     jobs = []
     for name in args.jobs.split(","):
         try:
@@ -237,7 +243,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = {
         "machine": machine(),
         "code": code_version(),
-        "input": {"path": shown(data.path), "size": args.size, "bytes": data.bytes},
+        "input": {
+            "path": shown(data.path),
+            "size": args.size,
+            "shape": args.shape,
+            "bytes": data.bytes,
+        },
         "repeats": args.repeats,
         "statistic": "median",
         "range_mb": round(min(MAP_RANGE_BYTES, data.bytes) / MB, 1),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -197,6 +198,27 @@ def test_generate_command(tmp_path: Path) -> None:
     out = tmp_path / "gen.log"
     assert main(["generate", "--lines", "100", "--seed", "3", "-o", str(out)]) == 0
     assert out.read_bytes().count(b"\n") == 100
+
+
+def test_generate_command_realistic_shape(tmp_path: Path) -> None:
+    out = tmp_path / "gen.log"
+    args = ["generate", "--lines", "100", "--seed", "3", "--shape", "realistic", "-o", str(out)]
+    assert main(args) == 0
+    buf = io.BytesIO()
+    generate(buf, lines=100, seed=3, shape="realistic")
+    assert out.read_bytes() == buf.getvalue()
+    simple = tmp_path / "simple.log"
+    assert main(["generate", "--lines", "100", "--seed", "3", "-o", str(simple)]) == 0
+    assert simple.read_bytes() != out.read_bytes()
+
+
+def test_generate_command_refuses_an_unknown_shape(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "gen.log"
+    assert main(["generate", "--lines", "10", "--shape", "wide", "-o", str(out)]) != 0
+    assert "unknown generator shape 'wide'" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("engine", ["statemachine", "inline"])

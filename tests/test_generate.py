@@ -13,8 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from logmr.devtools.generate import GENERATED_FORMATS, GenerateStats, generate
+from logmr.devtools.generate import GENERATED_FORMATS, GENERATED_SHAPES, GenerateStats, generate
 from logmr.errors import InvalidParameterError
+from logmr.formats import get_format
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -274,6 +275,154 @@ def test_apache_timestamps_advance(apache_100k: list[bytes]) -> None:
     assert first is not None and last is not None
     assert first.group(4, 7, 8, 9) == (b"01", b"00", b"00", b"00")
     assert last.group(4, 7, 8, 9) != first.group(4, 7, 8, 9)
+
+
+# --- apache_combined, realistic shape -----------------------------------------
+#
+# At 1 GB (seed 1): 4,269,076 lines, 50,000 paths, 379,770 request targets,
+# 199,442 clients. 200,000 lines see a share of each pool, measured below.
+
+REALISTIC_LINES = 200_000
+
+
+@pytest.fixture(scope="module")
+def realistic_200k() -> list[bytes]:
+    data, stats = run(lines=REALISTIC_LINES, seed=7, shape="realistic")
+    assert stats == GenerateStats(lines=REALISTIC_LINES, bytes=len(data))
+    return split_lines(data)
+
+
+@pytest.mark.unit
+def test_shapes_are_named() -> None:
+    assert GENERATED_SHAPES == ("simple", "realistic")
+
+
+@pytest.mark.unit
+def test_the_simple_shape_is_the_default() -> None:
+    data, _ = run(fmt="apache_combined", lines=3000, seed=42, shape="simple")
+    assert hashlib.sha256(data).hexdigest() == GOLDEN["apache_combined"]
+
+
+@pytest.mark.unit
+def test_realistic_same_arguments_give_the_same_bytes() -> None:
+    a, sa = run(lines=20_000, seed=3, shape="realistic")
+    b, sb = run(lines=20_000, seed=3, shape="realistic")
+    assert a == b
+    assert sa == sb
+    other, _ = run(lines=20_000, seed=4, shape="realistic")
+    assert split_lines(other)[0] != split_lines(a)[0]
+    simple, _ = run(lines=20_000, seed=3)
+    assert simple != a
+
+
+REALISTIC_GOLDEN = "7557d7c473ebb09d41131444fa70aeb5b3cb43965b406ef1e94c0cac298c6c85"
+
+
+@pytest.mark.unit
+def test_realistic_output_is_pinned() -> None:
+    data, _ = run(lines=3000, seed=42, shape="realistic")
+    assert hashlib.sha256(data).hexdigest() == REALISTIC_GOLDEN
+
+
+@pytest.mark.unit
+def test_realistic_stopping_rules() -> None:
+    long, _ = run(lines=20_000, seed=5, shape="realistic")
+    for n in (1, 8191, 8193):
+        short, stats = run(lines=n, seed=5, shape="realistic")
+        assert long.startswith(short)
+        assert short.count(b"\n") == stats.lines == n
+    data, stats = run(size=1_000_000, seed=5, shape="realistic")
+    assert long.startswith(data)
+    assert len(data) == stats.bytes <= 1_000_000
+    more, _ = run(lines=stats.lines + 1, seed=5, shape="realistic")
+    assert len(more) > 1_000_000
+
+
+@pytest.mark.unit
+def test_realistic_lines_parse_but_the_malformed_share(realistic_200k: list[bytes]) -> None:
+    fmt = get_format("apache_combined")
+    bad = [line for line in realistic_200k if fmt.parse(line) is None]
+    # the same malformed kinds and share (about 0.1%) as the simple shape
+    assert 0.0005 * REALISTIC_LINES <= len(bad) <= 0.002 * REALISTIC_LINES
+    assert bad == [line for line in realistic_200k if not APACHE_RE.match(line)]
+    assert any(b" - - [" in line for line in bad)
+    assert any(b" - - [" not in line for line in bad)
+    assert all(line and not line.endswith(b"\r") for line in realistic_200k)
+
+
+@pytest.mark.unit
+def test_realistic_lines_have_many_distinct_keys(realistic_200k: list[bytes]) -> None:
+    fmt = get_format("apache_combined")
+    records = [r for line in realistic_200k if (r := fmt.parse(line)) is not None]
+    n = len(records)
+    get = {name: fmt.getter(name) for name in ("client", "path", "bytes", "status", "method")}
+    targets: Counter[bytes] = Counter(get["path"](r) for r in records)
+    paths: Counter[bytes] = Counter()
+    for target, count in targets.items():
+        paths[target.split(b"?", 1)[0]] += count
+    clients = {get["client"](r) for r in records}
+    sizes = [get["bytes"](r) for r in records]
+    pairs = {(get["path"](r).split(b"?", 1)[0], get["bytes"](r)) for r in records}
+    # a 200,000-line prefix meets about two thirds of the 50,000 paths, ...
+    assert 28_000 <= len(paths) <= 38_000
+    # ... about 55,000 targets (380,000 at 4.3 M lines) ...
+    assert 45_000 <= len(targets) <= 65_000
+    with_query = sum(count for target, count in targets.items() if b"?" in target)
+    assert 0.12 < with_query / n < 0.30
+    # ... and about 77,000 of the 200,000 clients (IPv6 among them)
+    assert 65_000 <= len(clients) <= 90_000
+    assert any(b":" in c for c in clients)
+    # sizes are drawn per response: (path, size) pairs rarely repeat
+    assert len(set(sizes)) > 90_000
+    assert len(pairs) / n > 0.8
+    # paths carry ids; popularity is Zipf-like
+    assert sum(1 for p in paths if re.fullmatch(rb"/api/v1/\w+/\d+", p)) > 5_000
+    assert sum(1 for p in paths if re.fullmatch(rb"/products/\d+", p)) > 5_000
+    top = paths.most_common(10)
+    assert top[0][0] == b"/" and 0.03 < top[0][1] / n < 0.08
+    assert 0.15 < sum(c for _, c in top) / n < 0.35
+    assert all(b"?" not in p for p in paths)
+    # the simple shape's methods and statuses, and the size rules
+    statuses = Counter(get["status"](r) for r in records)
+    methods = Counter(get["method"](r) for r in records)
+    assert set(statuses) == STATUSES
+    assert set(methods) == METHODS
+    assert 0.60 < statuses[b"200"] / n < 0.90
+    assert 0.80 < methods[b"GET"] / n < 0.97
+
+
+@pytest.mark.unit
+def test_realistic_head_and_not_modified_have_no_body(realistic_200k: list[bytes]) -> None:
+    checked = 0
+    last = b""
+    for line in realistic_200k:
+        m = APACHE_RE.match(line)
+        if m is None:
+            continue
+        stamp = m.group(4, 7, 8, 9)
+        assert b"".join(stamp) >= last, "timestamps must not go backwards"
+        last = b"".join(stamp)
+        method = m.group(11).split(b" ")[0]
+        if m.group(12) == b"304" or method == b"HEAD":
+            assert m.group(13) == b"-"
+            checked += 1
+    assert checked > 1000
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"lines": 10, "shape": "wide"}, "unknown generator shape 'wide'"),
+        ({"lines": 10, "shape": ""}, "unknown generator shape"),
+        ({"fmt": "applog", "lines": 10, "shape": "realistic"}, "only made for apache_combined"),
+    ],
+)
+def test_invalid_shapes(kwargs: dict[str, object], message: str) -> None:
+    buf = io.BytesIO()
+    with pytest.raises(InvalidParameterError, match=message):
+        generate(buf, **kwargs)  # type: ignore[arg-type]
+    assert buf.getvalue() == b""
 
 
 # --- applog ------------------------------------------------------------------

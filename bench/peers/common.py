@@ -9,7 +9,11 @@ Questions (``QUESTIONS``):
 - ``access_report``: the same plus ``"requests"`` (well-formed lines),
   ``"bytes"`` (sum of the size field, ``-`` as 0) and ``"top_paths"``: the 20
   paths with the most requests, ``[path, requests, bytes]``, requests
-  descending then path ascending.
+  descending then path ascending;
+- ``top_paths``: ``{"lines", "malformed", "top_paths"}``, the 20 paths as in
+  ``access_report`` but with the query string stripped (the path up to its
+  first ``?``; ``/a?x=1`` and ``/a`` are one path): logmr's ``top_paths
+  --param strip_query=true``. No status counts: that job has none.
 
 A line is what lies between LFs, one trailing CR removed; it is well formed
 when ``REFERENCE`` (the project's reference regex) matches it. A path is the
@@ -26,7 +30,9 @@ import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-QUESTIONS = ("status_codes", "access_report")
+QUESTIONS = ("status_codes", "access_report", "top_paths")
+#: the questions whose answer has the top paths (``access_report``'s keep the query string)
+PATH_QUESTIONS = ("access_report", "top_paths")
 TOP = 20
 
 #: the reference regex of the project's test data (1-based groups below)
@@ -37,14 +43,38 @@ REFERENCE = re.compile(
 )
 REQUEST, STATUS, SIZE = 11, 12, 13
 
-#: the same acceptance for RE2 (DuckDB): ``\S`` and ``\d`` spelled out as the
-#: ASCII sets Python's bytes patterns use (RE2's ``\s`` lacks \v)
-RE2_REFERENCE = (
-    r"^([^\t\n\x0b\x0c\r ]+) ([^\t\n\x0b\x0c\r ]+) ([^\t\n\x0b\x0c\r ]+) "
-    r"\[([0-9]{2})/([A-Z][a-z]{2})/([0-9]{4}):([0-9]{2}):([0-9]{2}):([0-9]{2}) "
-    r'([+-][0-9]{4})\] "((?:[^"\\]|\\.)*)" ([0-9]{3}) ([0-9]+|-) "((?:[^"\\]|\\.)*)" '
-    r'"((?:[^"\\]|\\.)*)"$'
-)
+#: the reference's fields for RE2 (DuckDB), in order: (name, pattern) or a
+#: literal separator. ``\S`` and ``\d`` are spelled out as the ASCII sets
+#: Python's bytes patterns use (RE2's ``\s`` lacks \v).
+_RE2_NOT_SPACE = r"[^\t\n\x0b\x0c\r ]+"
+_RE2_QUOTED = r'(?:[^"\\]|\\.)*'
+_RE2_FIELDS: tuple[tuple[str, str] | str, ...] = (
+    ("client", _RE2_NOT_SPACE), " ", ("ident", _RE2_NOT_SPACE), " ", ("user", _RE2_NOT_SPACE),
+    r" \[", ("day", "[0-9]{2}"), "/", ("month", "[A-Z][a-z]{2}"), "/", ("year", "[0-9]{4}"),
+    ":", ("hour", "[0-9]{2}"), ":", ("minute", "[0-9]{2}"), ":", ("second", "[0-9]{2}"),
+    " ", ("zone", "[+-][0-9]{4}"), r'\] "', ("request", _RE2_QUOTED), '" ',
+    ("status", "[0-9]{3}"), " ", ("size", "[0-9]+|-"), ' "', ("referer", _RE2_QUOTED), '" "',
+    ("agent", _RE2_QUOTED), '"',
+)  # fmt: skip
+RE2_GROUPS = tuple(part[0] for part in _RE2_FIELDS if isinstance(part, tuple))
+
+
+def re2_reference(capture: Iterable[str] = RE2_GROUPS) -> str:
+    """The reference's acceptance in RE2 with only the groups named in
+    ``capture`` capturing (in the reference's order), the others ``(?:...)``."""
+    keep = set(capture)
+    unknown = keep - set(RE2_GROUPS)
+    if unknown:
+        raise ValueError(f"no such group: {sorted(unknown)}")
+    parts = [
+        part if isinstance(part, str) else f"({part[1]})" if part[0] in keep else f"(?:{part[1]})"
+        for part in _RE2_FIELDS
+    ]
+    return "^" + "".join(parts) + "$"
+
+
+#: the same acceptance for RE2, every group captured
+RE2_REFERENCE = re2_reference()
 #: the path (second token) of a request, for RE2: Python's ``bytes.split()`` whitespace
 RE2_PATH = r"^[\t\n\x0b\x0c\r ]*[^\t\n\x0b\x0c\r ]+[\t\n\x0b\x0c\r ]+([^\t\n\x0b\x0c\r ]+)"
 
@@ -56,6 +86,11 @@ def text(value: bytes) -> str:
 def path_of(request: bytes) -> bytes | None:
     parts = request.split(None, 2)
     return parts[1] if len(parts) > 1 else None
+
+
+def without_query(path: bytes) -> bytes:
+    """The path up to its first ``?`` (logmr's ``strip_query``)."""
+    return path.split(b"?", 1)[0]
 
 
 def size_of(size: bytes) -> int:
@@ -79,7 +114,9 @@ class Tally:
         """Tally ``lines`` (without LF, one CR already removed)."""
         match = REFERENCE.match
         status = self.status
-        report = self.question == "access_report"
+        statuses = self.question != "top_paths"
+        report = self.question in PATH_QUESTIONS
+        strip = self.question == "top_paths"
         paths = self.paths
         for line in lines:
             self.lines += 1
@@ -87,13 +124,16 @@ class Tally:
             if found is None:
                 self.malformed += 1
                 continue
-            code = found[STATUS]
-            status[code] = status.get(code, 0) + 1
+            if statuses:
+                code = found[STATUS]
+                status[code] = status.get(code, 0) + 1
             if report:
                 size = size_of(found[SIZE])
                 self.bytes += size
                 path = path_of(found[REQUEST])
                 if path is not None:
+                    if strip:
+                        path = without_query(path)
                     entry = paths.get(path)
                     if entry is None:
                         paths[path] = [1, size]
@@ -140,20 +180,19 @@ def answer(
     *,
     lines: int,
     malformed: int,
-    status: dict[str, int],
+    status: dict[str, int] | None = None,
     total_bytes: int = 0,
     paths: dict[str, tuple[int, int]] | None = None,
 ) -> dict[str, Any]:
     """The canonical answer from its parts (every system ends here)."""
-    out: dict[str, Any] = {
-        "lines": int(lines),
-        "malformed": int(malformed),
-        "status": {code: int(count) for code, count in sorted(status.items())},
-    }
+    out: dict[str, Any] = {"lines": int(lines), "malformed": int(malformed)}
+    if question != "top_paths":
+        out["status"] = {code: int(count) for code, count in sorted((status or {}).items())}
     if question == "access_report":
-        top = sorted((paths or {}).items(), key=lambda item: (-item[1][0], item[0]))[:TOP]
         out["requests"] = int(lines) - int(malformed)
         out["bytes"] = int(total_bytes)
+    if question in PATH_QUESTIONS:
+        top = sorted((paths or {}).items(), key=lambda item: (-item[1][0], item[0]))[:TOP]
         out["top_paths"] = [[path, int(count), int(size)] for path, (count, size) in top]
     return out
 

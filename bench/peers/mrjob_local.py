@@ -15,7 +15,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from common import REFERENCE, REQUEST, SIZE, STATUS, answer, emit, path_of, size_of, text
+from common import (
+    PATH_QUESTIONS,
+    QUESTIONS,
+    REFERENCE,
+    REQUEST,
+    SIZE,
+    STATUS,
+    answer,
+    emit,
+    path_of,
+    size_of,
+    text,
+    without_query,
+)
 from mrjob.job import MRJob
 from mrjob.protocol import BytesValueProtocol
 
@@ -33,12 +46,17 @@ class AccessTally(MRJob):
         if found is None:
             yield "malformed", 1
             return
-        yield ["status", text(found[STATUS])], 1
-        if self.options.question == "access_report":
+        question = self.options.question
+        if question != "top_paths":
+            yield ["status", text(found[STATUS])], 1
+        if question in PATH_QUESTIONS:
             size = size_of(found[SIZE])
-            yield "bytes", size
+            if question == "access_report":
+                yield "bytes", size
             path = path_of(found[REQUEST])
             if path is not None:
+                if question == "top_paths":
+                    path = without_query(path)
                 yield ["path", text(path)], [1, size]
 
     def combiner(self, key: Any, values: Iterator[Any]) -> Iterator[tuple[Any, Any]]:
@@ -92,7 +110,7 @@ def main(question: str, path: str, workers: str | None = None) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] in ("status_codes", "access_report"):
+    if len(sys.argv) > 1 and sys.argv[1] in QUESTIONS:
         main(*sys.argv[1:4])
     else:  # a task subprocess started by the runner
         AccessTally.run()

@@ -112,6 +112,13 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--size", default=None, help="approximate size, e.g. 100MB, 1GB")
     gen.add_argument("--lines", type=int, default=None, help="exact number of lines")
     gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument(
+        "--shape",
+        default="simple",
+        help="simple (about 500 paths, 2,000 clients; the default) or realistic "
+        "(apache_combined: 50,000 paths with ids and query strings, 200,000 clients, "
+        "a size per response)",
+    )
     gen.add_argument("--output", "-o", required=True, help="file to write ('-' for stdout)")
     gen.set_defaults(handler=_generate)
     return parser
@@ -487,14 +494,30 @@ def _generate(args: argparse.Namespace) -> int:
     size = parse_size(args.size) if args.size else None
     if args.output == "-":
         stats = generate(
-            sys.stdout.buffer, fmt=args.format, size=size, lines=args.lines, seed=args.seed
+            sys.stdout.buffer,
+            fmt=args.format,
+            size=size,
+            lines=args.lines,
+            seed=args.seed,
+            shape=args.shape,
         )
     else:
         path = Path(args.output)
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_name(path.name + ".partial")
-        with temp.open("wb") as out:
-            stats = generate(out, fmt=args.format, size=size, lines=args.lines, seed=args.seed)
+        try:
+            with temp.open("wb") as out:
+                stats = generate(
+                    out,
+                    fmt=args.format,
+                    size=size,
+                    lines=args.lines,
+                    seed=args.seed,
+                    shape=args.shape,
+                )
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
         temp.replace(path)
         print(f"wrote {stats.lines:,} lines, {stats.bytes:,} bytes to {path}", file=sys.stderr)
     return 0

@@ -1,7 +1,7 @@
 """Deterministic synthetic logs for tests and benchmarks.
 
-``generate(out, fmt=..., size=... | lines=..., seed=...)`` writes LF-terminated
-lines to a binary stream. The bytes depend only on the arguments: the same
+``generate(out, fmt=..., size=... | lines=..., seed=..., shape=...)`` writes
+LF-terminated lines to a binary stream. The bytes depend only on the arguments: the same
 arguments give the same bytes on any machine and any Python version (3.11 and later).
 
 How that is kept:
@@ -30,13 +30,26 @@ Formats:
   statuses, sizes, referers and 30 user agents; timestamps rise from
   2020-12-01 00:00:00 +0000 by small steps. About 0.1% of the lines are
   deliberately malformed (truncated, garbage, an extra field, binary bytes).
+* ``apache_combined`` with ``shape="realistic"`` (the default shape is
+  ``"simple"``, above): the same line grammar, methods, statuses, user agents,
+  clock and malformed share, with the many distinct keys of a real site's
+  log: 200,000 clients (weight ~ 1/(k+20)), 50,000 paths with a Zipf-like skew,
+  most carrying ids (``/api/v1/orders/1234567``, ``/products/123456``,
+  ``/static/img/products/123456-640w.jpg``), query strings on about a fifth
+  of the requests (``?page=3&sort=price``, ``?ref=newsletter``,
+  ``?q=cart+winter``, ``?fields=id,name``, ad click ids new on nearly every
+  request), and every response size drawn per response (304 and HEAD: ``-``;
+  ``/favicon.ico`` and ``/robots.txt`` keep one size). At 1 GB (seed 1):
+  4,269,076 lines, 50,000 paths, 379,770 request targets, 199,442 clients,
+  0.1% malformed; (path, size) pairs 84% distinct.
 * ``applog``: log4j-style lines ``2020-12-01 08:12:33,123 INFO [main]
   com.example.OrderService - text`` with levels DEBUG/INFO/WARN/ERROR/FATAL;
   some ERROR and FATAL lines are followed by a Java stack trace (an exception
   line and 3-6 ``\\tat ...`` lines).
 
 Speed: lines are joined from precomputed byte pieces chosen by table look-ups
-(65,536-entry tables for weighted choices), timestamps are rebuilt only when
+(65,536-entry tables for weighted choices; 2**20 entries for the realistic
+shape's clients and paths), timestamps are rebuilt only when
 the second changes, and output is written in blocks of about 1-2 MB.
 """
 
@@ -52,9 +65,11 @@ from typing import BinaryIO
 
 from logmr.errors import InvalidParameterError
 
-__all__ = ["GENERATED_FORMATS", "GenerateStats", "generate"]
+__all__ = ["GENERATED_FORMATS", "GENERATED_SHAPES", "GenerateStats", "generate"]
 
 GENERATED_FORMATS = ("apache_combined", "applog")
+#: ``simple``: few distinct keys (the default); ``realistic``: many (apache_combined only)
+GENERATED_SHAPES = ("simple", "realistic")
 
 #: where every generated log starts (UTC)
 START = datetime.datetime(2020, 12, 1, tzinfo=datetime.UTC)
@@ -125,11 +140,17 @@ def _random_words(rng: random.Random, nbytes: int) -> bytes:
     return rng.getrandbits(nbytes * 8).to_bytes(nbytes, "little")
 
 
-def _check_args(fmt: str, size: int | None, lines: int | None, seed: int) -> None:
+def _check_args(fmt: str, size: int | None, lines: int | None, seed: int, shape: str) -> None:
     if fmt not in GENERATED_FORMATS:
         raise InvalidParameterError(
             f"unknown generator format {fmt!r} (known: {', '.join(GENERATED_FORMATS)})"
         )
+    if shape not in GENERATED_SHAPES:
+        raise InvalidParameterError(
+            f"unknown generator shape {shape!r} (known: {', '.join(GENERATED_SHAPES)})"
+        )
+    if shape != "simple" and fmt != "apache_combined":
+        raise InvalidParameterError(f"shape {shape!r} is only made for apache_combined, not {fmt}")
     if (size is None) == (lines is None):
         raise InvalidParameterError("give exactly one of size and lines")
     for name, value in (("size", size), ("lines", lines), ("seed", seed)):
@@ -376,6 +397,33 @@ _MISSING = (
 )
 
 
+#: referers from other sites (with their weights out of about 100,000)
+_EXTERNAL_REFERERS: list[tuple[bytes, int]] = [
+    (b'https://www.google.com/" "', 9_000),
+    (b'https://www.bing.com/" "', 1_200),
+    (b'https://duckduckgo.com/" "', 600),
+    (b'https://t.co/Xa93kLm2" "', 400),
+    (b'https://www.facebook.com/" "', 800),
+    (b'android-app://com.google.android.gm/" "', 200),
+    (b'https://news.ycombinator.com/item?id=25250203" "', 300),
+    (b'https://www.reddit.com/r/webdev/comments/k3x1vz/" "', 300),
+    (b'http://example.com/" "', 100),
+]
+#: seconds between lines: mostly 0, sometimes 1, rarely a pause (256 entries)
+_STEP = (0,) * 214 + (1,) * 36 + (2,) * 3 + (3, 5, 11)
+#: what a malformed line of the garbage kind is
+_GARBAGE = (
+    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\x8a\xf1\x9b\x02\x7fZ\xc4",
+    b"GET / HTTP/1.1",
+    b"-",
+    b'"GET /index.html HTTP/1.1" 200 1043',
+    b"[01/Dec/2020:00:00:00 +0000] client denied by server configuration: /var/www/html/",
+    b"\x00\x00\x00\x00\x00\x00\x00\x00",
+    b"PROXY TCP4 198.51.100.22 203.0.113.7 35646 80",
+    b"\xef\xbb\xbf# log rotated",
+)
+
+
 @dataclass(frozen=True)
 class _ApachePools:
     ip_table: list[int]  # 65,536 client indexes, skewed
@@ -527,29 +575,7 @@ def _apache_pools() -> _ApachePools:
     raw = [10**6 // (k + 8) for k, _ in pages]
     for (_, path), w in zip(pages, raw, strict=True):
         ref_pairs.append((site + path + b'" "', max(1, 52_000 * w // sum(raw))))
-    ref_pairs += [
-        (b'https://www.google.com/" "', 9_000),
-        (b'https://www.bing.com/" "', 1_200),
-        (b'https://duckduckgo.com/" "', 600),
-        (b'https://t.co/Xa93kLm2" "', 400),
-        (b'https://www.facebook.com/" "', 800),
-        (b'android-app://com.google.android.gm/" "', 200),
-        (b'https://news.ycombinator.com/item?id=25250203" "', 300),
-        (b'https://www.reddit.com/r/webdev/comments/k3x1vz/" "', 300),
-        (b'http://example.com/" "', 100),
-    ]
-    # seconds between lines: mostly 0, sometimes 1, rarely a pause
-    step = [0] * 214 + [1] * 36 + [2] * 3 + [3, 5, 11]
-    garbage = [
-        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\x8a\xf1\x9b\x02\x7fZ\xc4",
-        b"GET / HTTP/1.1",
-        b"-",
-        b'"GET /index.html HTTP/1.1" 200 1043',
-        b"[01/Dec/2020:00:00:00 +0000] client denied by server configuration: /var/www/html/",
-        b"\x00\x00\x00\x00\x00\x00\x00\x00",
-        b"PROXY TCP4 198.51.100.22 203.0.113.7 35646 80",
-        b"\xef\xbb\xbf# log rotated",
-    ]
+    ref_pairs += _EXTERNAL_REFERERS
     return _ApachePools(
         ip_table=ip_table,
         ip_prefix=[ip + b" - - [" for ip in ips],
@@ -563,8 +589,8 @@ def _apache_pools() -> _ApachePools:
         ok_sizes=ok_sizes,
         status_sizes=status_sizes,
         referer=_weighted(ref_pairs),
-        step=step,
-        garbage=garbage,
+        step=list(_STEP),
+        garbage=list(_GARBAGE),
     )
 
 
@@ -601,7 +627,7 @@ _APACHE_RECORD = struct.Struct("<HHHHHHBBxx")
 _MALFORMED_SLOTS = 66  # of 65,536: about 0.1%
 
 
-def _malformed(pools: _ApachePools, line: bytes, pick: int, cut: int) -> bytes:
+def _malformed(garbage: Sequence[bytes], line: bytes, pick: int, cut: int) -> bytes:
     kind = pick & 3
     if kind == 0:  # truncated (keeps at least 12 bytes, drops at least the closing quote)
         body = line[:-1]
@@ -612,7 +638,7 @@ def _malformed(pools: _ApachePools, line: bytes, pick: int, cut: int) -> bytes:
     if kind == 2:  # an unescaped quote in the request
         start = line.index(b'"') + 1
         return line[:start] + b'GET /"quoted" HTTP/1.1' + line[line.index(b'"', start) :]
-    return pools.garbage[(pick >> 2) % len(pools.garbage)] + b"\n"
+    return garbage[(pick >> 2) % len(garbage)] + b"\n"
 
 
 def _apache_blocks(rng: random.Random) -> Iterator[list[bytes]]:
@@ -671,7 +697,332 @@ def _apache_blocks(rng: random.Random) -> Iterator[list[bytes]]:
                 )
             )
             if bad < _MALFORMED_SLOTS:
-                line = _malformed(pools, line, v, r)
+                line = _malformed(pools.garbage, line, v, r)
+            append(line)
+        yield out
+
+
+# --------------------------------------------------------------------------
+# apache_combined, realistic shape: many distinct keys
+#
+# A large shop's access log: 200,000 clients, 50,000 paths (most of them
+# carrying ids: products, orders, users, images), query strings on about a
+# fifth of the requests (paging, sorting, filters, searches, campaign tags,
+# ad click ids that are new on nearly every request) and a response size
+# drawn for every response. The line grammar, methods, statuses, user agents,
+# referers, clock and malformed lines are the simple shape's.
+
+#: the realistic shape's pools
+_REAL_CLIENTS = 200_000
+_REAL_PATHS = 50_000
+#: its client and path tables have 2**20 entries, indexed by the top 20 bits of a word
+_BIG_TABLE_SHIFT = 12
+_BIG_TABLE_SIZE = 1 << (32 - _BIG_TABLE_SHIFT)
+
+# which query strings a path may carry
+(
+    _FAMILY_NONE,
+    _FAMILY_PAGE,
+    _FAMILY_LISTING,
+    _FAMILY_SEARCH,
+    _FAMILY_API_LIST,
+    _FAMILY_API_ITEM,
+    _FAMILY_STATIC,
+) = range(7)
+
+_SORTS = (b"price", b"price_desc", b"name", b"newest", b"rating", b"popular")
+_COLORS = (b"black", b"white", b"red", b"blue", b"green", b"grey", b"navy", b"beige")
+_REFS = (
+    b"newsletter", b"twitter", b"facebook", b"homepage", b"related", b"email", b"partner",
+    b"banner", b"footer", b"sidebar", b"instagram", b"pinterest", b"recommendations",
+)  # fmt: skip
+_MEDIUMS = (b"email", b"social", b"cpc", b"display", b"affiliate")
+_FIELDS = (
+    b"id,name", b"id,name,price", b"id,status", b"id,status,total", b"id,email",
+    b"id,name,price,stock", b"id,created_at",
+)  # fmt: skip
+_EXPANDS = (b"items", b"customer", b"payments", b"items,customer", b"shipping")
+_LIMITS = (b"20", b"50", b"100")
+#: 8-character tails of click ids (with the 32-bit number before them: new on nearly every click)
+_CLICK_TAILS = tuple(b"BhD%05d" % (i * 7919 % 100_000) for i in range(64))
+
+# A query kind: (template, modulus, base, choices). The query is
+# ``template % (base + number % modulus, choice)``, or ``template % choice``
+# when the modulus is 0; kind 0 is no query.
+_QueryKind = tuple[bytes, int, int, tuple[bytes, ...]]
+_QUERY_KINDS: tuple[_QueryKind, ...] = (
+    (b"", 0, 0, (b"",)),
+    (b"?page=%d&sort=%s", 40, 1, _SORTS),  # 1
+    (b"?page=%d%s", 60, 2, (b"",)),  # 2
+    (b"?size=%d&color=%s", 14, 36, _COLORS),  # 3
+    (b"?ref=%s", 0, 0, _REFS),  # 4
+    (b"?utm_campaign=spring-%d&utm_medium=%s", 24, 1, _MEDIUMS),  # 5
+    (b"?gclid=Cj0KCQiA%08x%s", 1 << 32, 0, _CLICK_TAILS),  # 6
+    (b"?fbclid=IwAR%08x%s", 1 << 32, 0, _CLICK_TAILS),  # 7
+    (b"?q=%s", 0, 0, ()),  # 8: the search phrases (filled in below)
+    (b"?page=%d&q=%s", 8, 2, ()),  # 9
+    (b"?page=%d&limit=%s", 100, 1, _LIMITS),  # 10
+    (b"?since=%d%s", 14 * 86400, _START_EPOCH, (b"",)),  # 11
+    (b"?fields=%s", 0, 0, _FIELDS),  # 12
+    (b"?expand=%s", 0, 0, _EXPANDS),  # 13
+    (b"?v=%d%s", 30, 1, (b"",)),  # 14
+)
+#: per family, (query kind, weight out of 10,000)
+_FAMILY_QUERIES: tuple[tuple[tuple[int, int], ...], ...] = (
+    ((0, 10_000),),  # none
+    ((0, 8_850), (4, 450), (5, 400), (6, 200), (7, 100)),  # page
+    ((0, 5_700), (1, 1_800), (2, 1_000), (3, 700), (4, 400), (6, 150), (5, 250)),  # listing
+    ((8, 7_000), (9, 2_500), (0, 500)),  # search
+    ((0, 5_000), (10, 3_000), (11, 1_200), (12, 800)),  # api list
+    ((0, 8_000), (12, 1_200), (13, 800)),  # api item
+    ((0, 9_000), (14, 1_000)),  # static
+)
+
+
+#: a client: b"203.0.113.9 - - [", b" HTTP/1.1\" ", b"user agent\"\n"
+_Client = tuple[bytes, bytes, bytes]
+#: a path: b" /path", its class's 65,536 methods and status indexes, its
+#: family's 65,536 query kinds, its smallest 200 response size and how many sizes
+_Path = tuple[bytes, list[bytes], list[int], list[int], int, int]
+
+
+@dataclass(frozen=True)
+class _RealisticPools:
+    clients: list[_Client]  # 2**20 entries, skewed: one look-up per line
+    paths: list[_Path]  # 2**20 entries, Zipf-like
+    query_kinds: list[_QueryKind]
+    status_fixed: list[bytes | None]  # per status, its piece when the size is fixed
+    status_low: list[int]
+    status_span: list[int]
+    referer: list[bytes]
+
+
+def _slug(rng: random.Random) -> str:
+    return f"{_WORDS[rng.randrange(len(_WORDS))]}-{_SLUGS[rng.randrange(len(_SLUGS))]}"
+
+
+def _realistic_paths(rng: random.Random) -> list[tuple[bytes, int, int]]:
+    """The 50,000 paths with their class and query family, most popular first."""
+    head = [
+        ("/", 0, _FAMILY_PAGE),
+        ("/favicon.ico", 1, _FAMILY_NONE),
+        ("/static/css/main.css", 1, _FAMILY_STATIC),
+        ("/static/js/app.js", 1, _FAMILY_STATIC),
+        ("/api/v1/session", 2, _FAMILY_API_ITEM),
+        ("/search", 0, _FAMILY_SEARCH),
+        ("/products", 0, _FAMILY_LISTING),
+        ("/api/v1/cart", 2, _FAMILY_API_ITEM),
+        ("/images/logo.png", 1, _FAMILY_STATIC),
+        ("/robots.txt", 1, _FAMILY_NONE),
+        ("/api/v1/products", 2, _FAMILY_API_LIST),
+        ("/api/v1/search", 2, _FAMILY_SEARCH),
+    ]
+    seen = {p for p, _, _ in head}
+    rest: list[tuple[str, int, int]] = []
+
+    def add(path: str, cls: int, family: int) -> None:
+        if path not in seen:
+            seen.add(path)
+            rest.append((path, cls, family))
+
+    for word in _WORDS:
+        add(f"/{word}", 0, _FAMILY_PAGE)
+    for word in _MISSING:
+        add(word, 3, _FAMILY_NONE)
+    for first in _WORDS:
+        for second in _WORDS[::3]:
+            add(f"/category/{first}/{second}", 0, _FAMILY_LISTING)
+    widths = (160, 320, 640, 1280)
+    resources = ("orders", "users", "carts", "reviews", "payments")
+    while len(rest) < _REAL_PATHS - len(head):
+        kind = rng.randrange(100)
+        if kind < 30:
+            add(f"/products/{rng.randrange(10_000, 1_000_000)}", 0, _FAMILY_PAGE)
+        elif kind < 48:
+            add(f"/api/v1/products/{rng.randrange(10_000, 1_000_000)}", 2, _FAMILY_API_ITEM)
+        elif kind < 58:
+            resource = resources[rng.randrange(len(resources))]
+            add(f"/api/v1/{resource}/{rng.randrange(100_000, 10_000_000)}", 2, _FAMILY_API_ITEM)
+        elif kind < 63:
+            add(f"/api/v1/users/{rng.randrange(1, 2_000_000)}/orders", 2, _FAMILY_API_LIST)
+        elif kind < 74:
+            width = widths[rng.randrange(len(widths))]
+            add(
+                f"/static/img/products/{rng.randrange(10_000, 1_000_000)}-{width}w.jpg",
+                1,
+                _FAMILY_STATIC,
+            )
+        elif kind < 78:
+            word = _WORDS[rng.randrange(len(_WORDS))]
+            add(f"/static/js/{word}.{rng.getrandbits(32):08x}.js", 1, _FAMILY_STATIC)
+        elif kind < 86:
+            add(
+                f"/blog/{rng.randrange(2015, 2021)}/{rng.randrange(1, 13):02d}/{_slug(rng)}"
+                f"-{rng.randrange(1, 100)}",
+                0,
+                _FAMILY_PAGE,
+            )
+        elif kind < 93:
+            add(f"/u/{rng.randrange(1, 2_000_000)}", 0, _FAMILY_PAGE)
+        else:
+            add(f"/docs/{_WORDS[rng.randrange(len(_WORDS))]}/{_slug(rng)}", 0, _FAMILY_PAGE)
+    rng.shuffle(rest)
+    return [(p.encode(), c, f) for p, c, f in head] + [(p.encode(), c, f) for p, c, f in rest]
+
+
+def _realistic_sizes(rng: random.Random, path: bytes, cls: int, family: int) -> tuple[int, int]:
+    """A path's 200 response sizes: ``low + k`` for ``k`` in ``range(span)``."""
+    if path in (b"/favicon.ico", b"/robots.txt"):
+        return (1150 if path == b"/favicon.ico" else 68), 1
+    if cls == 2:
+        if family == _FAMILY_API_LIST:
+            return rng.randrange(200, 2_000), rng.randrange(20_000, 400_000)
+        return rng.randrange(80, 400), rng.randrange(2_000, 60_000)
+    if cls == 0:
+        base = rng.randrange(20_000, 120_000)
+        return base // 2, base
+    base = _base_size(rng, path, cls)
+    return base // 2 + 1, base
+
+
+@lru_cache(maxsize=1)
+def _realistic_pools() -> _RealisticPools:
+    rng = random.Random(_POOL_SEED + 2)
+    ips: list[bytes] = []
+    seen: set[bytes] = set()
+    while len(ips) < _REAL_CLIENTS:
+        ip = _ip(rng)
+        if ip not in seen:
+            seen.add(ip)
+            ips.append(ip)
+    ua_table = _table([w for _, _, w in _UA_POOL])
+    client_ua = [_UA_POOL[ua_table[rng.getrandbits(16)]] for _ in ips]
+    # client k (from 0) has weight ~ 1/(k+20): heavy hitters and a long tail
+    ip_table = _table([10**12 // (k + 20) for k in range(len(ips))], _BIG_TABLE_SIZE)
+
+    paths = _realistic_paths(rng)
+    path_table = _table([10**12 // (k + 2) for k in range(len(paths))], _BIG_TABLE_SIZE)
+    methods = [[_METHODS[i] for i in _table(w)] for w in _METHOD_WEIGHTS]
+    statuses = [_table(w) for w in _STATUS_WEIGHTS]
+    phrases = tuple(
+        (a if a == b else f"{a}+{b}").encode() for a in _WORDS for b in _WORDS + _SLUGS[:5]
+    )
+    kinds = [(t, m, b, choices or phrases) for t, m, b, choices in _QUERY_KINDS]
+    family_tables = [_table(_weights_of(pairs, len(kinds))) for pairs in _FAMILY_QUERIES]
+    # a size is drawn per response from a range of at least 64 sizes per slot of
+    # the path in its table (a slot is about 4 requests per GB): a size rarely repeats
+    slots = [0] * len(paths)
+    for index in path_table:
+        slots[index] += 1
+    sizes = [
+        (low, span if span == 1 else max(span, 64 * slots[k]))
+        for k, (low, span) in enumerate(_realistic_sizes(rng, p, c, f) for p, c, f in paths)
+    ]
+
+    status_fixed: list[bytes | None] = []
+    status_low: list[int] = []
+    status_span: list[int] = []
+    for code in _STATUSES:
+        low, span = 150, 9_000  # error pages and bodies
+        if code in (b"304", b"204"):
+            low, span = 0, 0
+        elif code == b"200":
+            low, span = 0, 1  # the path's sizes are used
+        elif code == b"201":
+            low, span = 60, 2_000
+        elif code in (b"301", b"302"):
+            low, span = 180, 400
+        status_fixed.append(b'%s - "' % code if span == 0 else None)
+        status_low.append(low)
+        status_span.append(max(span, 1))
+
+    site = b"https://www.example.com"
+    ref_pairs: list[tuple[bytes, int]] = [(b'-" "', 35_000)]
+    # referring pages of the site: the home page, sections and categories
+    pages = [(k, path) for k, (path, cls, _) in enumerate(paths) if cls == 0 and len(path) < 24]
+    pages = pages[:120]
+    raw = [10**6 // (k + 8) for k, _ in pages]
+    for (_, path), w in zip(pages, raw, strict=True):
+        ref_pairs.append((site + path + b'" "', max(1, 52_000 * w // sum(raw))))
+    ref_pairs += _EXTERNAL_REFERERS
+    clients: list[_Client] = [
+        (ip + b" - - [", b" " + proto + b'" ', ua + b'"\n')
+        for ip, (ua, proto, _) in zip(ips, client_ua, strict=True)
+    ]
+    by_path: list[_Path] = [
+        (b" " + p, methods[c], statuses[c], family_tables[f], low, span)
+        for (p, c, f), (low, span) in zip(paths, sizes, strict=True)
+    ]
+    return _RealisticPools(
+        clients=[clients[i] for i in ip_table],
+        paths=[by_path[i] for i in path_table],
+        query_kinds=kinds,
+        status_fixed=status_fixed,
+        status_low=status_low,
+        status_span=status_span,
+        referer=_weighted(ref_pairs),
+    )
+
+
+def _weights_of(pairs: Sequence[tuple[int, int]], count: int) -> list[int]:
+    weights = [0] * count
+    for index, weight in pairs:
+        weights[index] += weight
+    return weights
+
+
+# per line: client, path (32 bits each, the top 20 used); method, status,
+# referer, malformed, query kind, query choice (16 bits each); size and query
+# numbers (32 bits each); clock step, malformed variant (8 bits each) = 30
+# bytes, padded to 32
+_REAL_RECORD = struct.Struct("<IIHHHHHHIIBBxx")
+
+
+def _realistic_blocks(rng: random.Random) -> Iterator[list[bytes]]:
+    pools = _realistic_pools()
+    clients, paths, kinds = pools.clients, pools.paths, pools.query_kinds
+    status_fixed, status_low, status_span = pools.status_fixed, pools.status_low, pools.status_span
+    status_format = [code + b' %d "' for code in _STATUSES]
+    head_sizes = [code + b' - "' for code in _STATUSES]  # HEAD: no body
+    ok_format = status_format[0]
+    referer, step, garbage = pools.referer, _STEP, _GARBAGE
+    head = _METHODS[2]
+    shift = _BIG_TABLE_SHIFT
+    clock = _apache_clock()
+    epoch = _START_EPOCH
+    ts = clock.text(epoch)
+    record = _REAL_RECORD
+    join = b"".join
+    while True:
+        raw = _random_words(rng, record.size * _BLOCK)
+        out: list[bytes] = []
+        append = out.append
+        for c, p, m, s, r, bad, q, qc, n, qn, dt, v in record.iter_unpack(raw):
+            if step[dt]:
+                epoch += step[dt]
+                ts = clock.text(epoch)
+            prefix, proto, agent = clients[c >> shift]
+            path, methods, statuses, queries, low, span = paths[p >> shift]
+            method = methods[m]
+            si = statuses[s]
+            if method is head:
+                size = head_sizes[si]
+            elif si:
+                size = status_fixed[si] or status_format[si] % (
+                    status_low[si] + n % status_span[si]
+                )
+            else:
+                size = ok_format % (low + n % span)
+            k = queries[q]
+            if k:
+                template, modulus, base, choices = kinds[k]
+                choice = choices[qc % len(choices)]
+                query = template % ((base + qn % modulus, choice) if modulus else choice)
+            else:
+                query = b""
+            line = join((prefix, ts, method, path, query, proto, size, referer[r], agent))
+            if bad < _MALFORMED_SLOTS:
+                line = _malformed(garbage, line, v, r)
             append(line)
         yield out
 
@@ -932,9 +1283,10 @@ def _write_all(out: BinaryIO, data: bytes) -> None:
             view = view[out.write(view) :]
 
 
-_BLOCKS: dict[str, Callable[[random.Random], Iterator[list[bytes]]]] = {
-    "apache_combined": _apache_blocks,
-    "applog": _applog_blocks,
+_BLOCKS: dict[tuple[str, str], Callable[[random.Random], Iterator[list[bytes]]]] = {
+    ("apache_combined", "simple"): _apache_blocks,
+    ("apache_combined", "realistic"): _realistic_blocks,
+    ("applog", "simple"): _applog_blocks,
 }
 
 
@@ -945,6 +1297,7 @@ def generate(
     size: int | None = None,
     lines: int | None = None,
     seed: int = 0,
+    shape: str = "simple",
 ) -> GenerateStats:
     """Write synthetic ``fmt`` lines to ``out``; exactly one of ``size`` and ``lines``.
 
@@ -954,13 +1307,13 @@ def generate(
     Raises :class:`InvalidParameterError` for an unknown ``fmt``, both or
     neither of ``size`` and ``lines``, or a negative number.
     """
-    _check_args(fmt, size, lines, seed)
+    _check_args(fmt, size, lines, seed, shape)
     written_lines = 0
     written_bytes = 0
     if lines == 0 or size == 0:
         return GenerateStats(lines=0, bytes=0)
     join = b"".join
-    for made in _BLOCKS[fmt](random.Random(seed)):
+    for made in _BLOCKS[fmt, shape](random.Random(seed)):
         if lines is not None:
             block = made[: lines - written_lines]
             data = join(block)
