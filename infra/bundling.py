@@ -2,7 +2,8 @@
 
 ``pip install --platform ... --only-binary=:all:`` fetches the manylinux
 wheels of the Lambda architecture and Python version (the C extensions of
-``mmh3``, ``zstandard``, ``datasketches``, ``numpy`` and ``wrapt`` included)
+``mmh3``, ``zstandard``, ``datasketches``, ``numpy`` and ``wrapt`` and the
+Rust one of ``ormsgpack`` included)
 into ``<asset>/python``, which is where Lambda looks for a layer's packages.
 The Docker image is only the fallback CDK would use if local bundling ever
 declined; it never runs here.
@@ -44,6 +45,7 @@ LAYER_REQUIREMENTS: tuple[str, ...] = (
     "zstandard==0.25.0",
     "google-re2==1.1.20251105",
     "datasketches==5.2.0",
+    "ormsgpack==1.13.1",
     "numpy==2.5.5",  # datasketches imports it at import time
     "aws-lambda-powertools==3.37.0",
     # the [tracer] extra and the dependencies of Powertools and the X-Ray SDK

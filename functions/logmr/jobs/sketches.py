@@ -22,8 +22,8 @@ Guarantees, for the sizes fixed here (see docs/analytics.md):
   cardinalities (up to a few hundred) are counted almost exactly (the sketch
   keeps hashed coupons before it switches to buckets).
 
-Serialized form: a versioned text, so a sketch rides in the JSON shuffle codec
-and in the SQLite and DynamoDB result stores unchanged::
+Serialized form: a versioned text, so a sketch rides in the shuffle codec (a
+MessagePack string) and in the SQLite and DynamoDB result stores unchanged::
 
     "kll1:" + base64(kll_doubles_sketch.serialize())
     "hll1:" + base64(hll_sketch.serialize_compact())

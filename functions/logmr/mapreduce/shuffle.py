@@ -8,33 +8,80 @@ and a reducer reads one block of each (two ranged reads on S3: index, block).
 Layout (integers little-endian)::
 
     magic   4 bytes  b"LMRS"
-    version 1 byte   1
+    version 1 byte   2
     R       4 bytes  number of partitions
     index   R x (offset u64, length u64, crc32 u32)   offsets from the object start
     icrc    4 bytes  crc32 of the index
-    blocks  zlib-compressed JSON: [[key, value], ...] per partition
+    blocks  one per partition, empty (0 bytes) for a partition without pairs:
+              codec   1 byte   1: MessagePack, 2: JSON
+              body    a zstd frame (level 1, content size in its header) of
+                      [keys, values]: two arrays of the same length, the
+                      partition's keys and their values in the same order
 
-A wrong magic, an unknown version, a short read or a checksum mismatch raises
-``CorruptShuffleError`` (a permanent error): never wrong counts.
+Columns rather than ``[[key, value], ...]``: a reducer turns them into
+``(key, value)`` tuples with ``zip``, in C, instead of a Python loop per pair
+(``bench/shuffle_codecs.py`` measured the choices; ``docs/performance.md``).
+
+**Values round trip exactly as JSON gives them** (what version 1 shipped):
+ints stay ints, floats are the same 64 bits, tuples come back as lists, dict
+key order is kept, text (non-ASCII, a key's ``\\xNN`` for invalid UTF-8) is
+the same text. MessagePack (``ormsgpack``) carries every block whose values it
+can carry with exactly that meaning; it refuses the rest with ``TypeError``,
+and that block is JSON instead (codec 2, still zstd): ints outside 64 bits,
+dict keys that are not ``str`` (JSON turns them into text), text with lone
+surrogates, and types JSON spells its own way or refuses (enums, dataclasses,
+datetimes, UUIDs, float subclasses such as numpy's: passed through to the
+JSON encoder, which writes or refuses them as it did). One difference: a
+``bytes`` value, which the JSON encoder refused at the map side, travels as
+``bytes`` (the reducer's JSON result write refuses it there).
+
+A wrong magic, an unknown version, a short read, a checksum mismatch, an
+unknown codec or a body that does not decode into two arrays of the same
+length raises ``CorruptShuffleError`` (a permanent error): never wrong counts.
+Version 1 objects (zlib-compressed JSON pairs) are refused like any unknown
+version: a job's shuffle objects are written by its map tasks and read by its
+reducers, one deployment of the code; a job whose map tasks ran before a
+deploy that changes the version and whose reducers run after it fails with
+``CorruptShuffleError`` and is run again.
 """
 
 from __future__ import annotations
 
 import json
 import struct
+import threading
 import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import ormsgpack
+import zstandard
+
 from logmr.errors import CorruptShuffleError
 
 MAGIC = b"LMRS"
-VERSION = 1
+VERSION = 2
 _HEAD = struct.Struct("<4sBI")
 _ENTRY = struct.Struct("<QQI")
 _CRC = struct.Struct("<I")
 
+#: the codec byte that starts a non-empty block
+MSGPACK = 1
+JSON = 2
+#: zstd level of every block: level 1 is the fastest, and measured smaller than zlib's level 1
+ZSTD_LEVEL = 1
+#: what ormsgpack would write in its own way (JSON writes or refuses it differently): handed
+#: to ``default``, which refuses it, so that the block is JSON
+_PASSTHROUGH = (
+    ormsgpack.OPT_PASSTHROUGH_DATACLASS
+    | ormsgpack.OPT_PASSTHROUGH_DATETIME
+    | ormsgpack.OPT_PASSTHROUGH_ENUM
+    | ormsgpack.OPT_PASSTHROUGH_UUID
+)
+
 Pair = tuple[str, Any]
+
+_local = threading.local()  # zstd contexts are reusable but not shareable between threads
 
 
 def header_size(reducers: int) -> int:
@@ -42,14 +89,46 @@ def header_size(reducers: int) -> int:
     return _HEAD.size + reducers * _ENTRY.size + _CRC.size
 
 
+def _compressor() -> Any:
+    compressor = getattr(_local, "compressor", None)
+    if compressor is None:
+        compressor = _local.compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+    return compressor
+
+
+def _decompressor() -> Any:
+    decompressor = getattr(_local, "decompressor", None)
+    if decompressor is None:
+        decompressor = _local.decompressor = zstandard.ZstdDecompressor()
+    return decompressor
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def _body(value: Any) -> tuple[int, bytes]:
+    """(codec, uncompressed body) of ``value``: MessagePack, or JSON where
+    MessagePack would not give back what JSON gives (see the module docstring)."""
+    try:
+        return MSGPACK, ormsgpack.packb(value, option=_PASSTHROUGH)
+    except TypeError:  # ormsgpack.MsgpackEncodeError included
+        return JSON, _json(value)
+
+
+def encode_block(pairs: Iterable[Pair]) -> bytes:
+    """One partition's block (``b""`` for no pairs)."""
+    items = pairs if isinstance(pairs, list) else list(pairs)
+    if not items:
+        return b""
+    codec, body = _body([[key for key, _ in items], [value for _, value in items]])
+    compressed: bytes = _compressor().compress(body)
+    return bytes([codec]) + compressed
+
+
 def encode(partitions: Sequence[Iterable[Pair]]) -> bytes:
     """Serialize one list of (key, value) pairs per partition."""
-    blocks = []
-    for pairs in partitions:
-        items = list(pairs)
-        blocks.append(
-            zlib.compress(json.dumps(items, separators=(",", ":")).encode(), 1) if items else b""
-        )
+    blocks = [encode_block(pairs) for pairs in partitions]
     offset = header_size(len(blocks))
     index = bytearray()
     for block in blocks:
@@ -86,11 +165,17 @@ def decode_block(block: bytes, crc: int, length: int, name: str = "shuffle objec
         raise CorruptShuffleError(f"{name}: block checksum mismatch")
     if not block:
         return []
+    codec = block[0]
+    if codec not in (MSGPACK, JSON):
+        raise CorruptShuffleError(f"{name}: unknown block codec {codec}")
     try:
-        items = json.loads(zlib.decompress(block))
-    except (zlib.error, ValueError) as exc:
+        body = _decompressor().decompress(memoryview(block)[1:])
+        keys, values = ormsgpack.unpackb(body) if codec == MSGPACK else json.loads(body)
+        if not isinstance(keys, list) or not isinstance(values, list):
+            raise ValueError("a block body is two arrays")
+        return list(zip(keys, values, strict=True))
+    except (zstandard.ZstdError, ValueError, TypeError) as exc:
         raise CorruptShuffleError(f"{name}: undecodable block: {exc}") from exc
-    return [(key, value) for key, value in items]
 
 
 def read_partition(whole: bytes, partition: int, name: str = "shuffle object") -> list[Pair]:

@@ -62,8 +62,9 @@ class SampleStats:
     hot_keys: list[tuple[str, float]] = field(default_factory=list)
     #: pairs per key (the sample's), for the partition skew of a reducer count
     weights: dict[str, int] = field(default_factory=dict, repr=False)
-    #: bytes of each key's combined pair as the sample's map side would ship it
-    #: (``json.dumps([key, value])``): what one map task adds to a reducer's load
+    #: bytes of each key's combined pair as JSON text (``json.dumps([key, value])``):
+    #: the measure of what one map task adds to a reducer's load (the shuffle
+    #: ships it as MessagePack, compressed; ``MIN_SALTED_PAIR_BYTES`` is in these bytes)
     loads: dict[str, int] = field(default_factory=dict, repr=False)
 
     def keys_in(self, nbytes: int) -> int:
@@ -221,7 +222,7 @@ def _side_weights(side: MapSide) -> dict[str, int]:
 
 
 def _pair_bytes(pairs: list[tuple[str, Any]]) -> dict[str, int]:
-    """Bytes of each key's combined pair in the shuffle's JSON (before compression)."""
+    """Bytes of each key's combined pair as JSON text (``SampleStats.loads``)."""
     loads: dict[str, int] = {}
     for key, value in pairs:
         size = len(json.dumps([key, value], separators=(",", ":")))
