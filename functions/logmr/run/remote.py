@@ -46,6 +46,7 @@ from logmr.errors import (
     JobNotFoundError,
     LogmrError,
     StateMachineNotFoundError,
+    cause_message,
 )
 from logmr.run.request import validate
 from logmr.run.watch import ExecutionWatcher, Progress
@@ -80,13 +81,7 @@ def execution_failure(described: dict[str, Any]) -> tuple[str, str]:
     default = "Execution" + status.title().replace("_", "")
     error = str(described.get("error") or default)
     cause = str(described.get("cause") or f"execution {described.get('name')} ended {status}")
-    try:  # a Lambda error's cause is its JSON payload: keep the message
-        payload = json.loads(cause)
-    except ValueError:
-        payload = None
-    if isinstance(payload, dict) and "errorMessage" in payload:
-        cause = str(payload["errorMessage"])
-    return error, " ".join(cause.split())
+    return error, " ".join(cause_message(cause).split())
 
 
 # -- the deployed stack ------------------------------------------------------------
