@@ -241,3 +241,54 @@ def test_a_finished_job_id_is_refused_and_its_results_kept(
     )
     assert main(["results", f"again-{engine}", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["results"] == out["results"]
+
+
+@pytest.mark.parametrize("engine", ["statemachine", "inline"])
+def test_the_same_job_id_on_other_inputs_is_refused_not_mixed(
+    capsys: pytest.CaptureFixture[str], access_log: Path, tmp_path: Path, engine: str
+) -> None:
+    """Two runs under one --job-id: the second (other inputs) is refused and
+    the first job's record and results stay as they were."""
+    other = tmp_path / "other.log"
+    other.write_bytes(access_log.read_bytes()[: len(access_log.read_bytes()) // 3])
+    job_id = f"shared-{engine}"
+    options = ["--job", "status_codes", "--job-id", job_id, "--engine", engine, "--workers", "1"]
+    code, first = run_json(capsys, str(access_log), *options)
+    assert (code, first["status"]) == (0, "SUCCEEDED")
+    code, second = run_json(capsys, str(other), *options)
+    assert (code, second["status"], second["error"]) == (1, "FAILED", "JobExistsError")
+    assert main(["status", job_id, "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert (record["status"], record["spec"]["inputs"]) == ("SUCCEEDED", [str(access_log)])
+    assert main(["results", job_id, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["results"] == first["results"]
+
+
+@pytest.mark.parametrize("name", [":X", ".X", "..x:Y"])
+def test_a_malformed_job_name_is_one_line(
+    capsys: pytest.CaptureFixture[str], access_log: Path, name: str
+) -> None:
+    assert main(["run", str(access_log), "--job", name, "--workers", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("logmr: error: InvalidJobError: unknown job") and err.count("\n") == 1
+
+
+def test_keys_with_terminal_controls_are_shown_escaped(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A path in a log that clears the screen, sets the window title or flips
+    the text's direction is shown as escapes in the table, never acted on."""
+    log = tmp_path / "hostile.log"
+    paths = ["/\x1b[2Jcleared", "/\x1b]0;owned\x07title", "/\u202eflipped", "/\x9bcsi"]
+    log.write_text(
+        "".join(
+            f'10.0.0.1 - - [05/Dec/2026:10:00:00 +0000] "GET {path} HTTP/1.1" 200 5 "-" "ua"\n'
+            for path in paths
+        ),
+        encoding="utf-8",
+    )
+    assert main(["run", str(log), "--job", "top_paths", "--workers", "1"]) == 0
+    shown = capsys.readouterr().out
+    assert not any(char in shown for char in "\x1b\x07\u202e\x9b")
+    for escaped in ("/\\x1b[2Jcleared", "/\\x1b]0;owned\\x07title", "/\\u202eflipped", "/\\x9bcsi"):
+        assert escaped in shown

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import assert_job_claims_are_exclusive
 from logmr.errors import (
     CorruptShuffleError,
     InputNotFoundError,
@@ -77,3 +78,7 @@ def test_job_records(tmp_path: Path) -> None:
     store.put_job(record)
     assert store.get_job("j").status == "SUCCEEDED"
     assert store.get_job("j").counters == {"lines": 3}
+
+
+def test_a_job_id_is_claimed_once_and_written_only_by_its_execution(tmp_path: Path) -> None:
+    assert_job_claims_are_exclusive(SqliteResultStore(tmp_path / "r.sqlite"))

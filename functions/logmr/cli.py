@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -24,19 +27,34 @@ DEFAULT_TABLE_ROWS = 20
 REMOTE_OPTIONS = ("endpoint_url", "region", "state_machine", "results_table", "jobs_table")
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the CLI is, so it stops as on Ctrl-C: the job
+    recorded FAILED (``Aborted``), the workers stopped."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise _Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
         return int(args.handler(args))
     except LogmrError as exc:
         if getattr(args, "debug", False):
             raise
-        print(f"logmr: error: {error_name(exc)}: {exc}", file=sys.stderr)
+        print(f"logmr: error: {error_name(exc)}: {printable(str(exc))}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("logmr: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, _Terminated)
+        print(f"logmr: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+        return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 SALT_HELP = "spread this key over every reducer (repeatable; default: the keys the planner salts)"
@@ -54,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     _job_options(run, required=True)
     run.add_argument("--salt", action="append", default=[], metavar="KEY", help=SALT_HELP)
     run.add_argument(
-        "--workers", type=int, default=None, help="worker processes (default: all cores)"
+        "--workers", type=_positive, default=None, help="worker processes (default: all cores)"
     )
     run.add_argument("--job-id", default=None, help="name the job (default: generated)")
     run.add_argument("--top", type=int, default=None, help="show only the top N results")
@@ -265,6 +283,17 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help="show the full traceback on failure")
 
 
+def _positive(text: str) -> int:
+    """An option's whole number of at least 1 (argparse names the option)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _size(text: str) -> int:
     from logmr.units import parse_size
 
@@ -299,6 +328,10 @@ def _run(args: argparse.Namespace) -> int:
     settings = Settings.load(
         home=args.home, reducers=args.reducers, chunk_size=args.chunk_size, workers=args.workers
     )
+    if settings.workers < 1:  # 0 is the tests' in-process engine, not a way to run jobs
+        raise InvalidParameterError(
+            f"LOGMR_WORKERS={settings.workers}: a run needs at least 1 worker process"
+        )
     request = _request(
         args, local_inputs(args.paths), reducers=settings.reducers, chunk_size=settings.chunk_size
     )
@@ -434,9 +467,9 @@ def _status(args: argparse.Namespace) -> int:
         _print_json(record.to_dict())
     else:
         out = sys.stdout
-        out.write(f"job {record.job_id}: {record.status} ({record.job})\n")
+        out.write(f"job {record.job_id}: {record.status} ({printable(record.job)})\n")
         if record.error:
-            out.write(f"error: {record.error}: {record.cause}\n")
+            out.write(f"error: {record.error}: {printable(record.cause or '')}\n")
         for name, value in sorted(record.counters.items()):
             out.write(f"  {name:<20} {value:>14,}\n")
         for name, seconds in sorted(record.timings.items()):
@@ -551,7 +584,7 @@ def _show(results: Any, job_id: str, top: int | None, as_json: bool) -> int:
         return 0 if record.status == "SUCCEEDED" else 1
     out = sys.stdout
     out.write(
-        f"job {job_id}: {record.status} - {record.job} over "
+        f"job {job_id}: {record.status} - {printable(record.job)} over "
         f"{len(record.spec.get('inputs', []))} input(s), "
         f"format {record.spec.get('format')}, {record.timings.get('duration_s', '?')} s\n"
     )
@@ -579,6 +612,7 @@ def _table(out: TextIO, rows: list[tuple[str, Any]]) -> None:
     if not rows:
         out.write("  (no results)\n")
         return
+    rows = [(printable(key), value) for key, value in rows]
     columns: list[str] = []
     for _, value in rows:
         if isinstance(value, dict):
@@ -594,9 +628,21 @@ def _table(out: TextIO, rows: list[tuple[str, Any]]) -> None:
         )
 
 
+#: what a terminal would act on rather than show: C0 and C1 controls, DEL,
+#: and the bidirectional embeddings, overrides and isolates
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with what a terminal would act on escaped (``\\x1b``,
+    ``\\u202e``): a key or message from a log never moves the cursor,
+    clears the screen, sets the title or reorders what is shown."""
+    return _UNPRINTABLE.sub(lambda found: repr(found.group())[1:-1], text)
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return str(value)
+        return printable(str(value))
     return f"{value:,}" if isinstance(value, int) else f"{value:,.4g}"
 
 
@@ -606,7 +652,7 @@ def _failed(record: JobRecord, as_json: bool) -> int:
         failure = {"job_id": record.job_id, "status": "FAILED", "error": record.error}
         _print_json({**failure, "cause": record.cause, "results": {}})
     else:
-        print(f"logmr: error: {record.error}: {record.cause}", file=sys.stderr)
+        print(f"logmr: error: {record.error}: {printable(record.cause or '')}", file=sys.stderr)
     return 1
 
 

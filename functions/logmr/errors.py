@@ -64,7 +64,12 @@ class JobNotFoundError(PermanentError):
 
 
 class JobExistsError(PermanentError):
-    """A finished job's id was submitted again: results are never mixed."""
+    """The job id belongs to another run: results are never mixed."""
+
+
+class LocalStoreError(PermanentError):
+    """The store on this machine (``LOGMR_HOME``) cannot be used: not a
+    folder, not writable, or its results database is damaged."""
 
 
 class StateMachineNotFoundError(PermanentError):

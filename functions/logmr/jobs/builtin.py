@@ -126,19 +126,25 @@ class TopPaths(Job):
         self.columns = ("path", "bytes")
 
     def mapper(self, record: Any) -> Iterator[KV]:
-        path = self.fields["path"](record)
+        path, size = self.fields["path"](record), self.fields["bytes"](record)
+        if size is None:
+            self.count("no_bytes")
         if path is None:
             self.count("no_path")
             return
         if self.options["strip_query"]:
             path = _without_query(path)
-        yield path, [1, self.fields["bytes"](record) or 0]
+        yield path, [1, size or 0]
 
     def map_columns(self, columns: list[Column]) -> Iterable[KV]:
         """The distinct raw (request, size) rows counted in C; each raw request
         turned into its path once (the same pairs as ``mapper``, pre-combined)."""
         path_column, size_column = columns
-        by_raw, _ = records_and_bytes(counted_rows(path_column, size_column), 0, size_column, 1)
+        by_raw, no_size = records_and_bytes(
+            counted_rows(path_column, size_column), 0, size_column, 1
+        )
+        if no_size:
+            self.count("no_bytes", no_size)
         if self.options["strip_query"]:
             path_column = Column(path_column.raw, _strip_query_of(path_column))
         paths = sums_by_value(path_column, by_raw)

@@ -79,6 +79,10 @@ class JobRecord:
     #: what the job used, priced (``logmr.plan.cost``; set by Finalize): Lambda
     #: requests and GB-s, transitions, S3 requests, DynamoDB WRUs, USD
     bill: dict[str, Any] | None = None
+    #: the execution that claimed the id (``$$.Execution.Id``; the inline
+    #: runner's own token): the only one that may write this record again
+    #: (docs/security.md, "Job identity")
+    execution: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,10 +94,26 @@ class JobRecord:
 
 
 class ResultStore(abc.ABC):
-    """Results (one per job id and key) and job records."""
+    """Results (one per job id and key) and job records.
+
+    A job record is created once, atomically (``claim_job``), by the execution
+    it then belongs to, and only that execution writes it again
+    (``update_job``); ``put_job`` writes unconditionally and is for tests and
+    tools that set a store up."""
 
     @abc.abstractmethod
     def put_job(self, record: JobRecord) -> None: ...
+
+    @abc.abstractmethod
+    def claim_job(self, record: JobRecord) -> JobRecord | None:
+        """Create ``record`` if its id has no record, as one atomic step (a
+        conditional put; a unique insert): ``None``. Else the record that has
+        the id, unchanged."""
+
+    @abc.abstractmethod
+    def update_job(self, record: JobRecord) -> bool:
+        """Write ``record`` over the stored one only if that one belongs to the
+        same execution (``record.execution``), atomically; whether it did."""
 
     @abc.abstractmethod
     def load_job(self, job_id: str) -> JobRecord | None: ...

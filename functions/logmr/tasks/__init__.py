@@ -10,7 +10,15 @@ upserts its keys), so running a task twice never counts twice.
 from logmr.tasks.failure import mark_failed
 from logmr.tasks.finalizing import finalize
 from logmr.tasks.mapping import map_task
-from logmr.tasks.planning import check_job_id_free, plan
+from logmr.tasks.planning import claim_job_id, new_execution, plan
 from logmr.tasks.reducing import reduce_task
 
-__all__ = ["check_job_id_free", "finalize", "map_task", "mark_failed", "plan", "reduce_task"]
+__all__ = [
+    "claim_job_id",
+    "finalize",
+    "map_task",
+    "mark_failed",
+    "new_execution",
+    "plan",
+    "reduce_task",
+]

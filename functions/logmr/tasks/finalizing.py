@@ -10,6 +10,7 @@ from typing import Any
 
 from logmr import layout, limits
 from logmr.config import MAX_SAMPLES
+from logmr.errors import JobExistsError
 from logmr.jobs import ResultsView
 from logmr.jobs.binding import prepare
 from logmr.mapreduce.side import reduce_groups
@@ -65,6 +66,8 @@ def finalize(spec: JobSpec, map_task_count: int, backends: Backends) -> dict[str
         lines = json_lines(samples)
         objects.put(layout.quarantine_key(spec.job_id), lines.encode())
     manifest = objects.get_json(layout.manifest_key(spec.job_id))
+    if manifest.get("repeated_inputs"):  # named twice, read once: said in the counters
+        counters["repeated_inputs"] = manifest["repeated_inputs"]
     record = backends.results.get_job(spec.job_id)
     # every result, streamed from the part files: memory per part file, not per key
     record.summary = job.finalize(ResultsView(lambda: iter_part_results(objects, spec.job_id)))
@@ -93,7 +96,8 @@ def finalize(spec: JobSpec, map_task_count: int, backends: Backends) -> dict[str
         result_items=stored,
         record_bytes=len(json.dumps(record.to_dict())),
     )
-    backends.results.put_job(record)
+    if not backends.results.update_job(record):
+        raise JobExistsError(f"job id {spec.job_id!r}: its record was claimed by another run")
     return {"job_id": spec.job_id, "status": "SUCCEEDED", "counters": counters, "result_keys": keys}
 
 
