@@ -8,7 +8,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import partial
-from itertools import chain
+from itertools import chain, filterfalse
+from itertools import count as counting
 from operator import is_not
 from typing import Any
 
@@ -16,6 +17,7 @@ from logmr.config import SAMPLE_LINE_BYTES
 from logmr.formats.base import Format
 from logmr.inputs.lines import split_lines
 from logmr.jobs.base import Job, key_text
+from logmr.jobs.sums import INT64_MAX, Chunks, KeyedSums, numpy, widened
 from logmr.mapreduce.partition import partition_of
 
 #: buffered values before the combiner folds them (bounds map-side memory)
@@ -54,6 +56,44 @@ def group_into(groups: dict[Any, list[Any]], pairs: Iterable[tuple[Any, Any]]) -
     return count
 
 
+class SumTable:
+    """``KeyedSums`` of one shape added up over a map task's batches: an index
+    of keys (key -> row) and one numpy array of rows, so that a key costs no
+    Python object but itself and its index entry, and adding a batch is a few
+    C calls (new keys appended to the index with ``dict.update`` over an
+    iterator, rows added with ``numpy.add.at``). int64 while the sum of every
+    magnitude added stays within int64, Python ints after that."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+        self.index: dict[Any, int] = {}
+        self.rows: Any = numpy().zeros((0, *shape), dtype=numpy().int64)
+        self.bound = 0
+
+    def add(self, batch: KeyedSums) -> None:
+        np = numpy()
+        index = self.index
+        index.update(zip(filterfalse(index.__contains__, batch.keys), counting(len(index))))
+        if len(index) > len(self.rows):
+            grown = np.zeros((max(len(index), 2 * len(self.rows)), *self.shape), self.rows.dtype)
+            if grown.dtype == object:
+                grown[...] = 0
+            grown[: len(self.rows)] = self.rows
+            self.rows = grown
+        self.bound += batch.bound
+        sums = batch.sums
+        if self.bound > INT64_MAX or sums.dtype == object:
+            self.rows, sums = widened(self.rows), widened(sums)
+        codes = np.fromiter(map(index.__getitem__, batch.keys), np.intp, len(batch.keys))
+        np.add.at(self.rows, codes, sums)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def sums(self) -> KeyedSums:
+        return KeyedSums(list(self.index), self.rows[: len(self.index)], self.bound)
+
+
 class MapSide:
     """Feeds batches of lines through parse, mapper and combiner."""
 
@@ -76,6 +116,8 @@ class MapSide:
         self.sample_origin = sample_origin
         self.buffer: dict[Any, list[Any]] = {}
         self.counts: Counter[Any] = Counter()
+        #: ``KeyedSums`` a column job's batches gave, added up per shape
+        self.tables: dict[tuple[int, ...], SumTable] = {}
         self.buffered = 0
         self.lines = 0
         self.records = 0
@@ -214,7 +256,17 @@ class MapSide:
             self._add_pairs(chain.from_iterable(map(job.mapper, records)))
 
     def _add_pairs(self, pairs: Iterable[tuple[Any, Any]]) -> None:
-        self.buffered += group_into(self.buffer, pairs)
+        """A batch's pairs into the buffer; ``KeyedSums`` (whose combiner adds
+        up) into their shape's ``SumTable``, never as pairs."""
+        chunks = pairs.chunks if isinstance(pairs, Chunks) else (pairs,)
+        for chunk in chunks:
+            if isinstance(chunk, KeyedSums):
+                table = self.tables.get(chunk.shape)
+                if table is None:
+                    table = self.tables[chunk.shape] = SumTable(chunk.shape)
+                table.add(chunk)
+            else:
+                self.buffered += group_into(self.buffer, chunk)
         if self.buffered >= COMBINE_EVERY:
             self.combine()
 
@@ -249,22 +301,43 @@ class MapSide:
         """The combined pairs, keys made canonical, split by reducer. A key in
         ``salted`` goes to its partition plus ``salt`` (the map task's number),
         modulo ``reducers``: over the map tasks, a salted key reaches every reducer."""
+        parts: list[list[tuple[str, Any]]] = [[] for _ in range(reducers)]
+        for text, value in self.combined():
+            partition = partition_of(text, reducers)
+            if text in salted:
+                partition = (partition + salt) % reducers
+            parts[partition].append((text, value))
+        return parts
+
+    def combined(self) -> Iterator[tuple[str, Any]]:
+        """The map task's pairs, keys made canonical (``key_text``), one value
+        per key: the counts, the buffer and the sum tables merged, and a key's
+        values from several of them (or raw keys with the same text) combined."""
         by_text: dict[str, list[Any]] = {}
         for key, count in self.counts.items():
             by_text.setdefault(key_text(key), []).append(count)
         for key, values in self.buffer.items():
             by_text.setdefault(key_text(key), []).extend(values)
-        parts: list[list[tuple[str, Any]]] = [[] for _ in range(reducers)]
+        columns: list[KeyedSums] = []
+        taken: dict[str, None] = {}  # the keys of ``columns``, when there are several tables
+        for table in self.tables.values():
+            sums = table.sums()
+            if not set(map(type, sums.keys)) <= {str}:
+                sums = sums.rekeyed(key_text)
+            if by_text.keys().isdisjoint(sums.keys) and taken.keys().isdisjoint(sums.keys):
+                columns.append(sums)
+                if len(self.tables) > 1:
+                    taken.update(dict.fromkeys(sums.keys))
+                continue
+            for key, value in sums:  # a key also yielded as a pair: combined below
+                by_text.setdefault(key, []).append(value)
         combiner = self.job.combiner
         for key, values in by_text.items():
             outputs = [(key, values[0])] if len(values) == 1 else combiner(key, values)
             for out_key, out_value in outputs:
-                text = key_text(out_key)
-                partition = partition_of(text, reducers)
-                if text in salted:
-                    partition = (partition + salt) % reducers
-                parts[partition].append((text, out_value))
-        return parts
+                yield key_text(out_key), out_value
+        for sums in columns:
+            yield from sums
 
     def counters(self) -> dict[str, int]:
         counts = {"lines": self.lines, "records": self.records, "malformed": self.malformed}
