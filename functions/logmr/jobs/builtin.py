@@ -116,6 +116,7 @@ class TopPaths(Job):
     name = "top_paths"
     description = "requests and response bytes per path; the summary holds the top N by requests"
     needs = ("path", "bytes")
+    adds_up = True
     params = (
         Param("top", positive_int, "20", "how many paths the summary keeps"),
         Param("strip_query", boolean, "false", "drop the query string (?...) from paths"),
@@ -153,7 +154,8 @@ class TopPaths(Job):
         yield key, [sum(v[0] for v in values), sum(v[1] for v in values)]
 
     def reducer(self, key: Any, values: list[Any]) -> Iterator[KV]:
-        yield key, {"count": sum(v[0] for v in values), "bytes": sum(v[1] for v in values)}
+        count, nbytes = values[0] if len(values) == 1 else next(self.combiner(key, values))[1]
+        yield key, {"count": count, "bytes": nbytes}
 
     def finalize(self, results: ResultsView) -> dict[str, Any]:
         top = results.top(self.options["top"])

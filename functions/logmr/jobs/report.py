@@ -69,6 +69,7 @@ class AccessReport(Job):
         "status mix, top paths, requests/errors/bytes (and response-size percentiles)"
         " per window, and totals, in one pass"
     )
+    adds_up = True  # its windows' values hold a sketch (or None): those are merged as they are
     params = (
         Param("top", positive_int, "20", "how many paths the summary keeps"),
         Param("window", duration_seconds, "1h", "window size: 30s, 5m, 1h, 1d, ..."),
@@ -87,10 +88,32 @@ class AccessReport(Job):
 
     # -- map side -------------------------------------------------------------
     def mapper(self, record: Any) -> Iterator[KV]:
-        """One record as a batch of one (the definition ``map_columns`` follows)."""
-        yield from self.map_columns(
-            [Column([self.fields[field](record)]) for field in self.columns]
-        )
+        """One record's pairs (what ``map_columns`` adds up per batch)."""
+        status = self.fields["status"](record)
+        size = self.fields["bytes"](record)
+        path = self.fields["path"](record)
+        if status is None:
+            self.count("no_status")
+        else:
+            yield STATUS + key_text(status), 1
+        if size is None:
+            self.count("no_bytes")
+            size = 0
+        error = 1 if status is not None and is_error_status(status) else 0
+        yield TOTAL, [1, size, error]
+        if path is None:
+            self.count("no_path")
+        else:
+            yield PATH + key_text(path), [1, size]
+        if len(self.columns) > 3:
+            when = self.fields[self.columns[3]](record)
+            if when is None:
+                self.count("no_time")
+                return
+            window: int = self.options["window"]
+            start = int(when // window) * window
+            sketch = quantiles_text(quantiles_of([size])) if self.options["percentiles"] else None
+            yield f"{WINDOW}{start}", [1, error, size, sketch]
 
     def map_columns(self, columns: list[Column]) -> Chunks:
         """Per batch, in C (``jobs.sums``): records per raw status, records and
@@ -175,7 +198,11 @@ class AccessReport(Job):
 
     # -- reduce side ------------------------------------------------------------
     def reducer(self, key: Any, values: list[Any]) -> Iterator[KV]:
-        for out_key, value in self.combiner(key, values):
+        if len(values) == 1 and not key.startswith(WINDOW):  # its one value is its sum
+            pairs: Iterable[KV] = [(key, values[0])]
+        else:
+            pairs = self.combiner(key, values)
+        for out_key, value in pairs:
             if key.startswith(STATUS):
                 yield out_key, value
             elif key.startswith(PATH):

@@ -69,19 +69,12 @@ def int_array(numbers: Sequence[int], bound: int) -> Any:
     np = numpy()
     if bound <= INT64_MAX:
         return np.fromiter(numbers, dtype=np.int64, count=len(numbers))
-    out = np.empty(len(numbers), dtype=object)
-    out[:] = numbers
-    return out
+    return np.array(numbers, dtype=object)
 
 
 def widened(array: Any) -> Any:
     """``array`` with Python ints instead of int64 (a copy), for sums past int64."""
-    np = numpy()
-    if array.dtype == object:
-        return array
-    out = np.empty(array.shape, dtype=object)
-    out[...] = array.tolist() if array.ndim else array.item()
-    return out
+    return array if array.dtype == object else array.astype(object)
 
 
 def sums_by_code(codes: Any, size: int, weights: Any) -> Any:
@@ -89,9 +82,7 @@ def sums_by_code(codes: Any, size: int, weights: Any) -> Any:
     array) of the items with that code, in ``weights``' dtype (int64 or
     Python ints: exact; the caller keeps int64 within its bound)."""
     np = numpy()
-    out = np.zeros((size, *weights.shape[1:]), dtype=weights.dtype)
-    if out.dtype == object:
-        out[...] = 0  # Python int zeros, not None
+    out = np.zeros((size, *weights.shape[1:]), dtype=weights.dtype)  # object: int 0s
     np.add.at(out, codes, weights)
     return out
 
@@ -106,7 +97,8 @@ class KeyedSums:
     an int when ``sums`` is 1-d, a list of ints when 2-d), for keys whose
     combiner adds values up element-wise. ``bound`` is at least the sum of the
     magnitudes of every number in ``sums`` (see the module docstring).
-    Iterating gives the pairs, Python ints, as a mapper would yield them."""
+    Iterating gives the pairs, Python ints, as a mapper would yield them
+    (``dict(iter(sums))``: ``dict(sums)`` would take ``keys`` for a mapping's)."""
 
     __slots__ = ("bound", "keys", "sums")
 

@@ -8,16 +8,24 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import partial
-from itertools import chain, filterfalse
+from itertools import chain, compress, filterfalse
 from itertools import count as counting
-from operator import is_not
+from operator import is_not, itemgetter
 from typing import Any
 
 from logmr.config import SAMPLE_LINE_BYTES
 from logmr.formats.base import Format
 from logmr.inputs.lines import split_lines
 from logmr.jobs.base import Job, key_text
-from logmr.jobs.sums import INT64_MAX, Chunks, KeyedSums, numpy, widened
+from logmr.jobs.sums import (
+    INT64_MAX,
+    Chunks,
+    KeyedSums,
+    codes_of,
+    numpy,
+    sums_by_code,
+    widened,
+)
 from logmr.mapreduce.partition import partition_of
 
 #: buffered values before the combiner folds them (bounds map-side memory)
@@ -76,8 +84,6 @@ class SumTable:
         index.update(zip(filterfalse(index.__contains__, batch.keys), counting(len(index))))
         if len(index) > len(self.rows):
             grown = np.zeros((max(len(index), 2 * len(self.rows)), *self.shape), self.rows.dtype)
-            if grown.dtype == object:
-                grown[...] = 0
             grown[: len(self.rows)] = self.rows
             self.rows = grown
         self.bound += batch.bound
@@ -345,6 +351,76 @@ class MapSide:
             counts["continuation_lines"] = self.continuation
         counts.update(self.job.counters)
         return counts
+
+
+def merge_groups(job: Job, blocks: Iterable[list[tuple[str, Any]]]) -> dict[str, list[Any]]:
+    """Every block's pairs grouped by key (``group_into``). For a job that adds
+    values up (``Job.adds_values_up``), the int values (and lists of ints of
+    one length) of each key are added up in C first (``summed_into``): such a
+    key's group is then one value, its sum."""
+    groups: dict[str, list[Any]] = {}
+    if not job.adds_values_up():
+        for pairs in blocks:
+            group_into(groups, pairs)
+        return groups
+    pairs = list(chain.from_iterable(blocks))
+    summed_into(groups, list(map(itemgetter(0), pairs)), list(map(itemgetter(1), pairs)))
+    return groups
+
+
+def summed_into(groups: dict[Any, list[Any]], keys: list[Any], values: list[Any]) -> None:
+    """The pairs ``zip(keys, values)`` into ``groups``, the values of one shape
+    (an int, not a bool; a list of n ints) added up per key in C: one value per
+    key and shape, exact (int64 while the sum of magnitudes fits, Python ints
+    past it). Values of any other shape are grouped as they are."""
+    np = numpy()
+    widths = np.fromiter(map(_width, values), dtype=np.intp, count=len(values))
+    for width in np.unique(widths).tolist():
+        chosen = widths == width
+        some_keys = list(compress(keys, chosen))
+        some_values = list(compress(values, chosen))
+        sums = _int64_rows(some_values, width) if width >= 0 else None
+        if sums is None:  # an item no int64: find the values that are all ints, in Python
+            ints = [width >= 0 and _all_ints(value, width) for value in some_values]
+            others = [not found for found in ints]
+            rest = zip(compress(some_keys, others), compress(some_values, others), strict=True)
+            group_into(groups, rest)
+            some_keys = list(compress(some_keys, ints))
+            some_values = list(compress(some_values, ints))
+            if not some_keys:
+                continue
+            sums = np.array(some_values, dtype=object)  # Python ints: exact at any size
+        distinct, codes = codes_of(some_keys)
+        summed = sums_by_code(codes, len(distinct), sums).tolist()
+        group_into(groups, zip(distinct, summed, strict=True))
+
+
+def _width(value: Any) -> int:
+    """0 for an int (not a bool), n for a list (of n items), -1 for anything else."""
+    kind = type(value)
+    return 0 if kind is int else len(value) if kind is list else -1
+
+
+def _all_ints(value: Any, width: int) -> bool:
+    """An int (``width`` 0) or a list of ints (none a bool)."""
+    return type(value) is int if not width else all(type(item) is int for item in value)
+
+
+def _int64_rows(values: list[Any], width: int) -> Any:
+    """``values`` (ints, or lists of ``width`` items) as an int64 array to add
+    up in C, Python ints when their magnitudes summed pass int64; ``None``
+    when an item is no int64 (a float, None, text, a larger int...)."""
+    np = numpy()
+    try:
+        array = np.array(values)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if array.dtype != np.int64 or array.shape != (len(values), width)[: 2 if width else 1]:
+        return None
+    if not array.size:
+        return array
+    largest = max(abs(int(array.max())), abs(int(array.min())))
+    return array if largest * len(values) <= INT64_MAX else widened(array)
 
 
 def reduce_groups(job: Job, groups: dict[str, list[Any]]) -> list[tuple[str, Any]]:
