@@ -27,6 +27,7 @@ from logmr.jobs.sums import (
     numpy,
     regrouped,
 )
+from logmr.mapreduce import side as mapreduce
 from logmr.mapreduce.side import MapSide, SumTable, group_into, merge_groups, reduce_groups
 
 #: sizes around every edge: small, past float64's exact 2**53, past int64, huge
@@ -306,6 +307,7 @@ def shuffled_blocks(draw: st.DrawFn) -> list[list[KV]]:
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(blocks=shuffled_blocks())
 def test_merge_groups_reduces_to_what_plain_grouping_reduces_to(blocks: list[list[KV]]) -> None:
+    mapreduce.SUM_IN_C_FROM = 0  # every partition added up in C (restored by the fixture)
     plain: dict[str, list[Any]] = {}
     for block in blocks:
         group_into(plain, block)
@@ -315,8 +317,22 @@ def test_merge_groups_reduces_to_what_plain_grouping_reduces_to(blocks: list[lis
     assert merge_groups(Appending(), blocks) == plain
 
 
+@pytest.fixture(autouse=True)
+def sum_in_c_from() -> Iterator[None]:
+    kept = mapreduce.SUM_IN_C_FROM
+    yield
+    mapreduce.SUM_IN_C_FROM = kept
+
+
+@pytest.mark.unit
+def test_a_few_pairs_are_grouped_as_they_came() -> None:
+    blocks = [[("a", [1, 2])], [("a", [3, 4])]]
+    assert merge_groups(ElementWise(), blocks) == {"a": [[1, 2], [3, 4]]}
+
+
 @pytest.mark.unit
 def test_merge_groups_adds_int_pairs_into_one_value_per_key() -> None:
+    mapreduce.SUM_IN_C_FROM = 0
     blocks = [[("a", [1, 2]), ("b", 5)], [("a", [3, 4]), ("b", 2**63), ("c", [1.5, 1])]]
     groups = merge_groups(ElementWise(), blocks)
     assert groups == {"a": [[4, 6]], "b": [5 + 2**63], "c": [[1.5, 1]]}

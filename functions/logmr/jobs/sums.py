@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import chain, compress, repeat
+from itertools import chain
 from types import ModuleType
 from typing import Any
 
@@ -125,7 +125,7 @@ class KeyedSums:
         rows of keys that convert alike added up."""
         return regrouped(list(map(convert, self.keys)), self.sums, self.bound)
 
-    def pop(self, key: Any) -> list[int] | int | None:
+    def pop(self, key: Any) -> Any:
         """Remove ``key`` and give its row (``None`` if absent)."""
         if key not in self.keys:
             return None
@@ -135,7 +135,7 @@ class KeyedSums:
         keep[at] = False
         del self.keys[at]
         self.sums = self.sums[keep]
-        return row  # type: ignore[no-any-return]
+        return row
 
 
 def regrouped(keys: list[Any], sums: Any, bound: int) -> KeyedSums:
@@ -167,7 +167,7 @@ def converted_ints(
     magnitudes add up to at most ``INT64_MAX``, else Python ints), that sum's
     bound, and how many records had none."""
     distinct, codes = codes_of(raw)
-    numbers = list(distinct) if convert is None else list(map(convert, distinct))
+    numbers: list[Any] = list(distinct) if convert is None else list(map(convert, distinct))
     missing = 0
     if None in numbers:
         absent = [number is None for number in numbers]
@@ -191,16 +191,6 @@ def total(array: Any) -> int:
     return int(array.sum()) if array.dtype != object else sum(array.tolist())
 
 
-def selected(items: Sequence[Any], mask: Sequence[bool]) -> list[Any]:
-    """The items whose mask is true, in order."""
-    return list(compress(items, mask))
-
-
-def pairs_of(chunks: Iterable[Iterable[KV]]) -> Iterator[KV]:
-    """Every pair of ``chunks`` (pairs and ``KeyedSums``) in order."""
-    return chain.from_iterable(chunks)
-
-
 class Chunks:
     """A batch's pairs in parts, some of them ``KeyedSums``: iterating gives
     every pair (what ``map_columns`` promises); the map side takes the
@@ -212,8 +202,4 @@ class Chunks:
         self.chunks = chunks
 
     def __iter__(self) -> Iterator[KV]:
-        return pairs_of(self.chunks)
-
-
-def repeated(value: Any, times: int) -> Iterator[Any]:
-    return repeat(value, times)
+        return chain.from_iterable(self.chunks)
