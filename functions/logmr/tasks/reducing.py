@@ -8,7 +8,7 @@ from typing import Any
 from logmr import layout
 from logmr.errors import InvalidParameterError
 from logmr.jobs.binding import prepare
-from logmr.mapreduce.side import group_into, reduce_groups
+from logmr.mapreduce.side import collector_paused, merge_groups, reduce_groups
 from logmr.spec import JobSpec
 from logmr.storage.backends import Backends
 from logmr.storage.counting import CountingStore
@@ -30,14 +30,13 @@ def reduce_task(
         raise InvalidParameterError(f"partition {partition} outside 0..{spec.reducers - 1}")
     job, _ = prepare(spec)
     objects = CountingStore(backends.objects)
-    groups: dict[str, list[Any]] = {}
 
     def read(task: int) -> list[tuple[str, Any]]:
         key = layout.shuffle_key(spec.job_id, task)
         return objects.read_partition(key, partition, spec.reducers)
 
-    for pairs in read_all(read, range(map_task_count)):
-        group_into(groups, pairs)
+    with collector_paused():  # decoding makes a list per value, none in a cycle
+        groups = merge_groups(job, read_all(read, range(map_task_count)))
     salted = set(spec.salted_keys)
     partials = [
         [out_key, value]
