@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -530,24 +531,24 @@ def _show(results: Any, job_id: str, top: int | None, as_json: bool) -> int:
     whole = record.status == "SUCCEEDED"
     if as_json:
         if not whole:
-            rows = []
+            rows: Iterable[tuple[str, Any]] = []
         elif top:
             rows = results.top(job_id, top)
         else:
-            rows = list(results.iter_results(job_id))
-        payload: dict[str, Any] = {
+            rows = results.iter_results(job_id)  # streamed from the part files
+        head: dict[str, Any] = {
             "job_id": job_id,
             "status": record.status,
             "job": record.job,
             "format": record.spec.get("format"),
             "counters": record.counters,
-            "results": dict(rows),
         }
+        tail: dict[str, Any] = {}
         if record.summary is not None:
-            payload["summary"] = record.summary
+            tail["summary"] = record.summary
         if record.error:
-            payload["error"], payload["cause"] = record.error, record.cause
-        _print_json(payload)
+            tail["error"], tail["cause"] = record.error, record.cause
+        _print_json_results(head, rows, tail)
         return 0 if record.status == "SUCCEEDED" else 1
     out = sys.stdout
     out.write(
@@ -608,6 +609,28 @@ def _failed(record: JobRecord, as_json: bool) -> int:
     else:
         print(f"logmr: error: {record.error}: {record.cause}", file=sys.stderr)
     return 1
+
+
+#: results encoded at a time when ``--json`` streams a job's results
+JSON_CHUNK = 10_000
+
+
+def _print_json_results(
+    head: dict[str, Any], rows: Iterable[tuple[str, Any]], tail: dict[str, Any]
+) -> None:
+    """One JSON object, ``head``'s fields, ``"results": {key: value, ...}``
+    then ``tail``'s, written as the results stream: memory per chunk of
+    ``JSON_CHUNK`` results, not per key (the object ``json.dumps`` would give)."""
+    out = sys.stdout
+    opening = json.dumps({**head, "results": {}}, ensure_ascii=False)
+    out.write(opening[: -len("{}}")] + "{")
+    separator = ""
+    iterator = iter(rows)
+    while chunk := dict(itertools.islice(iterator, JSON_CHUNK)):
+        out.write(separator + json.dumps(chunk, ensure_ascii=False)[1:-1])
+        separator = ", "
+    closing = json.dumps(tail, ensure_ascii=False)
+    out.write("}" + (", " + closing[1:] if tail else "}") + "\n")
 
 
 def _print_json(value: Any) -> None:
