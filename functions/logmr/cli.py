@@ -85,10 +85,17 @@ def _parser() -> argparse.ArgumentParser:
         "results",
         help="show a finished job's results",
         description="A job's top results: from the local store, or with --remote from "
-        "DynamoDB (--remote is implied by any AWS option).",
+        "DynamoDB (--remote is implied by any AWS option). --all streams every result "
+        "from the job's part files (the folder, or S3).",
     )
     results.add_argument("job_id")
     results.add_argument("--top", type=int, default=DEFAULT_TABLE_ROWS)
+    results.add_argument(
+        "--all",
+        action="store_true",
+        help="every result, in key order, streamed from the part files: one line "
+        "KEY<TAB>VALUE (JSON) each, or with --json one object",
+    )
     results.add_argument("--json", action="store_true")
     _remote_switch(results)
     _common(results)
@@ -417,11 +424,14 @@ def _is_remote(args: argparse.Namespace) -> bool:
 
 def _results(args: argparse.Namespace) -> int:
     if _is_remote(args):
-        return _show(_remote(args).job_results(), args.job_id, args.top, args.json)
-    from logmr.run.embedded import embedded_backends
+        results = _remote(args).job_results()
+    else:
+        from logmr.run.embedded import embedded_backends
 
-    backends = embedded_backends(Settings.load(home=args.home))
-    return _show(backends.job_results(), args.job_id, args.top, args.json)
+        results = embedded_backends(Settings.load(home=args.home)).job_results()
+    if args.all and not args.json:
+        return _show_lines(results, args.job_id)
+    return _show(results, args.job_id, None if args.all else args.top, args.json)
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -574,6 +584,20 @@ def _show(results: Any, job_id: str, top: int | None, as_json: bool) -> int:
         for name, value in scalars.items():
             out.write(f"  {name}: {_cell(value)}\n")
     return 0 if record.status == "SUCCEEDED" else 1
+
+
+def _show_lines(results: Any, job_id: str) -> int:
+    """Every result of a SUCCEEDED job, a line ``key<TAB>value`` each (the value
+    as compact JSON), streamed from the part files; a failure as ``_failed``."""
+    record = results.get_job(job_id)
+    if record.status != "SUCCEEDED":
+        print(f"logmr: job {job_id} is {record.status}: no results to show", file=sys.stderr)
+        return 1
+    encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    out = sys.stdout
+    for key, value in results.iter_results(job_id):
+        out.write(f"{key}\t{encode(value)}\n")
+    return 0
 
 
 def _table(out: TextIO, rows: list[tuple[str, Any]]) -> None:

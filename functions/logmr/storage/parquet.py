@@ -44,6 +44,7 @@ import io
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import pyarrow as pa
@@ -58,7 +59,7 @@ VERSION = 1
 #: distinct object fields past which object values are JSON text in one column
 MAX_FIELDS = 64
 #: a row group's Arrow memory, about (a reader holds one at a time)
-ROW_GROUP_BYTES = 8 * 1024 * 1024
+ROW_GROUP_BYTES = 1024 * 1024
 #: the codec of every column chunk
 COMPRESSION = "zstd"
 #: rows decoded into Python values at a time
@@ -86,6 +87,8 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
+#: a plain value's fields: none
+_NO_FIELDS: dict[str, Any] = {}
 
 
 # -- kinds -----------------------------------------------------------------------------
@@ -120,12 +123,22 @@ def _kind_of(value: Any) -> str:
     return "json"
 
 
-def _column_kind(values: Sequence[Any]) -> str:
+def _column_kind(values: list[Any]) -> str:
     """One kind for a column's present values: theirs if they agree, else json.
     Empty lists fit either list kind: with float lists they are ``floats``."""
-    kinds = {_kind_of(value) for value in values if value is not MISSING}
+    types = set(map(type, values))
+    present = [value for value in values if value is not MISSING] if _Missing in types else values
+    types.discard(_Missing)
+    # one type, checked in C: most columns
+    if types == {int}:
+        return "int" if _INT64[0] <= min(present) and max(present) <= _INT64[1] else "json"
+    if types == {str}:
+        return "str" if _utf8("".join(present)) else "json"
+    if types in ({float}, {bool}):
+        return _kind_of(present[0])
+    kinds = {_kind_of(value) for value in present}
     if kinds == {"ints", "floats"} and not any(
-        type(value) is list and value and _kind_of(value) == "ints" for value in values
+        value and _kind_of(value) == "ints" for value in present
     ):
         return "floats"
     return kinds.pop() if len(kinds) == 1 else "json"
@@ -142,7 +155,9 @@ def _arrow(values: list[Any], kind: str) -> pa.Array:
         return pa.array(
             [None if value is MISSING else _json_text(value) for value in values], pa.string()
         )
-    return pa.array([None if value is MISSING else value for value in values], _ARROW_TYPES[kind])
+    if MISSING in values:
+        values = [None if value is MISSING else value for value in values]
+    return pa.array(values, _ARROW_TYPES[kind])
 
 
 def _python(column: pa.Array | pa.ChunkedArray, kind: str) -> list[Any]:
@@ -151,9 +166,11 @@ def _python(column: pa.Array | pa.ChunkedArray, kind: str) -> list[Any]:
         # exact, and far faster than to_pylist
         values: list[Any] = column.to_numpy(zero_copy_only=False).tolist()
         return values
-    cells = column.to_pylist()
+    cells: list[Any] = column.to_pylist()
     if kind == "json":
         return [MISSING if text is None else json.loads(text) for text in cells]
+    if column.null_count == 0:
+        return cells
     return [MISSING if value is None else value for value in cells]
 
 
@@ -203,8 +220,7 @@ def _name(field: str, taken: set[str]) -> str:
 
 def _layout(rows: Sequence[Pair]) -> tuple[Layout, list[list[Any]]]:
     """The layout of ``rows`` and its value columns' cells (``MISSING`` for nulls)."""
-    keys = [key for key, _ in rows]
-    key_kind = "str" if all(map(_utf8, keys)) else "json"
+    key_kind = "str" if _utf8("".join(key for key, _ in rows)) else "json"
     order: dict[Any, None] = {}
     for _, value in rows:
         if type(value) is dict:
@@ -217,8 +233,9 @@ def _layout(rows: Sequence[Pair]) -> tuple[Layout, list[list[Any]]]:
     columns: list[list[Any]] = [plain] if has_plain else []
     taken = {"key", "value"} if has_plain else {"key"}
     fields = []
+    objects = [value if type(value) is dict else _NO_FIELDS for _, value in rows]
     for field in order:
-        cells = [value.get(field, MISSING) if type(value) is dict else MISSING for _, value in rows]
+        cells = list(map(dict.get, objects, repeat(field), repeat(MISSING)))
         fields.append((field, _name(field, taken), _column_kind(cells)))
         columns.append(cells)
     value_kind = _column_kind(plain) if has_plain else None

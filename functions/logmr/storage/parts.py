@@ -50,7 +50,7 @@ def part_file(pairs: Iterable[Pair]) -> tuple[bytes, list[Pair]]:
     last value, as an upsert would), and those rows."""
     from logmr.storage import parquet
 
-    rows = sorted(dict(pairs).items())
+    rows = sorted(dict(pairs).items(), key=itemgetter(0))  # keys are distinct
     return parquet.encode(rows), rows
 
 
