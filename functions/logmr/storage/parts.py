@@ -13,7 +13,7 @@ file, the ``TOP_KEPT`` best results: the job's top N for any ``N <= TOP_KEPT``
 is among them, which is what ``logmr results --top`` and the HTTP API query.
 
 pyarrow is imported when a part file is written or read, not with this module
-(the HTTP API and a map task import it and never touch a part file).
+(the HTTP API and a map task import this module and never touch a part file).
 """
 
 from __future__ import annotations
