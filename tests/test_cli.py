@@ -69,10 +69,24 @@ def test_streamed_json_is_the_object_json_dumps_gives(
 ) -> None:
     monkeypatch.setattr(cli, "JSON_CHUNK", 3)  # results over several chunks
     head = {"job_id": "j", "counters": {"records": 2}}
-    rows = [(f"k\"{i}ü", {"count": i, "p50": i / 3}) for i in range(count)]
+    rows = [(f'k"{i}ü', {"count": i, "p50": i / 3}) for i in range(count)]
     cli._print_json_results(head, iter(rows), tail)
     whole = {**head, "results": dict(rows), **tail}
     assert capsys.readouterr().out == json.dumps(whole, ensure_ascii=False) + "\n"
+
+
+def test_results_all_streams_every_result(
+    capsys: pytest.CaptureFixture[str], access_log: Path
+) -> None:
+    _, run = run_json(capsys, str(access_log), "--job", "top_paths", "--job-id", "all-1")
+    assert main(["results", "all-1", "--all"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [key for key, _ in lines] == sorted(run["results"])  # key order, each once
+    assert dict(lines) == run["results"]
+    assert main(["results", "all-1", "--all", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["results"] == run["results"]
+    assert main(["results", "all-1", "--json"]) == 0  # the top 20 by default
+    assert len(json.loads(capsys.readouterr().out)["results"]) == 20 < len(run["results"])
 
 
 def test_process_pool_gives_the_same_answer(

@@ -93,8 +93,8 @@ def _parser() -> argparse.ArgumentParser:
     results.add_argument(
         "--all",
         action="store_true",
-        help="every result, in key order, streamed from the part files: one line "
-        "KEY<TAB>VALUE (JSON) each, or with --json one object",
+        help="every result, in key order, streamed from the part files: a JSON line "
+        "[key, value] each, or with --json one object",
     )
     results.add_argument("--json", action="store_true")
     _remote_switch(results)
@@ -587,16 +587,16 @@ def _show(results: Any, job_id: str, top: int | None, as_json: bool) -> int:
 
 
 def _show_lines(results: Any, job_id: str) -> int:
-    """Every result of a SUCCEEDED job, a line ``key<TAB>value`` each (the value
-    as compact JSON), streamed from the part files; a failure as ``_failed``."""
+    """Every result of a SUCCEEDED job, a JSON line ``[key, value]`` each,
+    streamed from the part files; a job not SUCCEEDED: a line on stderr, 1."""
     record = results.get_job(job_id)
     if record.status != "SUCCEEDED":
         print(f"logmr: job {job_id} is {record.status}: no results to show", file=sys.stderr)
         return 1
     encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
     out = sys.stdout
-    for key, value in results.iter_results(job_id):
-        out.write(f"{key}\t{encode(value)}\n")
+    for pair in results.iter_results(job_id):
+        out.write(encode(pair) + "\n")
     return 0
 
 
