@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import zstandard
 
+from logmr import cli
 from logmr.cli import main
 from logmr.devtools.generate import generate
 
@@ -56,6 +57,36 @@ def test_run_json_shape_and_counts(capsys: pytest.CaptureFixture[str], access_lo
     assert out["results"] == counts
     assert out["counters"]["malformed"] == malformed
     assert out["counters"]["records"] + malformed == out["counters"]["lines"] == 3000
+
+
+@pytest.mark.parametrize("count", [0, 1, 7, 9])
+@pytest.mark.parametrize("tail", [{}, {"summary": {"top": [["ü", 1]]}, "error": None}])
+def test_streamed_json_is_the_object_json_dumps_gives(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    count: int,
+    tail: dict[str, Any],
+) -> None:
+    monkeypatch.setattr(cli, "JSON_CHUNK", 3)  # results over several chunks
+    head = {"job_id": "j", "counters": {"records": 2}}
+    rows = [(f'k"{i}ü', {"count": i, "p50": i / 3}) for i in range(count)]
+    cli._print_json_results(head, iter(rows), tail)
+    whole = {**head, "results": dict(rows), **tail}
+    assert capsys.readouterr().out == json.dumps(whole, ensure_ascii=False) + "\n"
+
+
+def test_results_all_streams_every_result(
+    capsys: pytest.CaptureFixture[str], access_log: Path
+) -> None:
+    _, run = run_json(capsys, str(access_log), "--job", "top_paths", "--job-id", "all-1")
+    assert main(["results", "all-1", "--all"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [key for key, _ in lines] == sorted(run["results"])  # key order, each once
+    assert dict(lines) == run["results"]
+    assert main(["results", "all-1", "--all", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["results"] == run["results"]
+    assert main(["results", "all-1", "--json"]) == 0  # the top 20 by default
+    assert len(json.loads(capsys.readouterr().out)["results"]) == 20 < len(run["results"])
 
 
 def test_process_pool_gives_the_same_answer(

@@ -43,6 +43,7 @@ from logmr.plan.tuning import Limits
 from logmr.run import engine as local_engine
 from logmr.run.embedded import LocalOrS3Inputs, embedded_backends
 from logmr.spec import JobSpec
+from logmr.storage import parquet
 from logmr.workflow.names import FUNCTIONS
 from moto_engine import MOTO_CONFIG, StateMachine, dispatching
 
@@ -307,8 +308,8 @@ def test_the_salted_part_file_holds_the_salted_rows(no_auto_salt: None, log: Pat
         log, "top_paths", reducers=REDUCERS, chunk_size=CHUNK, salted_keys=[HOT_PATH]
     )
     objects = embedded_backends(Settings.load()).objects
-    text = objects.get(layout.salted_part_key(record.job_id)).decode()
-    assert [json.loads(line) for line in text.splitlines()] == [[HOT_PATH, results[HOT_PATH]]]
+    data = objects.get(layout.salted_part_key(record.job_id))
+    assert parquet.decode(data) == [(HOT_PATH, results[HOT_PATH])]
     assert record.result_keys == len(results)
 
 

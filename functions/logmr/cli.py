@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import re
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -102,10 +103,17 @@ def _parser() -> argparse.ArgumentParser:
         "results",
         help="show a finished job's results",
         description="A job's top results: from the local store, or with --remote from "
-        "DynamoDB (--remote is implied by any AWS option).",
+        "DynamoDB (--remote is implied by any AWS option). --all streams every result "
+        "from the job's part files (the folder, or S3).",
     )
     results.add_argument("job_id")
     results.add_argument("--top", type=int, default=DEFAULT_TABLE_ROWS)
+    results.add_argument(
+        "--all",
+        action="store_true",
+        help="every result, in key order, streamed from the part files: a JSON line "
+        "[key, value] each, or with --json one object",
+    )
     results.add_argument("--json", action="store_true")
     _remote_switch(results)
     _common(results)
@@ -449,11 +457,14 @@ def _is_remote(args: argparse.Namespace) -> bool:
 
 def _results(args: argparse.Namespace) -> int:
     if _is_remote(args):
-        return _show(_remote(args).job_results(), args.job_id, args.top, args.json)
-    from logmr.run.embedded import embedded_backends
+        results = _remote(args).job_results()
+    else:
+        from logmr.run.embedded import embedded_backends
 
-    backends = embedded_backends(Settings.load(home=args.home))
-    return _show(backends.job_results(), args.job_id, args.top, args.json)
+        results = embedded_backends(Settings.load(home=args.home)).job_results()
+    if args.all and not args.json:
+        return _show_lines(results, args.job_id)
+    return _show(results, args.job_id, None if args.all else args.top, args.json)
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -563,24 +574,24 @@ def _show(results: Any, job_id: str, top: int | None, as_json: bool) -> int:
     whole = record.status == "SUCCEEDED"
     if as_json:
         if not whole:
-            rows = []
+            rows: Iterable[tuple[str, Any]] = []
         elif top:
             rows = results.top(job_id, top)
         else:
-            rows = list(results.iter_results(job_id))
-        payload: dict[str, Any] = {
+            rows = results.iter_results(job_id)  # streamed from the part files
+        head: dict[str, Any] = {
             "job_id": job_id,
             "status": record.status,
             "job": record.job,
             "format": record.spec.get("format"),
             "counters": record.counters,
-            "results": dict(rows),
         }
+        tail: dict[str, Any] = {}
         if record.summary is not None:
-            payload["summary"] = record.summary
+            tail["summary"] = record.summary
         if record.error:
-            payload["error"], payload["cause"] = record.error, record.cause
-        _print_json(payload)
+            tail["error"], tail["cause"] = record.error, record.cause
+        _print_json_results(head, rows, tail)
         return 0 if record.status == "SUCCEEDED" else 1
     out = sys.stdout
     out.write(
@@ -606,6 +617,20 @@ def _show(results: Any, job_id: str, top: int | None, as_json: bool) -> int:
         for name, value in scalars.items():
             out.write(f"  {name}: {_cell(value)}\n")
     return 0 if record.status == "SUCCEEDED" else 1
+
+
+def _show_lines(results: Any, job_id: str) -> int:
+    """Every result of a SUCCEEDED job, a JSON line ``[key, value]`` each,
+    streamed from the part files; a job not SUCCEEDED: a line on stderr, 1."""
+    record = results.get_job(job_id)
+    if record.status != "SUCCEEDED":
+        print(f"logmr: job {job_id} is {record.status}: no results to show", file=sys.stderr)
+        return 1
+    encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    out = sys.stdout
+    for pair in results.iter_results(job_id):
+        out.write(encode(pair) + "\n")
+    return 0
 
 
 def _table(out: TextIO, rows: list[tuple[str, Any]]) -> None:
@@ -654,6 +679,28 @@ def _failed(record: JobRecord, as_json: bool) -> int:
     else:
         print(f"logmr: error: {record.error}: {printable(record.cause or '')}", file=sys.stderr)
     return 1
+
+
+#: results encoded at a time when ``--json`` streams a job's results
+JSON_CHUNK = 10_000
+
+
+def _print_json_results(
+    head: dict[str, Any], rows: Iterable[tuple[str, Any]], tail: dict[str, Any]
+) -> None:
+    """One JSON object, ``head``'s fields, ``"results": {key: value, ...}``
+    then ``tail``'s, written as the results stream: memory per chunk of
+    ``JSON_CHUNK`` results, not per key (the object ``json.dumps`` would give)."""
+    out = sys.stdout
+    opening = json.dumps({**head, "results": {}}, ensure_ascii=False)
+    out.write(opening[: -len("{}}")] + "{")
+    separator = ""
+    iterator = iter(rows)
+    while chunk := dict(itertools.islice(iterator, JSON_CHUNK)):
+        out.write(separator + json.dumps(chunk, ensure_ascii=False)[1:-1])
+        separator = ", "
+    closing = json.dumps(tail, ensure_ascii=False)
+    out.write("}" + (", " + closing[1:] if tail else "}") + "\n")
 
 
 def _print_json(value: Any) -> None:

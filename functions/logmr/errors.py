@@ -51,6 +51,10 @@ class CorruptShuffleError(PermanentError):
     """A shuffle object that fails its magic, version, length or checksum test."""
 
 
+class CorruptPartError(PermanentError):
+    """A part file that is not a Parquet file with logmr's column map, or not its version."""
+
+
 class CorruptInputError(PermanentError):
     """A compressed input that cannot be decompressed (truncated or not compressed)."""
 

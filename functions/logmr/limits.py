@@ -35,6 +35,8 @@ MB_PER_VCPU = 1769
 MAX_TIMEOUT_S = 900
 #: the default account concurrency of a region
 ACCOUNT_CONCURRENCY = 1_000
+#: a function's code and layers together, unzipped (250 MB)
+MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
 
 # -- S3 -------------------------------------------------------------------------
 #: keys in one ListObjectsV2 page, and in one DeleteObjects call

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import io
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -29,6 +30,10 @@ class ObjectStore(abc.ABC):
         """Bytes ``[start, end)`` of an object (fewer if the object is shorter)."""
 
     @abc.abstractmethod
+    def size(self, key: str) -> int:
+        """An object's length in bytes (a HEAD on S3)."""
+
+    @abc.abstractmethod
     def list_keys(self, prefix: str) -> list[str]: ...
 
     @abc.abstractmethod
@@ -45,6 +50,10 @@ class ObjectStore(abc.ABC):
     def get_json(self, key: str) -> Any:
         return json.loads(self.get(key))
 
+    def open(self, key: str) -> RangeReader:
+        """A seekable binary file over ``key``: each read is a ranged GET."""
+        return RangeReader(self, key, self.size(key))
+
     def read_partition(self, key: str, partition: int, reducers: int) -> list[shuffle.Pair]:
         """One reducer's block of one shuffle object: an index read, then a block read."""
         header = self.get_range(key, 0, shuffle.header_size(reducers))
@@ -56,6 +65,48 @@ class ObjectStore(abc.ABC):
         offset, length, crc = index[partition]
         block = self.get_range(key, offset, offset + length) if length else b""
         return shuffle.decode_block(block, crc, length, key)
+
+
+class RangeReader(io.RawIOBase):
+    """An object as a seekable, read-only file: one ``get_range`` per read,
+    nothing buffered (the reader asks for what it needs: a Parquet reader asks
+    for the footer, then for each row group's columns in one range)."""
+
+    def __init__(self, store: ObjectStore, key: str, size: int) -> None:
+        self.store, self.key, self.length, self.position = store, key, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET, /) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.length}[whence]
+        self.position = max(base + offset, 0)
+        return self.position
+
+    def tell(self) -> int:
+        return self.position
+
+    def readinto(self, buffer: Any, /) -> int:
+        view = memoryview(buffer).cast("B")
+        end = min(self.position + len(view), self.length)
+        data = self.store.get_range(self.key, self.position, end) if end > self.position else b""
+        view[: len(data)] = data
+        self.position += len(data)
+        return len(data)
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        end = self.length if size is None or size < 0 else min(self.position + size, self.length)
+        if end <= self.position:
+            return b""
+        data = self.store.get_range(self.key, self.position, end)
+        self.position += len(data)
+        return data
+
+    def readall(self) -> bytes:
+        return self.read(-1)
 
 
 @dataclass

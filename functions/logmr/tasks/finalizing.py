@@ -18,7 +18,7 @@ from logmr.plan import cost
 from logmr.spec import JobSpec
 from logmr.storage.backends import Backends
 from logmr.storage.counting import CountingStore
-from logmr.storage.parts import iter_part_results, json_lines, part_text, store_best
+from logmr.storage.parts import iter_part_results, json_lines, part_file, store_best
 from logmr.tasks.common import add, now, read_all
 
 
@@ -57,7 +57,7 @@ def finalize(spec: JobSpec, map_task_count: int, backends: Backends) -> dict[str
         for key, value in summary.get("partials", ()):
             partials.setdefault(key, []).append(value)
     if partials:  # before the summary reads the results; a re-run upserts the same rows
-        part, rows = part_text(reduce_groups(job, partials))
+        part, rows = part_file(reduce_groups(job, partials))
         objects.put(layout.salted_part_key(spec.job_id), part)
         keys += len(rows)
         stored += store_best(backends.results, spec.job_id, rows)

@@ -12,7 +12,7 @@ from logmr.mapreduce.side import collector_paused, merge_groups, reduce_groups
 from logmr.spec import JobSpec
 from logmr.storage.backends import Backends
 from logmr.storage.counting import CountingStore
-from logmr.storage.parts import part_text, store_best
+from logmr.storage.parts import part_file, store_best
 from logmr.tasks.common import read_all
 
 
@@ -43,7 +43,7 @@ def reduce_task(
         for key in sorted(salted.intersection(groups))
         for out_key, value in job.combiner(key, groups.pop(key))
     ]
-    part, rows = part_text(reduce_groups(job, groups))
+    part, rows = part_file(reduce_groups(job, groups))
     del groups
     objects.put(layout.part_key(spec.job_id, partition), part)
     stored = store_best(backends.results, spec.job_id, rows)
