@@ -925,3 +925,26 @@ def test_zero_workers_is_refused_by_name(
     monkeypatch.setenv("LOGMR_WORKERS", "0")
     err = run_error(capsys, str(path), "--job", "status_codes")
     assert "LOGMR_WORKERS=0: a run needs at least 1 worker process" in err
+
+
+@pytest.mark.functional
+def test_xz_is_read_and_what_logmr_cannot_read_is_named(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """An .xz log gives the plain log's answer; a UTF-16 log and an lz4 frame
+    are one-line errors naming what they are, not lines of garbage."""
+    import lzma
+
+    data = access_lines(2000, seed=12)
+    plain = write(tmp_path, "plain.log", data)
+    packed = write(tmp_path, "packed.log.xz", lzma.compress(data))
+    code, out = run_json(capsys, str(packed), "--job", "word_count")
+    assert code == 0 and out["results"] == ref_words(data)
+    code, same = run_json(capsys, str(plain), "--job", "status_codes")
+    code, from_xz = run_json(capsys, str(packed), "--job", "status_codes")
+    assert from_xz["results"] == same["results"] and from_xz["format"] == "apache_combined"
+    wide = write(tmp_path, "wide.log", data.decode().encode("utf-16"))
+    err = run_error(capsys, str(wide), "--job", "word_count")
+    assert err.startswith(f"logmr: error: UnsupportedInputError: {wide} is UTF-16 text")
+    lz4 = write(tmp_path, "a.log.lz4", b"\x04\x22\x4d\x18" + bytes(100))
+    assert "is an lz4 frame" in run_error(capsys, str(lz4), "--job", "word_count")

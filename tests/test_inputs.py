@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import lzma
 import re
 from pathlib import Path
 
@@ -14,7 +15,12 @@ import zstandard
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from logmr.errors import CorruptInputError, EmptyInputError, InputNotFoundError
+from logmr.errors import (
+    CorruptInputError,
+    EmptyInputError,
+    InputNotFoundError,
+    UnsupportedInputError,
+)
 from logmr.inputs.source import (
     InputObject,
     LocalInputSource,
@@ -30,6 +36,7 @@ COMPRESS = {
     "gzip": gzip.compress,
     "bzip2": bz2.compress,
     "zstd": lambda data: zstandard.ZstdCompressor().compress(data),
+    "xz": lzma.compress,
 }
 
 
@@ -100,6 +107,7 @@ def test_compression_of_looks_at_the_first_bytes_only() -> None:
     assert compression_of(b"\x1f\x8b\x08\x00") == "gzip"
     assert compression_of(b"BZh9") == "bzip2"
     assert compression_of(b"\x28\xb5\x2f\xfd") == "zstd"
+    assert compression_of(b"\xfd7zXZ\x00\x00") == "xz"
     assert compression_of(b"\x1f") is None  # too short to tell: plain
     assert compression_of(b"x\x1f\x8b") is None
     assert compression_of(b"") is None
@@ -118,22 +126,7 @@ def test_a_truncated_compressed_stream_is_a_corrupt_input(tmp_path: Path, kind: 
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize(
-    "kind",
-    [
-        pytest.param(
-            "bzip2",
-            marks=pytest.mark.xfail(
-                reason="known bug: Python's BZ2File ends at trailing bytes that are no bzip2"
-                " stream (its _compression reader takes the OSError as the end), so lines"
-                " after them are lost without an error",
-                strict=True,
-            ),
-        ),
-        "gzip",
-        "zstd",
-    ],
-)
+@pytest.mark.parametrize("kind", sorted(COMPRESS))
 def test_bytes_that_are_no_frame_after_a_whole_one_are_a_corrupt_input(
     tmp_path: Path, kind: str
 ) -> None:
@@ -151,6 +144,37 @@ def test_a_whole_compressed_stream_reads_back_whole(tmp_path: Path, kind: str) -
     path = write(tmp_path / "whole", COMPRESS[kind](data) + COMPRESS[kind](b"second frame\n"))
     with decompressing(path.open("rb"), kind, str(path)) as stream:
         assert stream.read() == data + b"second frame\n"  # concatenated members too
+
+
+@pytest.mark.unit
+def test_xz_streams_may_be_padded_with_nuls(tmp_path: Path) -> None:
+    """The xz format allows NUL padding between and after streams (xz -d reads it)."""
+    packed = lzma.compress(b"one\n") + b"\x00" * 8 + lzma.compress(b"two\n") + b"\x00" * 4
+    with decompressing(write(tmp_path / "p.xz", packed).open("rb"), "xz", "p.xz") as stream:
+        assert stream.read() == b"one\ntwo\n"
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("head", "named"),
+    [
+        (b"\x04\x22\x4d\x18\x64\x40", "an lz4 frame"),
+        (b"PK\x03\x04\x14\x00", "a zip archive"),
+        (b"7z\xbc\xaf\x27\x1c", "a 7z archive"),
+        (b"\x1f\x9d\x90", "compress(1) data"),
+        (b"LZIP\x01", "lzip data"),
+        ("a log\n".encode("utf-16"), "UTF-16 text"),
+        ("a log\n".encode("utf-16-be").join([b"\xfe\xff", b""]), "UTF-16 text"),
+        ("a log\n".encode("utf-32"), "UTF-32 text"),
+    ],
+)
+def test_what_logmr_does_not_read_is_refused_by_name(
+    tmp_path: Path, head: bytes, named: str
+) -> None:
+    """Never read as text (garbage lines, single letters): refused at listing."""
+    path = write(tmp_path / "input.log", head + b"\x00" * 64)
+    with pytest.raises(UnsupportedInputError, match=re.escape(f"input.log is {named}")):
+        LocalInputSource().list_inputs([str(path)])
 
 
 # -- opening and reading --------------------------------------------------------------------------

@@ -59,6 +59,10 @@ class CorruptInputError(PermanentError):
     """A compressed input that cannot be decompressed (truncated or not compressed)."""
 
 
+class UnsupportedInputError(PermanentError):
+    """An input in a compression or text encoding logmr does not read (named)."""
+
+
 class InputNotAllowedError(PermanentError):
     """An input outside the buckets and key prefixes a job on AWS may read."""
 

@@ -325,7 +325,7 @@ class S3InputSource(UsesClient):
             raise translate(exc, what) from exc
         except BotoCoreError as exc:
             raise translate(exc, what) from exc
-        return InputObject(uri, size, compression_of(_read_body(response, what)))
+        return InputObject(uri, size, compression_of(_read_body(response, what), uri))
 
     def open_at(self, uri: str, offset: int, length: int | None = None) -> BinaryIO:
         """A stream of the object from ``offset`` to its end (``Range:

@@ -2,7 +2,7 @@
 
 Local paths here; S3 objects in ``logmr.aws.s3`` implement the same
 ``InputSource`` protocol. Compression is told by the first bytes of an object
-(gzip, bzip2, zstd), not by its name, so a ``.gz`` name on plain text is read
+(gzip, bzip2, zstd, xz), not by its name, so a ``.gz`` name on plain text is read
 as plain text. A compressed object is one map task, decompressed as a stream.
 """
 
@@ -11,22 +11,55 @@ from __future__ import annotations
 import bz2
 import gzip
 import io
+import lzma
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
-from logmr.errors import CorruptInputError, EmptyInputError, InputNotFoundError
+from logmr.errors import (
+    CorruptInputError,
+    EmptyInputError,
+    InputNotFoundError,
+    UnsupportedInputError,
+)
 
-MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bzip2", b"\x28\xb5\x2f\xfd": "zstd"}
-MAGIC_BYTES = 4
+MAGIC = {
+    b"\x1f\x8b": "gzip",
+    b"BZh": "bzip2",
+    b"\x28\xb5\x2f\xfd": "zstd",
+    b"\xfd7zXZ\x00": "xz",
+}
+#: what an input may start with that logmr does not read, with what to do about it
+#: (UTF-32 before UTF-16: their little-endian marks share a prefix)
+UNSUPPORTED = {
+    b"\x04\x22\x4d\x18": "an lz4 frame (decompress it first: lz4 -d)",
+    b"PK\x03\x04": "a zip archive (unzip it first)",
+    b"7z\xbc\xaf\x27\x1c": "a 7z archive (extract it first)",
+    b"\x1f\x9d": "compress(1) data (.Z; gunzip reads it)",
+    b"LZIP": "lzip data (decompress it first: lzip -d)",
+    b"\xff\xfe\x00\x00": "UTF-32 text (convert it: iconv -f UTF-32 -t UTF-8)",
+    b"\x00\x00\xfe\xff": "UTF-32 text (convert it: iconv -f UTF-32 -t UTF-8)",
+    b"\xff\xfe": "UTF-16 text (convert it: iconv -f UTF-16 -t UTF-8)",
+    b"\xfe\xff": "UTF-16 text (convert it: iconv -f UTF-16 -t UTF-8)",
+}
+#: the bytes an input's kind is told from
+MAGIC_BYTES = 6
 
 
-def compression_of(head: bytes) -> str | None:
+def compression_of(head: bytes, uri: str = "") -> str | None:
+    """The compression an input's first bytes show (``None``: plain text), or
+    ``UnsupportedInputError`` naming what it is when logmr does not read it."""
     for magic, name in MAGIC.items():
         if head.startswith(magic):
             return name
+    for magic, what in UNSUPPORTED.items():
+        if head.startswith(magic):
+            raise UnsupportedInputError(
+                f"{uri or 'an input'} is {what}: logmr reads UTF-8 text, plain or in"
+                f" {', '.join(MAGIC.values())}"
+            )
     return None
 
 
@@ -66,9 +99,8 @@ class LocalInputSource:
             for file in files:
                 with file.open("rb") as handle:
                     head = handle.read(MAGIC_BYTES)
-                found.append(
-                    InputObject(str(file.resolve()), file.stat().st_size, compression_of(head))
-                )
+                kind = compression_of(head, str(file))
+                found.append(InputObject(str(file.resolve()), file.stat().st_size, kind))
         return found
 
     def open_at(self, uri: str, offset: int, length: int | None = None) -> BinaryIO:
@@ -109,24 +141,34 @@ class _Decompressed(io.RawIOBase):
         super().close()
 
 
-class _ZstdFrames(io.RawIOBase):
-    """zstd frames one after another, decompressed as a stream. Input that
-    ends inside a frame is an error (``EOFError``), as it is for gzip and
-    bzip2: zstandard's own ``stream_reader`` ends such a stream quietly, so a
-    cut ``.zst`` would read as a short log. zstandard's errors become
-    ``ValueError``, which ``_Decompressed`` turns into ``CorruptInputError``."""
+class _Streams(io.RawIOBase):
+    """Compressed streams one after another (zstd frames, bzip2 and xz
+    streams), decompressed as one. Input that ends inside a stream is an error
+    (``EOFError``), and so are bytes after a stream that start no new one
+    (``ValueError``), as they are for gzip: Python's own readers of these
+    formats end quietly there, so a cut or damaged file would read as a short
+    log. The decompressor's errors become ``ValueError``, which
+    ``_Decompressed`` turns into ``CorruptInputError``. ``padding``: a byte the
+    format allows between streams (xz pads with NULs)."""
 
     #: compressed bytes read at a time
     CHUNK = 1 << 20
 
-    def __init__(self, raw: BinaryIO) -> None:
-        import zstandard
-
+    def __init__(
+        self,
+        raw: BinaryIO,
+        name: str,
+        new: Callable[[], Any],
+        errors: tuple[type[BaseException], ...],
+        padding: bytes = b"",
+    ) -> None:
         self._raw = raw
-        self._error = zstandard.ZstdError
-        self._decompressor = zstandard.ZstdDecompressor()
-        self._frame = self._decompressor.decompressobj()
-        self._in_frame = False  # bytes of the current frame were fed
+        self._name = name
+        self._new = new
+        self._errors = errors
+        self._padding = padding
+        self._stream = new()
+        self._in_stream = False  # bytes of the current stream were fed
         self._out = b""
         self._pos = 0
 
@@ -147,23 +189,41 @@ class _ZstdFrames(io.RawIOBase):
         """Decompress the next chunk of input; False at its clean end."""
         chunk = self._raw.read(self.CHUNK)
         if not chunk:
-            if self._in_frame and not self._frame.eof:
-                raise EOFError("the compressed input ends inside a zstd frame")
+            if self._in_stream and not self._stream.eof:
+                raise EOFError(f"the compressed input ends inside a {self._name} stream")
             return False
         parts = []
         try:
             while chunk:
-                self._in_frame = True
-                parts.append(self._frame.decompress(chunk))
+                if not self._in_stream and self._padding:
+                    chunk = chunk.lstrip(self._padding)
+                    if not chunk:
+                        break
+                self._in_stream = True
+                parts.append(self._stream.decompress(chunk))
                 chunk = b""
-                if self._frame.eof:  # the next frame starts in what is left
-                    chunk = self._frame.unused_data
-                    self._frame = self._decompressor.decompressobj()
-                    self._in_frame = False
-        except self._error as exc:
-            raise ValueError(f"zstd: {exc}") from exc
+                if self._stream.eof:  # the next stream starts in what is left
+                    chunk = self._stream.unused_data
+                    self._stream = self._new()
+                    self._in_stream = False
+        except self._errors as exc:
+            raise ValueError(f"{self._name}: {exc}") from exc
         self._out, self._pos = b"".join(parts), 0
         return True
+
+
+def _streams(raw: BinaryIO, compression: str) -> _Streams:
+    """``raw``'s streams of ``compression`` (zstd, bzip2 or xz), decompressed."""
+    if compression == "zstd":
+        import zstandard
+
+        decompressor = zstandard.ZstdDecompressor()
+        return _Streams(raw, "zstd", decompressor.decompressobj, (zstandard.ZstdError,))
+    if compression == "bzip2":
+        return _Streams(raw, "bzip2", bz2.BZ2Decompressor, (OSError,))
+    return _Streams(
+        raw, "xz", lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ), (lzma.LZMAError,), b"\x00"
+    )
 
 
 def decompressing(raw: BinaryIO, compression: str | None, uri: str) -> BinaryIO:
@@ -172,10 +232,8 @@ def decompressing(raw: BinaryIO, compression: str | None, uri: str) -> BinaryIO:
         return raw
     if compression == "gzip":
         inner: BinaryIO = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
-    elif compression == "bzip2":
-        inner = bz2.BZ2File(raw, mode="rb")  # type: ignore[assignment]
-    elif compression == "zstd":
-        inner = _ZstdFrames(raw)  # type: ignore[assignment]
+    elif compression in ("bzip2", "zstd", "xz"):
+        inner = _streams(raw, compression)  # type: ignore[assignment]
     else:  # pragma: no cover - compression_of only returns the names above
         raise CorruptInputError(f"{uri}: unknown compression {compression}")
     return _Decompressed(inner, raw, uri)  # type: ignore[return-value]
