@@ -19,7 +19,14 @@ from moto import mock_aws
 from helpers import assert_job_claims_are_exclusive
 from logmr.aws import tables
 from logmr.aws.clients import Clients
-from logmr.aws.dynamodb import BATCH_SIZE, DynamoResultStore, dynamo_number
+from logmr.aws.dynamodb import (
+    BATCH_SIZE,
+    HASHED_KEY_PREFIX,
+    MAX_SORT_KEY_BYTES,
+    DynamoResultStore,
+    dynamo_number,
+    stored_key,
+)
 from logmr.errors import (
     InputNotFoundError,
     InvalidParameterError,
@@ -323,16 +330,24 @@ def test_an_item_over_400_kb_is_a_clear_error(store: DynamoResultStore, ddb: Any
         store.put_job(record)
 
 
-@pytest.mark.parametrize(
-    ("key", "message"),
-    [("", "non-empty"), ("p" * 1025, "1025 bytes, over DynamoDB's 1024-byte sort key")],
-)
-def test_keys_dynamodb_cannot_hold_are_clear_errors(
-    store: DynamoResultStore, key: str, message: str
+def test_every_key_is_stored_even_those_dynamodb_cannot_take_as_a_sort_key(
+    ddb: Any, store: DynamoResultStore
 ) -> None:
-    with pytest.raises(InvalidParameterError, match=message):
-        store.put_results("j", [(key, 1)])
-    store.put_results("j", [("é" * 512, 1)])  # 1,024 bytes: fits
+    """An empty key, one over 1,024 UTF-8 bytes, and one that starts like a
+    hashed key are stored under their SHA-256 with the key in the item: they
+    come back from ``top`` and ``iter_results`` as they went in, ties
+    included, beside a key of exactly 1,024 bytes stored as it is."""
+    long_key, fits = "p" * 1025, "é" * 512
+    lookalike = HASHED_KEY_PREFIX + "0" * 64
+    rows = [("", 3), (long_key, 7), (fits, 5), (lookalike, 3), ("plain", 3)]
+    store.put_results("j", rows)
+    assert store.top("j", 10) == [(long_key, 7), (fits, 5), ("", 3), (lookalike, 3), ("plain", 3)]
+    assert dict(store.iter_results("j")) == dict(rows)
+    stored = {item["key"]["S"] for item in stored_rows(ddb, "j")}
+    assert {stored_key(""), stored_key(long_key), stored_key(lookalike)} <= stored
+    assert fits in stored and "plain" in stored
+    assert all(len(key.encode()) <= MAX_SORT_KEY_BYTES and key for key in stored)
+    assert len({stored_key(key) for key, _ in rows}) == len(rows)
 
 
 def test_numbers_for_dynamodb(store: DynamoResultStore) -> None:

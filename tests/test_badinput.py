@@ -656,6 +656,29 @@ def test_odd_keys_survive_dynamodb() -> None:
     assert backends.results.top(spec.job_id, 3) == [(key, want[key]) for key in ODD_KEYS[::-1][:3]]
 
 
+@pytest.mark.functional
+@mock_aws
+def test_empty_and_long_keys_are_stored_on_dynamodb_as_locally(tmp_path: Path) -> None:
+    """An empty key and one of 3,000 bytes (over DynamoDB's sort key limit)
+    succeed on S3 and DynamoDB with the results the local store gives, in the
+    part files and in the table's top N."""
+    want = {"": 3, "p" * 3000: 2, "short": 1}
+    lines = [f"k={{{key}}} noise".encode() for key, n in want.items() for _ in range(n)]
+    data = b"\n".join(lines) + b"\n"
+    s3 = create_account()
+    s3.put_object(Bucket=AWS_BUCKET, Key="incoming/edge.log", Body=data)
+    pattern = {"pattern": r"k=\{(?P<key>[^}]*)\}"}
+    on_aws = aws_backends(Settings(bucket=AWS_BUCKET))
+    spec = aws_spec("pattern_count", [f"s3://{AWS_BUCKET}/incoming/edge.log"], pattern)
+    runner.run(spec, on_aws)
+    local = embedded_backends(Settings.load(home=tmp_path / "home"))
+    local_spec = aws_spec("pattern_count", [str(write(tmp_path, "edge.log", data))], pattern)
+    runner.run(local_spec, local)
+    for backends in (on_aws, local):
+        assert dict(backends.job_results().iter_results(spec.job_id)) == want
+        assert backends.results.top(spec.job_id, 3) == sorted(want.items(), key=lambda kv: -kv[1])
+
+
 class BigList(Job):
     """A job whose one key's reduced value is a list too big for a DynamoDB item."""
 

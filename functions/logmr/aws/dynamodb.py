@@ -5,15 +5,18 @@ the I/O of ``ResultStore`` with the low-level client (``batch_write_item``,
 ``query``, ``get_item``, ``put_item``); values and job records are JSON text,
 so floats survive exactly and no Decimal conversion is needed.
 
-Limits checked before anything is written, each a clear permanent error
+A result key DynamoDB cannot take as a sort key (empty, or longer than its
+1,024 UTF-8 bytes) is stored under its SHA-256 (``stored_key``) with the key in
+the item, so every key a job produces is stored, as on SQLite. Limits checked
+before anything is written, each a clear permanent error
 (``InvalidParameterError``) rather than a silent truncation or an opaque
 ValidationException halfway through a job: an item over DynamoDB's 400 KB, a
-result key that is empty or longer than 1,024 UTF-8 bytes (DynamoDB's sort key
-limit), a sort value that is NaN.
+sort value that is NaN.
 """
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import json
 import math
@@ -73,6 +76,26 @@ def dynamo_number(value: float) -> str:
     if abs(value) < _N_SMALLEST:
         return "0"
     return repr(float(value))
+
+
+#: the start of a stored key that stands for a key by its hash (a key that
+#: itself starts so is stored by its hash too: no two keys share a stored key)
+HASHED_KEY_PREFIX = "\x00sha256:"
+
+
+def stored_key(key: str) -> str:
+    """The sort key a result key is stored under: itself, or, when DynamoDB
+    cannot take it (empty, over ``MAX_SORT_KEY_BYTES``, or starting like a
+    hashed one), ``HASHED_KEY_PREFIX`` and its SHA-256."""
+    if key and not key.startswith(HASHED_KEY_PREFIX) and _utf8_len(key) <= MAX_SORT_KEY_BYTES:
+        return key
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+    return HASHED_KEY_PREFIX + digest
+
+
+def _result_key(item: dict[str, Any]) -> str:
+    """The result key of an item (``full_key`` when it is stored by its hash)."""
+    return str((item.get("full_key") or item["key"])["S"])
 
 
 def _utf8_len(text: str) -> int:
@@ -172,28 +195,25 @@ class DynamoResultStore(UsesClient, ResultStore):
 
     # -- results ---------------------------------------------------------------
     def _result_item(self, job_id: str, key: str, value: Any, sort: float) -> dict[str, Any]:
-        if not isinstance(key, str) or not key:
-            raise InvalidParameterError(
-                f"job {job_id!r}: result key {key!r} cannot be stored:"
-                " DynamoDB keys are non-empty strings"
-            )
+        """A result's item. A key DynamoDB cannot take as its sort key (empty,
+        or over 1,024 UTF-8 bytes) is stored by its hash (``stored_key``), the
+        key itself in ``full_key``: every key a job can produce is stored."""
+        if not isinstance(key, str):
+            raise InvalidParameterError(f"job {job_id!r}: result key {key!r} is not a string")
         key_bytes = _utf8_len(key)
-        if key_bytes > MAX_SORT_KEY_BYTES:
-            raise InvalidParameterError(
-                f"job {job_id!r}: result key {key[:60]!r}... is {key_bytes} bytes,"
-                f" over DynamoDB's {MAX_SORT_KEY_BYTES}-byte sort key limit"
-            )
+        sort_key = stored_key(key)
         try:
             text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
         except (TypeError, ValueError) as exc:
             raise InvalidParameterError(
-                f"job {job_id!r}: the value of {key!r} is not JSON: {exc}"
+                f"job {job_id!r}: the value of {key[:60]!r} is not JSON: {exc}"
             ) from exc
         size = (
             len("job_id")
             + _utf8_len(job_id)
             + len("key")
-            + key_bytes
+            + _utf8_len(sort_key)
+            + (len("full_key") + key_bytes if sort_key != key else 0)
             + len("value")
             + _utf8_len(text)
             + len("sort_value")
@@ -201,15 +221,18 @@ class DynamoResultStore(UsesClient, ResultStore):
         )
         if size > MAX_ITEM_BYTES:
             raise InvalidParameterError(
-                f"job {job_id!r}: the result for {key!r} is {size} bytes,"
+                f"job {job_id!r}: the result for {key[:60]!r} is {size} bytes,"
                 f" over DynamoDB's {MAX_ITEM_BYTES}-byte item limit"
             )
-        return {
+        item = {
             "job_id": {"S": job_id},
-            "key": {"S": key},
+            "key": {"S": sort_key},
             "value": {"S": text},
             "sort_value": {"N": dynamo_number(sort)},
         }
+        if sort_key != key:
+            item["full_key"] = {"S": key}
+        return item
 
     def write_results(self, job_id: str, rows: list[tuple[str, Any, float]]) -> None:
         """Put every row (BatchWriteItem, 25 at a time); a repeated key keeps its last row.
@@ -308,18 +331,19 @@ class DynamoResultStore(UsesClient, ResultStore):
                     KeyConditionExpression="job_id = :j AND sort_value = :v",
                     ExpressionAttributeValues={":j": {"S": job_id}, ":v": {"N": nth}},
                 ),
-                key=lambda item: item["key"]["S"],
+                key=_result_key,
             )
             first = above + ties
-        first.sort(key=lambda item: (-Decimal(item["sort_value"]["N"]), item["key"]["S"]))
-        return [(item["key"]["S"], json.loads(item["value"]["S"])) for item in first]
+        first.sort(key=lambda item: (-Decimal(item["sort_value"]["N"]), _result_key(item)))
+        return [(_result_key(item), json.loads(item["value"]["S"])) for item in first]
 
     def iter_results(self, job_id: str) -> Iterator[tuple[str, Any]]:
-        """Every result of a job in key order (the table's sort key: UTF-8 byte
-        order, which is code point order, as SQLite's)."""
+        """Every result of a job in the table's sort key order (UTF-8 byte
+        order, which is code point order, as SQLite's; a key stored by its hash
+        sorts first, by the hash)."""
         for item in self._query(
             f"read results of job {job_id!r} from {self.results_table}",
             KeyConditionExpression="job_id = :j",
             ExpressionAttributeValues={":j": {"S": job_id}},
         ):
-            yield item["key"]["S"], json.loads(item["value"]["S"])
+            yield _result_key(item), json.loads(item["value"]["S"])
