@@ -16,7 +16,7 @@ from logmr.config import SAMPLE_LINE_BYTES
 from logmr.formats.base import Format
 from logmr.inputs.lines import split_lines
 from logmr.jobs.base import Job, key_text
-from logmr.mapreduce.partition import partition_of
+from logmr.mapreduce.partition import partition_of, salted_bucket
 
 #: buffered values before the combiner folds them (bounds map-side memory)
 COMBINE_EVERY = 200_000
@@ -244,26 +244,27 @@ class MapSide:
         self.buffered = len(combined)
 
     def partitions(
-        self, reducers: int, salted: frozenset[str] = frozenset(), salt: int = 0
+        self, buckets: int, salted: frozenset[str] = frozenset(), salt: int = 0
     ) -> list[list[tuple[str, Any]]]:
-        """The combined pairs, keys made canonical, split by reducer. A key in
-        ``salted`` goes to its partition plus ``salt`` (the map task's number),
-        modulo ``reducers``: over the map tasks, a salted key reaches every reducer."""
+        """The combined pairs, keys made canonical, split into ``buckets``
+        hash buckets (``partition.partition_of``). A key in ``salted`` goes to
+        ``partition.salted_bucket`` of its bucket for ``salt`` (the map task's
+        number): over the map tasks, a salted key reaches every reducer's group."""
         by_text: dict[str, list[Any]] = {}
         for key, count in self.counts.items():
             by_text.setdefault(key_text(key), []).append(count)
         for key, values in self.buffer.items():
             by_text.setdefault(key_text(key), []).extend(values)
-        parts: list[list[tuple[str, Any]]] = [[] for _ in range(reducers)]
+        parts: list[list[tuple[str, Any]]] = [[] for _ in range(buckets)]
         combiner = self.job.combiner
         for key, values in by_text.items():
             outputs = [(key, values[0])] if len(values) == 1 else combiner(key, values)
             for out_key, out_value in outputs:
                 text = key_text(out_key)
-                partition = partition_of(text, reducers)
+                bucket = partition_of(text, buckets)
                 if text in salted:
-                    partition = (partition + salt) % reducers
-                parts[partition].append((text, out_value))
+                    bucket = salted_bucket(bucket, salt, buckets)
+                parts[bucket].append((text, out_value))
         return parts
 
     def counters(self) -> dict[str, int]:

@@ -18,7 +18,7 @@ from typing import Any
 
 from logmr.formats.base import Format
 from logmr.jobs.base import Job, key_text
-from logmr.mapreduce.partition import partition_of
+from logmr.mapreduce.partition import buckets_for, owner
 from logmr.mapreduce.shuffle import encode
 from logmr.mapreduce.side import MapSide
 from logmr.spec import MAX_SALTED_KEY_CHARS, MAX_SALTED_KEYS
@@ -99,8 +99,9 @@ def _busiest_share(amounts: dict[str, int], reducers: int) -> float:
     if reducers <= 1 or total == 0:
         return 1.0
     loads = Counter[int]()
+    buckets = buckets_for(reducers)
     for key, amount in amounts.items():
-        loads[partition_of(key, reducers)] += amount
+        loads[owner(key, reducers, buckets)] += amount
     return max(loads.values()) / total
 
 

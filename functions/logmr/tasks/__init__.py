@@ -1,5 +1,5 @@
-"""The task functions: ``plan``, ``map_task``, ``reduce_task``, ``finalize`` and
-``mark_failed``, one module each. The Lambda handlers, the local engine and the
+"""The task functions: ``plan``, ``map_task``, ``plan_reduce``, ``reduce_task``,
+``finalize`` and ``mark_failed``, one module each. The Lambda handlers, the local engine and the
 inline runner all call these, with storage passed in through ``Backends``.
 
 Every task is idempotent: its outputs have deterministic names (a retried or
@@ -11,6 +11,15 @@ from logmr.tasks.failure import mark_failed
 from logmr.tasks.finalizing import finalize
 from logmr.tasks.mapping import map_task
 from logmr.tasks.planning import check_job_id_free, plan
+from logmr.tasks.reduce_planning import plan_reduce
 from logmr.tasks.reducing import reduce_task
 
-__all__ = ["check_job_id_free", "finalize", "map_task", "mark_failed", "plan", "reduce_task"]
+__all__ = [
+    "check_job_id_free",
+    "finalize",
+    "map_task",
+    "mark_failed",
+    "plan",
+    "plan_reduce",
+    "reduce_task",
+]

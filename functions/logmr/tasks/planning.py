@@ -23,9 +23,12 @@ def plan(spec: JobSpec, backends: Backends, limits: Limits | None = None) -> dic
     started = time.time()
     check_job_id_free(spec, backends)
     planned = make_plan(spec, backends.inputs, limits or local_limits())
+    # the request's own figures (0: the planner's), which PlanReduce keeps
+    requested = {"reducers": spec.reducers, "max_concurrency": spec.max_concurrency}
     spec = planned.spec
     manifest = {
         "spec": spec.to_dict(),
+        "requested": requested,
         "map_tasks": [task.to_dict() for task in planned.map_tasks],
         "input_bytes": planned.input_bytes,
         "input_objects": len(planned.objects),
@@ -55,7 +58,6 @@ def plan(spec: JobSpec, backends: Backends, limits: Limits | None = None) -> dic
         "distributed": planned.distributed,
         "map_items_key": backends.objects.location(layout.map_items_key(spec.job_id)),
         "max_concurrency": spec.max_concurrency,
-        "partitions": list(range(spec.reducers)),
         "input_bytes": planned.input_bytes,
     }
 
@@ -84,7 +86,7 @@ def _same_spec(recorded: dict[str, Any], spec: JobSpec) -> bool:
     theirs = json.loads(json.dumps(recorded))
     if mine.get("format") == "auto":  # detection is deterministic on the same inputs
         theirs["format"] = "auto"
-    for name in ("reducers", "chunk_size", "max_concurrency", "salted_keys"):
+    for name in ("reducers", "chunk_size", "max_concurrency", "salted_keys", "buckets"):
         if not mine.get(name):  # left to the planner, which is deterministic too
             theirs[name] = mine.get(name)
     return bool(mine == theirs)
