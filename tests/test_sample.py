@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from logmr.config import SHUFFLE_BUCKETS
 from logmr.devtools.generate import generate
 from logmr.jobs import binding
-from logmr.config import SHUFFLE_BUCKETS
 from logmr.mapreduce.partition import partition_of
 from logmr.plan.sample import (
     DOMINANT_SHARE_FACTOR,

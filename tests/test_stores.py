@@ -45,9 +45,9 @@ def test_read_buckets_uses_the_index(tmp_path: Path) -> None:
     assert store.read_buckets("s.bin", range(1, 2), 4) == [("b", 2), ("c", 3)]
     assert store.read_buckets("s.bin", range(1, 4), 4) == [("b", 2), ("c", 3), ("d", 4)]
     assert store.read_buckets("s.bin", range(2, 3), 4) == []
-    assert store.read_buckets("s.bin", range(0, 4), 4) == [("a", 1), ("b", 2), ("c", 3), ("d", 4)]
+    assert store.read_buckets("s.bin", range(4), 4) == [("a", 1), ("b", 2), ("c", 3), ("d", 4)]
     with pytest.raises(CorruptShuffleError, match="has 4 buckets, the job has 5"):
-        store.read_buckets("s.bin", range(0, 1), 5)
+        store.read_buckets("s.bin", range(1), 5)
 
 
 def test_results_upsert_top_and_order(tmp_path: Path) -> None:

@@ -116,7 +116,9 @@ def test_map_task_writes_a_shuffle_object_and_its_summary(log: Path, backends: B
     data = backends.objects.get(layout.shuffle_key(spec.job_id, task.task))
     parts = [shuffle.read_partition(data, p) for p in range(spec.buckets)]
     summary = backends.objects.get_json(layout.map_summary_key(spec.job_id, task.task))
-    assert all(partition_of(key, spec.buckets) == p for p, part in enumerate(parts) for key, _ in part)
+    assert all(
+        partition_of(key, spec.buckets) == p for p, part in enumerate(parts) for key, _ in part
+    )
     keys = distinct_from_text(summary["keys"]).get_estimate()
     assert round(keys) == sum(map(len, parts)) > 3  # a few keys: the sketch counts them exactly
     assert task.end is not None

@@ -77,8 +77,9 @@ class JobSpec:
     #: Map states' MaxConcurrency; 0: chosen by the planner
     max_concurrency: int = 0
     #: hot keys spread over every reducer (``logmr.plan.sample.choose_salted_keys``):
-    #: a map task sends such a key's pair to partition ``(p + task) % R``, the
-    #: reducers combine it and Finalize reduces it; empty: chosen by the planner
+    #: a map task sends such a key's pair to another bucket per task
+    #: (``mapreduce.partition.salted_bucket``), the reducers combine it and
+    #: Finalize reduces it; empty: chosen by the planner
     salted_keys: list[str] = field(default_factory=list)
     #: hash buckets a map task partitions into (``mapreduce.partition.buckets_for``,
     #: at least ``reducers``); 0: chosen by the planner. Reduce, planned after

@@ -23,10 +23,8 @@ GOLDEN = 0.6180339887498949
 
 def partition_of(key: str, buckets: int) -> int:
     """The bucket (0..buckets-1) that owns ``key``."""
-    return (
-        int(mmh3.hash(key.encode("utf-8", "surrogatepass"), PARTITION_SEED, signed=False))
-        % buckets
-    )
+    hashed = mmh3.hash(key.encode("utf-8", "surrogatepass"), PARTITION_SEED, signed=False)
+    return int(hashed) % buckets
 
 
 def salted_bucket(bucket: int, task: int, buckets: int) -> int:

@@ -7,8 +7,8 @@ still listed, and sampled for the format, the keys and the shuffle size)."""
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any, BinaryIO
 
 from logmr.inputs.source import InputObject, InputSource
