@@ -12,9 +12,10 @@ import pytest
 
 from logmr import layout, tasks
 from logmr.config import SHUFFLE_BUCKETS, Settings
+from logmr.inputs.source import LocalInputSource
 from logmr.jobs.sketches import distinct_text, new_distinct
 from logmr.mapreduce.partition import bucket_group
-from logmr.plan import tuning
+from logmr.plan import planner, tuning
 from logmr.plan.reducers import measured_keys, plan_reducers
 from logmr.plan.sample import SampleStats
 from logmr.plan.tuning import Limits, local_limits
@@ -159,3 +160,18 @@ def test_a_run_whose_sample_underestimates_gets_the_reducers_of_its_keys(
     assert record.spec["reducers"] == 5 and record.bill is not None
     assert record.bill["lambda_requests"] == 3 + plan["map_task_count"] + 5
     assert [bucket_group(p, 5, spec.buckets) for p in (0, 4)] == [range(51), range(204, 256)]
+
+
+@pytest.mark.functional
+@pytest.mark.parametrize(
+    ("reducers", "buckets"), [(0, SHUFFLE_BUCKETS), (3, SHUFFLE_BUCKETS), (300, 300)]
+)
+def test_plan_sets_the_buckets_a_requests_reducers_never_outnumber(
+    runs_of_keys: Path, reducers: int, buckets: int
+) -> None:
+    spec = JobSpec.from_dict(
+        {"job_id": "b", "job": "word_count", "inputs": [str(runs_of_keys)], "reducers": reducers}
+    )
+    planned = planner.make_plan(spec, LocalInputSource(), Limits()).spec
+    assert planned.buckets == buckets
+    assert planned.reducers == (reducers or planned.reducers) <= planned.buckets
