@@ -12,7 +12,7 @@ from typing import Any
 
 from logmr import errors
 from logmr.config import Settings
-from logmr.engine import worker
+from logmr.engine.dispatcher import invoke_here
 from logmr.workflow.names import FUNCTIONS
 
 
@@ -73,7 +73,7 @@ class FaultPlan:
             if fault.duplicate:
                 if attempt == 1:
                     fault.fired += 1
-                    ok, payload = worker.invoke(FUNCTIONS[function], function, event)
+                    ok, payload = invoke_here(FUNCTIONS[function], function, event)
                     assert ok, payload
                 continue
             if attempt in fault.attempts:
@@ -109,7 +109,7 @@ def local_settings(home: Path, workers: int = 2) -> Settings:
 def comparable(record: Any) -> dict[str, Any]:
     """A job record without what legitimately differs between runs (times, ids)."""
     data = dict(record.to_dict())
-    for name in ("timings", "created_at", "finished_at", "job_id"):
+    for name in ("timings", "created_at", "finished_at", "job_id", "execution"):
         data.pop(name, None)
     spec = dict(data.get("spec") or {})
     spec.pop("job_id", None)

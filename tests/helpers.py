@@ -54,3 +54,41 @@ def generated_logs(folder: Path, lines: int, seed: int) -> dict[str, Path]:
         with paths[kind].open("wb") as out:
             generate(out, fmt=fmt, lines=lines, seed=seed)
     return paths
+
+
+def assert_job_claims_are_exclusive(store: Any, racers: int = 12) -> None:
+    """``claim_job`` and ``update_job`` of a result store: an id is claimed
+    once (the claim is one atomic step, raced here by ``racers`` threads, each
+    with its own execution); only the claiming execution updates the record."""
+    import threading
+
+    barrier = threading.Barrier(racers)
+    outcomes: dict[int, Any] = {}
+
+    def claim(number: int) -> None:
+        record = JobRecord(job_id="raced", job="status_codes", execution=f"run-{number}")
+        barrier.wait()
+        outcomes[number] = store.claim_job(record)
+
+    threads = [threading.Thread(target=claim, args=(n,)) for n in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [number for number, found in outcomes.items() if found is None]
+    assert len(winners) == 1, outcomes
+    owner = f"run-{winners[0]}"
+    # every loser was shown the winner's record
+    assert {found.execution for found in outcomes.values() if found is not None} == {owner}
+    stored = store.get_job("raced")
+    assert (stored.status, stored.execution) == ("RUNNING", owner)
+
+    stolen = JobRecord(job_id="raced", job="top_paths", status="FAILED", execution="intruder")
+    assert store.update_job(stolen) is False
+    assert store.get_job("raced") == stored
+    assert store.update_job(JobRecord(job_id="unclaimed", job="x", execution="intruder")) is False
+    assert store.load_job("unclaimed") is None
+
+    stored.status = "SUCCEEDED"
+    assert store.update_job(stored) is True
+    assert store.get_job("raced").status == "SUCCEEDED"

@@ -14,7 +14,7 @@ from moto import mock_aws
 from aws_support import create_account, upload
 from conftest import AWS_BUCKET as BUCKET
 from logmr import config, layout
-from logmr.aws.allowlist import InputAllowList, check_inputs
+from logmr.aws.allowlist import InputAllowList, check_inputs, check_job
 from logmr.aws.s3 import S3InputSource
 from logmr.config import SHUFFLE_BUCKETS, Settings
 from logmr.devtools.generate import generate
@@ -149,6 +149,51 @@ def test_plan_refuses_an_input_outside_the_prefix_before_any_listing(
 
 
 @mock_aws
+def test_a_refused_input_under_another_jobs_id_leaves_that_job_alone(
+    aws_handler_env: None, access_log: Path
+) -> None:
+    """On DynamoDB: a request under a SUCCEEDED job's id with an input outside
+    the allow-list fails at Plan; MarkFailed, given the state the Catch
+    passes, writes nothing (the record is another execution's)."""
+    from logmr.handlers import mark_failed
+    from logmr.storage.base import JobRecord
+
+    s3 = create_account()
+    store = runtime.backends().results
+    victim = JobRecord(
+        job_id="victim",
+        job="status_codes",
+        status="SUCCEEDED",
+        execution="arn:aws:states:us-east-1:123456789012:execution:logmr:victim",
+    )
+    store.put_job(victim)
+    store.put_results("victim", [("200", 7)])
+    attacker = "arn:aws:states:us-east-1:123456789012:execution:logmr:attacker"
+    request = {
+        "job_id": "victim",
+        "job": "status_codes",
+        "inputs": [upload(s3, access_log, "private/access.log")],
+    }
+    with pytest.raises(InputNotAllowedError) as refused:
+        plan.handler(
+            {"input": request, "execution_name": "attacker", "execution_id": attacker},
+            context("Plan"),
+        )
+    error = {"Error": type(refused.value).__name__, "Cause": str(refused.value)}
+    out = mark_failed.handler(
+        {
+            "state": {**request, "error": error},
+            "execution_name": "attacker",
+            "execution_id": attacker,
+        },
+        context("MarkFailed"),
+    )
+    assert (out["error"], out["recorded"]) == ("InputNotAllowedError", False)
+    assert store.get_job("victim") == victim
+    assert store.top("victim", 10) == [("200", 7)]
+
+
+@mock_aws
 def test_plan_refuses_other_buckets_traversal_and_local_paths(
     aws_handler_env: None, no_listing: list[list[str]]
 ) -> None:
@@ -175,6 +220,68 @@ def test_plan_names_a_bad_job_before_the_inputs(aws_handler_env: None) -> None:
             {"input": {"job": "nope", "inputs": ["/etc/passwd"]}, "execution_name": "e-3"},
             context("Plan"),
         )
+
+
+@pytest.fixture
+def marker_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A module on the path whose top-level code leaves a file: importing it shows."""
+    marker = tmp_path / "imported"
+    (tmp_path / "sneaky_jobs.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\nfrom user_jobs import MethodCount as Counted\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "sneaky_jobs", raising=False)
+    return marker
+
+
+@mock_aws
+def test_plan_on_aws_imports_no_module_the_stack_does_not_allow(
+    aws_handler_env: None,
+    access_log: Path,
+    marker_module: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    no_listing: list[list[str]],
+) -> None:
+    """A job named by module: refused before the import, the inputs and any
+    listing, unless LOGMR_JOB_MODULES allows its module (or a package of it)."""
+    s3 = create_account()
+    uri = upload(s3, access_log, "incoming/access.log")
+    for name in ("sneaky_jobs:Counted", "sneaky_jobs.Counted"):
+        request = {"job": name, "inputs": ["/etc/passwd"]}
+        with pytest.raises(InvalidJobError, match="'sneaky_jobs' is not allowed on AWS"):
+            plan.handler({"input": request, "execution_name": "e-6"}, context("Plan"))
+    assert not marker_module.exists() and no_listing == []
+    monkeypatch.setenv(config.ENV_JOB_MODULES, "other, sneaky_jobs")
+    runtime.reset()  # a new container: the environment is read once per container
+    request = {"job": "sneaky_jobs:Counted", "inputs": [uri]}
+    planned = plan.handler({"input": request, "execution_name": "e-7"}, context("Plan"))
+    assert planned["map_task_count"] == 1 and marker_module.exists()
+
+
+MALFORMED_JOB_NAMES = [":X", ".X", "..x:Y", "a..b:C", "x y:Z", "os:", "os:1a", "\x1b[2J:X"]
+
+
+@pytest.mark.parametrize("name", MALFORMED_JOB_NAMES)
+def test_a_malformed_job_name_is_an_invalid_job_everywhere(name: str) -> None:
+    """Locally (any module may be named) and on AWS alike: the name's form is
+    checked before anything is imported."""
+    from logmr.jobs import load_job
+
+    with pytest.raises(InvalidJobError, match="unknown job"):
+        load_job(name)
+    with pytest.raises(InvalidJobError, match="unknown job"):
+        check_job(name, Settings.load({config.ENV_JOB_MODULES: "os,x"}))
+
+
+def test_a_module_that_fails_to_import_is_an_invalid_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from logmr.jobs import load_job
+
+    (tmp_path / "broken_jobs.py").write_text("raise RuntimeError('half-written module')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(InvalidJobError, match="RuntimeError: half-written module"):
+        load_job("broken_jobs:Anything")
 
 
 @mock_aws

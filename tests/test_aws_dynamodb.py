@@ -16,6 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from helpers import assert_job_claims_are_exclusive
 from logmr.aws import tables
 from logmr.aws.clients import Clients
 from logmr.aws.dynamodb import BATCH_SIZE, DynamoResultStore, dynamo_number
@@ -396,3 +397,11 @@ def test_store_pickles_without_its_client(ddb: Any) -> None:
 def test_max_batch_attempts_must_be_positive() -> None:
     with pytest.raises(InvalidParameterError):
         DynamoResultStore(RESULTS, JOBS, max_batch_attempts=0)
+
+
+def test_a_job_id_is_claimed_once_and_written_only_by_its_execution(
+    store: DynamoResultStore,
+) -> None:
+    """Conditional puts: ``attribute_not_exists(job_id)`` to claim, the
+    execution attribute to update."""
+    assert_job_claims_are_exclusive(store)

@@ -99,6 +99,10 @@ def test_object_store_round_trip_ranges_and_listing(s3: Any) -> None:
     assert store.get_range("jobs/a/x.bin", 99, 120) == b""
     assert store.get_range("jobs/a/x.bin", 5, 5) == b""
     assert store.get_range("jobs/b/z", 0, 4) == b""  # any range of an empty object
+    assert (store.size("jobs/a/x.bin"), store.size("jobs/b/z")) == (10, 0)  # HEAD
+    with store.open("jobs/a/x.bin") as file:
+        file.seek(7)
+        assert file.read() == b"789"
     with pytest.raises(InvalidParameterError, match="negative"):
         store.get_range("jobs/a/x.bin", -1, 4)
     assert store.list_keys("jobs/a/") == ["jobs/a/sub/y.json", "jobs/a/x.bin"]
@@ -115,6 +119,8 @@ def test_object_store_round_trip_ranges_and_listing(s3: Any) -> None:
     assert isinstance(caught.value.__cause__, ClientError)
     with pytest.raises(InputNotFoundError):
         store.get_range("jobs/a/x.bin", 0, 3)
+    with pytest.raises(InputNotFoundError):
+        store.size("jobs/a/x.bin")
 
 
 def test_object_store_without_prefix_and_from_uri(s3: Any) -> None:

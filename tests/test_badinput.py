@@ -37,6 +37,7 @@ from logmr.inputs.source import LocalInputSource
 from logmr.jobs import Job, load_job
 from logmr.jobs.params import UserRegex
 from logmr.layout import manifest_key
+from logmr.limits import MAX_MAP_TASKS
 from logmr.run import inline as runner
 from logmr.run.embedded import embedded_backends
 from logmr.spec import JobSpec, MapTask
@@ -262,6 +263,50 @@ def test_invalid_utf8_is_kept_as_escapes(
     assert record.malformed_samples[0]["line"] == "\\xc3( not a log line \\xa0\\xa1"
     code, paths = run_json(capsys, str(path), "--job", "top_paths", "--format", "apache_combined")
     assert any(key.startswith("/caf\\xe9\\xff") for key in paths["results"])
+
+
+@pytest.mark.functional
+def test_a_lone_surrogate_in_json_is_kept_as_its_escape(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """One JSON line whose level is a lone surrogate (valid JSON, not text any
+    encoder writes) is a record whose value is shown as its escape, as
+    invalid UTF-8 is shown as \\xNN; a surrogate pair is one character."""
+    lines = [
+        b'{"level": "info", "message": "ok"}',
+        b'{"level": "\\ud800", "message": "lone \\uDC00"}',
+        b'{"level": "\\ud83d\\ude00", "message": "a pair"}',
+        b'{"level": "warn", "message": "x"}',
+    ]
+    path = write(tmp_path, "surrogate.jsonl", b"\n".join(lines) + b"\n")
+    code, out = run_json(capsys, str(path), "--job", "level_counts", "--format", "jsonl")
+    assert code == 0, out
+    assert out["results"] == {"info": 1, "\\ud800": 1, "\U0001f600": 1, "warn": 1}
+    assert out["counters"]["malformed"] == 0
+    code, words = run_json(capsys, str(path), "--job", "word_count", "--format", "jsonl")
+    assert code == 0 and words["counters"]["records"] == len(lines)
+
+
+@pytest.mark.functional
+@pytest.mark.parametrize("job", ["bytes_total", "percentiles", "access_report", "top_paths"])
+def test_a_size_of_400_digits_is_no_size(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, job: str
+) -> None:
+    """A response size past 2**63-1 is no size a server sent: the record
+    counts, its size as ``no_bytes`` (as ``-`` would not), never an
+    OverflowError; 2**63-1 itself is a size."""
+    line = '10.0.0.1 - - [05/Dec/2026:10:00:00 +0000] "GET /{} HTTP/1.1" 200 {} "-" "ua"\n'
+    sizes = ["9" * 400, str(2**63), str(2**63 - 1), "5"]
+    data = "".join(line.format(n, size) for n, size in enumerate(sizes)).encode()
+    path = write(tmp_path, "huge.log", data)
+    code, out = run_json(capsys, str(path), "--job", job, "--format", "apache_combined")
+    assert code == 0, out
+    assert out["counters"]["records"] == 4 and out["counters"]["malformed"] == 0
+    assert out["counters"]["no_bytes"] == 2
+    if job == "bytes_total":
+        assert out["summary"]["bytes"] == 2**63 - 1 + 5
+    if job == "top_paths":
+        assert out["results"]["/2"] == {"count": 1, "bytes": 2**63 - 1}
 
 
 @pytest.mark.functional
@@ -759,8 +804,10 @@ def test_input_deleted_after_plan_through_the_cli(
     path = write(tmp_path, "gone.log", access_lines(100, seed=18))
     plan = tasks.plan
 
-    def plan_then_delete(spec: JobSpec, backends: Backends, *limits: Any) -> dict[str, Any]:
-        planned = plan(spec, backends, *limits)
+    def plan_then_delete(
+        spec: JobSpec, backends: Backends, *limits: Any, **named: Any
+    ) -> dict[str, Any]:
+        planned = plan(spec, backends, *limits, **named)
         path.unlink()
         return planned
 
@@ -779,3 +826,102 @@ def test_local_listing_of_a_missing_path_is_one_line(
         LocalInputSource().list_inputs([str(tmp_path / "nope.log")])
     err = run_error(capsys, str(tmp_path / "nope.log"), "--job", "word_count")
     assert err.startswith("logmr: error: InputNotFoundError: no such file or folder")
+
+
+@pytest.mark.functional
+def test_a_chunk_size_that_cuts_too_many_tasks_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """``chunk_size`` 1 over 50 KB would be 50,000 map tasks: refused before
+    any is cut, naming the bound and the smallest chunk size that fits."""
+    data = access_lines(200, seed=3)
+    path = write(tmp_path, "small.log", data)
+    err = run_error(capsys, str(path), "--job", "status_codes", "--chunk-size", "1")
+    needed = -(-len(data) // MAX_MAP_TASKS)
+    assert err.startswith(
+        f"logmr: error: InvalidParameterError: chunk_size 1 cuts the inputs into {len(data):,}"
+        f" map tasks, over the {MAX_MAP_TASKS:,} a job may have:"
+        f" give a chunk_size of at least {needed:,} bytes"
+    )
+    # the chunk size it names fits: the plan has at most the bound's tasks
+    assert (
+        main(["plan", str(path), "--job", "status_codes", "--chunk-size", str(needed), "--json"])
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["map_tasks"] <= MAX_MAP_TASKS
+
+
+@pytest.mark.unit
+def test_more_compressed_objects_than_map_tasks_are_refused() -> None:
+    """Each compressed object is a map task of its own: past the bound, no
+    chunk size helps, and the error says what does."""
+    from logmr.inputs.source import InputObject
+    from logmr.plan.planner import _check_task_count
+
+    many = [InputObject(f"s3://b/alb/{n}.gz", 900, "gzip") for n in range(MAX_MAP_TASKS + 1)]
+    with pytest.raises(InvalidParameterError, match="10,001 compressed objects are 10,001 map"):
+        _check_task_count(many, 64 << 20)
+    _check_task_count(many[:MAX_MAP_TASKS], 64 << 20)  # at the bound: allowed
+
+
+@pytest.mark.functional
+@pytest.mark.parametrize("engine", ["statemachine", "inline"])
+def test_an_input_named_several_times_is_read_once(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, engine: str
+) -> None:
+    """The same file twice, its folder, and a symlink to it: one file's lines,
+    counted once; the counters say how many names were repeats."""
+    data = access_lines(300, seed=9)
+    path = write(tmp_path, "logs/access.log", data)
+    other = write(tmp_path, "logs/sub/other.log", access_lines(100, seed=10))
+    (tmp_path / "link.log").symlink_to(path)
+    names = [str(path), str(path), str(tmp_path / "logs"), str(tmp_path / "link.log")]
+    code, out = run_json(capsys, *names, "--job", "status_codes", "--engine", engine)
+    counts, malformed = ref_status(data + other.read_bytes())
+    assert out["counters"]["malformed"] == malformed
+    assert code == 0 and out["results"] == counts
+    assert out["counters"]["lines"] == len(ref_lines(data)) + 100
+    assert out["counters"]["repeated_inputs"] == 3  # path again, in its folder, its link
+
+
+@pytest.mark.unit
+def test_fifty_copies_of_one_uri_are_one_object() -> None:
+    from logmr.inputs.source import InputObject
+    from logmr.plan.planner import distinct_objects
+
+    one = InputObject("s3://b/k.log", 10)
+    two = InputObject("s3://b/j.log", 20)
+    assert distinct_objects([one] * 50 + [two, one]) == ([one, two], 50)
+
+
+@pytest.mark.functional
+def test_a_home_that_is_a_file_or_a_damaged_database_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = write(tmp_path, "a.log", access_lines(50, seed=4))
+    home_file = write(tmp_path, "home-file", b"")
+    err = run_error(capsys, str(path), "--job", "status_codes", "--home", str(home_file))
+    assert err.startswith(f"logmr: error: LocalStoreError: {home_file} (LOGMR_HOME) is a file")
+    damaged = tmp_path / "damaged"
+    write(damaged, "logmr.sqlite", b"not a database, whatever it was" * 100)
+    for argv in (["run", str(path), "--job", "status_codes"], ["status", "some-job"]):
+        assert main([*argv, "--home", str(damaged)]) == 1
+        captured = capsys.readouterr()
+        assert captured.err.startswith(
+            f"logmr: error: LocalStoreError: {damaged / 'logmr.sqlite'}: file is not a database"
+        )
+        assert captured.err.count("\n") == 1
+
+
+@pytest.mark.functional
+def test_zero_workers_is_refused_by_name(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, "a.log", access_lines(50, seed=4))
+    with pytest.raises(SystemExit) as usage:
+        main(["run", str(path), "--job", "status_codes", "--workers", "0"])
+    assert usage.value.code == 2
+    assert "argument --workers: must be at least 1, got 0" in capsys.readouterr().err
+    monkeypatch.setenv("LOGMR_WORKERS", "0")
+    err = run_error(capsys, str(path), "--job", "status_codes")
+    assert "LOGMR_WORKERS=0: a run needs at least 1 worker process" in err

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import zstandard
 
+from logmr import cli
 from logmr.cli import main
 from logmr.devtools.generate import generate
 
@@ -56,6 +57,36 @@ def test_run_json_shape_and_counts(capsys: pytest.CaptureFixture[str], access_lo
     assert out["results"] == counts
     assert out["counters"]["malformed"] == malformed
     assert out["counters"]["records"] + malformed == out["counters"]["lines"] == 3000
+
+
+@pytest.mark.parametrize("count", [0, 1, 7, 9])
+@pytest.mark.parametrize("tail", [{}, {"summary": {"top": [["ü", 1]]}, "error": None}])
+def test_streamed_json_is_the_object_json_dumps_gives(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    count: int,
+    tail: dict[str, Any],
+) -> None:
+    monkeypatch.setattr(cli, "JSON_CHUNK", 3)  # results over several chunks
+    head = {"job_id": "j", "counters": {"records": 2}}
+    rows = [(f'k"{i}ü', {"count": i, "p50": i / 3}) for i in range(count)]
+    cli._print_json_results(head, iter(rows), tail)
+    whole = {**head, "results": dict(rows), **tail}
+    assert capsys.readouterr().out == json.dumps(whole, ensure_ascii=False) + "\n"
+
+
+def test_results_all_streams_every_result(
+    capsys: pytest.CaptureFixture[str], access_log: Path
+) -> None:
+    _, run = run_json(capsys, str(access_log), "--job", "top_paths", "--job-id", "all-1")
+    assert main(["results", "all-1", "--all"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [key for key, _ in lines] == sorted(run["results"])  # key order, each once
+    assert dict(lines) == run["results"]
+    assert main(["results", "all-1", "--all", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["results"] == run["results"]
+    assert main(["results", "all-1", "--json"]) == 0  # the top 20 by default
+    assert len(json.loads(capsys.readouterr().out)["results"]) == 20 < len(run["results"])
 
 
 def test_process_pool_gives_the_same_answer(
@@ -241,3 +272,54 @@ def test_a_finished_job_id_is_refused_and_its_results_kept(
     )
     assert main(["results", f"again-{engine}", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["results"] == out["results"]
+
+
+@pytest.mark.parametrize("engine", ["statemachine", "inline"])
+def test_the_same_job_id_on_other_inputs_is_refused_not_mixed(
+    capsys: pytest.CaptureFixture[str], access_log: Path, tmp_path: Path, engine: str
+) -> None:
+    """Two runs under one --job-id: the second (other inputs) is refused and
+    the first job's record and results stay as they were."""
+    other = tmp_path / "other.log"
+    other.write_bytes(access_log.read_bytes()[: len(access_log.read_bytes()) // 3])
+    job_id = f"shared-{engine}"
+    options = ["--job", "status_codes", "--job-id", job_id, "--engine", engine, "--workers", "1"]
+    code, first = run_json(capsys, str(access_log), *options)
+    assert (code, first["status"]) == (0, "SUCCEEDED")
+    code, second = run_json(capsys, str(other), *options)
+    assert (code, second["status"], second["error"]) == (1, "FAILED", "JobExistsError")
+    assert main(["status", job_id, "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert (record["status"], record["spec"]["inputs"]) == ("SUCCEEDED", [str(access_log)])
+    assert main(["results", job_id, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["results"] == first["results"]
+
+
+@pytest.mark.parametrize("name", [":X", ".X", "..x:Y"])
+def test_a_malformed_job_name_is_one_line(
+    capsys: pytest.CaptureFixture[str], access_log: Path, name: str
+) -> None:
+    assert main(["run", str(access_log), "--job", name, "--workers", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("logmr: error: InvalidJobError: unknown job") and err.count("\n") == 1
+
+
+def test_keys_with_terminal_controls_are_shown_escaped(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A path in a log that clears the screen, sets the window title or flips
+    the text's direction is shown as escapes in the table, never acted on."""
+    log = tmp_path / "hostile.log"
+    paths = ["/\x1b[2Jcleared", "/\x1b]0;owned\x07title", "/\u202eflipped", "/\x9bcsi"]
+    log.write_text(
+        "".join(
+            f'10.0.0.1 - - [05/Dec/2026:10:00:00 +0000] "GET {path} HTTP/1.1" 200 5 "-" "ua"\n'
+            for path in paths
+        ),
+        encoding="utf-8",
+    )
+    assert main(["run", str(log), "--job", "top_paths", "--workers", "1"]) == 0
+    shown = capsys.readouterr().out
+    assert not any(char in shown for char in "\x1b\x07\u202e\x9b")
+    for escaped in ("/\\x1b[2Jcleared", "/\\x1b]0;owned\\x07title", "/\\u202eflipped", "/\\x9bcsi"):
+        assert escaped in shown

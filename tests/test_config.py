@@ -29,6 +29,7 @@ ENVIRONMENT = {
     config.ENV_STATE_MACHINE: ("Other", "state_machine", "Other"),
     config.ENV_INPUT_BUCKETS: ("a, b,,", "input_buckets", ("a", "b")),
     config.ENV_INPUT_PREFIXES: ("in/,archive/", "input_prefixes", ("in/", "archive/")),
+    config.ENV_JOB_MODULES: ("team_jobs, ops.jobs", "job_modules", ("team_jobs", "ops.jobs")),
     config.ENV_MAP_MEMORY_MB: ("3008", "map_memory_mb", 3008),
     config.ENV_MAP_TIMEOUT_S: ("120", "map_timeout_s", 120),
     config.ENV_MAP_CONCURRENCY: ("50", "map_concurrency", 50),

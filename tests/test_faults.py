@@ -371,19 +371,90 @@ def test_a_failed_job_id_is_refused_too(handler_env: None, log: Path) -> None:
 
 
 @pytest.mark.functional
-def test_a_running_record_of_the_same_spec_is_a_retry_of_plan(handler_env: None, log: Path) -> None:
-    """Plan retried (or run twice) while the record says RUNNING: the same plan;
-    the same id with another spec while RUNNING: refused."""
+def test_plan_again_in_the_same_execution_is_a_retry_another_is_refused(
+    handler_env: None, log: Path
+) -> None:
+    """Plan retried (or run twice) in one execution: the same plan; the same
+    id from another execution while the record is RUNNING, even with the same
+    spec: refused, the record left as the first execution wrote it."""
     backends = store()
     spec = JobSpec.from_dict(word_count("again-3", log))
-    first = tasks.plan(spec, backends)
+    first = tasks.plan(spec, backends, execution="first")
     assert backends.results.get_job("again-3").status == "RUNNING"
-    second = tasks.plan(spec, backends)
-    assert second == first
-    other = JobSpec.from_dict(word_count("again-3", log, reducers=4))
-    with pytest.raises(JobExistsError, match="another spec is running"):
-        tasks.plan(other, backends)
-    assert backends.results.get_job("again-3").spec == first["spec"]
+    assert tasks.plan(spec, backends, execution="first") == first
+    before = backends.results.get_job("again-3").to_dict()
+    for other in (spec, JobSpec.from_dict(word_count("again-3", log, reducers=4))):
+        with pytest.raises(JobExistsError, match=r"'again-3' is RUNNING .*another run"):
+            tasks.plan(other, backends, execution="second")
+    assert backends.results.get_job("again-3").to_dict() == before
+
+
+#: requests that fail at Plan, each named as it fails (the job id is the victim's)
+FAILING_REQUESTS = [
+    ({"job": "nope"}, "InvalidJobError"),
+    ({"job": "top_paths", "params": {"top": "-1"}}, "InvalidParameterError"),
+    ({"reducers": -1}, "InvalidParameterError"),
+    ({"params": {"no_such_param": "1"}}, "InvalidParameterError"),
+]
+
+
+@pytest.mark.statemachine
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_failing_request_under_another_jobs_id_leaves_that_job_alone(
+    handler_env: None, log: Path, reference: Reference, engine: str
+) -> None:
+    """A request that fails before or at Plan, sent under a finished job's id:
+    its own execution fails with its own error; MarkFailed writes nothing (the
+    record is the other execution's), the job stays SUCCEEDED with its results."""
+    job_id = f"victim-{engine}"
+    assert run_job(engine, word_count(job_id, log)).status == "SUCCEEDED"
+    results = store().job_results()
+    before = comparable(results.get_job(job_id))
+    for number, (change, error) in enumerate(FAILING_REQUESTS):
+        request = {**word_count(job_id, log), **change}
+        outcome = run_job(engine, request, name=f"attack-{number}")
+        assert (outcome.status, outcome.error) == ("FAILED", error), outcome.cause
+        assert comparable(results.get_job(job_id)) == before
+        assert_exact(job_id, reference)
+
+
+@pytest.mark.statemachine
+def test_a_worker_killed_mid_job_is_retried_and_exact(
+    handler_env: None, log: Path, reference: Reference
+) -> None:
+    """``kill -9`` of a worker process while map tasks run: the invocations it
+    broke fail with ``TransientError``, Retry runs them again on a new pool,
+    and the job is exact (no BrokenProcessPool, no record left RUNNING)."""
+    import os
+    import signal
+
+    settings = Settings.load(workers=2)
+    killed: list[int] = []
+    with local_engine.worker_pool(settings, 2) as pool:
+
+        def kill_a_worker(name: str, event: dict[str, Any], attempt: int) -> None:
+            if name == "Map" and event["task"]["task"] == 1 and attempt == 1:
+                pool.wait_ready()
+                killed.append(pool.pids()[0])
+                os.kill(killed[0], signal.SIGKILL)
+
+        execution = local_engine.run_engine(
+            word_count("killed-1", log),
+            settings=settings,
+            pool=pool,
+            hook=kill_a_worker,
+            sleep=no_sleep,
+        )
+        assert killed and pool.replaced == 1
+    assert (execution.status, execution.error) == ("SUCCEEDED", None), execution.cause
+    assert_exact("killed-1", reference)
+    retried = [
+        event
+        for event in execution.history
+        if event["type"] == "TaskFailed"
+        and "TransientError" in json.dumps(event.get("taskFailedEventDetails", {}))
+    ]
+    assert retried  # the broken invocations failed as TransientError and were retried
 
 
 # -- 5. a reducer that crashes halfway through writing its results ----------------------------
@@ -579,3 +650,60 @@ def test_storage_faults_on_s3_and_dynamodb_are_retried_and_exact(
     assert (record.status, record.error) == ("SUCCEEDED", None)
     assert results == reference.words
     assert record.counters["records"] == reference.lines
+
+
+# -- 7. the CLI stopped by a signal ---------------------------------------------------------
+@pytest.mark.functional
+def test_sigterm_stops_the_workers_and_records_the_job_aborted(tmp_path: Path) -> None:
+    """``kill -TERM`` of ``logmr run`` mid-job: it exits 143 with one line,
+    the job is FAILED (``Aborted``), its workers are gone, and nothing holds
+    its stdout (``logmr run ... | wc -c`` ends: ``communicate`` returns only
+    at end of file). The timeouts guard against a hang; nothing is timed."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import REPO
+
+    log = tmp_path / "big.log"
+    with log.open("wb") as out:
+        generate(out, fmt="apache_combined", lines=150_000, seed=8)
+    home = tmp_path / "home"
+    argv = ["run", str(log), "--job", "word_count", "--workers", "2", "--chunk-size", "256KB"]
+    script = "import sys; from logmr.cli import main; sys.exit(main(sys.argv[1:]))"
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, *argv, "--job-id", "termed", "--home", str(home)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=REPO,
+    )
+    results = embedded_backends(Settings.load(home=home)).results
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        record = results.load_job("termed") if (home / "logmr.sqlite").exists() else None
+        logs = list((home / "logs").glob("*.log"))
+        if record is not None and record.map_tasks and len(logs) >= 2:
+            break  # planned, its workers started: the job is under way
+        time.sleep(0.05)
+    assert process.poll() is None, "the job ended before it could be stopped"
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM, err.decode()
+    assert err.decode().endswith("logmr: terminated\n") and b"Traceback" not in err, err
+    record = results.get_job("termed")
+    assert (record.status, record.error) == ("FAILED", "Aborted")
+    workers = [int(path.stem.split("-")[1]) for path in (home / "logs").glob("worker-*.log")]
+    deadline = time.monotonic() + 30  # a killed orphan is reaped by init: a guard, not a timing
+    while any(map(_alive, workers)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert workers and not any(map(_alive, workers))
+
+
+def _alive(pid: int) -> bool:
+    """A process that runs (a zombie, dead but not yet reaped, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")

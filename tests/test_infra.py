@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -389,6 +391,71 @@ def test_local_bundling_installs_into_the_python_folder(
     monkeypatch.setattr(bundling.subprocess, "run", fake_run)
     assert bundling.PipLayerBundling().try_bundle(str(tmp_path), None) is True
     assert ran == [bundling.pip_command(tmp_path / "python")]
+
+
+def test_pruning_keeps_what_the_functions_import_and_removes_the_rest(tmp_path: Path) -> None:
+    keep = ["pyarrow/parquet/core.py", "pyarrow/libarrow_python.so.2600", "numpy/core/x.py"]
+    gone = [
+        "pyarrow/include/arrow/api.h",
+        "pyarrow/tests/test_x.py",
+        "pyarrow/lib.pyx",
+        "pyarrow/parquet/x.pxd",
+        "pyarrow/libarrow_flight.so.2600",
+        "pyarrow/libarrow_python.so",
+        "pyarrow/libarrow_python.so.2600.1.0",
+        "pyarrow/_s3fs.cpython-313-aarch64-linux-gnu.so",
+        "numpy/_core/tests/test_y.py",
+        "zstandard/_cffi.cpython-313-aarch64-linux-gnu.so",
+    ]
+    for name in keep + gone:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x" * 10)
+    bundling.prune(tmp_path)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.*")) == sorted(keep)
+    assert bundling.check_size(tmp_path) == 30
+
+
+def test_a_layer_past_the_limit_fails_the_build(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "big.so").write_bytes(b"x" * 2048)
+    monkeypatch.setattr(bundling, "CODE_ALLOWANCE", bundling.limits.MAX_UNZIPPED_BYTES - 1024)
+    with pytest.raises(bundling.LayerTooLargeError, match="prune more"):
+        bundling.check_size(tmp_path)
+
+
+def test_a_pruned_pyarrow_still_writes_and_reads_part_files(tmp_path: Path) -> None:
+    """The installed pyarrow (hard links), pruned as the layer is: logmr's part
+    files still write and read with it, and the pruned modules are gone."""
+    import pyarrow
+
+    installed = Path(pyarrow.__file__).parent
+
+    def link(source: str, target: str) -> None:
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copy2(source, target)
+
+    shutil.copytree(installed, tmp_path / "pyarrow", copy_function=link, symlinks=True)
+    bundling.prune(tmp_path)
+    assert not list((tmp_path / "pyarrow").glob("_flight.*"))
+    script = (
+        "import pyarrow, sys\n"
+        "from logmr.storage import parquet\n"
+        "rows = [('a', {'count': 1, 'p50': 0.5}), ('b', 2)]\n"
+        "assert parquet.decode(parquet.encode(rows)) == rows\n"
+        "print(pyarrow.__file__.startswith(sys.argv[1]))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO / "functions")])}
+    shown = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout.strip()
+    assert shown == "True"
 
 
 # -- state machine ---------------------------------------------------------------

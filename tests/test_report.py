@@ -359,7 +359,7 @@ def test_cli_report_remote_reads_dynamodb_and_the_part_files(
     from logmr.aws.dynamodb import DynamoResultStore
     from logmr.aws.s3 import S3ObjectStore
     from logmr.config import DEFAULT_DATA_PREFIX, DEFAULT_JOBS_TABLE, DEFAULT_RESULTS_TABLE
-    from logmr.storage.parts import part_text
+    from logmr.storage.parts import part_file
 
     results = {"200": 40, "404": 9, HOSTILE: 1}
     monkeypatch.setenv("LOGMR_BUCKET", BUCKET)
@@ -368,7 +368,7 @@ def test_cli_report_remote_reads_dynamodb_and_the_part_files(
         store = DynamoResultStore(DEFAULT_RESULTS_TABLE, DEFAULT_JOBS_TABLE)
         store.put_job(record("status_codes", job_id="remote-1"))  # the record: DynamoDB
         objects = S3ObjectStore(BUCKET, DEFAULT_DATA_PREFIX)  # every result: the part files
-        objects.put(layout.part_key("remote-1", 0), part_text(results.items())[0])
+        objects.put(layout.part_key("remote-1", 0), part_file(results.items())[0])
         target = tmp_path / "remote.html"
         argv = ["report", "remote-1", "--region", "us-east-1", "--html", str(target)]
         tables = ["--results-table", DEFAULT_RESULTS_TABLE, "--jobs-table", DEFAULT_JOBS_TABLE]

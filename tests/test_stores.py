@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 
+from helpers import assert_job_claims_are_exclusive
 from logmr.errors import (
     CorruptShuffleError,
     InputNotFoundError,
@@ -30,11 +32,19 @@ def test_object_store_round_trip_ranges_and_listing(tmp_path: Path) -> None:
     assert store.get_range("jobs/a/x.bin", 8, 50) == b"89"
     assert store.list_keys("jobs/a/") == ["jobs/a/sub/y.json", "jobs/a/x.bin"]
     assert store.list_keys("jobs/") == ["jobs/a/sub/y.json", "jobs/a/x.bin", "jobs/b/z"]
+    assert store.size("jobs/a/x.bin") == 10
+    with store.open("jobs/a/x.bin") as file:  # ranged reads as a seekable file
+        assert file.read(3) == b"012"
+        file.seek(-2, io.SEEK_END)
+        assert file.read() == b"89"
+        assert file.seek(4) == 4 and file.read(100) == b"456789" and file.read() == b""
     store.put("jobs/a/x.bin", b"new")  # overwrite, as a retried task does
     assert store.get("jobs/a/x.bin") == b"new"
     store.delete(["jobs/a/x.bin", "jobs/never"])
     with pytest.raises(InputNotFoundError):
         store.get("jobs/a/x.bin")
+    with pytest.raises(InputNotFoundError):
+        store.size("jobs/a/x.bin")
     with pytest.raises(InvalidParameterError, match="leaves the store"):
         store.put("../outside", b"x")
 
@@ -80,3 +90,7 @@ def test_job_records(tmp_path: Path) -> None:
     store.put_job(record)
     assert store.get_job("j").status == "SUCCEEDED"
     assert store.get_job("j").counters == {"lines": 3}
+
+
+def test_a_job_id_is_claimed_once_and_written_only_by_its_execution(tmp_path: Path) -> None:
+    assert_job_claims_are_exclusive(SqliteResultStore(tmp_path / "r.sqlite"))

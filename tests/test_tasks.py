@@ -62,8 +62,12 @@ def request(log: Path, job_id: str = "tasks-1", **more: Any) -> JobSpec:
     return JobSpec.from_dict({"chunk_size": CHUNK, "reducers": REDUCERS, **data})
 
 
+#: the execution the tests' plans run in ($$.Execution.Id on AWS)
+EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:logmr:tasks-1"
+
+
 def planned(log: Path, backends: Backends, **more: Any) -> tuple[JobSpec, list[MapTask]]:
-    out = tasks.plan(request(log, **more), backends)
+    out = tasks.plan(request(log, **more), backends, execution=EXECUTION)
     return JobSpec.from_dict(out["spec"]), [MapTask.from_dict(t) for t in out["map_tasks"]]
 
 
@@ -251,8 +255,13 @@ def test_finalize_run_twice_keeps_the_same_record(log: Path, backends: Backends)
 def test_mark_failed_records_the_error_and_its_message(log: Path, backends: Backends) -> None:
     spec, _ = planned(log, backends)
     cause = '{"errorMessage": "input vanished before it was read: x", "errorType": "E"}'
-    out = tasks.mark_failed(spec.job_id, "InputNotFoundError", cause, backends)
-    assert out == {"job_id": spec.job_id, "status": "FAILED", "error": "InputNotFoundError"}
+    out = tasks.mark_failed(spec.job_id, "InputNotFoundError", cause, backends, execution=EXECUTION)
+    assert out == {
+        "job_id": spec.job_id,
+        "status": "FAILED",
+        "error": "InputNotFoundError",
+        "recorded": True,
+    }
     record = backends.results.get_job(spec.job_id)
     assert (record.status, record.error) == ("FAILED", "InputNotFoundError")
     assert record.cause == "input vanished before it was read: x"  # the message, not the JSON
@@ -261,67 +270,77 @@ def test_mark_failed_records_the_error_and_its_message(log: Path, backends: Back
 
 def test_mark_failed_without_a_record_makes_one(backends: Backends) -> None:
     spec = {"job_id": "never-planned", "job": "top_paths", "inputs": ["x"]}
-    tasks.mark_failed("never-planned", "InvalidJobError", "no such job", backends, spec)
+    out = tasks.mark_failed("never-planned", "InvalidJobError", "no such job", backends, spec)
     record = backends.results.get_job("never-planned")
     assert (record.status, record.job, record.spec) == ("FAILED", "top_paths", spec)
+    assert out["recorded"] is True
 
 
-def test_mark_failed_leaves_a_refused_job_ids_record_alone(log: Path, backends: Backends) -> None:
+@pytest.mark.parametrize("execution", [None, "arn:aws:states:::execution:logmr:attacker"])
+@pytest.mark.parametrize("finished", [True, False], ids=["succeeded", "running"])
+def test_mark_failed_never_writes_another_executions_record(
+    log: Path, backends: Backends, execution: str | None, finished: bool
+) -> None:
+    """A failing request that names another job's id (an unknown job, a bad
+    parameter, an input outside the allow-list: refused before or at Plan)
+    fails its own execution, never the other job."""
     spec, map_tasks = planned(log, backends)
-    run_all(spec, map_tasks, backends)
+    if finished:
+        run_all(spec, map_tasks, backends)
     before = backends.results.get_job(spec.job_id).to_dict()
-    out = tasks.mark_failed(spec.job_id, "JobExistsError", "job id is SUCCEEDED", backends)
-    assert out["status"] == "FAILED"  # the execution failed ...
+    out = tasks.mark_failed(
+        spec.job_id, "InvalidJobError", "no job 'nope'", backends, execution=execution
+    )
+    assert (out["status"], out["recorded"]) == ("FAILED", False)  # the execution failed ...
     assert backends.results.get_job(spec.job_id).to_dict() == before  # ... not the other job
 
 
-# -- check_job_id_free ----------------------------------------------------------------------------
-def record_of(spec: JobSpec, status: str, **spec_changes: Any) -> JobRecord:
+# -- claim_job_id ------------------------------------------------------------------------------
+def record_of(spec: JobSpec, status: str, execution: str = "", **spec_changes: Any) -> JobRecord:
     return JobRecord(
-        job_id=spec.job_id, job=spec.job, status=status, spec={**spec.to_dict(), **spec_changes}
+        job_id=spec.job_id,
+        job=spec.job,
+        status=status,
+        spec={**spec.to_dict(), **spec_changes},
+        execution=execution,
     )
 
 
-def test_a_new_job_id_is_free(log: Path, backends: Backends) -> None:
-    tasks.check_job_id_free(request(log), backends)  # no record: no error
-    assert backends.results.load_job("tasks-1") is None
+def test_a_new_job_id_is_claimed_for_its_execution(log: Path, backends: Backends) -> None:
+    tasks.claim_job_id(request(log), backends, EXECUTION)
+    record = backends.results.get_job("tasks-1")
+    assert (record.status, record.execution) == ("RUNNING", EXECUTION)
 
 
-def test_a_running_record_of_the_same_spec_is_free(log: Path, backends: Backends) -> None:
-    """A retried or duplicated Plan: the record holds the spec as Plan resolved
-    it (format detected, figures chosen), the request leaves them open."""
-    spec = request(log, reducers=0, chunk_size=0)
-    resolved = {
-        "format": "apache_combined",
-        "reducers": 4,
-        "chunk_size": CHUNK,
-        "max_concurrency": 40,
-        "salted_keys": ["200"],
-    }
-    backends.results.put_job(record_of(spec, "RUNNING", **resolved))
-    tasks.check_job_id_free(spec, backends)
+def test_the_same_execution_goes_ahead(log: Path, backends: Backends) -> None:
+    """A retried or duplicated Plan of one execution plans again, the same plan."""
+    first = tasks.plan(request(log), backends, execution=EXECUTION)
+    second = tasks.plan(request(log), backends, execution=EXECUTION)
+    assert second == first
+    assert backends.results.get_job("tasks-1").execution == EXECUTION
 
 
 @pytest.mark.parametrize(
-    ("status", "changes", "message"),
+    ("status", "changes"),
     [
-        ("SUCCEEDED", {}, "'tasks-1' is SUCCEEDED .*: it is taken"),
-        ("FAILED", {}, "'tasks-1' is FAILED .*: it is taken"),
-        ("RUNNING", {"job": "top_paths"}, "RUNNING .*: a job of another spec is running"),
-        ("RUNNING", {"params": {"x": "1"}}, "a job of another spec is running"),
-        ("RUNNING", {"reducers": 9}, "a job of another spec is running"),
-        ("RUNNING", {"format": "jsonl"}, "a job of another spec is running"),
+        ("SUCCEEDED", {}),
+        ("FAILED", {}),
+        ("RUNNING", {}),  # the same spec, another run: not a retry of this one
+        ("RUNNING", {"job": "top_paths"}),
+        ("RUNNING", {"inputs": ["/var/log/other.log"]}),
     ],
 )
-def test_a_finished_job_or_another_running_spec_is_refused(
-    log: Path, backends: Backends, status: str, changes: dict[str, Any], message: str
+def test_an_id_another_execution_holds_is_refused(
+    log: Path, backends: Backends, status: str, changes: dict[str, Any]
 ) -> None:
     spec = request(log, format="apache_combined")
-    record = record_of(spec, status, **changes)
+    record = record_of(spec, status, "arn:aws:states:::execution:logmr:first", **changes)
     backends.results.put_job(dataclasses.replace(record, job=changes.get("job", spec.job)))
+    before = backends.results.get_job(spec.job_id).to_dict()
+    message = f"'tasks-1' is {status} .*: it belongs to another run"
     with pytest.raises(JobExistsError, match=message):
-        tasks.check_job_id_free(spec, backends)
-    with pytest.raises(JobExistsError):
-        tasks.plan(spec, backends)
-    assert backends.results.get_job(spec.job_id).status == status  # left as it was
+        tasks.claim_job_id(spec, backends, EXECUTION)
+    with pytest.raises(JobExistsError, match=message):
+        tasks.plan(spec, backends, execution=EXECUTION)
+    assert backends.results.get_job(spec.job_id).to_dict() == before  # left as it was
     assert backends.objects.list_keys(layout.job_prefix(spec.job_id)) == []

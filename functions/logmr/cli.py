@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import re
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -24,19 +28,34 @@ DEFAULT_TABLE_ROWS = 20
 REMOTE_OPTIONS = ("endpoint_url", "region", "state_machine", "results_table", "jobs_table")
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the CLI is, so it stops as on Ctrl-C: the job
+    recorded FAILED (``Aborted``), the workers stopped."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise _Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
         return int(args.handler(args))
     except LogmrError as exc:
         if getattr(args, "debug", False):
             raise
-        print(f"logmr: error: {error_name(exc)}: {exc}", file=sys.stderr)
+        print(f"logmr: error: {error_name(exc)}: {printable(str(exc))}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("logmr: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, _Terminated)
+        print(f"logmr: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+        return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 SALT_HELP = "spread this key over every reducer (repeatable; default: the keys the planner salts)"
@@ -54,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     _job_options(run, required=True)
     run.add_argument("--salt", action="append", default=[], metavar="KEY", help=SALT_HELP)
     run.add_argument(
-        "--workers", type=int, default=None, help="worker processes (default: all cores)"
+        "--workers", type=_positive, default=None, help="worker processes (default: all cores)"
     )
     run.add_argument("--job-id", default=None, help="name the job (default: generated)")
     run.add_argument("--top", type=int, default=None, help="show only the top N results")
@@ -84,10 +103,17 @@ def _parser() -> argparse.ArgumentParser:
         "results",
         help="show a finished job's results",
         description="A job's top results: from the local store, or with --remote from "
-        "DynamoDB (--remote is implied by any AWS option).",
+        "DynamoDB (--remote is implied by any AWS option). --all streams every result "
+        "from the job's part files (the folder, or S3).",
     )
     results.add_argument("job_id")
     results.add_argument("--top", type=int, default=DEFAULT_TABLE_ROWS)
+    results.add_argument(
+        "--all",
+        action="store_true",
+        help="every result, in key order, streamed from the part files: a JSON line "
+        "[key, value] each, or with --json one object",
+    )
     results.add_argument("--json", action="store_true")
     _remote_switch(results)
     _common(results)
@@ -265,6 +291,17 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help="show the full traceback on failure")
 
 
+def _positive(text: str) -> int:
+    """An option's whole number of at least 1 (argparse names the option)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _size(text: str) -> int:
     from logmr.units import parse_size
 
@@ -299,6 +336,10 @@ def _run(args: argparse.Namespace) -> int:
     settings = Settings.load(
         home=args.home, reducers=args.reducers, chunk_size=args.chunk_size, workers=args.workers
     )
+    if settings.workers < 1:  # 0 is the tests' in-process engine, not a way to run jobs
+        raise InvalidParameterError(
+            f"LOGMR_WORKERS={settings.workers}: a run needs at least 1 worker process"
+        )
     request = _request(
         args, local_inputs(args.paths), reducers=settings.reducers, chunk_size=settings.chunk_size
     )
@@ -416,11 +457,14 @@ def _is_remote(args: argparse.Namespace) -> bool:
 
 def _results(args: argparse.Namespace) -> int:
     if _is_remote(args):
-        return _show(_remote(args).job_results(), args.job_id, args.top, args.json)
-    from logmr.run.embedded import embedded_backends
+        results = _remote(args).job_results()
+    else:
+        from logmr.run.embedded import embedded_backends
 
-    backends = embedded_backends(Settings.load(home=args.home))
-    return _show(backends.job_results(), args.job_id, args.top, args.json)
+        results = embedded_backends(Settings.load(home=args.home)).job_results()
+    if args.all and not args.json:
+        return _show_lines(results, args.job_id)
+    return _show(results, args.job_id, None if args.all else args.top, args.json)
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -434,9 +478,9 @@ def _status(args: argparse.Namespace) -> int:
         _print_json(record.to_dict())
     else:
         out = sys.stdout
-        out.write(f"job {record.job_id}: {record.status} ({record.job})\n")
+        out.write(f"job {record.job_id}: {record.status} ({printable(record.job)})\n")
         if record.error:
-            out.write(f"error: {record.error}: {record.cause}\n")
+            out.write(f"error: {record.error}: {printable(record.cause or '')}\n")
         for name, value in sorted(record.counters.items()):
             out.write(f"  {name:<20} {value:>14,}\n")
         for name, seconds in sorted(record.timings.items()):
@@ -530,28 +574,28 @@ def _show(results: Any, job_id: str, top: int | None, as_json: bool) -> int:
     whole = record.status == "SUCCEEDED"
     if as_json:
         if not whole:
-            rows = []
+            rows: Iterable[tuple[str, Any]] = []
         elif top:
             rows = results.top(job_id, top)
         else:
-            rows = list(results.iter_results(job_id))
-        payload: dict[str, Any] = {
+            rows = results.iter_results(job_id)  # streamed from the part files
+        head: dict[str, Any] = {
             "job_id": job_id,
             "status": record.status,
             "job": record.job,
             "format": record.spec.get("format"),
             "counters": record.counters,
-            "results": dict(rows),
         }
+        tail: dict[str, Any] = {}
         if record.summary is not None:
-            payload["summary"] = record.summary
+            tail["summary"] = record.summary
         if record.error:
-            payload["error"], payload["cause"] = record.error, record.cause
-        _print_json(payload)
+            tail["error"], tail["cause"] = record.error, record.cause
+        _print_json_results(head, rows, tail)
         return 0 if record.status == "SUCCEEDED" else 1
     out = sys.stdout
     out.write(
-        f"job {job_id}: {record.status} - {record.job} over "
+        f"job {job_id}: {record.status} - {printable(record.job)} over "
         f"{len(record.spec.get('inputs', []))} input(s), "
         f"format {record.spec.get('format')}, {record.timings.get('duration_s', '?')} s\n"
     )
@@ -575,10 +619,25 @@ def _show(results: Any, job_id: str, top: int | None, as_json: bool) -> int:
     return 0 if record.status == "SUCCEEDED" else 1
 
 
+def _show_lines(results: Any, job_id: str) -> int:
+    """Every result of a SUCCEEDED job, a JSON line ``[key, value]`` each,
+    streamed from the part files; a job not SUCCEEDED: a line on stderr, 1."""
+    record = results.get_job(job_id)
+    if record.status != "SUCCEEDED":
+        print(f"logmr: job {job_id} is {record.status}: no results to show", file=sys.stderr)
+        return 1
+    encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    out = sys.stdout
+    for pair in results.iter_results(job_id):
+        out.write(encode(pair) + "\n")
+    return 0
+
+
 def _table(out: TextIO, rows: list[tuple[str, Any]]) -> None:
     if not rows:
         out.write("  (no results)\n")
         return
+    rows = [(printable(key), value) for key, value in rows]
     columns: list[str] = []
     for _, value in rows:
         if isinstance(value, dict):
@@ -594,9 +653,21 @@ def _table(out: TextIO, rows: list[tuple[str, Any]]) -> None:
         )
 
 
+#: what a terminal would act on rather than show: C0 and C1 controls, DEL,
+#: and the bidirectional embeddings, overrides and isolates
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` with what a terminal would act on escaped (``\\x1b``,
+    ``\\u202e``): a key or message from a log never moves the cursor,
+    clears the screen, sets the title or reorders what is shown."""
+    return _UNPRINTABLE.sub(lambda found: repr(found.group())[1:-1], text)
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return str(value)
+        return printable(str(value))
     return f"{value:,}" if isinstance(value, int) else f"{value:,.4g}"
 
 
@@ -606,8 +677,30 @@ def _failed(record: JobRecord, as_json: bool) -> int:
         failure = {"job_id": record.job_id, "status": "FAILED", "error": record.error}
         _print_json({**failure, "cause": record.cause, "results": {}})
     else:
-        print(f"logmr: error: {record.error}: {record.cause}", file=sys.stderr)
+        print(f"logmr: error: {record.error}: {printable(record.cause or '')}", file=sys.stderr)
     return 1
+
+
+#: results encoded at a time when ``--json`` streams a job's results
+JSON_CHUNK = 10_000
+
+
+def _print_json_results(
+    head: dict[str, Any], rows: Iterable[tuple[str, Any]], tail: dict[str, Any]
+) -> None:
+    """One JSON object, ``head``'s fields, ``"results": {key: value, ...}``
+    then ``tail``'s, written as the results stream: memory per chunk of
+    ``JSON_CHUNK`` results, not per key (the object ``json.dumps`` would give)."""
+    out = sys.stdout
+    opening = json.dumps({**head, "results": {}}, ensure_ascii=False)
+    out.write(opening[: -len("{}}")] + "{")
+    separator = ""
+    iterator = iter(rows)
+    while chunk := dict(itertools.islice(iterator, JSON_CHUNK)):
+        out.write(separator + json.dumps(chunk, ensure_ascii=False)[1:-1])
+        separator = ", "
+    closing = json.dumps(tail, ensure_ascii=False)
+    out.write("}" + (", " + closing[1:] if tail else "}") + "\n")
 
 
 def _print_json(value: Any) -> None:

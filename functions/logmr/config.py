@@ -30,6 +30,10 @@ ENV_STATE_MACHINE = "LOGMR_STATE_MACHINE"
 #: buckets default to LOGMR_BUCKET): ``logmr.aws.allowlist`` checks Plan's inputs
 ENV_INPUT_BUCKETS = "LOGMR_INPUT_BUCKETS"
 ENV_INPUT_PREFIXES = "LOGMR_INPUT_PREFIXES"
+#: the modules whose job classes a job on AWS may name (comma-separated;
+#: a package allows its submodules; none: the built-in jobs only), checked by
+#: ``logmr.aws.allowlist.check_job`` before anything is imported
+ENV_JOB_MODULES = "LOGMR_JOB_MODULES"
 #: what the planner assumes of the map function (defaults: logmr.workflow.names.FUNCTION_SIZES
 #: and Lambda's default account concurrency)
 ENV_MAP_MEMORY_MB = "LOGMR_MAP_MEMORY_MB"
@@ -98,6 +102,7 @@ _FROM_ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "state_machine": (ENV_STATE_MACHINE, str),
     "input_buckets": (ENV_INPUT_BUCKETS, _split),
     "input_prefixes": (ENV_INPUT_PREFIXES, _split),
+    "job_modules": (ENV_JOB_MODULES, _split),
     "map_memory_mb": (ENV_MAP_MEMORY_MB, int),
     "map_timeout_s": (ENV_MAP_TIMEOUT_S, int),
     "map_concurrency": (ENV_MAP_CONCURRENCY, int),
@@ -137,6 +142,8 @@ class Settings:
     #: Plan's allow-list (logmr.aws.allowlist); no buckets: ``bucket``
     input_buckets: tuple[str, ...] = ()
     input_prefixes: tuple[str, ...] = (DEFAULT_INPUT_PREFIXES,)
+    #: the user job modules Plan allows (logmr.aws.allowlist.check_job)
+    job_modules: tuple[str, ...] = ()
     #: what the planner assumes of the map function; None: its size in
     #: logmr.workflow.names.FUNCTION_SIZES and Lambda's default concurrency
     map_memory_mb: int | None = None

@@ -51,6 +51,10 @@ class CorruptShuffleError(PermanentError):
     """A shuffle object that fails its magic, version, length or checksum test."""
 
 
+class CorruptPartError(PermanentError):
+    """A part file that is not a Parquet file with logmr's column map, or not its version."""
+
+
 class CorruptInputError(PermanentError):
     """A compressed input that cannot be decompressed (truncated or not compressed)."""
 
@@ -64,7 +68,12 @@ class JobNotFoundError(PermanentError):
 
 
 class JobExistsError(PermanentError):
-    """A finished job's id was submitted again: results are never mixed."""
+    """The job id belongs to another run: results are never mixed."""
+
+
+class LocalStoreError(PermanentError):
+    """The store on this machine (``LOGMR_HOME``) cannot be used: not a
+    folder, not writable, or its results database is damaged."""
 
 
 class StateMachineNotFoundError(PermanentError):

@@ -43,12 +43,12 @@ def reduce_summary_key(job_id: str, partition: int) -> str:
 
 
 def part_key(job_id: str, partition: int) -> str:
-    return f"{job_prefix(job_id)}results/part-{partition:05d}.jsonl"
+    return f"{job_prefix(job_id)}results/part-{partition:05d}.parquet"
 
 
 def salted_part_key(job_id: str) -> str:
     """The part file of the salted keys' results (Finalize reduces them)."""
-    return f"{job_prefix(job_id)}results/part-salted.jsonl"
+    return f"{job_prefix(job_id)}results/part-salted.parquet"
 
 
 def manifest_key(job_id: str) -> str:

@@ -20,6 +20,11 @@ MAX_MAP_CONCURRENCY = 10_000
 MAX_PAYLOAD_BYTES = 256 * 1024
 #: events in one execution's history
 MAX_HISTORY_EVENTS = 25_000
+#: logmr's bound on a job's map tasks, kept under what the state machine can
+#: run: a Distributed Map without a ResultWriter returns its children's outputs
+#: into the state (MAX_PAYLOAD_BYTES holds about 21,000 of them). Plan refuses a
+#: request that would cut more (a chunk_size of 1 byte, say)
+MAX_MAP_TASKS = 10_000
 #: ListStateMachines' and GetExecutionHistory's largest page
 SFN_PAGE_SIZE = 1000
 
@@ -30,6 +35,8 @@ MB_PER_VCPU = 1769
 MAX_TIMEOUT_S = 900
 #: the default account concurrency of a region
 ACCOUNT_CONCURRENCY = 1_000
+#: a function's code and layers together, unzipped (250 MB)
+MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
 
 # -- S3 -------------------------------------------------------------------------
 #: keys in one ListObjectsV2 page, and in one DeleteObjects call

@@ -21,8 +21,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from logmr.config import Settings
-from logmr.errors import InputNotAllowedError
+from logmr import jobs
+from logmr.config import ENV_JOB_MODULES, Settings
+from logmr.errors import InputNotAllowedError, InvalidJobError
 
 SCHEME = "s3://"
 #: longest part of a refused URI quoted in the error (the message stays one line)
@@ -85,3 +86,19 @@ class InputAllowList:
 def check_inputs(uris: Iterable[str], settings: Settings) -> None:
     """Every URI in an allowed bucket under an allowed prefix (from ``settings``)."""
     InputAllowList.from_settings(settings).check_all(uris)
+
+
+def check_job(name: str, settings: Settings) -> None:
+    """A job on AWS is a built-in one, or a class of a module the stack allows
+    (``LOGMR_JOB_MODULES``: a listed package allows its submodules): checked
+    before anything is imported, so a request can never run a module's
+    top-level code by naming it. Else ``InvalidJobError``."""
+    if jobs.is_builtin(name):
+        return
+    module, _ = jobs.job_module(name)
+    allowed = settings.job_modules
+    if not any(module == root or module.startswith(root + ".") for root in allowed):
+        raise InvalidJobError(
+            f"job module {module!r} is not allowed on AWS ({ENV_JOB_MODULES}:"
+            f" {', '.join(allowed) or 'none: built-in jobs only'})"
+        )

@@ -27,7 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from logmr import limits
 from logmr.aws.clients import Clients, UsesClient
-from logmr.aws.errors import translate
+from logmr.aws.errors import error_code, translate
 from logmr.aws.tables import BY_VALUE_INDEX
 from logmr.errors import InvalidParameterError, TransientError
 from logmr.storage.base import JobRecord, ResultStore
@@ -109,30 +109,54 @@ class DynamoResultStore(UsesClient, ResultStore):
         self._jitter = jitter
 
     # -- job records -----------------------------------------------------------
-    def put_job(self, record: JobRecord) -> None:
+    def _job_item(self, record: JobRecord) -> dict[str, Any]:
+        """The item of a job record, checked against the item size limit."""
         text = json.dumps(record.to_dict(), separators=(",", ":"), ensure_ascii=False)
-        size = (
-            len("job_id")
-            + _utf8_len(record.job_id)
-            + len("status")
-            + _utf8_len(record.status)
-            + len("record")
-            + _utf8_len(text)
-        )
+        item = {
+            "job_id": {"S": record.job_id},
+            "status": {"S": record.status},
+            "execution": {"S": record.execution},
+            "record": {"S": text},
+        }
+        size = sum(len(name) + _utf8_len(value["S"]) for name, value in item.items())
         if size > MAX_ITEM_BYTES:
             raise InvalidParameterError(
                 f"job record {record.job_id!r} is {size} bytes as JSON,"
                 f" over DynamoDB's {MAX_ITEM_BYTES}-byte item limit"
             )
-        item = {
-            "job_id": {"S": record.job_id},
-            "status": {"S": record.status},
-            "record": {"S": text},
-        }
+        return item
+
+    def _put_job(self, record: JobRecord, what: str, **condition: Any) -> bool:
+        """PutItem of the record, under ``condition``; False when it failed."""
         try:
-            self.client.put_item(TableName=self.jobs_table, Item=item)
-        except (BotoCoreError, ClientError) as exc:
-            raise translate(exc, f"put job {record.job_id!r} in {self.jobs_table}") from exc
+            self.client.put_item(
+                TableName=self.jobs_table, Item=self._job_item(record), **condition
+            )
+        except ClientError as exc:
+            if error_code(exc)[0] == "ConditionalCheckFailedException":
+                return False
+            raise translate(exc, f"{what} job {record.job_id!r} in {self.jobs_table}") from exc
+        except BotoCoreError as exc:
+            raise translate(exc, f"{what} job {record.job_id!r} in {self.jobs_table}") from exc
+        return True
+
+    def put_job(self, record: JobRecord) -> None:
+        self._put_job(record, "put")
+
+    def claim_job(self, record: JobRecord) -> JobRecord | None:
+        if self._put_job(record, "claim", ConditionExpression="attribute_not_exists(job_id)"):
+            return None
+        # the id is taken; read back what has it (a record deleted in between: claim again)
+        return self.load_job(record.job_id) or self.claim_job(record)
+
+    def update_job(self, record: JobRecord) -> bool:
+        return self._put_job(
+            record,
+            "update",
+            ConditionExpression="#execution = :execution",
+            ExpressionAttributeNames={"#execution": "execution"},
+            ExpressionAttributeValues={":execution": {"S": record.execution}},
+        )
 
     def load_job(self, job_id: str) -> JobRecord | None:
         try:

@@ -161,6 +161,14 @@ class S3ObjectStore(UsesClient, ObjectStore):
             raise translate(exc, what) from exc
         return _read_body(response, what)
 
+    def size(self, key: str) -> int:
+        """One HEAD: the object's ``ContentLength``."""
+        try:
+            response = self.client.head_object(Bucket=self.bucket, Key=self.prefix + key)
+        except (BotoCoreError, ClientError) as exc:
+            raise translate(exc, f"head {self._uri(key)}") from exc
+        return int(response["ContentLength"])
+
     def list_keys(self, prefix: str) -> list[str]:
         """Keys under ``prefix`` (relative to the store's prefix), sorted.
 

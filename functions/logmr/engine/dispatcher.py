@@ -16,16 +16,21 @@ None: no limit, the default for runs on this machine.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from logmr.engine import worker
+from logmr.errors import TransientError
 from logmr.workflow.names import TIMEOUT_ERROR
 
 #: called with (function name, event, attempt number); may raise to inject a fault
@@ -42,34 +47,77 @@ class WorkerPool:
     """Spawn-based worker processes with the handlers imported: owned by one
     dispatcher, or shared by the dispatchers of concurrent jobs (``run_engine``'s
     ``pool``) so that starting workers (interpreter, Powertools imports) is paid
-    once rather than per job."""
+    once rather than per job.
+
+    A worker that dies during an invocation (killed, out of memory) breaks
+    the process pool: every invocation it was running then fails with
+    ``TransientError``, which the state machine's Retry retries, as it
+    retries Lambda's service errors, and the pool is replaced by a new one
+    for what follows."""
 
     def __init__(
         self, workers: int, handlers: list[str], *, env: dict[str, str], log_dir: str | None
     ) -> None:
         self.workers = workers
-        self._executor = ProcessPoolExecutor(
-            max_workers=workers,
+        self._initargs = (env, log_dir, sorted(set(handlers)))
+        self._lock = threading.Lock()
+        self._executor = self._start()
+        #: pools replaced after a worker died
+        self.replaced = 0
+
+    def _start(self) -> ProcessPoolExecutor:
+        executor = ProcessPoolExecutor(
+            max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=worker.initialize,
-            initargs=(env, log_dir, sorted(set(handlers))),
+            initargs=self._initargs,
         )
         # start every worker now, not on the first task
-        self._starting = [self._executor.submit(worker.ready) for _ in range(workers)]
+        self._starting = [executor.submit(worker.ready) for _ in range(self.workers)]
+        return executor
 
     def wait_ready(self) -> None:
         """Block until the workers have started (imported the handlers)."""
         for future in self._starting:
             future.result()
 
+    def pids(self) -> list[int]:
+        """The ids of the worker processes that have started (``wait_ready``)."""
+        return [
+            future.result()
+            for future in self._starting
+            if future.done() and not future.cancelled() and future.exception() is None
+        ]
+
     def run(
         self, handler: str, name: str, event: Any, timeout: float | None = None
     ) -> tuple[bool, str]:
         """The invocation's (ok, payload); ``FutureTimeout`` after ``timeout`` seconds."""
-        return self._executor.submit(worker.invoke, handler, name, event).result(timeout)
+        executor = self._executor
+        try:
+            return executor.submit(worker.invoke, handler, name, event).result(timeout)
+        except BrokenProcessPool as exc:
+            self._replace(executor)
+            return False, worker.error_payload(
+                TransientError(f"the worker process running {name} died ({exc}); retry")
+            )
 
-    def close(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        """A new pool in place of ``broken`` (once, whichever invocation sees it first)."""
+        with self._lock:
+            if self._executor is not broken:
+                return
+            broken.shutdown(wait=False, cancel_futures=True)
+            self._executor = self._start()
+            self.replaced += 1
+
+    def close(self, stop: bool = False) -> None:
+        """Shut the workers down once their tasks end; ``stop``: kill them now."""
+        if stop:
+            for pid in self.pids():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        self._executor.shutdown(wait=not stop, cancel_futures=True)
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -135,10 +183,9 @@ class Dispatcher:
         if limit is not None and spent > limit:
             return False, timed_out(limit)
         if self._pool is None:
-            with _IN_PROCESS:
-                started = time.monotonic()
-                ok, payload = worker.invoke(handler, name, event)
-                spent += time.monotonic() - started
+            started = time.monotonic()
+            ok, payload = invoke_here(handler, name, event)
+            spent += time.monotonic() - started
             if limit is not None and spent > limit:
                 return False, timed_out(limit)
         else:
@@ -157,6 +204,13 @@ class Dispatcher:
         with self._lock:
             self.attempts[key] = self.attempts.get(key, 0) + 1
             return self.attempts[key]
+
+
+def invoke_here(handler: str, name: str, event: Any) -> tuple[bool, str]:
+    """One invocation in this process, one at a time whoever makes it (as in
+    one Lambda container: the handlers' Powertools objects are per process)."""
+    with _IN_PROCESS:
+        return worker.invoke(handler, name, event)
 
 
 def timed_out(limit: float) -> str:

@@ -37,6 +37,7 @@ import random
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -125,6 +126,9 @@ class Execution:
 
     name: str
     status: str = "RUNNING"
+    #: tells this run from any other of the same name (on AWS the name is
+    #: unique per state machine; a local job id may be run again)
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     output: Any = None
     error: str | None = None
     cause: str | None = None
@@ -134,7 +138,7 @@ class Execution:
     @property
     def arn(self) -> str:
         """The execution's id (``$$.Execution.Id``): where AWS has its ARN."""
-        return f"local:{self.name}"
+        return f"local:{self.name}:{self.run_id}"
 
     @property
     def history(self) -> list[dict[str, Any]]:
@@ -333,8 +337,10 @@ class Interpreter:
         self.jitter = jitter
         self.observer = observer
 
-    def run(self, data: Any, name: str) -> Execution:
-        execution = Execution(name)
+    def run(self, data: Any, name: str, execution: Execution | None = None) -> Execution:
+        """Run the definition on ``data`` as the execution ``name`` (or the
+        ``execution`` given, so a caller knows its id before it starts)."""
+        execution = execution or Execution(name)
         context = {
             "Execution": {
                 "Name": name,
@@ -570,7 +576,13 @@ class Interpreter:
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"map-{name}") as pool:
             futures: list[Future[None]] = [pool.submit(iterate, i) for i in range(len(items))]
-            wait(futures, return_when=FIRST_EXCEPTION)
+            try:
+                wait(futures, return_when=FIRST_EXCEPTION)
+            except BaseException:  # interrupted: only the running iterations end
+                stop.set()
+                for future in futures:
+                    future.cancel()
+                raise
             for future in futures:
                 if future.done() and future.exception() is not None:
                     stop.set()

@@ -21,7 +21,12 @@ def initialize(env: dict[str, str], log_dir: str | None, handlers: list[str]) ->
     os.environ.update(env)
     if log_dir:
         Path(log_dir).mkdir(parents=True, exist_ok=True)
-        sys.stdout = open(Path(log_dir) / f"worker-{os.getpid()}.log", "a", buffering=1)  # noqa: SIM115
+        log = open(Path(log_dir) / f"worker-{os.getpid()}.log", "a", buffering=1)  # noqa: SIM115
+        # the descriptors too, not only sys.stdout: a worker that outlives the
+        # CLI must not hold its stdout or stderr open (``logmr run ... | wc -c``)
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        sys.stdout = sys.stderr = log
     for handler_path in handlers:
         importlib.import_module(handler_path.rpartition(".")[0])
 

@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping
 from operator import itemgetter
 from typing import Any, ClassVar
 
-from logmr.formats.base import Getter, RegexFormat
+from logmr.formats.base import MAX_RESPONSE_SIZE, MAX_RESPONSE_SIZE_DIGITS, Getter, RegexFormat
 from logmr.formats.timeparse import apache_epoch, apache_local
 
 # The reference's ``\S``, ``\d`` and ``[^"\\]`` spelled as byte ranges: the same
@@ -81,13 +81,17 @@ _PLAIN_COMBINED = _PLAIN | {"referer", "user_agent"}
 
 
 def response_size(value: bytes) -> int | None:
-    """``%b``/``%O`` as ``int``: ``-`` is 0; ``None`` only for absurdly long digit runs."""
+    """``%b``/``%O`` as ``int``: ``-`` is 0; ``None`` for a size over
+    ``MAX_RESPONSE_SIZE`` (a run of 400 digits is no size a server sent)."""
     if value == b"-":
         return 0
+    if len(value) > MAX_RESPONSE_SIZE_DIGITS:
+        return None
     try:
-        return int(value)
+        size = int(value)
     except ValueError:
         return None
+    return size if size <= MAX_RESPONSE_SIZE else None
 
 
 def _method(request: bytes) -> bytes | None:

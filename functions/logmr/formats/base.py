@@ -68,6 +68,13 @@ class Column:
         return raw if self.convert is None else self.convert(raw)
 
 
+#: the largest response size a record gives (``bytes``): what a signed 64-bit
+#: counter holds (8 EiB). A larger one is no size a server sent: ``None``, which
+#: jobs count as ``no_bytes`` (docs/bad-input.md)
+MAX_RESPONSE_SIZE = 2**63 - 1
+#: its digits: a longer run of digits is over it without conversion
+MAX_RESPONSE_SIZE_DIGITS = len(str(MAX_RESPONSE_SIZE))
+
 CANONICAL_FIELDS = frozenset(
     {
         "client",

@@ -37,11 +37,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from logmr.errors import InvalidParameterError
-from logmr.formats.base import Format, Getter
+from logmr.formats.base import MAX_RESPONSE_SIZE, MAX_RESPONSE_SIZE_DIGITS, Format, Getter
 from logmr.formats.timeparse import parse_iso
 
 _loads = json.loads
@@ -57,6 +58,25 @@ _SAME_NAMED = (
     "program",
     "logger",
 )
+
+
+#: a ``\\uD800``-``\\uDFFF`` escape: the only way a lone surrogate gets into a
+#: decoded line (UTF-8 itself cannot hold one)
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
+
+
+def _escaped(text: Any) -> Any:
+    """A string with its lone surrogates as their escapes (``\\ud800``), as
+    invalid UTF-8 is shown as ``\\xNN``: text every store and file can hold."""
+    if isinstance(text, str):
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _without_lone_surrogates(record: dict[str, Any]) -> dict[str, Any]:
+    """The record's top-level keys and string values (the fields) with lone
+    surrogates escaped; a pair (one character) is left as it is."""
+    return {_escaped(key): _escaped(value) for key, value in record.items()}
 
 
 def _text(value: Any) -> str | None:
@@ -90,18 +110,19 @@ def _status(value: Any) -> str | None:
 
 
 def _size(value: Any) -> int | None:
+    size: int | None = None
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value if value >= 0 else None
-    if isinstance(value, float):
-        return int(value) if value.is_integer() and value >= 0 else None
-    if isinstance(value, str):
+        size = value
+    elif isinstance(value, float):
+        size = int(value) if value.is_integer() and 0 <= value <= MAX_RESPONSE_SIZE else None
+    elif isinstance(value, str):
         if value == "-":
             return 0
-        if value.isascii() and value.isdigit() and len(value) < 20:
-            return int(value)
-    return None
+        if value.isascii() and value.isdigit() and len(value) <= MAX_RESPONSE_SIZE_DIGITS:
+            size = int(value)
+    return size if size is not None and 0 <= size <= MAX_RESPONSE_SIZE else None
 
 
 def _time(value: Any, apply_offset: bool) -> float | None:
@@ -166,7 +187,11 @@ class JsonLines(Format):
             value = _loads(line.decode("utf-8"))
         except (ValueError, RecursionError):
             return None
-        return value if isinstance(value, dict) else None
+        if not isinstance(value, dict):
+            return None
+        if _SURROGATE_ESCAPE.search(line):
+            return _without_lone_surrogates(value)
+        return value
 
     def getters(self) -> Mapping[str, Getter]:
         return self._getters

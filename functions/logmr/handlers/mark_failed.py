@@ -23,4 +23,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     metrics.add_metric(name="JobsFailed", unit=MetricUnit.Count, value=1)
     spec = state.get("spec") or {key: state[key] for key in ("job", "inputs") if key in state}
     cause = str(error.get("Cause", ""))
-    return tasks.mark_failed(job_id, str(error.get("Error", "Unknown")), cause, backends(), spec)
+    name = str(error.get("Error", "Unknown"))
+    return tasks.mark_failed(
+        job_id, name, cause, backends(), spec, execution=event.get("execution_id")
+    )

@@ -21,9 +21,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     spec = request_to_spec(event["input"], default_job_id=event.get("execution_name"))
     logger.set_correlation_id(spec.job_id)
     if settings().storage == "aws":
+        allowlist.check_job(spec.job, settings())  # before any user module is imported
         check(spec)  # a bad job is named first, as tasks.plan does
         allowlist.check_inputs(spec.inputs, settings())  # before any listing (docs/security.md)
-    plan = tasks.plan(spec, backends(), tuning.limits_for(settings()))
+    plan = tasks.plan(
+        spec, backends(), tuning.limits_for(settings()), execution=event.get("execution_id")
+    )
     metrics.add_metric(name="MapTasks", unit=MetricUnit.Count, value=plan["map_task_count"])
     logger.info(
         "planned", extra={"map_tasks": plan["map_task_count"], "distributed": plan["distributed"]}

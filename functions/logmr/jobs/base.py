@@ -33,6 +33,13 @@ KV = tuple[Any, Any]
 
 def sort_value(value: Any) -> float:
     """The figure results are ranked by: the value, or its ``count``."""
+    kind = type(value)
+    if kind is dict:  # the common shapes first: a result object, an int
+        count = value.get("count")
+        if type(count) is int or type(count) is float:
+            return float(count)
+    elif kind is int or kind is float:
+        return float(value)
     if isinstance(value, bool):
         return float(value)
     if isinstance(value, int | float):
@@ -116,6 +123,12 @@ class Job:
     count_field: str | None = None
     #: a column job: the canonical fields ``map_columns`` reads (set in ``bind``)
     columns: tuple[str, ...] = ()
+    #: the combiner and reducer add values up: for a key whose values are all
+    #: ints, or all lists of ints of one length, ``reducer(key, values)`` is
+    #: ``reducer(key, [their element-wise sum])`` (and so for the combiner), so
+    #: that a reducer may add them up in C first (``mapreduce.side.merge_groups``).
+    #: A job with Job's own combiner and reducer (``sum``) adds up whatever this says.
+    adds_up: ClassVar[bool] = False
 
     def __init__(self, params: Mapping[str, Any] | None = None) -> None:
         self.options: dict[str, Any] = parse_params(self.name, self.params, params or {})
@@ -160,7 +173,10 @@ class Job:
         or groups by raw value before converting, instead of running a Python
         generator per record. The engine then calls this instead of
         ``mapper``. The pairs may be pre-combined (one per key per batch): they
-        go through the combiner like the mapper's."""
+        go through the combiner like the mapper's. They may come as
+        ``jobs.sums.KeyedSums`` (keys and an array of int sums, for keys whose
+        combiner adds values up), or a ``jobs.sums.Chunks`` of those and plain
+        pairs: the map side then adds the sums up in C, never per key."""
         raise NotImplementedError(f"job {self.name} has no column mapper")
 
     def combiner(self, key: Any, values: list[Any]) -> Iterator[KV]:
@@ -169,6 +185,11 @@ class Job:
 
     def reducer(self, key: Any, values: list[Any]) -> Iterator[KV]:
         yield key, sum(values)
+
+    @classmethod
+    def adds_values_up(cls) -> bool:
+        """Whether reducers may add this job's int values up in C (``adds_up``)."""
+        return cls.adds_up or (cls.reducer is Job.reducer and cls.combiner is Job.combiner)
 
     @classmethod
     def summarises(cls) -> bool:

@@ -11,7 +11,6 @@ from typing import Any
 from logmr.formats.base import CANONICAL_FIELDS, Column, Format
 from logmr.jobs import register
 from logmr.jobs.base import KV, Job, ResultsView
-from logmr.jobs.grouping import counted_rows, records_and_bytes, sums_by_value
 from logmr.jobs.params import (
     Param,
     UserRegex,
@@ -20,6 +19,7 @@ from logmr.jobs.params import (
     positive_int,
     regex,
 )
+from logmr.jobs.sums import KeyedSums, converted_ints, counts_and_sums
 
 #: a word: a maximal run of ASCII [A-Za-z0-9_], matched after ASCII lowercasing
 WORD = re.compile(rb"[a-z0-9_]+")
@@ -116,6 +116,7 @@ class TopPaths(Job):
     name = "top_paths"
     description = "requests and response bytes per path; the summary holds the top N by requests"
     needs = ("path", "bytes")
+    adds_up = True
     params = (
         Param("top", positive_int, "20", "how many paths the summary keeps"),
         Param("strip_query", boolean, "false", "drop the query string (?...) from paths"),
@@ -126,32 +127,39 @@ class TopPaths(Job):
         self.columns = ("path", "bytes")
 
     def mapper(self, record: Any) -> Iterator[KV]:
-        path = self.fields["path"](record)
+        path, size = self.fields["path"](record), self.fields["bytes"](record)
+        if size is None:
+            self.count("no_bytes")
         if path is None:
             self.count("no_path")
             return
         if self.options["strip_query"]:
             path = _without_query(path)
-        yield path, [1, self.fields["bytes"](record) or 0]
+        yield path, [1, size or 0]
 
-    def map_columns(self, columns: list[Column]) -> Iterable[KV]:
-        """The distinct raw (request, size) rows counted in C; each raw request
-        turned into its path once (the same pairs as ``mapper``, pre-combined)."""
+    def map_columns(self, columns: list[Column]) -> KeyedSums:
+        """Records and bytes per raw request added up in C (``jobs.sums``), then
+        each distinct raw request turned into its path once and the sums of
+        requests with the same path added up (the same pairs as ``mapper``,
+        pre-combined)."""
         path_column, size_column = columns
-        by_raw, _ = records_and_bytes(counted_rows(path_column, size_column), 0, size_column, 1)
-        if self.options["strip_query"]:
-            path_column = Column(path_column.raw, _strip_query_of(path_column))
-        paths = sums_by_value(path_column, by_raw)
-        no_path = paths.pop(None, None)
+        sizes, bound, no_size = converted_ints(size_column.raw, size_column.convert)
+        if no_size:
+            self.count("no_bytes", no_size)
+        requests = counts_and_sums(path_column.raw, sizes, bound)
+        convert = _strip_query_of(path_column) if self.options["strip_query"] else path_column.value
+        paths = requests.rekeyed(convert)
+        no_path = paths.pop(None)
         if no_path:
             self.count("no_path", no_path[0])
-        return paths.items()
+        return paths
 
     def combiner(self, key: Any, values: list[Any]) -> Iterator[KV]:
         yield key, [sum(v[0] for v in values), sum(v[1] for v in values)]
 
     def reducer(self, key: Any, values: list[Any]) -> Iterator[KV]:
-        yield key, {"count": sum(v[0] for v in values), "bytes": sum(v[1] for v in values)}
+        count, nbytes = values[0] if len(values) == 1 else next(self.combiner(key, values))[1]
+        yield key, {"count": count, "bytes": nbytes}
 
     def finalize(self, results: ResultsView) -> dict[str, Any]:
         top = results.top(self.options["top"])

@@ -24,20 +24,38 @@ loop. Without, the distinct raw (status, size, request) rows are counted with
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
-from itertools import compress
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from logmr.formats.base import Column, Format
 from logmr.jobs import register
 from logmr.jobs.base import KV, Job, ResultsView, key_text, top_n
-from logmr.jobs.grouping import counted_rows, records_and_bytes, sums_by_value
 from logmr.jobs.params import Param, boolean, duration_seconds, positive_int
 from logmr.jobs.sketches import merge_quantiles, quantiles_of, quantiles_text
+from logmr.jobs.sums import (
+    Chunks,
+    KeyedSums,
+    codes_of,
+    converted_ints,
+    counts_and_sums,
+    counts_by_code,
+    numpy,
+    sums_by_code,
+    total,
+)
 from logmr.jobs.timewindows import TZ_PARAM, is_error_status, window_name
 
 STATUS, PATH, WINDOW, TOTAL = "status:", "path:", "window:", "total"
+
+
+def _prefixed(prefix: str, convert: Callable[[Any], Any] | None = None) -> Callable[[Any], Any]:
+    """A raw value's key: ``prefix`` and its (converted) text; ``None`` stays ``None``."""
+
+    def key(raw: Any) -> str | None:
+        value = raw if convert is None else convert(raw)
+        return None if value is None else prefix + key_text(value)
+
+    return key
 
 
 def _sum_columns(values: list[list[int]], columns: int) -> list[int]:
@@ -51,6 +69,7 @@ class AccessReport(Job):
         "status mix, top paths, requests/errors/bytes (and response-size percentiles)"
         " per window, and totals, in one pass"
     )
+    adds_up = True  # its windows' values hold a sketch (or None): those are merged as they are
     params = (
         Param("top", positive_int, "20", "how many paths the summary keeps"),
         Param("window", duration_seconds, "1h", "window size: 30s, 5m, 1h, 1d, ..."),
@@ -69,115 +88,101 @@ class AccessReport(Job):
 
     # -- map side -------------------------------------------------------------
     def mapper(self, record: Any) -> Iterator[KV]:
-        """One record as a batch of one (the definition ``map_columns`` follows)."""
-        yield from self.map_columns(
-            [Column([self.fields[field](record)]) for field in self.columns]
-        )
+        """One record's pairs (what ``map_columns`` adds up per batch)."""
+        status = self.fields["status"](record)
+        size = self.fields["bytes"](record)
+        path = self.fields["path"](record)
+        if status is None:
+            self.count("no_status")
+        else:
+            yield STATUS + key_text(status), 1
+        if size is None:
+            self.count("no_bytes")
+            size = 0
+        error = 1 if status is not None and is_error_status(status) else 0
+        yield TOTAL, [1, size, error]
+        if path is None:
+            self.count("no_path")
+        else:
+            yield PATH + key_text(path), [1, size]
+        if len(self.columns) > 3:
+            when = self.fields[self.columns[3]](record)
+            if when is None:
+                self.count("no_time")
+                return
+            window: int = self.options["window"]
+            start = int(when // window) * window
+            sketch = quantiles_text(quantiles_of([size])) if self.options["percentiles"] else None
+            yield f"{WINDOW}{start}", [1, error, size, sketch]
 
-    def map_columns(self, columns: list[Column]) -> Iterable[KV]:
-        """Requests (and times) grouped by their raw bytes first, each distinct
-        one turned into its path (or window) once."""
+    def map_columns(self, columns: list[Column]) -> Chunks:
+        """Per batch, in C (``jobs.sums``): records per raw status, records and
+        bytes per raw request (and records, errors and bytes per raw time);
+        then each distinct raw value turned into its status, path (or window)
+        once and the sums of those alike added up."""
         status_column, size_column, path_column, *time_columns = columns
-        if time_columns:
-            return self._map_with_windows(status_column, size_column, path_column, time_columns[0])
-        return self._map_distinct_rows(status_column, size_column, path_column)
-
-    def _map_distinct_rows(
-        self, status_column: Column, size_column: Column, path_column: Column
-    ) -> Iterator[KV]:
-        """Without windows a record is its raw (status, size, request), and a
-        log repeats those (a static file has one size): the distinct ones are
-        counted in C, then each is converted and added once."""
-        rows = counted_rows(status_column, size_column, path_column)
-        requests, no_bytes = records_and_bytes(rows, 2, size_column, 1)
-        total_bytes = sum(nbytes for _, nbytes in requests.values())
-        raw_statuses: defaultdict[Any, int] = defaultdict(int)
-        for (status, _, _), count in rows.items():
-            raw_statuses[status] += count
-        statuses: Counter[Any] = Counter()
-        for raw, count in raw_statuses.items():
-            statuses[status_column.value(raw)] += count
-        yield from self._totals(statuses, total_bytes, no_bytes)
-        yield from self._paths(path_column, requests)
-
-    def _map_with_windows(
-        self, status_column: Column, size_column: Column, path_column: Column, time_column: Column
-    ) -> Iterator[KV]:
-        """Statuses and sizes converted per record; the one Python loop adds
-        the bytes per raw request and gathers the sizes per raw time."""
-        status_list = status_column.values()
-        statuses = Counter(status_list)
-        sizes = size_column.values()
-        no_bytes = 0
-        if None in sizes:
-            no_bytes = sizes.count(None)
-            sizes = [size or 0 for size in sizes]
-        request_bytes: defaultdict[Any, int] = defaultdict(int)
-        time_sizes: defaultdict[Any, list[int]] = defaultdict(list)
-        for request, when, size in zip(path_column.raw, time_column.raw, sizes, strict=True):
-            request_bytes[request] += size
-            time_sizes[when].append(size)
-        errors_by_status = {s: s is not None and is_error_status(s) for s in statuses}
-        yield from self._totals(statuses, sum(sizes), no_bytes)
-        requests = {
-            raw: [count, request_bytes[raw]] for raw, count in Counter(path_column.raw).items()
-        }
-        yield from self._paths(path_column, requests)
-        is_error = map(errors_by_status.get, status_list)
-        yield from self._windows(
-            time_column, time_sizes, Counter(compress(time_column.raw, is_error))
+        sizes, bound, no_bytes = converted_ints(size_column.raw, size_column.convert)
+        raw_statuses, status_codes = codes_of(status_column.raw)
+        status_counts = counts_by_code(status_codes, len(raw_statuses))
+        statuses = KeyedSums(raw_statuses, status_counts, len(status_codes)).rekeyed(
+            status_column.value
         )
-
-    def _totals(self, statuses: Counter[Any], total_bytes: int, no_bytes: int) -> Iterator[KV]:
-        """``status:`` pairs and the ``total``; records without a status or a
-        size are counted (the size as 0)."""
-        missing_status = statuses.pop(None, 0)
+        missing_status = statuses.pop(None) or 0
         if missing_status:
             self.count("no_status", missing_status)
         if no_bytes:
             self.count("no_bytes", no_bytes)
-        errors = 0
-        for status, count in statuses.items():
-            yield STATUS + key_text(status), count
-            if is_error_status(status):
-                errors += count
-        yield TOTAL, [sum(statuses.values()) + missing_status, total_bytes, errors]
-
-    def _paths(self, column: Column, requests: dict[Any, list[int]]) -> Iterator[KV]:
-        """``path:`` pairs from the records and bytes per raw request."""
-        stats = sums_by_value(column, requests)
-        no_path = stats.pop(None, None)
+        erring = [is_error_status(status) for status in statuses.keys]
+        errors = total(statuses.sums[erring]) if any(erring) else 0
+        records = len(status_codes)
+        chunks: list[Iterable[KV]] = [
+            statuses.rekeyed(_prefixed(STATUS)),
+            [(TOTAL, [records, total(sizes), errors])],
+        ]
+        paths = counts_and_sums(path_column.raw, sizes, bound).rekeyed(
+            _prefixed(PATH, path_column.value)
+        )
+        no_path = paths.pop(None)
         if no_path:
             self.count("no_path", no_path[0])
-        for path, value in stats.items():
-            yield PATH + key_text(path), value
+        chunks.append(paths)
+        if time_columns:
+            is_error = [
+                status is not None and is_error_status(status)
+                for status in map(status_column.value, raw_statuses)
+            ]
+            error_of_record = numpy().array(is_error, dtype=bool)[status_codes]
+            chunks.append(self._windows(time_columns[0], sizes, error_of_record))
+        return Chunks(*chunks)
 
-    def _windows(
-        self, column: Column, raw_sizes: dict[Any, list[int]], raw_errors: Counter[Any]
-    ) -> Iterator[KV]:
-        """``window:`` pairs from the sizes and errors per raw time."""
+    def _windows(self, column: Column, sizes: Any, is_error: Any) -> Iterator[KV]:
+        """``window:`` pairs: per window (each distinct raw time turned into
+        its window start once) records, errors and bytes added up in C, and
+        the sizes' sketch."""
+        np = numpy()
         window: int = self.options["window"]
-        counts: dict[Any, list[int]] = {}  # start -> [records, errors, bytes]
-        sizes: dict[Any, list[int]] = {}
-        for raw, found in raw_sizes.items():
+
+        def start_of(raw: Any) -> int | None:
             when = column.value(raw)
-            start = None if when is None else int(when // window) * window
-            total = counts.get(start)
-            if total is None:
-                counts[start] = [len(found), raw_errors[raw], sum(found)]
-                sizes[start] = list(found)
-            else:
-                total[0] += len(found)
-                total[1] += raw_errors[raw]
-                total[2] += sum(found)
-                sizes[start].extend(found)
-        no_time = counts.pop(None, None)
-        if no_time:
-            self.count("no_time", no_time[0])
+            return None if when is None else int(when // window) * window
+
+        raw_times, time_codes = codes_of(column.raw)
+        starts, start_codes = codes_of(list(map(start_of, raw_times)))
+        codes = start_codes[time_codes]
+        counts = counts_by_code(codes, len(starts)).tolist()
+        errors = counts_by_code(codes[is_error], len(starts)).tolist()
+        nbytes = sums_by_code(codes, len(starts), sizes).tolist()
         percentiles = self.options["percentiles"]
-        for start, (count, errors, nbytes) in counts.items():
-            sketch = quantiles_text(quantiles_of(sizes[start])) if percentiles else None
-            yield f"{WINDOW}{start}", [count, errors, nbytes, sketch]
+        if percentiles:
+            order = np.argsort(codes, kind="stable")
+            cuts = np.cumsum(counts)[:-1]
+            by_window = np.split(sizes[order], cuts)
+        for at, start in enumerate(starts):
+            if start is None:
+                self.count("no_time", counts[at])
+                continue
+            sketch = quantiles_text(quantiles_of(by_window[at])) if percentiles else None
+            yield f"{WINDOW}{start}", [counts[at], errors[at], nbytes[at], sketch]
 
     def combiner(self, key: Any, values: list[Any]) -> Iterator[KV]:
         if key.startswith(STATUS):
@@ -193,7 +198,11 @@ class AccessReport(Job):
 
     # -- reduce side ------------------------------------------------------------
     def reducer(self, key: Any, values: list[Any]) -> Iterator[KV]:
-        for out_key, value in self.combiner(key, values):
+        if len(values) == 1 and not key.startswith(WINDOW):  # its one value is its sum
+            pairs: Iterable[KV] = [(key, values[0])]
+        else:
+            pairs = self.combiner(key, values)
+        for out_key, value in pairs:
             if key.startswith(STATUS):
                 yield out_key, value
             elif key.startswith(PATH):

@@ -172,9 +172,9 @@ def _update_many(sketch: kll_doubles_sketch, numbers: Sequence[float]) -> None:
 
 
 def quantiles_of(numbers: Sequence[float]) -> kll_doubles_sketch:
-    """A sketch of ``numbers``, updated in one C call."""
+    """A sketch of ``numbers`` (a sequence or a numpy array), updated in one C call."""
     sketch = new_quantiles()
-    if numbers:
+    if len(numbers):
         _update_many(sketch, numbers)
     return sketch
 

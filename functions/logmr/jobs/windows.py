@@ -36,6 +36,7 @@ class WindowCounts(Job):
 
     name = "window_counts"
     description = "records and errors per tumbling or sliding time window"
+    adds_up = True
     params = (
         Param("window", duration_seconds, "1h", "window size: 30s, 5m, 1h, 1d, ..."),
         Param(

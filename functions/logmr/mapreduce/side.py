@@ -8,18 +8,31 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import partial
-from itertools import chain
-from operator import is_not
+from itertools import chain, compress, filterfalse
+from itertools import count as counting
+from operator import is_not, itemgetter
 from typing import Any
 
 from logmr.config import SAMPLE_LINE_BYTES
 from logmr.formats.base import Format
 from logmr.inputs.lines import split_lines
 from logmr.jobs.base import Job, key_text
+from logmr.jobs.sums import (
+    INT64_MAX,
+    Chunks,
+    KeyedSums,
+    codes_of,
+    numpy,
+    sums_by_code,
+    widened,
+)
 from logmr.mapreduce.partition import partition_of, salted_bucket
 
 #: buffered values before the combiner folds them (bounds map-side memory)
 COMBINE_EVERY = 200_000
+#: pairs from which a reducer adds values up in C (``merge_groups``): fewer
+#: (a status code's few keys) are not worth numpy's import (~0.1 s)
+SUM_IN_C_FROM = 10_000
 
 _is_record = partial(is_not, None)
 
@@ -54,6 +67,42 @@ def group_into(groups: dict[Any, list[Any]], pairs: Iterable[tuple[Any, Any]]) -
     return count
 
 
+class SumTable:
+    """``KeyedSums`` of one shape added up over a map task's batches: an index
+    of keys (key -> row) and one numpy array of rows, so that a key costs no
+    Python object but itself and its index entry, and adding a batch is a few
+    C calls (new keys appended to the index with ``dict.update`` over an
+    iterator, rows added with ``numpy.add.at``). int64 while the sum of every
+    magnitude added stays within int64, Python ints after that."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+        self.index: dict[Any, int] = {}
+        self.rows: Any = numpy().zeros((0, *shape), dtype=numpy().int64)
+        self.bound = 0
+
+    def add(self, batch: KeyedSums) -> None:
+        np = numpy()
+        index = self.index
+        index.update(zip(filterfalse(index.__contains__, batch.keys), counting(len(index))))
+        if len(index) > len(self.rows):
+            grown = np.zeros((max(len(index), 2 * len(self.rows)), *self.shape), self.rows.dtype)
+            grown[: len(self.rows)] = self.rows
+            self.rows = grown
+        self.bound += batch.bound
+        sums = batch.sums
+        if self.bound > INT64_MAX or sums.dtype == object:
+            self.rows, sums = widened(self.rows), widened(sums)
+        codes = np.fromiter(map(index.__getitem__, batch.keys), np.intp, len(batch.keys))
+        np.add.at(self.rows, codes, sums)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def sums(self) -> KeyedSums:
+        return KeyedSums(list(self.index), self.rows[: len(self.index)], self.bound)
+
+
 class MapSide:
     """Feeds batches of lines through parse, mapper and combiner."""
 
@@ -76,6 +125,8 @@ class MapSide:
         self.sample_origin = sample_origin
         self.buffer: dict[Any, list[Any]] = {}
         self.counts: Counter[Any] = Counter()
+        #: ``KeyedSums`` a column job's batches gave, added up per shape
+        self.tables: dict[tuple[int, ...], SumTable] = {}
         self.buffered = 0
         self.lines = 0
         self.records = 0
@@ -214,7 +265,17 @@ class MapSide:
             self._add_pairs(chain.from_iterable(map(job.mapper, records)))
 
     def _add_pairs(self, pairs: Iterable[tuple[Any, Any]]) -> None:
-        self.buffered += group_into(self.buffer, pairs)
+        """A batch's pairs into the buffer; ``KeyedSums`` (whose combiner adds
+        up) into their shape's ``SumTable``, never as pairs."""
+        chunks = pairs.chunks if isinstance(pairs, Chunks) else (pairs,)
+        for chunk in chunks:
+            if isinstance(chunk, KeyedSums):
+                table = self.tables.get(chunk.shape)
+                if table is None:
+                    table = self.tables[chunk.shape] = SumTable(chunk.shape)
+                table.add(chunk)
+            else:
+                self.buffered += group_into(self.buffer, chunk)
         if self.buffered >= COMBINE_EVERY:
             self.combine()
 
@@ -250,22 +311,43 @@ class MapSide:
         hash buckets (``partition.partition_of``). A key in ``salted`` goes to
         ``partition.salted_bucket`` of its bucket for ``salt`` (the map task's
         number): over the map tasks, a salted key reaches every reducer's group."""
+        parts: list[list[tuple[str, Any]]] = [[] for _ in range(buckets)]
+        for text, value in self.combined():
+            bucket = partition_of(text, buckets)
+            if text in salted:
+                bucket = salted_bucket(bucket, salt, buckets)
+            parts[bucket].append((text, value))
+        return parts
+
+    def combined(self) -> Iterator[tuple[str, Any]]:
+        """The map task's pairs, keys made canonical (``key_text``), one value
+        per key: the counts, the buffer and the sum tables merged, and a key's
+        values from several of them (or raw keys with the same text) combined."""
         by_text: dict[str, list[Any]] = {}
         for key, count in self.counts.items():
             by_text.setdefault(key_text(key), []).append(count)
         for key, values in self.buffer.items():
             by_text.setdefault(key_text(key), []).extend(values)
-        parts: list[list[tuple[str, Any]]] = [[] for _ in range(buckets)]
+        columns: list[KeyedSums] = []
+        taken: dict[str, None] = {}  # the keys of ``columns``, when there are several tables
+        for table in self.tables.values():
+            sums = table.sums()
+            if not set(map(type, sums.keys)) <= {str}:
+                sums = sums.rekeyed(key_text)
+            if by_text.keys().isdisjoint(sums.keys) and taken.keys().isdisjoint(sums.keys):
+                columns.append(sums)
+                if len(self.tables) > 1:
+                    taken.update(dict.fromkeys(sums.keys))
+                continue
+            for key, value in sums:  # a key also yielded as a pair: combined below
+                by_text.setdefault(key, []).append(value)
         combiner = self.job.combiner
         for key, values in by_text.items():
             outputs = [(key, values[0])] if len(values) == 1 else combiner(key, values)
             for out_key, out_value in outputs:
-                text = key_text(out_key)
-                bucket = partition_of(text, buckets)
-                if text in salted:
-                    bucket = salted_bucket(bucket, salt, buckets)
-                parts[bucket].append((text, out_value))
-        return parts
+                yield key_text(out_key), out_value
+        for sums in columns:
+            yield from sums
 
     def counters(self) -> dict[str, int]:
         counts = {"lines": self.lines, "records": self.records, "malformed": self.malformed}
@@ -273,6 +355,79 @@ class MapSide:
             counts["continuation_lines"] = self.continuation
         counts.update(self.job.counters)
         return counts
+
+
+def merge_groups(job: Job, blocks: Iterable[list[tuple[str, Any]]]) -> dict[str, list[Any]]:
+    """Every block's pairs grouped by key (``group_into``). For a job that adds
+    values up (``Job.adds_values_up``), the int values (and lists of ints of
+    one length) of each key are added up in C first (``summed_into``): such a
+    key's group is then one value, its sum."""
+    groups: dict[str, list[Any]] = {}
+    if not job.adds_values_up():
+        for pairs in blocks:
+            group_into(groups, pairs)
+        return groups
+    pairs = list(chain.from_iterable(blocks))
+    if len(pairs) < SUM_IN_C_FROM:
+        group_into(groups, pairs)
+        return groups
+    summed_into(groups, list(map(itemgetter(0), pairs)), list(map(itemgetter(1), pairs)))
+    return groups
+
+
+def summed_into(groups: dict[Any, list[Any]], keys: list[Any], values: list[Any]) -> None:
+    """The pairs ``zip(keys, values)`` into ``groups``, the values of one shape
+    (an int, not a bool; a list of n ints) added up per key in C: one value per
+    key and shape, exact (int64 while the sum of magnitudes fits, Python ints
+    past it). Values of any other shape are grouped as they are."""
+    np = numpy()
+    widths = np.fromiter(map(_width, values), dtype=np.intp, count=len(values))
+    for width in np.unique(widths).tolist():
+        chosen = widths == width
+        some_keys = list(compress(keys, chosen))
+        some_values = list(compress(values, chosen))
+        sums = _int64_rows(some_values, width) if width >= 0 else None
+        if sums is None:  # an item no int64: find the values that are all ints, in Python
+            ints = [width >= 0 and _all_ints(value, width) for value in some_values]
+            others = [not found for found in ints]
+            rest = zip(compress(some_keys, others), compress(some_values, others), strict=True)
+            group_into(groups, rest)
+            some_keys = list(compress(some_keys, ints))
+            some_values = list(compress(some_values, ints))
+            if not some_keys:
+                continue
+            sums = np.array(some_values, dtype=object)  # Python ints: exact at any size
+        distinct, codes = codes_of(some_keys)
+        summed = sums_by_code(codes, len(distinct), sums).tolist()
+        group_into(groups, zip(distinct, summed, strict=True))
+
+
+def _width(value: Any) -> int:
+    """0 for an int (not a bool), n for a list (of n items), -1 for anything else."""
+    kind = type(value)
+    return 0 if kind is int else len(value) if kind is list else -1
+
+
+def _all_ints(value: Any, width: int) -> bool:
+    """An int (``width`` 0) or a list of ints (none a bool)."""
+    return type(value) is int if not width else all(type(item) is int for item in value)
+
+
+def _int64_rows(values: list[Any], width: int) -> Any:
+    """``values`` (ints, or lists of ``width`` items) as an int64 array to add
+    up in C, Python ints when their magnitudes summed pass int64; ``None``
+    when an item is no int64 (a float, None, text, a larger int...)."""
+    np = numpy()
+    try:
+        array = np.array(values)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if array.dtype != np.int64 or array.shape != (len(values), width)[: 2 if width else 1]:
+        return None
+    if not array.size:
+        return array
+    largest = max(abs(int(array.max())), abs(int(array.min())))
+    return array if largest * len(values) <= INT64_MAX else widened(array)
 
 
 def reduce_groups(job: Job, groups: dict[str, list[Any]]) -> list[tuple[str, Any]]:

@@ -40,8 +40,9 @@ READ_THREADS = 16
 TASK_OVERHEAD_S = 0.3
 PLAN_BASE_S = 1.0
 FINALIZE_BASE_S = 1.0
-#: results Finalize reads per second from the part files (JSON lines; measured
-#: here at 310,000-390,000 keys/s on a 240,000-key job's, two cores busy)
+#: results Finalize reads per second from the part files (JSON lines, measured
+#: here at 310,000-390,000 keys/s on a 240,000-key job's, two cores busy;
+#: Parquet reads about twice as fast, bench/part_files.py: kept as a floor)
 PART_READ_ITEMS_PER_S = 300_000.0
 #: a state transition's own latency, for the states that run one after another
 TRANSITION_S = 0.05
@@ -146,7 +147,7 @@ def estimate(shape: Shape, limits: Limits) -> Estimate:
         + finalize_s * _gb("Finalize")
     )
     items = 1 if shape.distributed else 0
-    reads = 2 * r if shape.summarised else 0
+    reads = 3 * r if shape.summarised else 0
     usage = Usage(
         lambda_requests=3 + m + r,
         lambda_gb_s=gb_s,
@@ -155,7 +156,8 @@ def estimate(shape: Shape, limits: Limits) -> Estimate:
         # map: its range; PlanReduce: the manifest and every map summary;
         # reduce: index and bucket group of every map task's object;
         # finalize: every task summary, the manifest, the reduce plan, and for
-        # a summary the part files (a GET per 4 MiB and one to find the end: two a part)
+        # a summary the part files (a HEAD for the size, the footer, a GET per
+        # row group of 1 MiB of Arrow memory, tens of thousands of results: three a part)
         s3_get=shape.objects
         + shape.sample_reads
         + items

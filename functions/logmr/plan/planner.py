@@ -8,10 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from logmr import formats
-from logmr.errors import EmptyInputError
+from logmr.errors import EmptyInputError, InvalidParameterError
 from logmr.inputs.source import InputObject, InputSource, read_head, read_spread
 from logmr.jobs import load_job
 from logmr.jobs.binding import check, prepare
+from logmr.limits import MAX_MAP_TASKS
 from logmr.mapreduce.partition import buckets_for
 from logmr.plan.cutting import count_tasks, cut
 from logmr.plan.sample import SAMPLE_BYTES, SAMPLE_SLICES, SampleStats, sample_stats
@@ -45,6 +46,9 @@ class Plan:
     sample: SampleStats
     tuning: Tuning
     distributed: bool
+    #: objects named more than once (the same URI, a folder and a file in it,
+    #: a symlink to a listed file) and read once
+    repeated_inputs: int = 0
 
     @property
     def input_bytes(self) -> int:
@@ -58,7 +62,9 @@ def make_plan(spec: JobSpec, inputs: InputSource, limits: Limits) -> Plan:
     first object's start and ``SAMPLE_SLICES - 1`` pieces spread over the
     inputs (``inputs.read_spread``)."""
     check(spec)  # unknown job, bad parameters or format: fail before any I/O
-    objects = inputs.list_inputs(spec.inputs)
+    named = list(dict.fromkeys(spec.inputs))  # a URI given twice is listed once
+    objects, repeated_inputs = distinct_objects(inputs.list_inputs(named))
+    repeated_inputs += len(spec.inputs) - len(named)
     if not objects or all(obj.size == 0 for obj in objects):
         raise EmptyInputError(f"the inputs hold no bytes: {', '.join(spec.inputs)}")
     first = next(obj for obj in objects if obj.size)
@@ -90,8 +96,40 @@ def make_plan(spec: JobSpec, inputs: InputSource, limits: Limits) -> Plan:
         salted_keys=tuning.salted_keys,
         buckets=spec.buckets or buckets_for(tuning.reducers),
     )
+    _check_task_count(objects, spec.chunk_size)
     map_tasks = cut(objects, spec.chunk_size)
     distributed = spec.map_mode == "distributed" or (
         spec.map_mode == "auto" and len(map_tasks) > INLINE_MAP_MAX_TASKS
     )
-    return Plan(spec, objects, map_tasks, sample, tuning, distributed)
+    return Plan(spec, objects, map_tasks, sample, tuning, distributed, repeated_inputs)
+
+
+def distinct_objects(objects: list[InputObject]) -> tuple[list[InputObject], int]:
+    """Each object once, in the order first named, and how many were named
+    again: the sources name an object by its canonical URI (a local file by
+    its real path, symlinks resolved; an S3 object by bucket and key)."""
+    first: dict[str, InputObject] = {}
+    for obj in objects:
+        first.setdefault(obj.uri, obj)
+    return list(first.values()), len(objects) - len(first)
+
+
+def _check_task_count(objects: list[InputObject], chunk_size: int) -> None:
+    """``InvalidParameterError`` naming the bound when cutting ``objects`` in
+    ``chunk_size`` ranges would give more than ``MAX_MAP_TASKS`` map tasks
+    (counted, not cut: a 1-byte chunk size builds nothing)."""
+    tasks = count_tasks(objects, chunk_size)
+    if tasks <= MAX_MAP_TASKS:
+        return
+    whole = sum(1 for obj in objects if obj.compression and obj.size)
+    if whole >= MAX_MAP_TASKS:
+        raise InvalidParameterError(
+            f"{whole:,} compressed objects are {whole:,} map tasks (one each), over the"
+            f" {MAX_MAP_TASKS:,} a job may have: split the inputs over several jobs"
+        )
+    plain = sum(obj.size for obj in objects if not obj.compression)
+    needed = -(-plain // (MAX_MAP_TASKS - whole))
+    raise InvalidParameterError(
+        f"chunk_size {chunk_size:,} cuts the inputs into {tasks:,} map tasks, over the"
+        f" {MAX_MAP_TASKS:,} a job may have: give a chunk_size of at least {needed:,} bytes"
+    )

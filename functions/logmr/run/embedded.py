@@ -5,9 +5,11 @@ or ``AWS_ENDPOINT_URL`` for LocalStack)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from logmr.config import Settings
+from logmr.errors import LocalStoreError
 from logmr.inputs.source import InputObject, InputSource, LocalInputSource
 from logmr.storage.backends import Backends
 from logmr.storage.folder import FolderObjectStore
@@ -45,8 +47,26 @@ class LocalOrS3Inputs:
 
 
 def embedded_backends(settings: Settings) -> Backends:
+    """The folder and SQLite file under ``settings.home`` (``LocalStoreError``
+    when it is no folder logmr can use)."""
+    _check_home(settings.home)
     return Backends(
         inputs=LocalOrS3Inputs(),
         objects=FolderObjectStore(settings.home / "objects"),
         results=SqliteResultStore(settings.home / "logmr.sqlite"),
     )
+
+
+def _check_home(home: Path) -> None:
+    """``home`` is a folder logmr can write in, or can be made one."""
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise LocalStoreError(
+            f"{home} (LOGMR_HOME) is a file, not a folder: give a folder with --home or LOGMR_HOME"
+        ) from None
+    except OSError as exc:
+        raise LocalStoreError(
+            f"{home} (LOGMR_HOME) cannot be made: {exc.strerror}; give another folder"
+            " with --home or LOGMR_HOME"
+        ) from None

@@ -27,7 +27,9 @@ from logmr.run.request import validate
 from logmr.run.runner import failed_record, quiet
 from logmr.run.watch import ExecutionWatcher, Progress
 from logmr.storage.base import JobRecord
+from logmr.tasks import mark_failed
 from logmr.workflow import names
+from logmr.workflow.names import ABORTED_CAUSE, ABORTED_ERROR
 
 LOCAL_BUCKET = "logmr-local"
 LOCAL_ARN = "arn:aws:lambda:local:000000000000:function:{}"
@@ -100,8 +102,12 @@ class _SharedPools:
         with self._lock:
             pool, users = self._pools.get(key) or (worker_pool(settings, workers), 0)
             self._pools[key] = (pool, users + 1)
+        stopped = False
         try:
             yield pool
+        except KeyboardInterrupt:  # stopped: the workers' tasks are not waited for
+            stopped = True
+            raise
         finally:
             with self._lock:
                 pool, users = self._pools[key]
@@ -110,7 +116,7 @@ class _SharedPools:
                 else:
                     self._pools[key] = (pool, users - 1)
             if users == 1:
-                pool.close()
+                pool.close(stop=stopped)
 
 
 _SHARED_POOLS = _SharedPools()
@@ -126,9 +132,10 @@ def run_engine(
     sleep: Callable[[float], None] = time.sleep,
     pool: WorkerPool | None = None,
     timeouts: Mapping[str, float] | None = None,
+    execution: Execution | None = None,
 ) -> Execution:
     """Run one job request through the state machine on this machine; the
-    execution is named by the request's ``job_id``. Handlers run in ``pool``
+    execution is named by the request's ``job_id`` (or is ``execution``). Handlers run in ``pool``
     (from ``worker_pool`` with the same settings: kept by the caller across
     jobs), else in ``workers`` worker processes shared with the other
     ``run_engine`` calls running in this process, else (``workers=0``) in the
@@ -146,6 +153,7 @@ def run_engine(
             hook=hook,
             sleep=sleep,
             timeouts=timeouts,
+            execution=execution,
         )
 
 
@@ -158,6 +166,7 @@ def _run(
     hook: Hook | None,
     sleep: Callable[[float], None],
     timeouts: Mapping[str, float] | None,
+    execution: Execution | None,
 ) -> Execution:
     objects = embedded_backends(settings).objects
 
@@ -186,7 +195,7 @@ def _run(
             sleep=sleep,
             observer=_Watching(progress),
         )
-        return interpreter.run(request, name=str(request["job_id"]))
+        return interpreter.run(request, name=str(request["job_id"]), execution=execution)
     finally:
         dispatcher.close()
 
@@ -203,13 +212,22 @@ class EngineRunner:
 
     def run(self, request: dict[str, Any], progress: Progress | None = None) -> JobRecord:
         spec = validate(request)
-        execution = run_engine(
-            {**request, "job_id": spec.job_id},
-            settings=self.settings,
-            progress=progress or quiet,
-            **self.engine,
-        )
-        store = embedded_backends(self.settings).results
+        execution = Execution(spec.job_id)
+        backends = embedded_backends(self.settings)
+        try:
+            run_engine(
+                {**request, "job_id": spec.job_id},
+                settings=self.settings,
+                progress=progress or quiet,
+                execution=execution,
+                **self.engine,
+            )
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the CLI raises it): the job ends here
+            record = spec.to_dict()
+            arn = execution.arn
+            mark_failed(spec.job_id, ABORTED_ERROR, ABORTED_CAUSE, backends, record, execution=arn)
+            raise
+        store = backends.results
         if execution.status != "SUCCEEDED":
             return failed_record(store, spec, str(execution.error), str(execution.cause or ""))
         return store.get_job(spec.job_id)

@@ -19,6 +19,7 @@ from logmr.run.watch import Progress
 from logmr.spec import JobSpec, MapTask
 from logmr.storage.backends import Backends
 from logmr.storage.base import JobRecord
+from logmr.workflow.names import ABORTED_CAUSE, ABORTED_ERROR
 
 
 def run(
@@ -27,8 +28,9 @@ def run(
     """Plan, map, reduce and finalize ``spec``; the finalize output, or the
     task's exception after the job is recorded as FAILED."""
     limits = local_limits(workers)
+    execution = tasks.new_execution()
     try:
-        plan = tasks.plan(spec, backends, limits)
+        plan = tasks.plan(spec, backends, limits, execution=execution)
         spec = JobSpec.from_dict(plan["spec"])
         count = plan["map_task_count"]
         # every map task, from the manifest (the plan carries them only for an inline Map)
@@ -58,7 +60,14 @@ def run(
         progress("finalize", 1, 1)
         return result
     except Exception as exc:
-        tasks.mark_failed(spec.job_id, error_name(exc), str(exc), backends, spec.to_dict())
+        tasks.mark_failed(
+            spec.job_id, error_name(exc), str(exc), backends, spec.to_dict(), execution=execution
+        )
+        raise
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the CLI raises it): the job ends here
+        tasks.mark_failed(
+            spec.job_id, ABORTED_ERROR, ABORTED_CAUSE, backends, spec.to_dict(), execution=execution
+        )
         raise
 
 

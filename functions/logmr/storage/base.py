@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import io
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -29,6 +30,10 @@ class ObjectStore(abc.ABC):
         """Bytes ``[start, end)`` of an object (fewer if the object is shorter)."""
 
     @abc.abstractmethod
+    def size(self, key: str) -> int:
+        """An object's length in bytes (a HEAD on S3)."""
+
+    @abc.abstractmethod
     def list_keys(self, prefix: str) -> list[str]: ...
 
     @abc.abstractmethod
@@ -44,6 +49,10 @@ class ObjectStore(abc.ABC):
 
     def get_json(self, key: str) -> Any:
         return json.loads(self.get(key))
+
+    def open(self, key: str) -> RangeReader:
+        """A seekable binary file over ``key``: each read is a ranged GET."""
+        return RangeReader(self, key, self.size(key))
 
     def read_buckets(self, key: str, group: range, buckets: int) -> list[shuffle.Pair]:
         """A reducer's contiguous group of buckets (``partition.bucket_group``)
@@ -68,6 +77,48 @@ class ObjectStore(abc.ABC):
         return pairs
 
 
+class RangeReader(io.RawIOBase):
+    """An object as a seekable, read-only file: one ``get_range`` per read,
+    nothing buffered (the reader asks for what it needs: a Parquet reader asks
+    for the footer, then for each row group's columns in one range)."""
+
+    def __init__(self, store: ObjectStore, key: str, size: int) -> None:
+        self.store, self.key, self.length, self.position = store, key, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET, /) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.length}[whence]
+        self.position = max(base + offset, 0)
+        return self.position
+
+    def tell(self) -> int:
+        return self.position
+
+    def readinto(self, buffer: Any, /) -> int:
+        view = memoryview(buffer).cast("B")
+        end = min(self.position + len(view), self.length)
+        data = self.store.get_range(self.key, self.position, end) if end > self.position else b""
+        view[: len(data)] = data
+        self.position += len(data)
+        return len(data)
+
+    def read(self, size: int | None = -1, /) -> bytes:
+        end = self.length if size is None or size < 0 else min(self.position + size, self.length)
+        if end <= self.position:
+            return b""
+        data = self.store.get_range(self.key, self.position, end)
+        self.position += len(data)
+        return data
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
+
 @dataclass
 class JobRecord:
     """A job's record: one per job id, in SQLite locally and DynamoDB on AWS."""
@@ -89,6 +140,10 @@ class JobRecord:
     #: what the job used, priced (``logmr.plan.cost``; set by Finalize): Lambda
     #: requests and GB-s, transitions, S3 requests, DynamoDB WRUs, USD
     bill: dict[str, Any] | None = None
+    #: the execution that claimed the id (``$$.Execution.Id``; the inline
+    #: runner's own token): the only one that may write this record again
+    #: (docs/security.md, "Job identity")
+    execution: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,10 +155,26 @@ class JobRecord:
 
 
 class ResultStore(abc.ABC):
-    """Results (one per job id and key) and job records."""
+    """Results (one per job id and key) and job records.
+
+    A job record is created once, atomically (``claim_job``), by the execution
+    it then belongs to, and only that execution writes it again
+    (``update_job``); ``put_job`` writes unconditionally and is for tests and
+    tools that set a store up."""
 
     @abc.abstractmethod
     def put_job(self, record: JobRecord) -> None: ...
+
+    @abc.abstractmethod
+    def claim_job(self, record: JobRecord) -> JobRecord | None:
+        """Create ``record`` if its id has no record, as one atomic step (a
+        conditional put; a unique insert): ``None``. Else the record that has
+        the id, unchanged."""
+
+    @abc.abstractmethod
+    def update_job(self, record: JobRecord) -> bool:
+        """Write ``record`` over the stored one only if that one belongs to the
+        same execution (``record.execution``), atomically; whether it did."""
 
     @abc.abstractmethod
     def load_job(self, job_id: str) -> JobRecord | None: ...

@@ -1,5 +1,6 @@
 """An object store that counts the requests a task makes (for the job's bill):
-every ``put`` is one PUT, every ``get``/``get_range`` one GET, every
+every ``put`` is one PUT, every ``get``/``get_range``/``size`` one GET (a
+HEAD is priced as one), every
 ``list_keys`` one LIST (a page of up to 1,000 keys on S3), whatever the store
 behind it. Thread-safe: reducers read with several threads."""
 
@@ -36,6 +37,12 @@ class CountingStore(ObjectStore):
         with self._lock:
             self.gets += 1
         return data
+
+    def size(self, key: str) -> int:
+        size = self.inner.size(key)
+        with self._lock:
+            self.gets += 1  # a HEAD is priced as a GET
+        return size
 
     def list_keys(self, prefix: str) -> list[str]:
         keys = self.inner.list_keys(prefix)

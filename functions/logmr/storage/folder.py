@@ -42,6 +42,12 @@ class FolderObjectStore(ObjectStore):
         except FileNotFoundError:
             raise InputNotFoundError(f"no object {key!r} in {self.root}") from None
 
+    def size(self, key: str) -> int:
+        try:
+            return self._path(key).stat().st_size
+        except FileNotFoundError:
+            raise InputNotFoundError(f"no object {key!r} in {self.root}") from None
+
     def list_keys(self, prefix: str) -> list[str]:
         base = self._path(prefix) if prefix else self.root
         folder = base if prefix.endswith("/") or not prefix else base.parent

@@ -1,15 +1,19 @@
 """A job's results where they live.
 
 Every result is in the job's part files (``layout.part_key``: one per
-reducer, and Finalize's for the salted keys), one JSON line ``[key, value]``
-each, every file in key order: they are the source of truth, in the object
-store (a folder, or S3) where no per-partition limit applies, and they are
-read as streams, a few MiB at a time, merged in key order, so reading them
-costs memory per file, not per key.
+reducer, and Finalize's for the salted keys), Parquet tables of a ``key``
+column and typed value columns, every file in key order
+(``logmr.storage.parquet``): they are the source of truth, in the object store
+(a folder, or S3) where no per-partition limit applies, and they are read as
+streams, a row group at a time, merged in key order, so reading them costs
+memory per file, not per key. DuckDB, Athena and pandas read them as they are.
 
 The result store (SQLite, DynamoDB) keeps the job record and, of each part
 file, the ``TOP_KEPT`` best results: the job's top N for any ``N <= TOP_KEPT``
 is among them, which is what ``logmr results --top`` and the HTTP API query.
+
+pyarrow is imported when a part file is written or read, not with this module
+(the HTTP API and a map task import this module and never touch a part file).
 """
 
 from __future__ import annotations
@@ -27,8 +31,6 @@ from logmr.storage.base import JobRecord, ObjectStore, ResultStore
 #: results of each part file kept in the result store, the best first: at
 #: least the largest top N served from there (the HTTP API's ``?top=``)
 TOP_KEPT = 1000
-#: bytes of a part file read at a time
-READ_BYTES = 4 * 1024 * 1024
 
 Pair = tuple[str, Any]
 
@@ -39,16 +41,17 @@ _COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 def json_lines(values: Iterable[Any]) -> str:
-    """One compact JSON line per value (a part file, the quarantine)."""
+    """One compact JSON line per value (the quarantine of malformed samples)."""
     return "".join(_COMPACT(value) + "\n" for value in values)
 
 
-def part_text(pairs: Iterable[Pair]) -> tuple[bytes, list[Pair]]:
-    """A part file's bytes, one line ``[key, value]`` per key in key order (a
-    key given twice keeps its last value, as an upsert would), and its pairs
-    in that order."""
-    rows = sorted(dict(pairs).items())
-    return json_lines(rows).encode(), rows
+def part_file(pairs: Iterable[Pair]) -> tuple[bytes, list[Pair]]:
+    """A part file's bytes, its rows in key order (a key given twice keeps its
+    last value, as an upsert would), and those rows."""
+    from logmr.storage import parquet
+
+    rows = sorted(dict(pairs).items(), key=itemgetter(0))  # keys are distinct
+    return parquet.encode(rows), rows
 
 
 def store_best(store: ResultStore, job_id: str, rows: list[Pair]) -> int:
@@ -57,20 +60,12 @@ def store_best(store: ResultStore, job_id: str, rows: list[Pair]) -> int:
     return store.put_results(job_id, top_n(rows, TOP_KEPT))
 
 
-def _lines(objects: ObjectStore, key: str) -> Iterator[Pair]:
-    """One part file's pairs, read ``READ_BYTES`` at a time."""
-    start, rest = 0, b""
-    while True:
-        chunk = objects.get_range(key, start, start + READ_BYTES)
-        start += len(chunk)
-        text = rest + chunk
-        end = text.rfind(b"\n") + 1 if chunk else len(text)
-        for line in text[:end].splitlines():
-            key_text, value = json.loads(line)
-            yield key_text, value
-        rest = text[end:]
-        if not chunk:
-            return
+def _rows(objects: ObjectStore, key: str) -> Iterator[Pair]:
+    """One part file's pairs, a row group at a time (ranged reads)."""
+    from logmr.storage import parquet
+
+    with objects.open(key) as file:
+        yield from parquet.iter_rows(file, objects.location(key))
 
 
 def part_keys(objects: ObjectStore, job_id: str) -> list[str]:
@@ -81,7 +76,7 @@ def part_keys(objects: ObjectStore, job_id: str) -> list[str]:
 
 def iter_part_results(objects: ObjectStore, job_id: str) -> Iterator[Pair]:
     """Every result of the job, in key order, streamed from its part files."""
-    streams = [_lines(objects, key) for key in part_keys(objects, job_id)]
+    streams = [_rows(objects, key) for key in part_keys(objects, job_id)]
     return heapq.merge(*streams, key=itemgetter(0))
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from logmr.errors import LocalStoreError
 from logmr.storage.base import JobRecord, ResultStore
 
 SCHEMA = """
@@ -44,9 +45,16 @@ class SqliteResultStore(ResultStore):
         if conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(SCHEMA)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.executescript(SCHEMA)
+            except sqlite3.DatabaseError as exc:
+                conn.close()
+                raise LocalStoreError(
+                    f"{self.path}: {exc}: the results database is damaged; move it"
+                    " away (a new one is made) or give another --home"
+                ) from None
             self._local.conn = conn
         return conn
 
@@ -68,6 +76,28 @@ class SqliteResultStore(ResultStore):
             "INSERT OR REPLACE INTO jobs (job_id, status, record) VALUES (?, ?, ?)",
             (record.job_id, record.status, json.dumps(record.to_dict())),
         )
+
+    def claim_job(self, record: JobRecord) -> JobRecord | None:
+        conn = self.conn
+        inserted = conn.execute(
+            "INSERT OR IGNORE INTO jobs (job_id, status, record) VALUES (?, ?, ?)",
+            (record.job_id, record.status, json.dumps(record.to_dict())),
+        ).rowcount
+        return None if inserted else self.load_job(record.job_id)
+
+    def update_job(self, record: JobRecord) -> bool:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")  # the check and the write, one step
+        try:
+            stored = self.load_job(record.job_id)
+            mine = stored is not None and stored.execution == record.execution
+            if mine:
+                self.put_job(record)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return mine
 
     def load_job(self, job_id: str) -> JobRecord | None:
         row = self.conn.execute("SELECT record FROM jobs WHERE job_id = ?", (job_id,)).fetchone()

@@ -10,15 +10,16 @@ upserts its keys), so running a task twice never counts twice.
 from logmr.tasks.failure import mark_failed
 from logmr.tasks.finalizing import finalize
 from logmr.tasks.mapping import map_task
-from logmr.tasks.planning import check_job_id_free, plan
+from logmr.tasks.planning import claim_job_id, new_execution, plan
 from logmr.tasks.reduce_planning import plan_reduce
 from logmr.tasks.reducing import reduce_task
 
 __all__ = [
-    "check_job_id_free",
+    "claim_job_id",
     "finalize",
     "map_task",
     "mark_failed",
+    "new_execution",
     "plan",
     "plan_reduce",
     "reduce_task",

@@ -4,25 +4,44 @@ from __future__ import annotations
 
 from typing import Any
 
-from logmr.errors import JobExistsError, cause_message
+from logmr.errors import cause_message
 from logmr.storage.backends import Backends
 from logmr.storage.base import JobRecord
 from logmr.tasks.common import now
 
 
 def mark_failed(
-    job_id: str, error: str, cause: str, backends: Backends, spec: dict[str, Any] | None = None
+    job_id: str,
+    error: str,
+    cause: str,
+    backends: Backends,
+    spec: dict[str, Any] | None = None,
+    *,
+    execution: str | None = None,
 ) -> dict[str, Any]:
-    """Record a job as FAILED with the error name and its cause (except when the
-    job id was refused: the record is then another job's, and stays as it is)."""
-    if error == JobExistsError.__name__:
-        return {"job_id": job_id, "status": "FAILED", "error": error}
-    record = backends.results.load_job(job_id) or JobRecord(
-        job_id=job_id, job=str((spec or {}).get("job", "")), spec=spec or {}, created_at=now()
+    """Record the job as FAILED with the error name and its cause: the record
+    ``execution`` claimed, or a new record when the id has none (a request
+    refused before Plan claimed it). A record of another execution (the id
+    was refused as taken, or named by a failing request) is never written:
+    ``recorded`` says which."""
+    failed = JobRecord(
+        job_id=job_id,
+        job=str((spec or {}).get("job", "")),
+        spec=spec or {},
+        created_at=now(),
+        execution=execution or "",
     )
+    _fail(failed, error, cause)
+    found = backends.results.claim_job(failed)
+    recorded = found is None
+    if found is not None and execution and found.execution == execution:
+        _fail(found, error, cause)
+        recorded = backends.results.update_job(found)
+    return {"job_id": job_id, "status": "FAILED", "error": error, "recorded": recorded}
+
+
+def _fail(record: JobRecord, error: str, cause: str) -> None:
     record.status = "FAILED"
     record.error = error
     record.cause = cause_message(cause)[:4000]
     record.finished_at = now()
-    backends.results.put_job(record)
-    return {"job_id": job_id, "status": "FAILED", "error": error}

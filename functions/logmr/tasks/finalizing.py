@@ -10,6 +10,7 @@ from typing import Any
 
 from logmr import layout, limits
 from logmr.config import MAX_SAMPLES
+from logmr.errors import JobExistsError
 from logmr.jobs import ResultsView
 from logmr.jobs.binding import prepare
 from logmr.mapreduce.side import reduce_groups
@@ -17,7 +18,7 @@ from logmr.plan import cost
 from logmr.spec import JobSpec
 from logmr.storage.backends import Backends
 from logmr.storage.counting import CountingStore
-from logmr.storage.parts import iter_part_results, json_lines, part_text, store_best
+from logmr.storage.parts import iter_part_results, json_lines, part_file, store_best
 from logmr.tasks.common import add, now, read_all
 
 
@@ -58,7 +59,7 @@ def finalize(spec: JobSpec, map_task_count: int, backends: Backends) -> dict[str
         for key, value in summary.get("partials", ()):
             partials.setdefault(key, []).append(value)
     if partials:  # before the summary reads the results; a re-run upserts the same rows
-        part, rows = part_text(reduce_groups(job, partials))
+        part, rows = part_file(reduce_groups(job, partials))
         objects.put(layout.salted_part_key(spec.job_id), part)
         keys += len(rows)
         stored += store_best(backends.results, spec.job_id, rows)
@@ -67,6 +68,8 @@ def finalize(spec: JobSpec, map_task_count: int, backends: Backends) -> dict[str
         lines = json_lines(samples)
         objects.put(layout.quarantine_key(spec.job_id), lines.encode())
     manifest = objects.get_json(layout.manifest_key(spec.job_id))
+    if manifest.get("repeated_inputs"):  # named twice, read once: said in the counters
+        counters["repeated_inputs"] = manifest["repeated_inputs"]
     record = backends.results.get_job(spec.job_id)
     # every result, streamed from the part files: memory per part file, not per key
     record.summary = job.finalize(ResultsView(lambda: iter_part_results(objects, spec.job_id)))
@@ -97,7 +100,8 @@ def finalize(spec: JobSpec, map_task_count: int, backends: Backends) -> dict[str
         result_items=stored,
         record_bytes=len(json.dumps(record.to_dict())),
     )
-    backends.results.put_job(record)
+    if not backends.results.update_job(record):
+        raise JobExistsError(f"job id {spec.job_id!r}: its record was claimed by another run")
     return {"job_id": spec.job_id, "status": "SUCCEEDED", "counters": counters, "result_keys": keys}
 
 

@@ -3,12 +3,13 @@ manifest, record the job as RUNNING; and the rule for a repeated job id."""
 
 from __future__ import annotations
 
-import json
 import time
+import uuid
 from typing import Any
 
 from logmr import layout
 from logmr.errors import JobExistsError
+from logmr.jobs.binding import check
 from logmr.plan.planner import make_plan
 from logmr.plan.tuning import Limits, local_limits
 from logmr.spec import JobSpec
@@ -17,11 +18,21 @@ from logmr.storage.base import JobRecord
 from logmr.tasks.common import now
 
 
-def plan(spec: JobSpec, backends: Backends, limits: Limits | None = None) -> dict[str, Any]:
-    """Plan the job (``make_plan``; ``limits`` default: this machine's cores),
-    write the manifest, record the job as RUNNING."""
+def plan(
+    spec: JobSpec,
+    backends: Backends,
+    limits: Limits | None = None,
+    *,
+    execution: str | None = None,
+) -> dict[str, Any]:
+    """Check the request, claim the job id for ``execution`` (``claim_job_id``), plan the job
+    (``make_plan``; ``limits`` default: this machine's cores), write the
+    manifest, record the job as RUNNING. ``execution`` names the execution
+    (``$$.Execution.Id``); none: a new one, for a single call."""
     started = time.time()
-    check_job_id_free(spec, backends)
+    execution = execution or new_execution()
+    check(spec)  # a bad request is named as such, whatever id it names
+    claim_job_id(spec, backends, execution)
     planned = make_plan(spec, backends.inputs, limits or local_limits())
     # the request's own figures (0: the planner's), which PlanReduce keeps
     requested = {"reducers": spec.reducers, "max_concurrency": spec.max_concurrency}
@@ -36,20 +47,16 @@ def plan(spec: JobSpec, backends: Backends, limits: Limits | None = None) -> dic
         "hot_keys": planned.sample.hot_keys,
         "sample_reads": planned.sample.reads,
         "distributed": planned.distributed,
+        "repeated_inputs": planned.repeated_inputs,
     }
     backends.objects.put_json(layout.manifest_key(spec.job_id), manifest)
     if planned.distributed:
         backends.objects.put_json(layout.map_items_key(spec.job_id), manifest["map_tasks"])
-    backends.results.put_job(
-        JobRecord(
-            job_id=spec.job_id,
-            job=spec.job,
-            spec=spec.to_dict(),
-            created_at=now(),
-            map_tasks=len(planned.map_tasks),
-            timings={"plan_s": round(time.time() - started, 3)},
-        )
-    )
+    record = _running(spec, execution)
+    record.map_tasks = len(planned.map_tasks)
+    record.timings = {"plan_s": round(time.time() - started, 3)}
+    if not backends.results.update_job(record):
+        raise _taken(backends.results.load_job(spec.job_id), spec.job_id)
     return {
         "job_id": spec.job_id,
         "spec": spec.to_dict(),
@@ -62,31 +69,36 @@ def plan(spec: JobSpec, backends: Backends, limits: Limits | None = None) -> dic
     }
 
 
-def check_job_id_free(spec: JobSpec, backends: Backends) -> None:
-    """The rule for a repeated job id (docs/reliability.md): no record, or a
-    RUNNING record of the same spec (a retried or duplicated Plan of the same
-    execution: it writes the same deterministic outputs), goes ahead; a
-    finished job (SUCCEEDED or FAILED), or a RUNNING one of another spec, is
-    refused with ``JobExistsError`` so two jobs' results are never mixed."""
-    record = backends.results.load_job(spec.job_id)
-    if record is None:
-        return
-    if record.status == "RUNNING" and _same_spec(record.spec, spec):
-        return
-    what = "a job of another spec is running" if record.status == "RUNNING" else "it is taken"
-    raise JobExistsError(
-        f"job id {spec.job_id!r} is {record.status} ({record.job}): {what};"
-        " submit the job under a new id"
+def new_execution() -> str:
+    """A fresh execution token, for a run that has no Step Functions execution."""
+    return f"logmr:{uuid.uuid4().hex}"
+
+
+def claim_job_id(spec: JobSpec, backends: Backends, execution: str) -> None:
+    """The rule for a repeated job id (docs/reliability.md): the id is claimed
+    for ``execution`` in one atomic step (a conditional put; a unique insert),
+    before anything of the job is written. An id with no record is claimed;
+    an id claimed by the same execution (a retried or duplicated Plan) goes
+    ahead and writes the same deterministic outputs; any other record (a
+    finished job, or another execution's) is refused with ``JobExistsError``
+    and left as it is, so two jobs' results are never mixed."""
+    found = backends.results.claim_job(_running(spec, execution))
+    if found is not None and found.execution != execution:
+        raise _taken(found, spec.job_id)
+
+
+def _running(spec: JobSpec, execution: str) -> JobRecord:
+    return JobRecord(
+        job_id=spec.job_id,
+        job=spec.job,
+        spec=spec.to_dict(),
+        created_at=now(),
+        execution=execution,
     )
 
 
-def _same_spec(recorded: dict[str, Any], spec: JobSpec) -> bool:
-    """``recorded`` (the spec Plan stored, its format detected) is ``spec``'s."""
-    mine = json.loads(json.dumps(spec.to_dict()))
-    theirs = json.loads(json.dumps(recorded))
-    if mine.get("format") == "auto":  # detection is deterministic on the same inputs
-        theirs["format"] = "auto"
-    for name in ("reducers", "chunk_size", "max_concurrency", "salted_keys", "buckets"):
-        if not mine.get(name):  # left to the planner, which is deterministic too
-            theirs[name] = mine.get(name)
-    return bool(mine == theirs)
+def _taken(record: JobRecord | None, job_id: str) -> JobExistsError:
+    status = f"{record.status} ({record.job})" if record else "taken"
+    return JobExistsError(
+        f"job id {job_id!r} is {status}: it belongs to another run; submit the job under a new id"
+    )

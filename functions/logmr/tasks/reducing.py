@@ -9,11 +9,11 @@ from logmr import layout
 from logmr.errors import InvalidParameterError
 from logmr.jobs.binding import prepare
 from logmr.mapreduce.partition import bucket_group
-from logmr.mapreduce.side import group_into, reduce_groups
+from logmr.mapreduce.side import collector_paused, merge_groups, reduce_groups
 from logmr.spec import JobSpec
 from logmr.storage.backends import Backends
 from logmr.storage.counting import CountingStore
-from logmr.storage.parts import part_text, store_best
+from logmr.storage.parts import part_file, store_best
 from logmr.tasks.common import read_all
 
 
@@ -38,21 +38,20 @@ def reduce_task(
         )
     job, _ = prepare(spec)
     objects = CountingStore(backends.objects)
-    groups: dict[str, list[Any]] = {}
     buckets = bucket_group(partition, spec.reducers, spec.buckets)
 
     def read(task: int) -> list[tuple[str, Any]]:
         return objects.read_buckets(layout.shuffle_key(spec.job_id, task), buckets, spec.buckets)
 
-    for pairs in read_all(read, range(map_task_count)):
-        group_into(groups, pairs)
+    with collector_paused():  # decoding makes a list per value, none in a cycle
+        groups = merge_groups(job, read_all(read, range(map_task_count)))
     salted = set(spec.salted_keys)
     partials = [
         [out_key, value]
         for key in sorted(salted.intersection(groups))
         for out_key, value in job.combiner(key, groups.pop(key))
     ]
-    part, rows = part_text(reduce_groups(job, groups))
+    part, rows = part_file(reduce_groups(job, groups))
     del groups
     objects.put(layout.part_key(spec.job_id, partition), part)
     stored = store_best(backends.results, spec.job_id, rows)

@@ -48,6 +48,10 @@ SERVICE = "logmr"
 #: the error Step Functions reports for a Lambda function that outlived its
 #: timeout (not retried by the state machine: see docs/reliability.md)
 TIMEOUT_ERROR = "Sandbox.Timedout"
+#: the error a job's record gets when ``logmr run`` is stopped (Ctrl-C,
+#: SIGTERM) before the job finished: the local counterpart of an ABORTED execution
+ABORTED_ERROR = "Aborted"
+ABORTED_CAUSE = "the run was stopped (interrupted or terminated) before the job finished"
 
 #: the placeholder for the bucket the Distributed Map reads its items from
 BUCKET_PLACEHOLDER = "BucketName"
