@@ -483,6 +483,7 @@ def map_task_rates(data: Input, repeats: int = MAP_REPEATS) -> dict[str, Any]:
     from logmr.config import SAMPLES_PER_TASK, Settings
     from logmr.inputs.lines import iter_range_texts, split_lines
     from logmr.jobs import binding
+    from logmr.mapreduce.partition import buckets_for
     from logmr.mapreduce.side import MapSide
     from logmr.run.embedded import embedded_backends
     from logmr.spec import JobSpec, MapTask
@@ -497,6 +498,7 @@ def map_task_rates(data: Input, repeats: int = MAP_REPEATS) -> dict[str, Any]:
         format=FORMAT,
         chunk_size=MAP_RANGE_BYTES,
         reducers=os.cpu_count() or 1,  # the local engine's choice: one reducer per core
+        buckets=buckets_for(os.cpu_count() or 1),  # as Plan sets them
     )
     task = MapTask(task=0, uri=uri, start=start, end=end)
 

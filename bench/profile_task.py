@@ -12,10 +12,10 @@ and wall time, ``--repeats`` times (median):
   (``values_in_text`` for a counting job, else ``records_in_text``);
 - **map**: ``MapSide.feed_text`` (parse included) minus parse;
 - **combine**: ``MapSide.combine``;
-- **partition**: ``MapSide.partitions`` (keys made canonical, split by reducer);
+- **partition**: ``MapSide.partitions`` (keys made canonical, split into the job's buckets);
 - **serialize**: ``shuffle.encode``; **write**: the local object store's ``put``;
-- **reduce**: every partition read back from that object and reduced
-  (``read_partition`` + ``mapreduce.reduce_groups``), as one mapper's share of
+- **reduce**: every reducer's group of buckets read back from that object and
+  reduced (``read_buckets`` + ``mapreduce.reduce_groups``), as one mapper's share of
   the reducers' work.
 
 The full ``tasks.map_task`` is timed too, as a check that the steps add up.
@@ -65,6 +65,7 @@ def profile_job(path: Path, size: int, job_name: str, repeats: int) -> dict[str,
     from logmr.config import SAMPLES_PER_TASK, Settings
     from logmr.inputs.lines import iter_range_texts
     from logmr.jobs import binding
+    from logmr.mapreduce.partition import bucket_group, buckets_for
     from logmr.mapreduce.shuffle import encode
     from logmr.mapreduce.side import MapSide, reduce_groups
     from logmr.run.embedded import embedded_backends
@@ -79,6 +80,7 @@ def profile_job(path: Path, size: int, job_name: str, repeats: int) -> dict[str,
         inputs=[uri],
         format=FORMAT,
         reducers=os.cpu_count() or 1,
+        buckets=buckets_for(os.cpu_count() or 1),
     )
     task = MapTask(task=0, uri=uri, start=0, end=end)
     cpu: dict[str, list[float]] = {step: [] for step in (*STEPS, "map_task")}
@@ -125,7 +127,7 @@ def profile_job(path: Path, size: int, job_name: str, repeats: int) -> dict[str,
                 fed - parsed for fed, parsed in zip(steps["map"], steps["parse"], strict=True)
             )
             step("combine", side.combine)
-            parts = step("partition", lambda side=side: side.partitions(spec.reducers))
+            parts = step("partition", lambda side=side: side.partitions(spec.buckets))
             data = step("serialize", lambda parts=parts: encode(parts))
             key = f"profile/{job_name}/shuffle"
             step("write", lambda data=data, key=key: backends.objects.put(key, data))
@@ -134,9 +136,8 @@ def profile_job(path: Path, size: int, job_name: str, repeats: int) -> dict[str,
                 out = 0
                 for partition in range(spec.reducers):
                     groups: dict[str, list[Any]] = {}
-                    for out_key, value in backends.objects.read_partition(
-                        key, partition, spec.reducers
-                    ):
+                    buckets = bucket_group(partition, spec.reducers, spec.buckets)
+                    for out_key, value in backends.objects.read_buckets(key, buckets, spec.buckets):
                         groups.setdefault(out_key, []).append(value)
                     out += len(reduce_groups(job, groups))
                 return out

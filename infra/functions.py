@@ -1,4 +1,4 @@
-"""The Lambda functions: the five the state machine invokes and the API's,
+"""The Lambda functions: the six the state machine invokes and the API's,
 their one code asset and dependencies layer, their environment, and the
 grants of each (its own role and log group, exactly the actions its code
 calls).
@@ -51,7 +51,7 @@ API_SIZE = (256, 29)
 
 
 class Functions:
-    """``functions`` (Plan, Map, Reduce, Finalize, MarkFailed by logical name)
+    """``functions`` (Plan, Map, PlanReduce, Reduce, Finalize, MarkFailed by logical name)
     and ``api_function``, created in ``scope`` with their ``layer``, ``code``
     and ``environment``; each may use the ``storage`` and read the
     ``input_prefixes`` as its code needs, and nothing more."""
@@ -131,10 +131,12 @@ class Functions:
         )
         for reader in (fns["Plan"], fns["Map"]):
             _allow(reader, "ReadInputs", ["s3:GetObject"], inputs)
-        # job data: plans, shuffle objects, task summaries, parts, quarantine
-        for writer in (fns["Plan"], fns["Map"], fns["Reduce"], fns["Finalize"]):
+        # job data: plans, shuffle objects, task summaries, the reduce plan,
+        # parts, quarantine; PlanReduce reads the manifest and the map summaries
+        writers = ("Plan", "Map", "PlanReduce", "Reduce", "Finalize")
+        for writer in (fns[name] for name in writers):
             _allow(writer, "WriteJobData", ["s3:PutObject"], [data])
-        for reader in (fns["Reduce"], fns["Finalize"]):
+        for reader in (fns["PlanReduce"], fns["Reduce"], fns["Finalize"]):
             _allow(reader, "ReadJobData", ["s3:GetObject"], [data])
         # Reduce puts its partition's results; Finalize the salted keys' (it reduces them)
         for writer in (fns["Reduce"], fns["Finalize"]):

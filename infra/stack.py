@@ -88,7 +88,7 @@ class LogmrStack(Stack):
             assert role is not None
             self._ack(fn, "AwsSolutions-L1", RUNTIME)
             self._ack(role, "AwsSolutions-IAM5[Resource::*]", XRAY)
-            if logical in ("Plan", "Map", "Reduce", "Finalize"):
+            if logical in ("Plan", "Map", "PlanReduce", "Reduce", "Finalize"):
                 self._ack(role, f"AwsSolutions-IAM5[Resource::{bucket}/{DATA_PREFIX}*]", DATA)
             if logical in ("Plan", "Map"):
                 for prefix in p.input_prefixes:

@@ -73,7 +73,7 @@ class Workflow:
             scope,
             "StateMachineRole",
             assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
-            description="logmr state machine: invokes its five functions",
+            description="logmr state machine: invokes its six functions",
         )
         for fn in functions.values():
             fn.grant_invoke(role)

@@ -16,7 +16,7 @@ from conftest import AWS_BUCKET as BUCKET
 from logmr import config, layout
 from logmr.aws.allowlist import InputAllowList, check_inputs, check_job
 from logmr.aws.s3 import S3InputSource
-from logmr.config import Settings
+from logmr.config import SHUFFLE_BUCKETS, Settings
 from logmr.devtools.generate import generate
 from logmr.engine.context import LocalContext
 from logmr.errors import InputNotAllowedError, InvalidJobError, PermanentError
@@ -339,6 +339,7 @@ def test_the_map_handler_logs_no_input_line(
         "inputs": [uri],
         "format": "apache_combined",
         "reducers": 2,
+        "buckets": SHUFFLE_BUCKETS,  # as Plan returns it
     }
     task = {"task": 0, "uri": uri, "start": 0, "end": path.stat().st_size}
     # the Powertools logger writes to the stream it was built with: point it at

@@ -22,8 +22,9 @@ from conftest import AWS_BUCKET
 from helpers import generated_logs
 from logmr import cli, layout
 from logmr.aws.backends import aws_backends
-from logmr.config import Settings
+from logmr.config import SHUFFLE_BUCKETS, Settings
 from logmr.mapreduce import shuffle
+from logmr.mapreduce.partition import bucket_group
 from logmr.plan import cost
 from logmr.plan.tuning import Limits
 from logmr.run import engine as local_engine
@@ -201,14 +202,14 @@ def test_a_runs_bill_has_the_estimates_request_counts(tmp_path: Path) -> None:
         runner.run(spec, backends)
         record = backends.results.get_job("cost-1")
         manifest = backends.objects.get_json(layout.manifest_key(spec.job_id))
-        blocks = [
-            length
+        indexes = [
+            shuffle.decode_index(backends.objects.get(layout.shuffle_key(spec.job_id, task)))
             for task in range(record.map_tasks)
-            for _, length, _ in shuffle.decode_index(
-                backends.objects.get(layout.shuffle_key(spec.job_id, task))
-            )
         ]
-    assert len(blocks) == 6 * 3 and all(blocks)
+    # every reducer's group of buckets holds pairs in every object: two GETs each
+    groups = [bucket_group(p, 3, SHUFFLE_BUCKETS) for p in range(3)]
+    assert len(indexes) == 6 and all(len(index) == SHUFFLE_BUCKETS for index in indexes)
+    assert all(sum(index[b][1] for b in group) for index in indexes for group in groups)
     bill = record.bill
     assert bill is not None and record.status == "SUCCEEDED"
     assert record.malformed_samples  # the quarantine was written
@@ -244,7 +245,7 @@ def test_a_bill_is_priced_as_its_usage_and_shown_by_status(
     assert bill is not None
     usage = cost.Usage(**{field: bill[field] for field in USAGE_FIELDS})
     assert bill["usd"] == usage.dollars()
-    assert set(bill["seconds"]) == {"Plan", "Map", "Reduce", "Finalize"}
+    assert set(bill["seconds"]) == {"Plan", "Map", "PlanReduce", "Reduce", "Finalize"}
     assert bill["s3_list"] == 0  # local inputs: no LIST
     assert cli.main(["status", "cost-2", "--home", str(tmp_path)]) == 0
     assert cost.describe_bill(bill) in capsys.readouterr().out
@@ -286,7 +287,8 @@ def test_plan_command_prints_the_plan_and_estimate(
     assert report["input_bytes"] == log.stat().st_size
     usage = report["estimate"]["usage"]
     assert usage["transitions"] == cost.transitions(1, report["reducers"])
-    assert usage["lambda_requests"] == 2 + 1 + report["reducers"]  # Plan, the tasks, Finalize
+    # Plan, the map task, PlanReduce, the reducers, Finalize
+    assert usage["lambda_requests"] == 3 + 1 + report["reducers"]
     assert not list(tmp_path.glob("logmr-home/objects/**/*.json"))  # nothing written
 
     code = cli.main(

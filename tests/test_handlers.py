@@ -15,7 +15,7 @@ from conftest import EVENTS
 from helpers import run_inline
 from logmr.devtools.generate import generate
 from logmr.engine.context import LocalContext
-from logmr.handlers import finalize, mark_failed, plan, reduce, runtime
+from logmr.handlers import finalize, mark_failed, plan, plan_reduce, reduce, runtime
 from logmr.handlers import map as map_handler
 
 pytestmark = pytest.mark.functional
@@ -52,11 +52,15 @@ def test_the_handlers_one_after_another(aws_handler_env: None, access_log: Path)
     assert planned["map_tasks"][0] == {**sample_map["task"], "end": access_log.stat().st_size}
     mapped = map_handler.handler({**sample_map, "spec": planned["spec"]}, context("Map"))
     assert mapped["counters"]["lines"] == 5000
-    for partition in planned["partitions"]:
+    reducing = plan_reduce.handler(
+        {**event("plan_reduce"), "spec": planned["spec"]}, context("PlanReduce")
+    )
+    assert reducing["partitions"] == list(range(reducing["spec"]["reducers"]))
+    for partition in reducing["partitions"]:
         reduce.handler(
-            {**event("reduce"), "spec": planned["spec"], "partition": partition}, context("Reduce")
+            {**event("reduce"), "spec": reducing["spec"], "partition": partition}, context("Reduce")
         )
-    done = finalize.handler({**event("finalize"), "spec": planned["spec"]}, context("Finalize"))
+    done = finalize.handler({**event("finalize"), "spec": reducing["spec"]}, context("Finalize"))
     assert done["status"] == "SUCCEEDED"
 
     record = runtime.backends().results.get_job("status-codes-2026-11-21")

@@ -328,7 +328,7 @@ def test_map_and_reduce_get_a_full_vcpu_and_the_longest_timeout(synth: Synthesiz
 
 def test_every_log_group_has_a_retention(synth: Synthesized) -> None:
     groups = resources(synth, "AWS::Logs::LogGroup")
-    assert len(groups) == 6 + 1 + 1  # functions, state machine, API access logs
+    assert len(groups) == 7 + 1 + 1  # functions, state machine, API access logs
     assert all(group["Properties"]["RetentionInDays"] > 0 for group in groups.values())
 
 
@@ -688,7 +688,7 @@ def test_alarms_on_failed_executions_throttling_and_malformed_share(synth: Synth
 
     throttles = [a["Properties"] for a in alarms if metric_names(a["Properties"]) == {"Throttles"}]
     assert len(throttles) == 1
-    assert len(throttles[0]["Metrics"]) == 6 + 1  # each function, and the sum
+    assert len(throttles[0]["Metrics"]) == 7 + 1  # each function, and the sum
     malformed = [
         a["Properties"] for a in alarms if metric_names(a["Properties"]) == {"Malformed", "Records"}
     ]
@@ -742,7 +742,7 @@ def test_every_acknowledgment_gives_its_reason(synth: Synthesized) -> None:
         assert rule.startswith(("AwsSolutions-", "CloudFormation-Validate::")), (path, rule)
         assert reason.endswith(".") and "\n" not in reason and len(reason) > 40, (path, reason)
     starred = [rule for _, rule, _ in acknowledged if rule.endswith("[Resource::*]")]
-    assert len(starred) == 6 + 1  # X-Ray for each function; X-Ray and log delivery for the machine
+    assert len(starred) == 7 + 1  # X-Ray for each function; X-Ray and log delivery for the machine
 
 
 def test_cfn_lint_passes(synth: Synthesized) -> None:

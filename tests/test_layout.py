@@ -21,6 +21,7 @@ from logmr import layout
 PER_JOB: list[Callable[[str], str]] = [
     layout.manifest_key,
     layout.map_items_key,
+    layout.reduce_plan_key,
     layout.quarantine_key,
     layout.salted_part_key,
 ]

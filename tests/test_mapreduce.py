@@ -19,7 +19,7 @@ from logmr.inputs.lines import split_lines
 from logmr.jobs import Job, binding, load_job
 from logmr.jobs.base import key_text
 from logmr.mapreduce import side as side_module
-from logmr.mapreduce.partition import partition_of
+from logmr.mapreduce.partition import partition_of, reducer_of, salted_bucket
 from logmr.mapreduce.side import MapSide, collector_paused, reduce_groups
 from logmr.spec import JobSpec
 from test_fast_parse import REFERENCE, VALID, as_text, lines_of
@@ -191,26 +191,30 @@ def test_every_key_goes_once_to_the_partition_that_owns_it(reducers: int) -> Non
 
 
 @pytest.mark.unit
-def test_a_salted_key_moves_one_partition_per_map_task() -> None:
-    """Salted with the map task's number, the hot key visits every reducer
-    evenly over the tasks; every other key stays where it was."""
+@pytest.mark.parametrize("reducers", [2, 4, 7])
+def test_a_salted_key_spreads_over_every_reducers_group_of_buckets(reducers: int) -> None:
+    """Salted with the map task's number, the hot key moves to one other
+    bucket per task (``salted_bucket``), and over 4 x R map tasks every
+    reducer's contiguous group of buckets gets 2 to 6 of its pairs, whatever
+    R Reduce is planned with; every other key stays where it was."""
     side = map_side("top_paths", "apache_combined", sample_limit=0)
     side.feed(split_lines(generated("apache_combined", 500, seed=36)))
     side.combine()
-    reducers = 4
-    plain = side.partitions(reducers)
+    buckets = 64
+    plain = side.partitions(buckets)
     counts = Counter({key: value[0] for part in plain for key, value in part})  # [count, bytes]
     hot = counts.most_common(1)[0][0]
-    home = partition_of(hot, reducers)
-    seen = []
-    for task in range(2 * reducers):
-        parts = side.partitions(reducers, frozenset({hot}), salt=task)
+    home = partition_of(hot, buckets)
+    groups = Counter[int]()
+    for task in range(4 * reducers):
+        parts = side.partitions(buckets, frozenset({hot}), salt=task)
         where = [i for i, part in enumerate(parts) if any(key == hot for key, _ in part)]
-        assert where == [(home + task) % reducers]
-        seen += where
+        assert where == [salted_bucket(home, task, buckets)]
+        groups[reducer_of(where[0], reducers, buckets)] += 1
         others = [[pair for pair in part if pair[0] != hot] for part in parts]
         assert others == [[pair for pair in part if pair[0] != hot] for part in plain]
-    assert Counter(seen) == dict.fromkeys(range(reducers), 2)
+    assert sorted(groups) == list(range(reducers))
+    assert all(2 <= count <= 6 for count in groups.values()), groups
 
 
 # -- reduce_groups and key_text -------------------------------------------------------------------

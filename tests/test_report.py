@@ -246,7 +246,7 @@ def test_facts_show_the_bill_of_a_run_priced_on_aws() -> None:
     _, page = page_of(record("access_report", bill=run_bill), {"total": {"count": 1}})
     facts = page.text("facts")
     assert f"${run_bill['usd']['total']:,.4f}" in facts
-    assert "6 Lambda requests" in facts and "16 S3 GET" in facts
+    assert "7 Lambda requests" in facts and "16 S3 GET" in facts  # 3 + M + R
     assert "$6" not in facts  # a count is not a price
 
 

@@ -37,11 +37,12 @@ from moto import mock_aws
 
 from aws_support import BUCKET, create_account, upload
 from logmr import layout
-from logmr.config import Settings
+from logmr.config import SHUFFLE_BUCKETS, Settings
 from logmr.engine import interpreter
 from logmr.engine.dispatcher import Dispatcher
 from logmr.handlers import runtime
 from logmr.mapreduce import shuffle
+from logmr.mapreduce.partition import bucket_group
 from logmr.plan import cost
 from logmr.plan.sample import SAMPLE_BYTES, SAMPLE_SLICES
 from logmr.plan.tuning import Limits
@@ -104,7 +105,7 @@ Get = tuple[str, str | None]
 
 def _index_range() -> str:
     """The Range of a reducer's index read."""
-    return f"bytes=0-{shuffle.header_size(REDUCERS) - 1}"
+    return f"bytes=0-{shuffle.header_size(SHUFFLE_BUCKETS) - 1}"
 
 
 def _check_run(job_id: str, map_tasks: int, text: bytes, gets: list[Get]) -> dict[str, Any]:
@@ -126,21 +127,33 @@ def _check_run(job_id: str, map_tasks: int, text: bytes, gets: list[Get]) -> dic
     assert items[0]["start"] == 0 and items[-1]["end"] == len(text)
     assert all(a["end"] == b["start"] for a, b in itertools.pairwise(items))
 
-    # the reducers' S3 requests: an index and a non-empty block per map task
+    # the reducers' S3 requests: an index and, for a group of buckets with
+    # pairs, one read of the group's adjacent blocks per map task
     shuffle_gets = [(key, span) for key, span in gets if "/shuffle/" in "/" + key]
     index_range = _index_range()
     index_reads = [key for key, span in shuffle_gets if span == index_range]
     block_reads = [(key, span) for key, span in shuffle_gets if span != index_range]
     assert len(index_reads) == REDUCERS * map_tasks
+    groups = [bucket_group(p, REDUCERS, SHUFFLE_BUCKETS) for p in range(REDUCERS)]
+
+    def span_of(index: list[tuple[int, int, int]], group: range) -> tuple[int, int]:
+        """(first offset, bytes) of a group's blocks."""
+        return index[group.start][0], sum(index[b][1] for b in group)
+
     nonempty = Counter[int]()
     for index in indexes.values():
-        nonempty.update(partition for partition, entry in enumerate(index) if entry[1])
+        nonempty.update(p for p, group in enumerate(groups) if span_of(index, group)[1])
     read = Counter[int]()
     for key, span in block_reads:
-        assert span is not None  # a block is a ranged read
+        assert span is not None  # a group is a ranged read
         task = int(key.rsplit("m-", 1)[1].split(".")[0])
-        start = int(span.split("=")[1].split("-")[0])
-        read[next(p for p, e in enumerate(indexes[task]) if e[0] == start and e[1])] += 1
+        first, last = (int(n) for n in span.split("=")[1].split("-"))
+        (reducer,) = [
+            p
+            for p, group in enumerate(groups)
+            if span_of(indexes[task], group) == (first, last + 1 - first)
+        ]
+        read[reducer] += 1
     assert read == nonempty
     per_reducer = {partition: map_tasks + read[partition] for partition in range(REDUCERS)}
     assert all(count <= 2 * map_tasks for count in per_reducer.values())
@@ -158,7 +171,7 @@ def _check_run(job_id: str, map_tasks: int, text: bytes, gets: list[Get]) -> dic
     assert record.status == "SUCCEEDED"
     assert record.map_tasks == map_tasks
     assert record.bill is not None
-    assert record.bill["transitions"] == 5 + map_tasks + REDUCERS
+    assert record.bill["transitions"] == 6 + map_tasks + REDUCERS
     return record.bill
 
 
@@ -251,7 +264,7 @@ def test_distributed_map_on_motos_interpreter(
             assert bill["s3_get"] == len(gets)
             manifest = runtime.backends().objects.get_json(layout.manifest_key("scale-moto"))
         # the estimate for the same plan: the same invocations, transitions and
-        # PUTs; its GETs assume every block non-empty (2 per map task and reducer)
+        # PUTs; its GETs assume every group of blocks non-empty (2 per map task and reducer)
         estimate = cost.estimate(
             cost.Shape(
                 objects=1,

@@ -119,6 +119,8 @@ def expected_function_grants(synth: Synthesized) -> dict[str, Pairs]:
         | n.dynamo(JOB_RECORD, n.jobs),
         # read its byte range of an input; write its shuffle object and task summary
         "Map": n.objects("s3:GetObject", *PREFIXES) | n.objects("s3:PutObject", data),
+        # read the manifest and the map summaries; write the reduce plan
+        "PlanReduce": n.objects("s3:GetObject", data) | n.objects("s3:PutObject", data),
         # read shuffle objects; write part files and summaries; put the results
         "Reduce": n.objects("s3:GetObject", data)
         | n.objects("s3:PutObject", data)
@@ -156,7 +158,7 @@ def test_exactly_the_roles_of_the_design_and_no_other_identity(synth: Synthesize
         for statement in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     )
     assert principals == sorted(
-        ["lambda.amazonaws.com"] * 6
+        ["lambda.amazonaws.com"] * 7
         + ["states.amazonaws.com", "events.amazonaws.com", "apigateway.amazonaws.com"]
     )
     for role in resources(synth, "AWS::IAM::Role").values():

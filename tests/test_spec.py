@@ -35,6 +35,7 @@ FULL: dict[str, Any] = {
     "map_mode": "distributed",
     "max_concurrency": 12,
     "salted_keys": ["/hot", "/warm"],
+    "buckets": 256,
 }
 
 
@@ -68,7 +69,7 @@ def test_left_out_fields_are_left_to_the_planner() -> None:
 
 @pytest.mark.unit
 def test_planned_only_when_every_figure_is_chosen() -> None:
-    figures = {"reducers": 2, "chunk_size": 100, "max_concurrency": 3}
+    figures = {"reducers": 2, "chunk_size": 100, "max_concurrency": 3, "buckets": 256}
     assert spec_of(**figures).planned
     for name in figures:
         assert not spec_of(**{**figures, name: 0}).planned, name
@@ -154,6 +155,8 @@ specs = st.fixed_dictionaries(
         "salted_keys": st.lists(
             st.text(max_size=MAX_SALTED_KEY_CHARS), max_size=MAX_SALTED_KEYS, unique=True
         ),
+        # 0, or at least the reducers (``test_fewer_buckets_than_reducers_are_refused``)
+        "buckets": st.sampled_from([0, MAX_REQUESTED]),
     }
 )
 
@@ -164,6 +167,14 @@ def test_any_valid_spec_round_trips_through_its_dict(data: dict[str, Any]) -> No
     spec = JobSpec.from_dict(data)
     assert spec.to_dict() == data
     assert JobSpec.from_dict(spec.to_dict()) == spec
+
+
+@pytest.mark.unit
+def test_fewer_buckets_than_reducers_are_refused() -> None:
+    assert spec_of(reducers=300, buckets=300).buckets == 300
+    for buckets in (-1, 299):
+        with pytest.raises(InvalidParameterError, match="buckets must be at least the reducers"):
+            spec_of(reducers=300, buckets=buckets)
 
 
 # -- request_to_spec ------------------------------------------------------------------------

@@ -49,12 +49,15 @@ def test_object_store_round_trip_ranges_and_listing(tmp_path: Path) -> None:
         store.put("../outside", b"x")
 
 
-def test_read_partition_uses_the_index(tmp_path: Path) -> None:
+def test_read_buckets_uses_the_index(tmp_path: Path) -> None:
     store = FolderObjectStore(tmp_path)
-    store.put("s.bin", shuffle.encode([[("a", 1)], [("b", 2), ("c", 3)]]))
-    assert store.read_partition("s.bin", 1, 2) == [("b", 2), ("c", 3)]
-    with pytest.raises(CorruptShuffleError, match="has 2 partitions, the job has 3"):
-        store.read_partition("s.bin", 0, 3)
+    store.put("s.bin", shuffle.encode([[("a", 1)], [("b", 2), ("c", 3)], [], [("d", 4)]]))
+    assert store.read_buckets("s.bin", range(1, 2), 4) == [("b", 2), ("c", 3)]
+    assert store.read_buckets("s.bin", range(1, 4), 4) == [("b", 2), ("c", 3), ("d", 4)]
+    assert store.read_buckets("s.bin", range(2, 3), 4) == []
+    assert store.read_buckets("s.bin", range(4), 4) == [("a", 1), ("b", 2), ("c", 3), ("d", 4)]
+    with pytest.raises(CorruptShuffleError, match="has 4 buckets, the job has 5"):
+        store.read_buckets("s.bin", range(1), 5)
 
 
 def test_results_upsert_top_and_order(tmp_path: Path) -> None:

@@ -14,9 +14,12 @@ import pytest
 
 from helpers import generated_logs
 from logmr import layout, tasks
-from logmr.config import MAX_SAMPLES, Settings
+from logmr.config import MAX_SAMPLES, SHUFFLE_BUCKETS, Settings
 from logmr.errors import InvalidParameterError, JobExistsError
+from logmr.jobs.sketches import distinct_from_text
 from logmr.mapreduce import shuffle
+from logmr.mapreduce.partition import partition_of
+from logmr.plan.tuning import local_limits
 from logmr.run.embedded import embedded_backends
 from logmr.spec import JobSpec, MapTask
 from logmr.storage.backends import Backends
@@ -71,6 +74,7 @@ def planned(log: Path, backends: Backends, **more: Any) -> tuple[JobSpec, list[M
 def run_all(spec: JobSpec, map_tasks: list[MapTask], backends: Backends) -> dict[str, Any]:
     for task in map_tasks:
         tasks.map_task(spec, task, backends)
+    spec = JobSpec.from_dict(tasks.plan_reduce(spec, len(map_tasks), backends)["spec"])
     for partition in range(spec.reducers):
         tasks.reduce_task(spec, partition, len(map_tasks), backends)
     return tasks.finalize(spec, len(map_tasks), backends)
@@ -92,7 +96,8 @@ def test_plan_records_running_and_writes_the_manifest(log: Path, backends: Backe
     assert all(end == start for (_, end), (start, _) in itertools.pairwise(ranges))
     assert all(0 < end - start <= CHUNK for start, end in ranges)
     assert len(ranges) == -(-size // CHUNK)
-    assert out["partitions"] == list(range(REDUCERS))
+    assert out["spec"]["buckets"] == SHUFFLE_BUCKETS  # Reduce is planned after Map
+    assert manifest["requested"] == {"reducers": REDUCERS, "max_concurrency": 0}
     assert not out["distributed"]
     assert backends.objects.list_keys(layout.map_items_key("tasks-1")) == []
 
@@ -113,8 +118,13 @@ def test_map_task_writes_a_shuffle_object_and_its_summary(log: Path, backends: B
     task = map_tasks[1]
     out = tasks.map_task(spec, task, backends)
     data = backends.objects.get(layout.shuffle_key(spec.job_id, task.task))
-    parts = [shuffle.read_partition(data, p) for p in range(REDUCERS)]
+    parts = [shuffle.read_partition(data, p) for p in range(spec.buckets)]
     summary = backends.objects.get_json(layout.map_summary_key(spec.job_id, task.task))
+    assert all(
+        partition_of(key, spec.buckets) == p for p, part in enumerate(parts) for key, _ in part
+    )
+    keys = distinct_from_text(summary["keys"]).get_estimate()
+    assert round(keys) == sum(map(len, parts)) > 3  # a few keys: the sketch counts them exactly
     assert task.end is not None
     lines_in_range = log.read_bytes()[task.start : task.end].count(b"\n")
     assert summary["counters"]["lines"] == out["counters"]["lines"] == lines_in_range
@@ -144,6 +154,37 @@ def test_a_map_task_needs_the_planned_spec(log: Path, backends: Backends) -> Non
     unplanned = request(log, reducers=0)
     with pytest.raises(InvalidParameterError, match="needs the spec Plan returns"):
         tasks.map_task(unplanned, map_tasks[0], backends)
+
+
+# -- plan reduce -----------------------------------------------------------------------------
+def test_plan_reduce_keeps_the_requests_reducers_and_records_the_keys(
+    log: Path, backends: Backends
+) -> None:
+    spec, map_tasks = planned(log, backends)
+    for task in map_tasks:
+        tasks.map_task(spec, task, backends)
+    out = tasks.plan_reduce(spec, len(map_tasks), backends)
+    assert out["partitions"] == list(range(REDUCERS)) and out["spec"]["reducers"] == REDUCERS
+    assert out["map_task_count"] == len(map_tasks) and out["job_id"] == spec.job_id
+    decision = backends.objects.get_json(layout.reduce_plan_key(spec.job_id))
+    assert decision["reason"] == "given"
+    assert decision["keys"] == len(reference(log)[0])  # a few status codes: counted exactly
+    assert decision["requests"] == {"get": 1 + len(map_tasks), "put": 1, "list": 0}
+
+
+def test_plan_reduce_chooses_from_the_keys_the_map_tasks_measured(
+    log: Path, backends: Backends
+) -> None:
+    """Left to the planner, the reducers on one machine are one per worker
+    (``tuning.choose_reducers``), and a retry decides the same."""
+    out = tasks.plan(request(log, reducers=0), backends, local_limits(workers=5))
+    spec = JobSpec.from_dict(out["spec"])
+    for task in out["map_tasks"]:
+        tasks.map_task(spec, MapTask.from_dict(task), backends)
+    first = tasks.plan_reduce(spec, out["map_task_count"], backends, local_limits(workers=3))
+    again = tasks.plan_reduce(spec, out["map_task_count"], backends, local_limits(workers=3))
+    assert first == again
+    assert first["partitions"] == [0, 1, 2] and first["spec"]["buckets"] == spec.buckets
 
 
 # -- reduce ----------------------------------------------------------------------------------

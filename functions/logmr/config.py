@@ -56,6 +56,15 @@ DEFAULT_INPUT_PREFIXES = "incoming/"
 #: the largest byte range of a map task on one machine (the planner,
 #: ``logmr.plan.tuning``, chooses chunk size and reducers when they are not given)
 DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024
+#: hash buckets every map task partitions its output into (``mapreduce.partition``):
+#: more than any reducer count the planner chooses (``plan.tuning.MAX_REDUCERS``,
+#: or a machine's cores), so that Reduce, planned after Map from the keys the map
+#: tasks measured (``plan.reducers``), gives each reducer a contiguous group of
+#: them; a request's ``reducers`` beyond it raise the job's count to that figure.
+#: 256: groups of 6 or 7 buckets for 40 reducers, a 5 KB index; more buckets cost
+#: shuffle bytes (small blocks compress worse: 1.32x a 2-bucket object at 256,
+#: 1.65x at 1,024, for access_report over the realistic log)
+SHUFFLE_BUCKETS = 256
 #: malformed lines kept per map task (the job keeps at most ``MAX_SAMPLES``)
 SAMPLES_PER_TASK = 20
 MAX_SAMPLES = 100

@@ -55,6 +55,11 @@ def manifest_key(job_id: str) -> str:
     return f"{job_prefix(job_id)}plan.json"
 
 
+def reduce_plan_key(job_id: str) -> str:
+    """PlanReduce's decision: the reducers, the keys measured, its requests."""
+    return f"{job_prefix(job_id)}reduce_plan.json"
+
+
 def map_items_key(job_id: str) -> str:
     """The JSON array of map tasks a Distributed Map reads with its ItemReader."""
     return f"{job_prefix(job_id)}map_tasks.json"

@@ -77,9 +77,14 @@ class JobSpec:
     #: Map states' MaxConcurrency; 0: chosen by the planner
     max_concurrency: int = 0
     #: hot keys spread over every reducer (``logmr.plan.sample.choose_salted_keys``):
-    #: a map task sends such a key's pair to partition ``(p + task) % R``, the
-    #: reducers combine it and Finalize reduces it; empty: chosen by the planner
+    #: a map task sends such a key's pair to another bucket per task
+    #: (``mapreduce.partition.salted_bucket``), the reducers combine it and
+    #: Finalize reduces it; empty: chosen by the planner
     salted_keys: list[str] = field(default_factory=list)
+    #: hash buckets a map task partitions into (``mapreduce.partition.buckets_for``,
+    #: at least ``reducers``); 0: chosen by the planner. Reduce, planned after
+    #: Map, gives each reducer a contiguous group of them
+    buckets: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -101,6 +106,7 @@ class JobSpec:
                 map_mode=str(data.get("map_mode") or "auto"),
                 max_concurrency=int(data.get("max_concurrency") or 0),
                 salted_keys=_salted_keys(data.get("salted_keys")),
+                buckets=int(data.get("buckets") or 0),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidParameterError(f"malformed job specification: {exc!r}") from None
@@ -122,6 +128,11 @@ class JobSpec:
                 f"max_concurrency must be 1..{MAX_REQUESTED} (0: chosen by the planner),"
                 f" got {spec.max_concurrency}"
             )
+        if spec.buckets < 0 or (spec.buckets and spec.buckets < spec.reducers):
+            raise InvalidParameterError(
+                f"buckets must be at least the reducers ({spec.reducers}; 0: chosen by the"
+                f" planner), got {spec.buckets}"
+            )
         if len(spec.salted_keys) > MAX_SALTED_KEYS or any(
             len(key) > MAX_SALTED_KEY_CHARS for key in spec.salted_keys
         ):
@@ -133,8 +144,8 @@ class JobSpec:
 
     @property
     def planned(self) -> bool:
-        """Reducers, chunk size and concurrency are figures (Plan has run)."""
-        return bool(self.reducers and self.chunk_size and self.max_concurrency)
+        """Reducers, buckets, chunk size and concurrency are figures (Plan has run)."""
+        return bool(self.reducers and self.buckets and self.chunk_size and self.max_concurrency)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from logmr.jobs.sums import (
     sums_by_code,
     widened,
 )
-from logmr.mapreduce.partition import partition_of
+from logmr.mapreduce.partition import partition_of, salted_bucket
 
 #: buffered values before the combiner folds them (bounds map-side memory)
 COMBINE_EVERY = 200_000
@@ -305,17 +305,18 @@ class MapSide:
         self.buffered = len(combined)
 
     def partitions(
-        self, reducers: int, salted: frozenset[str] = frozenset(), salt: int = 0
+        self, buckets: int, salted: frozenset[str] = frozenset(), salt: int = 0
     ) -> list[list[tuple[str, Any]]]:
-        """The combined pairs, keys made canonical, split by reducer. A key in
-        ``salted`` goes to its partition plus ``salt`` (the map task's number),
-        modulo ``reducers``: over the map tasks, a salted key reaches every reducer."""
-        parts: list[list[tuple[str, Any]]] = [[] for _ in range(reducers)]
+        """The combined pairs, keys made canonical, split into ``buckets``
+        hash buckets (``partition.partition_of``). A key in ``salted`` goes to
+        ``partition.salted_bucket`` of its bucket for ``salt`` (the map task's
+        number): over the map tasks, a salted key reaches every reducer's group."""
+        parts: list[list[tuple[str, Any]]] = [[] for _ in range(buckets)]
         for text, value in self.combined():
-            partition = partition_of(text, reducers)
+            bucket = partition_of(text, buckets)
             if text in salted:
-                partition = (partition + salt) % reducers
-            parts[partition].append((text, value))
+                bucket = salted_bucket(bucket, salt, buckets)
+            parts[bucket].append((text, value))
         return parts
 
     def combined(self) -> Iterator[tuple[str, Any]]:

@@ -54,8 +54,8 @@ JOB_RECORD_WRU = 1 + 8
 def transitions(map_tasks: int, reducers: int) -> int:
     """State transitions of a successful execution (Standard, retries not
     included): Plan, ChooseMapMode, the map Map state, one MapTask per map
-    task, the Reduce Map state, one ReduceTask per reducer, Finalize."""
-    return 5 + map_tasks + reducers
+    task, PlanReduce, the Reduce Map state, one ReduceTask per reducer, Finalize."""
+    return 6 + map_tasks + reducers
 
 
 @dataclass(frozen=True)
@@ -131,6 +131,8 @@ def estimate(shape: Shape, limits: Limits) -> Estimate:
         + TASK_OVERHEAD_S
     )
     plan_s = PLAN_BASE_S + shape.objects * S3_REQUEST_S
+    # PlanReduce: the manifest and every map summary, then the merge of their key sketches
+    plan_reduce_s = TASK_OVERHEAD_S + (m + 1) * S3_REQUEST_S / READ_THREADS
     finalize_s = (
         FINALIZE_BASE_S
         + (m + r) * S3_REQUEST_S / READ_THREADS
@@ -140,24 +142,33 @@ def estimate(shape: Shape, limits: Limits) -> Estimate:
     gb_s = (
         plan_s * _gb("Plan")
         + m * map_s * map_memory
+        + plan_reduce_s * _gb("PlanReduce")
         + r * reduce_s * _gb("Reduce")
         + finalize_s * _gb("Finalize")
     )
     items = 1 if shape.distributed else 0
     reads = 3 * r if shape.summarised else 0
     usage = Usage(
-        lambda_requests=2 + m + r,
+        lambda_requests=3 + m + r,
         lambda_gb_s=gb_s,
         transitions=transitions(m, r),
         # plan: a 4-byte GET per object (compression) and the sample's; ItemReader;
-        # map: its range; reduce: index and block of every map task's object;
-        # finalize: every task summary, the manifest, and for a summary the
-        # part files (a HEAD for the size, the footer, a GET per row group of
-        # 1 MiB of Arrow memory, tens of thousands of results: three a part)
-        s3_get=shape.objects + shape.sample_reads + items + m + 2 * m * r + m + r + 1 + reads,
+        # map: its range; PlanReduce: the manifest and every map summary;
+        # reduce: index and bucket group of every map task's object;
+        # finalize: every task summary, the manifest, the reduce plan, and for
+        # a summary the part files (a HEAD for the size, the footer, a GET per
+        # row group of 1 MiB of Arrow memory, tens of thousands of results: three a part)
+        s3_get=shape.objects
+        + shape.sample_reads
+        + items
+        + m
+        + (1 + m)
+        + 2 * m * r
+        + (m + r + 2 + reads),
         # plan: manifest (and the Distributed Map's items); map: shuffle and
-        # summary; reduce: part file and summary; finalize: malformed samples
-        s3_put=1 + items + 2 * m + 2 * r + 1,
+        # summary; PlanReduce: its decision; reduce: part file and summary;
+        # finalize: malformed samples
+        s3_put=1 + items + 2 * m + 1 + 2 * r + 1,
         # plan: the inputs' listing; finalize: the part files', for a summary
         s3_list=max(math.ceil(shape.objects / S3_PAGE_SIZE), 1) + int(shape.summarised),
         # the result store keeps each reducer's best TOP_KEPT results
@@ -168,13 +179,15 @@ def estimate(shape: Shape, limits: Limits) -> Estimate:
     wall = (
         plan_s
         + math.ceil(m / map_wave) * map_s
+        + plan_reduce_s
         + math.ceil(r / reduce_wave) * reduce_s
         + finalize_s
-        + 5 * TRANSITION_S
+        + 6 * TRANSITION_S
     )
     seconds = {
         "plan": round(plan_s, 2),
         "map_task": round(map_s, 2),
+        "plan_reduce": round(plan_reduce_s, 2),
         "reduce_task": round(reduce_s, 2),
         "finalize": round(finalize_s, 2),
         "wall": round(wall, 1),
@@ -208,7 +221,7 @@ def bill(
     items of up to 1 KB, the two job record writes)."""
     gb_s = sum(value * _gb(function) for function, value in seconds.items())
     usage = Usage(
-        lambda_requests=2 + map_tasks + reducers,
+        lambda_requests=3 + map_tasks + reducers,
         lambda_gb_s=gb_s,
         transitions=transitions(map_tasks, reducers),
         s3_get=requests["get"],

@@ -13,6 +13,7 @@ from logmr.inputs.source import InputObject, InputSource, read_head, read_spread
 from logmr.jobs import load_job
 from logmr.jobs.binding import check, prepare
 from logmr.limits import MAX_MAP_TASKS
+from logmr.mapreduce.partition import buckets_for
 from logmr.plan.cutting import count_tasks, cut
 from logmr.plan.sample import SAMPLE_BYTES, SAMPLE_SLICES, SampleStats, sample_stats
 from logmr.plan.tuning import Limits, Tuning, tune
@@ -93,6 +94,7 @@ def make_plan(spec: JobSpec, inputs: InputSource, limits: Limits) -> Plan:
         reducers=tuning.reducers,
         max_concurrency=tuning.max_concurrency,
         salted_keys=tuning.salted_keys,
+        buckets=spec.buckets or buckets_for(tuning.reducers),
     )
     _check_task_count(objects, spec.chunk_size)
     map_tasks = cut(objects, spec.chunk_size)

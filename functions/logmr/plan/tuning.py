@@ -116,6 +116,8 @@ class Tuning:
     max_concurrency: int
     #: distinct keys the sample predicts for the whole input
     expected_keys: int
+    #: the range the sample allows (``SampleStats.keys_range``): low is ``expected_keys``
+    keys_high: int = 0
     #: keys spread over every reducer (``logmr.plan.sample.choose_salted_keys``)
     salted_keys: list[str] = field(default_factory=list)
     #: the busiest partition's share of the sample's combined bytes
@@ -129,6 +131,7 @@ class Tuning:
             "reducers": self.reducers,
             "max_concurrency": self.max_concurrency,
             "expected_keys": self.expected_keys,
+            "keys_high": self.keys_high,
             "salted_keys": list(self.salted_keys),
             "largest_load_share": self.largest_load_share,
             "reasons": dict(self.reasons),
@@ -194,7 +197,7 @@ def tune(
         reasons["chunk_size"] = "given"
     else:
         chunk_size, reasons["chunk_size"] = choose_chunk_size(total_bytes, limits)
-    expected_keys = sample.keys_in(total_bytes)
+    expected_keys, keys_high = sample.keys_range(total_bytes)
     if reducers:
         reasons["reducers"] = "given"
     else:
@@ -218,6 +221,7 @@ def tune(
         reducers=reducers,
         max_concurrency=max_concurrency,
         expected_keys=expected_keys,
+        keys_high=keys_high,
         salted_keys=list(salted_keys),
         largest_load_share=round(sample.largest_load_share(reducers), 4),
         reasons=reasons,

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any, BinaryIO
 
 from logmr.inputs.source import InputObject, InputSource
 from logmr.jobs import load_job
 from logmr.plan import cost, planner
-from logmr.plan.tuning import Limits
+from logmr.plan.tuning import Limits, choose_concurrency, choose_reducers
 from logmr.spec import INLINE_MAP_MAX_TASKS, JobSpec
 
 MiB = 1024 * 1024
@@ -67,6 +68,7 @@ def plan_report(
         "max_concurrency": chosen.max_concurrency,
         "map_mode": "distributed" if planned.distributed else "inline",
         "expected_keys": planned.tuning.expected_keys,
+        "keys_high": planned.tuning.keys_high,
         "salted_keys": list(chosen.salted_keys),
         "reasons": planned.tuning.reasons,
         "sample": {
@@ -100,8 +102,22 @@ def plan_report(
             summarised=load_job(spec.job, spec.params).summarises(),
         )
         report["estimate"] = cost.estimate(shape, limits).to_dict()
+        high = _at_keys(shape, planned.tuning.keys_high, spec, limits)
+        report["estimate"]["high"] = {
+            "keys": high.expected_keys,
+            "reducers": high.reducers,
+            **cost.estimate(high, limits).to_dict(),
+        }
         report["prices_checked"] = cost.PRICES_CHECKED
     return report
+
+
+def _at_keys(shape: cost.Shape, keys: int, request: JobSpec, limits: Limits) -> cost.Shape:
+    """``shape`` for ``keys`` distinct keys, with the reducers PlanReduce
+    would choose for them (``plan.reducers``: the request's, else by the keys)."""
+    reducers = request.reducers or choose_reducers(keys, limits)[0]
+    concurrency = request.max_concurrency or choose_concurrency(shape.map_tasks, reducers, limits)
+    return replace(shape, expected_keys=keys, reducers=reducers, max_concurrency=concurrency)
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -159,6 +175,15 @@ def format_report(report: dict[str, Any]) -> str:
             f"  time          map task {seconds['map_task']} s, reduce task"
             f" {seconds['reduce_task']} s, whole job about {seconds['wall']:,} s"
         )
+        high = estimate["high"]
+        if high["keys"] > report["expected_keys"]:
+            lines.append(
+                f"  range         {report['expected_keys']:,} to {high['keys']:,} keys"
+                f" (the sample cannot tell a finite key set from one that grows with the"
+                f" input), {report['reducers']} to {high['reducers']} reducers:"
+                f" ${usd['total']:,.4f} to ${high['usage']['usd']['total']:,.4f};"
+                " the reducers are chosen after Map from the keys measured"
+            )
     return "\n".join(lines)
 
 

@@ -27,26 +27,34 @@ def run(
 ) -> dict[str, Any]:
     """Plan, map, reduce and finalize ``spec``; the finalize output, or the
     task's exception after the job is recorded as FAILED."""
+    limits = local_limits(workers)
     execution = tasks.new_execution()
     try:
-        plan = tasks.plan(spec, backends, local_limits(workers), execution=execution)
+        plan = tasks.plan(spec, backends, limits, execution=execution)
         spec = JobSpec.from_dict(plan["spec"])
         count = plan["map_task_count"]
         # every map task, from the manifest (the plan carries them only for an inline Map)
         items = backends.objects.get_json(manifest_key(spec.job_id))["map_tasks"]
         map_calls = [(tasks.map_task, (spec, MapTask.from_dict(item), backends)) for item in items]
-        reduce_calls = [
-            (tasks.reduce_task, (spec, partition, count, backends))
-            for partition in plan["partitions"]
-        ]
+
+        def reduce_calls() -> list[Call]:
+            """After Map: the reducers PlanReduce chooses from the keys measured."""
+            nonlocal spec
+            planned = tasks.plan_reduce(spec, count, backends, limits)
+            spec = JobSpec.from_dict(planned["spec"])
+            return [
+                (tasks.reduce_task, (spec, partition, count, backends))
+                for partition in planned["partitions"]
+            ]
+
         if workers <= 1:
             _serial("map", map_calls, progress)
-            _serial("reduce", reduce_calls, progress)
+            _serial("reduce", reduce_calls(), progress)
         else:
             context = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
                 _pooled(pool, "map", map_calls, progress)
-                _pooled(pool, "reduce", reduce_calls, progress)
+                _pooled(pool, "reduce", reduce_calls(), progress)
         progress("finalize", 0, 1)
         result = tasks.finalize(spec, count, backends)
         progress("finalize", 1, 1)

@@ -54,17 +54,27 @@ class ObjectStore(abc.ABC):
         """A seekable binary file over ``key``: each read is a ranged GET."""
         return RangeReader(self, key, self.size(key))
 
-    def read_partition(self, key: str, partition: int, reducers: int) -> list[shuffle.Pair]:
-        """One reducer's block of one shuffle object: an index read, then a block read."""
-        header = self.get_range(key, 0, shuffle.header_size(reducers))
+    def read_buckets(self, key: str, group: range, buckets: int) -> list[shuffle.Pair]:
+        """A reducer's contiguous group of buckets (``partition.bucket_group``)
+        of one shuffle object: an index read, then one read of the group's
+        blocks, which lie next to each other (none for an empty group)."""
+        header = self.get_range(key, 0, shuffle.header_size(buckets))
         index = shuffle.decode_index(header, key)
-        if len(index) != reducers:
+        if len(index) != buckets:
             from logmr.errors import CorruptShuffleError
 
-            raise CorruptShuffleError(f"{key}: has {len(index)} partitions, the job has {reducers}")
-        offset, length, crc = index[partition]
-        block = self.get_range(key, offset, offset + length) if length else b""
-        return shuffle.decode_block(block, crc, length, key)
+            raise CorruptShuffleError(f"{key}: has {len(index)} buckets, the job has {buckets}")
+        entries = index[group.start : group.stop]
+        if not entries:
+            return []
+        start = entries[0][0]
+        end = entries[-1][0] + entries[-1][1]
+        span = self.get_range(key, start, end) if end > start else b""
+        pairs: list[shuffle.Pair] = []
+        for offset, length, crc in entries:
+            block = span[offset - start : offset - start + length]
+            pairs += shuffle.decode_block(block, crc, length, key)
+        return pairs
 
 
 class RangeReader(io.RawIOBase):

@@ -1,5 +1,5 @@
-"""The task functions: ``plan``, ``map_task``, ``reduce_task``, ``finalize`` and
-``mark_failed``, one module each. The Lambda handlers, the local engine and the
+"""The task functions: ``plan``, ``map_task``, ``plan_reduce``, ``reduce_task``,
+``finalize`` and ``mark_failed``, one module each. The Lambda handlers, the local engine and the
 inline runner all call these, with storage passed in through ``Backends``.
 
 Every task is idempotent: its outputs have deterministic names (a retried or
@@ -11,6 +11,7 @@ from logmr.tasks.failure import mark_failed
 from logmr.tasks.finalizing import finalize
 from logmr.tasks.mapping import map_task
 from logmr.tasks.planning import claim_job_id, new_execution, plan
+from logmr.tasks.reduce_planning import plan_reduce
 from logmr.tasks.reducing import reduce_task
 
 __all__ = [
@@ -20,5 +21,6 @@ __all__ = [
     "mark_failed",
     "new_execution",
     "plan",
+    "plan_reduce",
     "reduce_task",
 ]

@@ -42,6 +42,8 @@ def finalize(spec: JobSpec, map_task_count: int, backends: Backends) -> dict[str
         samples.extend(summary["samples"][: max(MAX_SAMPLES - len(samples), 0)])
         seconds["map_task_s"] += summary["seconds"]
         add(requests, summary.get("requests", {}))
+    reduce_plan = objects.get_json(layout.reduce_plan_key(spec.job_id))
+    add(requests, reduce_plan["requests"])
     keys = stored = 0
     reduce_summaries = read_all(
         lambda partition: objects.get_json(layout.reduce_summary_key(spec.job_id, partition)),
@@ -72,6 +74,7 @@ def finalize(spec: JobSpec, map_task_count: int, backends: Backends) -> dict[str
     # every result, streamed from the part files: memory per part file, not per key
     record.summary = job.finalize(ResultsView(lambda: iter_part_results(objects, spec.job_id)))
     record.status = "SUCCEEDED"
+    record.spec = spec.to_dict()  # with the reducers PlanReduce chose
     record.counters = counters
     record.result_keys = keys
     record.malformed_samples = samples
@@ -89,6 +92,7 @@ def finalize(spec: JobSpec, map_task_count: int, backends: Backends) -> dict[str
         seconds={
             "Plan": record.timings.get("plan_s", 0.0),
             "Map": seconds["map_task_s"],
+            "PlanReduce": reduce_plan["seconds"],
             "Reduce": seconds["reduce_task_s"],
             "Finalize": time.perf_counter() - started,
         },

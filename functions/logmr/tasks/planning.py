@@ -34,9 +34,12 @@ def plan(
     check(spec)  # a bad request is named as such, whatever id it names
     claim_job_id(spec, backends, execution)
     planned = make_plan(spec, backends.inputs, limits or local_limits())
+    # the request's own figures (0: the planner's), which PlanReduce keeps
+    requested = {"reducers": spec.reducers, "max_concurrency": spec.max_concurrency}
     spec = planned.spec
     manifest = {
         "spec": spec.to_dict(),
+        "requested": requested,
         "map_tasks": [task.to_dict() for task in planned.map_tasks],
         "input_bytes": planned.input_bytes,
         "input_objects": len(planned.objects),
@@ -62,7 +65,6 @@ def plan(
         "distributed": planned.distributed,
         "map_items_key": backends.objects.location(layout.map_items_key(spec.job_id)),
         "max_concurrency": spec.max_concurrency,
-        "partitions": list(range(spec.reducers)),
         "input_bytes": planned.input_bytes,
     }
 

@@ -8,6 +8,7 @@ from typing import Any
 from logmr import layout
 from logmr.errors import InvalidParameterError
 from logmr.jobs.binding import prepare
+from logmr.mapreduce.partition import bucket_group
 from logmr.mapreduce.side import collector_paused, merge_groups, reduce_groups
 from logmr.spec import JobSpec
 from logmr.storage.backends import Backends
@@ -19,21 +20,28 @@ from logmr.tasks.common import read_all
 def reduce_task(
     spec: JobSpec, partition: int, map_task_count: int, backends: Backends
 ) -> dict[str, Any]:
-    """Read one partition from every map task's shuffle object (an index and a
-    block each: at most 2 GETs per map task, ``READ_THREADS`` at a time),
+    """Read one partition, the contiguous group of buckets
+    ``partition.bucket_group`` gives it, from every map task's shuffle object
+    (the index and the group's adjacent blocks: at most 2 GETs per map task,
+    ``READ_THREADS`` at a time),
     reduce, write the partition's part file (every result) and its best
     results to the result store (``storage.parts``). A salted key's values
-    (``spec.salted_keys``: the key is in every partition) are only combined:
+    (``spec.salted_keys``: the key is in many partitions) are only combined:
     the partial pairs go to the reduce summary, for Finalize to reduce."""
     started = time.perf_counter()
     if not 0 <= partition < spec.reducers:
         raise InvalidParameterError(f"partition {partition} outside 0..{spec.reducers - 1}")
+    if spec.buckets < spec.reducers:
+        raise InvalidParameterError(
+            f"job {spec.job_id}: {spec.buckets} buckets for {spec.reducers} reducers"
+            " (a reduce task needs the spec PlanReduce returns)"
+        )
     job, _ = prepare(spec)
     objects = CountingStore(backends.objects)
+    buckets = bucket_group(partition, spec.reducers, spec.buckets)
 
     def read(task: int) -> list[tuple[str, Any]]:
-        key = layout.shuffle_key(spec.job_id, task)
-        return objects.read_partition(key, partition, spec.reducers)
+        return objects.read_buckets(layout.shuffle_key(spec.job_id, task), buckets, spec.buckets)
 
     with collector_paused():  # decoding makes a list per value, none in a cycle
         groups = merge_groups(job, read_all(read, range(map_task_count)))

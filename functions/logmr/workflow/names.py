@@ -20,6 +20,7 @@ STATE_MACHINE_FILE = "logmr.asl.json"
 FUNCTIONS: dict[str, str] = {
     "Plan": "logmr.handlers.plan.handler",
     "Map": "logmr.handlers.map.handler",
+    "PlanReduce": "logmr.handlers.plan_reduce.handler",
     "Reduce": "logmr.handlers.reduce.handler",
     "Finalize": "logmr.handlers.finalize.handler",
     "MarkFailed": "logmr.handlers.mark_failed.handler",
@@ -30,10 +31,12 @@ API_HANDLER = "logmr.handlers.api.handler"
 
 #: memory (MB) and timeout (s) per function, used by the CDK stack and the cost
 #: model: map and reduce get one full vCPU and Lambda's longest timeout;
-#: Finalize reads every result of the job, so it gets more room than Plan
+#: Finalize reads every result of the job, so it gets more room than Plan;
+#: PlanReduce reads and merges one small summary per map task
 FUNCTION_SIZES: dict[str, tuple[int, int]] = {
     "Plan": (512, 300),
     "Map": (limits.MB_PER_VCPU, limits.MAX_TIMEOUT_S),
+    "PlanReduce": (512, 300),
     "Reduce": (limits.MB_PER_VCPU, limits.MAX_TIMEOUT_S),
     "Finalize": (1024, limits.MAX_TIMEOUT_S),
     "MarkFailed": (256, 60),

@@ -1,0 +1,94 @@
+"""Reduce planned after Map: the number of reducers from the distinct keys the
+map tasks measured, not from Plan's sample.
+
+Every map task partitions its output into the job's ``buckets`` hash buckets
+(``JobSpec.buckets``) and reports a HyperLogLog of its keys in its summary
+(``tasks.mapping.keys_sketch``). PlanReduce (``tasks.reduce_planning``)
+merges them: the job's distinct keys within about 3% (two standard errors,
+``jobs.sketches.HLL_RSE``), however the keys repeat across map tasks, and
+chooses the reducers with the planner's own rule (``tuning.choose_reducers``:
+``KEYS_PER_REDUCER`` keys each on Lambda, at most ``MAX_REDUCERS``; one per
+worker on one machine). Reducer ``p`` reads the contiguous group
+``partition.bucket_group(p, R, buckets)``: groups of equal bucket counts hold
+about equal key counts, since murmur3 spreads distinct keys evenly; a key
+whose combined values make one bucket heavy is what salting is for
+(``sample.choose_salted_keys``).
+
+What the request gave wins: its ``reducers`` and ``max_concurrency``. When
+Plan salted keys, the reducers stay at least Plan's figure: the salted keys
+were chosen to spread over that many.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from logmr.jobs.sketches import distinct_estimate, distinct_from_text, merge_distinct
+from logmr.plan.tuning import Limits, choose_concurrency, choose_reducers
+
+
+@dataclass(frozen=True)
+class ReducePlan:
+    """What PlanReduce decides."""
+
+    reducers: int
+    max_concurrency: int
+    #: the job's distinct keys, measured: the merged sketch's estimate and its
+    #: bounds at two standard deviations
+    keys: int
+    keys_lower: int
+    keys_upper: int
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "reducers": self.reducers,
+            "max_concurrency": self.max_concurrency,
+            "keys": self.keys,
+            "keys_lower": self.keys_lower,
+            "keys_upper": self.keys_upper,
+            "reason": self.reason,
+        }
+
+
+def measured_keys(sketches: Iterable[str]) -> dict[str, int]:
+    """The distinct keys of the map tasks' key sketches (their text form),
+    merged: ``distinct``, ``lower`` and ``upper`` (two standard deviations)."""
+    return distinct_estimate(merge_distinct(distinct_from_text(text) for text in sketches))
+
+
+def plan_reducers(
+    keys: dict[str, int],
+    *,
+    map_tasks: int,
+    buckets: int,
+    limits: Limits,
+    planned: int,
+    salted: bool,
+    requested_reducers: int = 0,
+    requested_concurrency: int = 0,
+) -> ReducePlan:
+    """The reducers and the Map states' concurrency for ``keys``
+    (``measured_keys``). ``planned``: Plan's figure from the sample;
+    ``salted``: Plan salted keys for it; ``requested_*``: the request's
+    figures (0: none), which win."""
+    if requested_reducers:
+        reducers, reason = requested_reducers, "given"
+    else:
+        reducers, reason = choose_reducers(keys["distinct"], limits)
+        reason = f"{reason} (measured after Map)"
+        if salted and reducers < planned:
+            reducers, reason = planned, f"{reason}; kept at Plan's {planned}: keys are salted"
+        if reducers > buckets:
+            reducers, reason = buckets, f"{reason}; at most the {buckets} buckets"
+    concurrency = requested_concurrency or choose_concurrency(map_tasks, reducers, limits)
+    return ReducePlan(
+        reducers=reducers,
+        max_concurrency=concurrency,
+        keys=keys["distinct"],
+        keys_lower=keys["lower"],
+        keys_upper=keys["upper"],
+        reason=reason,
+    )
