@@ -36,7 +36,7 @@ PARAMS: dict[str, list[str]] = {
     "pattern_count": [r"pattern=(?P<key>[A-Z]+)"],
 }
 #: fields of a job record that vary from run to run
-VARYING = ("created_at", "finished_at", "timings")
+VARYING = ("created_at", "finished_at", "timings", "execution")
 #: parts of the bill priced from measured seconds
 VARYING_BILL = ("lambda_gb_s", "usd", "seconds")
 #: jobs whose answers hold KLL quantiles: datasketches' KLL compaction takes a
