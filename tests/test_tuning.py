@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from logmr import config
 from logmr.config import Settings
 from logmr.limits import INLINE_MAP_CONCURRENCY, MB_PER_VCPU
+from logmr.plan import tuning
 from logmr.plan.sample import SampleStats
 from logmr.plan.tuning import (
     LOCAL_MAX_CHUNK_BYTES,
@@ -22,6 +23,7 @@ from logmr.plan.tuning import (
     MIN_CHUNK_BYTES,
     TIMEOUT_SHARE,
     Limits,
+    choose_reducers,
     limits_for,
     local_limits,
     tune,
@@ -207,11 +209,14 @@ def test_one_given_figure_leaves_the_others_to_the_model() -> None:
 
 # -- on one machine ----------------------------------------------------------------------
 @pytest.mark.unit
-def test_local_is_one_reducer_per_core_and_the_inline_maps_concurrency() -> None:
+def test_local_is_a_multiple_of_the_cores_and_the_inline_maps_concurrency() -> None:
     for workers in (1, 2, 8):
-        tuned = tune(10 * GB, ids(10**6), local_limits(workers))
-        assert tuned.reducers == workers  # however many keys
-        assert tuned.max_concurrency == INLINE_MAP_CONCURRENCY
+        few = tune(10 * GB, stats(), local_limits(workers))
+        assert few.reducers == workers  # one per core
+        many = tune(10 * GB, ids(10**6), local_limits(workers))
+        assert many.reducers % workers == 0 and many.reducers > workers  # millions of keys
+        assert many.expected_keys <= many.reducers * tuning.LOCAL_KEYS_PER_REDUCER
+        assert few.max_concurrency == many.max_concurrency == INLINE_MAP_CONCURRENCY
 
 
 @pytest.mark.property
@@ -253,3 +258,34 @@ def test_limits_from_the_environment() -> None:
     default = limits_for(Settings.load({}))
     assert (default.memory_mb, default.timeout_s) == FUNCTION_SIZES["Map"]
     assert limits_for(Settings.load({"LOGMR_MAP_TIMEOUT_S": "120"})).timeout_s == 120
+
+
+@pytest.mark.unit
+def test_a_local_reducer_merges_at_most_a_million_keys() -> None:
+    """On one machine: one reducer per worker, or a larger multiple of the
+    workers past ``LOCAL_KEYS_PER_REDUCER`` keys each (10 million keys on 2
+    workers: 10 reducers of a million)."""
+    local = local_limits(2)
+    assert choose_reducers(2 * tuning.LOCAL_KEYS_PER_REDUCER, local) == (2, "one per worker")
+    reducers, reason = choose_reducers(10_000_000, local)
+    assert reducers == 10 and "5 per worker" in reason
+    assert choose_reducers(10_000_001, local)[0] == 12  # rounds up, a multiple of the workers
+
+
+@pytest.mark.unit
+def test_a_log_of_new_keys_is_cut_so_a_map_task_combines_at_most_a_million() -> None:
+    """A sample whose second half finds a new key every 9 bytes (unique
+    tokens): 64 MiB would hold about 7 million keys, so the chunk shrinks to
+    about what holds MAP_TASK_KEYS; a log of repeating keys keeps its chunk."""
+    fresh = SampleStats(
+        bytes=1_000_000, lines=10_000, keys=111_111, keys_first_half=55_555, singletons=111_111
+    )
+    chunk, reason = tuning._fewer_keys_a_task(64 * MiB, "local", fresh, local_limits(2), GB)
+    # the whole MiB at or just past a million keys
+    assert fresh.keys_in(chunk - MiB) <= tuning.MAP_TASK_KEYS < fresh.keys_in(64 * MiB)
+    assert "at most 1,000,000 a map task" in reason
+    repeating = SampleStats(bytes=1_000_000, lines=10_000, keys=500, keys_first_half=500)
+    assert tuning._fewer_keys_a_task(64 * MiB, "kept", repeating, local_limits(2), GB) == (
+        64 * MiB,
+        "kept",
+    )

@@ -39,7 +39,7 @@ from typing import Any
 
 from logmr import config
 from logmr.config import Settings
-from logmr.limits import ACCOUNT_CONCURRENCY, INLINE_MAP_CONCURRENCY
+from logmr.limits import ACCOUNT_CONCURRENCY, INLINE_MAP_CONCURRENCY, MAX_MAP_TASKS
 from logmr.limits import MB_PER_VCPU as LAMBDA_MB_PER_VCPU
 from logmr.plan.sample import SampleStats, choose_salted_keys
 from logmr.workflow.names import FUNCTION_SIZES
@@ -56,8 +56,14 @@ TARGET_MAP_TASK_S = 60.0
 #: a map task never plans to use more than this share of the function timeout
 TIMEOUT_SHARE = 0.25
 MIN_CHUNK_BYTES = 64 * MiB
-MAX_MAP_TASKS = 10_000
 KEYS_PER_REDUCER = 100_000
+#: distinct keys a map task plans to combine at most (its combining table
+#: lives for the task: about 150-250 MB of Python objects at this size), so
+#: a log of mostly new keys (ids, tokens) is cut in smaller ranges
+MAP_TASK_KEYS = 1_000_000
+#: keys a reducer on one machine merges at most: past ``workers`` times this
+#: many, the reducers are a larger multiple of the workers
+LOCAL_KEYS_PER_REDUCER = 1_000_000
 #: one reducer's result writes: 25-item BatchWriteItem calls of about 10 ms
 DYNAMODB_ITEMS_PER_S = 2_500.0
 #: the Reduce state is an inline Map (40 iterations at a time): one wave
@@ -165,7 +171,13 @@ def choose_chunk_size(total_bytes: int, limits: Limits) -> tuple[int, str]:
 
 def choose_reducers(expected_keys: int, limits: Limits) -> tuple[int, str]:
     if limits.target == "local":
-        return limits.workers, "one per worker"
+        rounds = math.ceil(expected_keys / (limits.workers * LOCAL_KEYS_PER_REDUCER))
+        if rounds <= 1:
+            return limits.workers, "one per worker"
+        return limits.workers * rounds, (
+            f"{expected_keys:,} keys: at most {LOCAL_KEYS_PER_REDUCER:,} a reducer,"
+            f" {rounds} per worker"
+        )
     reducers = min(max(math.ceil(expected_keys / KEYS_PER_REDUCER), 1), MAX_REDUCERS)
     return reducers, f"{expected_keys:,} expected keys / {KEYS_PER_REDUCER:,} per reducer"
 
@@ -197,6 +209,9 @@ def tune(
         reasons["chunk_size"] = "given"
     else:
         chunk_size, reasons["chunk_size"] = choose_chunk_size(total_bytes, limits)
+        chunk_size, reasons["chunk_size"] = _fewer_keys_a_task(
+            chunk_size, reasons["chunk_size"], sample, limits, total_bytes
+        )
     expected_keys, keys_high = sample.keys_range(total_bytes)
     if reducers:
         reasons["reducers"] = "given"
@@ -225,6 +240,29 @@ def tune(
         salted_keys=list(salted_keys),
         largest_load_share=round(sample.largest_load_share(reducers), 4),
         reasons=reasons,
+    )
+
+
+def _fewer_keys_a_task(
+    chunk: int, reason: str, sample: SampleStats, limits: Limits, total_bytes: int
+) -> tuple[int, str]:
+    """``chunk``, or a smaller one when the sample finds new keys so fast that
+    a map task would combine more than ``MAP_TASK_KEYS`` (its memory); never
+    below the target's smallest chunk (on Lambda: ``MIN_CHUNK_BYTES``, and
+    what keeps the tasks within ``MAX_MAP_TASKS``)."""
+    keys = sample.keys_in(chunk)
+    if keys <= MAP_TASK_KEYS:
+        return chunk, reason
+    if limits.target == "local":
+        floor = LOCAL_MIN_CHUNK_BYTES
+    else:
+        floor = max(
+            min(MIN_CHUNK_BYTES, limits.max_chunk_bytes),
+            _round_mib(math.ceil(total_bytes / MAX_MAP_TASKS)),
+        )
+    smaller = max(_round_mib(chunk * MAP_TASK_KEYS / keys), floor)
+    return min(smaller, chunk), (
+        f"about {keys:,} new keys in {chunk // MiB} MiB: at most {MAP_TASK_KEYS:,} a map task"
     )
 
 
