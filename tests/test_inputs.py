@@ -9,6 +9,7 @@ import gzip
 import lzma
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import zstandard
@@ -19,6 +20,7 @@ from logmr.errors import (
     CorruptInputError,
     EmptyInputError,
     InputNotFoundError,
+    InputUnreadableError,
     UnsupportedInputError,
 )
 from logmr.inputs.source import (
@@ -289,3 +291,40 @@ def test_a_spread_sample_stays_in_its_bounds(
     lines = text.splitlines()
     assert all(re.fullmatch(rb"line \d{7} of a log in time order", line) for line in lines)
     assert len(set(lines)) == len(lines)
+
+
+@pytest.mark.unit
+def test_a_folder_with_an_unreadable_sub_folder_is_refused_not_half_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sub-folder that cannot be listed (as ``chmod 000`` makes it for a
+    user other than root; the denial is emulated here, tests run as root)."""
+    import os
+
+    write(tmp_path / "logs" / "a.log", b"x\n")
+    write(tmp_path / "logs" / "locked" / "b.log", b"y\n")
+    real = os.scandir
+
+    def scandir(path: Any = ".") -> Any:
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with pytest.raises(InputUnreadableError, match=r"locked cannot be read \(Permission denied\)"):
+        LocalInputSource().list_inputs([str(tmp_path / "logs")])
+
+
+@pytest.mark.unit
+def test_an_unreadable_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path / "secret.log", b"x\n")
+    real = Path.open
+
+    def opened(self: Path, *args: Any, **kwargs: Any) -> Any:
+        if self.name == "secret.log":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", opened)
+    with pytest.raises(InputUnreadableError, match=r"secret.log cannot be read"):
+        LocalInputSource().list_inputs([str(path)])

@@ -59,6 +59,10 @@ class CorruptInputError(PermanentError):
     """A compressed input that cannot be decompressed (truncated or not compressed)."""
 
 
+class InputUnreadableError(PermanentError):
+    """An input (or a folder under one) exists but cannot be read."""
+
+
 class UnsupportedInputError(PermanentError):
     """An input in a compression or text encoding logmr does not read (named)."""
 

@@ -12,6 +12,7 @@ import bz2
 import gzip
 import io
 import lzma
+import os
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from logmr.errors import (
     CorruptInputError,
     EmptyInputError,
     InputNotFoundError,
+    InputUnreadableError,
     UnsupportedInputError,
 )
 
@@ -80,16 +82,16 @@ class InputSource(Protocol):
 
 
 class LocalInputSource:
-    """Files and folders on this machine (a folder means every file under it)."""
+    """Files and folders on this machine (a folder means every file under it,
+    hidden files left out). A file or folder that cannot be read is an
+    ``InputUnreadableError``: a job never counts part of a folder quietly."""
 
     def list_inputs(self, uris: Iterable[str]) -> list[InputObject]:
         found: list[InputObject] = []
         for uri in uris:
             path = Path(uri)
             if path.is_dir():
-                files = sorted(
-                    p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
-                )
+                files = _files_under(path)
                 if not files:
                     raise EmptyInputError(f"no files under {uri}")
             elif path.is_file():
@@ -97,8 +99,11 @@ class LocalInputSource:
             else:
                 raise InputNotFoundError(f"no such file or folder: {uri}")
             for file in files:
-                with file.open("rb") as handle:
-                    head = handle.read(MAGIC_BYTES)
+                try:
+                    with file.open("rb") as handle:
+                        head = handle.read(MAGIC_BYTES)
+                except PermissionError as exc:
+                    raise _unreadable(file, exc) from None
                 kind = compression_of(head, str(file))
                 found.append(InputObject(str(file.resolve()), file.stat().st_size, kind))
         return found
@@ -110,6 +115,28 @@ class LocalInputSource:
             raise InputNotFoundError(f"input vanished before it was read: {uri}") from exc
         handle.seek(offset)
         return handle
+
+
+def _files_under(folder: Path) -> list[Path]:
+    """Every file under ``folder`` but hidden ones, sorted; a sub-folder it
+    cannot list raises (``os.walk`` would skip it)."""
+
+    def refuse(exc: OSError) -> None:
+        raise _unreadable(Path(exc.filename or folder), exc)
+
+    return sorted(
+        Path(root) / name
+        for root, _, names in os.walk(folder, onerror=refuse)
+        for name in names
+        if not name.startswith(".") and (Path(root) / name).is_file()
+    )
+
+
+def _unreadable(path: Path, exc: OSError) -> InputUnreadableError:
+    return InputUnreadableError(
+        f"{path} cannot be read ({exc.strerror or exc}): the job would miss what it holds;"
+        " give readable inputs"
+    )
 
 
 class _Decompressed(io.RawIOBase):
