@@ -9,6 +9,7 @@ never against logmr itself. docs/bad-input.md is the table of this file.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import random
@@ -32,7 +33,7 @@ from logmr.aws.s3 import S3InputSource
 from logmr.cli import main
 from logmr.config import MAX_SAMPLES, SAMPLE_LINE_BYTES, Settings
 from logmr.devtools.generate import generate
-from logmr.errors import InputNotFoundError, InvalidParameterError
+from logmr.errors import InputChangedError, InputNotFoundError, InvalidParameterError
 from logmr.inputs.source import LocalInputSource
 from logmr.jobs import Job, load_job
 from logmr.jobs.params import UserRegex
@@ -816,6 +817,87 @@ def test_s3_object_deleted_after_plan_is_input_not_found() -> None:
     s3.delete_object(Bucket=AWS_BUCKET, Key="incoming/gone.log")
     task = MapTask.from_dict(backends.objects.get_json(manifest_key(spec.job_id))["map_tasks"][0])
     with pytest.raises(InputNotFoundError, match="input vanished before it was read"):
+        tasks.map_task(JobSpec.from_dict(planned["spec"]), task, backends)
+
+
+def _planned_local(
+    tmp_path: Path, name: str, data: bytes
+) -> tuple[Path, Backends, JobSpec, list[MapTask]]:
+    """A word_count job planned over one local file in 4 KB ranges."""
+    path = write(tmp_path, name, data)
+    backends = embedded_backends(Settings.load(home=tmp_path / "home"))
+    request = {"job_id": name.replace(".", "-"), "job": "word_count", "inputs": [str(path)]}
+    planned = tasks.plan(JobSpec.from_dict({**request, "chunk_size": 4096}), backends)
+    items = backends.objects.get_json(manifest_key(planned["job_id"]))["map_tasks"]
+    return path, backends, JobSpec.from_dict(planned["spec"]), [MapTask.from_dict(t) for t in items]
+
+
+@pytest.mark.functional
+@pytest.mark.parametrize("when", ["before", "during"])
+def test_a_log_truncated_after_plan_is_input_changed(tmp_path: Path, when: str) -> None:
+    """logrotate's copytruncate between Plan and Map, or while a map task
+    reads: InputChangedError naming it, never a count of what was left."""
+    data = access_lines(300, seed=21)
+    path, backends, spec, map_tasks = _planned_local(tmp_path, "rotated.log", data)
+    if when == "before":
+        path.write_bytes(data[:1000])
+        opened = backends.inputs
+    else:
+
+        class TruncatedWhileRead:
+            """The inputs, the file truncated as soon as a task has opened it."""
+
+            def open_at(self, uri: str, offset: int, *rest: Any, **named: Any) -> Any:
+                stream = backends.inputs.open_at(uri, offset, *rest, **named)
+                path.write_bytes(data[:1000])
+                return stream
+
+            def verify(self, uri: str, version: str) -> None:
+                backends.inputs.verify(uri, version)
+
+        opened = TruncatedWhileRead()  # type: ignore[assignment]
+    task = map_tasks[-1]
+    with pytest.raises(InputChangedError, match=r"rotated\.log shrank from [\d,]+ to 1,000 bytes"):
+        tasks.map_task(spec, task, dataclasses.replace(backends, inputs=opened))
+
+
+@pytest.mark.functional
+def test_a_log_replaced_after_plan_is_input_changed_one_appended_to_is_read_as_planned(
+    tmp_path: Path,
+) -> None:
+    data = access_lines(300, seed=22)
+    path, backends, spec, map_tasks = _planned_local(tmp_path, "live.log", data)
+    with path.open("ab") as log:  # a live log, written on: the planned bytes are read
+        log.write(b"appended after plan\n" * 50)
+    for task in map_tasks:
+        tasks.map_task(spec, task, backends)
+    reduced = JobSpec.from_dict(tasks.plan_reduce(spec, len(map_tasks), backends)["spec"])
+    for partition in range(reduced.reducers):
+        tasks.reduce_task(reduced, partition, len(map_tasks), backends)
+    tasks.finalize(reduced, len(map_tasks), backends)
+    assert dict(backends.job_results().iter_results(spec.job_id)) == ref_words(data)
+    path.rename(path.with_name("live.log.1"))  # rotated: another file under the name
+    path.write_bytes(data)
+    with pytest.raises(
+        InputChangedError, match=r"live\.log was replaced since the job was planned"
+    ):
+        tasks.map_task(spec, map_tasks[0], backends)
+
+
+@pytest.mark.functional
+@mock_aws
+def test_an_s3_object_overwritten_after_plan_is_input_changed() -> None:
+    """The map task's GET carries If-Match with the ETag Plan listed."""
+    s3 = create_account()
+    key = "incoming/over.log"
+    s3.put_object(Bucket=AWS_BUCKET, Key=key, Body=access_lines(100, seed=23))
+    backends = aws_backends(Settings(bucket=AWS_BUCKET))
+    spec = aws_spec("status_codes", [f"s3://{AWS_BUCKET}/{key}"], {})
+    planned = tasks.plan(spec, backends)
+    s3.put_object(Bucket=AWS_BUCKET, Key=key, Body=access_lines(100, seed=24))
+    task = MapTask.from_dict(backends.objects.get_json(manifest_key(spec.job_id))["map_tasks"][0])
+    assert task.version.startswith('"')  # the ETag
+    with pytest.raises(InputChangedError, match=r"over\.log was overwritten since the job was"):
         tasks.map_task(JobSpec.from_dict(planned["spec"]), task, backends)
 
 

@@ -11,7 +11,7 @@ import pytest
 from moto import mock_aws
 
 from aws_support import create_account, upload
-from conftest import EVENTS
+from conftest import AWS_BUCKET, EVENTS
 from helpers import run_inline
 from logmr.devtools.generate import generate
 from logmr.engine.context import LocalContext
@@ -49,8 +49,13 @@ def test_the_handlers_one_after_another(aws_handler_env: None, access_log: Path)
     assert len(planned["map_tasks"]) == planned["map_task_count"] == 1
 
     sample_map = event("map")
-    assert planned["map_tasks"][0] == {**sample_map["task"], "end": access_log.stat().st_size}
-    mapped = map_handler.handler({**sample_map, "spec": planned["spec"]}, context("Map"))
+    # the version is the object's ETag, which the map task's GET must match (If-Match)
+    etag = s3.head_object(Bucket=AWS_BUCKET, Key="incoming/access/access.log")["ETag"]
+    task = {**sample_map["task"], "version": etag}
+    assert planned["map_tasks"][0] == {**task, "end": access_log.stat().st_size}
+    mapped = map_handler.handler(
+        {**sample_map, "spec": planned["spec"], "task": task}, context("Map")
+    )
     assert mapped["counters"]["lines"] == 5000
     reducing = plan_reduce.handler(
         {**event("plan_reduce"), "spec": planned["spec"]}, context("PlanReduce")

@@ -222,6 +222,7 @@ def test_part_files_stream_merged_in_key_order_a_row_group_at_a_time(
 @pytest.mark.unit
 def test_duckdb_reads_a_part_file_as_it_is(tmp_path: Path) -> None:
     import duckdb  # a dev dependency: the query engine users read part files with
+
     rows = [(f"/p{i}", {"count": i, "bytes": 10 * i, "p50": i / 2}) for i in range(50)]
     path = tmp_path / "part-00000.parquet"
     path.write_bytes(parts.part_file(rows)[0])

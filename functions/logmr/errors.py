@@ -59,6 +59,11 @@ class CorruptInputError(PermanentError):
     """A compressed input that cannot be decompressed (truncated or not compressed)."""
 
 
+class InputChangedError(PermanentError):
+    """An input changed between Plan and a read: replaced, truncated, or
+    (on S3) overwritten; counting it would mix two versions."""
+
+
 class InputUnreadableError(PermanentError):
     """An input (or a folder under one) exists but cannot be read."""
 

@@ -157,6 +157,8 @@ class MapTask:
     start: int
     end: int | None
     compression: str | None = None
+    #: the object's version Plan listed (``InputObject.version``): checked by the reads
+    version: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -170,6 +172,7 @@ class MapTask:
                 start=int(data["start"]),
                 end=None if data.get("end") is None else int(data["end"]),
                 compression=data.get("compression"),
+                version=str(data.get("version") or ""),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidParameterError(f"malformed map task: {exc!r}") from None

@@ -22,7 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from logmr import limits
 from logmr.aws.clients import Clients, UsesClient
 from logmr.aws.errors import classify, error_code, translate
-from logmr.errors import InputNotFoundError, InvalidParameterError
+from logmr.errors import InputChangedError, InputNotFoundError, InvalidParameterError
 from logmr.inputs.source import MAGIC_BYTES, InputObject, compression_of
 from logmr.storage.base import ObjectStore
 
@@ -325,11 +325,16 @@ class S3InputSource(UsesClient):
             raise translate(exc, what) from exc
         except BotoCoreError as exc:
             raise translate(exc, what) from exc
-        return InputObject(uri, size, compression_of(_read_body(response, what), uri))
+        kind = compression_of(_read_body(response, what), uri)
+        return InputObject(uri, size, kind, str(response.get("ETag") or ""))
 
-    def open_at(self, uri: str, offset: int, length: int | None = None) -> BinaryIO:
+    def open_at(
+        self, uri: str, offset: int, length: int | None = None, version: str = ""
+    ) -> BinaryIO:
         """A stream of the object from ``offset`` to its end (``Range:
-        bytes=offset-``), or of ``length`` bytes (``bytes=offset-last``).
+        bytes=offset-``), or of ``length`` bytes (``bytes=offset-last``);
+        ``version``: the ETag it must still have (``If-Match``: one GET reads
+        one version, and another is ``InputChangedError``).
 
         An offset at or past the end gives an empty stream.
         """
@@ -341,9 +346,16 @@ class S3InputSource(UsesClient):
             kwargs["Range"] = f"bytes={offset}-{offset + max(length, 1) - 1}"
         elif offset:
             kwargs["Range"] = f"bytes={offset}-"
+        if version:
+            kwargs["IfMatch"] = version
         try:
             response = self.client.get_object(**kwargs)
         except ClientError as exc:
+            if error_code(exc)[0] == "PreconditionFailed":
+                raise InputChangedError(
+                    f"{uri} was overwritten since the job was planned (its ETag is no"
+                    f" longer {version}): run the job again"
+                ) from None
             if _is_invalid_range(exc):
                 return cast(BinaryIO, io.BytesIO(b""))
             error = translate(exc, f"get {uri} from byte {offset}")
@@ -353,3 +365,6 @@ class S3InputSource(UsesClient):
         except BotoCoreError as exc:
             raise translate(exc, f"get {uri} from byte {offset}") from exc
         return cast(BinaryIO, S3Stream(response["Body"], uri))
+
+    def verify(self, uri: str, version: str) -> None:
+        """Nothing: ``open_at``'s If-Match made the one GET read ``version``."""

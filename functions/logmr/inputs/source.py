@@ -15,13 +15,14 @@ import lzma
 import os
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from logmr.errors import (
     CorruptInputError,
     EmptyInputError,
+    InputChangedError,
     InputNotFoundError,
     InputUnreadableError,
     UnsupportedInputError,
@@ -70,14 +71,26 @@ class InputObject:
     uri: str
     size: int
     compression: str | None = None
+    #: which version of the object was listed (``""``: not known): a local
+    #: file's device, inode and size; an S3 object's ETag. Map tasks carry it,
+    #: and every read checks it (``InputChangedError``); not part of equality
+    version: str = field(default="", compare=False)
 
 
 class InputSource(Protocol):
     def list_inputs(self, uris: Iterable[str]) -> list[InputObject]: ...
 
-    def open_at(self, uri: str, offset: int, length: int | None = None) -> BinaryIO:
+    def open_at(
+        self, uri: str, offset: int, length: int | None = None, version: str = ""
+    ) -> BinaryIO:
         """A stream from byte ``offset``: to the end, or at least ``length``
-        bytes (the caller reads no more; S3 then asks for just that range)."""
+        bytes (the caller reads no more; S3 then asks for just that range);
+        ``InputChangedError`` when the object is no longer ``version``."""
+        ...
+
+    def verify(self, uri: str, version: str) -> None:
+        """``InputChangedError`` when the object is no longer ``version``
+        (after a read: a local file can change while it is read)."""
         ...
 
 
@@ -105,16 +118,55 @@ class LocalInputSource:
                 except PermissionError as exc:
                     raise _unreadable(file, exc) from None
                 kind = compression_of(head, str(file))
-                found.append(InputObject(str(file.resolve()), file.stat().st_size, kind))
+                stat = file.stat()
+                found.append(InputObject(str(file.resolve()), stat.st_size, kind, _identity(stat)))
         return found
 
-    def open_at(self, uri: str, offset: int, length: int | None = None) -> BinaryIO:
+    def open_at(
+        self, uri: str, offset: int, length: int | None = None, version: str = ""
+    ) -> BinaryIO:
         try:
             handle = open(uri, "rb")  # noqa: SIM115 - the caller closes it
         except FileNotFoundError as exc:
             raise InputNotFoundError(f"input vanished before it was read: {uri}") from exc
+        try:
+            _check_identity(uri, version, os.fstat(handle.fileno()))
+        except InputChangedError:
+            handle.close()
+            raise
         handle.seek(offset)
         return handle
+
+    def verify(self, uri: str, version: str) -> None:
+        try:
+            stat = os.stat(uri)
+        except FileNotFoundError as exc:
+            raise InputChangedError(f"{uri} was removed while the job read it") from exc
+        _check_identity(uri, version, stat)
+
+
+def _identity(stat: os.stat_result) -> str:
+    """A local file's version: its device, inode and size."""
+    return f"{stat.st_dev}:{stat.st_ino}:{stat.st_size}"
+
+
+def _check_identity(uri: str, version: str, stat: os.stat_result) -> None:
+    """The file is still the one planned (same device and inode) and holds
+    every byte planned (no shorter). A file that grew (a live log appended
+    to) is the same file: the job reads the bytes planned."""
+    if not version:
+        return
+    device, inode, size = (int(part) for part in version.split(":"))
+    if (stat.st_dev, stat.st_ino) != (device, inode):
+        raise InputChangedError(
+            f"{uri} was replaced since the job was planned (another file has its name,"
+            " as after a log rotation): run the job again"
+        )
+    if stat.st_size < size:
+        raise InputChangedError(
+            f"{uri} shrank from {size:,} to {stat.st_size:,} bytes since the job was planned"
+            " (truncated, as logrotate's copytruncate does): run the job again"
+        )
 
 
 def _files_under(folder: Path) -> list[Path]:

@@ -20,10 +20,11 @@ def cut(objects: Iterable[InputObject], chunk_size: int) -> list[MapTask]:
         if obj.size == 0:
             continue
         if obj.compression is not None:
-            tasks.append(MapTask(len(tasks), obj.uri, 0, None, obj.compression))
+            tasks.append(MapTask(len(tasks), obj.uri, 0, None, obj.compression, obj.version))
             continue
         for start in range(0, obj.size, chunk_size):
-            tasks.append(MapTask(len(tasks), obj.uri, start, min(start + chunk_size, obj.size)))
+            end = min(start + chunk_size, obj.size)
+            tasks.append(MapTask(len(tasks), obj.uri, start, end, None, obj.version))
     return tasks
 
 

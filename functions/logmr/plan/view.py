@@ -43,13 +43,18 @@ class AssumedInputs:
             for i, size in enumerate(sizes)
         ]
 
-    def open_at(self, uri: str, offset: int, length: int | None = None) -> BinaryIO:
+    def open_at(
+        self, uri: str, offset: int, length: int | None = None, version: str = ""
+    ) -> BinaryIO:
         """A synthetic object (``<first uri>~<i>``) reads as the real first
         object, at the offset wrapped to its size: content like the inputs'."""
         real, _, synthetic = uri.rpartition("~")
         if self._first is None or not synthetic.isdigit() or real != self._first.uri:
-            return self.inner.open_at(uri, offset, length)
+            return self.inner.open_at(uri, offset, length, version)
         return self.inner.open_at(real, offset % max(self._first.size, 1), length)
+
+    def verify(self, uri: str, version: str) -> None:
+        """Nothing is read but the sample: nothing to verify."""
 
 
 def plan_report(

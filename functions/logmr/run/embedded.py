@@ -39,8 +39,13 @@ class LocalOrS3Inputs:
             found += self._source(uri).list_inputs([uri])
         return found
 
-    def open_at(self, uri: str, offset: int, length: int | None = None) -> BinaryIO:
-        return self._source(uri).open_at(uri, offset, length)
+    def open_at(
+        self, uri: str, offset: int, length: int | None = None, version: str = ""
+    ) -> BinaryIO:
+        return self._source(uri).open_at(uri, offset, length, version)
+
+    def verify(self, uri: str, version: str) -> None:
+        self._source(uri).verify(uri, version)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"local": self.local, "_s3": None}

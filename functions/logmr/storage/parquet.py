@@ -60,6 +60,8 @@ VERSION = 1
 MAX_FIELDS = 64
 #: a row group's Arrow memory, about (a reader holds one at a time)
 ROW_GROUP_BYTES = 1024 * 1024
+#: the least a read of a part file in a store asks for (the footer's 64 KiB)
+READ_AHEAD_BYTES = 64 * 1024
 #: the codec of every column chunk
 COMPRESSION = "zstd"
 #: rows decoded into Python values at a time
@@ -268,13 +270,18 @@ def encode(rows: Sequence[Pair]) -> bytes:
 def iter_rows(source: Any, name: str) -> Iterator[Pair]:
     """The pairs of a part file (a file object, or anything ``pq.ParquetFile``
     opens), in the file's order, one row group at a time."""
+    if isinstance(source, io.RawIOBase):  # a store's ranged reads: a row group a GET
+        source = io.BufferedReader(source, buffer_size=max(ROW_GROUP_BYTES, READ_AHEAD_BYTES))
     try:
-        parquet = pq.ParquetFile(source)
+        # no pre-buffering and no pool threads: Arrow's threads calling into a
+        # Python file, or alive when the process exits, abort it ("terminate
+        # called without an active exception", apache/arrow#34314, #45017)
+        parquet = pq.ParquetFile(source, pre_buffer=False)
     except (pa.ArrowInvalid, OSError) as exc:
         raise CorruptPartError(f"{name}: not a Parquet part file ({exc})") from None
     layout = Layout.from_metadata(parquet.schema_arrow.metadata, name)
     for group in range(parquet.num_row_groups):
-        for batch in parquet.read_row_group(group).to_batches(BATCH_ROWS):
+        for batch in parquet.read_row_group(group, use_threads=False).to_batches(BATCH_ROWS):
             yield from _pairs(batch, layout)
 
 

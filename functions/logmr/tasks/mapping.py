@@ -26,11 +26,13 @@ def map_task(spec: JobSpec, task: MapTask, backends: Backends) -> dict[str, Any]
     job, fmt = prepare(spec)
     objects = CountingStore(backends.objects)
     side = MapSide(job, fmt, SAMPLES_PER_TASK, sample_origin=f"{task.uri}@{task.start}")
-    raw = backends.inputs.open_at(task.uri, max(task.start - 1, 0))  # one ranged GET on S3
+    # one ranged GET on S3, of the version Plan listed (If-Match)
+    raw = backends.inputs.open_at(task.uri, max(task.start - 1, 0), version=task.version)
     with decompressing(raw, task.compression, task.uri) as stream:
         for text in iter_range_texts(stream, task.start, task.end):
             side.feed_text(text)
             del text  # one 8 MiB text alive at a time: the allocator reuses it in place
+    backends.inputs.verify(task.uri, task.version)  # a local file may change as it is read
     side.combine()
     parts = side.partitions(spec.buckets, frozenset(spec.salted_keys), task.task)
     keys = keys_sketch(parts)
