@@ -1053,3 +1053,19 @@ def test_xz_is_read_and_what_logmr_cannot_read_is_named(
     assert err.startswith(f"logmr: error: UnsupportedInputError: {wide} is UTF-16 text")
     lz4 = write(tmp_path, "a.log.lz4", b"\x04\x22\x4d\x18" + bytes(100))
     assert "is an lz4 frame" in run_error(capsys, str(lz4), "--job", "word_count")
+
+
+@pytest.mark.functional
+def test_a_cut_task_summary_is_corrupt_job_data_naming_it(tmp_path: Path) -> None:
+    """A map summary cut short after Map: the next task that reads it fails
+    with CorruptJobDataError naming the object, not a bare JSONDecodeError."""
+    from logmr import layout
+    from logmr.errors import CorruptJobDataError
+
+    _, backends, spec, map_tasks = _planned_local(tmp_path, "cut.log", access_lines(200, seed=25))
+    for task in map_tasks:
+        tasks.map_task(spec, task, backends)
+    key = layout.map_summary_key(spec.job_id, 0)
+    backends.objects.put(key, backends.objects.get(key)[:-7])
+    with pytest.raises(CorruptJobDataError, match=re.escape(key) + r": not the JSON a task wrote"):
+        tasks.plan_reduce(spec, len(map_tasks), backends)

@@ -55,6 +55,11 @@ class CorruptPartError(PermanentError):
     """A part file that is not a Parquet file with logmr's column map, or not its version."""
 
 
+class CorruptJobDataError(PermanentError):
+    """A job data object (a task summary, the manifest) that is not what a
+    task wrote: cut short or overwritten."""
+
+
 class CorruptInputError(PermanentError):
     """A compressed input that cannot be decompressed (truncated or not compressed)."""
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from logmr.errors import JobNotFoundError
+from logmr.errors import CorruptJobDataError, JobNotFoundError
 from logmr.jobs.base import sort_value
 from logmr.mapreduce import shuffle
 
@@ -48,7 +48,15 @@ class ObjectStore(abc.ABC):
         self.put(key, json.dumps(value, separators=(",", ":")).encode())
 
     def get_json(self, key: str) -> Any:
-        return json.loads(self.get(key))
+        """A JSON object logmr wrote (a summary, the manifest); one that does
+        not parse (cut short, overwritten) is ``CorruptJobDataError`` naming it."""
+        data = self.get(key)
+        try:
+            return json.loads(data)
+        except ValueError as exc:
+            raise CorruptJobDataError(
+                f"{self.location(key)}: not the JSON a task wrote ({exc}; {len(data)} bytes)"
+            ) from None
 
     def open(self, key: str) -> RangeReader:
         """A seekable binary file over ``key``: each read is a ranged GET."""
