@@ -659,10 +659,8 @@ def test_sigterm_stops_the_workers_and_records_the_job_aborted(tmp_path: Path) -
     the job is FAILED (``Aborted``), its workers are gone, and nothing holds
     its stdout (``logmr run ... | wc -c`` ends: ``communicate`` returns only
     at end of file). The timeouts guard against a hang; nothing is timed."""
-    import signal
     import subprocess
     import sys
-    import time
 
     from conftest import REPO
 
@@ -671,13 +669,25 @@ def test_sigterm_stops_the_workers_and_records_the_job_aborted(tmp_path: Path) -
         generate(out, fmt="apache_combined", lines=150_000, seed=8)
     home = tmp_path / "home"
     argv = ["run", str(log), "--job", "word_count", "--workers", "2", "--chunk-size", "256KB"]
-    script = "import sys; from logmr.cli import main; sys.exit(main(sys.argv[1:]))"
-    process = subprocess.Popen(
-        [sys.executable, "-c", script, *argv, "--job-id", "termed", "--home", str(home)],
+    process = subprocess.Popen(  # as the logmr command runs
+        [sys.executable, "-m", "logmr.cli", *argv, "--job-id", "termed", "--home", str(home)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=REPO,
     )
+    try:
+        _stop_mid_job(process, home)
+    finally:  # whatever happened, nothing of it outlives the test
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def _stop_mid_job(process: Any, home: Path) -> None:
+    """Wait until the job is under way, send SIGTERM, check what it left."""
+    import signal
+    import time
+
     results = embedded_backends(Settings.load(home=home)).results
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
@@ -688,7 +698,7 @@ def test_sigterm_stops_the_workers_and_records_the_job_aborted(tmp_path: Path) -
         time.sleep(0.05)
     assert process.poll() is None, "the job ended before it could be stopped"
     process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=120)
+    _, err = process.communicate(timeout=120)  # at end of file: nothing holds its pipes
     assert process.returncode == 128 + signal.SIGTERM, err.decode()
     assert err.decode().endswith("logmr: terminated\n") and b"Traceback" not in err, err
     record = results.get_job("termed")

@@ -19,8 +19,6 @@ from __future__ import annotations
 import contextlib
 import json
 import multiprocessing
-import os
-import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -61,6 +59,7 @@ class WorkerPool:
         self.workers = workers
         self._initargs = (env, log_dir, sorted(set(handlers)))
         self._lock = threading.Lock()
+        self._closed = False
         self._executor = self._start()
         #: pools replaced after a worker died
         self.replaced = 0
@@ -95,9 +94,12 @@ class WorkerPool:
         """The invocation's (ok, payload); ``FutureTimeout`` after ``timeout`` seconds."""
         executor = self._executor
         try:
+            if self._closed:
+                raise BrokenProcessPool("the worker pool was closed")
             return executor.submit(worker.invoke, handler, name, event).result(timeout)
-        except BrokenProcessPool as exc:
-            self._replace(executor)
+        except (BrokenProcessPool, RuntimeError) as exc:  # RuntimeError: submit after shutdown
+            if not self._closed:
+                self._replace(executor)
             return False, worker.error_payload(
                 TransientError(f"the worker process running {name} died ({exc}); retry")
             )
@@ -113,10 +115,16 @@ class WorkerPool:
 
     def close(self, stop: bool = False) -> None:
         """Shut the workers down once their tasks end; ``stop``: kill them now."""
+        self._closed = True
         if stop:
-            for pid in self.pids():
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+            kill = getattr(self._executor, "kill_workers", None)  # Python 3.14
+            if kill is not None:
+                kill()
+            else:  # every worker process the executor started (``pids`` may miss one)
+                processes = getattr(self._executor, "_processes", None) or {}
+                for process in list(processes.values()):
+                    with contextlib.suppress(ProcessLookupError, ValueError):
+                        process.kill()
         self._executor.shutdown(wait=not stop, cancel_futures=True)
 
     def __enter__(self) -> WorkerPool:

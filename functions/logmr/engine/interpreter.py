@@ -336,6 +336,8 @@ class Interpreter:
         self.sleep = sleep
         self.jitter = jitter
         self.observer = observer
+        #: set when a run is interrupted: no iteration left behind retries
+        self._stopped = threading.Event()
 
     def run(self, data: Any, name: str, execution: Execution | None = None) -> Execution:
         """Run the definition on ``data`` as the execution ``name`` (or the
@@ -474,7 +476,7 @@ class Interpreter:
                 return self._map(name, state, data, context, execution)
             except StatesError as exc:
                 index, retrier = _matching_index(state.get("Retry", []), exc.error)
-                if retrier is None:
+                if retrier is None or self._stopped.is_set():
                     raise
                 done = attempts.get(index, 0)
                 if done >= retrier.get("MaxAttempts", 3):
@@ -574,15 +576,16 @@ class Interpreter:
             execution.record("MapIterationSucceeded", dict(iteration))
             self._observe(execution)
 
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"map-{name}") as pool:
-            futures: list[Future[None]] = [pool.submit(iterate, i) for i in range(len(items))]
-            try:
-                wait(futures, return_when=FIRST_EXCEPTION)
-            except BaseException:  # interrupted: only the running iterations end
-                stop.set()
-                for future in futures:
-                    future.cancel()
-                raise
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"map-{name}")
+        futures: list[Future[None]] = [pool.submit(iterate, i) for i in range(len(items))]
+        try:
+            wait(futures, return_when=FIRST_EXCEPTION)
+        except BaseException:  # interrupted: stop here; the running iterations end, unretried
+            stop.set()
+            self._stopped.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        with pool:  # the iterations end (or were cancelled) before the state does
             for future in futures:
                 if future.done() and future.exception() is not None:
                     stop.set()
