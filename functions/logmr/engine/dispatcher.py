@@ -92,10 +92,10 @@ class WorkerPool:
         self, handler: str, name: str, event: Any, timeout: float | None = None
     ) -> tuple[bool, str]:
         """The invocation's (ok, payload); ``FutureTimeout`` after ``timeout`` seconds."""
+        if self._closed:  # stopped: nothing more runs
+            return False, worker.error_payload(TransientError("the worker pool was closed"))
         executor = self._executor
         try:
-            if self._closed:
-                raise BrokenProcessPool("the worker pool was closed")
             return executor.submit(worker.invoke, handler, name, event).result(timeout)
         except (BrokenProcessPool, RuntimeError) as exc:  # RuntimeError: submit after shutdown
             if not self._closed:

@@ -58,9 +58,10 @@ def local_inputs(paths: Iterable[str]) -> list[str]:
     return [path if "://" in path else str(Path(path).resolve()) for path in paths]
 
 
-def is_builtin(job: str) -> bool:
-    """A catalogue job, not a user's ``module:Class`` (or dotted) one."""
-    return ":" not in job and "." not in job
+def names_a_module(job: str) -> bool:
+    """The job is named by its module (``module:Class`` or dotted), not from
+    the catalogue (``jobs.is_builtin`` looks the catalogue up)."""
+    return ":" in job or "." in job
 
 
 def validate(
@@ -81,7 +82,7 @@ def validate(
     if deployed:
         for uri in spec.inputs:
             check_s3_uri(uri)
-    if not deployed or is_builtin(spec.job):
+    if not deployed or not names_a_module(spec.job):
         check(spec)
     return spec
 
