@@ -114,7 +114,8 @@ def test_block_parser_accepts_exactly_the_reference(name: str, data: st.DataObje
     for field, group in PLAIN_GROUP[name].items():
         getter = fmt.getter(field)
         assert [getter(record) for record in records] == [m[group] for m in accepted]
-        assert fmt.values_in_text(text, field) == [m[group] for m in accepted]
+        lines = len(split_lines(text))
+        assert fmt.values_in_text(text, field) == ([m[group] for m in accepted], lines), field
     # a batch job's values (each distinct raw value converted once) are the getters'
     for field in ("bytes", "epoch", "local_time", "method", "path"):
         getter = fmt.getter(field)
@@ -122,8 +123,10 @@ def test_block_parser_accepts_exactly_the_reference(name: str, data: st.DataObje
     # a column job's columns (one findall, no match objects; or from the
     # records) are the getters' too, value by value and raw value by raw value
     fields = [*PLAIN_GROUP[name], "bytes", "epoch", "local_time", "method", "path"]
-    columns = fmt.columns_in_text(text, fields)
-    assert columns is not None
+    found = fmt.columns_in_text(text, fields)
+    assert found is not None
+    columns, lines = found
+    assert lines == len(split_lines(text))
     for field, column, from_records in zip(
         fields, columns, fmt.columns(records, fields), strict=True
     ):
@@ -174,12 +177,80 @@ def test_block_parsers_equal_their_line_parsers(name: str, data: st.DataObject) 
 def test_values_in_text_only_for_plain_fields() -> None:
     fmt = get_format("apache_combined")
     assert fmt.values_in_text(COMBINED + b"\n", "bytes") is None  # an int, not a group
-    assert fmt.values_in_text(COMBINED + b"\n", "status") == [b"200"]
+    assert fmt.values_in_text(COMBINED + b"\n", "status") == ([b"200"], 1)
     assert get_format("syslog").records_in_text(b"x\n") is None  # no block parser
     assert get_format("syslog").columns_in_text(b"x\n", ["host"]) is None
     assert fmt.columns_in_text(COMBINED + b"\n", ["status", "latency"]) is None  # no such group
-    status, size = fmt.columns_in_text(COMBINED + b"\n", ["status", "bytes"]) or []
-    assert (status.values(), size.values()) == ([b"200"], [int(COMBINED.split()[9])])
+    found = fmt.columns_in_text(COMBINED + b"\n", ["status", "bytes"])
+    assert found is not None
+    (status, size), lines = found
+    assert (status.values(), size.values(), lines) == ([b"200"], [int(COMBINED.split()[9])], 1)
+
+
+def _min_width(pattern: re.Pattern[bytes], group: int) -> int:
+    """The fewest bytes group number ``group`` of ``pattern`` can match,
+    from the standard library's own regex parser."""
+    from re import _parser  # CPython's sre parser: its getwidth is what re compiles with
+
+    def search(node: object) -> int | None:
+        if isinstance(node, _parser.SubPattern):
+            for op, arguments in node.data:
+                if op is _parser.SUBPATTERN and arguments[0] == group:
+                    return int(arguments[-1].getwidth()[0])
+                found = search(arguments)
+                if found is not None:
+                    return found
+        elif isinstance(node, (tuple, list)):
+            for item in node:
+                found = search(item)
+                if found is not None:
+                    return found
+        return None
+
+    width = search(_parser.parse(pattern.pattern, pattern.flags))
+    assert width is not None, f"no group {group}"
+    return width
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("name", sorted(VALID))
+def test_never_empty_groups_match_a_byte_at_least(name: str) -> None:
+    """A group named in ``_never_empty`` marks a record's row apart from a
+    malformed line's empty one (``RegexFormat._rows_in_text``): it must
+    match at least one byte; the groups that may match none are not in it."""
+    fmt = get_format(name)
+    pattern = fmt._block_pattern
+    assert pattern is not None and fmt._never_empty
+    for group_name, number in pattern.groupindex.items():
+        width = _min_width(pattern, number)
+        assert (group_name in fmt._never_empty) == (width > 0), (group_name, width)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    "text",
+    [
+        b"",
+        b"\n",
+        b"garbage\n",
+        b"\n\n" + COMBINED + b"\r\n\n",
+        COMBINED + b"\nx\n" + COMBINED + b"\n",
+    ],
+)
+def test_values_in_text_count_every_line_once(text: bytes) -> None:
+    """The lines a text-wide ``findall`` counts (records and malformed lines
+    in one pass, the malformed ones dropped) are the text's lines, empty ones
+    included, and its values the records'."""
+    fmt = get_format("apache_combined")
+    records = [found for line in split_lines(text) if (found := fmt.parse(line))]
+    values, lines = fmt.values_in_text(text, "status") or ([], -1)
+    assert (values, lines) == ([record["status"] for record in records], len(split_lines(text)))
+    found = fmt.columns_in_text(text, ["client", "referer"])
+    assert found is not None
+    (clients, referers), lines = found
+    assert lines == len(split_lines(text))
+    assert clients.raw == [record["client"] for record in records]
+    assert referers.raw == [record["referer"] for record in records]
 
 
 @pytest.mark.property

@@ -78,6 +78,8 @@ _COMBINED = _access(b"", combined=True, block=False)
 _VHOST = _access(_VHOST_PREFIX, combined=True, block=False)
 _PLAIN = frozenset({"client", "status"})
 _PLAIN_COMBINED = _PLAIN | {"referer", "user_agent"}
+#: the groups that hold at least one byte in every line the patterns accept
+_NEVER_EMPTY = frozenset({"vhost", "port", "client", "time", "status", "size"})
 
 
 def response_size(value: bytes) -> int | None:
@@ -145,6 +147,7 @@ class ApacheCommon(RegexFormat):
     _block_pattern = _access(b"", combined=False, block=True)
     _plain_fields = _PLAIN
     _derived = _DERIVED
+    _never_empty = _NEVER_EMPTY
     _getters: ClassVar[Mapping[str, Getter]] = _access_getters(combined=False)
 
 
@@ -156,6 +159,7 @@ class ApacheCombined(RegexFormat):
     _block_pattern = _access(b"", combined=True, block=True)
     _plain_fields = _PLAIN_COMBINED
     _derived = _DERIVED
+    _never_empty = _NEVER_EMPTY
     _getters: ClassVar[Mapping[str, Getter]] = _access_getters(combined=True)
 
 
@@ -167,6 +171,7 @@ class VhostCombined(RegexFormat):
     _block_pattern = _access(_VHOST_PREFIX, combined=True, block=True)
     _plain_fields = _PLAIN_COMBINED | {"vhost"}
     _derived = _DERIVED
+    _never_empty = _NEVER_EMPTY
     _getters: ClassVar[Mapping[str, Getter]] = {
         "vhost": itemgetter("vhost"),
         **_access_getters(combined=True),

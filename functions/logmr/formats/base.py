@@ -141,15 +141,19 @@ class Format(abc.ABC):
         sees lines); ``None``: this format has no block parser."""
         return None
 
-    def values_in_text(self, text: bytes, field: str) -> list[Any] | None:
+    def values_in_text(self, text: bytes, field: str) -> tuple[list[Any], int] | None:
         """``getter(field)`` of each record of ``records_in_text(text)``, without
-        making the records; ``None`` when the format cannot do that for ``field``."""
+        making the records, and the number of lines of ``text``; ``None`` when
+        the format cannot do that for ``field``."""
         return None
 
-    def columns_in_text(self, text: bytes, fields: Sequence[str]) -> list[Column] | None:
+    def columns_in_text(
+        self, text: bytes, fields: Sequence[str]
+    ) -> tuple[list[Column], int] | None:
         """``columns(records_in_text(text), fields)`` without making the records
-        (what a column job, ``Job.map_columns``, reads); ``None`` when the
-        format cannot do that for every one of ``fields``."""
+        (what a column job, ``Job.map_columns``, reads), and the number of
+        lines of ``text``; ``None`` when the format cannot do that for every
+        one of ``fields``."""
         return None
 
     def columns(self, records: list[Record], fields: Sequence[str]) -> list[Column]:
@@ -192,13 +196,17 @@ class RegexFormat(Format):
     Lines it does not match are the malformed ones. ``_plain_fields`` names the
     fields whose getter is exactly one always-matching named group of it (the
     group name is the field name): ``values_in_text`` extracts just that group
-    with ``findall``, no match objects at all.
+    with ``findall``, no match objects at all. ``_never_empty`` names the
+    groups that hold at least one byte in every record: a ``findall`` that
+    asks for one of them also matches each malformed line, as an empty row,
+    and so counts the text's lines in the same pass (``_rows_in_text``).
     """
 
     _pattern: ClassVar[re.Pattern[bytes]]
     _getters: ClassVar[Mapping[str, Getter]]
     _block_pattern: ClassVar[re.Pattern[bytes] | None] = None
     _plain_fields: ClassVar[frozenset[str]] = frozenset()
+    _never_empty: ClassVar[frozenset[str]] = frozenset()
     #: fields computed from one always-matching named group: field -> (group,
     #: conversion of the group's bytes), the same value as the field's getter.
     #: ``values`` converts each distinct group value of a batch once (times,
@@ -233,11 +241,11 @@ class RegexFormat(Format):
             return None
         return _gaps(self._block_pattern, text)
 
-    def values_in_text(self, text: bytes, field: str) -> list[bytes] | None:
+    def values_in_text(self, text: bytes, field: str) -> tuple[list[bytes], int] | None:
         if self._block_pattern is None or field not in self._plain_fields:
             return None
-        pattern, _ = _only_groups(self._block_pattern, frozenset({field}))
-        return pattern.findall(text)
+        rows, lines, _ = self._rows_in_text(text, frozenset({field}))
+        return rows, lines
 
     def columns(self, records: list[Any], fields: Sequence[str]) -> list[Column]:
         sources = self._column_sources(fields)
@@ -247,19 +255,46 @@ class RegexFormat(Format):
             Column(list(map(itemgetter(group), records)), convert) for group, convert in sources
         ]
 
-    def columns_in_text(self, text: bytes, fields: Sequence[str]) -> list[Column] | None:
+    def columns_in_text(
+        self, text: bytes, fields: Sequence[str]
+    ) -> tuple[list[Column], int] | None:
         """One ``findall`` of the block pattern with only the groups ``fields``
         need left capturing: tuples of raw values, no match objects."""
         sources = self._column_sources(fields)
         if self._block_pattern is None or sources is None:
             return None
-        pattern, order = _only_groups(self._block_pattern, frozenset(g for g, _ in sources))
-        rows = pattern.findall(text)
+        rows, lines, order = self._rows_in_text(text, frozenset(g for g, _ in sources))
         if len(order) == 1:
             raw = {order[0]: rows}
         else:
             raw = {group: list(map(itemgetter(i), rows)) for i, group in enumerate(order)}
-        return [Column(raw[group], convert) for group, convert in sources]
+        return [Column(raw[group], convert) for group, convert in sources], lines
+
+    def _rows_in_text(
+        self, text: bytes, groups: frozenset[str]
+    ) -> tuple[list[Any], int, tuple[str, ...]]:
+        """The records of ``text`` as ``findall`` rows of ``groups`` (a group's
+        bytes, or a tuple of them in the order given last), and the number of
+        lines of ``text``. With one of ``_never_empty`` among ``groups``, the
+        ``findall`` also matches each malformed line, as an empty row: its
+        rows are then the lines, and the empty ones are dropped after. Else
+        the lines are counted apart (``bytes.count``, a second pass)."""
+        assert self._block_pattern is not None
+        markers = groups & self._never_empty
+        if not markers:
+            pattern, order = _only_groups(self._block_pattern, groups)
+            return pattern.findall(text), text.count(b"\n"), order
+        pattern, order = _rows_or_lines(self._block_pattern, groups)
+        rows = pattern.findall(text)
+        if not text or text.endswith(b"\n"):
+            rows.pop()  # the empty match where a line after the final LF would start
+        lines = len(rows)
+        if len(order) == 1:
+            if b"" in rows:
+                rows = list(filter(None, rows))
+        elif (b"",) * len(order) in rows:
+            rows = list(filter(itemgetter(order.index(min(markers))), rows))
+        return rows, lines, order
 
     def _column_sources(
         self, fields: Sequence[str]
@@ -328,3 +363,17 @@ def _only_groups(
     if only.groups != len(names) or len(order) != len(names):
         raise ValueError(f"pattern has unnamed groups or lacks one of {sorted(names)}")
     return only, order
+
+
+@functools.cache
+def _rows_or_lines(
+    pattern: re.Pattern[bytes], names: frozenset[str]
+) -> tuple[re.Pattern[bytes], tuple[str, ...]]:
+    """``_only_groups(pattern, names)`` with a second branch that matches
+    any line the first does not, capturing nothing: ``findall`` then gives a
+    row per line (a malformed line's: every group ``b""``), and one more,
+    empty, where a line after the text's final LF would start."""
+    only, order = _only_groups(pattern, names)
+    if not only.pattern.startswith(b"^"):
+        raise ValueError("a block pattern starts with ^")
+    return re.compile(b"^(?:" + only.pattern[1:] + rb"|[^\n]*$)", only.flags), order

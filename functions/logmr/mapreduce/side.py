@@ -180,16 +180,16 @@ class MapSide:
             self.feed(split_lines(text))
             return
         if self._count_getter is not None and job.count_field is not None:
-            keys = self.fmt.values_in_text(text, job.count_field)
-            if keys is not None:
-                lines = text.count(b"\n")
+            counted = self.fmt.values_in_text(text, job.count_field)
+            if counted is not None:
+                keys, lines = counted
                 self.lines += lines
                 self._counted(keys, lines, lambda: self._malformed_in(text))
                 return
         if job.columns:
-            columns = self.fmt.columns_in_text(text, job.columns)
-            if columns is not None:
-                lines = text.count(b"\n")
+            in_columns = self.fmt.columns_in_text(text, job.columns)
+            if in_columns is not None:
+                columns, lines = in_columns
                 self.lines += lines
                 found = len(columns[0].raw)
                 if lines - found:
