@@ -12,26 +12,25 @@ import pytest
 
 from logmr import layout, tasks
 from logmr.config import SHUFFLE_BUCKETS, Settings
+from logmr.errors import CorruptJobDataError
 from logmr.inputs.source import LocalInputSource
-from logmr.jobs.sketches import distinct_text, new_distinct
 from logmr.mapreduce.partition import bucket_group
 from logmr.plan import planner, tuning
-from logmr.plan.reducers import measured_keys, plan_reducers
+from logmr.plan.reducers import LISTED_KEYS_CHARS, measured_keys, plan_reducers, task_keys
 from logmr.plan.sample import SampleStats
 from logmr.plan.tuning import Limits, local_limits
 from logmr.run.embedded import embedded_backends
 from logmr.spec import JobSpec, MapTask
 
 
-def summaries_of(keys_per_task: list[range]) -> list[str]:
-    """The ``keys`` sketch of a map summary per task, over ``key<i>`` for i in each range."""
-    texts = []
+def summaries_of(keys_per_task: list[range]) -> list[list[str] | str]:
+    """The ``keys`` of a map summary per task, over ``key<i>`` for i in each
+    range (in two of the task's partitions)."""
+    reports = []
     for keys in keys_per_task:
-        sketch = new_distinct()
-        for i in keys:
-            sketch.update(f"key{i}")
-        texts.append(distinct_text(sketch))
-    return texts
+        pairs = [(f"key{i}", 1) for i in keys]
+        reports.append(task_keys([pairs[::2], pairs[1::2]]))
+    return reports
 
 
 # -- plan_reducers over synthetic map summaries ------------------------------------------------
@@ -58,6 +57,38 @@ def test_overlapping_map_tasks_count_each_key_once() -> None:
     keys = measured_keys(texts)
     assert keys["lower"] <= 30_000 <= keys["upper"]
     assert abs(keys["distinct"] - 30_000) < 0.05 * 30_000
+
+
+@pytest.mark.unit
+def test_few_keys_are_listed_and_counted_exactly() -> None:
+    """Tasks with few keys list them (no sketch library loaded): the job's
+    distinct keys are then exact, overlaps counted once."""
+    reports = summaries_of([range(300), range(200, 400), range(10)])
+    assert reports[0] == sorted(f"key{i}" for i in range(300))
+    assert measured_keys(reports) == {"distinct": 400, "lower": 400, "upper": 400}
+    assert measured_keys([]) == {"distinct": 0, "lower": 0, "upper": 0}
+    # past LISTED_KEYS_CHARS (a key's characters and one more each), a sketch
+    many = range(LISTED_KEYS_CHARS // len("key0000+"))
+    assert isinstance(summaries_of([many])[0], list)
+    assert isinstance(summaries_of([range(len(many) + 1_000)])[0], str)
+
+
+@pytest.mark.unit
+def test_listed_keys_and_sketches_count_a_shared_key_once() -> None:
+    """One task sketched 5,000 keys; sixteen others listed 4,800 of them,
+    300 each: 5,000 keys, not 9,800."""
+    reports = summaries_of([range(5_000)])
+    reports += summaries_of([range(start, start + 300) for start in range(0, 4_800, 300)])
+    assert isinstance(reports[0], str) and all(isinstance(r, list) for r in reports[1:])
+    keys = measured_keys(reports)
+    assert keys["lower"] <= 5_000 <= keys["upper"] < 5_500
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("report", [None, 7, {"a": 1}, ["ok", 3]])
+def test_a_damaged_key_report_is_named(report: object) -> None:
+    with pytest.raises(CorruptJobDataError, match="keys"):
+        measured_keys([["a"], report])
 
 
 @pytest.mark.unit

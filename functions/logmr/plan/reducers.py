@@ -2,9 +2,11 @@
 map tasks measured, not from Plan's sample.
 
 Every map task partitions its output into the job's ``buckets`` hash buckets
-(``JobSpec.buckets``) and reports a HyperLogLog of its keys in its summary
-(``tasks.mapping.keys_sketch``). PlanReduce (``tasks.reduce_planning``)
-merges them: the job's distinct keys within about 3% (two standard errors,
+(``JobSpec.buckets``) and reports its keys in its summary (``task_keys``):
+the keys themselves when they are few (``LISTED_KEYS_CHARS``), else a
+HyperLogLog of them. PlanReduce (``tasks.reduce_planning``) merges them
+(``measured_keys``): the job's distinct keys, exactly when every task
+listed its keys, else within about 3% (two standard errors,
 ``jobs.sketches.HLL_RSE``), however the keys repeat across map tasks, and
 chooses the reducers with the planner's own rule (``tuning.choose_reducers``:
 ``KEYS_PER_REDUCER`` keys each on Lambda, at most ``MAX_REDUCERS``; one per
@@ -25,8 +27,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from logmr.jobs.sketches import distinct_estimate, distinct_from_text, merge_distinct
+from logmr.errors import CorruptJobDataError
+from logmr.jobs.sketches import (
+    distinct_estimate,
+    distinct_from_text,
+    distinct_text,
+    merge_distinct,
+    new_distinct,
+)
 from logmr.plan.tuning import Limits, choose_concurrency, choose_reducers
+
+#: a map task lists its keys when their characters (and one a key) add up to
+#: at most this, about the size of a sketch's text (2.8 KB); a job with few
+#: keys (status codes, levels) then never loads the sketch library (numpy
+#: with it: about 0.1 s a process) and is counted exactly
+LISTED_KEYS_CHARS = 4096
 
 
 @dataclass(frozen=True)
@@ -53,10 +68,41 @@ class ReducePlan:
         }
 
 
-def measured_keys(sketches: Iterable[str]) -> dict[str, int]:
-    """The distinct keys of the map tasks' key sketches (their text form),
-    merged: ``distinct``, ``lower`` and ``upper`` (two standard deviations)."""
-    return distinct_estimate(merge_distinct(distinct_from_text(text) for text in sketches))
+def task_keys(parts: list[list[tuple[str, Any]]]) -> list[str] | str:
+    """A map task's keys, from its partitions, for its summary: the keys
+    (sorted) when they are few (``LISTED_KEYS_CHARS``), else the text of a
+    HyperLogLog of them (``jobs.sketches``)."""
+    keys = [key for part in parts for key, _ in part]
+    if sum(map(len, keys)) + len(keys) <= LISTED_KEYS_CHARS:
+        return sorted(set(keys))
+    sketch = new_distinct()
+    update = sketch.update
+    for key in keys:
+        update(key)
+    return distinct_text(sketch)
+
+
+def measured_keys(reports: Iterable[Any]) -> dict[str, int]:
+    """The distinct keys of the map tasks' key reports (``task_keys``),
+    merged: ``distinct``, ``lower`` and ``upper`` (two standard deviations;
+    all three the exact count when every task listed its keys)."""
+    listed: set[str] = set()
+    sketches = []
+    for report in reports:
+        if isinstance(report, str):
+            sketches.append(distinct_from_text(report))
+        elif isinstance(report, list) and all(isinstance(key, str) for key in report):
+            listed.update(report)
+        else:
+            raise CorruptJobDataError(
+                f"a map task's keys are neither listed nor a sketch: {type(report).__name__}"
+            )
+    if not sketches:
+        return {"distinct": len(listed), "lower": len(listed), "upper": len(listed)}
+    merged = merge_distinct(sketches)
+    for key in listed:
+        merged.update(key)
+    return distinct_estimate(merged)
 
 
 def plan_reducers(

@@ -11,9 +11,9 @@ from logmr.errors import InvalidParameterError
 from logmr.inputs.lines import iter_range_texts
 from logmr.inputs.source import decompressing
 from logmr.jobs.binding import prepare
-from logmr.jobs.sketches import distinct_text, new_distinct
 from logmr.mapreduce.shuffle import encode
 from logmr.mapreduce.side import MapSide
+from logmr.plan.reducers import task_keys
 from logmr.spec import JobSpec, MapTask
 from logmr.storage.backends import Backends
 from logmr.storage.counting import CountingStore
@@ -35,7 +35,7 @@ def map_task(spec: JobSpec, task: MapTask, backends: Backends) -> dict[str, Any]
     backends.inputs.verify(task.uri, task.version)  # a local file may change as it is read
     side.combine()
     parts = side.partitions(spec.buckets, frozenset(spec.salted_keys), task.task)
-    keys = keys_sketch(parts)
+    keys = task_keys(parts)
     data = encode(parts)
     objects.put(layout.shuffle_key(spec.job_id, task.task), data)
     requests = objects.requests()
@@ -58,18 +58,6 @@ def map_task(spec: JobSpec, task: MapTask, backends: Backends) -> dict[str, Any]
         "seconds": summary["seconds"],
         "input_bytes": summary["input_bytes"],
     }
-
-
-def keys_sketch(parts: list[list[tuple[str, Any]]]) -> str:
-    """A HyperLogLog of the keys in ``parts`` (``jobs.sketches``, about 2.8 KB
-    of text): merged over the map tasks, the job's distinct keys within about
-    3% (2 standard errors), however often a key recurs across tasks."""
-    sketch = new_distinct()
-    update = sketch.update
-    for part in parts:
-        for key, _ in part:
-            update(key)
-    return distinct_text(sketch)
 
 
 def _check_planned(spec: JobSpec) -> None:
