@@ -68,6 +68,7 @@ class Functions:
             config.ENV_SERVICE_NAME: SERVICE,
             "POWERTOOLS_METRICS_NAMESPACE": SERVICE,
             "POWERTOOLS_LOG_LEVEL": "INFO",
+            **config.NUMERIC_LIBRARY_ENV,
         }
         self.functions = {
             logical: self._function(scope, logical, handler, *FUNCTION_SIZES[logical])

@@ -122,3 +122,12 @@ def comparable(record: Any) -> dict[str, Any]:
         for sample in data.get("malformed_samples", [])
     ]
     return json.loads(json.dumps(data))
+
+
+def worker_environment(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """A handler for a worker pool's tests: prints ``event["line"]`` (to the
+    worker's log) and returns the worker's pid and the variables ``event["names"]``."""
+    import os
+
+    print(event["line"])
+    return {"pid": os.getpid(), "env": {name: os.environ.get(name) for name in event["names"]}}

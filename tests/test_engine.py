@@ -118,6 +118,28 @@ def test_worker_processes_give_the_same_answer(logs: dict[str, Path]) -> None:
     assert record_and_results("pool-1")[1] == inline_results
 
 
+def test_workers_run_with_the_handler_env_and_leave_their_logs_whole(tmp_path: Path) -> None:
+    """A worker runs with ``config.NUMERIC_LIBRARY_ENV`` (numpy's BLAS on one
+    thread) and, closed, exits at once (``worker._leave``, no module
+    teardown) with what it printed last in its log."""
+    import os
+
+    from logmr import config
+
+    settings = Settings.load(home=tmp_path, workers=1)
+    names = sorted(config.NUMERIC_LIBRARY_ENV)
+    event = {"line": "the last words", "names": names}
+    with local_engine.worker_pool(settings, 1) as pool:
+        ok, payload = pool.run("engine_support.worker_environment", "Env", event)
+    assert ok, payload
+    out = json.loads(payload)
+    assert out["env"] == config.NUMERIC_LIBRARY_ENV
+    with pytest.raises(ProcessLookupError):  # closed: the worker has exited
+        os.kill(out["pid"], 0)
+    log = (tmp_path / "logs" / f"worker-{out['pid']}.log").read_text()
+    assert log.splitlines()[-1] == "the last words"
+
+
 def test_distributed_map_branch_on_the_local_engine(
     handler_env: None, logs: dict[str, Path]
 ) -> None:

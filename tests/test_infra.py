@@ -311,6 +311,8 @@ def test_six_functions_from_one_code_asset_with_the_handlers_of_the_code(
         assert variables[config.ENV_JOBS_TABLE] == {"Ref": table(synth, tables.JOBS)}
         assert variables["POWERTOOLS_SERVICE_NAME"] == "logmr"
         assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "logmr"
+        for name, value in config.NUMERIC_LIBRARY_ENV.items():
+            assert variables[name] == value  # numpy's BLAS on one thread, as in local workers
 
 
 def test_map_and_reduce_get_a_full_vcpu_and_the_longest_timeout(synth: Synthesized) -> None:

@@ -44,6 +44,12 @@ ENV_LAMBDA_FUNCTION = "AWS_LAMBDA_FUNCTION_NAME"
 #: Powertools' switches: tracing off (the local engine sets it), the service name
 ENV_TRACE_DISABLED = "POWERTOOLS_TRACE_DISABLED"
 ENV_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
+#: what every handler process runs with, on Lambda and in a local worker:
+#: numpy's OpenBLAS (pyarrow and datasketches import numpy) starts a thread
+#: per core at import, whose start-up cost about 65 ms of CPU a process on a
+#: 2-core machine, as much as the import itself (docs/performance.md). logmr
+#: does no linear algebra, and runs one worker per core already.
+NUMERIC_LIBRARY_ENV = {"OPENBLAS_NUM_THREADS": "1"}
 
 DEFAULT_DATA_PREFIX = "logmr/"
 DEFAULT_RESULTS_TABLE = "logmr-results"

@@ -3,6 +3,7 @@ invocation, its exception turned into the error payload Lambda would return."""
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import json
 import os
@@ -29,6 +30,17 @@ def initialize(env: dict[str, str], log_dir: str | None, handlers: list[str]) ->
         sys.stdout = sys.stderr = log
     for handler_path in handlers:
         importlib.import_module(handler_path.rpartition(".")[0])
+    atexit.register(_leave)
+
+
+def _leave() -> None:
+    """A worker's exit, without the interpreter's teardown of its modules
+    (numpy and pyarrow's took about 20 ms, which the CLI waited for at the
+    end of every run): its logs flushed, it holds nothing else to close
+    (every store write is committed when the task returns)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def ready() -> int:

@@ -53,6 +53,7 @@ def handler_env(settings: Settings) -> dict[str, str]:
         config.ENV_HOME: str(settings.home),
         config.ENV_SERVICE_NAME: names.SERVICE,
         config.ENV_TRACE_DISABLED: "true",
+        **config.NUMERIC_LIBRARY_ENV,
     }
 
 
