@@ -137,7 +137,8 @@ def profile_job(path: Path, size: int, job_name: str, repeats: int) -> dict[str,
                 for partition in range(spec.reducers):
                     groups: dict[str, list[Any]] = {}
                     buckets = bucket_group(partition, spec.reducers, spec.buckets)
-                    for out_key, value in backends.objects.read_buckets(key, buckets, spec.buckets):
+                    pairs, _ = backends.objects.read_buckets(key, buckets, spec.buckets)
+                    for out_key, value in pairs:
                         groups.setdefault(out_key, []).append(value)
                     out += len(reduce_groups(job, groups))
                 return out

@@ -149,10 +149,10 @@ def test_read_buckets_through_two_ranged_gets(s3: Any) -> None:
     store = S3ObjectStore(BUCKET, "shuffle", client=s3)
     store.put("m0.bin", shuffle.encode([[("a", 1)], [("b", 2), ("c", 3)], [], [("d", 4)]]))
     with patch.object(s3, "get_object", wraps=s3.get_object) as spy:
-        assert store.read_buckets("m0.bin", range(1, 4), 4) == [("b", 2), ("c", 3), ("d", 4)]
+        assert store.read_buckets("m0.bin", range(1, 4), 4) == ([("b", 2), ("c", 3), ("d", 4)], 0)
     assert len(spy.call_args_list) == 2  # the index, then the group's adjacent blocks
     with patch.object(s3, "get_object", wraps=s3.get_object) as spy:
-        assert store.read_buckets("m0.bin", range(2, 3), 4) == []
+        assert store.read_buckets("m0.bin", range(2, 3), 4) == ([], 0)
     assert len(spy.call_args_list) == 1  # an empty block: the index says so
     assert all("Range" in call.kwargs for call in spy.call_args_list)
 

@@ -203,7 +203,9 @@ def test_a_runs_bill_has_the_estimates_request_counts(tmp_path: Path) -> None:
         record = backends.results.get_job("cost-1")
         manifest = backends.objects.get_json(layout.manifest_key(spec.job_id))
         indexes = [
-            shuffle.decode_index(backends.objects.get(layout.shuffle_key(spec.job_id, task)))
+            shuffle.decode_index(
+                backends.objects.get(layout.shuffle_key(spec.job_id, task))
+            ).entries
             for task in range(record.map_tasks)
         ]
     # every reducer's group of buckets holds pairs in every object: two GETs each

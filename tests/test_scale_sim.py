@@ -116,7 +116,7 @@ def _check_run(job_id: str, map_tasks: int, text: bytes, gets: list[Get]) -> dic
     record = backends.results.get_job(job_id)
     results = dict(backends.job_results().iter_results(job_id))
     indexes = {
-        task: shuffle.decode_index(backends.objects.get(layout.shuffle_key(job_id, task)))
+        task: shuffle.decode_index(backends.objects.get(layout.shuffle_key(job_id, task))).entries
         for task in range(map_tasks)
     }
 

@@ -1,5 +1,6 @@
-"""The shuffle codec (version 2): every partition round trips exactly as the
-JSON of version 1 gave it back, the common values travel as MessagePack, and
+"""The shuffle codec (version 3): every partition round trips exactly as the
+JSON of version 1 gave it back, the common values travel as MessagePack, a
+block holds one chunk per segment and the index counts the spill objects, and
 every bad byte is a ``CorruptShuffleError``."""
 
 from __future__ import annotations
@@ -45,10 +46,20 @@ def same(a: Any, b: Any) -> bool:
 
 
 def blocks_of(data: bytes) -> list[bytes]:
-    return [data[o : o + n] for o, n, _ in shuffle.decode_index(data)]
+    return [data[o : o + n] for o, n, _ in shuffle.decode_index(data).entries]
 
 
-def assemble(blocks: list[bytes], version: int = shuffle.VERSION) -> bytes:
+def codec_of(block: bytes) -> int:
+    """The codec of a block's first chunk (after its 4-byte length)."""
+    return block[4]
+
+
+def chunk(payload: bytes) -> bytes:
+    """A chunk around a raw payload (codec byte and body)."""
+    return struct.pack("<I", len(payload)) + payload
+
+
+def assemble(blocks: list[bytes], version: int = shuffle.VERSION, spills: int = 0) -> bytes:
     """An object around raw blocks, every checksum right: what a block's own
     content must stand against."""
     offset = shuffle.header_size(len(blocks))
@@ -56,6 +67,7 @@ def assemble(blocks: list[bytes], version: int = shuffle.VERSION) -> bytes:
     for block in blocks:
         index += struct.pack("<QQI", offset, len(block), zlib.crc32(block))
         offset += len(block)
+    index += struct.pack("<I", spills)
     head = struct.pack("<4sBI", shuffle.MAGIC, version, len(blocks))
     return head + index + struct.pack("<I", zlib.crc32(index)) + b"".join(blocks)
 
@@ -65,14 +77,14 @@ def zstd(data: bytes) -> bytes:
 
 
 def read_all(data: bytes) -> list[list[tuple[str, Any]]]:
-    return [shuffle.read_partition(data, i) for i in range(len(shuffle.decode_index(data)))]
+    return [shuffle.read_partition(data, i) for i in range(len(shuffle.decode_index(data).entries))]
 
 
 # -- round trips ------------------------------------------------------------------------------
 @pytest.mark.unit
 def test_round_trip_every_partition() -> None:
     data = sample()
-    assert data[4] == 2  # the version
+    assert data[4] == 3  # the version
     assert shuffle.read_partition(data, 0) == [("a", 1), ("b", [2, 3])]
     assert shuffle.read_partition(data, 1) == []
     assert shuffle.read_partition(data, 2) == [("ü|\t,", {"count": 4})]
@@ -89,6 +101,7 @@ def test_an_empty_partition_is_an_empty_block() -> None:
     assert [len(block) for block in blocks_of(data)][::2] == [0, 0]
     assert shuffle.encode([]) == shuffle.encode([])  # no partitions at all
     assert read_all(shuffle.encode([])) == []
+    assert shuffle.decode_index(data).spills == 0
 
 
 #: what the built-in combiners yield: counts, [count, bytes], column sums with a
@@ -116,7 +129,7 @@ def test_the_builtin_values_travel_as_msgpack_and_come_back_as_json_gave_them() 
     pairs.append((key_text(b"/bad\xff\xfe/\xc3"), 1))  # invalid UTF-8 as \xNN text
     data = shuffle.encode([pairs])
     (block,) = blocks_of(data)
-    assert block[0] == shuffle.MSGPACK
+    assert codec_of(block) == shuffle.MSGPACK
     got = shuffle.read_partition(data, 0)
     assert same(got, json_round_trip(pairs))
     assert got[-1][0] == "/bad\\xff\\xfe/\\xc3"
@@ -148,7 +161,7 @@ def test_a_value_msgpack_would_carry_differently_makes_the_block_json(value: Any
     pairs = [("a", 1), ("b", value)]
     data = shuffle.encode([pairs])
     (block,) = blocks_of(data)
-    assert block[0] == shuffle.JSON
+    assert codec_of(block) == shuffle.JSON
     assert same(shuffle.read_partition(data, 0), json_round_trip(pairs))
 
 
@@ -156,7 +169,7 @@ def test_a_value_msgpack_would_carry_differently_makes_the_block_json(value: Any
 def test_a_surrogate_in_a_key_makes_the_block_json() -> None:
     pairs = [("k\ud800ey", 1), ("ok", 2)]
     data = shuffle.encode([pairs])
-    assert blocks_of(data)[0][0] == shuffle.JSON
+    assert codec_of(blocks_of(data)[0]) == shuffle.JSON
     assert shuffle.read_partition(data, 0) == pairs
 
 
@@ -172,7 +185,7 @@ def test_a_value_json_refuses_is_still_refused_at_the_map_side() -> None:
 def test_nan_and_infinities_round_trip() -> None:
     pairs = [("k", [math.inf, -math.inf, math.nan])]
     data = shuffle.encode([pairs])
-    assert blocks_of(data)[0][0] == shuffle.MSGPACK
+    assert codec_of(blocks_of(data)[0]) == shuffle.MSGPACK
     assert same(shuffle.read_partition(data, 0), json_round_trip(pairs))
 
 
@@ -246,7 +259,7 @@ def test_round_trip_property(parts: list[list[tuple[str, Any]]]) -> None:
 def test_the_builtin_shapes_always_travel_as_msgpack(parts: list[list[tuple[str, Any]]]) -> None:
     data = shuffle.encode(parts)
     for block, expected in zip(blocks_of(data), parts, strict=True):
-        assert (block[:1] == bytes([shuffle.MSGPACK])) if expected else block == b""
+        assert (codec_of(block) == shuffle.MSGPACK) if expected else block == b""
     for index, expected in enumerate(parts):
         assert same(shuffle.read_partition(data, index), json_round_trip(expected))
 
@@ -258,7 +271,8 @@ def test_the_builtin_shapes_always_travel_as_msgpack(parts: list[list[tuple[str,
     [
         (lambda d: b"XXXX" + d[4:], "not a shuffle object"),
         (lambda d: d[:4] + b"\x09" + d[5:], "shuffle version 9"),
-        (lambda d: d[:4] + b"\x01" + d[5:], "shuffle version 1, this logmr reads 2"),
+        (lambda d: d[:4] + b"\x01" + d[5:], "shuffle version 1, this logmr reads 3"),
+        (lambda d: d[:4] + b"\x02" + d[5:], "shuffle version 2, this logmr reads 3"),
         (lambda d: d[:6], "truncated"),
         (lambda d: d[:20], "truncated index"),
         (lambda d: d[:12] + bytes([d[12] ^ 1]) + d[13:], "index checksum"),
@@ -304,7 +318,7 @@ def test_every_truncation_is_a_corrupt_shuffle_error() -> None:
 @pytest.mark.unit
 def test_a_truncated_block_read_is_a_corrupt_shuffle_error() -> None:
     data = sample()
-    ((offset, length, crc), *_) = shuffle.decode_index(data)
+    ((offset, length, crc), *_) = shuffle.decode_index(data).entries
     for end in range(length):
         with pytest.raises(CorruptShuffleError, match="truncated block"):
             shuffle.decode_block(data[offset : offset + end], crc, length)
@@ -330,16 +344,16 @@ def test_a_truncated_block_read_is_a_corrupt_shuffle_error() -> None:
 )
 def test_a_block_whose_checksum_holds_but_whose_body_is_bad(block: bytes, message: str) -> None:
     with pytest.raises(CorruptShuffleError, match=message):
-        shuffle.read_partition(assemble([block]), 0)
+        shuffle.read_partition(assemble([chunk(block)]), 0)
 
 
 @pytest.mark.unit
 def test_the_bad_block_tests_start_from_a_good_one() -> None:
     """The hand-made bodies above are one byte away from valid ones."""
     good = bytes([shuffle.MSGPACK]) + zstd(b"\x92\x91\xa1a\x91\x01")
-    assert shuffle.read_partition(assemble([good]), 0) == [("a", 1)]
+    assert shuffle.read_partition(assemble([chunk(good)]), 0) == [("a", 1)]
     good_json = bytes([shuffle.JSON]) + zstd(b'[["a"],[1]]')
-    assert shuffle.read_partition(assemble([good_json]), 0) == [("a", 1)]
+    assert shuffle.read_partition(assemble([chunk(good_json)]), 0) == [("a", 1)]
 
 
 @pytest.mark.unit
@@ -352,3 +366,59 @@ def test_threads_encode_and_decode_at_once() -> None:
         datas = list(pool.map(lambda part: shuffle.encode([part]), parts))
         got = list(pool.map(lambda data: shuffle.read_partition(data, 0), datas * 4))
     assert got == parts * 4
+
+
+# -- segments and spills ------------------------------------------------------------------------
+@pytest.mark.unit
+def test_a_block_holds_one_chunk_per_segment_read_back_in_order() -> None:
+    """A map task that spilled holds several segments per object: a bucket's
+    block is their chunks, read back in segment order, a key maybe in each."""
+    held = shuffle.Segments(3)
+    first = [[("a", 1), ("b", [2, 3])], [], [("z", {"count": 1})]]
+    second = [[("a", 5)], [("m", 2**70)], []]  # a JSON chunk beside MessagePack ones
+    for segment in (first, second):
+        for bucket, pairs in enumerate(segment):
+            held.add(bucket, shuffle.encode_block(pairs))
+    assert held.size == sum(len(c) for chunks in held.chunks for c in chunks)
+    data = held.take(spills=2)
+    assert held.size == 0 and held.chunks == [[], [], []]
+    assert read_all(data) == [first[0] + second[0], second[1], first[2]]
+    assert shuffle.decode_index(data).spills == 2
+    block = blocks_of(data)[0]
+    (size,) = struct.unpack_from("<I", block)
+    assert len(block) > 4 + size  # two chunks
+    assert codec_of(block) == shuffle.MSGPACK and codec_of(blocks_of(data)[1]) == shuffle.JSON
+
+
+@pytest.mark.unit
+def test_one_segment_is_what_encode_writes() -> None:
+    parts = [[("a", 1)], [], [("b", 2), ("c", 3)]]
+    held = shuffle.Segments(3)
+    for bucket, pairs in enumerate(parts):
+        held.add(bucket, shuffle.encode_block(pairs))
+    assert held.take() == shuffle.encode(parts)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        (b"\x05\x00", "chunk length cut short"),
+        (struct.pack("<I", 0), "chunk of 0 bytes"),
+        (struct.pack("<I", 99) + b"\x01abc", "chunk of 99 bytes"),
+        (chunk(bytes([shuffle.MSGPACK]) + zstd(b"\x92\x91\xa1a\x91\x01")) + b"\x01", "cut short"),
+    ],
+)
+def test_a_chunk_length_that_does_not_fit_its_block_is_named(block: bytes, message: str) -> None:
+    with pytest.raises(CorruptShuffleError, match=message):
+        shuffle.read_partition(assemble([block]), 0)
+
+
+@pytest.mark.unit
+def test_the_spill_count_is_checksummed_with_the_index() -> None:
+    data = assemble([b""], spills=3)
+    assert shuffle.decode_index(data).spills == 3
+    at = shuffle.header_size(1) - 8  # the spill count, before the index checksum
+    mangled = data[:at] + bytes([data[at] ^ 1]) + data[at + 1 :]
+    with pytest.raises(CorruptShuffleError, match="index checksum"):
+        shuffle.decode_index(mangled)

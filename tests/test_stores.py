@@ -52,12 +52,16 @@ def test_object_store_round_trip_ranges_and_listing(tmp_path: Path) -> None:
 def test_read_buckets_uses_the_index(tmp_path: Path) -> None:
     store = FolderObjectStore(tmp_path)
     store.put("s.bin", shuffle.encode([[("a", 1)], [("b", 2), ("c", 3)], [], [("d", 4)]]))
-    assert store.read_buckets("s.bin", range(1, 2), 4) == [("b", 2), ("c", 3)]
-    assert store.read_buckets("s.bin", range(1, 4), 4) == [("b", 2), ("c", 3), ("d", 4)]
-    assert store.read_buckets("s.bin", range(2, 3), 4) == []
-    assert store.read_buckets("s.bin", range(4), 4) == [("a", 1), ("b", 2), ("c", 3), ("d", 4)]
+    assert store.read_buckets("s.bin", range(1, 2), 4) == ([("b", 2), ("c", 3)], 0)
+    assert store.read_buckets("s.bin", range(1, 4), 4) == ([("b", 2), ("c", 3), ("d", 4)], 0)
+    assert store.read_buckets("s.bin", range(2, 3), 4) == ([], 0)
+    assert store.read_buckets("s.bin", range(4), 4)[0] == [("a", 1), ("b", 2), ("c", 3), ("d", 4)]
     with pytest.raises(CorruptShuffleError, match="has 4 buckets, the job has 5"):
         store.read_buckets("s.bin", range(1), 5)
+    held = shuffle.Segments(4)
+    held.add(1, shuffle.encode_block([("b", 5)]))
+    store.put("spilled.bin", held.take(spills=2))
+    assert store.read_buckets("spilled.bin", range(1, 2), 4) == ([("b", 5)], 2)
 
 
 def test_results_upsert_top_and_order(tmp_path: Path) -> None:

@@ -22,16 +22,19 @@ SHUFFLE_PREFIX = "shuffle/"
 SHUFFLE_SPREAD_DIGITS = 2
 
 
-def shuffle_key(job_id: str, task: int) -> str:
+def shuffle_key(job_id: str, task: int, spill: int = 0) -> str:
     """``shuffle/<hh>/<job>/m-<task>.bin``: ``hh`` (two hex digits of the task
     number's murmur3 hash) comes before the job id, so one job's mappers (PUT)
     and reducers (GET) spread over 256 key prefixes, each with S3's own request
-    rate (3,500 PUT and 5,500 GET per second), instead of sharing one."""
+    rate (3,500 PUT and 5,500 GET per second), instead of sharing one.
+    ``spill`` 1, 2, ...: the map task's spill objects (``mapreduce.shuffle``),
+    ``m-<task>.s<spill>.bin`` beside it."""
     spread = format(
         mmh3.hash(str(task).encode(), PARTITION_SEED, signed=False) % 16**SHUFFLE_SPREAD_DIGITS,
         f"0{SHUFFLE_SPREAD_DIGITS}x",
     )
-    return f"{SHUFFLE_PREFIX}{spread}/{job_id}/m-{task:05d}.bin"
+    suffix = f".s{spill}" if spill else ""
+    return f"{SHUFFLE_PREFIX}{spread}/{job_id}/m-{task:05d}{suffix}.bin"
 
 
 def map_summary_key(job_id: str, task: int) -> str:

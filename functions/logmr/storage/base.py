@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from logmr.errors import CorruptJobDataError, JobNotFoundError
+from logmr.errors import CorruptJobDataError, CorruptShuffleError, JobNotFoundError
 from logmr.jobs.base import sort_value
 from logmr.mapreduce import shuffle
 
@@ -62,19 +62,20 @@ class ObjectStore(abc.ABC):
         """A seekable binary file over ``key``: each read is a ranged GET."""
         return RangeReader(self, key, self.size(key))
 
-    def read_buckets(self, key: str, group: range, buckets: int) -> list[shuffle.Pair]:
+    def read_buckets(self, key: str, group: range, buckets: int) -> tuple[list[shuffle.Pair], int]:
         """A reducer's contiguous group of buckets (``partition.bucket_group``)
         of one shuffle object: an index read, then one read of the group's
-        blocks, which lie next to each other (none for an empty group)."""
+        blocks, which lie next to each other (none for an empty group). The
+        pairs, and the spill objects the index names (``shuffle.Index.spills``)."""
         header = self.get_range(key, 0, shuffle.header_size(buckets))
         index = shuffle.decode_index(header, key)
-        if len(index) != buckets:
-            from logmr.errors import CorruptShuffleError
-
-            raise CorruptShuffleError(f"{key}: has {len(index)} buckets, the job has {buckets}")
-        entries = index[group.start : group.stop]
+        if len(index.entries) != buckets:
+            raise CorruptShuffleError(
+                f"{key}: has {len(index.entries)} buckets, the job has {buckets}"
+            )
+        entries = index.entries[group.start : group.stop]
         if not entries:
-            return []
+            return [], index.spills
         start = entries[0][0]
         end = entries[-1][0] + entries[-1][1]
         span = self.get_range(key, start, end) if end > start else b""
@@ -82,7 +83,7 @@ class ObjectStore(abc.ABC):
         for offset, length, crc in entries:
             block = span[offset - start : offset - start + length]
             pairs += shuffle.decode_block(block, crc, length, key)
-        return pairs
+        return pairs, index.spills
 
 
 class RangeReader(io.RawIOBase):

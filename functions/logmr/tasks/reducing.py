@@ -22,8 +22,8 @@ def reduce_task(
 ) -> dict[str, Any]:
     """Read one partition, the contiguous group of buckets
     ``partition.bucket_group`` gives it, from every map task's shuffle object
-    (the index and the group's adjacent blocks: at most 2 GETs per map task,
-    ``READ_THREADS`` at a time),
+    and its spill objects (of each, the index and the group's adjacent
+    blocks: at most 2 GETs per object, ``READ_THREADS`` map tasks at a time),
     reduce, write the partition's part file (every result) and its best
     results to the result store (``storage.parts``). A salted key's values
     (``spec.salted_keys``: the key is in many partitions) are only combined:
@@ -41,7 +41,18 @@ def reduce_task(
     buckets = bucket_group(partition, spec.reducers, spec.buckets)
 
     def read(task: int) -> list[tuple[str, Any]]:
-        return objects.read_buckets(layout.shuffle_key(spec.job_id, task), buckets, spec.buckets)
+        """The group's pairs of map task ``task``: of its object, and of the
+        spill objects its index counts, in the order they were written."""
+
+        def group_of(spill: int) -> tuple[list[tuple[str, Any]], int]:
+            key = layout.shuffle_key(spec.job_id, task, spill)
+            return objects.read_buckets(key, buckets, spec.buckets)
+
+        pairs, spills = group_of(0)
+        if not spills:
+            return pairs
+        spilled = [group_of(spill)[0] for spill in range(1, spills + 1)]
+        return [pair for found in spilled for pair in found] + pairs
 
     with collector_paused():  # decoding makes a list per value, none in a cycle
         groups = merge_groups(job, read_all(read, range(map_task_count)))
