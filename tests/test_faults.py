@@ -717,3 +717,94 @@ def _alive(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return state not in ("Z", "X")
+
+
+# -- 8. map tasks past their memory budget: spilled segments -----------------------------------
+#: a map task's memory in the spill tests (MB): a budget of about 300 KB of
+#: combining table and 100 KB of held segments, 64 KiB texts
+TINY_MEMORY_MB = "1"
+#: words every line repeats, so that a key is in many segments of a task
+COMMON = [f"w{i}" for i in range(37)]
+
+
+@pytest.fixture(scope="module")
+def many_keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Reference]:
+    """40,000 lines of two common words and two tokens seen once (80,000
+    distinct keys, about 850 KB), and their word counts made by hand."""
+    path = tmp_path_factory.mktemp("many-keys") / "tokens.log"
+    with path.open("w") as out:
+        for i in range(40_000):
+            token = (i * 7919) % 1_000_003  # a permutation: each once
+            out.write(f"{COMMON[i % 37]} t{token:x} {COMMON[(i * 5) % 37]} u{i:x}\n")
+    return path, count_words(path.read_bytes())
+
+
+def spill_request(job_id: str, path: Path, uri: str = "") -> dict[str, Any]:
+    """Two map tasks of about 425 KB (seven texts each), far past the tiny budget."""
+    chunk = -(-path.stat().st_size // 2)
+    inputs = [uri or str(path)]
+    return {"job_id": job_id, "job": "word_count", "inputs": inputs, "chunk_size": chunk}
+
+
+def check_spilled(backends: Any, job_id: str, reference: Reference) -> None:
+    """Exact results; every map task spilled segments and spill objects; each
+    reducer read two ranges at most of each object."""
+    record = backends.results.get_job(job_id)
+    assert (record.status, record.error) == ("SUCCEEDED", None), record.cause
+    assert dict(backends.job_results().iter_results(job_id)) == reference.words
+    assert record.counters["records"] == reference.lines
+    assert record.result_keys == len(reference.words)
+    summaries = [
+        backends.objects.get_json(layout.map_summary_key(job_id, task))
+        for task in range(record.map_tasks)
+    ]
+    assert record.map_tasks == 2
+    assert all(s["segments"] >= 4 and s["spills"] >= 1 for s in summaries), summaries
+    objects = sum(1 + s["spills"] for s in summaries)
+    for partition in range(record.spec["reducers"]):
+        summary = backends.objects.get_json(layout.reduce_summary_key(job_id, partition))
+        assert summary["requests"]["get"] <= 2 * objects
+
+
+@pytest.mark.statemachine
+def test_map_tasks_past_their_budget_spill_and_the_results_stay_exact(
+    handler_env: None, monkeypatch: pytest.MonkeyPatch, many_keys: tuple[Path, Reference]
+) -> None:
+    """A budget far below what a task's keys take (the sample cannot see it:
+    the request gives the chunk size): each map task flushes its table
+    several times, holds the segments compressed and writes spill objects; the
+    reducers merge every segment of every task: the counts are exact, and the
+    same as without a budget, counters included."""
+    path, reference = many_keys
+    outcome = run_job("local", spill_request("roomy", path))
+    assert outcome.status == "SUCCEEDED", outcome.cause
+    monkeypatch.setenv("LOGMR_MAP_MEMORY_MB", TINY_MEMORY_MB)
+    runtime.reset()
+    outcome = run_job("local", spill_request("spilled", path))
+    assert outcome.status == "SUCCEEDED", outcome.cause
+    backends = store()
+    check_spilled(backends, "spilled", reference)
+    roomy = backends.objects.get_json(layout.map_summary_key("roomy", 0))
+    assert (roomy["segments"], roomy["spills"]) == (1, 0)
+    assert backends.results.get_job("spilled").counters == (
+        backends.results.get_job("roomy").counters
+    )
+
+
+@pytest.mark.statemachine
+def test_map_tasks_spill_on_moto_s3_and_the_results_stay_exact(
+    aws_handler_env: None, monkeypatch: pytest.MonkeyPatch, many_keys: tuple[Path, Reference]
+) -> None:
+    """The same on moto: S3 and DynamoDB, the Lambda limits with a tiny memory."""
+    path, reference = many_keys
+    monkeypatch.setenv("LOGMR_MAP_MEMORY_MB", TINY_MEMORY_MB)
+    runtime.reset()
+    with mock_aws(config=MOTO_CONFIG):
+        s3 = create_account()
+        uri = upload(s3, path, "incoming/spill/tokens.log")
+        with dispatching(Dispatcher(dict(FUNCTIONS), workers=0)):
+            machine = StateMachine(bucket=BUCKET)
+            machine.deploy()
+            described = machine.run(spill_request("spilled-aws", path, uri), "spilled-aws")
+        assert described["status"] == "SUCCEEDED", described.get("cause")
+        check_spilled(runtime.backends(), "spilled-aws", reference)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gc
 import io
+import json
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -304,3 +306,77 @@ def test_a_paused_collector_stays_paused_after_a_batch() -> None:
         assert not gc.isenabled()  # the caller's choice, not turned on behind its back
     finally:
         gc.enable()
+
+
+# -- segments: drain and footprint ---------------------------------------------------------------
+def _chunk_pairs(chunk: bytes) -> list[tuple[str, Any]]:
+    from logmr.mapreduce import shuffle
+
+    return shuffle.decode_block(chunk, zlib.crc32(chunk), len(chunk))
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("job", "params", "fmt"), PATHS, ids=[p[0] for p in PATHS])
+def test_drain_gives_the_partitions_as_chunks_and_empties_the_table(
+    job: str, params: dict[str, str], fmt: str
+) -> None:
+    """A segment is what ``partitions`` gives, bucket by bucket, encoded; the
+    combining table is empty after it and the counters stay."""
+    text = generated(LOGS[fmt], 1500, seed=41)
+    side = map_side(job, fmt, params)
+    side.feed_text(text)
+    want = side.partitions(8, frozenset(), 3)
+    counters = side.counters()
+    assert side.footprint() > 0
+    drained = list(side.drain(8, frozenset(), 3))
+    assert [bucket for bucket, _, _ in drained] == [b for b, part in enumerate(want) if part]
+    for bucket, keys, chunk in drained:
+        assert keys == [key for key, _ in want[bucket]]
+        assert _chunk_pairs(chunk) == json_like(want[bucket])
+    assert side.footprint() == 0 and side.partitions(8) == [[] for _ in range(8)]
+    assert list(side.drain(8)) == []
+    assert side.counters() == counters
+
+
+def json_like(pairs: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """Pairs as the shuffle gives them back (tuples as lists)."""
+    return [(key, json.loads(json.dumps(value))) for key, value in pairs]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("job", "params", "fmt"), PATHS, ids=[p[0] for p in PATHS])
+def test_segments_reduce_to_the_answer_of_one(job: str, params: dict[str, str], fmt: str) -> None:
+    """Drained after every text, a map side gives segments whose pairs, a
+    key's from every segment reduced together, are the answer of one segment."""
+    text = generated(LOGS[fmt], 3000, seed=42)
+    whole = map_side(job, fmt, params)
+    whole.feed_text(text)
+    spilled = map_side(job, fmt, params)
+    pieces, at = 0, 0
+    groups: dict[str, list[Any]] = {}
+    while at < len(text):
+        end = text.index(b"\n", min(at + 20_000, len(text) - 1)) + 1
+        spilled.feed_text(text[at:end])
+        at, pieces = end, pieces + 1
+        for _, _, chunk in spilled.drain(4):
+            for key, value in _chunk_pairs(chunk):
+                groups.setdefault(key, []).append(value)
+    assert pieces >= 5 and any(len(values) > 1 for values in groups.values())
+    assert spilled.counters() == whole.counters()
+    want = {key: [value] for part in whole.partitions(4) for key, value in json_like(part)}
+    assert reduce_groups(spilled.job, groups) == reduce_groups(whole.job, want)
+
+
+@pytest.mark.unit
+def test_the_footprint_follows_the_keys_and_their_sizes() -> None:
+    """The estimate grows with the distinct keys, not the records, and with
+    the keys' length: what the map task spills by."""
+    short, long, repeated = (map_side("word_count", "plain") for _ in range(3))
+    short.feed([b"k%d" % i for i in range(20_000)])
+    long.feed([b"k%d" % i + b"x" * 200 for i in range(20_000)])
+    repeated.feed([b"k%d" % (i % 100) for i in range(20_000)])
+    assert repeated.footprint() < short.footprint() / 50
+    assert long.footprint() > short.footprint() + 20_000 * 150
+    buffered = map_side("top_paths", "apache_combined", per_record=True)
+    buffered.feed(split_lines(generated("apache_combined", 2000, seed=43)))
+    assert buffered.footprint() > len(buffered.buffer) * side_module.ENTRY_BYTES

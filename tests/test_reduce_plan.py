@@ -16,7 +16,13 @@ from logmr.errors import CorruptJobDataError
 from logmr.inputs.source import LocalInputSource
 from logmr.mapreduce.partition import bucket_group
 from logmr.plan import planner, tuning
-from logmr.plan.reducers import LISTED_KEYS_CHARS, measured_keys, plan_reducers, task_keys
+from logmr.plan.reducers import (
+    LISTED_KEYS_CHARS,
+    TaskKeys,
+    measured_keys,
+    plan_reducers,
+    task_keys,
+)
 from logmr.plan.sample import SampleStats
 from logmr.plan.tuning import Limits, local_limits
 from logmr.run.embedded import embedded_backends
@@ -82,6 +88,25 @@ def test_listed_keys_and_sketches_count_a_shared_key_once() -> None:
     assert isinstance(reports[0], str) and all(isinstance(r, list) for r in reports[1:])
     keys = measured_keys(reports)
     assert keys["lower"] <= 5_000 <= keys["upper"] < 5_500
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("keys", [range(50), range(3_000)], ids=["listed", "sketched"])
+def test_a_task_of_several_segments_reports_its_keys_once(keys: range) -> None:
+    """A map task that spilled gives its keys segment by segment, a key maybe
+    in several: its report is the one of all its keys at once."""
+    names = [f"key{i}" for i in keys]
+    segments = [names[::2], names[1::2], names[::3], names[len(names) // 2 :]]
+    spilled = TaskKeys()
+    for segment in segments:
+        spilled.add(segment)
+    at_once = task_keys([[(name, 1) for name in names]])
+    assert type(spilled.report()) is type(at_once)
+    if isinstance(at_once, list):
+        assert spilled.report() == at_once
+    for report in (spilled.report(), at_once):  # a sketch's estimate depends on the order
+        measured = measured_keys([report])
+        assert measured["lower"] <= len(names) <= measured["upper"]
 
 
 @pytest.mark.unit

@@ -6,6 +6,7 @@ tuned to, with the limits it depends on imported from where they are defined."""
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 from hypothesis import given
@@ -289,3 +290,44 @@ def test_a_log_of_new_keys_is_cut_so_a_map_task_combines_at_most_a_million() -> 
         64 * MiB,
         "kept",
     )
+
+
+# -- a map task's memory budget ----------------------------------------------------------------
+@pytest.mark.unit
+def test_a_map_tasks_budget_is_its_memorys_shares() -> None:
+    """On the Map function: the combining table's share, the held segments'
+    share, 8 MiB texts, and the planner's million keys, which that share holds."""
+    budget = Limits().map_budget
+    memory = FUNCTION_SIZES["Map"][0] * MiB
+    assert budget.state_bytes == int(memory * tuning.MAP_STATE_SHARE)
+    assert budget.held_bytes == int(memory * tuning.MAP_HELD_SHARE)
+    assert budget.state_bytes + 2 * budget.held_bytes < memory / 2
+    assert budget.text_bytes == tuning.MAP_TEXT_BYTES
+    assert budget.planned_keys == tuning.MAP_TASK_KEYS
+    assert budget.planned_keys * tuning.PLANNED_KEY_BYTES <= budget.state_bytes
+
+
+@pytest.mark.unit
+def test_a_small_memory_plans_fewer_keys_and_smaller_texts() -> None:
+    small = tuning.map_budget(16)
+    assert small.planned_keys == small.state_bytes // tuning.PLANNED_KEY_BYTES
+    assert small.planned_keys < tuning.MAP_TASK_KEYS
+    assert tuning.MIN_TEXT_BYTES <= small.text_bytes <= small.state_bytes // 8
+    assert tuning.map_budget(1).text_bytes == tuning.MIN_TEXT_BYTES
+    fresh = SampleStats(
+        bytes=1_000_000, lines=10_000, keys=111_111, keys_first_half=55_555, singletons=111_111
+    )
+    roomy, _ = tuning._fewer_keys_a_task(64 * MiB, "", fresh, local_limits(2, 2048), GB)
+    tight, reason = tuning._fewer_keys_a_task(64 * MiB, "", fresh, local_limits(2, 64), GB)
+    assert tight < roomy and f"at most {local_limits(2, 64).map_budget.planned_keys:,}" in reason
+
+
+@pytest.mark.unit
+def test_a_local_worker_gets_its_share_of_the_machine_at_most_the_functions() -> None:
+    assert local_limits(2, 300).memory_mb == 300  # given: it wins
+    machine = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // MiB
+    for workers in (1, 2, 64):
+        share = local_limits(workers).memory_mb
+        assert share == min(FUNCTION_SIZES["Map"][0], machine // (workers + 1))
+    local = limits_for(Settings.load({"LOGMR_STORAGE": "local", "LOGMR_MAP_MEMORY_MB": "40"}))
+    assert (local.target, local.memory_mb) == ("local", 40)

@@ -35,7 +35,8 @@ ENV_INPUT_PREFIXES = "LOGMR_INPUT_PREFIXES"
 #: ``logmr.aws.allowlist.check_job`` before anything is imported
 ENV_JOB_MODULES = "LOGMR_JOB_MODULES"
 #: what the planner assumes of the map function (defaults: logmr.workflow.names.FUNCTION_SIZES
-#: and Lambda's default account concurrency)
+#: and Lambda's default account concurrency); the memory a map task budgets by too
+#: (``plan.tuning.MapBudget``; on one machine its default is a worker's share)
 ENV_MAP_MEMORY_MB = "LOGMR_MAP_MEMORY_MB"
 ENV_MAP_TIMEOUT_S = "LOGMR_MAP_TIMEOUT_S"
 ENV_MAP_CONCURRENCY = "LOGMR_MAP_CONCURRENCY"
@@ -150,8 +151,9 @@ class Settings:
     input_prefixes: tuple[str, ...] = (DEFAULT_INPUT_PREFIXES,)
     #: the user job modules Plan allows (logmr.aws.allowlist.check_job)
     job_modules: tuple[str, ...] = ()
-    #: what the planner assumes of the map function; None: its size in
-    #: logmr.workflow.names.FUNCTION_SIZES and Lambda's default concurrency
+    #: what the planner assumes of the map function, and the memory a map
+    #: task budgets by; None: its size in logmr.workflow.names.FUNCTION_SIZES
+    #: (on one machine at most a worker's share) and Lambda's default concurrency
     map_memory_mb: int | None = None
     map_timeout_s: int | None = None
     map_concurrency: int | None = None

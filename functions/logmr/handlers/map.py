@@ -1,11 +1,12 @@
-"""Map: one byte range in, one shuffle object out."""
+"""Map: one byte range in, one shuffle object out, within the function's memory."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from logmr import tasks
-from logmr.handlers.runtime import backends, logger, metrics, record_task, tracer
+from logmr.handlers.runtime import backends, logger, metrics, record_task, settings, tracer
+from logmr.plan import tuning
 from logmr.spec import JobSpec, MapTask
 
 
@@ -15,6 +16,6 @@ from logmr.spec import JobSpec, MapTask
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     spec, task = JobSpec.from_dict(event["spec"]), MapTask.from_dict(event["task"])
     logger.set_correlation_id(spec.job_id)
-    result = tasks.map_task(spec, task, backends())
+    result = tasks.map_task(spec, task, backends(), tuning.limits_for(settings()))
     record_task("map", spec.job, result["counters"], result["seconds"], result["input_bytes"])
     return result

@@ -4,11 +4,12 @@ partitioning the combined pairs, and reducing grouped values. No I/O."""
 from __future__ import annotations
 
 import gc
+import sys
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Reversible
 from contextlib import contextmanager
 from functools import partial
-from itertools import chain, compress, filterfalse
+from itertools import chain, compress, filterfalse, islice, repeat
 from itertools import count as counting
 from operator import is_not, itemgetter
 from typing import Any
@@ -27,12 +28,22 @@ from logmr.jobs.sums import (
     widened,
 )
 from logmr.mapreduce.partition import partition_of, salted_bucket
+from logmr.mapreduce.shuffle import encode_chunk
 
 #: buffered values before the combiner folds them (bounds map-side memory)
 COMBINE_EVERY = 200_000
 #: pairs from which a reducer adds values up in C (``merge_groups``): fewer
 #: (a status code's few keys) are not worth numpy's import (~0.1 s)
 SUM_IN_C_FROM = 10_000
+#: what a key's entry in a combining dict costs beside its key and value
+#: objects (``MapSide.footprint``): a compact dict's 24-byte entry and its
+#: index slots, at a table's usual fill
+ENTRY_BYTES = 48
+#: a buffered value's list slot, and a buffered key's list
+SLOT_BYTES = 8
+LIST_BYTES = 72
+#: the last keys (and values) of a table whose sizes stand for all of them
+SIZE_SAMPLE = 32
 
 _is_record = partial(is_not, None)
 
@@ -304,6 +315,24 @@ class MapSide:
         self.buffer = combined
         self.buffered = len(combined)
 
+    def footprint(self) -> int:
+        """The combining state's bytes, estimated in a few microseconds: per
+        key ``ENTRY_BYTES`` and the mean size of the last ``SIZE_SAMPLE`` keys
+        and values of its table (keys come in bursts of one shape: tokens,
+        paths), per buffered value its slot and size, and the sum tables'
+        arrays. What ``drain`` makes in passing comes on top, about as much."""
+        counts, buffer = self.counts, self.buffer
+        total = 0
+        if counts:
+            total += len(counts) * (ENTRY_BYTES + _mean_size(counts) + _mean_size(counts.values()))
+        if buffer:
+            last = [values[-1] for values in islice(reversed(buffer.values()), SIZE_SAMPLE)]
+            total += len(buffer) * (ENTRY_BYTES + LIST_BYTES + _mean_size(buffer))
+            total += self.buffered * (SLOT_BYTES + _mean_size(last))
+        for table in self.tables.values():
+            total += len(table) * (ENTRY_BYTES + _mean_size(table.index)) + table.rows.nbytes
+        return total
+
     def partitions(
         self, buckets: int, salted: frozenset[str] = frozenset(), salt: int = 0
     ) -> list[list[tuple[str, Any]]]:
@@ -311,43 +340,36 @@ class MapSide:
         hash buckets (``partition.partition_of``). A key in ``salted`` goes to
         ``partition.salted_bucket`` of its bucket for ``salt`` (the map task's
         number): over the map tasks, a salted key reaches every reducer's group."""
-        parts: list[list[tuple[str, Any]]] = [[] for _ in range(buckets)]
-        for text, value in self.combined():
-            bucket = partition_of(text, buckets)
-            if text in salted:
-                bucket = salted_bucket(bucket, salt, buckets)
-            parts[bucket].append((text, value))
-        return parts
+        keys, values = _bucketed(self.combined(), buckets, salted, salt)
+        return [list(zip(k, v, strict=True)) for k, v in zip(keys, values, strict=True)]
+
+    def drain(
+        self, buckets: int, salted: frozenset[str] = frozenset(), salt: int = 0
+    ) -> Iterator[tuple[int, list[str], bytes]]:
+        """A segment of the map task's output (``mapreduce.shuffle``): the
+        pairs combined so far, bucketed as ``partitions`` does, as
+        ``(bucket, keys, chunk)`` for each bucket with pairs, the chunk
+        encoded (``shuffle.encode_chunk``). The combining state is emptied
+        (counters and samples stay), each part freed once taken: feeding
+        goes on with an empty table."""
+        self.combine()
+        counts, buffer, tables = self.counts, self.buffer, self.tables
+        self.counts, self.buffer, self.tables, self.buffered = Counter(), {}, {}, 0
+        pairs = _combined(self.job, counts, buffer, tables, release=True)
+        del counts, buffer, tables
+        keys, values = _bucketed(pairs, buckets, salted, salt)
+        del pairs
+        for bucket in range(buckets):
+            some_keys, some_values = keys[bucket], values[bucket]
+            keys[bucket] = values[bucket] = []
+            if some_keys:
+                yield bucket, some_keys, encode_chunk(some_keys, some_values)
 
     def combined(self) -> Iterator[tuple[str, Any]]:
         """The map task's pairs, keys made canonical (``key_text``), one value
         per key: the counts, the buffer and the sum tables merged, and a key's
         values from several of them (or raw keys with the same text) combined."""
-        by_text: dict[str, list[Any]] = {}
-        for key, count in self.counts.items():
-            by_text.setdefault(key_text(key), []).append(count)
-        for key, values in self.buffer.items():
-            by_text.setdefault(key_text(key), []).extend(values)
-        columns: list[KeyedSums] = []
-        taken: dict[str, None] = {}  # the keys of ``columns``, when there are several tables
-        for table in self.tables.values():
-            sums = table.sums()
-            if not set(map(type, sums.keys)) <= {str}:
-                sums = sums.rekeyed(key_text)
-            if by_text.keys().isdisjoint(sums.keys) and taken.keys().isdisjoint(sums.keys):
-                columns.append(sums)
-                if len(self.tables) > 1:
-                    taken.update(dict.fromkeys(sums.keys))
-                continue
-            for key, value in sums:  # a key also yielded as a pair: combined below
-                by_text.setdefault(key, []).append(value)
-        combiner = self.job.combiner
-        for key, values in by_text.items():
-            outputs = [(key, values[0])] if len(values) == 1 else combiner(key, values)
-            for out_key, out_value in outputs:
-                yield key_text(out_key), out_value
-        for sums in columns:
-            yield from sums
+        return _combined(self.job, self.counts, self.buffer, self.tables, release=False)
 
     def counters(self) -> dict[str, int]:
         counts = {"lines": self.lines, "records": self.records, "malformed": self.malformed}
@@ -355,6 +377,98 @@ class MapSide:
             counts["continuation_lines"] = self.continuation
         counts.update(self.job.counters)
         return counts
+
+
+def _mean_size(items: Reversible[Any]) -> int:
+    """The mean ``_size`` of the last ``SIZE_SAMPLE`` of ``items``."""
+    found = list(islice(reversed(items), SIZE_SAMPLE))
+    return sum(map(_size, found)) // len(found) if found else 0
+
+
+def _size(value: Any) -> int:
+    size = sys.getsizeof(value)
+    if type(value) in (list, tuple):
+        size += sum(map(sys.getsizeof, value))
+    elif type(value) is dict:
+        size += sum(map(sys.getsizeof, value.values())) + sum(map(sys.getsizeof, value))
+    return size
+
+
+def _combined(
+    job: Job,
+    counts: Counter[Any],
+    buffer: dict[Any, list[Any]],
+    tables: dict[tuple[int, ...], SumTable],
+    *,
+    release: bool,
+) -> Iterator[tuple[str, Any]]:
+    """``MapSide.combined`` of these parts; ``release``: each part emptied
+    once read (``MapSide.drain``), so that its keys are freed as the next ones
+    are made."""
+    values: dict[str, Any] = {}  # text -> its one value so far
+    several: dict[str, list[Any]] = {}  # text -> its values, when several
+    _gather(zip(map(key_text, counts), counts.values(), strict=True), values, several)
+    if release:
+        counts.clear()
+    for key, buffered in buffer.items():
+        _gather(zip(repeat(key_text(key)), buffered, strict=False), values, several)
+    if release:
+        buffer.clear()
+    columns: list[KeyedSums] = []
+    taken: dict[str, None] = {}  # the keys of ``columns``, when there are several tables
+    for table in tables.values():
+        sums = table.sums()
+        if not set(map(type, sums.keys)) <= {str}:
+            sums = sums.rekeyed(key_text)
+        if values.keys().isdisjoint(sums.keys) and taken.keys().isdisjoint(sums.keys):
+            columns.append(sums)
+            if len(tables) > 1:
+                taken.update(dict.fromkeys(sums.keys))
+            continue
+        _gather(iter(sums), values, several)  # a key also yielded as a pair: combined below
+    if release:
+        tables.clear()
+    combiner = job.combiner
+    for key, value in values.items():
+        all_values = several.get(key)
+        if all_values is None:
+            yield key, value
+            continue
+        for out_key, out_value in combiner(key, all_values):
+            yield key_text(out_key), out_value
+    for sums in columns:
+        yield from sums
+
+
+def _gather(
+    pairs: Iterable[tuple[str, Any]], values: dict[str, Any], several: dict[str, list[Any]]
+) -> None:
+    """``pairs`` into ``values`` (a key's one value), a key seen again with
+    every value in ``several``."""
+    for text, value in pairs:
+        if text not in values:
+            values[text] = value
+            continue
+        found = several.get(text)
+        if found is None:
+            several[text] = [values[text], value]
+        else:
+            found.append(value)
+
+
+def _bucketed(
+    pairs: Iterable[tuple[str, Any]], buckets: int, salted: frozenset[str], salt: int
+) -> tuple[list[list[str]], list[list[Any]]]:
+    """``pairs`` split into ``buckets`` hash buckets as columns (keys, values)."""
+    keys: list[list[str]] = [[] for _ in range(buckets)]
+    values: list[list[Any]] = [[] for _ in range(buckets)]
+    for text, value in pairs:
+        bucket = partition_of(text, buckets)
+        if text in salted:
+            bucket = salted_bucket(bucket, salt, buckets)
+        keys[bucket].append(text)
+        values[bucket].append(value)
+    return keys, values
 
 
 def merge_groups(job: Job, blocks: Iterable[list[tuple[str, Any]]]) -> dict[str, list[Any]]:

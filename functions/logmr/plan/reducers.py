@@ -23,8 +23,9 @@ were chosen to spread over that many.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 from logmr.errors import CorruptJobDataError
@@ -72,34 +73,71 @@ def task_keys(parts: list[list[tuple[str, Any]]]) -> list[str] | str:
     """A map task's keys, from its partitions, for its summary: the keys
     (sorted) when they are few (``LISTED_KEYS_CHARS``), else the text of a
     HyperLogLog of them (``jobs.sketches``)."""
-    keys = [key for part in parts for key, _ in part]
-    if sum(map(len, keys)) + len(keys) <= LISTED_KEYS_CHARS:
-        return sorted(set(keys))
-    sketch = new_distinct()
-    update = sketch.update
-    for key in keys:
-        update(key)
-    return distinct_text(sketch)
+    keys = TaskKeys()
+    for part in parts:
+        keys.add([key for key, _ in part])
+    return keys.report()
+
+
+class TaskKeys:
+    """A map task's keys as its segments give them (``add``, a key maybe in
+    several), for its summary (``report``: what ``task_keys`` gives of them
+    all): listed while their characters stay within ``LISTED_KEYS_CHARS``,
+    then sketched (a key's repeats count once either way), in the order
+    they came."""
+
+    def __init__(self) -> None:
+        self.listed: dict[str, None] | None = {}
+        self.chars = 0
+        self.sketch: Any = None
+
+    def add(self, keys: list[str]) -> None:
+        listed = self.listed
+        if listed is not None:
+            for key in keys:
+                if key not in listed:
+                    listed[key] = None
+                    self.chars += len(key) + 1
+                    if self.chars > LISTED_KEYS_CHARS:
+                        break
+            else:
+                return
+            self.listed, self.sketch = None, new_distinct()
+            self._sketched(listed)
+        self._sketched(keys)
+
+    def _sketched(self, keys: Iterable[str]) -> None:
+        update = self.sketch.update
+        for key in keys:
+            update(key)
+
+    def report(self) -> list[str] | str:
+        return sorted(self.listed) if self.listed is not None else distinct_text(self.sketch)
 
 
 def measured_keys(reports: Iterable[Any]) -> dict[str, int]:
     """The distinct keys of the map tasks' key reports (``task_keys``),
     merged: ``distinct``, ``lower`` and ``upper`` (two standard deviations;
-    all three the exact count when every task listed its keys)."""
+    all three the exact count when every task listed its keys). The reports
+    are taken one at a time (a sketch merged as it comes)."""
     listed: set[str] = set()
-    sketches = []
-    for report in reports:
-        if isinstance(report, str):
-            sketches.append(distinct_from_text(report))
-        elif isinstance(report, list) and all(isinstance(key, str) for key in report):
-            listed.update(report)
-        else:
-            raise CorruptJobDataError(
-                f"a map task's keys are neither listed nor a sketch: {type(report).__name__}"
-            )
-    if not sketches:
+
+    def sketches() -> Iterator[Any]:
+        for report in reports:
+            if isinstance(report, str):
+                yield distinct_from_text(report)
+            elif isinstance(report, list) and all(isinstance(key, str) for key in report):
+                listed.update(report)
+            else:
+                raise CorruptJobDataError(
+                    f"a map task's keys are neither listed nor a sketch: {type(report).__name__}"
+                )
+
+    found = sketches()
+    first = next(found, None)
+    if first is None:  # every task listed its keys: no sketch library loaded
         return {"distinct": len(listed), "lower": len(listed), "upper": len(listed)}
-    merged = merge_distinct(sketches)
+    merged = merge_distinct(chain([first], found))
     for key in listed:
         merged.update(key)
     return distinct_estimate(merged)

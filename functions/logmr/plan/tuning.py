@@ -22,11 +22,17 @@ The model, for AWS Lambda:
   25 items at about ``DYNAMODB_ITEMS_PER_S`` per reducer, under a minute), and
   there are at most ``MAX_REDUCERS``: the Reduce state is an inline Map, which
   runs 40 iterations at a time, so 40 reducers are one wave;
+* a map task's memory is shared out (``MapBudget``): a share for its
+  combining table, past which it spills a segment (``mapreduce.shuffle``),
+  a share for the segments it holds compressed; the planner cuts a log of
+  new keys so that a task plans to combine what its share holds
+  (``MapBudget.planned_keys``), and the spill bounds it when the sample erred;
 * a key whose combined pairs would make its reducer the long pole is salted:
   spread over every reducer, reduced in Finalize (``logmr.plan.sample.choose_salted_keys``);
 * on one machine (``local``) the workers are the cores: equal chunks of at
   most ``LOCAL_MAX_CHUNK_BYTES``, as many as a multiple of the cores (each
-  worker runs the same number of map tasks), one reducer per core.
+  worker runs the same number of map tasks), one reducer per core; a
+  worker's memory is its share of the machine's, at most the Map function's.
 """
 
 from __future__ import annotations
@@ -59,8 +65,27 @@ MIN_CHUNK_BYTES = 64 * MiB
 KEYS_PER_REDUCER = 100_000
 #: distinct keys a map task plans to combine at most (its combining table
 #: lives for the task: about 150-250 MB of Python objects at this size), so
-#: a log of mostly new keys (ids, tokens) is cut in smaller ranges
+#: a log of mostly new keys (ids, tokens) is cut in smaller ranges; fewer when
+#: the task's memory budget holds fewer (``MapBudget.planned_keys``)
 MAP_TASK_KEYS = 1_000_000
+#: a map task's memory (``Limits.memory_mb``) shared out (``MapBudget``): the
+#: combining table's estimated bytes at which it spills a segment (its spill
+#: makes about as much again in passing), and the compressed segments held
+#: before they are written as a spill object (copied once when written)
+MAP_STATE_SHARE = 0.3
+MAP_HELD_SHARE = 0.1
+#: bytes of the combining table's estimate the planner counts a key at
+#: (``mapreduce.side.MapSide.footprint``: a short key, its entry and value)
+PLANNED_KEY_BYTES = 150
+#: the text a map task parses at a time (``inputs.lines.iter_range_texts``),
+#: at most: a text's new keys join the table before the budget is checked,
+#: so a text is also at most ``TEXTS_PER_STATE`` times smaller than the table
+MAP_TEXT_BYTES = 8 * 1024 * 1024
+TEXTS_PER_STATE = 8
+MIN_TEXT_BYTES = 64 * 1024
+#: a local worker's share of the machine's memory: the machine divided by
+#: the workers and one more (the CLI, the engine, the page cache)
+LOCAL_MEMORY_SHARES_EXTRA = 1
 #: keys a reducer on one machine merges at most: past ``workers`` times this
 #: many, the reducers are a larger multiple of the workers
 LOCAL_KEYS_PER_REDUCER = 1_000_000
@@ -72,6 +97,34 @@ MAX_REDUCERS = INLINE_MAP_CONCURRENCY
 LAMBDA_CONCURRENCY = ACCOUNT_CONCURRENCY
 LOCAL_MAX_CHUNK_BYTES = config.DEFAULT_CHUNK_SIZE
 LOCAL_MIN_CHUNK_BYTES = 1 * MiB
+
+
+@dataclass(frozen=True)
+class MapBudget:
+    """What a map task's memory allows it (``map_budget``)."""
+
+    #: the combining table's estimated bytes past which it spills a segment
+    state_bytes: int
+    #: compressed segments held past which they are written as a spill object
+    held_bytes: int
+    #: the largest text parsed at a time
+    text_bytes: int
+
+    @property
+    def planned_keys(self) -> int:
+        """Keys the planner lets a map task combine: ``MAP_TASK_KEYS``, or
+        what the state budget holds at ``PLANNED_KEY_BYTES`` a key."""
+        return max(min(MAP_TASK_KEYS, self.state_bytes // PLANNED_KEY_BYTES), 1)
+
+
+def map_budget(memory_mb: int) -> MapBudget:
+    """A map task's budget from its memory (MB): its shares
+    (``MAP_STATE_SHARE``, ``MAP_HELD_SHARE``), texts at most 8 MiB and an
+    eighth of the state's."""
+    memory = memory_mb * MiB
+    state = int(memory * MAP_STATE_SHARE)
+    text = min(MAP_TEXT_BYTES, max(state // TEXTS_PER_STATE, MIN_TEXT_BYTES))
+    return MapBudget(state_bytes=state, held_bytes=int(memory * MAP_HELD_SHARE), text_bytes=text)
 
 
 @dataclass(frozen=True)
@@ -92,21 +145,41 @@ class Limits:
         return min(MAP_MB_PER_S_PER_VCPU * vcpus, S3_STREAM_MB_PER_S)
 
     @property
+    def map_budget(self) -> MapBudget:
+        """What a map task's memory allows it."""
+        return map_budget(self.memory_mb)
+
+    @property
     def max_chunk_bytes(self) -> int:
         seconds = min(TARGET_MAP_TASK_S, self.timeout_s * TIMEOUT_SHARE)
         return _round_mib(self.map_mb_per_s * 1e6 * seconds)
 
 
-def local_limits(workers: int | None = None) -> Limits:
-    return Limits(target="local", workers=max(workers or os.cpu_count() or 1, 1))
+def local_limits(workers: int | None = None, memory_mb: int | None = None) -> Limits:
+    """This machine's: ``workers`` processes (default: the cores), each with
+    ``memory_mb`` (default: the Map function's, at most a worker's share of
+    the machine, ``local_memory_mb``)."""
+    workers = max(workers or os.cpu_count() or 1, 1)
+    return Limits(target="local", workers=workers, memory_mb=memory_mb or local_memory_mb(workers))
+
+
+def local_memory_mb(workers: int) -> int:
+    """A local worker's memory: the Map function's, at most the machine's
+    divided by the workers and ``LOCAL_MEMORY_SHARES_EXTRA``."""
+    lambda_mb = FUNCTION_SIZES["Map"][0]
+    try:
+        machine = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows): Lambda's figure
+        return lambda_mb
+    return max(min(lambda_mb, machine // MiB // (workers + LOCAL_MEMORY_SHARES_EXTRA)), 1)
 
 
 def limits_for(settings: Settings) -> Limits:
-    """The Plan handler's view: local storage means the local engine (its
+    """The handlers' view: local storage means the local engine (its
     workers); on Lambda the map function's memory and timeout the stack set,
-    else ``FUNCTION_SIZES``."""
+    else ``FUNCTION_SIZES``. ``map_memory_mb`` wins in both."""
     if settings.storage == "local":
-        return local_limits(settings.workers)
+        return local_limits(settings.workers, settings.map_memory_mb)
     memory, timeout = FUNCTION_SIZES["Map"]
     return Limits(
         memory_mb=settings.map_memory_mb or memory,
@@ -247,11 +320,12 @@ def _fewer_keys_a_task(
     chunk: int, reason: str, sample: SampleStats, limits: Limits, total_bytes: int
 ) -> tuple[int, str]:
     """``chunk``, or a smaller one when the sample finds new keys so fast that
-    a map task would combine more than ``MAP_TASK_KEYS`` (its memory); never
+    a map task would combine more than ``MapBudget.planned_keys`` (its memory); never
     below the target's smallest chunk (on Lambda: ``MIN_CHUNK_BYTES``, and
     what keeps the tasks within ``MAX_MAP_TASKS``)."""
+    most = limits.map_budget.planned_keys
     keys = sample.keys_in(chunk)
-    if keys <= MAP_TASK_KEYS:
+    if keys <= most:
         return chunk, reason
     if limits.target == "local":
         floor = LOCAL_MIN_CHUNK_BYTES
@@ -260,9 +334,9 @@ def _fewer_keys_a_task(
             min(MIN_CHUNK_BYTES, limits.max_chunk_bytes),
             _round_mib(math.ceil(total_bytes / MAX_MAP_TASKS)),
         )
-    smaller = max(_round_mib(chunk * MAP_TASK_KEYS / keys), floor)
+    smaller = max(_round_mib(chunk * most / keys), floor)
     return min(smaller, chunk), (
-        f"about {keys:,} new keys in {chunk // MiB} MiB: at most {MAP_TASK_KEYS:,} a map task"
+        f"about {keys:,} new keys in {chunk // MiB} MiB: at most {most:,} a map task"
     )
 
 

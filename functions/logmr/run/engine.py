@@ -47,14 +47,18 @@ def definition() -> dict[str, Any]:
 
 
 def handler_env(settings: Settings) -> dict[str, str]:
-    """The environment the handlers see on one machine."""
-    return {
+    """The environment the handlers see on one machine (a map task's memory
+    too, when the settings give it)."""
+    env = {
         config.ENV_STORAGE: "local",
         config.ENV_HOME: str(settings.home),
         config.ENV_SERVICE_NAME: names.SERVICE,
         config.ENV_TRACE_DISABLED: "true",
         **config.NUMERIC_LIBRARY_ENV,
     }
+    if settings.map_memory_mb:
+        env[config.ENV_MAP_MEMORY_MB] = str(settings.map_memory_mb)
+    return env
 
 
 class _Watching:
@@ -95,11 +99,11 @@ class _SharedPools:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pools: dict[tuple[str, int], tuple[WorkerPool, int]] = {}
+        self._pools: dict[tuple[str, int, int | None], tuple[WorkerPool, int]] = {}
 
     @contextlib.contextmanager
     def borrow(self, settings: Settings, workers: int) -> Iterator[WorkerPool]:
-        key = (str(settings.home), workers)
+        key = (str(settings.home), workers, settings.map_memory_mb)
         with self._lock:
             pool, users = self._pools.get(key) or (worker_pool(settings, workers), 0)
             self._pools[key] = (pool, users + 1)

@@ -23,11 +23,17 @@ from logmr.workflow.names import ABORTED_CAUSE, ABORTED_ERROR
 
 
 def run(
-    spec: JobSpec, backends: Backends, *, workers: int = 1, progress: Progress = quiet
+    spec: JobSpec,
+    backends: Backends,
+    *,
+    workers: int = 1,
+    progress: Progress = quiet,
+    memory_mb: int | None = None,
 ) -> dict[str, Any]:
     """Plan, map, reduce and finalize ``spec``; the finalize output, or the
-    task's exception after the job is recorded as FAILED."""
-    limits = local_limits(workers)
+    task's exception after the job is recorded as FAILED. ``memory_mb``: a
+    map task's (default: a worker's share of the machine, ``tuning.local_limits``)."""
+    limits = local_limits(workers, memory_mb)
     execution = tasks.new_execution()
     try:
         plan = tasks.plan(spec, backends, limits, execution=execution)
@@ -35,7 +41,9 @@ def run(
         count = plan["map_task_count"]
         # every map task, from the manifest (the plan carries them only for an inline Map)
         items = backends.objects.get_json(manifest_key(spec.job_id))["map_tasks"]
-        map_calls = [(tasks.map_task, (spec, MapTask.from_dict(item), backends)) for item in items]
+        map_calls = [
+            (tasks.map_task, (spec, MapTask.from_dict(item), backends, limits)) for item in items
+        ]
 
         def reduce_calls() -> list[Call]:
             """After Map: the reducers PlanReduce chooses from the keys measured."""

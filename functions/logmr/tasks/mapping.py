@@ -1,4 +1,5 @@
-"""The Map task: one byte range in, one shuffle object and a summary out."""
+"""The Map task: one byte range in, one shuffle object (and a spill object
+per budget's worth of spilled segments) and a summary out."""
 
 from __future__ import annotations
 
@@ -11,41 +12,52 @@ from logmr.errors import InvalidParameterError
 from logmr.inputs.lines import iter_range_texts
 from logmr.inputs.source import decompressing
 from logmr.jobs.binding import prepare
-from logmr.mapreduce.shuffle import encode
+from logmr.mapreduce.shuffle import Segments
 from logmr.mapreduce.side import MapSide
-from logmr.plan.reducers import task_keys
+from logmr.plan.reducers import TaskKeys
+from logmr.plan.tuning import Limits, MapBudget, local_limits
 from logmr.spec import JobSpec, MapTask
 from logmr.storage.backends import Backends
 from logmr.storage.counting import CountingStore
 
 
-def map_task(spec: JobSpec, task: MapTask, backends: Backends) -> dict[str, Any]:
-    """Read one byte range, map and combine it, write one shuffle object."""
+def map_task(
+    spec: JobSpec, task: MapTask, backends: Backends, limits: Limits | None = None
+) -> dict[str, Any]:
+    """Read one byte range, map and combine it, write its shuffle object.
+    Within the memory ``limits`` give it (``MapBudget``; default: this
+    machine's share): when the combining table's estimate passes the budget,
+    its pairs go out as a segment and combining starts again
+    (``mapreduce.shuffle``, "Segments and spills"), so a task's memory stays
+    bounded however many keys its range holds."""
     started = time.perf_counter()
     _check_planned(spec)
+    budget = (limits or local_limits()).map_budget
     job, fmt = prepare(spec)
     objects = CountingStore(backends.objects)
     side = MapSide(job, fmt, SAMPLES_PER_TASK, sample_origin=f"{task.uri}@{task.start}")
+    output = _Output(spec, task, objects, budget)
     # one ranged GET on S3, of the version Plan listed (If-Match)
     raw = backends.inputs.open_at(task.uri, max(task.start - 1, 0), version=task.version)
     with decompressing(raw, task.compression, task.uri) as stream:
-        for text in iter_range_texts(stream, task.start, task.end):
+        texts = iter_range_texts(stream, task.start, task.end, block_size=budget.text_bytes)
+        for text in texts:
             side.feed_text(text)
-            del text  # one 8 MiB text alive at a time: the allocator reuses it in place
+            del text  # one text alive at a time: the allocator reuses it in place
+            if side.footprint() > budget.state_bytes:
+                output.spill(side)
     backends.inputs.verify(task.uri, task.version)  # a local file may change as it is read
-    side.combine()
-    parts = side.partitions(spec.buckets, frozenset(spec.salted_keys), task.task)
-    keys = task_keys(parts)
-    data = encode(parts)
-    objects.put(layout.shuffle_key(spec.job_id, task.task), data)
+    shuffle_bytes = output.close(side)
     requests = objects.requests()
     summary = {
         "task": task.task,
         "counters": side.counters(),
         "samples": side.samples,
-        "shuffle_bytes": len(data),
+        "shuffle_bytes": shuffle_bytes,
         # the task's distinct keys, for PlanReduce (``tasks.reduce_planning``)
-        "keys": keys,
+        "keys": output.keys.report(),
+        "segments": output.segments,
+        "spills": output.spills,
         "input_bytes": (task.end - task.start) if task.end is not None else None,
         "seconds": round(time.perf_counter() - started, 4),
         # the input GET, and this summary's own PUT
@@ -58,6 +70,48 @@ def map_task(spec: JobSpec, task: MapTask, backends: Backends) -> dict[str, Any]
         "seconds": summary["seconds"],
         "input_bytes": summary["input_bytes"],
     }
+
+
+class _Output:
+    """A map task's segments (``MapSide.drain``) on their way to its objects:
+    held compressed until they pass ``MapBudget.held_bytes``, then written as
+    the next spill object; the last ones in the task's own object, written
+    last, whose index counts the spill objects before it."""
+
+    def __init__(
+        self, spec: JobSpec, task: MapTask, objects: CountingStore, budget: MapBudget
+    ) -> None:
+        self.spec, self.task, self.objects, self.budget = spec, task, objects, budget
+        self.held = Segments(spec.buckets)
+        self.keys = TaskKeys()
+        self.segments = self.spills = self.written = 0
+
+    def spill(self, side: MapSide) -> None:
+        """The side's pairs so far as a segment; held ones written past the budget."""
+        self._segment(side)
+        if self.held.size > self.budget.held_bytes:
+            self.spills += 1
+            self._put(layout.shuffle_key(self.spec.job_id, self.task.task, self.spills), 0)
+
+    def close(self, side: MapSide) -> int:
+        """The last segment and the task's object; every shuffle byte written."""
+        self._segment(side)
+        self._put(layout.shuffle_key(self.spec.job_id, self.task.task), self.spills)
+        return self.written
+
+    def _segment(self, side: MapSide) -> None:
+        salted = frozenset(self.spec.salted_keys)
+        found = False
+        for bucket, keys, chunk in side.drain(self.spec.buckets, salted, self.task.task):
+            self.keys.add(keys)
+            self.held.add(bucket, chunk)
+            found = True
+        self.segments += found
+
+    def _put(self, key: str, spills: int) -> None:
+        data = self.held.take(spills)
+        self.objects.put(key, data)
+        self.written += len(data)
 
 
 def _check_planned(spec: JobSpec) -> None:
