@@ -148,6 +148,70 @@ def test_a_repeated_map_task_writes_the_same_objects(log: Path, backends: Backen
     assert backends.objects.list_keys(layout.SHUFFLE_PREFIX) == [shuffle_key]
 
 
+def test_a_map_task_past_its_budget_spills_the_same_objects_again(
+    tmp_path: Path, backends: Backends
+) -> None:
+    """A map task over more keys than its memory allows (1 MB: a table of
+    about 300 KB) writes spill objects and its own object, which counts them;
+    run again, it writes the same bytes (a retry overwrites); the reducers'
+    results are those of the same task within its budget."""
+    log = tmp_path / "tokens.log"
+    lines = (f"a{i:x} b{i % 50} c{(i * 7919) % 1_000_003:x}\n" for i in range(30_000))
+    log.write_text("".join(lines))
+    roomy, tight = local_limits(1), local_limits(1, 1)
+    results = {}
+    for name, limits in (("roomy", roomy), ("tight", tight)):
+        spec, map_tasks = planned(
+            log, backends, job_id=name, job="word_count", chunk_size=10**9, reducers=2
+        )
+        (task,) = map_tasks
+        tasks.map_task(spec, task, backends, limits)
+        summary = backends.objects.get_json(layout.map_summary_key(name, 0))
+        keys = [layout.shuffle_key(name, 0, spill) for spill in range(summary["spills"] + 1)]
+        written = [backends.objects.get(key) for key in keys]
+        assert summary["shuffle_bytes"] == sum(map(len, written))
+        assert shuffle.decode_index(written[0]).spills == summary["spills"]
+        tasks.map_task(spec, task, backends, limits)
+        assert [backends.objects.get(key) for key in keys] == written
+        if limits is tight:
+            assert summary["spills"] >= 2 and summary["segments"] > summary["spills"]
+        else:
+            assert (summary["spills"], summary["segments"]) == (0, 1)
+        for partition in range(2):
+            tasks.reduce_task(spec, partition, 1, backends)
+        results[name] = sorted(backends.job_results().iter_results(name))
+    assert results["tight"] == results["roomy"] and len(results["roomy"]) == 60_050
+
+
+def test_summaries_are_read_a_few_at_a_time() -> None:
+    """``read_each`` (Finalize's and PlanReduce's reads of M summaries) holds
+    at most a few read and not yet taken, however many there are."""
+    import threading
+    import time
+
+    from logmr.plan.cost import READ_THREADS
+    from logmr.tasks.common import read_each
+
+    alive: set[int] = set()
+    most = [0]
+    lock = threading.Lock()
+
+    def read(item: int) -> int:
+        with lock:
+            alive.add(item)
+            most[0] = max(most[0], len(alive))
+        return item
+
+    taken = []
+    for item in read_each(read, range(500)):
+        taken.append(item)
+        time.sleep(0.0005)  # a slower consumer: the reads must wait for it
+        with lock:
+            alive.discard(item)
+    assert taken == list(range(500))
+    assert most[0] <= 2 * READ_THREADS + 1
+
+
 def test_a_map_task_needs_the_planned_spec(log: Path, backends: Backends) -> None:
     _, map_tasks = planned(log, backends)
     unplanned = request(log, reducers=0)

@@ -163,15 +163,18 @@ class DistinctCount(_Windowed):
         )
 
     def finalize(self, results: ResultsView) -> dict[str, Any]:
-        records = 0
-        sketches = []
-        for _, value in results:
-            records += value["count"]
-            sketches.append(distinct_from_text(value["sketch"]))
+        records = [0]
+
+        def sketches() -> Iterator[Any]:  # merged as they come: one at a time in memory
+            for _, value in results:
+                records[0] += value["count"]
+                yield distinct_from_text(value["sketch"])
+
+        merged = merge_distinct(sketches())
         return {
             "field": self.options["field"],
             "windows": len(results),
-            "records": records,
+            "records": records[0],
             "rse": HLL_RSE,
-            **distinct_estimate(merge_distinct(sketches)),
+            **distinct_estimate(merged),
         }

@@ -19,7 +19,7 @@ from logmr.spec import JobSpec
 from logmr.storage.backends import Backends
 from logmr.storage.counting import CountingStore
 from logmr.storage.parts import iter_part_results, json_lines, part_file, store_best
-from logmr.tasks.common import add, now, read_all
+from logmr.tasks.common import add, now, read_each
 
 
 def finalize(spec: JobSpec, map_task_count: int, backends: Backends) -> dict[str, Any]:
@@ -33,7 +33,8 @@ def finalize(spec: JobSpec, map_task_count: int, backends: Backends) -> dict[str
     samples: list[dict[str, Any]] = []
     seconds = {"map_task_s": 0.0, "reduce_task_s": 0.0}
     requests = {"get": 0, "put": 0, "list": 0}
-    map_summaries = read_all(
+    # summaries as they come, each dropped once added: memory per summary, not per task
+    map_summaries = read_each(
         lambda task: objects.get_json(layout.map_summary_key(spec.job_id, task)),
         range(map_task_count),
     )
@@ -45,7 +46,7 @@ def finalize(spec: JobSpec, map_task_count: int, backends: Backends) -> dict[str
     reduce_plan = objects.get_json(layout.reduce_plan_key(spec.job_id))
     add(requests, reduce_plan["requests"])
     keys = stored = 0
-    reduce_summaries = read_all(
+    reduce_summaries = read_each(
         lambda partition: objects.get_json(layout.reduce_summary_key(spec.job_id, partition)),
         range(spec.reducers),
     )

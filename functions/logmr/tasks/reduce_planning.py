@@ -14,7 +14,7 @@ from logmr.plan.tuning import Limits, local_limits
 from logmr.spec import JobSpec
 from logmr.storage.backends import Backends
 from logmr.storage.counting import CountingStore
-from logmr.tasks.common import read_all
+from logmr.tasks.common import read_each
 
 
 def plan_reduce(
@@ -28,7 +28,8 @@ def plan_reduce(
     started = time.perf_counter()
     objects = CountingStore(backends.objects)
     manifest = objects.get_json(layout.manifest_key(spec.job_id))
-    summaries = read_all(
+    # summaries as they come, each dropped once its keys are merged
+    summaries = read_each(
         lambda task: objects.get_json(layout.map_summary_key(spec.job_id, task)),
         range(map_task_count),
     )
