@@ -7,6 +7,7 @@ import itertools
 import json
 import re
 from collections import Counter
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -388,3 +389,81 @@ def test_cli_report_of_an_unknown_job_is_one_line(
     err = capsys.readouterr().err
     assert err.strip() == "logmr: error: JobNotFoundError: no job 'no-such-job'"
     assert not (tmp_path / "x.html").exists()
+
+
+# -- many keys: one pass, bounded memory ----------------------------------------------------------
+@pytest.mark.unit
+def test_the_report_reads_many_results_once_and_keeps_what_it_shows() -> None:
+    """A stream of 100,000 results (as the part files give them, in key
+    order): one pass, and the memory of the page's rows, not of the results;
+    the top keys and the first rows are what the whole dict would give."""
+    import tracemalloc
+
+    count = 100_000
+
+    def results() -> Iterator[tuple[str, Any]]:
+        for i in range(count):
+            yield f"word{i:06d}", {"count": (i * 7919) % 1000, "bytes": i}
+
+    tracemalloc.start()
+    try:
+        everything = dict(results())
+        _, whole_peak = tracemalloc.get_traced_memory()
+        del everything
+        tracemalloc.reset_peak()
+        base, _ = tracemalloc.get_traced_memory()
+        data = analyse(record("top_paths"), results())
+        _, stream_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert stream_peak - base < whole_peak / 20
+    assert data.result_count == count
+    best = sorted(results(), key=lambda kv: (-kv[1]["count"], kv[0]))[:20]
+    assert [(key, count) for key, count, _ in data.top] == [(k, v["count"]) for k, v in best]
+    assert [key for key, _ in data.first] == [f"word{i:06d}" for i in range(20)]
+    _, page = page_of_data(data)
+    assert f"and {count - 20:,} more keys" in page.text("results")
+
+
+def page_of_data(data: Any) -> tuple[str, Page]:
+    text = render(data)
+    return text, Page(text)
+
+
+@pytest.mark.unit
+def test_windows_past_the_limit_merge_into_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past twice MAX_WINDOW_POINTS windows, adjacent ones merge: counts and
+    errors add up, percentiles come from their merged sketches, and the note
+    says how many windows there are."""
+    from logmr.jobs.sketches import merge_quantiles, quantiles_of, quantiles_text
+    from logmr.report import data as report_data
+
+    monkeypatch.setattr(report_data, "MAX_WINDOW_POINTS", 25)
+    sizes = {iso: [float(i % 97), float(i % 13) * 10] for i, iso in enumerate(windows(600))}
+    results = {
+        f"window:{iso}": {
+            "count": 10 + i % 5,
+            "errors": i % 3,
+            "bytes": 1,
+            "p50": 0.0,
+            "p95": 0.0,
+            "p99": 0.0,
+            "sketch": quantiles_text(quantiles_of(sizes[iso])),
+        }
+        for i, iso in enumerate(windows(600))
+    }
+    data = analyse(record("access_report"), results)
+    assert 25 <= len(data.windows) < 50 and data.window_count == 600
+    assert sum(point.count for point in data.windows) == sum(v["count"] for v in results.values())
+    assert sum(point.errors or 0 for point in data.windows) == sum(
+        v["errors"] for v in results.values()
+    )
+    assert [point.start for point in data.windows] == sorted(p.start for p in data.windows)
+    first = data.windows[0]
+    merged = merge_quantiles(
+        results[f"window:{iso}"]["sketch"] for iso in windows(600)[: first.windows]
+    )
+    assert first.percentiles["p50"] == merged.get_quantile(0.5, True)
+    _, page = page_of_data(data)
+    assert f"600 windows from {windows(1)[0]}" in page.text("timeseries")
+    assert f"shown as {len(data.windows)} points" in page.text("timeseries")

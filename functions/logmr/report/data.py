@@ -10,11 +10,13 @@ HTTP status codes (keys of ``status_codes``, ``status:<code>`` keys, the
 
 from __future__ import annotations
 
+import heapq
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from logmr.jobs.sketches import KLL_TAG, merge_quantiles, quantiles_text
 from logmr.storage.base import JobRecord
 from logmr.storage.parts import JobResults
 
@@ -23,30 +25,54 @@ WINDOW_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]
 STATUS_KEY = re.compile(r"^[1-5]\d\d$")
 STATUS_CLASS = re.compile(r"^[1-5]xx$")
 PERCENTILES = ("p50", "p95", "p99")
+_RANKS = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
 #: jobs whose integer results are levels (the mix chart names them so)
 LEVEL_JOBS = frozenset({"level_counts"})
 #: keys of the access_report shape, by prefix
 PREFIXES = ("window:", "status:", "path:")
 
 
+#: time-series points a report keeps: past twice this many windows, adjacent
+#: points are merged in pairs (counts and errors added, percentiles from their
+#: merged sketches), so the page and its making stay bounded whatever the windows
+MAX_WINDOW_POINTS = 5_000
+#: rows of the results table and bars of the top-keys chart (the first rows
+#: in key order when there is no such chart)
+TABLE_ROWS = 20
+#: parts of a level mix (the others are added up as one)
+MIX_PARTS = 40
+OTHER = "other"
+
+
 @dataclass
 class WindowPoint:
-    """One time window: its start as written, its count, and what else it has."""
+    """One time window (or ``windows`` adjacent ones): its start as written,
+    its count, and what else it has."""
 
     start: str
     count: float
     errors: float | None = None
     percentiles: dict[str, float] = field(default_factory=dict)
     classes: dict[str, float] = field(default_factory=dict)
+    #: the windows this point stands for
+    windows: int = 1
+    #: the window's KLL sketch (text), kept to merge percentiles when points merge
+    sketch: str | None = None
 
 
 @dataclass
 class ReportData:
-    """Everything the page shows, in the shapes the sections draw."""
+    """Everything the page shows, in the shapes the sections draw: bounded
+    whatever the job's keys (``analyse`` reads the results once, as a stream)."""
 
     record: JobRecord
-    results: dict[str, Any]
+    #: the results' first ``TABLE_ROWS`` (key, value) pairs, in key order
+    first: list[tuple[str, Any]] = field(default_factory=list)
+    #: how many results there are
+    result_count: int = 0
     windows: list[WindowPoint] = field(default_factory=list)
+    #: the windows the time series stands for (``len(windows)`` unless merged)
+    window_count: int = 0
     #: (key, count, extra columns) for the top-keys chart, best first
     top: list[tuple[str, float, dict[str, Any]]] = field(default_factory=list)
     top_columns: list[str] = field(default_factory=list)
@@ -62,21 +88,74 @@ class ReportData:
 
 
 def gather(store: JobResults, job_id: str) -> ReportData:
-    """A job's record and (when it SUCCEEDED: only then are they whole) its results."""
+    """A job's record and (when it SUCCEEDED: only then are they whole) its
+    results, streamed from the part files in key order."""
     record = store.get_job(job_id)
-    results = dict(store.iter_results(job_id)) if record.status == "SUCCEEDED" else {}
+    results = store.iter_results(job_id) if record.status == "SUCCEEDED" else iter(())
     return analyse(record, results)
 
 
-def analyse(record: JobRecord, results: Mapping[str, Any], top_n: int = 20) -> ReportData:
-    """Sort results into the report's shapes (pure: no I/O)."""
-    data = ReportData(record=record, results=dict(results))
-    windows: dict[str, WindowPoint] = {}
-    statuses: dict[str, float] = {}
-    classes: dict[str, float] = {}
-    keyed: list[tuple[str, float, dict[str, Any]]] = []
-    for raw_key, value in results.items():
+def analyse(
+    record: JobRecord,
+    results: Mapping[str, Any] | Iterable[tuple[str, Any]],
+    top_n: int = TABLE_ROWS,
+) -> ReportData:
+    """Sort results (a mapping, or ``(key, value)`` pairs in key order) into
+    the report's shapes, in one pass that keeps what the page shows: the
+    windows (``MAX_WINDOW_POINTS``), the statuses, the best keys, the first
+    rows. No I/O."""
+    pairs = sorted(results.items()) if isinstance(results, Mapping) else results
+    data = ReportData(record=record)
+    series = _Series(MAX_WINDOW_POINTS)
+    seen = _Seen()
+    keyed = _keyed(pairs, data, series, seen)
+    best = heapq.nsmallest(max(top_n, MIX_PARTS), keyed, key=lambda row: (-row[1], row[0]))
+    data.windows, data.window_count = series.points(), series.count
+    if not seen.statuses and best and seen.status_keys is not None:
+        seen.statuses = seen.status_keys
+    if seen.statuses:
+        data.mix = sorted(seen.statuses.items())
+        data.mix_title = "HTTP status mix"
+    elif seen.classes:
+        data.mix = sorted(seen.classes.items())
+        data.mix_title = "HTTP status class mix"
+    elif _is_levels(record) and best:
+        data.mix = [(key, count) for key, count, _ in best[:MIX_PARTS]]
+        rest = seen.keyed_total - sum(count for _, count in data.mix)
+        if seen.keyed > MIX_PARTS:
+            data.mix.append((OTHER, rest))
+        data.mix_title = "Level mix"
+    if seen.keyed > 1 or (best and best[0][2]):
+        data.top = best[:top_n]
+        columns: list[str] = []
+        for _, _, extra in data.top:
+            columns += [name for name in extra if name not in columns]
+        data.top_columns = columns
+    return data
+
+
+@dataclass
+class _Seen:
+    """What ``_keyed`` gathers besides the keyed rows."""
+
+    statuses: dict[str, float] = field(default_factory=dict)
+    classes: dict[str, float] = field(default_factory=dict)
+    #: the keyed rows while every one is a status code (``None`` after one is not)
+    status_keys: dict[str, float] | None = field(default_factory=dict)
+    keyed: int = 0
+    keyed_total: float = 0.0
+
+
+def _keyed(
+    pairs: Iterable[tuple[str, Any]], data: ReportData, series: _Series, seen: _Seen
+) -> Iterator[tuple[str, float, dict[str, Any]]]:
+    """The rows of the top-keys chart, (key, count, extra columns); the other
+    shapes into ``data``, ``series`` and ``seen`` as they pass."""
+    for raw_key, value in pairs:
         key = str(raw_key)
+        data.result_count += 1
+        if len(data.first) < TABLE_ROWS:
+            data.first.append((key, value))
         prefix, _, rest = key.partition(":")
         if f"{prefix}:" in PREFIXES:
             key_kind, name = prefix, rest
@@ -87,38 +166,78 @@ def analyse(record: JobRecord, results: Mapping[str, Any], top_n: int = 20) -> R
         count = _count(value)
         if key_kind == "window" and count is not None:
             point = _window(name, count, value)
-            windows[name] = point
             for label, number in point.classes.items():
-                classes[label] = classes.get(label, 0) + number
+                seen.classes[label] = seen.classes.get(label, 0) + number
+            series.add(point)
         elif key_kind == "status" and count is not None:
-            statuses[name] = statuses.get(name, 0) + count
+            seen.statuses[name] = seen.statuses.get(name, 0) + count
         elif key == "all" and isinstance(value, dict) and _percentiles(value):
             data.overall_percentiles = _percentiles(value)
         elif count is not None and not (key == "total" and isinstance(value, dict)):
             extra = (
                 {k: v for k, v in value.items() if k != "count"} if isinstance(value, dict) else {}
             )
-            keyed.append((name, count, _scalars(extra)))
-    data.windows = sorted(windows.values(), key=lambda point: point.start)
-    keyed.sort(key=lambda row: (-row[1], row[0]))
-    if not statuses and keyed and all(STATUS_KEY.match(key) for key, _, _ in keyed):
-        statuses = {key: count for key, count, _ in keyed}
-    if statuses:
-        data.mix = sorted(statuses.items())
-        data.mix_title = "HTTP status mix"
-    elif classes:
-        data.mix = sorted(classes.items())
-        data.mix_title = "HTTP status class mix"
-    elif _is_levels(record) and keyed:
-        data.mix = [(key, count) for key, count, _ in keyed]
-        data.mix_title = "Level mix"
-    if len(keyed) > 1 or (keyed and keyed[0][2]):
-        data.top = keyed[:top_n]
-        columns: list[str] = []
-        for _, _, extra in data.top:
-            columns += [name for name in extra if name not in columns]
-        data.top_columns = columns
-    return data
+            seen.keyed += 1
+            seen.keyed_total += count
+            if seen.status_keys is not None:
+                if STATUS_KEY.match(name):
+                    seen.status_keys[name] = count
+                else:
+                    seen.status_keys = None
+            yield name, count, _scalars(extra)
+
+
+class _Series:
+    """Window points in key order, at most twice ``most``: past that,
+    adjacent points merge in pairs, and each later point holds as many
+    windows (``WindowPoint.windows``)."""
+
+    def __init__(self, most: int) -> None:
+        self.most = most
+        self.width = 1
+        self.count = 0
+        self.kept: list[WindowPoint] = []
+
+    def add(self, point: WindowPoint) -> None:
+        self.count += 1
+        last = self.kept[-1] if self.kept else None
+        if last is not None and last.windows < self.width:
+            self.kept[-1] = _merged(last, point)
+            return
+        self.kept.append(point)
+        if len(self.kept) >= 2 * self.most:
+            self.width *= 2
+            pairs = zip(self.kept[::2], self.kept[1::2], strict=True)
+            self.kept = [_merged(first, second) for first, second in pairs]
+
+    def points(self) -> list[WindowPoint]:
+        """The points, by start (a mapping's windows came in key order)."""
+        return sorted(self.kept, key=lambda point: point.start)
+
+
+def _merged(first: WindowPoint, second: WindowPoint) -> WindowPoint:
+    """One point for two adjacent ones: counts, errors and classes added; the
+    percentiles of the merged sketches, when both had one."""
+    errors = None
+    if first.errors is not None or second.errors is not None:
+        errors = (first.errors or 0) + (second.errors or 0)
+    classes = dict(first.classes)
+    for label, number in second.classes.items():
+        classes[label] = classes.get(label, 0) + number
+    sketch, percentiles = None, {}
+    if first.sketch is not None and second.sketch is not None:
+        merged = merge_quantiles([first.sketch, second.sketch])
+        sketch = quantiles_text(merged)
+        percentiles = {name: merged.get_quantile(rank, True) for name, rank in _RANKS}
+    return WindowPoint(
+        start=first.start,
+        count=first.count + second.count,
+        errors=errors,
+        percentiles=percentiles,
+        classes=classes,
+        windows=first.windows + second.windows,
+        sketch=sketch,
+    )
 
 
 def facts(record: JobRecord) -> list[tuple[str, str]]:
@@ -197,6 +316,8 @@ def counters(record: JobRecord) -> list[tuple[str, str]]:
 def _window(name: str, count: float, value: Any) -> WindowPoint:
     point = WindowPoint(start=name, count=count)
     if isinstance(value, dict):
+        sketch = value.get("sketch")
+        point.sketch = sketch if isinstance(sketch, str) and sketch.startswith(KLL_TAG) else None
         errors: Any = value.get("errors")
         point.classes = {
             k: float(v) for k, v in value.items() if STATUS_CLASS.match(k) and _is_number(v)

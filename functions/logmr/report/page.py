@@ -12,14 +12,13 @@ from logmr.report import svg
 from logmr.report.data import (
     PERCENTILES,
     STATUS_CLASS,
+    TABLE_ROWS,
     ReportData,
     counters,
     facts,
     summary_scalars,
 )
 
-#: rows of the results table and bars of the top-keys chart
-TABLE_ROWS = 20
 #: the longest part of a malformed sample shown
 SAMPLE_CHARS = 400
 
@@ -124,9 +123,13 @@ def _time_series_section(data: ReportData) -> str:
     )
     total = sum(point.count for point in data.windows)
     errors = sum(point.errors or 0 for point in data.windows)
+    merged = ""
+    if data.window_count > len(labels):
+        widest = max(point.windows for point in data.windows)
+        merged = f" (shown as {len(labels):,} points of up to {widest:,} windows each)"
     note = (
-        f'<p class="muted">{len(labels):,} windows from {escape(labels[0])} to '
-        f"{escape(labels[-1])}; {svg.number(total)} records"
+        f'<p class="muted">{data.window_count:,} windows from {escape(labels[0])} to '
+        f"{escape(labels[-1])}{merged}; {svg.number(total)} records"
         + (f", {svg.number(errors)} errors" if len(series) > 1 else "")
         + "</p>"
     )
@@ -186,14 +189,14 @@ def _summary_section(data: ReportData) -> str:
 
 
 def _results_section(data: ReportData) -> str:
-    if not data.results:
+    if not data.result_count:
         return _section("results", "Results", '<p class="muted">no results</p>')
     if data.top:
         shown: Sequence[tuple[str, Any]] = [
             (key, {"count": count, **extra}) for key, count, extra in data.top[:TABLE_ROWS]
         ]
     else:
-        shown = sorted(data.results.items())[:TABLE_ROWS]
+        shown = data.first[:TABLE_ROWS]
     columns: list[str] = []
     for _, value in shown:
         if isinstance(value, dict):
@@ -210,7 +213,7 @@ def _results_section(data: ReportData) -> str:
         + "</tr>"
         for key, value in shown
     )
-    more = len(data.results) - len(shown)
+    more = data.result_count - len(shown)
     note = f'<p class="muted">and {more:,} more keys (logmr results --json)</p>' if more > 0 else ""
     return _section("results", "Results", f"<table>{head}</tr>{body}</table>{note}")
 
