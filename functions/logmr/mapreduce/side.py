@@ -24,6 +24,7 @@ from logmr.jobs.sums import (
     KeyedSums,
     codes_of,
     numpy,
+    regrouped,
     sums_by_code,
     widened,
 )
@@ -347,21 +348,28 @@ class MapSide:
         self, buckets: int, salted: frozenset[str] = frozenset(), salt: int = 0
     ) -> Iterator[tuple[int, list[str], bytes]]:
         """A segment of the map task's output (``mapreduce.shuffle``): the
-        pairs combined so far, bucketed as ``partitions`` does, as
-        ``(bucket, keys, chunk)`` for each bucket with pairs, the chunk
-        encoded (``shuffle.encode_chunk``). The combining state is emptied
-        (counters and samples stay), each part freed once taken: feeding
-        goes on with an empty table."""
+        pairs combined so far, bucketed as ``partitions`` does (in the same
+        order), as ``(bucket, keys, chunk)`` for each bucket with pairs, the
+        chunk encoded (``shuffle.encode_chunk``). The combining state is
+        emptied (counters and samples stay) and each part freed once taken;
+        the sum tables' rows become Python values one bucket at a time.
+        Feeding goes on with an empty table."""
         self.combine()
         counts, buffer, tables = self.counts, self.buffer, self.tables
         self.counts, self.buffer, self.tables, self.buffered = Counter(), {}, {}, 0
-        pairs = _combined(self.job, counts, buffer, tables, release=True)
+        values, several, columns = _gathered(counts, buffer, tables, release=True)
         del counts, buffer, tables
-        keys, values = _bucketed(pairs, buckets, salted, salt)
-        del pairs
+        keys, found = _bucketed(_pairs(self.job, values, several), buckets, salted, salt)
+        del values, several
+        orders = [_bucket_order(sums, buckets, salted, salt) for sums in columns]
         for bucket in range(buckets):
-            some_keys, some_values = keys[bucket], values[bucket]
-            keys[bucket] = values[bucket] = []
+            some_keys, some_values = keys[bucket], found[bucket]
+            keys[bucket] = found[bucket] = []
+            for sums, (order, bounds) in zip(columns, orders, strict=True):
+                rows = order[bounds[bucket] : bounds[bucket + 1]]
+                if len(rows):
+                    some_keys += map(sums.keys.__getitem__, rows.tolist())
+                    some_values += sums.sums[rows].tolist()
             if some_keys:
                 yield bucket, some_keys, encode_chunk(some_keys, some_values)
 
@@ -369,7 +377,8 @@ class MapSide:
         """The map task's pairs, keys made canonical (``key_text``), one value
         per key: the counts, the buffer and the sum tables merged, and a key's
         values from several of them (or raw keys with the same text) combined."""
-        return _combined(self.job, self.counts, self.buffer, self.tables, release=False)
+        values, several, columns = _gathered(self.counts, self.buffer, self.tables, release=False)
+        return chain(_pairs(self.job, values, several), *columns)
 
     def counters(self) -> dict[str, int]:
         counts = {"lines": self.lines, "records": self.records, "malformed": self.malformed}
@@ -394,17 +403,18 @@ def _size(value: Any) -> int:
     return size
 
 
-def _combined(
-    job: Job,
+def _gathered(
     counts: Counter[Any],
     buffer: dict[Any, list[Any]],
     tables: dict[tuple[int, ...], SumTable],
     *,
     release: bool,
-) -> Iterator[tuple[str, Any]]:
-    """``MapSide.combined`` of these parts; ``release``: each part emptied
-    once read (``MapSide.drain``), so that its keys are freed as the next ones
-    are made."""
+) -> tuple[dict[str, Any], dict[str, list[Any]], list[KeyedSums]]:
+    """The parts of ``MapSide.combined``, keys made canonical: a key's one
+    value, the values of a key found more than once (to combine), and the sum
+    tables whose keys are found nowhere else, as ``KeyedSums``. ``release``:
+    each part emptied once read (``MapSide.drain``), so that its keys are
+    freed as the next ones are made."""
     values: dict[str, Any] = {}  # text -> its one value so far
     several: dict[str, list[Any]] = {}  # text -> its values, when several
     _gather(zip(map(key_text, counts), counts.values(), strict=True), values, several)
@@ -418,8 +428,10 @@ def _combined(
     taken: dict[str, None] = {}  # the keys of ``columns``, when there are several tables
     for table in tables.values():
         sums = table.sums()
+        if release:
+            table.index = {}  # its keys live on in ``sums`` only
         if not set(map(type, sums.keys)) <= {str}:
-            sums = sums.rekeyed(key_text)
+            sums = _as_text(sums)
         if values.keys().isdisjoint(sums.keys) and taken.keys().isdisjoint(sums.keys):
             columns.append(sums)
             if len(tables) > 1:
@@ -428,6 +440,24 @@ def _combined(
         _gather(iter(sums), values, several)  # a key also yielded as a pair: combined below
     if release:
         tables.clear()
+    return values, several, columns
+
+
+def _as_text(sums: KeyedSums) -> KeyedSums:
+    """``sums.rekeyed(key_text)`` without its two indexes of every key when
+    the texts are distinct (they are unless bytes spell another key's
+    ``\\xNN`` escape): a map task's table of a million keys drains in about
+    half the memory."""
+    texts = list(map(key_text, sums.keys))
+    if len(set(texts)) < len(texts):
+        return regrouped(texts, sums.sums, sums.bound)
+    return KeyedSums(texts, sums.sums, sums.bound)
+
+
+def _pairs(
+    job: Job, values: dict[str, Any], several: dict[str, list[Any]]
+) -> Iterator[tuple[str, Any]]:
+    """A key's one value, or the combiner's output for its several."""
     combiner = job.combiner
     for key, value in values.items():
         all_values = several.get(key)
@@ -436,8 +466,6 @@ def _combined(
             continue
         for out_key, out_value in combiner(key, all_values):
             yield key_text(out_key), out_value
-    for sums in columns:
-        yield from sums
 
 
 def _gather(
@@ -463,12 +491,30 @@ def _bucketed(
     keys: list[list[str]] = [[] for _ in range(buckets)]
     values: list[list[Any]] = [[] for _ in range(buckets)]
     for text, value in pairs:
-        bucket = partition_of(text, buckets)
-        if text in salted:
-            bucket = salted_bucket(bucket, salt, buckets)
+        bucket = _bucket(text, buckets, salted, salt)
         keys[bucket].append(text)
         values[bucket].append(value)
     return keys, values
+
+
+def _bucket(text: str, buckets: int, salted: frozenset[str], salt: int) -> int:
+    """The bucket of ``text``: its own, or a salted key's for map task ``salt``."""
+    bucket = partition_of(text, buckets)
+    return salted_bucket(bucket, salt, buckets) if text in salted else bucket
+
+
+def _bucket_order(
+    sums: KeyedSums, buckets: int, salted: frozenset[str], salt: int
+) -> tuple[Any, list[int]]:
+    """The rows of ``sums`` by bucket (in their order within one), and where
+    each bucket's rows start in it (``buckets + 1`` bounds)."""
+    np = numpy()
+    found = np.fromiter(
+        (_bucket(key, buckets, salted, salt) for key in sums.keys), np.intp, len(sums.keys)
+    )
+    order = np.argsort(found, kind="stable")
+    bounds: list[int] = np.searchsorted(found[order], np.arange(buckets + 1)).tolist()
+    return order, bounds
 
 
 def merge_groups(job: Job, blocks: Iterable[list[tuple[str, Any]]]) -> dict[str, list[Any]]:
