@@ -717,3 +717,22 @@ def _alive(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return state not in ("Z", "X")
+
+
+# -- failures no Catch can take ------------------------------------------------------------
+@pytest.mark.statemachine
+def test_an_uncatchable_failure_leaves_no_record_running(handler_env: None, tmp_path: Path) -> None:
+    """Plan's output past 256 KiB (3,000 inputs, one map task each, in an
+    inline Map) is States.DataLimitExceeded, which no Catch takes (as on AWS):
+    the execution fails without MarkFailed, and the local engine's reconciler
+    records the job FAILED with the execution's error and cause, not RUNNING."""
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for index in range(3_000):
+        (folder / f"part-{index:05d}.log").write_bytes(b"one line\n")
+    request = request_for(folder, "word_count", "too-big-1", map_mode="inline")
+    outcome = run_job("local", request)
+    assert (outcome.status, outcome.error) == ("FAILED", "States.DataLimitExceeded")
+    record = store().job_results().get_job("too-big-1")
+    assert (record.status, record.error) == ("FAILED", "States.DataLimitExceeded")
+    assert "262144-byte quota" in record.cause  # the quota the Plan output went past

@@ -207,6 +207,48 @@ def test_payloads_over_256_kib_fail_as_on_aws() -> None:
     assert execution.error == "States.DataLimitExceeded"
 
 
+CATCH_ALL = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}]
+RETRY_ALL = [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 3, "IntervalSeconds": 1}]
+
+
+@pytest.mark.parametrize(
+    ("error", "function"),
+    [
+        ("States.DataLimitExceeded", lambda payload: "x" * 300_000),  # an output past 256 KiB
+        ("States.DataLimitExceeded", lambda payload: {"items": [1, 2]}),  # the Map's output
+        ("States.Runtime", lambda payload: {"items": "not an array"}),
+    ],
+)
+def test_terminal_errors_pass_every_retry_and_catch(error: str, function: Any) -> None:
+    """States.ALL (in Retry and in Catch) takes neither States.DataLimitExceeded
+    nor States.Runtime, as on AWS: the execution fails with them at once."""
+    inner = {
+        "StartAt": "G",
+        "States": {"G": {"Type": "Pass", "Result": "y" * 150_000, "End": True}},
+    }
+    machine = {
+        "StartAt": "T",
+        "States": {
+            "T": task("f", Retry=RETRY_ALL, Catch=CATCH_ALL, Next="M"),
+            # two iterations of 150 KB: a gathered output of 300 KB, over the quota
+            "M": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "ItemProcessor": inner,
+                "Retry": RETRY_ALL,
+                "Catch": CATCH_ALL,
+                "End": True,
+            },
+            "Caught": {"Type": "Succeed"},
+        },
+    }
+    functions = Functions(f=function)
+    execution = Interpreter(machine, functions, sleep=lambda s: None).run({}, "terminal")
+    assert (execution.status, execution.error) == ("FAILED", error), execution.cause
+    assert len(functions.calls) == 1  # not retried
+    assert not any(e["type"] == "SucceedStateEntered" for e in execution.history)  # not caught
+
+
 # -- the history ----------------------------------------------------------------------
 def one_task_map(function: str, **extra: Any) -> dict[str, Any]:
     """A Map state whose iterations each invoke ``function``."""

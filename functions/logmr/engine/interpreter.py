@@ -12,7 +12,8 @@ execution starts, never half-run. State input and output are held to the
 256 KiB quota as on AWS (``States.DataLimitExceeded``).
 
 Semantics follow the AWS documentation: a Lambda function error is named by its
-``errorType``; ``States.ALL`` matches every error; a retry waits
+``errorType``; ``States.ALL`` matches every error but the terminal ones
+(``TERMINAL_ERRORS``: no Retry or Catch takes them, the execution fails); a retry waits
 ``min(IntervalSeconds * BackoffRate ** n, MaxDelaySeconds)`` seconds, a random
 fraction of it with ``JitterStrategy: FULL``; an iteration's failure fails the
 Map state with the iteration's error and stops the iterations not yet started.
@@ -51,6 +52,15 @@ S3_GET_OBJECT = "arn:aws:states:::s3:getObject"
 #: the Step Functions quota on a state's input or output
 MAX_PAYLOAD_BYTES = 262_144
 _INLINE_MAP_LIMIT = limits.INLINE_MAP_CONCURRENCY
+
+#: errors no Retry or Catch matches, whatever its ErrorEquals: the execution
+#: fails with them. "States.ALL ... cannot catch the States.DataLimitExceeded
+#: terminal error or Runtime error types" (Step Functions developer guide,
+#: "Handling errors in Step Functions workflows", concepts-error-handling.html;
+#: States.Runtime "will always cause the execution to fail"). AWS may let a
+#: Catch that names States.DataLimitExceeded itself take it; this interpreter
+#: never does, so it is at least as strict, and logmr's definition names neither.
+TERMINAL_ERRORS = frozenset({"States.DataLimitExceeded", "States.Runtime"})
 
 #: invoke(function_arn, payload) -> (ok, result or error payload as parsed JSON)
 Invoke = Callable[[str, Any], tuple[bool, Any]]
@@ -631,6 +641,8 @@ def _output(state: dict[str, Any], data: Any, context: dict[str, Any]) -> Any:
 
 
 def _matches(names: list[str], error: str) -> bool:
+    if error in TERMINAL_ERRORS:
+        return False
     return (
         "States.ALL" in names
         or error in names

@@ -27,7 +27,7 @@ from logmr.run.request import validate
 from logmr.run.runner import failed_record, quiet
 from logmr.run.watch import ExecutionWatcher, Progress
 from logmr.storage.base import JobRecord
-from logmr.tasks import mark_failed
+from logmr.tasks import mark_failed, reconcile
 from logmr.workflow import names
 from logmr.workflow.names import ABORTED_CAUSE, ABORTED_ERROR
 
@@ -196,9 +196,13 @@ def _run(
             sleep=sleep,
             observer=_Watching(progress),
         )
-        return interpreter.run(request, name=str(request["job_id"]), execution=execution)
+        ran = interpreter.run(request, name=str(request["job_id"]), execution=execution)
     finally:
         dispatcher.close()
+    if ran.status != "SUCCEEDED":  # what the deployed stack's reconciler rule does
+        backends = embedded_backends(settings)
+        reconcile(str(request["job_id"]), ran.arn, str(ran.error), str(ran.cause or ""), backends)
+    return ran
 
 
 class EngineRunner:

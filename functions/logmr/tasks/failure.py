@@ -40,6 +40,20 @@ def mark_failed(
     return {"job_id": job_id, "status": "FAILED", "error": error, "recorded": recorded}
 
 
+def reconcile(job_id: str, execution: str, error: str, cause: str, backends: Backends) -> bool:
+    """After an execution ended without success: its job's record, if it is
+    still RUNNING and claimed by ``execution``, becomes FAILED with the
+    execution's ``error`` and ``cause``. The failures no Catch can take
+    (``engine.interpreter.TERMINAL_ERRORS``, a timeout, an abort) end an
+    execution without MarkFailed; a record MarkFailed wrote, or another
+    execution's, is left as it is. True when the record was changed."""
+    found = backends.results.load_job(job_id)
+    if found is None or found.status != "RUNNING" or found.execution != execution:
+        return False
+    _fail(found, error, cause)
+    return bool(backends.results.update_job(found))
+
+
 def _fail(record: JobRecord, error: str, cause: str) -> None:
     record.status = "FAILED"
     record.error = error
