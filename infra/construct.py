@@ -9,7 +9,8 @@ The parts are plain classes, each in its module, that create their
 resources in the pipeline itself (not in child constructs, whose paths
 would change every logical id): ``infra.data`` (buckets, tables),
 ``infra.functions`` (functions, code, layer, grants), ``infra.workflow``
-(state machine), ``infra.triggers`` (EventBridge rules), ``infra.api``
+(state machine), ``infra.triggers`` (EventBridge rules), ``infra.reconciler``
+(the rule that records FAILED what an execution left RUNNING), ``infra.api``
 (HTTP API) and ``infra.monitoring`` (alarms, dashboard).
 """
 
@@ -24,6 +25,7 @@ from infra.api import API_BURST_LIMIT, API_RATE_LIMIT, HttpApi
 from infra.data import DATA_PREFIX, INPUT_PREFIX, SHUFFLE_EXPIRY_DAYS, Storage
 from infra.functions import CODE_DIR, CODE_EXCLUDE, FUNCTION_SIZES, Functions
 from infra.monitoring import Monitoring
+from infra.reconciler import Reconciler
 from infra.triggers import Triggers, trigger_jobs
 from infra.workflow import Workflow
 
@@ -73,6 +75,7 @@ class LogmrPipeline(Construct):
         self.layer, self.code = functions.layer, functions.code
         self.environment = functions.environment
         self.functions, self.api_function = functions.functions, functions.api_function
+        self.reconcile_function = functions.reconcile_function
 
         workflow = Workflow(
             self, state_machine_name or Stack.of(self).stack_name, self.bucket, self.functions
@@ -82,6 +85,13 @@ class LogmrPipeline(Construct):
         self.state_machine_logs = workflow.state_machine_logs
         self.definition_substitutions = workflow.definition_substitutions
         self.state_machine = workflow.state_machine
+
+        reconciler = Reconciler(
+            self, self.state_machine, self.state_machine_name, self.reconcile_function
+        )
+        self.reconcile_rule = reconciler.rule
+        self.reconcile_dead_letters = reconciler.dead_letters
+        self.reconcile_dead_letter_alarm = reconciler.dead_letter_alarm
 
         triggers = Triggers(self, self.bucket, self.state_machine)
         self.events_role, self.rules = triggers.events_role, triggers.rules
@@ -95,7 +105,13 @@ class LogmrPipeline(Construct):
         self.malformed_alarms = monitoring.malformed_alarms
         self.dashboard = monitoring.dashboard
 
-        for resource in [*self.functions.values(), self.api_function, self.state_machine]:
+        functions_and_machine = [
+            *self.functions.values(),
+            self.api_function,
+            self.reconcile_function,
+            self.state_machine,
+        ]
+        for resource in functions_and_machine:
             _depend_on_policy_only(resource)
 
 

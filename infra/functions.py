@@ -22,7 +22,7 @@ from infra import bundling
 from infra.data import DATA_PREFIX, Storage, log_group
 from logmr import config
 from logmr.workflow import names
-from logmr.workflow.names import API_HANDLER, SERVICE
+from logmr.workflow.names import API_HANDLER, RECONCILE_HANDLER, SERVICE
 
 REPO = Path(__file__).resolve().parents[1]
 #: the one code asset of every function: the whole ``functions/`` folder
@@ -48,11 +48,13 @@ CODE_EXCLUDE = [
 FUNCTION_SIZES = names.FUNCTION_SIZES
 #: the API function answers within API Gateway's 30-second integration limit
 API_SIZE = (256, 29)
+#: the reconciler reads one execution and writes one job record
+RECONCILE_SIZE = (256, 60)
 
 
 class Functions:
-    """``functions`` (Plan, Map, PlanReduce, Reduce, Finalize, MarkFailed by logical name)
-    and ``api_function``, created in ``scope`` with their ``layer``, ``code``
+    """``functions`` (Plan, Map, PlanReduce, Reduce, Finalize, MarkFailed by logical name),
+    ``api_function`` and ``reconcile_function``, created in ``scope`` with their ``layer``, ``code``
     and ``environment``; each may use the ``storage`` and read the
     ``input_prefixes`` as its code needs, and nothing more."""
 
@@ -79,6 +81,9 @@ class Functions:
         self.functions["Plan"].add_environment(config.ENV_INPUT_BUCKETS, storage.bucket.bucket_name)
         self.functions["Plan"].add_environment(config.ENV_INPUT_PREFIXES, ",".join(input_prefixes))
         self.api_function = self._function(scope, "Api", API_HANDLER, *API_SIZE)
+        self.reconcile_function = self._function(
+            scope, "Reconcile", RECONCILE_HANDLER, *RECONCILE_SIZE
+        )
         self._grant(storage, input_prefixes)
 
     def _function(
@@ -143,7 +148,7 @@ class Functions:
         for writer in (fns["Reduce"], fns["Finalize"]):
             _allow(writer, "WriteResults", ["dynamodb:BatchWriteItem"], [results])
         _allow(fns["Finalize"], "ReadResults", ["dynamodb:Query"], [results])
-        for keeper in (fns["Plan"], fns["Finalize"], fns["MarkFailed"]):
+        for keeper in (fns["Plan"], fns["Finalize"], fns["MarkFailed"], self.reconcile_function):
             _allow(keeper, "JobRecord", ["dynamodb:GetItem", "dynamodb:PutItem"], [jobs])
         _allow(self.api_function, "ReadJobRecord", ["dynamodb:GetItem"], [jobs])
         _allow(self.api_function, "ReadResults", ["dynamodb:Query"], [results, index])

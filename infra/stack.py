@@ -34,6 +34,11 @@ INDEX = "The results table's by_value local index, which top-N queries read."
 INVOKE = "grant_invoke's form: the function and its versions and aliases."
 ITEMS = "The Distributed Map's item file of each job (logmr/jobs/<job id>/map_tasks.json)."
 CHILDREN = "The Distributed Map's child executions, named by Step Functions at run time."
+EXECUTIONS = (
+    "This state machine's executions, named at run time: the reconciler describes the one an"
+    " event names."
+)
+DEAD_LETTERS = "This queue is itself the dead-letter queue of the reconciler rule's target."
 MACHINE_STAR = (
     "X-Ray (tracing) and CloudWatch Logs vended-log delivery (CreateLogDelivery, ...) actions"
     " accept no resource narrower than '*'."
@@ -83,7 +88,8 @@ class LogmrStack(Stack):
         p = self.pipeline
         bucket = self._ref(p.bucket)
         fns = p.functions
-        for logical, fn in [*fns.items(), ("Api", p.api_function)]:
+        every = [*fns.items(), ("Api", p.api_function), ("Reconcile", p.reconcile_function)]
+        for logical, fn in every:
             role = fn.role
             assert role is not None
             self._ack(fn, "AwsSolutions-L1", RUNTIME)
@@ -93,6 +99,12 @@ class LogmrStack(Stack):
             if logical in ("Plan", "Map"):
                 for prefix in p.input_prefixes:
                     self._ack(role, f"AwsSolutions-IAM5[Resource::{bucket}/{prefix}*]", INPUTS)
+            if logical == "Reconcile":
+                executions = (
+                    "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+                    f"{p.state_machine_name}:*"
+                )
+                self._ack(role, f"AwsSolutions-IAM5[Resource::{executions}]", EXECUTIONS)
             if logical == "Api":
                 results = self._ref(p.results_table)
                 self._ack(role, f"AwsSolutions-IAM5[Resource::{results}/index/*]", INDEX)
@@ -108,3 +120,4 @@ class LogmrStack(Stack):
         )
         self._ack(machine_role, f"AwsSolutions-IAM5[Resource::{children}]", CHILDREN)
         self._ack(p.state_machine, "CloudFormation-Validate::E1029", SUBSTITUTIONS)
+        self._ack(p.reconcile_dead_letters, "AwsSolutions-SQS3", DEAD_LETTERS)

@@ -44,7 +44,7 @@ from logmr.aws import tables
 from logmr.jobs import JOBS, job_class
 from logmr.spec import request_to_spec
 from logmr.workflow import names
-from logmr.workflow.names import API_HANDLER
+from logmr.workflow.names import API_HANDLER, RECONCILE_HANDLER
 
 pytestmark = pytest.mark.infra
 
@@ -292,8 +292,8 @@ def test_six_functions_from_one_code_asset_with_the_handlers_of_the_code(
     synth: Synthesized,
 ) -> None:
     functions = resources(synth, "AWS::Lambda::Function")
-    assert set(function_ids(synth)) == {*names.FUNCTIONS.values(), API_HANDLER}
-    assert len(functions) == len(names.FUNCTIONS) + 1
+    assert set(function_ids(synth)) == {*names.FUNCTIONS.values(), API_HANDLER, RECONCILE_HANDLER}
+    assert len(functions) == len(names.FUNCTIONS) + 2
     assert len({json.dumps(fn["Properties"]["Code"]) for fn in functions.values()}) == 1
     (layer,) = resources(synth, "AWS::Lambda::LayerVersion")
     for fn in functions.values():
@@ -330,7 +330,7 @@ def test_map_and_reduce_get_a_full_vcpu_and_the_longest_timeout(synth: Synthesiz
 
 def test_every_log_group_has_a_retention(synth: Synthesized) -> None:
     groups = resources(synth, "AWS::Logs::LogGroup")
-    assert len(groups) == 7 + 1 + 1  # functions, state machine, API access logs
+    assert len(groups) == 8 + 1 + 1  # functions, state machine, API access logs
     assert all(group["Properties"]["RetentionInDays"] > 0 for group in groups.values())
 
 
@@ -535,6 +535,8 @@ def _rules(synth: Synthesized) -> dict[str, dict[str, Any]]:
     """Job -> its rule's properties, by the key prefix the rule matches."""
     found = {}
     for rule in resources(synth, "AWS::Events::Rule").values():
+        if rule["Properties"]["EventPattern"]["source"] != ["aws.s3"]:
+            continue  # the reconciler's rule
         (prefix,) = rule["Properties"]["EventPattern"]["detail"]["object"]["key"]
         found[prefix["prefix"].removeprefix("incoming/").removesuffix("/")] = rule["Properties"]
     return found
@@ -744,7 +746,7 @@ def test_every_acknowledgment_gives_its_reason(synth: Synthesized) -> None:
         assert rule.startswith(("AwsSolutions-", "CloudFormation-Validate::")), (path, rule)
         assert reason.endswith(".") and "\n" not in reason and len(reason) > 40, (path, reason)
     starred = [rule for _, rule, _ in acknowledged if rule.endswith("[Resource::*]")]
-    assert len(starred) == 7 + 1  # X-Ray for each function; X-Ray and log delivery for the machine
+    assert len(starred) == 8 + 1  # X-Ray for each function; X-Ray and log delivery for the machine
 
 
 def test_cfn_lint_passes(synth: Synthesized) -> None:
@@ -821,3 +823,53 @@ def test_the_code_asset_holds_the_package_and_no_developer_code(synth: Synthesiz
     for handler in [*names.FUNCTIONS.values(), API_HANDLER]:
         module = handler.rpartition(".")[0].replace(".", "/")
         assert (asset / f"{module}.py").is_file(), handler
+
+
+def test_the_reconciler_hears_every_execution_that_ended_without_success(
+    synth: Synthesized,
+) -> None:
+    """An EventBridge rule sends this state machine's FAILED, TIMED_OUT and
+    ABORTED executions to the Reconcile function, retried, then to an
+    encrypted TLS-only dead-letter queue that raises an alarm; the function
+    may describe this state machine's executions and read and write job records."""
+    (rule,) = [
+        r["Properties"]
+        for r in resources(synth, "AWS::Events::Rule").values()
+        if r["Properties"]["EventPattern"]["source"] == ["aws.states"]
+    ]
+    pattern = rule["EventPattern"]
+    assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+    assert sorted(pattern["detail"]["status"]) == ["ABORTED", "FAILED", "TIMED_OUT"]
+    assert pattern["detail"]["stateMachineArn"] == [{"Ref": state_machine(synth)}]
+    (target,) = rule["Targets"]
+    reconcile = function_ids(synth)[RECONCILE_HANDLER]
+    assert target["Arn"] == {"Fn::GetAtt": [reconcile, "Arn"]}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    queue = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+    props = resources(synth, "AWS::SQS::Queue")[queue]["Properties"]
+    assert props["SqsManagedSseEnabled"] is True
+    (queue_policy,) = [
+        p["Properties"]
+        for p in resources(synth, "AWS::SQS::QueuePolicy").values()
+        if {"Ref": queue} in p["Properties"]["Queues"]
+    ]
+    statements = queue_policy["PolicyDocument"]["Statement"]
+    assert any(
+        s["Effect"] == "Deny"
+        and s.get("Condition", {}).get("Bool") == {"aws:SecureTransport": "false"}
+        for s in statements
+    )
+    alarms = [
+        a["Properties"]
+        for a in resources(synth, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("Dimensions")
+        == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]
+    ]
+    assert len(alarms) == 1 and alarms[0]["Threshold"] == 0
+    allowed = statements_by_role(synth)[role_of(synth, RECONCILE_HANDLER)]
+    describe = [s for s in allowed if s.get("Action") == "states:DescribeExecution"]
+    assert len(describe) == 1
+    resource = render(describe[0]["Resource"])
+    assert resource.endswith(":execution:Logmr:*"), resource  # this state machine's only
+    jobs = [s for s in allowed if s.get("Sid") == "JobRecord"]
+    assert jobs and set(jobs[0]["Action"]) == {"dynamodb:GetItem", "dynamodb:PutItem"}

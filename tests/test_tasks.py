@@ -343,3 +343,55 @@ def test_an_id_another_execution_holds_is_refused(
         tasks.plan(spec, backends, execution=EXECUTION)
     assert backends.results.get_job(spec.job_id).to_dict() == before  # left as it was
     assert backends.objects.list_keys(layout.job_prefix(spec.job_id)) == []
+
+
+# -- reconcile ---------------------------------------------------------------------------------
+ARN = "arn:aws:states:us-east-1:123456789012:execution:logmr:job-1"
+
+
+@pytest.mark.parametrize(
+    ("status", "stored", "detail", "want"),
+    [
+        ("FAILED", "RUNNING", {}, ("FAILED", "States.DataLimitExceeded")),
+        ("TIMED_OUT", "RUNNING", {}, ("FAILED", "States.Timeout")),
+        ("ABORTED", "RUNNING", {}, ("FAILED", "Aborted")),
+        ("SUCCEEDED", "RUNNING", {}, ("RUNNING", None)),  # not a failure: nothing to do
+        ("FAILED", "FAILED", {}, ("FAILED", "CorruptShuffleError")),  # MarkFailed's stays
+        ("FAILED", "RUNNING", {"executionArn": ARN + "-other"}, ("RUNNING", None)),
+        ("FAILED", "RUNNING", {"name": "../x", "input": "{}"}, ("RUNNING", None)),
+        (
+            "FAILED",
+            "RUNNING",
+            {"name": "exec-7", "input": '{"job_id": "job-1"}'},
+            ("FAILED", "States.DataLimitExceeded"),
+        ),
+    ],
+)
+def test_reconcile_fails_only_a_running_record_of_the_execution(
+    backends: Backends,
+    status: str,
+    stored: str,
+    detail: dict[str, str],
+    want: tuple[str, str | None],
+) -> None:
+    """An execution that ended without success: its job's RUNNING record,
+    claimed by it, becomes FAILED with the execution's error (FAILED: what
+    DescribeExecution says; TIMED_OUT, ABORTED: their own); nothing else is
+    touched. The job is the input's job_id, else the execution's name."""
+    first_error = "CorruptShuffleError" if stored == "FAILED" else None
+    record = JobRecord(
+        job_id="job-1", job="word_count", status=stored, error=first_error, execution=ARN
+    )
+    assert backends.results.claim_job(record) is None
+    event = {"executionArn": ARN, "name": "job-1", "status": status, "input": "{}", **detail}
+    asked: list[str] = []
+
+    def failure_of(arn: str) -> tuple[str, str]:
+        asked.append(arn)
+        return "States.DataLimitExceeded", "the output of state 'Plan' is 509342 bytes"
+
+    out = tasks.reconcile_execution(event, failure_of, backends)
+    found = backends.results.get_job("job-1")
+    assert (found.status, found.error) == want
+    assert out["reconciled"] == (want != (stored, first_error))
+    assert asked == ([event["executionArn"]] if status == "FAILED" and out["job_id"] else [])
