@@ -95,6 +95,7 @@ class LogmrPipeline(Construct):
 
         triggers = Triggers(self, self.bucket, self.state_machine)
         self.events_role, self.rules = triggers.events_role, triggers.rules
+        self.trigger_dead_letters = triggers.dead_letters
 
         api = HttpApi(self, self.state_machine, self.api_function)
         self.api, self.api_logs, self.api_stage = api.api, api.api_logs, api.api_stage

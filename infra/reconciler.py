@@ -4,29 +4,23 @@ Reconcile function, which records FAILED the job an execution left RUNNING
 (a failure no Catch can take: ``States.DataLimitExceeded``,
 ``States.Runtime``, the execution's own timeout, StopExecution;
 docs/reliability.md). EventBridge retries the invocation and then sends the
-event to a dead-letter queue, whose messages raise an alarm."""
+event to a dead-letter queue, whose messages raise an alarm (``infra.deadletters``)."""
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Duration, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from infra.deadletters import MAX_EVENT_AGE, RETRY_ATTEMPTS, DeadLetters
 from logmr.workflow.names import EXECUTION_ENDINGS
 
 #: the statuses of an execution that ended without success
 ENDED_WITHOUT_SUCCESS = sorted({"FAILED", *EXECUTION_ENDINGS})
-#: EventBridge's attempts at the function, and how long it keeps trying
-RETRY_ATTEMPTS = 8
-MAX_EVENT_AGE = Duration.hours(24)
-#: how long an undelivered event waits in the dead-letter queue (the SQS maximum)
-DEAD_LETTER_RETENTION = Duration.days(14)
 
 
 class Reconciler:
@@ -55,13 +49,13 @@ class Reconciler:
                 resources=[executions],
             )
         )
-        self.dead_letters = sqs.Queue(
+        dead_letters = DeadLetters(
             scope,
             "ReconcileDeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=DEAD_LETTER_RETENTION,
+            "an execution's end could not be reconciled: its job record may stay RUNNING"
+            " (see the queue's messages)",
         )
+        self.dead_letters, self.dead_letter_alarm = dead_letters.queue, dead_letters.alarm
         self.rule = events.Rule(
             scope,
             "ReconcileRule",
@@ -82,18 +76,4 @@ class Reconciler:
                     dead_letter_queue=self.dead_letters,
                 )
             ],
-        )
-        self.dead_letter_alarm = self.dead_letters.metric_approximate_number_of_messages_visible(
-            period=Duration.minutes(5)
-        ).create_alarm(
-            scope,
-            "ReconcileDeadLettersAlarm",
-            alarm_description=(
-                "an execution's end could not be reconciled: its job record may stay"
-                " RUNNING (see the queue's messages)"
-            ),
-            threshold=0,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )

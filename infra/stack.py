@@ -38,7 +38,7 @@ EXECUTIONS = (
     "This state machine's executions, named at run time: the reconciler describes the one an"
     " event names."
 )
-DEAD_LETTERS = "This queue is itself the dead-letter queue of the reconciler rule's target."
+DEAD_LETTERS = "This queue is itself the dead-letter queue of an EventBridge rule's target."
 MACHINE_STAR = (
     "X-Ray (tracing) and CloudWatch Logs vended-log delivery (CreateLogDelivery, ...) actions"
     " accept no resource narrower than '*'."
@@ -120,4 +120,5 @@ class LogmrStack(Stack):
         )
         self._ack(machine_role, f"AwsSolutions-IAM5[Resource::{children}]", CHILDREN)
         self._ack(p.state_machine, "CloudFormation-Validate::E1029", SUBSTITUTIONS)
-        self._ack(p.reconcile_dead_letters, "AwsSolutions-SQS3", DEAD_LETTERS)
+        for queue in (p.reconcile_dead_letters, p.trigger_dead_letters):
+            self._ack(queue, "AwsSolutions-SQS3", DEAD_LETTERS)

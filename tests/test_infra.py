@@ -552,6 +552,7 @@ def test_one_rule_per_triggered_job_starts_the_state_machine(synth: Synthesized)
             if "events.amazonaws.com" in json.dumps(resource["Properties"])
         }
     )
+    queues = set()
     for job, props in rules.items():
         pattern = props["EventPattern"]
         assert pattern["source"] == ["aws.s3"]
@@ -561,6 +562,17 @@ def test_one_rule_per_triggered_job_starts_the_state_machine(synth: Synthesized)
         (target,) = props["Targets"]
         assert target["Arn"] == {"Ref": state_machine(synth)}
         assert target["RoleArn"] == {"Fn::GetAtt": [role, "Arn"]}
+        # retried, then kept in the triggers' dead-letter queue, which raises an alarm
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+        queues.add(target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0])
+    (queue,) = queues
+    assert resources(synth, "AWS::SQS::Queue")[queue]["Properties"]["SqsManagedSseEnabled"]
+    assert [
+        alarm
+        for alarm in resources(synth, "AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"].get("Dimensions")
+        == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]
+    ]
 
 
 def _matches(pattern: dict[str, Any], event: dict[str, Any], bucket: str) -> bool:
