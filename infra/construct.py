@@ -28,6 +28,7 @@ from infra.monitoring import Monitoring
 from infra.reconciler import Reconciler
 from infra.triggers import Triggers, trigger_jobs
 from infra.workflow import Workflow
+from logmr.config import DEFAULT_RETENTION_DAYS
 
 __all__ = [
     "API_BURST_LIMIT",
@@ -54,6 +55,7 @@ class LogmrPipeline(Construct):
         state_machine_name: str | None = None,
         input_prefixes: Sequence[str] = (INPUT_PREFIX,),
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
     ) -> None:
         super().__init__(scope, construct_id)
         self.input_prefixes = [p if p.endswith("/") else p + "/" for p in input_prefixes]
@@ -67,11 +69,11 @@ class LogmrPipeline(Construct):
         self.removal_policy = removal_policy
         # each part in turn, given what it needs of the earlier ones; the
         # pipeline keeps the attributes it has always had (infra.stack uses them)
-        storage = Storage(self, removal_policy)
+        storage = Storage(self, removal_policy, retention_days)
         self.access_logs, self.bucket = storage.access_logs, storage.bucket
         self.results_table, self.jobs_table = storage.results_table, storage.jobs_table
 
-        functions = Functions(self, storage, self.input_prefixes)
+        functions = Functions(self, storage, self.input_prefixes, retention_days)
         self.layer, self.code = functions.layer, functions.code
         self.environment = functions.environment
         self.functions, self.api_function = functions.functions, functions.api_function

@@ -56,9 +56,16 @@ class Functions:
     """``functions`` (Plan, Map, PlanReduce, Reduce, Finalize, MarkFailed by logical name),
     ``api_function`` and ``reconcile_function``, created in ``scope`` with their ``layer``, ``code``
     and ``environment``; each may use the ``storage`` and read the
-    ``input_prefixes`` as its code needs, and nothing more."""
+    ``input_prefixes`` as its code needs, and nothing more; what they write
+    to DynamoDB expires ``retention_days`` later (0: never)."""
 
-    def __init__(self, scope: Construct, storage: Storage, input_prefixes: Sequence[str]) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        storage: Storage,
+        input_prefixes: Sequence[str],
+        retention_days: int,
+    ) -> None:
         self.layer = bundling.dependencies_layer(scope, "Dependencies")
         self.code = lambda_.Code.from_asset(str(CODE_DIR), exclude=CODE_EXCLUDE)
         self.environment = {
@@ -70,6 +77,8 @@ class Functions:
             config.ENV_SERVICE_NAME: SERVICE,
             "POWERTOOLS_METRICS_NAMESPACE": SERVICE,
             "POWERTOOLS_LOG_LEVEL": "INFO",
+            # the items' expiry, the tables' TTL and the jobs/ lifecycle rule: one figure
+            config.ENV_RETENTION_DAYS: str(retention_days),
             **config.NUMERIC_LIBRARY_ENV,
         }
         self.functions = {

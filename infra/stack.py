@@ -10,6 +10,7 @@ from aws_cdk import Acknowledgment, CfnElement, CfnOutput, RemovalPolicy, Stack,
 from constructs import Construct, IConstruct
 
 from infra.construct import DATA_PREFIX, INPUT_PREFIX, LogmrPipeline
+from logmr.config import DEFAULT_RETENTION_DAYS
 
 STACK_NAME = "Logmr"
 
@@ -19,6 +20,9 @@ STACK_NAME = "Logmr"
 #: IAM grants and Plan's allow-list, LOGMR_INPUT_PREFIXES, both come from it)
 CONTEXT_REMOVAL_POLICY = "logmr:removalPolicy"
 CONTEXT_INPUT_PREFIXES = "logmr:inputPrefixes"
+#: ``-c logmr:retentionDays=30``: days a job's record, results and objects are
+#: kept (config.DEFAULT_RETENTION_DAYS; 0: for ever)
+CONTEXT_RETENTION_DAYS = "logmr:retentionDays"
 
 # reasons, one sentence each
 XRAY = (
@@ -58,11 +62,13 @@ class LogmrStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         removal = str(self.node.try_get_context(CONTEXT_REMOVAL_POLICY) or "retain").lower()
         prefixes = str(self.node.try_get_context(CONTEXT_INPUT_PREFIXES) or INPUT_PREFIX)
+        retention = self.node.try_get_context(CONTEXT_RETENTION_DAYS)
         self.pipeline = LogmrPipeline(
             self,
             "Logmr",
             input_prefixes=[prefix.strip() for prefix in prefixes.split(",") if prefix.strip()],
             removal_policy=RemovalPolicy.DESTROY if removal == "destroy" else RemovalPolicy.RETAIN,
+            retention_days=DEFAULT_RETENTION_DAYS if retention is None else int(retention),
         )
         p = self.pipeline
         CfnOutput(self, "BucketName", value=p.bucket.bucket_name)

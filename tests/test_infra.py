@@ -39,6 +39,7 @@ from infra.construct import (
     SHUFFLE_EXPIRY_DAYS,
     trigger_jobs,
 )
+from infra.stack import CONTEXT_RETENTION_DAYS
 from logmr import config
 from logmr.aws import tables
 from logmr.jobs import JOBS, job_class
@@ -269,6 +270,62 @@ def test_the_tables_are_the_ones_logmr_aws_tables_describes(synth: Synthesized) 
         assert props.get("GlobalSecondaryIndexes") == expected.get("GlobalSecondaryIndexes")
     results = synth.template["Resources"][table(synth, tables.RESULTS)]["Properties"]
     assert [index["IndexName"] for index in results["LocalSecondaryIndexes"]] == ["by_value"]
+
+
+def retention_of(synth: Synthesized) -> dict[str, Any]:
+    """What the stack keeps how long: the tables' TTL attributes, the
+    lifecycle rules of ``logmr/jobs/``, the functions' LOGMR_RETENTION_DAYS."""
+    bucket = synth.template["Resources"][data_bucket(synth)]["Properties"]
+    return {
+        "ttl": {
+            design.ttl: synth.template["Resources"][table(synth, design)]["Properties"].get(
+                "TimeToLiveSpecification"
+            )
+            for design in (tables.RESULTS, tables.JOBS)
+        },
+        "jobs_rules": [
+            rule
+            for rule in bucket["LifecycleConfiguration"]["Rules"]
+            if rule.get("Prefix") == config.DEFAULT_DATA_PREFIX + "jobs/"
+        ],
+        "env": {
+            fn["Properties"]["Environment"]["Variables"][config.ENV_RETENTION_DAYS]
+            for fn in resources(synth, "AWS::Lambda::Function").values()
+        },
+    }
+
+
+def test_a_job_expires_from_every_store_after_the_retention(synth: Synthesized) -> None:
+    """One figure (config.DEFAULT_RETENTION_DAYS, context logmr:retentionDays):
+    the tables' TTL on ``expires_at`` (which the functions write that many days
+    ahead) and a lifecycle rule on the job objects; shuffle objects go sooner."""
+    days = config.DEFAULT_RETENTION_DAYS
+    assert retention_of(synth) == {
+        "ttl": {tables.EXPIRES_AT: {"AttributeName": tables.EXPIRES_AT, "Enabled": True}},
+        "jobs_rules": [
+            {
+                "Id": "ExpireJobs",
+                "Prefix": "logmr/jobs/",
+                "ExpirationInDays": days,
+                "Status": "Enabled",
+            }
+        ],
+        "env": {str(days)},
+    }
+    assert days > SHUFFLE_EXPIRY_DAYS
+
+
+@pytest.mark.parametrize(("context", "days"), [("30", 30), ("0", 0)])
+def test_the_retention_is_one_context_value(tmp_path: Path, context: str, days: int) -> None:
+    app = App(context={**cdk_context(), CONTEXT_RETENTION_DAYS: context}, outdir=str(tmp_path))
+    app, stack = build(app)
+    found = retention_of(synthesize(app, stack, tmp_path))
+    assert found["env"] == {str(days)}
+    if days:
+        assert [rule["ExpirationInDays"] for rule in found["jobs_rules"]] == [days]
+        assert all(found["ttl"].values())
+    else:  # kept for ever: no rule, no TTL, and the functions write no expires_at
+        assert found["jobs_rules"] == [] and not any(found["ttl"].values())
 
 
 def test_the_buckets_and_tables_keep_their_logical_ids(synth: Synthesized) -> None:
