@@ -23,7 +23,7 @@ from constructs import Construct
 
 from infra.api import API_BURST_LIMIT, API_RATE_LIMIT, HttpApi
 from infra.data import DATA_PREFIX, INPUT_PREFIX, SHUFFLE_EXPIRY_DAYS, Storage
-from infra.functions import CODE_DIR, CODE_EXCLUDE, FUNCTION_SIZES, Functions
+from infra.functions import CODE_DIR, CODE_EXCLUDE, FUNCTION_SIZES, MAP_CONCURRENCY, Functions
 from infra.monitoring import Monitoring
 from infra.reconciler import Reconciler
 from infra.triggers import Triggers, trigger_jobs
@@ -56,6 +56,7 @@ class LogmrPipeline(Construct):
         input_prefixes: Sequence[str] = (INPUT_PREFIX,),
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         retention_days: int = DEFAULT_RETENTION_DAYS,
+        map_concurrency: int = MAP_CONCURRENCY,
     ) -> None:
         super().__init__(scope, construct_id)
         self.input_prefixes = [p if p.endswith("/") else p + "/" for p in input_prefixes]
@@ -73,7 +74,7 @@ class LogmrPipeline(Construct):
         self.access_logs, self.bucket = storage.access_logs, storage.bucket
         self.results_table, self.jobs_table = storage.results_table, storage.jobs_table
 
-        functions = Functions(self, storage, self.input_prefixes, retention_days)
+        functions = Functions(self, storage, self.input_prefixes, retention_days, map_concurrency)
         self.layer, self.code = functions.layer, functions.code
         self.environment = functions.environment
         self.functions, self.api_function = functions.functions, functions.api_function

@@ -10,6 +10,7 @@ from aws_cdk import Acknowledgment, CfnElement, CfnOutput, RemovalPolicy, Stack,
 from constructs import Construct, IConstruct
 
 from infra.construct import DATA_PREFIX, INPUT_PREFIX, LogmrPipeline
+from infra.functions import MAP_CONCURRENCY
 from logmr.config import DEFAULT_RETENTION_DAYS
 
 STACK_NAME = "Logmr"
@@ -23,6 +24,10 @@ CONTEXT_INPUT_PREFIXES = "logmr:inputPrefixes"
 #: ``-c logmr:retentionDays=30``: days a job's record, results and objects are
 #: kept (config.DEFAULT_RETENTION_DAYS; 0: for ever)
 CONTEXT_RETENTION_DAYS = "logmr:retentionDays"
+#: ``-c logmr:mapConcurrency=100``: Map's reserved concurrency and the Map
+#: states' cap (infra.functions.MAP_CONCURRENCY; 0: none reserved, for an
+#: account whose concurrency quota is too small to reserve any)
+CONTEXT_MAP_CONCURRENCY = "logmr:mapConcurrency"
 
 # reasons, one sentence each
 XRAY = (
@@ -63,12 +68,14 @@ class LogmrStack(Stack):
         removal = str(self.node.try_get_context(CONTEXT_REMOVAL_POLICY) or "retain").lower()
         prefixes = str(self.node.try_get_context(CONTEXT_INPUT_PREFIXES) or INPUT_PREFIX)
         retention = self.node.try_get_context(CONTEXT_RETENTION_DAYS)
+        concurrency = self.node.try_get_context(CONTEXT_MAP_CONCURRENCY)
         self.pipeline = LogmrPipeline(
             self,
             "Logmr",
             input_prefixes=[prefix.strip() for prefix in prefixes.split(",") if prefix.strip()],
             removal_policy=RemovalPolicy.DESTROY if removal == "destroy" else RemovalPolicy.RETAIN,
             retention_days=DEFAULT_RETENTION_DAYS if retention is None else int(retention),
+            map_concurrency=MAP_CONCURRENCY if concurrency is None else int(concurrency),
         )
         p = self.pipeline
         CfnOutput(self, "BucketName", value=p.bucket.bucket_name)

@@ -140,6 +140,43 @@ def test_workers_run_with_the_handler_env_and_leave_their_logs_whole(tmp_path: P
     assert log.splitlines()[-1] == "the last words"
 
 
+def test_a_function_at_its_reserved_concurrency_is_throttled() -> None:
+    """The dispatcher's ``concurrency``: an invocation past a function's
+    limit fails at once with Lambda's throttling error (what Step Functions
+    reports, and what the definition retries longest); a freed slot runs the
+    next one."""
+    import threading
+
+    started, release = threading.Event(), threading.Event()
+
+    def hook(name: str, event: dict[str, Any], attempt: int) -> None:
+        if event["line"] == "first":
+            started.set()
+            assert release.wait(30)
+
+    dispatcher = Dispatcher(
+        {"Env": "engine_support.worker_environment"},
+        workers=0,
+        hook=hook,
+        concurrency={"Env": 1},
+    )
+    done: list[tuple[bool, str]] = []
+    first = threading.Thread(
+        target=lambda: done.append(
+            dispatcher.invoke("Env", json.dumps({"line": "first", "names": []}))
+        )
+    )
+    first.start()
+    assert started.wait(30)
+    second = json.dumps({"line": "second", "names": []})
+    ok, payload = dispatcher.invoke("Env", second)
+    assert (ok, json.loads(payload)["errorType"]) == (False, "Lambda.TooManyRequestsException")
+    release.set()
+    first.join(30)
+    assert done and done[0][0], done
+    assert dispatcher.invoke("Env", second)[0]  # the slot is free again
+
+
 def test_distributed_map_branch_on_the_local_engine(
     handler_env: None, logs: dict[str, Path]
 ) -> None:

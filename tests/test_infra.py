@@ -39,10 +39,14 @@ from infra.construct import (
     SHUFFLE_EXPIRY_DAYS,
     trigger_jobs,
 )
-from infra.stack import CONTEXT_RETENTION_DAYS
+from infra.functions import MAP_CONCURRENCY
+from infra.stack import CONTEXT_MAP_CONCURRENCY, CONTEXT_RETENTION_DAYS
 from logmr import config
+from logmr import limits as limits_module
 from logmr.aws import tables
+from logmr.config import Settings
 from logmr.jobs import JOBS, job_class
+from logmr.plan import tuning
 from logmr.spec import request_to_spec
 from logmr.workflow import names
 from logmr.workflow.names import API_HANDLER, RECONCILE_HANDLER
@@ -942,3 +946,39 @@ def test_the_reconciler_hears_every_execution_that_ended_without_success(
     assert resource.endswith(":execution:Logmr:*"), resource  # this state machine's only
     jobs = [s for s in allowed if s.get("Sid") == "JobRecord"]
     assert jobs and set(jobs[0]["Action"]) == {"dynamodb:GetItem", "dynamodb:PutItem"}
+
+
+def reserved_of(synth: Synthesized) -> dict[str, Any]:
+    """Each function's reserved concurrency, and Plan's LOGMR_MAP_CONCURRENCY."""
+    ids = function_ids(synth)
+    found: dict[str, Any] = {}
+    for logical, handler in names.FUNCTIONS.items():
+        props = synth.template["Resources"][ids[handler]]["Properties"]
+        found[logical] = props.get("ReservedConcurrentExecutions")
+    plan = synth.template["Resources"][ids[names.FUNCTIONS["Plan"]]]["Properties"]
+    found["plan_env"] = plan["Environment"]["Variables"].get(config.ENV_MAP_CONCURRENCY)
+    return found
+
+
+@pytest.mark.parametrize(("context", "reserved"), [(None, MAP_CONCURRENCY), ("0", 0), ("50", 50)])
+def test_map_and_reduce_reserve_their_concurrency_and_plan_stays_under_it(
+    tmp_path: Path, context: str | None, reserved: int
+) -> None:
+    """Map reserves its concurrency (a job never takes the whole account, and
+    other functions keep theirs) and Reduce what its inline Map runs at once;
+    Plan's planner caps the Map states' MaxConcurrency at Map's (so a state
+    never asks for more than the function may run); 0 reserves nothing."""
+    extra = {} if context is None else {CONTEXT_MAP_CONCURRENCY: context}
+    app = App(context={**cdk_context(), **extra}, outdir=str(tmp_path))
+    app, stack = build(app)
+    found = reserved_of(synthesize(app, stack, tmp_path))
+    others = {found[name] for name in ("Plan", "PlanReduce", "Finalize", "MarkFailed")}
+    assert others == {None}
+    if reserved:
+        assert (found["Map"], found["Reduce"]) == (reserved, tuning.MAX_REDUCERS)
+        assert found["plan_env"] == str(reserved)
+        limits = tuning.limits_for(Settings.load({config.ENV_MAP_CONCURRENCY: found["plan_env"]}))
+        assert tuning.choose_concurrency(10_000, tuning.MAX_REDUCERS, limits) == reserved
+        assert reserved + tuning.MAX_REDUCERS <= limits_module.ACCOUNT_CONCURRENCY - 100
+    else:
+        assert (found["Map"], found["Reduce"], found["plan_env"]) == (None, None, None)

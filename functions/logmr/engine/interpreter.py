@@ -182,13 +182,13 @@ class Execution:
         on AWS, each with its own history)."""
         counts = kind != RETRY_SCHEDULED and not getattr(_CHILD, "active", False)
         with self._lock:
-            if counts and kind not in _ENDINGS:
-                if self._counted >= limits.MAX_HISTORY_EVENTS - 1:  # room for the ending
-                    raise StatesError(
-                        "States.Runtime",
-                        f"the execution's history reached {limits.MAX_HISTORY_EVENTS:,} events,"
-                        " Step Functions' quota",
-                    )
+            # the last event allowed is kept for the ending
+            if counts and kind not in _ENDINGS and self._counted >= limits.MAX_HISTORY_EVENTS - 1:
+                raise StatesError(
+                    "States.Runtime",
+                    f"the execution's history reached {limits.MAX_HISTORY_EVENTS:,} events,"
+                    " Step Functions' quota",
+                )
             self._counted += counts
             number = len(self._events) + 1
             event: dict[str, Any] = {

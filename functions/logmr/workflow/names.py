@@ -50,6 +50,10 @@ SERVICE = "logmr"
 #: the error Step Functions reports for a Lambda function that outlived its
 #: timeout (not retried by the state machine: see docs/reliability.md)
 TIMEOUT_ERROR = "Sandbox.Timedout"
+#: the error Step Functions reports for a throttled Lambda invocation (the
+#: function at its reserved concurrency, or the account at its limit): the
+#: definition retries it longer than a fault (statemachine/logmr.asl.json)
+THROTTLED_ERROR = "Lambda.TooManyRequestsException"
 #: the error a job's record gets when ``logmr run`` is stopped (Ctrl-C,
 #: SIGTERM) before the job finished: the local counterpart of an ABORTED execution
 ABORTED_ERROR = "Aborted"
