@@ -23,7 +23,7 @@ from logmr.errors import (
     TransientError,
 )
 from logmr.inputs.lines import iter_range_blocks
-from logmr.inputs.source import InputObject, decompressing
+from logmr.inputs.source import DecompressedSize, InputObject, decompressing
 from logmr.mapreduce import shuffle
 from logmr.plan.cutting import cut
 
@@ -239,6 +239,45 @@ def test_stores_pickle_without_their_client(s3: Any) -> None:
 
 
 # -- input source ----------------------------------------------------------------
+
+
+def test_a_compressed_objects_size_decompressed_is_one_ranged_get(s3: Any) -> None:
+    """gzip: a GET of the last 4 bytes (the trailer); zstd: of the first 18
+    (the frame header); xz: of the last 64 KiB at most (footer and index)."""
+    import lzma
+
+    import zstandard
+
+    plain = b"a line of a log\n" * 5000
+    bodies = {
+        "a.gz": (gzip.compress(plain), "gzip trailer"),
+        "a.zst": (zstandard.ZstdCompressor().compress(plain), "zstd frame header"),
+        "a.xz": (lzma.compress(plain), "xz index"),
+    }
+    for key, (body, _) in bodies.items():
+        s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    source = S3InputSource(client=s3)
+    objects = source.list_inputs([f"s3://{BUCKET}/"])
+    ranges: list[str] = []
+    original = s3.get_object
+
+    def get_object(**params: Any) -> Any:
+        ranges.append(params["Range"])
+        return original(**params)
+
+    with patch.object(s3, "get_object", get_object):
+        told = {obj.uri.rsplit("/", 1)[1]: source.decompressed_size(obj) for obj in objects}
+    assert told == {
+        key: DecompressedSize(len(plain), True, how) for key, (_, how) in bodies.items()
+    }
+    sizes = {key: len(body) for key, (body, _) in bodies.items()}
+    assert sorted(ranges) == sorted(
+        [
+            f"bytes={sizes['a.gz'] - 4}-{sizes['a.gz'] - 1}",
+            "bytes=0-17",
+            f"bytes=0-{sizes['a.xz'] - 1}",  # smaller than 64 KiB: the whole object
+        ]
+    )
 
 
 def test_list_inputs_keys_prefixes_and_compression(s3: Any) -> None:

@@ -386,6 +386,36 @@ def test_ranges_anywhere_count_every_line_once_long_lines_as_malformed(
             assert set(long) <= set(lengths) and len(lengths) == malformed + len(long)
 
 
+# -- decompression bombs --------------------------------------------------------------
+@pytest.mark.functional
+def test_a_gzip_bomb_is_one_long_line_and_plan_says_what_it_holds(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """64 MiB of zeros in 64 KB of gzip: decompressed in blocks, one line with
+    no LF and over the bound: counted, malformed and long, sampled from its
+    first bytes, never held. ``logmr plan`` tells the size decompressed from
+    the gzip trailer."""
+    zeros = bytes(64 * 1024 * 1024)
+    packed = gzip.compress(zeros, 9)
+    assert len(packed) < 100_000
+    path = write(tmp_path, "bomb.log.gz", packed)
+    code, out = run_json(capsys, str(path), "--job", "word_count")
+    assert code == 0 and out["status"] == "SUCCEEDED" and out["results"] == {}
+    assert out["counters"] == {"lines": 1, "records": 0, "malformed": 1, "long_lines": 1}
+    assert long_line_sample(tasks_record(out["job_id"]), zeros)["line"] == "\x00" * 1024
+    assert main(["plan", str(path), "--job", "word_count", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["input_bytes"], report["mapped_bytes"]) == (len(packed), len(zeros))
+    assert report["decompressed"]["largest"] == {
+        "uri": str(path.resolve()),
+        "compressed_bytes": len(packed),
+        "bytes": len(zeros),
+        "exact": True,
+        "how": "gzip trailer",
+    }
+    assert report["warnings"] == []  # 67 MB: a second of a map task on Lambda
+
+
 def tasks_record(job_id: str) -> Any:
     return embedded_backends(Settings.load()).results.get_job(job_id)
 
