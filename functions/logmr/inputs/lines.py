@@ -40,8 +40,8 @@ DEFAULT_BLOCK_SIZE = 8 * 1024 * 1024
 #: cuts a message at 10 MiB by default, a CloudWatch Logs event is at most
 #: 1 MB): what is, is a file with no LF (a binary, a bomb of zeros, a JSON
 #: document on one line) that the job cannot parse anyway. Each such line used
-#: to be held whole, and mapped: 3.5 GB for a 200 MB line under ``word_count``
-#: (docs/bad-input.md)
+#: to be held whole, and mapped: 2.5 GB for a 200 MB line under ``word_count``,
+#: 4.1 GB for a gzip of 1 GB of zeros (docs/bad-input.md)
 MAX_LINE_BYTES = DEFAULT_BLOCK_SIZE
 #: what the reader keeps of a long line for its sample
 LONG_LINE_HEAD_BYTES = SAMPLE_LINE_BYTES
