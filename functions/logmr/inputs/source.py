@@ -84,7 +84,7 @@ class DecompressedSize:
 
     #: ``None``: the format does not tell (bzip2, a zstd frame written as a stream)
     size: int | None
-    #: False: ``size`` is a lower bound (docs/operating.md says when)
+    #: False: ``size`` is a lower bound (docs/performance.md, "Compressed inputs", says when)
     exact: bool
     #: where the figure comes from, said with it
     how: str
