@@ -386,6 +386,10 @@ def test_what_the_formats_cannot_tell_is_unknown_or_a_lower_bound(tmp_path: Path
     # several gzip members: the trailer is the last member's, a lower bound
     joined = write(tmp_path / "joined.gz", gzip.compress(data) + gzip.compress(b"last\n"))
     assert told(joined)[0] == DecompressedSize(5, False, "gzip trailer: the last member's")
+    # several zstd frames (pzstd): the first frame's, a lower bound
+    frames = zstandard.ZstdCompressor().compress(b"first\n") + COMPRESS["zstd"](data)
+    several = write(tmp_path / "frames.zst", frames)
+    assert told(several)[0] == DecompressedSize(6, False, "zstd frame header: the first frame's")
     # a zstd frame written as a stream (from a pipe) has no size
     writer = zstandard.ZstdCompressor().compressobj()
     stream = write(tmp_path / "s.zst", writer.compress(data) + writer.flush())

@@ -361,7 +361,8 @@ def read_decompressed_size(source: InputSource, obj: InputObject) -> Decompresse
       a file of one member (gzip, pigz) too small to wrap (``DEFLATE_MAX_RATIO``);
       a lower bound otherwise (several members: bgzip, files joined by cat);
     * zstd: the first frame header's content size (the zstd tool writes it for
-      a file, not for a stream from a pipe): the size of a file of one frame;
+      a file, not for a stream from a pipe): the size of a file of one frame,
+      a lower bound when it is too small for the object (several: pzstd);
     * xz: the index of the last stream: exact when it is the only one;
     * bzip2: nothing.
     """
@@ -371,7 +372,7 @@ def read_decompressed_size(source: InputSource, obj: InputObject) -> Decompresse
         if len(tail) < 4:
             return DecompressedSize(None, False, "gzip trailer missing")
         isize = int.from_bytes(tail, "little")
-        if not _one_gzip_member(isize, obj.size):
+        if not _may_be_one(isize, obj.size):
             return DecompressedSize(isize, False, "gzip trailer: the last member's")
         exact = obj.size * DEFLATE_MAX_RATIO < 2**32
         return DecompressedSize(isize, exact, "gzip trailer" + ("" if exact else ", mod 2**32"))
@@ -385,6 +386,8 @@ def read_decompressed_size(source: InputSource, obj: InputObject) -> Decompresse
             size = -1
         if size < 0:
             return DecompressedSize(None, False, "the zstd frame header has no size")
+        if not _may_be_one(size, obj.size):
+            return DecompressedSize(size, False, "zstd frame header: the first frame's")
         return DecompressedSize(size, True, "zstd frame header")
     if kind == "xz":
         offset = max(obj.size - XZ_TAIL_BYTES, 0)
@@ -392,13 +395,14 @@ def read_decompressed_size(source: InputSource, obj: InputObject) -> Decompresse
     return DecompressedSize(None, False, f"{kind} does not tell")
 
 
-def _one_gzip_member(isize: int, size: int) -> bool:
-    """Whether one gzip member of ``size`` bytes may decompress to ``isize``
-    bytes: deflate grows what it cannot compress by its stored blocks' headers
-    (zlib's ``deflateBound``: 0.03 % and 13 bytes; 0.1 % and 64 bytes here,
-    with the 18 of the member's header and trailer). A trailer that tells
-    less is the last of several members (or wrapped past 4 GiB)."""
-    return isize + (isize >> 10) + 64 >= size
+def _may_be_one(told: int, size: int) -> bool:
+    """Whether one gzip member or zstd frame of ``size`` bytes may decompress
+    to ``told`` bytes: what they cannot compress grows by their stored
+    blocks' headers only (zlib's ``deflateBound``: 0.03 % and 13 bytes; zstd's
+    raw blocks: 3 bytes in 128 KiB), 0.1 % and 64 bytes here, with a member's
+    header and trailer. Told less, it is the last member (the first frame)
+    of several, or a gzip size wrapped past 4 GiB."""
+    return told + (told >> 10) + 64 >= size
 
 
 def _read(source: InputSource, obj: InputObject, offset: int, length: int) -> bytes:
