@@ -60,6 +60,11 @@ def _timed(function: Callable[[], Any]) -> tuple[Any, float, float]:
     return result, time.process_time() - cpu, time.perf_counter() - wall
 
 
+def _no_long_line(head: bytes, length: int) -> None:
+    """The profiled logs are generated: a line over ``MAX_LINE_BYTES`` is a mistake."""
+    raise ValueError(f"a line of {length:,} bytes, over the reader's longest: profile a log")
+
+
 def profile_job(path: Path, size: int, job_name: str, repeats: int) -> dict[str, Any]:
     from logmr import tasks
     from logmr.config import SAMPLES_PER_TASK, Settings
@@ -95,7 +100,7 @@ def profile_job(path: Path, size: int, job_name: str, repeats: int) -> dict[str,
 
             def read() -> list[bytes]:
                 with open(uri, "rb") as stream:
-                    return list(iter_range_texts(stream, 0, end))
+                    return list(iter_range_texts(stream, 0, end, on_long_line=_no_long_line))
 
             steps: dict[str, tuple[float, float]] = {}
 

@@ -13,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError, ResponseStreamingError
 from moto import mock_aws
 
+from helpers import no_long_line
 from logmr.aws.clients import Clients
 from logmr.aws.s3 import S3InputSource, S3ObjectStore, S3Stream, parse_s3_uri
 from logmr.errors import (
@@ -22,7 +23,7 @@ from logmr.errors import (
     TransientError,
 )
 from logmr.inputs.lines import iter_range_blocks
-from logmr.inputs.source import InputObject, decompressing
+from logmr.inputs.source import DecompressedSize, InputObject, decompressing
 from logmr.mapreduce import shuffle
 from logmr.plan.cutting import cut
 
@@ -240,6 +241,45 @@ def test_stores_pickle_without_their_client(s3: Any) -> None:
 # -- input source ----------------------------------------------------------------
 
 
+def test_a_compressed_objects_size_decompressed_is_one_ranged_get(s3: Any) -> None:
+    """gzip: a GET of the last 4 bytes (the trailer); zstd: of the first 18
+    (the frame header); xz: of the last 64 KiB at most (footer and index)."""
+    import lzma
+
+    import zstandard
+
+    plain = b"a line of a log\n" * 5000
+    bodies = {
+        "a.gz": (gzip.compress(plain), "gzip trailer"),
+        "a.zst": (zstandard.ZstdCompressor().compress(plain), "zstd frame header"),
+        "a.xz": (lzma.compress(plain), "xz index"),
+    }
+    for key, (body, _) in bodies.items():
+        s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    source = S3InputSource(client=s3)
+    objects = source.list_inputs([f"s3://{BUCKET}/"])
+    ranges: list[str] = []
+    original = s3.get_object
+
+    def get_object(**params: Any) -> Any:
+        ranges.append(params["Range"])
+        return original(**params)
+
+    with patch.object(s3, "get_object", get_object):
+        told = {obj.uri.rsplit("/", 1)[1]: source.decompressed_size(obj) for obj in objects}
+    assert told == {
+        key: DecompressedSize(len(plain), True, how) for key, (_, how) in bodies.items()
+    }
+    sizes = {key: len(body) for key, (body, _) in bodies.items()}
+    assert sorted(ranges) == sorted(
+        [
+            f"bytes={sizes['a.gz'] - 4}-{sizes['a.gz'] - 1}",
+            "bytes=0-17",
+            f"bytes=0-{sizes['a.xz'] - 1}",  # smaller than 64 KiB: the whole object
+        ]
+    )
+
+
 def test_list_inputs_keys_prefixes_and_compression(s3: Any) -> None:
     plain = b"line one\nline two\n"
     packed = gzip.compress(plain)
@@ -396,13 +436,17 @@ def test_ranges_of_an_s3_object_read_every_line_once(s3: Any) -> None:
     (obj,) = source.list_inputs([uri])
     assert obj.size == len(LOG)
     with source.open_at(uri, 0) as stream:
-        whole = [line for block in iter_range_blocks(stream, 0, None) for line in block]
+        blocks = iter_range_blocks(stream, 0, None, on_long_line=no_long_line)
+        whole = [line for block in blocks for line in block]
     assert whole == [line.removesuffix(b"\r") for line in LOG.split(b"\n")]
     for chunk in (1, 7, 64, 333, len(LOG)):
         lines: list[bytes] = []
         for task in cut([obj], chunk):
             assert task.end is not None
             with source.open_at(uri, max(task.start - 1, 0)) as stream:
-                for block in iter_range_blocks(stream, task.start, task.end, block_size=16):
+                blocks = iter_range_blocks(
+                    stream, task.start, task.end, on_long_line=no_long_line, block_size=16
+                )
+                for block in blocks:
                     lines.extend(block)
         assert lines == whole, chunk

@@ -110,14 +110,17 @@ def _plan_requests(
 ) -> dict[str, int]:
     """``counted`` (the tasks' and Finalize's own requests) plus Plan's, derived
     from what it did: a LIST page per 1,000 objects and a 4-byte GET per object
-    on S3, the sample's GETs, the manifest PUT, and the item list's PUT and the
-    ItemReader's GET for a Distributed Map."""
+    on S3; its reads of the inputs (GETs on S3, counted as such locally too):
+    each compressed object's size decompressed, the sample's; the manifest
+    PUT, and the item list's PUT and the ItemReader's GET for a Distributed Map."""
     objects = int(manifest.get("input_objects", 0))
+    size_reads = int(manifest.get("size_reads", 0))
     on_s3 = any(uri.startswith("s3://") for uri in spec.inputs)
     items = 1 if manifest.get("distributed") else 0
     return {
         "get": counted["get"]
         + (objects if on_s3 else 0)
+        + size_reads
         + int(manifest.get("sample_reads", 1))
         + items,
         "put": counted["put"] + 1 + items,

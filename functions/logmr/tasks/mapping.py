@@ -29,7 +29,8 @@ def map_task(spec: JobSpec, task: MapTask, backends: Backends) -> dict[str, Any]
     # one ranged GET on S3, of the version Plan listed (If-Match)
     raw = backends.inputs.open_at(task.uri, max(task.start - 1, 0), version=task.version)
     with decompressing(raw, task.compression, task.uri) as stream:
-        for text in iter_range_texts(stream, task.start, task.end):
+        texts = iter_range_texts(stream, task.start, task.end, on_long_line=side.long_line)
+        for text in texts:
             side.feed_text(text)
             del text  # one 8 MiB text alive at a time: the allocator reuses it in place
     backends.inputs.verify(task.uri, task.version)  # a local file may change as it is read
