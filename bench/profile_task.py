@@ -71,7 +71,7 @@ def profile_job(path: Path, size: int, job_name: str, repeats: int) -> dict[str,
     from logmr.inputs.lines import iter_range_texts
     from logmr.jobs import binding
     from logmr.mapreduce.partition import bucket_group, buckets_for
-    from logmr.mapreduce.shuffle import encode
+    from logmr.mapreduce.shuffle import Binding, encode
     from logmr.mapreduce.side import MapSide, reduce_groups
     from logmr.run.embedded import embedded_backends
     from logmr.spec import JobSpec, MapTask
@@ -133,7 +133,8 @@ def profile_job(path: Path, size: int, job_name: str, repeats: int) -> dict[str,
             )
             step("combine", side.combine)
             parts = step("partition", lambda side=side: side.partitions(spec.buckets))
-            data = step("serialize", lambda parts=parts: encode(parts))
+            bound = Binding(spec.job_id, 0, "00" * 8)
+            data = step("serialize", lambda parts=parts, bound=bound: encode(parts, bound))
             key = f"profile/{job_name}/shuffle"
             step("write", lambda data=data, key=key: backends.objects.put(key, data))
 
@@ -142,7 +143,10 @@ def profile_job(path: Path, size: int, job_name: str, repeats: int) -> dict[str,
                 for partition in range(spec.reducers):
                     groups: dict[str, list[Any]] = {}
                     buckets = bucket_group(partition, spec.reducers, spec.buckets)
-                    for out_key, value in backends.objects.read_buckets(key, buckets, spec.buckets):
+                    _, pairs = backends.objects.read_buckets(
+                        key, buckets, spec.buckets, job_id=spec.job_id, task=0
+                    )
+                    for out_key, value in pairs:
                         groups.setdefault(out_key, []).append(value)
                     out += len(reduce_groups(job, groups))
                 return out

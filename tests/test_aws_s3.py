@@ -148,12 +148,15 @@ def test_missing_bucket_is_input_not_found(s3: Any) -> None:
 
 def test_read_buckets_through_two_ranged_gets(s3: Any) -> None:
     store = S3ObjectStore(BUCKET, "shuffle", client=s3)
-    store.put("m0.bin", shuffle.encode([[("a", 1)], [("b", 2), ("c", 3)], [], [("d", 4)]]))
+    bound = shuffle.Binding("j-1", 0, "00112233aabbccdd")
+    parts = [[("a", 1)], [("b", 2), ("c", 3)], [], [("d", 4)]]
+    store.put("m0.bin", shuffle.encode(parts, bound))
     with patch.object(s3, "get_object", wraps=s3.get_object) as spy:
-        assert store.read_buckets("m0.bin", range(1, 4), 4) == [("b", 2), ("c", 3), ("d", 4)]
+        _, pairs = store.read_buckets("m0.bin", range(1, 4), 4, job_id="j-1", task=0)
+        assert pairs == [("b", 2), ("c", 3), ("d", 4)]
     assert len(spy.call_args_list) == 2  # the index, then the group's adjacent blocks
     with patch.object(s3, "get_object", wraps=s3.get_object) as spy:
-        assert store.read_buckets("m0.bin", range(2, 3), 4) == []
+        assert store.read_buckets("m0.bin", range(2, 3), 4, job_id="j-1", task=0)[1] == []
     assert len(spy.call_args_list) == 1  # an empty block: the index says so
     assert all("Range" in call.kwargs for call in spy.call_args_list)
 

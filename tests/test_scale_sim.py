@@ -103,9 +103,9 @@ def _payloads(history: list[dict[str, Any]]) -> Iterator[tuple[str, int]]:
 Get = tuple[str, str | None]
 
 
-def _index_range() -> str:
+def _index_range(job_id: str) -> str:
     """The Range of a reducer's index read."""
-    return f"bytes=0-{shuffle.header_size(SHUFFLE_BUCKETS) - 1}"
+    return f"bytes=0-{shuffle.header_size(SHUFFLE_BUCKETS, job_id) - 1}"
 
 
 def _check_run(job_id: str, map_tasks: int, text: bytes, gets: list[Get]) -> dict[str, Any]:
@@ -130,7 +130,7 @@ def _check_run(job_id: str, map_tasks: int, text: bytes, gets: list[Get]) -> dic
     # the reducers' S3 requests: an index and, for a group of buckets with
     # pairs, one read of the group's adjacent blocks per map task
     shuffle_gets = [(key, span) for key, span in gets if "/shuffle/" in "/" + key]
-    index_range = _index_range()
+    index_range = _index_range(job_id)
     index_reads = [key for key, span in shuffle_gets if span == index_range]
     block_reads = [(key, span) for key, span in shuffle_gets if span != index_range]
     assert len(index_reads) == REDUCERS * map_tasks
@@ -279,7 +279,9 @@ def test_distributed_map_on_motos_interpreter(
             Limits(),
         ).usage
         empty_blocks = MOTO_MAP_TASKS * REDUCERS - sum(
-            1 for key, span in gets if "/shuffle/" in "/" + key and span != _index_range()
+            1
+            for key, span in gets
+            if "/shuffle/" in "/" + key and span != _index_range("scale-moto")
         )
         assert bill["s3_get"] == estimate.s3_get - empty_blocks
         assert bill["lambda_requests"] == estimate.lambda_requests

@@ -134,17 +134,33 @@ def test_map_task_writes_a_shuffle_object_and_its_summary(log: Path, backends: B
 
 
 def test_a_repeated_map_task_writes_the_same_objects(log: Path, backends: Backends) -> None:
+    """Run again, a map task overwrites its object and summary with the same
+    pairs and counts; only the attempt that wrote them differs (and with it
+    the summary's digest), which is what Finalize checks the reducers read."""
     spec, map_tasks = planned(log, backends)
     task = map_tasks[0]
-    tasks.map_task(spec, task, backends)
     shuffle_key = layout.shuffle_key(spec.job_id, task.task)
     summary_key = layout.map_summary_key(spec.job_id, task.task)
-    first = backends.objects.get(shuffle_key), backends.objects.get_json(summary_key)
-    tasks.map_task(spec, task, backends)
-    again = backends.objects.get(shuffle_key), backends.objects.get_json(summary_key)
-    assert again[0] == first[0]
-    timeless = [{k: v for k, v in s.items() if k != "seconds"} for s in (first[1], again[1])]
-    assert timeless[0] == timeless[1]
+
+    def outputs() -> tuple[shuffle.Header, list[Any], dict[str, Any]]:
+        data = backends.objects.get(shuffle_key)
+        parts = [shuffle.read_partition(data, p) for p in range(spec.buckets)]
+        summary = backends.objects.get_json(summary_key)
+        return shuffle.decode_header(data), parts, summary
+
+    tasks.map_task(spec, task, backends, attempt="00000000000000a1")
+    first = outputs(), backends.objects.get(shuffle_key)
+    tasks.map_task(spec, task, backends, attempt="00000000000000a1")
+    assert backends.objects.get(shuffle_key) == first[1]  # the same attempt: the same bytes
+    tasks.map_task(spec, task, backends)  # a new attempt
+    (header, parts, summary), ((header_1, parts_1, summary_1), _) = outputs(), first
+    assert header.binding.attempt != header_1.binding.attempt == "00000000000000a1"
+    assert (header.binding.job_id, header.binding.task) == (spec.job_id, task.task)
+    assert (header.entries, parts) == (header_1.entries, parts_1)
+    assert summary["attempt"] == header.binding.attempt
+    changing = ("seconds", "attempt", "digest")
+    same = [{k: v for k, v in s.items() if k not in changing} for s in (summary, summary_1)]
+    assert same[0] == same[1]
     assert backends.objects.list_keys(layout.SHUFFLE_PREFIX) == [shuffle_key]
 
 

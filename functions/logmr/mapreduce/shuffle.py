@@ -8,10 +8,15 @@ and a reducer reads one block of each (two ranged reads on S3: index, block).
 Layout (integers little-endian)::
 
     magic   4 bytes  b"LMRS"
-    version 1 byte   2
+    version 1 byte   3
     R       4 bytes  number of partitions
+    binding           whose output this is (``Binding``), the same size
+                      whatever R and the blocks:
+              task    4 bytes  the map task's number
+              attempt 8 bytes  the map task attempt's id (random: ``tasks.summaries``)
+              job     2 bytes  the job id's length, then the job id (UTF-8)
     index   R x (offset u64, length u64, crc32 u32)   offsets from the object start
-    icrc    4 bytes  crc32 of the index
+    icrc    4 bytes  crc32 of the binding and the index
     blocks  one per partition, empty (0 bytes) for a partition without pairs:
               codec   1 byte   1: MessagePack, 2: JSON
               body    a zstd frame (level 1, content size in its header) of
@@ -35,10 +40,19 @@ JSON encoder, which writes or refuses them as it did). One difference: a
 ``bytes`` value, which the JSON encoder refused at the map side, travels as
 ``bytes`` (the reducer's JSON result write refuses it there).
 
-A wrong magic, an unknown version, a short read, a checksum mismatch, an
-unknown codec or a body that does not decode into two arrays of the same
-length raises ``CorruptShuffleError`` (a permanent error): never wrong counts.
-Version 1 objects (zlib-compressed JSON pairs) are refused like any unknown
+**An object is bound to its job, map task and attempt**: the header names
+them, its checksum covers them, and a reader says which job and task it
+expects (``decode_header(..., job_id=, task=)``). Another task's or another
+job's object in a task's place, however valid, is ``CorruptShuffleError``
+naming both; the attempt goes back to the reducer, which records what it
+read (``tasks.summaries``), so Finalize never adds up one attempt's counters
+with another attempt's pairs.
+
+A wrong magic, an unknown version, a short read, a checksum mismatch, a
+binding to another job or task, an unknown codec or a body that does not
+decode into two arrays of the same length raises ``CorruptShuffleError`` (a
+permanent error): never wrong counts. Objects of earlier versions (1:
+zlib-compressed JSON pairs; 2: no binding) are refused like any unknown
 version: a job's shuffle objects are written by its map tasks and read by its
 reducers, one deployment of the code; a job whose map tasks ran before a
 deploy that changes the version and whose reducers run after it fails with
@@ -52,7 +66,7 @@ import struct
 import threading
 import zlib
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import ormsgpack
 import zstandard
@@ -60,10 +74,14 @@ import zstandard
 from logmr.errors import CorruptShuffleError
 
 MAGIC = b"LMRS"
-VERSION = 2
+VERSION = 3
 _HEAD = struct.Struct("<4sBI")
+#: the binding's fixed part: task, attempt, the job id's length (the id follows)
+_BINDING = struct.Struct("<I8sH")
 _ENTRY = struct.Struct("<QQI")
 _CRC = struct.Struct("<I")
+#: bytes of an attempt id (16 hex digits)
+ATTEMPT_BYTES = 8
 
 #: the codec byte that starts a non-empty block
 MSGPACK = 1
@@ -80,13 +98,34 @@ _PASSTHROUGH = (
 )
 
 Pair = tuple[str, Any]
+#: one partition's block: (offset, length, crc32)
+Entry = tuple[int, int, int]
 
 _local = threading.local()  # zstd contexts are reusable but not shareable between threads
 
 
-def header_size(reducers: int) -> int:
-    """Bytes before the first block: what a reader fetches to learn the index."""
-    return _HEAD.size + reducers * _ENTRY.size + _CRC.size
+class Binding(NamedTuple):
+    """Whose output an object is: a job's map task, one attempt of it."""
+
+    job_id: str
+    task: int
+    #: ``ATTEMPT_BYTES`` as hex, random per attempt (``tasks.summaries.new_attempt``)
+    attempt: str
+
+    def describe(self) -> str:
+        return f"job {self.job_id!r} map task {self.task} (attempt {self.attempt})"
+
+
+class Header(NamedTuple):
+    binding: Binding
+    entries: list[Entry]
+
+
+def header_size(reducers: int, job_id: str) -> int:
+    """Bytes before the first block of an object of ``job_id`` with
+    ``reducers`` partitions: what a reader fetches to learn the index."""
+    binding = _BINDING.size + len(job_id.encode())
+    return _HEAD.size + binding + reducers * _ENTRY.size + _CRC.size
 
 
 def _compressor() -> Any:
@@ -126,35 +165,76 @@ def encode_block(pairs: Iterable[Pair]) -> bytes:
     return bytes([codec]) + compressed
 
 
-def encode(partitions: Sequence[Iterable[Pair]]) -> bytes:
-    """Serialize one list of (key, value) pairs per partition."""
+def encode(partitions: Sequence[Iterable[Pair]], binding: Binding) -> bytes:
+    """Serialize one list of (key, value) pairs per partition, bound to
+    ``binding`` (the job, map task and attempt writing it)."""
     blocks = [encode_block(pairs) for pairs in partitions]
-    offset = header_size(len(blocks))
-    index = bytearray()
+    offset = header_size(len(blocks), binding.job_id)
+    job = binding.job_id.encode()
+    checked = bytearray(_BINDING.pack(binding.task, bytes.fromhex(binding.attempt), len(job)))
+    checked += job
     for block in blocks:
-        index += _ENTRY.pack(offset, len(block), zlib.crc32(block))
+        checked += _ENTRY.pack(offset, len(block), zlib.crc32(block))
         offset += len(block)
     head = _HEAD.pack(MAGIC, VERSION, len(blocks))
-    return b"".join([head, bytes(index), _CRC.pack(zlib.crc32(index)), *blocks])
+    return b"".join([head, bytes(checked), _CRC.pack(zlib.crc32(checked)), *blocks])
 
 
-def decode_index(header: bytes, name: str = "shuffle object") -> list[tuple[int, int, int]]:
-    """(offset, length, crc) per partition from the first ``header_size(R)`` bytes."""
-    if len(header) < _HEAD.size:
+def decode_header(
+    header: bytes,
+    name: str = "shuffle object",
+    *,
+    job_id: str | None = None,
+    task: int | None = None,
+) -> Header:
+    """The binding and the (offset, length, crc) of each partition, from the
+    first ``header_size(R, job_id)`` bytes; with ``job_id`` and ``task``, an
+    object bound to another job or task is ``CorruptShuffleError`` naming both
+    (checked after the checksum when the header could be read whole, so that a
+    damaged byte is named as damage)."""
+    if len(header) < _HEAD.size + _BINDING.size:
         raise CorruptShuffleError(f"{name}: truncated header ({len(header)} bytes)")
     magic, version, reducers = _HEAD.unpack_from(header)
     if magic != MAGIC:
         raise CorruptShuffleError(f"{name}: not a shuffle object (magic {magic!r})")
     if version != VERSION:
         raise CorruptShuffleError(f"{name}: shuffle version {version}, this logmr reads {VERSION}")
-    size = header_size(reducers)
+    found_task, attempt, length = _BINDING.unpack_from(header, _HEAD.size)
+    start = _HEAD.size + _BINDING.size
+    job = header[start : start + length]
+    size = start + length + reducers * _ENTRY.size + _CRC.size
     if len(header) < size:
+        expected = None if job_id is None else job_id.encode()
+        if expected is not None and (length != len(expected) or job != expected):
+            # fetched for this job id's length, and the id differs: whose it is, as far as read
+            found = job.decode(errors="replace") + ("..." if len(job) < length else "")
+            raise CorruptShuffleError(
+                f"{name}: the shuffle object of job {found!r}, not of job {job_id!r}:"
+                " another job's output in its place"
+            )
         raise CorruptShuffleError(f"{name}: truncated index ({len(header)} of {size} bytes)")
-    index = header[_HEAD.size : size - _CRC.size]
+    checked = header[_HEAD.size : size - _CRC.size]
     (want,) = _CRC.unpack_from(header, size - _CRC.size)
-    if zlib.crc32(index) != want:
+    if zlib.crc32(checked) != want:
         raise CorruptShuffleError(f"{name}: index checksum mismatch")
-    return [_ENTRY.unpack_from(index, i * _ENTRY.size) for i in range(reducers)]
+    try:
+        binding = Binding(job.decode(), found_task, attempt.hex())
+    except UnicodeDecodeError:
+        raise CorruptShuffleError(f"{name}: a job id that is not UTF-8: {job!r}") from None
+    expected_job = binding.job_id if job_id is None else job_id
+    expected_task = binding.task if task is None else task
+    if (binding.job_id, binding.task) != (expected_job, expected_task):
+        whose = "another task's" if binding.job_id == expected_job else "another job's"
+        raise CorruptShuffleError(
+            f"{name}: the shuffle object of {binding.describe()}, not of job"
+            f" {expected_job!r} map task {expected_task}: {whose} output in its place"
+        )
+    return Header(binding, list(_ENTRY.iter_unpack(memoryview(checked)[_BINDING.size + length :])))
+
+
+def decode_index(header: bytes, name: str = "shuffle object") -> list[Entry]:
+    """(offset, length, crc) per partition (``decode_header``, whoever wrote it)."""
+    return decode_header(header, name).entries
 
 
 def decode_block(block: bytes, crc: int, length: int, name: str = "shuffle object") -> list[Pair]:

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from logmr.errors import CorruptJobDataError, JobNotFoundError
+from logmr.errors import CorruptJobDataError, CorruptShuffleError, JobNotFoundError
 from logmr.jobs.base import sort_value
 from logmr.mapreduce import shuffle
 
@@ -62,27 +62,30 @@ class ObjectStore(abc.ABC):
         """A seekable binary file over ``key``: each read is a ranged GET."""
         return RangeReader(self, key, self.size(key))
 
-    def read_buckets(self, key: str, group: range, buckets: int) -> list[shuffle.Pair]:
+    def read_buckets(
+        self, key: str, group: range, buckets: int, *, job_id: str, task: int
+    ) -> tuple[str, list[shuffle.Pair]]:
         """A reducer's contiguous group of buckets (``partition.bucket_group``)
-        of one shuffle object: an index read, then one read of the group's
-        blocks, which lie next to each other (none for an empty group)."""
-        header = self.get_range(key, 0, shuffle.header_size(buckets))
-        index = shuffle.decode_index(header, key)
+        of map task ``task``'s shuffle object, and the attempt that wrote it:
+        an index read, then one read of the group's blocks, which lie next to
+        each other (none for an empty group). An object bound to another job
+        or task, or of another bucket count, is ``CorruptShuffleError``."""
+        name = self.location(key)
+        header = self.get_range(key, 0, shuffle.header_size(buckets, job_id))
+        binding, index = shuffle.decode_header(header, name, job_id=job_id, task=task)
         if len(index) != buckets:
-            from logmr.errors import CorruptShuffleError
-
-            raise CorruptShuffleError(f"{key}: has {len(index)} buckets, the job has {buckets}")
+            raise CorruptShuffleError(f"{name}: has {len(index)} buckets, the job has {buckets}")
         entries = index[group.start : group.stop]
         if not entries:
-            return []
+            return binding.attempt, []
         start = entries[0][0]
         end = entries[-1][0] + entries[-1][1]
         span = self.get_range(key, start, end) if end > start else b""
         pairs: list[shuffle.Pair] = []
         for offset, length, crc in entries:
             block = span[offset - start : offset - start + length]
-            pairs += shuffle.decode_block(block, crc, length, key)
-        return pairs
+            pairs += shuffle.decode_block(block, crc, length, name)
+        return binding.attempt, pairs
 
 
 class RangeReader(io.RawIOBase):

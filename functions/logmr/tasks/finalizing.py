@@ -10,7 +10,7 @@ from typing import Any
 
 from logmr import layout, limits
 from logmr.config import MAX_SAMPLES
-from logmr.errors import JobExistsError
+from logmr.errors import CorruptJobDataError, JobExistsError
 from logmr.jobs import ResultsView
 from logmr.jobs.binding import prepare
 from logmr.mapreduce.side import reduce_groups
@@ -19,13 +19,17 @@ from logmr.spec import JobSpec
 from logmr.storage.backends import Backends
 from logmr.storage.counting import CountingStore
 from logmr.storage.parts import iter_part_results, json_lines, part_file, store_best
-from logmr.tasks.common import add, now, read_all
+from logmr.tasks.common import add, now
+from logmr.tasks.summaries import attempts_digest, map_summaries, reduce_summaries
 
 
 def finalize(spec: JobSpec, map_task_count: int, backends: Backends) -> dict[str, Any]:
     """Add up the task summaries, reduce the salted keys' partials (every
     reducer's combined share of them) and write their results, compute the
-    job's summary and its bill, record SUCCEEDED."""
+    job's summary and its bill, record SUCCEEDED. Every summary is checked
+    (bound to this job and its task, intact), and every reducer must have read
+    the map outputs of the attempts whose summaries are added up
+    (``tasks.summaries``): else ``CorruptJobDataError``, never a mix."""
     started = time.perf_counter()
     job, _ = prepare(spec)
     objects = CountingStore(backends.objects)
@@ -33,11 +37,9 @@ def finalize(spec: JobSpec, map_task_count: int, backends: Backends) -> dict[str
     samples: list[dict[str, Any]] = []
     seconds = {"map_task_s": 0.0, "reduce_task_s": 0.0}
     requests = {"get": 0, "put": 0, "list": 0}
-    map_summaries = read_all(
-        lambda task: objects.get_json(layout.map_summary_key(spec.job_id, task)),
-        range(map_task_count),
-    )
-    for summary in map_summaries:
+    mapped = map_summaries(objects, spec.job_id, map_task_count)
+    map_attempts = attempts_digest([summary["attempt"] for summary in mapped])
+    for summary in mapped:
         add(counters, summary["counters"])
         samples.extend(summary["samples"][: max(MAX_SAMPLES - len(samples), 0)])
         seconds["map_task_s"] += summary["seconds"]
@@ -45,12 +47,16 @@ def finalize(spec: JobSpec, map_task_count: int, backends: Backends) -> dict[str
     reduce_plan = objects.get_json(layout.reduce_plan_key(spec.job_id))
     add(requests, reduce_plan["requests"])
     keys = stored = 0
-    reduce_summaries = read_all(
-        lambda partition: objects.get_json(layout.reduce_summary_key(spec.job_id, partition)),
-        range(spec.reducers),
-    )
     partials: dict[str, list[Any]] = {}
-    for summary in reduce_summaries:
+    for summary in reduce_summaries(objects, spec.job_id, spec.reducers):
+        if summary.get("map_attempts") != map_attempts:
+            partition = summary["partition"]
+            name = objects.location(layout.reduce_summary_key(spec.job_id, partition))
+            raise CorruptJobDataError(
+                f"{name}: reducer {partition} read map outputs of other attempts than the map"
+                " summaries name (a map task's earlier attempt wrote its output again after"
+                " its retry): adding them up would mix two attempts; run the job again"
+            )
         add(counters, summary["counters"])
         keys += summary["keys"]
         stored += summary["stored"]

@@ -11,17 +11,23 @@ from logmr.errors import InvalidParameterError
 from logmr.inputs.lines import iter_range_texts
 from logmr.inputs.source import decompressing
 from logmr.jobs.binding import prepare
-from logmr.mapreduce.shuffle import encode
+from logmr.mapreduce.shuffle import Binding, encode
 from logmr.mapreduce.side import MapSide
 from logmr.plan.reducers import task_keys
 from logmr.spec import JobSpec, MapTask
 from logmr.storage.backends import Backends
 from logmr.storage.counting import CountingStore
+from logmr.tasks.summaries import new_attempt, put_summary
 
 
-def map_task(spec: JobSpec, task: MapTask, backends: Backends) -> dict[str, Any]:
-    """Read one byte range, map and combine it, write one shuffle object."""
+def map_task(
+    spec: JobSpec, task: MapTask, backends: Backends, attempt: str | None = None
+) -> dict[str, Any]:
+    """Read one byte range, map and combine it, write one shuffle object and
+    then the summary, both bound to the job, the task and this attempt
+    (``attempt``: a new one unless given; ``tasks.summaries``)."""
     started = time.perf_counter()
+    attempt = attempt or new_attempt()
     _check_planned(spec)
     job, fmt = prepare(spec)
     objects = CountingStore(backends.objects)
@@ -37,11 +43,13 @@ def map_task(spec: JobSpec, task: MapTask, backends: Backends) -> dict[str, Any]
     side.combine()
     parts = side.partitions(spec.buckets, frozenset(spec.salted_keys), task.task)
     keys = task_keys(parts)
-    data = encode(parts)
+    data = encode(parts, Binding(spec.job_id, task.task, attempt))
     objects.put(layout.shuffle_key(spec.job_id, task.task), data)
     requests = objects.requests()
     summary = {
+        "job_id": spec.job_id,
         "task": task.task,
+        "attempt": attempt,
         "counters": side.counters(),
         "samples": side.samples,
         "shuffle_bytes": len(data),
@@ -52,7 +60,7 @@ def map_task(spec: JobSpec, task: MapTask, backends: Backends) -> dict[str, Any]
         # the input GET, and this summary's own PUT
         "requests": {**requests, "get": requests["get"] + 1, "put": requests["put"] + 1},
     }
-    objects.put_json(layout.map_summary_key(spec.job_id, task.task), summary)
+    put_summary(objects, layout.map_summary_key(spec.job_id, task.task), summary)
     return {
         "task": task.task,
         "counters": summary["counters"],

@@ -15,10 +15,15 @@ from logmr.storage.backends import Backends
 from logmr.storage.counting import CountingStore
 from logmr.storage.parts import part_file, store_best
 from logmr.tasks.common import read_all
+from logmr.tasks.summaries import attempts_digest, new_attempt, put_summary
 
 
 def reduce_task(
-    spec: JobSpec, partition: int, map_task_count: int, backends: Backends
+    spec: JobSpec,
+    partition: int,
+    map_task_count: int,
+    backends: Backends,
+    attempt: str | None = None,
 ) -> dict[str, Any]:
     """Read one partition, the contiguous group of buckets
     ``partition.bucket_group`` gives it, from every map task's shuffle object
@@ -27,8 +32,12 @@ def reduce_task(
     reduce, write the partition's part file (every result) and its best
     results to the result store (``storage.parts``). A salted key's values
     (``spec.salted_keys``: the key is in many partitions) are only combined:
-    the partial pairs go to the reduce summary, for Finalize to reduce."""
+    the partial pairs go to the reduce summary, for Finalize to reduce. The
+    summary is bound to the job, the partition and this attempt (a new one
+    unless given) and names the attempts of the map outputs read
+    (``tasks.summaries``)."""
     started = time.perf_counter()
+    attempt = attempt or new_attempt()
     if not 0 <= partition < spec.reducers:
         raise InvalidParameterError(f"partition {partition} outside 0..{spec.reducers - 1}")
     if spec.buckets < spec.reducers:
@@ -40,11 +49,15 @@ def reduce_task(
     objects = CountingStore(backends.objects)
     buckets = bucket_group(partition, spec.reducers, spec.buckets)
 
-    def read(task: int) -> list[tuple[str, Any]]:
-        return objects.read_buckets(layout.shuffle_key(spec.job_id, task), buckets, spec.buckets)
+    def read(task: int) -> tuple[str, list[tuple[str, Any]]]:
+        key = layout.shuffle_key(spec.job_id, task)
+        return objects.read_buckets(key, buckets, spec.buckets, job_id=spec.job_id, task=task)
 
     with collector_paused():  # decoding makes a list per value, none in a cycle
-        groups = merge_groups(job, read_all(read, range(map_task_count)))
+        outputs = read_all(read, range(map_task_count))
+        map_attempts = attempts_digest([found for found, _ in outputs])
+        groups = merge_groups(job, [pairs for _, pairs in outputs])
+        del outputs
     salted = set(spec.salted_keys)
     partials = [
         [out_key, value]
@@ -57,7 +70,11 @@ def reduce_task(
     stored = store_best(backends.results, spec.job_id, rows)
     requests = objects.requests()
     summary = {
+        "job_id": spec.job_id,
         "partition": partition,
+        "attempt": attempt,
+        # the attempt of every map output read, for Finalize (``tasks.summaries``)
+        "map_attempts": map_attempts,
         "keys": len(rows),
         "stored": stored,
         "counters": dict(job.counters),
@@ -66,5 +83,5 @@ def reduce_task(
     }
     if partials:
         summary["partials"] = partials
-    objects.put_json(layout.reduce_summary_key(spec.job_id, partition), summary)
+    put_summary(objects, layout.reduce_summary_key(spec.job_id, partition), summary)
     return {"partition": partition, "keys": len(rows), "seconds": summary["seconds"]}
