@@ -180,7 +180,7 @@ def test_no_final_newline_counts_the_last_line(
     data = access_lines(500, seed=1).rstrip(b"\n")
     assert not data.endswith(b"\n")
     path = write(tmp_path, "nofinal.log", data)
-    code, out = run_json(capsys, str(path), "--job", "status_codes", "--chunk-size", "7KB")
+    code, out = run_json(capsys, str(path), "--job", "status_codes", "--chunk-size", "64KiB")
     counts, malformed = ref_status(data)
     assert code == 0 and out["counters"]["lines"] == len(ref_lines(data)) == 500
     assert out["results"] == counts and out["counters"]["malformed"] == malformed
@@ -196,12 +196,12 @@ def test_crlf_gives_the_lf_answer(
     data = b"".join(line + (b"\r\n" if i % every == 0 else b"\n") for i, line in enumerate(lines))
     assert data.count(b"\r\n") == len(range(0, 800, every))
     path = write(tmp_path, "crlf.log", data)
-    code, out = run_json(capsys, str(path), "--job", "status_codes", "--chunk-size", "9KB")
+    code, out = run_json(capsys, str(path), "--job", "status_codes", "--chunk-size", "64KiB")
     counts, malformed = ref_status(lf)
     assert code == 0 and out["format"] == "apache_combined"
     assert out["results"] == counts and out["counters"]["malformed"] == malformed
     assert out["counters"]["lines"] == 800
-    code, paths = run_json(capsys, str(path), "--job", "top_paths", "--chunk-size", "9KB")
+    code, paths = run_json(capsys, str(path), "--job", "top_paths", "--chunk-size", "64KiB")
     assert not any(key.endswith("\r") for key in paths["results"])
 
 
@@ -553,7 +553,7 @@ def test_gz_name_on_plain_text_is_read_as_plain(
 ) -> None:
     data = access_lines(400, seed=8)
     path = write(tmp_path, "plain.log.gz", data)
-    code, out = run_json(capsys, str(path), "--job", "status_codes", "--chunk-size", "10KB")
+    code, out = run_json(capsys, str(path), "--job", "status_codes", "--chunk-size", "64KiB")
     counts, malformed = ref_status(data)
     assert code == 0 and out["results"] == counts and out["counters"]["malformed"] == malformed
 
@@ -600,14 +600,14 @@ def test_wrong_format_succeeds_with_every_line_malformed(
 ) -> None:
     # decision: a format that fits no line is not an error (a log may hold only
     # junk today); the job SUCCEEDS with malformed == lines and samples kept
-    data = access_lines(1000, seed=10)
+    data = access_lines(1500, seed=10)  # 6 map tasks of 64 KiB: 20 samples each, 100 kept
     path = write(tmp_path, "access.log", data)
     code, out = run_json(
         capsys, str(path), "--job", "field_count", "--param", "field=program", "--format",
-        "syslog_rfc3164", "--chunk-size", "30KB",
+        "syslog_rfc3164", "--chunk-size", "64KiB",
     )  # fmt: skip
     assert code == 0 and out["status"] == "SUCCEEDED"
-    assert out["counters"]["lines"] == out["counters"]["malformed"] == 1000
+    assert out["counters"]["lines"] == out["counters"]["malformed"] == 1500
     assert out["counters"]["records"] == 0 and out["results"] == {}
     record = tasks_record(out["job_id"])
     assert len(record.malformed_samples) == MAX_SAMPLES
@@ -707,7 +707,7 @@ def test_catastrophic_backtracking_pattern_finishes(tmp_path: Path) -> None:
         import json, sys
         from logmr.cli import main
         sys.exit(main(["run", {str(path)!r}, "--job", "pattern_count", "--param",
-                       "pattern=(a+)+$", "--json", "--workers", "1", "--chunk-size", "64KB",
+                       "pattern=(a+)+$", "--json", "--workers", "1", "--chunk-size", "64KiB",
                        "--home", {str(tmp_path / "home")!r}]))
         """
     )
@@ -809,13 +809,14 @@ ODD_PATTERN = r"k=\{(?P<key>[^}]+)\}"
 
 @pytest.mark.functional
 def test_odd_keys_survive_shuffle_and_sqlite(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, small_chunks: None
 ) -> None:
     data, want = odd_key_log()
     path = write(tmp_path, "keys.log", data)
+    # ranges of 100 bytes over a small log (in this process: below the request's floor)
     code, out = run_json(
         capsys, str(path), "--job", "pattern_count", "--param", f"pattern={ODD_PATTERN}",
-        "--reducers", "4", "--chunk-size", "100B",
+        "--reducers", "4", "--chunk-size", "100B", "--engine", "inline",
     )  # fmt: skip
     assert code == 0 and out["results"] == want
 
@@ -829,7 +830,7 @@ def aws_spec(job: str, inputs: list[str], params: dict[str, Any], reducers: int 
             "params": params,
             "format": "auto",
             "reducers": reducers,
-            "chunk_size": 16 * 1024,
+            "chunk_size": 64 * 1024,
         }
     )
 
@@ -975,7 +976,7 @@ def test_s3_keys_with_odd_characters(capsys: pytest.CaptureFixture[str]) -> None
             assert stream.read() == data[100:]
     code, out = run_json(
         capsys, f"s3://{AWS_BUCKET}/incoming/odd/", "--job", "status_codes", "--engine", "inline",
-        "--chunk-size", "8KB",
+        "--chunk-size", "64KiB",
     )  # fmt: skip
     counts, malformed = ref_status(data)
     assert code == 0 and out["counters"]["malformed"] == malformed * len(ODD_S3_KEYS)
@@ -1015,11 +1016,11 @@ def test_s3_object_deleted_after_plan_is_input_not_found() -> None:
 def _planned_local(
     tmp_path: Path, name: str, data: bytes
 ) -> tuple[Path, Backends, JobSpec, list[MapTask]]:
-    """A word_count job planned over one local file in 4 KB ranges."""
+    """A word_count job planned over one local file in 64 KiB ranges."""
     path = write(tmp_path, name, data)
     backends = embedded_backends(Settings.load(home=tmp_path / "home"))
     request = {"job_id": name.replace(".", "-"), "job": "word_count", "inputs": [str(path)]}
-    planned = tasks.plan(JobSpec.from_dict({**request, "chunk_size": 4096}), backends)
+    planned = tasks.plan(JobSpec.from_dict({**request, "chunk_size": 64 * 1024}), backends)
     items = backends.objects.get_json(manifest_key(planned["job_id"]))["map_tasks"]
     return path, backends, JobSpec.from_dict(planned["spec"]), [MapTask.from_dict(t) for t in items]
 
@@ -1127,13 +1128,16 @@ def test_local_listing_of_a_missing_path_is_one_line(
 
 @pytest.mark.functional
 def test_a_chunk_size_that_cuts_too_many_tasks_is_refused(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, small_chunks: None
 ) -> None:
     """``chunk_size`` 1 over 50 KB would be 50,000 map tasks: refused before
-    any is cut, naming the bound and the smallest chunk size that fits."""
+    any is cut, naming the bound and the smallest chunk size that fits. (A
+    request's floor, 64 KiB, refuses a chunk size of 1 first: lowered here, in
+    this process, to reach the bound on the task count.)"""
     data = access_lines(200, seed=3)
     path = write(tmp_path, "small.log", data)
-    err = run_error(capsys, str(path), "--job", "status_codes", "--chunk-size", "1")
+    argv = ["--job", "status_codes", "--chunk-size", "1", "--engine", "inline", "--workers", "1"]
+    err = run_error(capsys, str(path), *argv)
     needed = -(-len(data) // MAX_MAP_TASKS)
     assert err.startswith(
         f"logmr: error: InvalidParameterError: chunk_size 1 cuts the inputs into {len(data):,}"

@@ -276,7 +276,7 @@ def test_bill_transitions_match_the_local_engines_history(
         "job_id": "bill-sm",
         "job": "status_codes",
         "inputs": [str(log)],
-        "chunk_size": 50_000,
+        "chunk_size": 64 * 1024,
         "reducers": 2,
     }
     execution = local_engine.run_engine(request, settings=settings, workers=0)

@@ -1,5 +1,6 @@
 """The Distributed Map path at 10,000 map tasks, simulated. The input is one
-small text file cut into 10,000 tiny chunks, so the work per task is tiny and
+small text file cut into 10,000 tiny chunks (below a request's 64 KiB floor:
+the ``small_chunks`` fixture), so the work per task is tiny and
 the run shows what grows with the task count: the manifest, the state
 payloads, the S3 requests. Job data in moto's S3, results in moto's DynamoDB,
 Lambda invocations dispatched to logmr's handlers in this process.
@@ -187,7 +188,7 @@ def _request(job_id: str, uri: str) -> dict[str, Any]:
 
 
 def test_ten_thousand_map_tasks_on_logmrs_interpreter(
-    handler_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    handler_env: None, small_chunks: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     text = skewed_text(MAP_TASKS * CHUNK, seed=10)
     log = tmp_path / "words.log"
@@ -240,6 +241,7 @@ def test_ten_thousand_map_tasks_on_logmrs_interpreter(
 
 def test_distributed_map_on_motos_interpreter(
     aws_handler_env: None,
+    small_chunks: None,
     tmp_path: Path,
     s3_calls: list[tuple[str, dict[str, Any]]],
 ) -> None:

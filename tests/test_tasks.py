@@ -28,7 +28,7 @@ from test_fast_parse import REFERENCE
 pytestmark = pytest.mark.functional
 
 LINES = 2000
-CHUNK = 60_000
+CHUNK = 64 * 1024
 REDUCERS = 3
 
 

@@ -139,6 +139,12 @@ def make_plan(spec: JobSpec, inputs: InputSource, limits: Limits) -> Plan:
     )
     _check_task_count(objects, spec.chunk_size)
     map_tasks = cut(objects, spec.chunk_size)
+    if spec.map_mode == "inline" and len(map_tasks) > INLINE_MAP_MAX_TASKS:
+        # the reducers' bound (limits.MAX_REDUCE_TASKS) counts on an inline map phase this small
+        raise InvalidParameterError(
+            f"map_mode 'inline' runs at most {INLINE_MAP_MAX_TASKS} map tasks, and the inputs"
+            f" cut into {len(map_tasks):,}: use 'auto' or 'distributed', or a larger chunk_size"
+        )
     distributed = spec.map_mode == "distributed" or (
         spec.map_mode == "auto" and len(map_tasks) > INLINE_MAP_MAX_TASKS
     )
