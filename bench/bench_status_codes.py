@@ -504,29 +504,37 @@ def map_task_rates(data: Input, repeats: int = MAP_REPEATS) -> dict[str, Any]:
 
     def read_lines() -> int:
         count = 0
+        long_lines: list[int] = []  # a line over MAX_LINE_BYTES: one line, never in a text
         with open(uri, "rb") as stream:
-            for text in iter_range_texts(stream, start, end):
+            texts = iter_range_texts(
+                stream, start, end, on_long_line=lambda _, length: long_lines.append(length)
+            )
+            for text in texts:
                 count += text.count(b"\n")
-        return count
+        return count + len(long_lines)
 
     def read_parse() -> int:
         job, fmt = binding.prepare(spec)
         count = 0
+        long_lines: list[int] = []
         with open(uri, "rb") as stream:
-            for text in iter_range_texts(stream, start, end):
+            texts = iter_range_texts(
+                stream, start, end, on_long_line=lambda _, length: long_lines.append(length)
+            )
+            for text in texts:
                 count += text.count(b"\n")
                 found = fmt.values_in_text(text, job.count_field) if job.count_field else None
                 if found is None:
                     found = fmt.records_in_text(text)
                 if found is None:
                     found = [record for record in fmt.parse_many(split_lines(text)) if record]
-        return count
+        return count + len(long_lines)
 
     def read_parse_map() -> int:
         job, fmt = binding.prepare(spec)
         side = MapSide(job, fmt, SAMPLES_PER_TASK)
         with open(uri, "rb") as stream:
-            for text in iter_range_texts(stream, start, end):
+            for text in iter_range_texts(stream, start, end, on_long_line=side.long_line):
                 side.feed_text(text)
         side.combine()
         return side.lines

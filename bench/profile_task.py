@@ -60,13 +60,18 @@ def _timed(function: Callable[[], Any]) -> tuple[Any, float, float]:
     return result, time.process_time() - cpu, time.perf_counter() - wall
 
 
+def _no_long_line(head: bytes, length: int) -> None:
+    """The profiled logs are generated: a line over ``MAX_LINE_BYTES`` is a mistake."""
+    raise ValueError(f"a line of {length:,} bytes, over the reader's longest: profile a log")
+
+
 def profile_job(path: Path, size: int, job_name: str, repeats: int) -> dict[str, Any]:
     from logmr import tasks
     from logmr.config import SAMPLES_PER_TASK, Settings
     from logmr.inputs.lines import iter_range_texts
     from logmr.jobs import binding
     from logmr.mapreduce.partition import bucket_group, buckets_for
-    from logmr.mapreduce.shuffle import encode
+    from logmr.mapreduce.shuffle import Binding, encode
     from logmr.mapreduce.side import MapSide, reduce_groups
     from logmr.run.embedded import embedded_backends
     from logmr.spec import JobSpec, MapTask
@@ -95,7 +100,7 @@ def profile_job(path: Path, size: int, job_name: str, repeats: int) -> dict[str,
 
             def read() -> list[bytes]:
                 with open(uri, "rb") as stream:
-                    return list(iter_range_texts(stream, 0, end))
+                    return list(iter_range_texts(stream, 0, end, on_long_line=_no_long_line))
 
             steps: dict[str, tuple[float, float]] = {}
 
@@ -128,7 +133,8 @@ def profile_job(path: Path, size: int, job_name: str, repeats: int) -> dict[str,
             )
             step("combine", side.combine)
             parts = step("partition", lambda side=side: side.partitions(spec.buckets))
-            data = step("serialize", lambda parts=parts: encode(parts))
+            bound = Binding(spec.job_id, 0, "00" * 8)
+            data = step("serialize", lambda parts=parts, bound=bound: encode(parts, bound))
             key = f"profile/{job_name}/shuffle"
             step("write", lambda data=data, key=key: backends.objects.put(key, data))
 
@@ -137,7 +143,9 @@ def profile_job(path: Path, size: int, job_name: str, repeats: int) -> dict[str,
                 for partition in range(spec.reducers):
                     groups: dict[str, list[Any]] = {}
                     buckets = bucket_group(partition, spec.reducers, spec.buckets)
-                    pairs, _ = backends.objects.read_buckets(key, buckets, spec.buckets)
+                    pairs = backends.objects.read_buckets(
+                        key, buckets, spec.buckets, job_id=spec.job_id, task=0
+                    ).pairs
                     for out_key, value in pairs:
                         groups.setdefault(out_key, []).append(value)
                     out += len(reduce_groups(job, groups))

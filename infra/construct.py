@@ -9,7 +9,8 @@ The parts are plain classes, each in its module, that create their
 resources in the pipeline itself (not in child constructs, whose paths
 would change every logical id): ``infra.data`` (buckets, tables),
 ``infra.functions`` (functions, code, layer, grants), ``infra.workflow``
-(state machine), ``infra.triggers`` (EventBridge rules), ``infra.api``
+(state machine), ``infra.triggers`` (EventBridge rules), ``infra.reconciler``
+(the rule that records FAILED what an execution left RUNNING), ``infra.api``
 (HTTP API) and ``infra.monitoring`` (alarms, dashboard).
 """
 
@@ -22,10 +23,12 @@ from constructs import Construct
 
 from infra.api import API_BURST_LIMIT, API_RATE_LIMIT, HttpApi
 from infra.data import DATA_PREFIX, INPUT_PREFIX, SHUFFLE_EXPIRY_DAYS, Storage
-from infra.functions import CODE_DIR, CODE_EXCLUDE, FUNCTION_SIZES, Functions
+from infra.functions import CODE_DIR, CODE_EXCLUDE, FUNCTION_SIZES, MAP_CONCURRENCY, Functions
 from infra.monitoring import Monitoring
+from infra.reconciler import Reconciler
 from infra.triggers import Triggers, trigger_jobs
 from infra.workflow import Workflow
+from logmr.config import DEFAULT_RETENTION_DAYS
 
 __all__ = [
     "API_BURST_LIMIT",
@@ -52,6 +55,8 @@ class LogmrPipeline(Construct):
         state_machine_name: str | None = None,
         input_prefixes: Sequence[str] = (INPUT_PREFIX,),
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
+        map_concurrency: int = MAP_CONCURRENCY,
     ) -> None:
         super().__init__(scope, construct_id)
         self.input_prefixes = [p if p.endswith("/") else p + "/" for p in input_prefixes]
@@ -65,14 +70,15 @@ class LogmrPipeline(Construct):
         self.removal_policy = removal_policy
         # each part in turn, given what it needs of the earlier ones; the
         # pipeline keeps the attributes it has always had (infra.stack uses them)
-        storage = Storage(self, removal_policy)
+        storage = Storage(self, removal_policy, retention_days)
         self.access_logs, self.bucket = storage.access_logs, storage.bucket
         self.results_table, self.jobs_table = storage.results_table, storage.jobs_table
 
-        functions = Functions(self, storage, self.input_prefixes)
+        functions = Functions(self, storage, self.input_prefixes, retention_days, map_concurrency)
         self.layer, self.code = functions.layer, functions.code
         self.environment = functions.environment
         self.functions, self.api_function = functions.functions, functions.api_function
+        self.reconcile_function = functions.reconcile_function
 
         workflow = Workflow(
             self, state_machine_name or Stack.of(self).stack_name, self.bucket, self.functions
@@ -83,8 +89,16 @@ class LogmrPipeline(Construct):
         self.definition_substitutions = workflow.definition_substitutions
         self.state_machine = workflow.state_machine
 
+        reconciler = Reconciler(
+            self, self.state_machine, self.state_machine_name, self.reconcile_function
+        )
+        self.reconcile_rule = reconciler.rule
+        self.reconcile_dead_letters = reconciler.dead_letters
+        self.reconcile_dead_letter_alarm = reconciler.dead_letter_alarm
+
         triggers = Triggers(self, self.bucket, self.state_machine)
         self.events_role, self.rules = triggers.events_role, triggers.rules
+        self.trigger_dead_letters = triggers.dead_letters
 
         api = HttpApi(self, self.state_machine, self.api_function)
         self.api, self.api_logs, self.api_stage = api.api, api.api_logs, api.api_stage
@@ -95,7 +109,13 @@ class LogmrPipeline(Construct):
         self.malformed_alarms = monitoring.malformed_alarms
         self.dashboard = monitoring.dashboard
 
-        for resource in [*self.functions.values(), self.api_function, self.state_machine]:
+        functions_and_machine = [
+            *self.functions.values(),
+            self.api_function,
+            self.reconcile_function,
+            self.state_machine,
+        ]
+        for resource in functions_and_machine:
             _depend_on_policy_only(resource)
 
 

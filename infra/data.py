@@ -26,6 +26,9 @@ DATA_PREFIX = config.DEFAULT_DATA_PREFIX
 #: shuffle objects, expired by the lifecycle rule: ``logmr/shuffle/``
 SHUFFLE_PREFIX = DATA_PREFIX + layout.SHUFFLE_PREFIX
 SHUFFLE_EXPIRY_DAYS = 7
+#: every job's other objects (plan, summaries, part files), expired with its
+#: record and results: ``logmr/jobs/``
+JOBS_PREFIX = DATA_PREFIX + layout.JOBS_PREFIX
 
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 
@@ -54,10 +57,17 @@ def _attribute(described: dict[str, str]) -> dynamodb.Attribute:
 class Storage:
     """The buckets (``bucket``, ``access_logs``) and the tables
     (``results_table``, ``jobs_table``), created in ``scope`` and removed
-    with the stack or kept, as ``removal_policy`` says."""
+    with the stack or kept, as ``removal_policy`` says. A job's record and
+    results (the tables' TTL) and its objects (a lifecycle rule) go
+    ``retention_days`` after they were written; 0 keeps them."""
 
-    def __init__(self, scope: Construct, removal_policy: RemovalPolicy) -> None:
+    def __init__(
+        self, scope: Construct, removal_policy: RemovalPolicy, retention_days: int
+    ) -> None:
+        if retention_days < 0:
+            raise ValueError(f"retention days: 0 (keep) or more, got {retention_days}")
         self.removal_policy = removal_policy
+        self.retention_days = retention_days
         self._buckets(scope)
         described = tables.describe()
         self.results_table = self._table(scope, "ResultsTable", described["results"])
@@ -103,6 +113,7 @@ class Storage:
                     id="AbortIncompleteUploads",
                     abort_incomplete_multipart_upload_after=Duration.days(1),
                 ),
+                *self._job_expiry(),
             ],
             removal_policy=self.removal_policy,
         )
@@ -119,6 +130,17 @@ class Storage:
             )
         )
 
+    def _job_expiry(self) -> list[s3.LifecycleRule]:
+        if not self.retention_days:
+            return []
+        return [
+            s3.LifecycleRule(
+                id="ExpireJobs",
+                prefix=JOBS_PREFIX,
+                expiration=Duration.days(self.retention_days),
+            )
+        ]
+
     def _table(self, scope: Construct, construct_id: str, design: dict[str, Any]) -> dynamodb.Table:
         sort_key = design["sort_key"]
         table = dynamodb.Table(
@@ -132,6 +154,7 @@ class Storage:
             ),
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             removal_policy=self.removal_policy,
+            time_to_live_attribute=design["ttl"] if self.retention_days else None,
         )
         for index in design["indexes"]:
             projection = dynamodb.ProjectionType[index["projection"]]

@@ -21,8 +21,9 @@ from constructs import Construct
 from infra import bundling
 from infra.data import DATA_PREFIX, Storage, log_group
 from logmr import config
+from logmr.plan.tuning import MAX_REDUCERS
 from logmr.workflow import names
-from logmr.workflow.names import API_HANDLER, SERVICE
+from logmr.workflow.names import API_HANDLER, RECONCILE_HANDLER, SERVICE
 
 REPO = Path(__file__).resolve().parents[1]
 #: the one code asset of every function: the whole ``functions/`` folder
@@ -48,15 +49,32 @@ CODE_EXCLUDE = [
 FUNCTION_SIZES = names.FUNCTION_SIZES
 #: the API function answers within API Gateway's 30-second integration limit
 API_SIZE = (256, 29)
+#: the reconciler reads one execution and writes one job record
+RECONCILE_SIZE = (256, 60)
+#: Map's reserved concurrency by default (context ``logmr:mapConcurrency``; 0:
+#: none): a job's map tasks never take the whole account (1,000 by default; at
+#: least 100 must stay unreserved), and Plan caps the Map states'
+#: MaxConcurrency at it (LOGMR_MAP_CONCURRENCY), so a Map state never asks for
+#: more than the function may run. Reduce reserves what its inline Map can run
+#: at once (``tuning.MAX_REDUCERS``).
+MAP_CONCURRENCY = 200
 
 
 class Functions:
-    """``functions`` (Plan, Map, PlanReduce, Reduce, Finalize, MarkFailed by logical name)
-    and ``api_function``, created in ``scope`` with their ``layer``, ``code``
+    """``functions`` (Plan, Map, PlanReduce, Reduce, Finalize, MarkFailed by logical name),
+    ``api_function`` and ``reconcile_function``, created in ``scope`` with their ``layer``, ``code``
     and ``environment``; each may use the ``storage`` and read the
-    ``input_prefixes`` as its code needs, and nothing more."""
+    ``input_prefixes`` as its code needs, and nothing more; what they write
+    to DynamoDB expires ``retention_days`` later (0: never)."""
 
-    def __init__(self, scope: Construct, storage: Storage, input_prefixes: Sequence[str]) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        storage: Storage,
+        input_prefixes: Sequence[str],
+        retention_days: int,
+        map_concurrency: int = MAP_CONCURRENCY,
+    ) -> None:
         self.layer = bundling.dependencies_layer(scope, "Dependencies")
         self.code = lambda_.Code.from_asset(str(CODE_DIR), exclude=CODE_EXCLUDE)
         self.environment = {
@@ -68,6 +86,8 @@ class Functions:
             config.ENV_SERVICE_NAME: SERVICE,
             "POWERTOOLS_METRICS_NAMESPACE": SERVICE,
             "POWERTOOLS_LOG_LEVEL": "INFO",
+            # the items' expiry, the tables' TTL and the jobs/ lifecycle rule: one figure
+            config.ENV_RETENTION_DAYS: str(retention_days),
             **config.NUMERIC_LIBRARY_ENV,
         }
         self.functions = {
@@ -78,7 +98,11 @@ class Functions:
         # same buckets and prefixes, from the same value (logmr.aws.allowlist)
         self.functions["Plan"].add_environment(config.ENV_INPUT_BUCKETS, storage.bucket.bucket_name)
         self.functions["Plan"].add_environment(config.ENV_INPUT_PREFIXES, ",".join(input_prefixes))
+        self._reserve(map_concurrency)
         self.api_function = self._function(scope, "Api", API_HANDLER, *API_SIZE)
+        self.reconcile_function = self._function(
+            scope, "Reconcile", RECONCILE_HANDLER, *RECONCILE_SIZE
+        )
         self._grant(storage, input_prefixes)
 
     def _function(
@@ -110,6 +134,19 @@ class Functions:
             role=role,
             description=f"logmr {logical}: {handler}",
         )
+
+    def _reserve(self, map_concurrency: int) -> None:
+        """Reserved concurrency for Map (``map_concurrency``) and Reduce, and
+        the planner's concurrency from it; 0 reserves nothing."""
+        if map_concurrency < 0:
+            raise ValueError(f"map concurrency: 0 (none reserved) or more, got {map_concurrency}")
+        if not map_concurrency:
+            return
+        for logical, reserved in (("Map", map_concurrency), ("Reduce", MAX_REDUCERS)):
+            cfn = self.functions[logical].node.default_child
+            assert isinstance(cfn, lambda_.CfnFunction)
+            cfn.reserved_concurrent_executions = reserved
+        self.functions["Plan"].add_environment(config.ENV_MAP_CONCURRENCY, str(map_concurrency))
 
     def _grant(self, storage: Storage, input_prefixes: Sequence[str]) -> None:
         """Each function exactly the actions its code calls, on its own data
@@ -143,7 +180,7 @@ class Functions:
         for writer in (fns["Reduce"], fns["Finalize"]):
             _allow(writer, "WriteResults", ["dynamodb:BatchWriteItem"], [results])
         _allow(fns["Finalize"], "ReadResults", ["dynamodb:Query"], [results])
-        for keeper in (fns["Plan"], fns["Finalize"], fns["MarkFailed"]):
+        for keeper in (fns["Plan"], fns["Finalize"], fns["MarkFailed"], self.reconcile_function):
             _allow(keeper, "JobRecord", ["dynamodb:GetItem", "dynamodb:PutItem"], [jobs])
         _allow(self.api_function, "ReadJobRecord", ["dynamodb:GetItem"], [jobs])
         _allow(self.api_function, "ReadResults", ["dynamodb:Query"], [results, index])

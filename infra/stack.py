@@ -10,6 +10,8 @@ from aws_cdk import Acknowledgment, CfnElement, CfnOutput, RemovalPolicy, Stack,
 from constructs import Construct, IConstruct
 
 from infra.construct import DATA_PREFIX, INPUT_PREFIX, LogmrPipeline
+from infra.functions import MAP_CONCURRENCY
+from logmr.config import DEFAULT_RETENTION_DAYS
 
 STACK_NAME = "Logmr"
 
@@ -19,6 +21,13 @@ STACK_NAME = "Logmr"
 #: IAM grants and Plan's allow-list, LOGMR_INPUT_PREFIXES, both come from it)
 CONTEXT_REMOVAL_POLICY = "logmr:removalPolicy"
 CONTEXT_INPUT_PREFIXES = "logmr:inputPrefixes"
+#: ``-c logmr:retentionDays=30``: days a job's record, results and objects are
+#: kept (config.DEFAULT_RETENTION_DAYS; 0: for ever)
+CONTEXT_RETENTION_DAYS = "logmr:retentionDays"
+#: ``-c logmr:mapConcurrency=100``: Map's reserved concurrency and the Map
+#: states' cap (infra.functions.MAP_CONCURRENCY; 0: none reserved, for an
+#: account whose concurrency quota is too small to reserve any)
+CONTEXT_MAP_CONCURRENCY = "logmr:mapConcurrency"
 
 # reasons, one sentence each
 XRAY = (
@@ -34,6 +43,11 @@ INDEX = "The results table's by_value local index, which top-N queries read."
 INVOKE = "grant_invoke's form: the function and its versions and aliases."
 ITEMS = "The Distributed Map's item file of each job (logmr/jobs/<job id>/map_tasks.json)."
 CHILDREN = "The Distributed Map's child executions, named by Step Functions at run time."
+EXECUTIONS = (
+    "This state machine's executions, named at run time: the reconciler describes the one an"
+    " event names."
+)
+DEAD_LETTERS = "This queue is itself the dead-letter queue of an EventBridge rule's target."
 MACHINE_STAR = (
     "X-Ray (tracing) and CloudWatch Logs vended-log delivery (CreateLogDelivery, ...) actions"
     " accept no resource narrower than '*'."
@@ -53,11 +67,15 @@ class LogmrStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         removal = str(self.node.try_get_context(CONTEXT_REMOVAL_POLICY) or "retain").lower()
         prefixes = str(self.node.try_get_context(CONTEXT_INPUT_PREFIXES) or INPUT_PREFIX)
+        retention = self.node.try_get_context(CONTEXT_RETENTION_DAYS)
+        concurrency = self.node.try_get_context(CONTEXT_MAP_CONCURRENCY)
         self.pipeline = LogmrPipeline(
             self,
             "Logmr",
             input_prefixes=[prefix.strip() for prefix in prefixes.split(",") if prefix.strip()],
             removal_policy=RemovalPolicy.DESTROY if removal == "destroy" else RemovalPolicy.RETAIN,
+            retention_days=DEFAULT_RETENTION_DAYS if retention is None else int(retention),
+            map_concurrency=MAP_CONCURRENCY if concurrency is None else int(concurrency),
         )
         p = self.pipeline
         CfnOutput(self, "BucketName", value=p.bucket.bucket_name)
@@ -83,7 +101,8 @@ class LogmrStack(Stack):
         p = self.pipeline
         bucket = self._ref(p.bucket)
         fns = p.functions
-        for logical, fn in [*fns.items(), ("Api", p.api_function)]:
+        every = [*fns.items(), ("Api", p.api_function), ("Reconcile", p.reconcile_function)]
+        for logical, fn in every:
             role = fn.role
             assert role is not None
             self._ack(fn, "AwsSolutions-L1", RUNTIME)
@@ -93,6 +112,12 @@ class LogmrStack(Stack):
             if logical in ("Plan", "Map"):
                 for prefix in p.input_prefixes:
                     self._ack(role, f"AwsSolutions-IAM5[Resource::{bucket}/{prefix}*]", INPUTS)
+            if logical == "Reconcile":
+                executions = (
+                    "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+                    f"{p.state_machine_name}:*"
+                )
+                self._ack(role, f"AwsSolutions-IAM5[Resource::{executions}]", EXECUTIONS)
             if logical == "Api":
                 results = self._ref(p.results_table)
                 self._ack(role, f"AwsSolutions-IAM5[Resource::{results}/index/*]", INDEX)
@@ -108,3 +133,5 @@ class LogmrStack(Stack):
         )
         self._ack(machine_role, f"AwsSolutions-IAM5[Resource::{children}]", CHILDREN)
         self._ack(p.state_machine, "CloudFormation-Validate::E1029", SUBSTITUTIONS)
+        for queue in (p.reconcile_dead_letters, p.trigger_dead_letters):
+            self._ack(queue, "AwsSolutions-SQS3", DEAD_LETTERS)

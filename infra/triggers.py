@@ -11,6 +11,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.data import INPUT_PREFIX
+from infra.deadletters import MAX_EVENT_AGE, RETRY_ATTEMPTS, DeadLetters
 from logmr.jobs import JOBS, job_class
 
 
@@ -34,8 +35,10 @@ def trigger_input(job: str) -> dict[str, object]:
 
 class Triggers:
     """One EventBridge rule per built-in job that runs without parameters
-    (``rules``, by job), and the ``events_role`` they start executions of
-    ``state_machine`` with; created in ``scope``.
+    (``rules``, by job), the ``events_role`` they start executions of
+    ``state_machine`` with, and the ``dead_letters`` queue (with its
+    ``dead_letter_alarm``) of the uploads that could not start one after
+    EventBridge's retries (``infra.deadletters``); created in ``scope``.
 
     Convention: an object uploaded under ``incoming/<job>/`` in ``bucket``
     starts one execution of ``<job>`` over that one object. The input
@@ -55,6 +58,12 @@ class Triggers:
             description="logmr triggers: start executions of the state machine",
         )
         state_machine.grant_start_execution(self.events_role)
+        dead_letters = DeadLetters(
+            scope,
+            "TriggerDeadLetters",
+            "an upload could not start its job (see the queue's messages for the object)",
+        )
+        self.dead_letters, self.dead_letter_alarm = dead_letters.queue, dead_letters.alarm
         self.rules: dict[str, events.Rule] = {}
         for job in trigger_jobs():
             rule_id = "".join(part.title() for part in job.split("_"))
@@ -75,6 +84,9 @@ class Triggers:
                         state_machine,
                         input=events.RuleTargetInput.from_object(trigger_input(job)),
                         role=self.events_role,
+                        retry_attempts=RETRY_ATTEMPTS,
+                        max_event_age=MAX_EVENT_AGE,
+                        dead_letter_queue=self.dead_letters,
                     )
                 ],
             )

@@ -68,6 +68,17 @@ def handler_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     runtime.reset()
 
 
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request's ``chunk_size`` floor (``limits.MIN_CHUNK_SIZE``, 64 KiB)
+    lowered to 1 byte in this process: for a test whose subject is many map
+    tasks, or line-exact splitting, over a small input, with the tasks run in
+    this process (a worker process keeps the floor)."""
+    from logmr import spec
+
+    monkeypatch.setattr(spec, "MIN_CHUNK_SIZE", 1)
+
+
 #: the tiers of pyproject.toml's markers; every test carries exactly one, so that
 #: ``-m unit``, ``-m functional``, ... split the suite. The other markers there
 #: (reference, faults, badinput, browser) are topics, added on top of a tier.

@@ -16,6 +16,12 @@ from logmr.storage.base import JobRecord
 _ids = itertools.count(1)
 
 
+def no_long_line(head: bytes, length: int) -> None:
+    """``on_long_line`` for a reader over data with no line near
+    ``inputs.lines.MAX_LINE_BYTES``: one there is the test's own mistake."""
+    raise AssertionError(f"a line of {length:,} bytes, over the reader's longest: {head[:40]!r}")
+
+
 def run_inline(
     paths: list[Path] | Path,
     job: str,

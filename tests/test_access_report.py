@@ -126,7 +126,7 @@ def test_the_batch_path_equals_the_per_record_mapper(log: Path, windows: str) ->
 
 def test_many_chunks_and_reducers_keep_exact_fields(log: Path, rows: list[Row]) -> None:
     record, results = run_inline(
-        log, "access_report", params={"window": "1m"}, reducers=7, chunk_size=16 * 1024
+        log, "access_report", params={"window": "1m"}, reducers=7, chunk_size=64 * 1024
     )
     assert record.counters["records"] == len(rows)
     assert without_estimates(results) == access_report_rows(rows, 60)

@@ -18,9 +18,9 @@ TRANSIENT = {
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
     "TransientError",
 }
+THROTTLED = "Lambda.TooManyRequestsException"
 
 
 def definition() -> dict[str, Any]:
@@ -70,11 +70,18 @@ def test_every_task_retries_transient_errors_and_catches_all(
     for name, state in machine["States"].items():
         if state["Type"] != "Task":
             continue
-        (retry,) = state["Retry"]
+        throttled, retry = state["Retry"]
         assert set(retry["ErrorEquals"]) == TRANSIENT, name
-        for field in ("IntervalSeconds", "BackoffRate", "MaxAttempts", "MaxDelaySeconds"):
-            assert field in retry, f"{name} lacks {field}"
-        assert retry["JitterStrategy"] == "FULL"
+        # throttling first, on its own: more attempts and longer waits than a
+        # fault (a throttled map task waits for others that hold their slots
+        # about a minute)
+        assert throttled["ErrorEquals"] == [THROTTLED], name
+        assert throttled["MaxAttempts"] > retry["MaxAttempts"]
+        assert throttled["MaxDelaySeconds"] > retry["MaxDelaySeconds"] >= 30
+        for rule in (throttled, retry):
+            for field in ("IntervalSeconds", "BackoffRate", "MaxAttempts", "MaxDelaySeconds"):
+                assert field in rule, f"{name} lacks {field}"
+            assert rule["JitterStrategy"] == "FULL"
         assert any("States.ALL" in rule["ErrorEquals"] for rule in state["Catch"]), name
 
 
@@ -114,3 +121,28 @@ def test_the_local_interpreter_supports_the_whole_definition() -> None:
             target["States"][name]["NotAnAslField"] = 1
             with pytest.raises(interpreter.UnsupportedDefinitionError, match=f"'{name}'"):
                 interpreter.validate(altered)
+
+
+@pytest.mark.parametrize(("throttled", "status"), [(10, "SUCCEEDED"), (11, "FAILED")])
+def test_the_definitions_retry_outlasts_throttling(throttled: int, status: str) -> None:
+    """A map task throttled 10 times in a row (its function at its reserved
+    concurrency) still runs: the definition's own Retry, on the local
+    interpreter; the 11th throttle fails it. Each wait at most 120 s."""
+    task = definition()["States"]["MapInline"]["ItemProcessor"]["States"]["MapTask"]
+    machine = {"StartAt": "T", "States": {"T": {**task, "Catch": [], "End": True}}}
+    calls: list[str] = []
+    waits: list[float] = []
+
+    def invoke(function: str, payload: Any) -> tuple[bool, Any]:
+        calls.append(function)
+        if len(calls) <= throttled:
+            return False, {"errorType": names.THROTTLED_ERROR, "errorMessage": "Rate Exceeded."}
+        return True, {"ok": True}
+
+    run = interpreter.Interpreter(machine, invoke, sleep=waits.append, jitter=lambda s: s)
+    execution = run.run({}, f"throttled-{throttled}")
+    assert execution.status == status, execution.cause
+    assert len(calls) == min(throttled + 1, 11)
+    assert max(waits) <= 120 and len(waits) == min(throttled, 10)
+    if status == "FAILED":
+        assert execution.error == names.THROTTLED_ERROR

@@ -420,3 +420,31 @@ def test_a_job_id_is_claimed_once_and_written_only_by_its_execution(
     """Conditional puts: ``attribute_not_exists(job_id)`` to claim, the
     execution attribute to update."""
     assert_job_claims_are_exclusive(store)
+
+
+# -- retention ----------------------------------------------------------------------------
+NOW = 1_796_486_400  # 2026-12-05T00:00:00Z
+
+
+@pytest.mark.parametrize(
+    ("days", "expires"), [(90, NOW + 90 * 86_400), (1, NOW + 86_400), (0, None)]
+)
+def test_every_item_expires_when_the_retention_says(
+    ddb: Any, days: int, expires: int | None
+) -> None:
+    """Job records and results carry ``expires_at`` (the tables' TTL
+    attribute), ``days`` after they are written; 0 keeps them for ever."""
+    store = DynamoResultStore(RESULTS, JOBS, client=ddb, retention_days=days, clock=lambda: NOW)
+    store.put_job(JobRecord(job_id="kept-1", job="status_codes"))
+    store.write_results("kept-1", [("200", 5, 5.0), ("", 1, 1.0), ("k" * 2_000, 2, 2.0)])
+    items = [ddb.get_item(TableName=JOBS, Key={"job_id": {"S": "kept-1"}})["Item"]]
+    items += stored_rows(ddb, "kept-1")
+    assert len(items) == 4
+    for item in items:
+        found = item.get(tables.EXPIRES_AT)
+        assert (None if found is None else int(found["N"])) == expires, item
+
+
+def test_a_negative_retention_is_refused(ddb: Any) -> None:
+    with pytest.raises(InvalidParameterError, match="retention_days"):
+        DynamoResultStore(RESULTS, JOBS, client=ddb, retention_days=-1)

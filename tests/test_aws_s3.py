@@ -13,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError, ResponseStreamingError
 from moto import mock_aws
 
+from helpers import no_long_line
 from logmr.aws.clients import Clients
 from logmr.aws.s3 import S3InputSource, S3ObjectStore, S3Stream, parse_s3_uri
 from logmr.errors import (
@@ -22,7 +23,7 @@ from logmr.errors import (
     TransientError,
 )
 from logmr.inputs.lines import iter_range_blocks
-from logmr.inputs.source import InputObject, decompressing
+from logmr.inputs.source import DecompressedSize, InputObject, decompressing
 from logmr.mapreduce import shuffle
 from logmr.plan.cutting import cut
 
@@ -147,12 +148,15 @@ def test_missing_bucket_is_input_not_found(s3: Any) -> None:
 
 def test_read_buckets_through_two_ranged_gets(s3: Any) -> None:
     store = S3ObjectStore(BUCKET, "shuffle", client=s3)
-    store.put("m0.bin", shuffle.encode([[("a", 1)], [("b", 2), ("c", 3)], [], [("d", 4)]]))
+    bound = shuffle.Binding("j-1", 0, "00112233aabbccdd")
+    parts = [[("a", 1)], [("b", 2), ("c", 3)], [], [("d", 4)]]
+    store.put("m0.bin", shuffle.encode(parts, bound))
     with patch.object(s3, "get_object", wraps=s3.get_object) as spy:
-        assert store.read_buckets("m0.bin", range(1, 4), 4) == ([("b", 2), ("c", 3), ("d", 4)], 0)
+        found = store.read_buckets("m0.bin", range(1, 4), 4, job_id="j-1", task=0)
+        assert found.pairs == [("b", 2), ("c", 3), ("d", 4)] and found.spills == 0
     assert len(spy.call_args_list) == 2  # the index, then the group's adjacent blocks
     with patch.object(s3, "get_object", wraps=s3.get_object) as spy:
-        assert store.read_buckets("m0.bin", range(2, 3), 4) == ([], 0)
+        assert store.read_buckets("m0.bin", range(2, 3), 4, job_id="j-1", task=0).pairs == []
     assert len(spy.call_args_list) == 1  # an empty block: the index says so
     assert all("Range" in call.kwargs for call in spy.call_args_list)
 
@@ -238,6 +242,45 @@ def test_stores_pickle_without_their_client(s3: Any) -> None:
 
 
 # -- input source ----------------------------------------------------------------
+
+
+def test_a_compressed_objects_size_decompressed_is_one_ranged_get(s3: Any) -> None:
+    """gzip: a GET of the last 4 bytes (the trailer); zstd: of the first 18
+    (the frame header); xz: of the last 64 KiB at most (footer and index)."""
+    import lzma
+
+    import zstandard
+
+    plain = b"a line of a log\n" * 5000
+    bodies = {
+        "a.gz": (gzip.compress(plain), "gzip trailer"),
+        "a.zst": (zstandard.ZstdCompressor().compress(plain), "zstd frame header"),
+        "a.xz": (lzma.compress(plain), "xz index"),
+    }
+    for key, (body, _) in bodies.items():
+        s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+    source = S3InputSource(client=s3)
+    objects = source.list_inputs([f"s3://{BUCKET}/"])
+    ranges: list[str] = []
+    original = s3.get_object
+
+    def get_object(**params: Any) -> Any:
+        ranges.append(params["Range"])
+        return original(**params)
+
+    with patch.object(s3, "get_object", get_object):
+        told = {obj.uri.rsplit("/", 1)[1]: source.decompressed_size(obj) for obj in objects}
+    assert told == {
+        key: DecompressedSize(len(plain), True, how) for key, (_, how) in bodies.items()
+    }
+    sizes = {key: len(body) for key, (body, _) in bodies.items()}
+    assert sorted(ranges) == sorted(
+        [
+            f"bytes={sizes['a.gz'] - 4}-{sizes['a.gz'] - 1}",
+            "bytes=0-17",
+            f"bytes=0-{sizes['a.xz'] - 1}",  # smaller than 64 KiB: the whole object
+        ]
+    )
 
 
 def test_list_inputs_keys_prefixes_and_compression(s3: Any) -> None:
@@ -396,13 +439,17 @@ def test_ranges_of_an_s3_object_read_every_line_once(s3: Any) -> None:
     (obj,) = source.list_inputs([uri])
     assert obj.size == len(LOG)
     with source.open_at(uri, 0) as stream:
-        whole = [line for block in iter_range_blocks(stream, 0, None) for line in block]
+        blocks = iter_range_blocks(stream, 0, None, on_long_line=no_long_line)
+        whole = [line for block in blocks for line in block]
     assert whole == [line.removesuffix(b"\r") for line in LOG.split(b"\n")]
     for chunk in (1, 7, 64, 333, len(LOG)):
         lines: list[bytes] = []
         for task in cut([obj], chunk):
             assert task.end is not None
             with source.open_at(uri, max(task.start - 1, 0)) as stream:
-                for block in iter_range_blocks(stream, task.start, task.end, block_size=16):
+                blocks = iter_range_blocks(
+                    stream, task.start, task.end, on_long_line=no_long_line, block_size=16
+                )
+                for block in blocks:
                     lines.extend(block)
         assert lines == whole, chunk

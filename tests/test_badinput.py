@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import io
 import json
 import random
 import re
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from moto import mock_aws
 
 from aws_support import create_account
@@ -34,11 +37,15 @@ from logmr.cli import main
 from logmr.config import MAX_SAMPLES, SAMPLE_LINE_BYTES, Settings
 from logmr.devtools.generate import generate
 from logmr.errors import InputChangedError, InputNotFoundError, InvalidParameterError
-from logmr.inputs.source import LocalInputSource
+from logmr.inputs.lines import MAX_LINE_BYTES, iter_range_texts
+from logmr.inputs.source import InputObject, LocalInputSource
 from logmr.jobs import Job, load_job
+from logmr.jobs.binding import prepare
 from logmr.jobs.params import UserRegex
 from logmr.layout import manifest_key
 from logmr.limits import MAX_MAP_TASKS
+from logmr.mapreduce.side import MapSide
+from logmr.plan.cutting import cut
 from logmr.run import inline as runner
 from logmr.run.embedded import embedded_backends
 from logmr.spec import JobSpec, MapTask
@@ -173,7 +180,7 @@ def test_no_final_newline_counts_the_last_line(
     data = access_lines(500, seed=1).rstrip(b"\n")
     assert not data.endswith(b"\n")
     path = write(tmp_path, "nofinal.log", data)
-    code, out = run_json(capsys, str(path), "--job", "status_codes", "--chunk-size", "7KB")
+    code, out = run_json(capsys, str(path), "--job", "status_codes", "--chunk-size", "64KiB")
     counts, malformed = ref_status(data)
     assert code == 0 and out["counters"]["lines"] == len(ref_lines(data)) == 500
     assert out["results"] == counts and out["counters"]["malformed"] == malformed
@@ -189,39 +196,224 @@ def test_crlf_gives_the_lf_answer(
     data = b"".join(line + (b"\r\n" if i % every == 0 else b"\n") for i, line in enumerate(lines))
     assert data.count(b"\r\n") == len(range(0, 800, every))
     path = write(tmp_path, "crlf.log", data)
-    code, out = run_json(capsys, str(path), "--job", "status_codes", "--chunk-size", "9KB")
+    code, out = run_json(capsys, str(path), "--job", "status_codes", "--chunk-size", "64KiB")
     counts, malformed = ref_status(lf)
     assert code == 0 and out["format"] == "apache_combined"
     assert out["results"] == counts and out["counters"]["malformed"] == malformed
     assert out["counters"]["lines"] == 800
-    code, paths = run_json(capsys, str(path), "--job", "top_paths", "--chunk-size", "9KB")
+    code, paths = run_json(capsys, str(path), "--job", "top_paths", "--chunk-size", "64KiB")
     assert not any(key.endswith("\r") for key in paths["results"])
 
 
 # -- huge lines, NUL, invalid UTF-8, binary garbage ------------------------------------
+def long_line_sample(record: Any, line: bytes) -> dict[str, Any]:
+    """The one malformed sample of ``record``, checked to be ``line``'s: its
+    first ``SAMPLE_LINE_BYTES`` and its whole length."""
+    (sample,) = record.malformed_samples
+    assert sample["line"] == line[:SAMPLE_LINE_BYTES].decode("utf-8", "backslashreplace")
+    assert sample["length"] == len(line)
+    return dict(sample)
+
+
 @pytest.mark.functional
-@pytest.mark.parametrize("final_lf", [True, False], ids=["with-lf", "without-lf"])
-def test_a_10mb_line_is_one_line(
+@pytest.mark.parametrize("final_lf", [True, False], ids=["then-lines", "last-without-lf"])
+def test_a_10mb_line_is_one_malformed_long_line(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, final_lf: bool
 ) -> None:
+    """A line over MAX_LINE_BYTES (8 MiB) is never held whole: it counts as one
+    line, malformed (``long_lines`` says why) in every kind of job, read by
+    the one 1 MB range it starts in (it crosses ten), and sampled from its
+    first bytes with its length. The other lines are counted as before."""
     head = access_lines(3, seed=3)
     huge = b"GET /" + b"ab " * (10 * 1024 * 1024 // 3)
-    data = head + huge + (b"\n" if final_lf else b"")
+    assert len(huge) > MAX_LINE_BYTES
+    tail = access_lines(4, seed=13) if final_lf else b""
+    data = head + huge + (b"\n" + tail if final_lf else b"")
+    short = head + tail  # the log without its long line: the answers' reference
+    lines = len(ref_lines(data))
+    assert lines == len(ref_lines(short)) + 1 == (8 if final_lf else 4)
     path = write(tmp_path, "huge.log", data)
-    # ranges of 1 MB: the line crosses ten of them and is still read once
     code, out = run_json(capsys, str(path), "--job", "word_count", "--chunk-size", "1MB")
-    assert code == 0 and out["counters"]["lines"] == 4
-    assert out["results"] == ref_words(data)
-    assert out["results"]["ab"] == 10 * 1024 * 1024 // 3
+    assert code == 0 and out["status"] == "SUCCEEDED"
+    counters = out["counters"]
+    assert (counters["lines"], counters["records"]) == (lines, lines - 1)
+    assert (counters["malformed"], counters["long_lines"]) == (1, 1)
+    assert out["results"] == ref_words(short) and "ab" not in out["results"]
+    long_line_sample(tasks_record(out["job_id"]), huge)
+    code, out = run_json(
+        capsys, str(path), "--job", "pattern_count", "--param", "pattern=GET /[a-z]+",
+        "--chunk-size", "1MB",
+    )  # fmt: skip
+    assert out["counters"]["lines"] == lines and out["counters"]["long_lines"] == 1
+    assert out["results"] == dict(
+        Counter(m.decode() for line in ref_lines(short) for m in re.findall(rb"GET /[a-z]+", line))
+    )
     code, out = run_json(
         capsys, str(path), "--job", "status_codes", "--format", "apache_combined", "--chunk-size",
         "1MB",
     )  # fmt: skip
-    assert code == 0 and out["counters"]["malformed"] == 1
-    assert out["results"] == ref_status(data)[0]
-    record = tasks_record(out["job_id"])
-    (sample,) = record.malformed_samples
-    assert sample["length"] == len(huge) and len(sample["line"]) == SAMPLE_LINE_BYTES
+    counts, malformed = ref_status(short)
+    assert code == 0 and out["results"] == counts
+    assert out["counters"]["lines"] == lines
+    assert (out["counters"]["malformed"], out["counters"]["long_lines"]) == (malformed + 1, 1)
+    long_line_sample(tasks_record(out["job_id"]), huge)
+
+
+@pytest.mark.functional
+def test_a_line_of_max_line_bytes_is_read_one_more_is_long(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The bound is exact: a line of MAX_LINE_BYTES (its CR not counted) is a
+    line and its words count; one byte more and it is long."""
+    at_bound = b"first" + b" " * (MAX_LINE_BYTES - 10) + b"last"
+    over = b"over" + b" " * (MAX_LINE_BYTES - 3)
+    assert (len(at_bound), len(over)) == (MAX_LINE_BYTES - 1, MAX_LINE_BYTES + 1)
+    data = b"one\n" + at_bound + b"x\r\n" + over + b"\ntwo\n"
+    path = write(tmp_path, "bound.log", data)
+    code, out = run_json(capsys, str(path), "--job", "word_count", "--chunk-size", "3MB")
+    assert code == 0 and out["results"] == {"one": 1, "first": 1, "lastx": 1, "two": 1}
+    assert out["counters"]["lines"] == 4 and out["counters"]["long_lines"] == 1
+    assert long_line_sample(tasks_record(out["job_id"]), over)["length"] == MAX_LINE_BYTES + 1
+
+
+@pytest.mark.functional
+def test_a_long_line_in_an_app_log_is_long_not_a_continuation(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A continuation format (applog) counts a long line as every job does:
+    one malformed line, ``long_lines``, never asked whether it continues a
+    record (the stack trace lines around it are continuation lines)."""
+    records = [b"2024-01-02 03:04:05 INFO started", b"2024-01-02 03:04:06 ERROR failed"]
+    trace = [b"java.lang.IllegalStateException: x", b"\tat com.example.A.b(A.java:1)"]
+    huge = b"\tat com.example." + b"C" * (MAX_LINE_BYTES + 100) + b"(C.java:1)"
+    data = b"\n".join([*records, *trace, huge, b"2024-01-02 03:04:07 INFO done"]) + b"\n"
+    path = write(tmp_path, "app.log", data)
+    code, out = run_json(
+        capsys, str(path), "--job", "level_counts", "--format", "applog", "--chunk-size", "2MB"
+    )
+    assert code == 0 and out["results"] == {"INFO": 2, "ERROR": 1}
+    assert out["counters"]["lines"] == 6 and out["counters"]["records"] == 3
+    assert out["counters"]["malformed"] == 3 and out["counters"]["long_lines"] == 1
+    assert out["counters"]["continuation_lines"] == 2
+    samples = tasks_record(out["job_id"]).malformed_samples
+    assert [sample["length"] for sample in samples] == [*map(len, trace), len(huge)]
+
+
+@pytest.mark.functional
+def test_lines_of_1mb_are_lines(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Lines far longer than a log's but under the bound are read and counted
+    as any (20 of 1 MB in 3 MB ranges, each crossing a range)."""
+    data = b"".join(b"w%d " % n + b" " * (1_000_000 - 12) + b"end%d\n" % (n % 3) for n in range(20))
+    path = write(tmp_path, "wide.log", data)
+    code, out = run_json(capsys, str(path), "--job", "word_count", "--chunk-size", "3MB")
+    assert code == 0 and out["results"] == ref_words(data)
+    assert out["counters"]["lines"] == out["counters"]["records"] == 20
+    assert out["counters"]["malformed"] == 0 and "long_lines" not in out["counters"]
+
+
+#: lines to build logs of: access lines (about 200 bytes), a line no format
+#: parses, an empty line, and lines of 100 and 700 bytes of words
+PROPERTY_LINES = [
+    *ref_lines(access_lines(6, seed=15)),
+    b"not an access line",
+    b"",
+    b"ab " * 33 + b"c",
+    b"GET /" + b"xy " * 233,
+]
+
+
+@pytest.mark.property
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    picks=st.lists(
+        st.tuples(st.integers(0, len(PROPERTY_LINES) - 1), st.sampled_from([b"\n", b"\r\n"])),
+        max_size=25,
+    ),
+    last_lf=st.booleans(),
+    chunk=st.integers(1, 2000),
+    block=st.integers(1, 600),
+    max_line=st.integers(0, 800),
+)
+def test_ranges_anywhere_count_every_line_once_long_lines_as_malformed(
+    picks: list[tuple[int, bytes]], last_lf: bool, chunk: int, block: int, max_line: int
+) -> None:
+    """A log cut into ranges anywhere (inside a long line too), read in blocks
+    of any size with any longest line, mapped by a raw-line job and a parsed
+    one: every line counted once; each line over the bound once, as
+    malformed and long, sampled with its length; the answer that of the
+    other lines."""
+    data = b"".join(PROPERTY_LINES[index] + end for index, end in picks)
+    if not last_lf:
+        data = data.removesuffix(b"\n")
+    lines = ref_lines(data)
+    short = [line for line in lines if len(line) <= max_line]
+    long = sorted(len(line) for line in lines if len(line) > max_line)
+    short_log = b"".join(line + b"\n" for line in short)
+    for job_name, fmt in (("word_count", "plain"), ("status_codes", "apache_combined")):
+        spec = JobSpec.from_dict({"job_id": "p", "job": job_name, "inputs": ["m"], "format": fmt})
+        counters: Counter[str] = Counter()
+        results: Counter[str] = Counter()
+        lengths = []
+        for task in cut([InputObject("m", len(data))], chunk):
+            job, bound = prepare(spec)
+            side = MapSide(job, bound, sample_limit=len(lines) + 1)
+            stream = io.BytesIO(data)
+            stream.seek(max(task.start - 1, 0))
+            texts = iter_range_texts(
+                stream,
+                task.start,
+                task.end,
+                on_long_line=side.long_line,
+                block_size=block,
+                max_line=max_line,
+            )
+            for text in texts:
+                side.feed_text(text)
+            counters.update(side.counters())
+            results.update(dict(side.combined()))
+            lengths += [sample["length"] for sample in side.samples]
+        assert counters["lines"] == len(lines)
+        assert counters["long_lines"] == len(long)
+        if job_name == "word_count":
+            assert counters["records"] == len(short) and counters["malformed"] == len(long)
+            assert dict(results) == ref_words(short_log)
+            assert sorted(lengths) == long
+        else:
+            counts, malformed = ref_status(short_log)
+            assert counters["malformed"] == malformed + len(long)
+            assert counters["records"] == len(short) - malformed
+            assert dict(results) == counts
+            assert set(long) <= set(lengths) and len(lengths) == malformed + len(long)
+
+
+# -- decompression bombs --------------------------------------------------------------
+@pytest.mark.functional
+def test_a_gzip_bomb_is_one_long_line_and_plan_says_what_it_holds(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """64 MiB of zeros in 64 KB of gzip: decompressed in blocks, one line with
+    no LF and over the bound: counted, malformed and long, sampled from its
+    first bytes, never held. ``logmr plan`` tells the size decompressed from
+    the gzip trailer."""
+    zeros = bytes(64 * 1024 * 1024)
+    packed = gzip.compress(zeros, 9)
+    assert len(packed) < 100_000
+    path = write(tmp_path, "bomb.log.gz", packed)
+    code, out = run_json(capsys, str(path), "--job", "word_count")
+    assert code == 0 and out["status"] == "SUCCEEDED" and out["results"] == {}
+    assert out["counters"] == {"lines": 1, "records": 0, "malformed": 1, "long_lines": 1}
+    assert long_line_sample(tasks_record(out["job_id"]), zeros)["line"] == "\x00" * 1024
+    assert main(["plan", str(path), "--job", "word_count", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["input_bytes"], report["mapped_bytes"]) == (len(packed), len(zeros))
+    assert report["decompressed"]["largest"] == {
+        "uri": str(path.resolve()),
+        "compressed_bytes": len(packed),
+        "bytes": len(zeros),
+        "exact": True,
+        "how": "gzip trailer",
+    }
+    assert report["warnings"] == []  # 67 MB: a second of a map task on Lambda
 
 
 def tasks_record(job_id: str) -> Any:
@@ -361,7 +553,7 @@ def test_gz_name_on_plain_text_is_read_as_plain(
 ) -> None:
     data = access_lines(400, seed=8)
     path = write(tmp_path, "plain.log.gz", data)
-    code, out = run_json(capsys, str(path), "--job", "status_codes", "--chunk-size", "10KB")
+    code, out = run_json(capsys, str(path), "--job", "status_codes", "--chunk-size", "64KiB")
     counts, malformed = ref_status(data)
     assert code == 0 and out["results"] == counts and out["counters"]["malformed"] == malformed
 
@@ -408,14 +600,14 @@ def test_wrong_format_succeeds_with_every_line_malformed(
 ) -> None:
     # decision: a format that fits no line is not an error (a log may hold only
     # junk today); the job SUCCEEDS with malformed == lines and samples kept
-    data = access_lines(1000, seed=10)
+    data = access_lines(1500, seed=10)  # 6 map tasks of 64 KiB: 20 samples each, 100 kept
     path = write(tmp_path, "access.log", data)
     code, out = run_json(
         capsys, str(path), "--job", "field_count", "--param", "field=program", "--format",
-        "syslog_rfc3164", "--chunk-size", "30KB",
+        "syslog_rfc3164", "--chunk-size", "64KiB",
     )  # fmt: skip
     assert code == 0 and out["status"] == "SUCCEEDED"
-    assert out["counters"]["lines"] == out["counters"]["malformed"] == 1000
+    assert out["counters"]["lines"] == out["counters"]["malformed"] == 1500
     assert out["counters"]["records"] == 0 and out["results"] == {}
     record = tasks_record(out["job_id"])
     assert len(record.malformed_samples) == MAX_SAMPLES
@@ -515,7 +707,7 @@ def test_catastrophic_backtracking_pattern_finishes(tmp_path: Path) -> None:
         import json, sys
         from logmr.cli import main
         sys.exit(main(["run", {str(path)!r}, "--job", "pattern_count", "--param",
-                       "pattern=(a+)+$", "--json", "--workers", "1", "--chunk-size", "64KB",
+                       "pattern=(a+)+$", "--json", "--workers", "1", "--chunk-size", "64KiB",
                        "--home", {str(tmp_path / "home")!r}]))
         """
     )
@@ -617,13 +809,14 @@ ODD_PATTERN = r"k=\{(?P<key>[^}]+)\}"
 
 @pytest.mark.functional
 def test_odd_keys_survive_shuffle_and_sqlite(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, small_chunks: None
 ) -> None:
     data, want = odd_key_log()
     path = write(tmp_path, "keys.log", data)
+    # ranges of 100 bytes over a small log (in this process: below the request's floor)
     code, out = run_json(
         capsys, str(path), "--job", "pattern_count", "--param", f"pattern={ODD_PATTERN}",
-        "--reducers", "4", "--chunk-size", "100B",
+        "--reducers", "4", "--chunk-size", "100B", "--engine", "inline",
     )  # fmt: skip
     assert code == 0 and out["results"] == want
 
@@ -637,7 +830,7 @@ def aws_spec(job: str, inputs: list[str], params: dict[str, Any], reducers: int 
             "params": params,
             "format": "auto",
             "reducers": reducers,
-            "chunk_size": 16 * 1024,
+            "chunk_size": 64 * 1024,
         }
     )
 
@@ -783,7 +976,7 @@ def test_s3_keys_with_odd_characters(capsys: pytest.CaptureFixture[str]) -> None
             assert stream.read() == data[100:]
     code, out = run_json(
         capsys, f"s3://{AWS_BUCKET}/incoming/odd/", "--job", "status_codes", "--engine", "inline",
-        "--chunk-size", "8KB",
+        "--chunk-size", "64KiB",
     )  # fmt: skip
     counts, malformed = ref_status(data)
     assert code == 0 and out["counters"]["malformed"] == malformed * len(ODD_S3_KEYS)
@@ -823,11 +1016,11 @@ def test_s3_object_deleted_after_plan_is_input_not_found() -> None:
 def _planned_local(
     tmp_path: Path, name: str, data: bytes
 ) -> tuple[Path, Backends, JobSpec, list[MapTask]]:
-    """A word_count job planned over one local file in 4 KB ranges."""
+    """A word_count job planned over one local file in 64 KiB ranges."""
     path = write(tmp_path, name, data)
     backends = embedded_backends(Settings.load(home=tmp_path / "home"))
     request = {"job_id": name.replace(".", "-"), "job": "word_count", "inputs": [str(path)]}
-    planned = tasks.plan(JobSpec.from_dict({**request, "chunk_size": 4096}), backends)
+    planned = tasks.plan(JobSpec.from_dict({**request, "chunk_size": 64 * 1024}), backends)
     items = backends.objects.get_json(manifest_key(planned["job_id"]))["map_tasks"]
     return path, backends, JobSpec.from_dict(planned["spec"]), [MapTask.from_dict(t) for t in items]
 
@@ -935,13 +1128,16 @@ def test_local_listing_of_a_missing_path_is_one_line(
 
 @pytest.mark.functional
 def test_a_chunk_size_that_cuts_too_many_tasks_is_refused(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, small_chunks: None
 ) -> None:
     """``chunk_size`` 1 over 50 KB would be 50,000 map tasks: refused before
-    any is cut, naming the bound and the smallest chunk size that fits."""
+    any is cut, naming the bound and the smallest chunk size that fits. (A
+    request's floor, 64 KiB, refuses a chunk size of 1 first: lowered here, in
+    this process, to reach the bound on the task count.)"""
     data = access_lines(200, seed=3)
     path = write(tmp_path, "small.log", data)
-    err = run_error(capsys, str(path), "--job", "status_codes", "--chunk-size", "1")
+    argv = ["--job", "status_codes", "--chunk-size", "1", "--engine", "inline", "--workers", "1"]
+    err = run_error(capsys, str(path), *argv)
     needed = -(-len(data) // MAX_MAP_TASKS)
     assert err.startswith(
         f"logmr: error: InvalidParameterError: chunk_size 1 cuts the inputs into {len(data):,}"
@@ -1067,5 +1263,6 @@ def test_a_cut_task_summary_is_corrupt_job_data_naming_it(tmp_path: Path) -> Non
         tasks.map_task(spec, task, backends)
     key = layout.map_summary_key(spec.job_id, 0)
     backends.objects.put(key, backends.objects.get(key)[:-7])
-    with pytest.raises(CorruptJobDataError, match=re.escape(key) + r": not the JSON a task wrote"):
+    cut = re.escape(key) + r": not a summary a task wrote \(no digest at its end: cut short"
+    with pytest.raises(CorruptJobDataError, match=cut):
         tasks.plan_reduce(spec, len(map_tasks), backends)

@@ -48,7 +48,7 @@ def reference_status(path: Path) -> tuple[dict[str, int], int]:
 
 
 def test_run_json_shape_and_counts(capsys: pytest.CaptureFixture[str], access_log: Path) -> None:
-    code, out = run_json(capsys, str(access_log), "--job", "status_codes", "--chunk-size", "50KB")
+    code, out = run_json(capsys, str(access_log), "--job", "status_codes", "--chunk-size", "64KiB")
     counts, malformed = reference_status(access_log)
     assert code == 0
     assert set(out) >= {"job_id", "status", "counters", "results"}
@@ -93,10 +93,10 @@ def test_process_pool_gives_the_same_answer(
     capsys: pytest.CaptureFixture[str], access_log: Path
 ) -> None:
     _, serial = run_json(
-        capsys, str(access_log), "--job", "top_paths", "--workers", "1", "--chunk-size", "40KB"
+        capsys, str(access_log), "--job", "top_paths", "--workers", "1", "--chunk-size", "64KiB"
     )
     _, pooled = run_json(
-        capsys, str(access_log), "--job", "top_paths", "--workers", "2", "--chunk-size", "40KB"
+        capsys, str(access_log), "--job", "top_paths", "--workers", "2", "--chunk-size", "64KiB"
     )
     assert pooled["results"] == serial["results"]
     assert pooled["summary"] == serial["summary"]
@@ -116,7 +116,7 @@ def test_compressed_inputs(
     packed = access_log.with_suffix(".packed")
     packed.write_bytes(compress(access_log.read_bytes()))
     _, plain = run_json(capsys, str(access_log), "--job", "status_codes")
-    _, out = run_json(capsys, str(packed), "--job", "status_codes", "--chunk-size", "10KB")
+    _, out = run_json(capsys, str(packed), "--job", "status_codes", "--chunk-size", "64KiB")
     assert out["results"] == plain["results"]
     assert out["counters"] == plain["counters"]
 

@@ -174,6 +174,21 @@ def test_a_distributed_map_adds_its_item_list() -> None:
     assert distributed.s3_get == inline.s3_get + 1
 
 
+@pytest.mark.unit
+def test_a_compressed_objects_size_read_is_a_get_and_its_task_the_long_pole() -> None:
+    """Plan reads a few bytes of each compressed object (a GET each); one
+    large compressed object, never cut, makes the map wave last its time."""
+    plain = cost.estimate(shape(), Limits())
+    read = cost.estimate(shape(size_reads=2), Limits())
+    assert read.usage.s3_get == plain.usage.s3_get + 2
+    assert read.seconds["plan"] > plain.seconds["plan"]
+    even = cost.estimate(shape(longest_task_bytes=60_000_000), Limits())  # the average task
+    pole = cost.estimate(shape(longest_task_bytes=6_000_000_000), Limits())
+    assert even.seconds["wall"] == plain.seconds["wall"]
+    assert pole.seconds["wall"] > plain.seconds["wall"] + 90  # 6 GB at 60 MB/s: 100 s
+    assert pole.usage == plain.usage  # the same work, in one task
+
+
 # -- the estimate against a run's bill ---------------------------------------------------
 @pytest.mark.functional
 def test_a_runs_bill_has_the_estimates_request_counts(tmp_path: Path) -> None:
@@ -203,9 +218,7 @@ def test_a_runs_bill_has_the_estimates_request_counts(tmp_path: Path) -> None:
         record = backends.results.get_job("cost-1")
         manifest = backends.objects.get_json(layout.manifest_key(spec.job_id))
         indexes = [
-            shuffle.decode_index(
-                backends.objects.get(layout.shuffle_key(spec.job_id, task))
-            ).entries
+            shuffle.decode_index(backends.objects.get(layout.shuffle_key(spec.job_id, task)))
             for task in range(record.map_tasks)
         ]
     # every reducer's group of buckets holds pairs in every object: two GETs each
@@ -263,7 +276,7 @@ def test_bill_transitions_match_the_local_engines_history(
         "job_id": "bill-sm",
         "job": "status_codes",
         "inputs": [str(log)],
-        "chunk_size": 50_000,
+        "chunk_size": 64 * 1024,
         "reducers": 2,
     }
     execution = local_engine.run_engine(request, settings=settings, workers=0)

@@ -111,10 +111,10 @@ def test_every_job_matches_the_inline_runner(
 
 
 def test_worker_processes_give_the_same_answer(logs: dict[str, Path]) -> None:
-    request = request_for(logs["access"], "top_paths", "pool-1", chunk_size=60_000, reducers=2)
+    request = request_for(logs["access"], "top_paths", "pool-1", chunk_size=64 * 1024, reducers=2)
     execution = engine_run(request, workers=2)
     assert execution.status == "SUCCEEDED", execution.cause
-    _, inline_results = run_inline(logs["access"], "top_paths", chunk_size=60_000, reducers=2)
+    _, inline_results = run_inline(logs["access"], "top_paths", chunk_size=64 * 1024, reducers=2)
     assert record_and_results("pool-1")[1] == inline_results
 
 
@@ -140,11 +140,48 @@ def test_workers_run_with_the_handler_env_and_leave_their_logs_whole(tmp_path: P
     assert log.splitlines()[-1] == "the last words"
 
 
+def test_a_function_at_its_reserved_concurrency_is_throttled() -> None:
+    """The dispatcher's ``concurrency``: an invocation past a function's
+    limit fails at once with Lambda's throttling error (what Step Functions
+    reports, and what the definition retries longest); a freed slot runs the
+    next one."""
+    import threading
+
+    started, release = threading.Event(), threading.Event()
+
+    def hook(name: str, event: dict[str, Any], attempt: int) -> None:
+        if event["line"] == "first":
+            started.set()
+            assert release.wait(30)
+
+    dispatcher = Dispatcher(
+        {"Env": "engine_support.worker_environment"},
+        workers=0,
+        hook=hook,
+        concurrency={"Env": 1},
+    )
+    done: list[tuple[bool, str]] = []
+    first = threading.Thread(
+        target=lambda: done.append(
+            dispatcher.invoke("Env", json.dumps({"line": "first", "names": []}))
+        )
+    )
+    first.start()
+    assert started.wait(30)
+    second = json.dumps({"line": "second", "names": []})
+    ok, payload = dispatcher.invoke("Env", second)
+    assert (ok, json.loads(payload)["errorType"]) == (False, "Lambda.TooManyRequestsException")
+    release.set()
+    first.join(30)
+    assert done and done[0][0], done
+    assert dispatcher.invoke("Env", second)[0]  # the slot is free again
+
+
 def test_distributed_map_branch_on_the_local_engine(
     handler_env: None, logs: dict[str, Path]
 ) -> None:
     request = request_for(
-        logs["access"], "status_codes", "dist-1", chunk_size=20_000, map_mode="distributed"
+        logs["access"], "status_codes", "dist-1", chunk_size=64 * 1024, map_mode="distributed"
     )
     execution = engine_run(request)
     assert execution.status == "SUCCEEDED", execution.cause
@@ -154,11 +191,11 @@ def test_distributed_map_branch_on_the_local_engine(
 
 
 def test_auto_mode_goes_distributed_past_the_inline_limit(
-    handler_env: None, logs: dict[str, Path]
+    handler_env: None, small_chunks: None, logs: dict[str, Path]
 ) -> None:
     request = request_for(
         logs["access"], "status_codes", "auto-1", chunk_size=20_000
-    )  # ~50 tasks > 40
+    )  # ~50 tasks > 40 (the handlers run here: the request's 64 KiB floor lowered)
     execution = engine_run(request)
     assert "MapDistributed" in maps_entered(execution)
 
@@ -171,7 +208,7 @@ def test_the_remote_watcher_reads_the_local_engines_history(
     the local history, live; read again from the finished history it is the same."""
     live: list[tuple[str, int, int]] = []
     request = request_for(
-        logs["access"], "status_codes", f"watch-{map_mode}", chunk_size=60_000, reducers=3
+        logs["access"], "status_codes", f"watch-{map_mode}", chunk_size=64 * 1024, reducers=3
     )
     execution = engine_run({**request, "map_mode": map_mode}, progress=lambda *s: live.append(s))
     assert execution.status == "SUCCEEDED", execution.cause

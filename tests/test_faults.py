@@ -10,8 +10,11 @@ error's name and cause. docs/reliability.md holds the table of outcomes.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
+import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,11 +32,14 @@ from logmr.cli import main
 from logmr.config import Settings
 from logmr.devtools.generate import generate
 from logmr.engine.dispatcher import Dispatcher
-from logmr.errors import JobExistsError, TransientError
+from logmr.errors import JobExistsError, TransientError, cause_message
 from logmr.handlers import runtime
+from logmr.mapreduce import shuffle
 from logmr.run import engine as local_engine
 from logmr.run.embedded import embedded_backends
-from logmr.spec import JobSpec
+from logmr.spec import JobSpec, MapTask
+from logmr.storage import folder
+from logmr.storage.sqlite import SqliteResultStore
 from logmr.workflow.names import FUNCTIONS, TIMEOUT_ERROR
 from moto_engine import MOTO_CONFIG, StateMachine, dispatching
 
@@ -206,9 +212,11 @@ def _corrupt_shuffle(event: dict[str, Any]) -> None:
     (A block's byte would not do: that partition's reducer may have read it
     already, the reducers running concurrently.)"""
     objects = store().objects
-    key = layout.shuffle_key(event["spec"]["job_id"], 0)
+    job_id = event["spec"]["job_id"]
+    key = layout.shuffle_key(job_id, 0)
     data = bytearray(objects.get(key))
-    data[12] ^= 0xFF  # inside the first index entry (the header is 9 bytes)
+    # the first index entry's first byte: after the head, the binding and its job id
+    data[shuffle.header_size(0, job_id) - 4] ^= 0xFF
     objects.put(key, bytes(data))
 
 
@@ -312,6 +320,160 @@ def test_slow_tasks_inside_their_timeouts_give_exact_counts(
     assert outcome.status == "SUCCEEDED", outcome.cause
     assert all(fault.fired == 1 for fault in faults)
     assert_exact("slow-but-fine", reference)
+
+
+# -- 3c. job data bound to its job, task and attempt --------------------------------------------
+def _copy(key_of: Callable[[str], tuple[str, str]]) -> Callable[[dict[str, Any]], None]:
+    """An action putting a valid object in another's place: ``key_of(job_id)``
+    gives (source key, target key)."""
+
+    def action(event: dict[str, Any]) -> None:
+        source, target = key_of(event["spec"]["job_id"])
+        objects = store().objects
+        objects.put(target, objects.get(source))
+
+    return action
+
+
+def _edit_map_summary(event: dict[str, Any]) -> None:
+    """Map task 0's summary with one more record counted, as a hand would edit it."""
+    objects = store().objects
+    key = layout.map_summary_key(event["spec"]["job_id"], 0)
+    summary = objects.get_json(key)
+    summary["counters"]["records"] += 1
+    objects.put_json(key, summary)
+
+
+def _late_map_attempt(event: dict[str, Any]) -> None:
+    """Map task 0 run again, as a slow earlier attempt that finishes after
+    the reducers read: its object and its summary, another attempt's."""
+    spec = JobSpec.from_dict(event["spec"])
+    backends = store()
+    item = backends.objects.get_json(layout.manifest_key(spec.job_id))["map_tasks"][0]
+    tasks.map_task(spec, MapTask.from_dict(item), backends)
+
+
+@dataclass
+class Mixup:
+    """Job data in another's place, or of another attempt: where it is done,
+    the task that must fail, and how."""
+
+    name: str
+    before: str  # the function before whose first invocation the action runs
+    action: Callable[[dict[str, Any]], None]
+    failing: str
+    error: str
+    cause: str  # a regex; {job} is the job id
+
+
+MIXUPS = [
+    Mixup(
+        "another task's shuffle object",
+        "PlanReduce",  # before any reducer reads (one between its index and block reads: CRC)
+        _copy(lambda job: (layout.shuffle_key(job, 1), layout.shuffle_key(job, 0))),
+        "Reduce",
+        "CorruptShuffleError",
+        r"shuffle/../{job}/m-00000\.bin: the shuffle object of job '{job}' map task 1 \(attempt"
+        r" [0-9a-f]{{16}}\), not of job '{job}' map task 0: another task's output in its place",
+    ),
+    Mixup(
+        "another job's shuffle object",
+        "PlanReduce",
+        _copy(lambda job: (layout.shuffle_key("bound-other", 0), layout.shuffle_key(job, 0))),
+        "Reduce",
+        "CorruptShuffleError",
+        r"m-00000\.bin: the shuffle object of job 'bound-other'.*, not of job '{job}'"
+        r"( map task 0)?: another job's output in its place",
+    ),
+    Mixup(
+        "another task's map summary",
+        "PlanReduce",
+        _copy(lambda job: (layout.map_summary_key(job, 1), layout.map_summary_key(job, 0))),
+        "PlanReduce",
+        "CorruptJobDataError",
+        r"{job}/tasks/m-00000\.json: the summary of job '{job}' task 1, not of job '{job}' task 0:"
+        r" another task's summary in its place",
+    ),
+    Mixup(
+        "an edited map summary",
+        "Finalize",
+        _edit_map_summary,
+        "Finalize",
+        "CorruptJobDataError",
+        r"{job}/tasks/m-00000\.json: its digest does not match its content \(edited\)",
+    ),
+    Mixup(
+        "a map task's late attempt after the reducers read",
+        "Finalize",
+        _late_map_attempt,
+        "Finalize",
+        "CorruptJobDataError",
+        r"{job}/tasks/r-00000\.json: reducer 0 read map outputs of other attempts than the map"
+        r" summaries name .*: adding them up would mix two attempts; run the job again",
+    ),
+]
+
+
+@pytest.mark.statemachine
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("mixup", MIXUPS, ids=[mixup.name for mixup in MIXUPS])
+def test_job_data_of_another_task_job_or_attempt_fails_the_job_naming_it(
+    handler_env: None, log: Path, mixup: Mixup, engine: str
+) -> None:
+    """A valid object in another's place (another task's or job's shuffle
+    object, another task's summary), an edited summary, or a map output of
+    another attempt than its summary's: the task that reads it fails at once
+    with the error naming the object, and the job is FAILED with it; never
+    counted."""
+    if "another job" in mixup.name:  # the other job's data, in the same store
+        assert run_job(engine, word_count("bound-other", log), name="other").status == "SUCCEEDED"
+    job_id = f"bound-{engine}"
+    fault = Fault(mixup.before, action=mixup.action, limit=1)
+    plan = FaultPlan(fault)
+    outcome = run_job(engine, word_count(job_id, log), plan)
+    assert (outcome.status, outcome.error) == ("FAILED", mixup.error), outcome.cause
+    assert fault.fired == 1
+    cause = mixup.cause.format(job=job_id)
+    assert re.search(cause, cause_message(outcome.cause or "")), outcome.cause
+    assert set(plan.attempts(mixup.failing)) == {1}  # permanent: not retried
+    later = ["PlanReduce", "Reduce", "Finalize"]
+    assert not [name for name, _ in plan.calls if name in later[later.index(mixup.failing) + 1 :]]
+    record = store().results.get_job(job_id)
+    assert (record.status, record.error) == ("FAILED", mixup.error)
+    assert re.search(cause, record.cause or "")
+
+
+@pytest.mark.statemachine
+def test_a_swapped_shuffle_object_on_s3_fails_the_job_naming_it(
+    aws_handler_env: None, log: Path
+) -> None:
+    """The same swap on moto's S3 and DynamoDB, through moto's Step Functions:
+    the error names the object as S3 has it (under the stack's data prefix)."""
+    job_id = "bound-s3"
+
+    def swap(event: dict[str, Any]) -> None:
+        objects = runtime.backends().objects
+        objects.put(layout.shuffle_key(job_id, 0), objects.get(layout.shuffle_key(job_id, 1)))
+
+    fault = Fault("PlanReduce", action=swap, limit=1)  # after Map, before any reducer reads
+    plan = FaultPlan(fault)
+    with mock_aws(config=MOTO_CONFIG):
+        s3 = create_account()
+        uri = upload(s3, log, "incoming/faults/access.log")
+        with dispatching(Dispatcher(dict(FUNCTIONS), workers=0, hook=plan)):
+            machine = StateMachine(bucket=BUCKET)
+            machine.deploy()
+            described = machine.run({**word_count(job_id, log), "inputs": [uri]}, job_id)
+        record = runtime.backends().results.get_job(job_id)
+    assert (described["status"], described.get("error")) == ("FAILED", "CorruptShuffleError")
+    assert fault.fired == 1 and set(plan.attempts("Reduce")) == {1}
+    assert (record.status, record.error) == ("FAILED", "CorruptShuffleError")
+    assert re.fullmatch(
+        rf"logmr/shuffle/../{job_id}/m-00000\.bin: the shuffle object of job '{job_id}' map task"
+        rf" 1 \(attempt [0-9a-f]{{16}}\), not of job '{job_id}' map task 0: another task's output"
+        r" in its place",
+        record.cause or "",
+    ), record.cause
 
 
 # -- 4. duplicated tasks and a repeated job id ------------------------------------------------
@@ -719,7 +881,213 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-# -- 8. map tasks past their memory budget: spilled segments -----------------------------------
+# -- failures no Catch can take ------------------------------------------------------------
+@pytest.mark.statemachine
+def test_an_uncatchable_failure_leaves_no_record_running(
+    handler_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Plan's output past 256 KiB (3,000 inputs, one map task each, in an
+    inline Map) is States.DataLimitExceeded, which no Catch takes (as on AWS):
+    the execution fails without MarkFailed, and the local engine's reconciler
+    records the job FAILED with the execution's error and cause, not RUNNING.
+    (Plan refuses an inline Map past 40 map tasks: that bound is lifted here,
+    in this process, so that the plan's output can pass the quota.)"""
+    from logmr.plan import planner
+
+    monkeypatch.setattr(planner, "INLINE_MAP_MAX_TASKS", 10_000)
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for index in range(3_000):
+        (folder / f"part-{index:05d}.log").write_bytes(b"one line\n")
+    request = request_for(folder, "word_count", "too-big-1", map_mode="inline")
+    outcome = run_job("local", request)
+    assert (outcome.status, outcome.error) == ("FAILED", "States.DataLimitExceeded")
+    record = store().job_results().get_job("too-big-1")
+    assert (record.status, record.error) == ("FAILED", "States.DataLimitExceeded")
+    assert "262144-byte quota" in record.cause  # the quota the Plan output went past
+
+
+# -- 8. a full disk under LOGMR_HOME -----------------------------------------------------------
+def _sqlite_full() -> sqlite3.OperationalError:
+    """A real SQLITE_FULL ("database or disk is full"), from a database that may not grow."""
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (x TEXT)")
+    conn.execute("PRAGMA max_page_count = 2")
+    try:
+        while True:
+            conn.execute("INSERT INTO t VALUES (?)", ("x" * 1000,))
+    except sqlite3.OperationalError as exc:
+        assert exc.sqlite_errorcode == sqlite3.SQLITE_FULL
+        return exc
+    finally:
+        conn.close()
+
+
+class FullDisk:
+    """A disk under LOGMR_HOME that fills up: the folder store's writes of
+    keys matching ``objects`` write half their bytes and fail with ENOSPC, and
+    the SQLite store's statements matching ``rows`` (SQL text, parameters)
+    fail with a real SQLITE_FULL. Each failure is counted in ``failed``."""
+
+    def __init__(
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        objects: Callable[[str], bool] = lambda path: False,
+        rows: Callable[[str, Any], bool] = lambda sql, params: False,
+    ) -> None:
+        self.failed: list[str] = []
+        write, connection = folder._write, SqliteResultStore.conn.fget
+        full = _sqlite_full()
+
+        def half_written(path: Path, data: bytes) -> None:
+            if not objects(str(path)):
+                return write(path, data)
+            path.write_bytes(data[: len(data) // 2])
+            self.failed.append(str(path))
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+        disk = self
+
+        class Connection:
+            def __init__(self, conn: sqlite3.Connection) -> None:
+                self._conn = conn
+
+            def execute(self, sql: str, params: Any = ()) -> Any:
+                if rows(sql, params):
+                    disk.failed.append(sql)
+                    raise full
+                return self._conn.execute(sql, params)
+
+            def executemany(self, sql: str, params: Any) -> Any:
+                if rows(sql, params):
+                    disk.failed.append(sql)
+                    raise full
+                return self._conn.executemany(sql, params)
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(self._conn, name)
+
+        monkeypatch.setattr(folder, "_write", half_written)
+        monkeypatch.setattr(
+            SqliteResultStore, "conn", property(lambda store: Connection(connection(store)))
+        )
+
+
+def _is_shuffle_path(path: str) -> bool:
+    return f"/{layout.SHUFFLE_PREFIX}" in path
+
+
+#: what to do, in the one line a full disk is
+FREE_SPACE = (
+    "the disk under LOGMR_HOME is full: free space there, or give another folder with --home"
+    " or LOGMR_HOME, and run the job again"
+)
+NO_SPACE = ": No space left on device: " + FREE_SPACE
+
+
+@pytest.mark.statemachine
+@pytest.mark.parametrize("where", ["shuffle object", "result rows"])
+def test_a_full_disk_fails_the_job_at_once_naming_the_path(
+    handler_env: None, monkeypatch: pytest.MonkeyPatch, log: Path, where: str
+) -> None:
+    """ENOSPC on a map task's shuffle object (the folder store), or SQLITE_FULL
+    on a reducer's result rows (the SQLite store): StorageFullError naming the
+    path and what to do, not retried (the disk is as full a second later), the
+    job FAILED with it, and no half-written file left behind."""
+    home = Settings.load().home
+    if where == "shuffle object":
+        disk = FullDisk(monkeypatch, objects=_is_shuffle_path)
+        failing, cause = "Map", re.escape(str(home / "objects")) + r"/shuffle/.*\.bin" + NO_SPACE
+    else:
+        disk = FullDisk(monkeypatch, rows=lambda sql, params: "INTO results" in sql)
+        failing = "Reduce"
+        cause = re.escape(f"{home / 'logmr.sqlite'}: database or disk is full: {FREE_SPACE}")
+    plan = FaultPlan()
+    outcome = run_job("local", word_count("full-1", log), plan)
+    assert (outcome.status, outcome.error) == ("FAILED", "StorageFullError"), outcome.cause
+    assert re.fullmatch(cause, cause_message(outcome.cause or "")), outcome.cause
+    assert disk.failed and set(plan.attempts(failing)) == {1}  # permanent: no retry
+    assert "Finalize" not in {name for name, _ in plan.calls}
+    record = store().results.get_job("full-1")
+    assert (record.status, record.error) == ("FAILED", "StorageFullError")
+    assert record.cause == cause_message(outcome.cause or "")
+    assert not list((home / "objects").rglob(".*.tmp"))  # the half-written files
+
+
+def _run_cli_in_process(monkeypatch: pytest.MonkeyPatch, log: Path, job_id: str) -> int:
+    """``logmr run`` with the local engine's handlers in this process (where the
+    full disk is patched in): its exit code."""
+    import functools
+
+    monkeypatch.setattr(
+        local_engine, "run_engine", functools.partial(local_engine.run_engine, workers=0)
+    )
+    argv = ["run", str(log), "--job", "word_count", "--job-id", job_id, "--chunk-size", "100KB"]
+    return main(argv)
+
+
+def _only_handler_logs(out: str) -> None:
+    """The CLI printed nothing on stdout: what is there is the handlers' JSON
+    logs and metrics (they run in this process here; in worker processes
+    they go to the workers' log files)."""
+    assert all("service" in json.loads(line) for line in out.splitlines()), out
+
+
+@pytest.mark.statemachine
+def test_logmr_run_on_a_full_disk_is_one_line_and_exit_1(
+    handler_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    log: Path,
+) -> None:
+    FullDisk(monkeypatch, objects=_is_shuffle_path)
+    code = _run_cli_in_process(monkeypatch, log, "full-cli")
+    captured = capsys.readouterr()
+    assert code == 1
+    _only_handler_logs(captured.out)
+    assert re.fullmatch(
+        r"logmr: error: StorageFullError: .*/shuffle/.*\.bin" + NO_SPACE + "\n", captured.err
+    ), captured.err
+    assert "Traceback" not in captured.err
+    record = store().results.get_job("full-cli")
+    assert (record.status, record.error) == ("FAILED", "StorageFullError")
+    assert main(["status", "full-cli"]) == 1
+    assert "error: StorageFullError: " in capsys.readouterr().out
+
+
+@pytest.mark.statemachine
+def test_a_disk_that_stays_full_leaves_the_record_running_and_says_so(
+    handler_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    log: Path,
+) -> None:
+    """The disk fills up after Plan and stays full: MarkFailed cannot write
+    the FAILED record either (nor can the engine's reconciler, nor ``logmr
+    run``, which tries once more), so the record stays RUNNING, and the one
+    line says so."""
+
+    def failed_record(sql: str, params: Any) -> bool:
+        return "INTO jobs" in sql and len(params) == 3 and params[1] == "FAILED"
+
+    disk = FullDisk(monkeypatch, objects=_is_shuffle_path, rows=failed_record)
+    code = _run_cli_in_process(monkeypatch, log, "full-always")
+    captured = capsys.readouterr()
+    assert code == 1
+    _only_handler_logs(captured.out)
+    assert re.fullmatch(
+        r"logmr: error: StorageFullError: .*/shuffle/.*\.bin"
+        + NO_SPACE
+        + r" \(and the job record stays RUNNING: it could not be marked FAILED:"
+        r" StorageFullError\)\n",
+        captured.err,
+    ), captured.err
+    # MarkFailed, the engine's reconciler, and logmr run's last try
+    assert sum("INTO jobs" in failed for failed in disk.failed) == 3
+    assert store().results.get_job("full-always").status == "RUNNING"
+
+
+# -- 9. map tasks past their memory budget: spilled segments -----------------------------------
 #: a map task's memory in the spill tests (MB): a budget of about 300 KB of
 #: combining table and 100 KB of held segments, 64 KiB texts
 TINY_MEMORY_MB = "1"

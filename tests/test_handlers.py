@@ -15,8 +15,9 @@ from conftest import AWS_BUCKET, EVENTS
 from helpers import run_inline
 from logmr.devtools.generate import generate
 from logmr.engine.context import LocalContext
-from logmr.handlers import finalize, mark_failed, plan, plan_reduce, reduce, runtime
+from logmr.handlers import finalize, mark_failed, plan, plan_reduce, reconcile, reduce, runtime
 from logmr.handlers import map as map_handler
+from moto_engine import MOTO_CONFIG
 
 pytestmark = pytest.mark.functional
 
@@ -187,3 +188,63 @@ def test_a_handler_off_lambda_never_imports_the_xray_sdk(tmp_path: Path) -> None
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
     )
     assert done.stdout.strip().splitlines()[-1] == "false", done.stdout
+
+
+def failed_execution(definition_error: str, cause: str, name: str) -> str:
+    """A finished execution on moto's Step Functions that FAILED with
+    ``definition_error`` and ``cause`` (one Fail state): its ARN."""
+    import time
+
+    import boto3
+
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    fail = {"Type": "Fail", "Error": definition_error, "Cause": cause}
+    machine = sfn.create_state_machine(
+        name=f"m-{name}",
+        definition=json.dumps({"StartAt": "F", "States": {"F": fail}}),
+        roleArn="arn:aws:iam::123456789012:role/logmr-test",
+    )
+    arn = str(
+        sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name=name)["executionArn"]
+    )
+    for _ in range(200):  # moto runs it in a thread
+        if sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
+            break
+        time.sleep(0.05)
+    assert sfn.describe_execution(executionArn=arn)["status"] == "FAILED"
+    return arn
+
+
+@pytest.mark.functional
+@mock_aws(config=MOTO_CONFIG)
+def test_reconcile_records_failed_what_no_catch_took(aws_handler_env: None) -> None:
+    """The reconciler (an EventBridge rule's target) marks a RUNNING record of
+    a FAILED execution FAILED with the execution's own error and cause
+    (DescribeExecution), and leaves another execution's record alone."""
+    from logmr.storage.base import JobRecord
+
+    create_account()
+    # moto refuses a States.* error in a Fail state (the ASL spec reserves them),
+    # so this execution fails with a Lambda error the definition raises itself
+    cause = "Task timed out after 900.00 seconds"
+    arn = failed_execution("Sandbox.Timedout", cause, "too-big-1")
+    store = runtime.backends().results
+    assert store.claim_job(JobRecord(job_id="too-big-1", job="word_count", execution=arn)) is None
+    other = "arn:aws:states:us-east-1:123456789012:execution:logmr:someone-else"
+    assert store.claim_job(JobRecord(job_id="other-1", job="word_count", execution=other)) is None
+
+    sent = event("reconcile")
+    sent["detail"]["executionArn"] = arn
+    out = reconcile.handler(sent, context("Reconcile"))
+    assert out == {
+        "job_id": "too-big-1",
+        "status": "FAILED",
+        "error": "Sandbox.Timedout",
+        "reconciled": True,
+    }
+    record = store.get_job("too-big-1")
+    assert (record.status, record.error, record.cause) == ("FAILED", "Sandbox.Timedout", cause)
+    # the same event for a record of another execution changes nothing
+    sent["detail"] = {**sent["detail"], "name": "other-1", "input": "{}"}
+    assert reconcile.handler(sent, context("Reconcile"))["reconciled"] is False
+    assert store.get_job("other-1").status == "RUNNING"

@@ -39,12 +39,17 @@ from infra.construct import (
     SHUFFLE_EXPIRY_DAYS,
     trigger_jobs,
 )
+from infra.functions import MAP_CONCURRENCY
+from infra.stack import CONTEXT_MAP_CONCURRENCY, CONTEXT_RETENTION_DAYS
 from logmr import config
+from logmr import limits as limits_module
 from logmr.aws import tables
+from logmr.config import Settings
 from logmr.jobs import JOBS, job_class
+from logmr.plan import tuning
 from logmr.spec import request_to_spec
 from logmr.workflow import names
-from logmr.workflow.names import API_HANDLER
+from logmr.workflow.names import API_HANDLER, RECONCILE_HANDLER
 
 pytestmark = pytest.mark.infra
 
@@ -271,6 +276,62 @@ def test_the_tables_are_the_ones_logmr_aws_tables_describes(synth: Synthesized) 
     assert [index["IndexName"] for index in results["LocalSecondaryIndexes"]] == ["by_value"]
 
 
+def retention_of(synth: Synthesized) -> dict[str, Any]:
+    """What the stack keeps how long: the tables' TTL attributes, the
+    lifecycle rules of ``logmr/jobs/``, the functions' LOGMR_RETENTION_DAYS."""
+    bucket = synth.template["Resources"][data_bucket(synth)]["Properties"]
+    return {
+        "ttl": {
+            design.ttl: synth.template["Resources"][table(synth, design)]["Properties"].get(
+                "TimeToLiveSpecification"
+            )
+            for design in (tables.RESULTS, tables.JOBS)
+        },
+        "jobs_rules": [
+            rule
+            for rule in bucket["LifecycleConfiguration"]["Rules"]
+            if rule.get("Prefix") == config.DEFAULT_DATA_PREFIX + "jobs/"
+        ],
+        "env": {
+            fn["Properties"]["Environment"]["Variables"][config.ENV_RETENTION_DAYS]
+            for fn in resources(synth, "AWS::Lambda::Function").values()
+        },
+    }
+
+
+def test_a_job_expires_from_every_store_after_the_retention(synth: Synthesized) -> None:
+    """One figure (config.DEFAULT_RETENTION_DAYS, context logmr:retentionDays):
+    the tables' TTL on ``expires_at`` (which the functions write that many days
+    ahead) and a lifecycle rule on the job objects; shuffle objects go sooner."""
+    days = config.DEFAULT_RETENTION_DAYS
+    assert retention_of(synth) == {
+        "ttl": {tables.EXPIRES_AT: {"AttributeName": tables.EXPIRES_AT, "Enabled": True}},
+        "jobs_rules": [
+            {
+                "Id": "ExpireJobs",
+                "Prefix": "logmr/jobs/",
+                "ExpirationInDays": days,
+                "Status": "Enabled",
+            }
+        ],
+        "env": {str(days)},
+    }
+    assert days > SHUFFLE_EXPIRY_DAYS
+
+
+@pytest.mark.parametrize(("context", "days"), [("30", 30), ("0", 0)])
+def test_the_retention_is_one_context_value(tmp_path: Path, context: str, days: int) -> None:
+    app = App(context={**cdk_context(), CONTEXT_RETENTION_DAYS: context}, outdir=str(tmp_path))
+    app, stack = build(app)
+    found = retention_of(synthesize(app, stack, tmp_path))
+    assert found["env"] == {str(days)}
+    if days:
+        assert [rule["ExpirationInDays"] for rule in found["jobs_rules"]] == [days]
+        assert all(found["ttl"].values())
+    else:  # kept for ever: no rule, no TTL, and the functions write no expires_at
+        assert found["jobs_rules"] == [] and not any(found["ttl"].values())
+
+
 def test_the_buckets_and_tables_keep_their_logical_ids(synth: Synthesized) -> None:
     """A changed logical id (a resource moved into a child construct, say)
     makes an update create a new, empty bucket or table and orphan or delete
@@ -292,8 +353,8 @@ def test_six_functions_from_one_code_asset_with_the_handlers_of_the_code(
     synth: Synthesized,
 ) -> None:
     functions = resources(synth, "AWS::Lambda::Function")
-    assert set(function_ids(synth)) == {*names.FUNCTIONS.values(), API_HANDLER}
-    assert len(functions) == len(names.FUNCTIONS) + 1
+    assert set(function_ids(synth)) == {*names.FUNCTIONS.values(), API_HANDLER, RECONCILE_HANDLER}
+    assert len(functions) == len(names.FUNCTIONS) + 2
     assert len({json.dumps(fn["Properties"]["Code"]) for fn in functions.values()}) == 1
     (layer,) = resources(synth, "AWS::Lambda::LayerVersion")
     for fn in functions.values():
@@ -330,7 +391,7 @@ def test_map_and_reduce_get_a_full_vcpu_and_the_longest_timeout(synth: Synthesiz
 
 def test_every_log_group_has_a_retention(synth: Synthesized) -> None:
     groups = resources(synth, "AWS::Logs::LogGroup")
-    assert len(groups) == 7 + 1 + 1  # functions, state machine, API access logs
+    assert len(groups) == 8 + 1 + 1  # functions, state machine, API access logs
     assert all(group["Properties"]["RetentionInDays"] > 0 for group in groups.values())
 
 
@@ -535,6 +596,8 @@ def _rules(synth: Synthesized) -> dict[str, dict[str, Any]]:
     """Job -> its rule's properties, by the key prefix the rule matches."""
     found = {}
     for rule in resources(synth, "AWS::Events::Rule").values():
+        if rule["Properties"]["EventPattern"]["source"] != ["aws.s3"]:
+            continue  # the reconciler's rule
         (prefix,) = rule["Properties"]["EventPattern"]["detail"]["object"]["key"]
         found[prefix["prefix"].removeprefix("incoming/").removesuffix("/")] = rule["Properties"]
     return found
@@ -550,6 +613,7 @@ def test_one_rule_per_triggered_job_starts_the_state_machine(synth: Synthesized)
             if "events.amazonaws.com" in json.dumps(resource["Properties"])
         }
     )
+    queues = set()
     for job, props in rules.items():
         pattern = props["EventPattern"]
         assert pattern["source"] == ["aws.s3"]
@@ -559,6 +623,17 @@ def test_one_rule_per_triggered_job_starts_the_state_machine(synth: Synthesized)
         (target,) = props["Targets"]
         assert target["Arn"] == {"Ref": state_machine(synth)}
         assert target["RoleArn"] == {"Fn::GetAtt": [role, "Arn"]}
+        # retried, then kept in the triggers' dead-letter queue, which raises an alarm
+        assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+        queues.add(target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0])
+    (queue,) = queues
+    assert resources(synth, "AWS::SQS::Queue")[queue]["Properties"]["SqsManagedSseEnabled"]
+    assert [
+        alarm
+        for alarm in resources(synth, "AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"].get("Dimensions")
+        == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]
+    ]
 
 
 def _matches(pattern: dict[str, Any], event: dict[str, Any], bucket: str) -> bool:
@@ -744,7 +819,7 @@ def test_every_acknowledgment_gives_its_reason(synth: Synthesized) -> None:
         assert rule.startswith(("AwsSolutions-", "CloudFormation-Validate::")), (path, rule)
         assert reason.endswith(".") and "\n" not in reason and len(reason) > 40, (path, reason)
     starred = [rule for _, rule, _ in acknowledged if rule.endswith("[Resource::*]")]
-    assert len(starred) == 7 + 1  # X-Ray for each function; X-Ray and log delivery for the machine
+    assert len(starred) == 8 + 1  # X-Ray for each function; X-Ray and log delivery for the machine
 
 
 def test_cfn_lint_passes(synth: Synthesized) -> None:
@@ -821,3 +896,89 @@ def test_the_code_asset_holds_the_package_and_no_developer_code(synth: Synthesiz
     for handler in [*names.FUNCTIONS.values(), API_HANDLER]:
         module = handler.rpartition(".")[0].replace(".", "/")
         assert (asset / f"{module}.py").is_file(), handler
+
+
+def test_the_reconciler_hears_every_execution_that_ended_without_success(
+    synth: Synthesized,
+) -> None:
+    """An EventBridge rule sends this state machine's FAILED, TIMED_OUT and
+    ABORTED executions to the Reconcile function, retried, then to an
+    encrypted TLS-only dead-letter queue that raises an alarm; the function
+    may describe this state machine's executions and read and write job records."""
+    (rule,) = [
+        r["Properties"]
+        for r in resources(synth, "AWS::Events::Rule").values()
+        if r["Properties"]["EventPattern"]["source"] == ["aws.states"]
+    ]
+    pattern = rule["EventPattern"]
+    assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+    assert sorted(pattern["detail"]["status"]) == ["ABORTED", "FAILED", "TIMED_OUT"]
+    assert pattern["detail"]["stateMachineArn"] == [{"Ref": state_machine(synth)}]
+    (target,) = rule["Targets"]
+    reconcile = function_ids(synth)[RECONCILE_HANDLER]
+    assert target["Arn"] == {"Fn::GetAtt": [reconcile, "Arn"]}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    queue = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+    props = resources(synth, "AWS::SQS::Queue")[queue]["Properties"]
+    assert props["SqsManagedSseEnabled"] is True
+    (queue_policy,) = [
+        p["Properties"]
+        for p in resources(synth, "AWS::SQS::QueuePolicy").values()
+        if {"Ref": queue} in p["Properties"]["Queues"]
+    ]
+    statements = queue_policy["PolicyDocument"]["Statement"]
+    assert any(
+        s["Effect"] == "Deny"
+        and s.get("Condition", {}).get("Bool") == {"aws:SecureTransport": "false"}
+        for s in statements
+    )
+    alarms = [
+        a["Properties"]
+        for a in resources(synth, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("Dimensions")
+        == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]
+    ]
+    assert len(alarms) == 1 and alarms[0]["Threshold"] == 0
+    allowed = statements_by_role(synth)[role_of(synth, RECONCILE_HANDLER)]
+    describe = [s for s in allowed if s.get("Action") == "states:DescribeExecution"]
+    assert len(describe) == 1
+    resource = render(describe[0]["Resource"])
+    assert resource.endswith(":execution:Logmr:*"), resource  # this state machine's only
+    jobs = [s for s in allowed if s.get("Sid") == "JobRecord"]
+    assert jobs and set(jobs[0]["Action"]) == {"dynamodb:GetItem", "dynamodb:PutItem"}
+
+
+def reserved_of(synth: Synthesized) -> dict[str, Any]:
+    """Each function's reserved concurrency, and Plan's LOGMR_MAP_CONCURRENCY."""
+    ids = function_ids(synth)
+    found: dict[str, Any] = {}
+    for logical, handler in names.FUNCTIONS.items():
+        props = synth.template["Resources"][ids[handler]]["Properties"]
+        found[logical] = props.get("ReservedConcurrentExecutions")
+    plan = synth.template["Resources"][ids[names.FUNCTIONS["Plan"]]]["Properties"]
+    found["plan_env"] = plan["Environment"]["Variables"].get(config.ENV_MAP_CONCURRENCY)
+    return found
+
+
+@pytest.mark.parametrize(("context", "reserved"), [(None, MAP_CONCURRENCY), ("0", 0), ("50", 50)])
+def test_map_and_reduce_reserve_their_concurrency_and_plan_stays_under_it(
+    tmp_path: Path, context: str | None, reserved: int
+) -> None:
+    """Map reserves its concurrency (a job never takes the whole account, and
+    other functions keep theirs) and Reduce what its inline Map runs at once;
+    Plan's planner caps the Map states' MaxConcurrency at Map's (so a state
+    never asks for more than the function may run); 0 reserves nothing."""
+    extra = {} if context is None else {CONTEXT_MAP_CONCURRENCY: context}
+    app = App(context={**cdk_context(), **extra}, outdir=str(tmp_path))
+    app, stack = build(app)
+    found = reserved_of(synthesize(app, stack, tmp_path))
+    others = {found[name] for name in ("Plan", "PlanReduce", "Finalize", "MarkFailed")}
+    assert others == {None}
+    if reserved:
+        assert (found["Map"], found["Reduce"]) == (reserved, tuning.MAX_REDUCERS)
+        assert found["plan_env"] == str(reserved)
+        limits = tuning.limits_for(Settings.load({config.ENV_MAP_CONCURRENCY: found["plan_env"]}))
+        assert tuning.choose_concurrency(10_000, tuning.MAX_REDUCERS, limits) == reserved
+        assert reserved + tuning.MAX_REDUCERS <= limits_module.ACCOUNT_CONCURRENCY - 100
+    else:
+        assert (found["Map"], found["Reduce"], found["plan_env"]) == (None, None, None)

@@ -7,7 +7,10 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
+import random
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,8 @@ from logmr.errors import (
     UnsupportedInputError,
 )
 from logmr.inputs.source import (
+    DEFLATE_MAX_RATIO,
+    DecompressedSize,
     InputObject,
     LocalInputSource,
     compression_of,
@@ -328,3 +333,109 @@ def test_an_unreadable_file_is_refused(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(Path, "open", opened)
     with pytest.raises(InputUnreadableError, match=r"secret.log cannot be read"):
         LocalInputSource().list_inputs([str(path)])
+
+
+# -- the size decompressed ---------------------------------------------------------------
+class CountingReads(LocalInputSource):
+    """Local inputs, counting the reads ``decompressed_size`` makes."""
+
+    def __init__(self) -> None:
+        self.reads: list[tuple[int, int | None]] = []
+
+    def open_at(self, uri: str, offset: int, length: int | None = None, version: str = "") -> Any:
+        self.reads.append((offset, length))
+        return super().open_at(uri, offset, length, version)
+
+
+def told(path: Path) -> tuple[DecompressedSize, list[tuple[int, int | None]]]:
+    source = CountingReads()
+    (obj,) = source.list_inputs([str(path)])
+    source.reads.clear()
+    return source.decompressed_size(obj), source.reads
+
+
+@pytest.mark.unit
+def test_each_format_tells_its_size_decompressed_in_one_small_read(tmp_path: Path) -> None:
+    """gzip's trailer, zstd's frame header and xz's index tell the size of a
+    file of one member (frame, stream), from one read of a few bytes at most;
+    bzip2 tells nothing."""
+    data = _numbered(20_000)
+    size = len(data)
+    for kind, want in [
+        ("gzip", DecompressedSize(size, True, "gzip trailer")),
+        ("zstd", DecompressedSize(size, True, "zstd frame header")),
+        ("xz", DecompressedSize(size, True, "xz index")),
+        ("bzip2", DecompressedSize(None, False, "bzip2 does not tell")),
+    ]:
+        path = write(tmp_path / f"log.{kind}", COMPRESS[kind](data))
+        found, reads = told(path)
+        assert found == want, kind
+        assert len(reads) <= 1 and all(
+            length is not None and length <= 64 * 1024 for _, length in reads
+        )
+    assert told(tmp_path / "log.gzip")[1] == [(path_size(tmp_path / "log.gzip") - 4, 4)]
+
+
+def path_size(path: Path) -> int:
+    return path.stat().st_size
+
+
+@pytest.mark.unit
+def test_what_the_formats_cannot_tell_is_unknown_or_a_lower_bound(tmp_path: Path) -> None:
+    data = _numbered(20_000)
+    # several gzip members: the trailer is the last member's, a lower bound
+    joined = write(tmp_path / "joined.gz", gzip.compress(data) + gzip.compress(b"last\n"))
+    assert told(joined)[0] == DecompressedSize(5, False, "gzip trailer: the last member's")
+    # several zstd frames (pzstd): the first frame's, a lower bound
+    frames = zstandard.ZstdCompressor().compress(b"first\n") + COMPRESS["zstd"](data)
+    several = write(tmp_path / "frames.zst", frames)
+    assert told(several)[0] == DecompressedSize(6, False, "zstd frame header: the first frame's")
+    # a zstd frame written as a stream (from a pipe) has no size
+    writer = zstandard.ZstdCompressor().compressobj()
+    stream = write(tmp_path / "s.zst", writer.compress(data) + writer.flush())
+    assert told(stream)[0] == DecompressedSize(None, False, "the zstd frame header has no size")
+    # several xz streams: the last one's index, a lower bound
+    two = write(tmp_path / "two.xz", lzma.compress(b"first\n") + lzma.compress(data))
+    assert told(two)[0] == DecompressedSize(len(data), False, "xz index of the last stream")
+    padded = write(tmp_path / "pad.xz", lzma.compress(data) + bytes(8))
+    assert told(padded)[0] == DecompressedSize(len(data), True, "xz index")
+    # incompressible bytes: one member, its trailer is its size
+    noise = random.Random(3).randbytes(100_000)
+    assert told(write(tmp_path / "noise.gz", gzip.compress(noise)))[0].exact
+
+
+@pytest.mark.unit
+def test_a_gzip_that_may_pass_4_gib_is_a_lower_bound(tmp_path: Path) -> None:
+    """ISIZE is the size mod 2**32: a member large enough to hold 4 GiB
+    (``DEFLATE_MAX_RATIO``) tells a lower bound."""
+    small = gzip.compress(bytes(10_000_000), 9)
+    assert len(small) * DEFLATE_MAX_RATIO < 2**32
+    assert told(write(tmp_path / "small.gz", small))[0] == DecompressedSize(
+        10_000_000, True, "gzip trailer"
+    )
+    # a member of zeros with a trailer of 2**32 - 1: past the bound, it might wrap
+    fake = b"\x1f\x8b" + bytes(2**32 // DEFLATE_MAX_RATIO) + (2**32 - 1).to_bytes(4, "little")
+    big = write(tmp_path / "big.gz", fake)
+    assert told(big)[0] == DecompressedSize(2**32 - 1, False, "gzip trailer, mod 2**32")
+
+
+@pytest.mark.unit
+@pytest.mark.skipif(shutil.which("xz") is None, reason="no xz tool to write blocks with")
+def test_an_xz_of_many_blocks_tells_its_size_from_its_index(tmp_path: Path) -> None:
+    """``xz -T2`` writes a block per MiB here: the index sums them."""
+    data = _numbered(200_000)
+    plain = write(tmp_path / "many.log", data)
+    subprocess.run(["xz", "-T2", "--block-size=1MiB", "-k", str(plain)], check=True)
+    assert told(tmp_path / "many.log.xz")[0] == DecompressedSize(len(data), True, "xz index")
+
+
+@pytest.mark.unit
+def test_assumed_inputs_scale_the_first_objects_size(tmp_path: Path) -> None:
+    """A synthetic object of ``--assume-size`` decompresses as the real one
+    it reads as: its ratio, a lower bound no more."""
+    packed = write(tmp_path / "a.log.gz", gzip.compress(_numbered(50_000)))
+    source = AssumedInputs(LocalInputSource(), 10 * GB, GB)
+    objects = source.list_inputs([str(packed)])
+    want = len(_numbered(50_000)) * GB // packed.stat().st_size
+    assert [source.decompressed_size(obj).size for obj in objects] == [want] * 10
+    assert not any(source.decompressed_size(obj).exact for obj in objects)

@@ -207,6 +207,48 @@ def test_payloads_over_256_kib_fail_as_on_aws() -> None:
     assert execution.error == "States.DataLimitExceeded"
 
 
+CATCH_ALL = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}]
+RETRY_ALL = [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 3, "IntervalSeconds": 1}]
+
+
+@pytest.mark.parametrize(
+    ("error", "function"),
+    [
+        ("States.DataLimitExceeded", lambda payload: "x" * 300_000),  # an output past 256 KiB
+        ("States.DataLimitExceeded", lambda payload: {"items": [1, 2]}),  # the Map's output
+        ("States.Runtime", lambda payload: {"items": "not an array"}),
+    ],
+)
+def test_terminal_errors_pass_every_retry_and_catch(error: str, function: Any) -> None:
+    """States.ALL (in Retry and in Catch) takes neither States.DataLimitExceeded
+    nor States.Runtime, as on AWS: the execution fails with them at once."""
+    inner = {
+        "StartAt": "G",
+        "States": {"G": {"Type": "Pass", "Result": "y" * 150_000, "End": True}},
+    }
+    machine = {
+        "StartAt": "T",
+        "States": {
+            "T": task("f", Retry=RETRY_ALL, Catch=CATCH_ALL, Next="M"),
+            # two iterations of 150 KB: a gathered output of 300 KB, over the quota
+            "M": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "ItemProcessor": inner,
+                "Retry": RETRY_ALL,
+                "Catch": CATCH_ALL,
+                "End": True,
+            },
+            "Caught": {"Type": "Succeed"},
+        },
+    }
+    functions = Functions(f=function)
+    execution = Interpreter(machine, functions, sleep=lambda s: None).run({}, "terminal")
+    assert (execution.status, execution.error) == ("FAILED", error), execution.cause
+    assert len(functions.calls) == 1  # not retried
+    assert not any(e["type"] == "SucceedStateEntered" for e in execution.history)  # not caught
+
+
 # -- the history ----------------------------------------------------------------------
 def one_task_map(function: str, **extra: Any) -> dict[str, Any]:
     """A Map state whose iterations each invoke ``function``."""
@@ -447,3 +489,52 @@ def test_the_local_history_pages_as_get_execution_history_does() -> None:
 def test_unsupported_asl_is_refused_before_running(machine: dict[str, Any], message: str) -> None:
     with pytest.raises(UnsupportedDefinitionError, match=message):
         validate(machine)
+
+
+def many_passes(items: int, mode: str) -> dict[str, Any]:
+    """A Map of ``items`` iterations of one Pass state: 4 events each."""
+    processor: dict[str, Any] = {
+        "StartAt": "P",
+        "States": {"P": {"Type": "Pass", "Result": 1, "End": True}},
+    }
+    if mode == "DISTRIBUTED":
+        processor["ProcessorConfig"] = {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}
+    return {
+        "StartAt": "M",
+        "States": {
+            "M": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "ItemProcessor": processor,
+                "Catch": CATCH_ALL,
+                "ResultSelector": {"done": True},  # a small output whatever the items
+                "End": True,
+            },
+            "Caught": {"Type": "Succeed"},
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("items", "mode", "status"),
+    [
+        (6_200, "INLINE", "SUCCEEDED"),  # 24,806 events
+        (6_300, "INLINE", "FAILED"),  # 25,206: past the quota
+        (6_300, "DISTRIBUTED", "SUCCEEDED"),  # iterations are child executions on AWS
+    ],
+)
+def test_the_history_quota_fails_the_execution(items: int, mode: str, status: str) -> None:
+    """25,000 events at most in one execution's history (Step Functions'
+    quota); the event past it fails the execution with States.Runtime, which
+    no Catch takes. A Distributed Map's iterations are not its events."""
+    execution = Interpreter(many_passes(items, mode), Functions()).run(
+        {"items": list(range(items))}, f"history-{items}-{mode}"
+    )
+    assert execution.status == status, execution.cause
+    if status == "FAILED":
+        assert execution.error == "States.Runtime"
+        assert "25,000 events" in (execution.cause or "")
+        assert len(execution.history) == 25_000  # the last one is the ExecutionFailed
+        assert not any(e["type"] == "SucceedStateEntered" for e in execution.history)
+    else:  # every event kept (a Distributed Map's 25,206 too: none of them counted)
+        assert len(execution.history) == 4 * items + 6

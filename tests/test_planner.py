@@ -4,14 +4,16 @@ map mode) and detect, on local inputs."""
 from __future__ import annotations
 
 import gzip
+import lzma
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from helpers import generated_logs
 from logmr.errors import EmptyInputError, InputNotFoundError, InvalidJobError
-from logmr.inputs.source import InputObject, LocalInputSource
-from logmr.plan import planner
+from logmr.inputs.source import DecompressedSize, InputObject, LocalInputSource
+from logmr.plan import cost, planner, view
 from logmr.plan.tuning import Limits, local_limits
 from logmr.spec import INLINE_MAP_MAX_TASKS, JobSpec
 
@@ -77,15 +79,15 @@ def test_make_plan_resolves_every_figure_and_covers_the_input(logs: dict[str, Pa
 
 def test_given_figures_win(logs: dict[str, Path]) -> None:
     planned = make(
-        [logs["access"]], reducers=5, chunk_size=50_000, max_concurrency=3, salted_keys=["200"]
+        [logs["access"]], reducers=5, chunk_size=70_000, max_concurrency=3, salted_keys=["200"]
     )
     spec = planned.spec
-    assert (spec.reducers, spec.chunk_size, spec.max_concurrency) == (5, 50_000, 3)
+    assert (spec.reducers, spec.chunk_size, spec.max_concurrency) == (5, 70_000, 3)
     assert spec.salted_keys == ["200"]
     assert set(planned.tuning.reasons.values()) == {"given"}
     size = logs["access"].stat().st_size
-    assert len(planned.map_tasks) == -(-size // 50_000)
-    assert all(t.end is not None and t.end - t.start <= 50_000 for t in planned.map_tasks)
+    assert len(planned.map_tasks) == -(-size // 70_000) > 1
+    assert all(t.end is not None and t.end - t.start <= 70_000 for t in planned.map_tasks)
 
 
 def test_several_inputs_are_cut_one_after_another(logs: dict[str, Path]) -> None:
@@ -101,7 +103,8 @@ def test_several_inputs_are_cut_one_after_another(logs: dict[str, Path]) -> None
 
 # -- the map mode ------------------------------------------------------------------------
 def sized(tmp_path: Path, tasks: int, chunk: int = 1000) -> Path:
-    """A log of whole Apache lines, a little under ``tasks`` chunks long."""
+    """A log of whole Apache lines, a little under ``tasks`` chunks long (of
+    1,000 bytes: below a request's floor, lowered by ``small_chunks``)."""
     line = b'10.0.0.1 - - [01/Dec/2020:08:00:01 +0000] "GET /a HTTP/1.1" 200 10 "-" "c"\n'
     path = tmp_path / f"{tasks}.log"
     path.write_bytes(line * ((tasks * chunk - 1) // len(line)))
@@ -113,7 +116,7 @@ def sized(tmp_path: Path, tasks: int, chunk: int = 1000) -> Path:
     [(1, False), (INLINE_MAP_MAX_TASKS, False), (INLINE_MAP_MAX_TASKS + 1, True)],
 )
 def test_auto_chooses_the_distributed_map_past_the_inline_maps_tasks(
-    tmp_path: Path, tasks: int, distributed: bool
+    tmp_path: Path, small_chunks: None, tasks: int, distributed: bool
 ) -> None:
     planned = make([sized(tmp_path, tasks)], chunk_size=1000)
     assert len(planned.map_tasks) == tasks
@@ -122,10 +125,10 @@ def test_auto_chooses_the_distributed_map_past_the_inline_maps_tasks(
 
 @pytest.mark.parametrize(
     ("mode", "tasks", "distributed"),
-    [("inline", INLINE_MAP_MAX_TASKS + 5, False), ("distributed", 1, True)],
+    [("inline", INLINE_MAP_MAX_TASKS, False), ("distributed", 1, True)],
 )
 def test_a_given_map_mode_wins_over_the_task_count(
-    tmp_path: Path, mode: str, tasks: int, distributed: bool
+    tmp_path: Path, small_chunks: None, mode: str, tasks: int, distributed: bool
 ) -> None:
     planned = make([sized(tmp_path, tasks)], chunk_size=1000, map_mode=mode)
     assert len(planned.map_tasks) == tasks
@@ -185,3 +188,114 @@ def test_lambda_limits_plan_for_the_functions(logs: dict[str, Path]) -> None:
     assert len(planned.map_tasks) == 1
     assert planned.spec.max_concurrency == 1
     assert planned.spec.reducers == 1  # a handful of status codes
+
+
+# -- compressed inputs: planned on their size decompressed ---------------------------------
+@pytest.mark.parametrize(
+    ("kind", "pack", "how"),
+    [
+        ("gzip", gzip.compress, "gzip trailer"),
+        ("zstd", lambda data: zstandard.ZstdCompressor().compress(data), "zstd frame header"),
+        ("xz", lzma.compress, "xz index"),
+    ],
+)
+def test_a_compressed_input_is_planned_on_its_size_decompressed(
+    logs: dict[str, Path], tmp_path: Path, kind: str, pack: object, how: str
+) -> None:
+    """The plan and its estimate count the bytes the map task reads through,
+    as the object's trailer, frame header or index tells them; ``logmr plan``
+    says so."""
+    data = logs["access"].read_bytes()
+    packed = tmp_path / f"access.{kind}"
+    packed.write_bytes(pack(data))  # type: ignore[operator]
+    plain = tmp_path / "access.log"
+    plain.write_bytes(data)
+    spec = JobSpec(job_id="p", job="status_codes", inputs=[str(packed), str(plain)])
+    planned = planner.make_plan(spec, LocalInputSource(), Limits())
+    uri = str(packed.resolve())
+    assert planned.decompressed == {uri: DecompressedSize(len(data), True, how)}
+    assert planned.input_bytes == packed.stat().st_size + len(data)
+    assert planned.mapped_bytes == 2 * len(data)
+    assert planned.longest_task_bytes == len(data)
+    report = view.plan_report(spec, LocalInputSource(), Limits(), with_estimate=True)
+    assert report["mapped_bytes"] == 2 * len(data)
+    assert report["decompressed"] == {
+        "objects": 1,
+        "compressed_bytes": packed.stat().st_size,
+        "bytes": len(data),
+        "told": 1,
+        "exact": 1,
+        "largest": {
+            "uri": uri,
+            "compressed_bytes": packed.stat().st_size,
+            "bytes": len(data),
+            "exact": True,
+            "how": how,
+        },
+    }
+    # the estimate maps the bytes read through, and reads each compressed object's size
+    shape = cost.Shape(
+        objects=2,
+        input_bytes=2 * len(data),
+        map_tasks=2,
+        reducers=planned.spec.reducers,
+        max_concurrency=planned.spec.max_concurrency,
+        expected_keys=planned.tuning.expected_keys,
+        distributed=False,
+        sample_reads=planned.sample.reads,
+        summarised=False,
+        size_reads=1,
+        longest_task_bytes=len(data),
+    )
+    assert report["estimate"]["usage"] == cost.estimate(shape, Limits()).usage.to_dict()
+    assert f"what its {view._size(packed.stat().st_size)} hold ({how})" in (
+        view.format_report(report)
+    )
+
+
+def test_a_compressed_object_past_the_map_timeout_is_a_warning_not_a_refusal(
+    tmp_path: Path,
+) -> None:
+    """67 MB of zeros in one gzip object, a map function of 1 s at 60 MB/s:
+    the plan warns (it cannot cut a compressed object), names the object and
+    the figures, and plans it; on one machine (no timeout) it does not warn."""
+    zeros = tmp_path / "zeros.gz"
+    zeros.write_bytes(gzip.compress(bytes(64 * 1024 * 1024), 9))
+    spec = JobSpec(job_id="p", job="word_count", inputs=[str(zeros)])
+    planned = planner.make_plan(spec, LocalInputSource(), Limits(timeout_s=1))
+    (warning,) = planned.warnings
+    assert warning.startswith(
+        f"{zeros.resolve()}: {zeros.stat().st_size:,} bytes of gzip hold 67,108,864 bytes"
+        " (gzip trailer), one map task of about 1 s at 60 MB/s, past the map function's"
+        " 1 s timeout"
+    )
+    assert len(planned.map_tasks) == 1
+    assert planner.make_plan(spec, LocalInputSource(), Limits()).warnings == []
+    assert planner.make_plan(spec, LocalInputSource(), local_limits(2)).warnings == []
+    report = view.plan_report(spec, LocalInputSource(), Limits(timeout_s=1), with_estimate=False)
+    assert report["warnings"] == [warning]
+    assert f"warning: {warning}" in view.format_report(report).splitlines()
+
+
+def test_warnings_name_a_few_objects_and_count_the_others() -> None:
+    objects = [InputObject(f"s3://b/{n}.zst", 1000, "zstd") for n in range(12)]
+    told = {obj.uri: DecompressedSize(10**12, True, "zstd frame header") for obj in objects}
+    warnings = planner.long_task_warnings(objects, told, Limits())
+    assert len(warnings) == planner.WARNED_OBJECTS + 1
+    assert warnings[0].startswith("s3://b/0.zst: 1,000 bytes of zstd hold 1,000,000,000,000")
+    assert warnings[-1] == "2 more compressed objects as large"
+
+
+def test_an_unknown_or_lower_bound_size_is_planned_as_at_least_the_compressed_one() -> None:
+    objects = [
+        InputObject("a.bz2", 1000, "bzip2"),
+        InputObject("b.gz", 1000, "gzip"),
+        InputObject("c.gz", 1000, "gzip"),
+        InputObject("d.log", 500),
+    ]
+    told = {
+        "a.bz2": DecompressedSize(None, False, "bzip2 does not tell"),
+        "b.gz": DecompressedSize(5, False, "gzip trailer: the last member's"),
+        "c.gz": DecompressedSize(9000, True, "gzip trailer"),
+    }
+    assert planner.mapped_bytes(objects, told) == 1000 + 1000 + 9000 + 500

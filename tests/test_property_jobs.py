@@ -75,6 +75,7 @@ SALTED: dict[str, list[str]] = {
 def test_splitting_and_combining_do_not_change_answers(
     tmp_path_factory: pytest.TempPathFactory,
     monkeypatch: pytest.MonkeyPatch,
+    small_chunks: None,  # ranges of 1-400 bytes: the request's 64 KiB floor lowered
     lines: list[str],
     ending: str,
     final_newline: bool,

@@ -42,7 +42,7 @@ def ranked(results: dict[str, Any], n: int) -> list[list[Any]]:
 @pytest.mark.parametrize("name", ALL)
 def test_words(name: str) -> None:
     want = expected(name)["words"]
-    record, results = run_inline(shared_file(name), "word_count", chunk_size=50_000)
+    record, results = run_inline(shared_file(name), "word_count", chunk_size=64 * 1024)
     assert record.counters["lines"] == expected(name)["total_lines"]
     assert sum(results.values()) == want["total_words"]
     assert len(results) == want["distinct_words"]

@@ -311,7 +311,7 @@ def test_progress_per_phase(deploy: Any, map_mode: str) -> None:
             "status_codes",
             job_id=f"p-{map_mode}",
             reducers=2,
-            chunk_size=40_000,
+            chunk_size=64 * 1024,
         )
         arn = deployed.start({**request, "map_mode": map_mode}, request["job_id"])
         described = deployed.wait(arn, lambda *shown: seen.append(shown), poll_seconds=0.01)

@@ -52,9 +52,11 @@ HOT_PATH = "/hot"
 START = 1_700_000_000  # 2023-11-14T22:13:20Z; one request every 2 s
 STEP = 2
 LINES = 3000
-#: ~290 KB of log in 30 KB ranges: about 10 map tasks; 3 reducers
+#: ~290 KB of log in 30 KB ranges: about 10 map tasks; 3 reducers (every task
+#: runs in this process: the request's 64 KiB floor is lowered, ``small_chunks``)
 REDUCERS = 3
 CHUNK = 30_000
+pytestmark = pytest.mark.usefixtures("small_chunks")
 #: the hours the log spans, as access_report's map side keys them
 HOURS = [f"window:{hour}" for hour in range(START // 3600 * 3600, START + LINES * STEP, 3600)]
 

@@ -1,5 +1,6 @@
 """The Distributed Map path at 10,000 map tasks, simulated. The input is one
-small text file cut into 10,000 tiny chunks, so the work per task is tiny and
+small text file cut into 10,000 tiny chunks (below a request's 64 KiB floor:
+the ``small_chunks`` fixture), so the work per task is tiny and
 the run shows what grows with the task count: the manifest, the state
 payloads, the S3 requests. Job data in moto's S3, results in moto's DynamoDB,
 Lambda invocations dispatched to logmr's handlers in this process.
@@ -103,9 +104,9 @@ def _payloads(history: list[dict[str, Any]]) -> Iterator[tuple[str, int]]:
 Get = tuple[str, str | None]
 
 
-def _index_range() -> str:
+def _index_range(job_id: str) -> str:
     """The Range of a reducer's index read."""
-    return f"bytes=0-{shuffle.header_size(SHUFFLE_BUCKETS) - 1}"
+    return f"bytes=0-{shuffle.header_size(SHUFFLE_BUCKETS, job_id) - 1}"
 
 
 def _check_run(job_id: str, map_tasks: int, text: bytes, gets: list[Get]) -> dict[str, Any]:
@@ -116,7 +117,7 @@ def _check_run(job_id: str, map_tasks: int, text: bytes, gets: list[Get]) -> dic
     record = backends.results.get_job(job_id)
     results = dict(backends.job_results().iter_results(job_id))
     indexes = {
-        task: shuffle.decode_index(backends.objects.get(layout.shuffle_key(job_id, task))).entries
+        task: shuffle.decode_index(backends.objects.get(layout.shuffle_key(job_id, task)))
         for task in range(map_tasks)
     }
 
@@ -130,7 +131,7 @@ def _check_run(job_id: str, map_tasks: int, text: bytes, gets: list[Get]) -> dic
     # the reducers' S3 requests: an index and, for a group of buckets with
     # pairs, one read of the group's adjacent blocks per map task
     shuffle_gets = [(key, span) for key, span in gets if "/shuffle/" in "/" + key]
-    index_range = _index_range()
+    index_range = _index_range(job_id)
     index_reads = [key for key, span in shuffle_gets if span == index_range]
     block_reads = [(key, span) for key, span in shuffle_gets if span != index_range]
     assert len(index_reads) == REDUCERS * map_tasks
@@ -187,7 +188,7 @@ def _request(job_id: str, uri: str) -> dict[str, Any]:
 
 
 def test_ten_thousand_map_tasks_on_logmrs_interpreter(
-    handler_env: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    handler_env: None, small_chunks: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     text = skewed_text(MAP_TASKS * CHUNK, seed=10)
     log = tmp_path / "words.log"
@@ -240,6 +241,7 @@ def test_ten_thousand_map_tasks_on_logmrs_interpreter(
 
 def test_distributed_map_on_motos_interpreter(
     aws_handler_env: None,
+    small_chunks: None,
     tmp_path: Path,
     s3_calls: list[tuple[str, dict[str, Any]]],
 ) -> None:
@@ -279,7 +281,9 @@ def test_distributed_map_on_motos_interpreter(
             Limits(),
         ).usage
         empty_blocks = MOTO_MAP_TASKS * REDUCERS - sum(
-            1 for key, span in gets if "/shuffle/" in "/" + key and span != _index_range()
+            1
+            for key, span in gets
+            if "/shuffle/" in "/" + key and span != _index_range("scale-moto")
         )
         assert bill["s3_get"] == estimate.s3_get - empty_blocks
         assert bill["lambda_requests"] == estimate.lambda_requests

@@ -27,7 +27,7 @@ from logmr.aws import tables
 from logmr.aws.allowlist import InputAllowList
 from logmr.config import Settings
 from logmr.workflow import names
-from logmr.workflow.names import API_HANDLER
+from logmr.workflow.names import API_HANDLER, RECONCILE_HANDLER
 from test_infra import (
     Synthesized,
     cdk_context,
@@ -70,6 +70,8 @@ LOG_DELIVERY = tuple(
 ARN = "arn:AWS::Partition:states:AWS::Region:AWS::AccountId:"
 
 Pairs = set[tuple[str, str]]
+#: every function's handler by its logical name
+HANDLERS = {**names.FUNCTIONS, "Api": API_HANDLER, "Reconcile": RECONCILE_HANDLER}
 
 
 @pytest.fixture(scope="module")
@@ -88,10 +90,7 @@ class Names:
         self.results = f"{table(synth, tables.RESULTS)}.Arn"
         self.jobs = f"{table(synth, tables.JOBS)}.Arn"
         ids = function_ids(synth)
-        self.function = {
-            logical: ids[handler]
-            for logical, handler in {**names.FUNCTIONS, "Api": API_HANDLER}.items()
-        }
+        self.function = {logical: ids[handler] for logical, handler in HANDLERS.items()}
 
     def objects(self, action: str, *prefixes: str) -> Pairs:
         return {(action, f"{self.bucket}/{prefix}*") for prefix in prefixes}
@@ -136,6 +135,9 @@ def expected_function_grants(synth: Synthesized) -> dict[str, Pairs]:
         # GET /jobs/{id} and /results: a job record and its results (top-N by the index)
         "Api": n.dynamo(("dynamodb:GetItem",), n.jobs)
         | n.dynamo(("dynamodb:Query",), n.results, f"{n.results}/index/*"),
+        # an ended execution's error (this state machine's executions only); the job record
+        "Reconcile": {("states:DescribeExecution", f"{ARN}execution:Logmr:*")}
+        | n.dynamo(JOB_RECORD, n.jobs),
     }
 
 
@@ -158,7 +160,7 @@ def test_exactly_the_roles_of_the_design_and_no_other_identity(synth: Synthesize
         for statement in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     )
     assert principals == sorted(
-        ["lambda.amazonaws.com"] * 7
+        ["lambda.amazonaws.com"] * 8
         + ["states.amazonaws.com", "events.amazonaws.com", "apigateway.amazonaws.com"]
     )
     for role in resources(synth, "AWS::IAM::Role").values():
@@ -170,10 +172,10 @@ def test_exactly_the_roles_of_the_design_and_no_other_identity(synth: Synthesize
         check_statements(statements)
 
 
-@pytest.mark.parametrize("logical", [*names.FUNCTIONS, "Api"])
+@pytest.mark.parametrize("logical", HANDLERS)
 def test_each_function_role_has_exactly_its_grants(synth: Synthesized, logical: str) -> None:
     n = Names(synth)
-    role = role_of(synth, {**names.FUNCTIONS, "Api": API_HANDLER}[logical])
+    role = role_of(synth, HANDLERS[logical])
     actual = grants(statements_by_role(synth)[role])
     expected = expected_function_grants(synth)[logical] | n.logs(synth, logical) | set(XRAY_LAMBDA)
     assert sorted(actual - expected) == [], "more than the design allows"
@@ -259,12 +261,27 @@ def test_eventbridge_and_the_http_api_only_start_this_state_machine(synth: Synth
 def test_api_gateway_may_invoke_the_api_function_for_its_own_routes_only(
     synth: Synthesized,
 ) -> None:
+    """And EventBridge the Reconcile function, for the reconciler's rule only:
+    no other resource policy lets anything invoke a function."""
     n = Names(synth)
-    permissions = resources(synth, "AWS::Lambda::Permission").values()
+    permissions = [p["Properties"] for p in resources(synth, "AWS::Lambda::Permission").values()]
+    by_events = [p for p in permissions if p["Principal"] == "events.amazonaws.com"]
+    (rule,) = [
+        name
+        for name, r in resources(synth, "AWS::Events::Rule").items()
+        if r["Properties"]["EventPattern"]["source"] == ["aws.states"]
+    ]
+    assert by_events == [
+        {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": {"Fn::GetAtt": [n.function["Reconcile"], "Arn"]},
+            "Principal": "events.amazonaws.com",
+            "SourceArn": {"Fn::GetAtt": [rule, "Arn"]},
+        }
+    ]
     api = next(iter(resources(synth, "AWS::ApiGatewayV2::Api")))
     suffixes = set()
-    for permission in permissions:
-        props = permission["Properties"]
+    for props in (p for p in permissions if p not in by_events):
         assert props["Action"] == "lambda:InvokeFunction"
         assert props["Principal"] == "apigateway.amazonaws.com"
         assert props["FunctionName"] == {"Fn::GetAtt": [n.function["Api"], "Arn"]}

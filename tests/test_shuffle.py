@@ -1,7 +1,8 @@
-"""The shuffle codec (version 3): every partition round trips exactly as the
-JSON of version 1 gave it back, the common values travel as MessagePack, a
-block holds one chunk per segment and the index counts the spill objects, and
-every bad byte is a ``CorruptShuffleError``."""
+"""The shuffle codec (version 4): every partition round trips exactly as the
+JSON of version 1 gave it back, the common values travel as MessagePack, an
+object is bound to its job, map task and attempt, a block holds one chunk per
+segment and the index counts the spill objects, and every bad byte (or an
+object in another's place) is a ``CorruptShuffleError``."""
 
 from __future__ import annotations
 
@@ -21,9 +22,16 @@ from logmr.errors import CorruptShuffleError
 from logmr.jobs.base import key_text
 from logmr.mapreduce import shuffle
 
+#: whose output the tests' objects are
+BINDING = shuffle.Binding("job-1", 3, "0123456789abcdef")
+
+
+def encode(parts: Any, binding: shuffle.Binding = BINDING) -> bytes:
+    return shuffle.encode(parts, binding)
+
 
 def sample() -> bytes:
-    return shuffle.encode([[("a", 1), ("b", [2, 3])], [], [("ü|\t,", {"count": 4})]])
+    return encode([[("a", 1), ("b", [2, 3])], [], [("ü|\t,", {"count": 4})]])
 
 
 def json_round_trip(pairs: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
@@ -46,7 +54,7 @@ def same(a: Any, b: Any) -> bool:
 
 
 def blocks_of(data: bytes) -> list[bytes]:
-    return [data[o : o + n] for o, n, _ in shuffle.decode_index(data).entries]
+    return [data[o : o + n] for o, n, _ in shuffle.decode_index(data)]
 
 
 def codec_of(block: bytes) -> int:
@@ -62,14 +70,15 @@ def chunk(payload: bytes) -> bytes:
 def assemble(blocks: list[bytes], version: int = shuffle.VERSION, spills: int = 0) -> bytes:
     """An object around raw blocks, every checksum right: what a block's own
     content must stand against."""
-    offset = shuffle.header_size(len(blocks))
-    index = b""
+    offset = shuffle.header_size(len(blocks), BINDING.job_id)
+    job = BINDING.job_id.encode()
+    checked = struct.pack("<I8sH", BINDING.task, bytes.fromhex(BINDING.attempt), len(job)) + job
     for block in blocks:
-        index += struct.pack("<QQI", offset, len(block), zlib.crc32(block))
+        checked += struct.pack("<QQI", offset, len(block), zlib.crc32(block))
         offset += len(block)
-    index += struct.pack("<I", spills)
+    checked += struct.pack("<I", spills)
     head = struct.pack("<4sBI", shuffle.MAGIC, version, len(blocks))
-    return head + index + struct.pack("<I", zlib.crc32(index)) + b"".join(blocks)
+    return head + checked + struct.pack("<I", zlib.crc32(checked)) + b"".join(blocks)
 
 
 def zstd(data: bytes) -> bytes:
@@ -77,14 +86,14 @@ def zstd(data: bytes) -> bytes:
 
 
 def read_all(data: bytes) -> list[list[tuple[str, Any]]]:
-    return [shuffle.read_partition(data, i) for i in range(len(shuffle.decode_index(data).entries))]
+    return [shuffle.read_partition(data, i) for i in range(len(shuffle.decode_index(data)))]
 
 
 # -- round trips ------------------------------------------------------------------------------
 @pytest.mark.unit
 def test_round_trip_every_partition() -> None:
     data = sample()
-    assert data[4] == 3  # the version
+    assert data[4] == 4  # the version
     assert shuffle.read_partition(data, 0) == [("a", 1), ("b", [2, 3])]
     assert shuffle.read_partition(data, 1) == []
     assert shuffle.read_partition(data, 2) == [("ü|\t,", {"count": 4})]
@@ -97,11 +106,11 @@ def test_encoding_is_deterministic() -> None:
 
 @pytest.mark.unit
 def test_an_empty_partition_is_an_empty_block() -> None:
-    data = shuffle.encode([[], [("k", 1)], []])
+    data = encode([[], [("k", 1)], []])
     assert [len(block) for block in blocks_of(data)][::2] == [0, 0]
-    assert shuffle.encode([]) == shuffle.encode([])  # no partitions at all
-    assert read_all(shuffle.encode([])) == []
-    assert shuffle.decode_index(data).spills == 0
+    assert encode([]) == encode([])  # no partitions at all
+    assert read_all(encode([])) == []
+    assert shuffle.decode_header(data).spills == 0
 
 
 #: what the built-in combiners yield: counts, [count, bytes], column sums with a
@@ -127,7 +136,7 @@ BUILTIN_VALUES: list[Any] = [
 def test_the_builtin_values_travel_as_msgpack_and_come_back_as_json_gave_them() -> None:
     pairs = [(f"/p/{i}?q=ü", value) for i, value in enumerate(BUILTIN_VALUES)]
     pairs.append((key_text(b"/bad\xff\xfe/\xc3"), 1))  # invalid UTF-8 as \xNN text
-    data = shuffle.encode([pairs])
+    data = encode([pairs])
     (block,) = blocks_of(data)
     assert codec_of(block) == shuffle.MSGPACK
     got = shuffle.read_partition(data, 0)
@@ -138,7 +147,7 @@ def test_the_builtin_values_travel_as_msgpack_and_come_back_as_json_gave_them() 
 @pytest.mark.unit
 def test_tuples_come_back_as_lists_and_dict_order_is_kept() -> None:
     pairs = [("t", (1, (2.5, "x"))), ("d", OrderedDict([("z", 1), ("a", 2), ("m", 3)]))]
-    got = shuffle.read_partition(shuffle.encode([pairs]), 0)
+    got = shuffle.read_partition(encode([pairs]), 0)
     assert got == [("t", [1, [2.5, "x"]]), ("d", {"z": 1, "a": 2, "m": 3})]
     assert list(got[1][1]) == ["z", "a", "m"]
     assert type(got[0][1]) is list and type(got[1][1]) is dict
@@ -159,7 +168,7 @@ def test_tuples_come_back_as_lists_and_dict_order_is_kept() -> None:
 )
 def test_a_value_msgpack_would_carry_differently_makes_the_block_json(value: Any) -> None:
     pairs = [("a", 1), ("b", value)]
-    data = shuffle.encode([pairs])
+    data = encode([pairs])
     (block,) = blocks_of(data)
     assert codec_of(block) == shuffle.JSON
     assert same(shuffle.read_partition(data, 0), json_round_trip(pairs))
@@ -168,7 +177,7 @@ def test_a_value_msgpack_would_carry_differently_makes_the_block_json(value: Any
 @pytest.mark.unit
 def test_a_surrogate_in_a_key_makes_the_block_json() -> None:
     pairs = [("k\ud800ey", 1), ("ok", 2)]
-    data = shuffle.encode([pairs])
+    data = encode([pairs])
     assert codec_of(blocks_of(data)[0]) == shuffle.JSON
     assert shuffle.read_partition(data, 0) == pairs
 
@@ -176,15 +185,15 @@ def test_a_surrogate_in_a_key_makes_the_block_json() -> None:
 @pytest.mark.unit
 def test_a_value_json_refuses_is_still_refused_at_the_map_side() -> None:
     with pytest.raises(TypeError):
-        shuffle.encode([[("k", {1, 2})]])
+        encode([[("k", {1, 2})]])
     with pytest.raises(TypeError):
-        shuffle.encode([[("k", struct)]])
+        encode([[("k", struct)]])
 
 
 @pytest.mark.unit
 def test_nan_and_infinities_round_trip() -> None:
     pairs = [("k", [math.inf, -math.inf, math.nan])]
-    data = shuffle.encode([pairs])
+    data = encode([pairs])
     assert codec_of(blocks_of(data)[0]) == shuffle.MSGPACK
     assert same(shuffle.read_partition(data, 0), json_round_trip(pairs))
 
@@ -192,7 +201,7 @@ def test_nan_and_infinities_round_trip() -> None:
 @pytest.mark.unit
 def test_blocks_are_compressed() -> None:
     pairs = [(f"/api/v1/orders/{i}?page=3", [1, 512]) for i in range(2_000)]
-    data = shuffle.encode([pairs])
+    data = encode([pairs])
     assert len(data) < len(json.dumps(pairs)) / 4
 
 
@@ -227,7 +236,7 @@ pairs = st.lists(st.tuples(keys, values), max_size=12)
 @pytest.mark.property
 @given(parts=st.lists(pairs, min_size=1, max_size=6))
 def test_round_trip_property(parts: list[list[tuple[str, Any]]]) -> None:
-    data = shuffle.encode(parts)
+    data = encode(parts)
     for index, expected in enumerate(parts):
         assert same(shuffle.read_partition(data, index), json_round_trip(expected))
 
@@ -257,7 +266,7 @@ def test_round_trip_property(parts: list[list[tuple[str, Any]]]) -> None:
     )
 )
 def test_the_builtin_shapes_always_travel_as_msgpack(parts: list[list[tuple[str, Any]]]) -> None:
-    data = shuffle.encode(parts)
+    data = encode(parts)
     for block, expected in zip(blocks_of(data), parts, strict=True):
         assert (codec_of(block) == shuffle.MSGPACK) if expected else block == b""
     for index, expected in enumerate(parts):
@@ -271,11 +280,13 @@ def test_the_builtin_shapes_always_travel_as_msgpack(parts: list[list[tuple[str,
     [
         (lambda d: b"XXXX" + d[4:], "not a shuffle object"),
         (lambda d: d[:4] + b"\x09" + d[5:], "shuffle version 9"),
-        (lambda d: d[:4] + b"\x01" + d[5:], "shuffle version 1, this logmr reads 3"),
-        (lambda d: d[:4] + b"\x02" + d[5:], "shuffle version 2, this logmr reads 3"),
+        (lambda d: d[:4] + b"\x01" + d[5:], "shuffle version 1, this logmr reads 4"),
+        (lambda d: d[:4] + b"\x02" + d[5:], "shuffle version 2, this logmr reads 4"),
+        (lambda d: d[:4] + b"\x03" + d[5:], "shuffle version 3, this logmr reads 4"),
         (lambda d: d[:6], "truncated"),
-        (lambda d: d[:20], "truncated index"),
-        (lambda d: d[:12] + bytes([d[12] ^ 1]) + d[13:], "index checksum"),
+        (lambda d: d[:40], "truncated index"),
+        (lambda d: d[:12] + bytes([d[12] ^ 1]) + d[13:], "index checksum"),  # the binding's task
+        (lambda d: d[:40] + bytes([d[40] ^ 1]) + d[41:], "index checksum"),  # an index entry
         (lambda d: d[:-1], "truncated block"),
         (lambda d: d[:-2] + bytes([d[-2] ^ 0x55]) + d[-1:], "block checksum"),
     ],
@@ -285,6 +296,49 @@ def test_corruption_is_a_named_error(mangle: object, message: str) -> None:
     with pytest.raises(CorruptShuffleError, match=message):
         for partition in range(3):
             shuffle.read_partition(data, partition)
+
+
+# -- the binding: whose output an object is ---------------------------------------------------
+@pytest.mark.unit
+def test_an_object_names_its_job_task_and_attempt() -> None:
+    data = sample()
+    header = data[: shuffle.header_size(3, "job-1")]
+    found = shuffle.decode_header(header, "obj", job_id="job-1", task=3)
+    assert found.binding == BINDING
+    assert found.entries == shuffle.decode_index(data)
+    other = shuffle.Binding("job-1", 3, "fedcba9876543210")
+    assert shuffle.decode_header(encode([[("a", 1)]], other)).binding.attempt == other.attempt
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("job_id", "task", "message"),
+    [
+        (
+            "job-1",
+            4,
+            r"m-4: the shuffle object of job 'job-1' map task 3 \(attempt 0123456789abcdef\),"
+            r" not of job 'job-1' map task 4: another task's output in its place",
+        ),
+        (
+            "job-2",
+            3,
+            r"the shuffle object of job 'job-1' map task 3 .*, not of job 'job-2' map task 3:"
+            r" another job's output in its place",
+        ),
+        ("job-100", 3, r"the shuffle object of job 'job-1' map task 3 .*, not of job 'job-100'"),
+        ("j", 3, r"m-4: the shuffle object of job 'job-1', not of job 'j': another job's output"),
+    ],
+    ids=["another task", "another job", "a longer job id", "a shorter job id"],
+)
+def test_an_object_in_another_tasks_place_is_refused(job_id: str, task: int, message: str) -> None:
+    """What a reducer reads, the header it fetches for the job id it knows,
+    from a valid object of another task or job: refused, naming both."""
+    data = sample()
+    with pytest.raises(CorruptShuffleError, match=message):
+        shuffle.decode_header(
+            data[: shuffle.header_size(3, job_id)], "m-4", job_id=job_id, task=task
+        )
 
 
 @pytest.mark.unit
@@ -318,7 +372,7 @@ def test_every_truncation_is_a_corrupt_shuffle_error() -> None:
 @pytest.mark.unit
 def test_a_truncated_block_read_is_a_corrupt_shuffle_error() -> None:
     data = sample()
-    ((offset, length, crc), *_) = shuffle.decode_index(data).entries
+    ((offset, length, crc), *_) = shuffle.decode_index(data)
     for end in range(length):
         with pytest.raises(CorruptShuffleError, match="truncated block"):
             shuffle.decode_block(data[offset : offset + end], crc, length)
@@ -363,7 +417,7 @@ def test_threads_encode_and_decode_at_once() -> None:
 
     parts = [[(f"k{t}-{i}", [i, t]) for i in range(3_000)] for t in range(16)]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        datas = list(pool.map(lambda part: shuffle.encode([part]), parts))
+        datas = list(pool.map(lambda part: encode([part]), parts))
         got = list(pool.map(lambda data: shuffle.read_partition(data, 0), datas * 4))
     assert got == parts * 4
 
@@ -380,10 +434,11 @@ def test_a_block_holds_one_chunk_per_segment_read_back_in_order() -> None:
         for bucket, pairs in enumerate(segment):
             held.add(bucket, shuffle.encode_block(pairs))
     assert held.size == sum(len(c) for chunks in held.chunks for c in chunks)
-    data = held.take(spills=2)
+    data = held.take(BINDING, spills=2)
     assert held.size == 0 and held.chunks == [[], [], []]
     assert read_all(data) == [first[0] + second[0], second[1], first[2]]
-    assert shuffle.decode_index(data).spills == 2
+    header = shuffle.decode_header(data, job_id=BINDING.job_id, task=BINDING.task)
+    assert (header.binding, header.spills) == (BINDING, 2)
     block = blocks_of(data)[0]
     (size,) = struct.unpack_from("<I", block)
     assert len(block) > 4 + size  # two chunks
@@ -396,7 +451,7 @@ def test_one_segment_is_what_encode_writes() -> None:
     held = shuffle.Segments(3)
     for bucket, pairs in enumerate(parts):
         held.add(bucket, shuffle.encode_block(pairs))
-    assert held.take() == shuffle.encode(parts)
+    assert held.take(BINDING) == encode(parts)
 
 
 @pytest.mark.unit
@@ -417,8 +472,8 @@ def test_a_chunk_length_that_does_not_fit_its_block_is_named(block: bytes, messa
 @pytest.mark.unit
 def test_the_spill_count_is_checksummed_with_the_index() -> None:
     data = assemble([b""], spills=3)
-    assert shuffle.decode_index(data).spills == 3
-    at = shuffle.header_size(1) - 8  # the spill count, before the index checksum
+    assert shuffle.decode_header(data).spills == 3
+    at = shuffle.header_size(1, BINDING.job_id) - 8  # the spill count, before the checksum
     mangled = data[:at] + bytes([data[at] ^ 1]) + data[at + 1 :]
     with pytest.raises(CorruptShuffleError, match="index checksum"):
-        shuffle.decode_index(mangled)
+        shuffle.decode_header(mangled)

@@ -178,7 +178,7 @@ def assert_same_sketches(got: dict[str, Any], want: dict[str, Any]) -> None:
 @pytest.mark.unit
 def test_text_form_through_the_shuffle_codec() -> None:
     texts = sketch_texts()
-    data = shuffle.encode([list(texts.items()), []])
+    data = shuffle.encode([list(texts.items()), []], shuffle.Binding("j", 0, "00" * 8))
     assert_same_sketches(dict(shuffle.read_partition(data, 0)), texts)
 
 

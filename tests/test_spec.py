@@ -11,9 +11,11 @@ from hypothesis import strategies as st
 
 from logmr.errors import InvalidParameterError
 from logmr.spec import (
+    MAX_REDUCERS,
     MAX_REQUESTED,
     MAX_SALTED_KEY_CHARS,
     MAX_SALTED_KEYS,
+    MIN_CHUNK_SIZE,
     REQUEST_FIELDS,
     JobSpec,
     MapTask,
@@ -69,7 +71,7 @@ def test_left_out_fields_are_left_to_the_planner() -> None:
 
 @pytest.mark.unit
 def test_planned_only_when_every_figure_is_chosen() -> None:
-    figures = {"reducers": 2, "chunk_size": 100, "max_concurrency": 3, "buckets": 256}
+    figures = {"reducers": 2, "chunk_size": 65_536, "max_concurrency": 3, "buckets": 256}
     assert spec_of(**figures).planned
     for name in figures:
         assert not spec_of(**{**figures, name: 0}).planned, name
@@ -100,9 +102,21 @@ def test_a_missing_required_field_is_a_malformed_spec(missing: str) -> None:
         ({"salted_keys": [1, 2]}, "salted_keys must be a list of strings"),
         ({"salted_keys": {"a": 1}}, "salted_keys must be a list of strings"),
         ({"inputs": []}, "no inputs given"),
-        ({"reducers": -1}, "reducers must be 1..10000"),
-        ({"reducers": MAX_REQUESTED + 1}, "reducers must be 1..10000"),
-        ({"chunk_size": -5}, "chunk_size must be positive"),
+        ({"reducers": -1}, "reducers must be 1..466 (0: chosen by the planner), got -1"),
+        (
+            {"reducers": MAX_REDUCERS + 1},
+            "reducers must be 1..466 (0: chosen by the planner), got 467: the Reduce state,"
+            " an inline Map, runs at most 466 reducers within an execution's 25,000 history"
+            " events",
+        ),
+        ({"chunk_size": -5}, "chunk_size must be at least 65,536 bytes (64 KiB; 0: chosen by"),
+        (
+            {"chunk_size": 1},
+            "chunk_size must be at least 65,536 bytes (64 KiB; 0: chosen by the planner), got 1:"
+            " a map task's fixed output (its shuffle index and summary) would outweigh a smaller"
+            " range",
+        ),
+        ({"chunk_size": MIN_CHUNK_SIZE - 1}, "got 65,535: a map task's fixed output"),
         ({"map_mode": "sideways"}, "map_mode must be one of auto, inline, distributed"),
         ({"max_concurrency": -1}, "max_concurrency must be 1..10000"),
         ({"max_concurrency": MAX_REQUESTED + 1}, "max_concurrency must be 1..10000"),
@@ -122,11 +136,13 @@ def test_bad_fields_are_refused_with_a_one_line_message(
 @pytest.mark.unit
 def test_the_limits_themselves_are_accepted() -> None:
     most = spec_of(
-        reducers=MAX_REQUESTED,
+        reducers=MAX_REDUCERS,
         max_concurrency=MAX_REQUESTED,
+        chunk_size=MIN_CHUNK_SIZE,
         salted_keys=[f"{i}".ljust(MAX_SALTED_KEY_CHARS, "k") for i in range(MAX_SALTED_KEYS)],
     )
-    assert (most.reducers, most.max_concurrency) == (MAX_REQUESTED, MAX_REQUESTED)
+    assert (most.reducers, most.max_concurrency) == (MAX_REDUCERS, MAX_REQUESTED)
+    assert most.chunk_size == MIN_CHUNK_SIZE == 64 * 1024
     assert len(most.salted_keys) == MAX_SALTED_KEYS
 
 
@@ -148,8 +164,8 @@ specs = st.fixed_dictionaries(
         "params": st.dictionaries(names, names, max_size=3),
         "format": st.sampled_from(["auto", "apache_combined", "jsonl"]),
         "format_options": st.dictionaries(names, names, max_size=2),
-        "reducers": st.integers(0, MAX_REQUESTED),
-        "chunk_size": st.integers(0, 10**12),
+        "reducers": st.integers(0, MAX_REDUCERS),
+        "chunk_size": st.just(0) | st.integers(MIN_CHUNK_SIZE, 10**12),
         "map_mode": st.sampled_from(["auto", "inline", "distributed"]),
         "max_concurrency": st.integers(0, MAX_REQUESTED),
         "salted_keys": st.lists(

@@ -15,7 +15,7 @@ import pytest
 from helpers import generated_logs
 from logmr import layout, tasks
 from logmr.config import MAX_SAMPLES, SHUFFLE_BUCKETS, Settings
-from logmr.errors import InvalidParameterError, JobExistsError
+from logmr.errors import CorruptShuffleError, InvalidParameterError, JobExistsError
 from logmr.mapreduce import shuffle
 from logmr.mapreduce.partition import partition_of
 from logmr.plan.tuning import local_limits
@@ -28,7 +28,7 @@ from test_fast_parse import REFERENCE
 pytestmark = pytest.mark.functional
 
 LINES = 2000
-CHUNK = 60_000
+CHUNK = 64 * 1024
 REDUCERS = 3
 
 
@@ -134,17 +134,33 @@ def test_map_task_writes_a_shuffle_object_and_its_summary(log: Path, backends: B
 
 
 def test_a_repeated_map_task_writes_the_same_objects(log: Path, backends: Backends) -> None:
+    """Run again, a map task overwrites its object and summary with the same
+    pairs and counts; only the attempt that wrote them differs (and with it
+    the summary's digest), which is what Finalize checks the reducers read."""
     spec, map_tasks = planned(log, backends)
     task = map_tasks[0]
-    tasks.map_task(spec, task, backends)
     shuffle_key = layout.shuffle_key(spec.job_id, task.task)
     summary_key = layout.map_summary_key(spec.job_id, task.task)
-    first = backends.objects.get(shuffle_key), backends.objects.get_json(summary_key)
-    tasks.map_task(spec, task, backends)
-    again = backends.objects.get(shuffle_key), backends.objects.get_json(summary_key)
-    assert again[0] == first[0]
-    timeless = [{k: v for k, v in s.items() if k != "seconds"} for s in (first[1], again[1])]
-    assert timeless[0] == timeless[1]
+
+    def outputs() -> tuple[shuffle.Header, list[Any], dict[str, Any]]:
+        data = backends.objects.get(shuffle_key)
+        parts = [shuffle.read_partition(data, p) for p in range(spec.buckets)]
+        summary = backends.objects.get_json(summary_key)
+        return shuffle.decode_header(data), parts, summary
+
+    tasks.map_task(spec, task, backends, attempt="00000000000000a1")
+    first = outputs(), backends.objects.get(shuffle_key)
+    tasks.map_task(spec, task, backends, attempt="00000000000000a1")
+    assert backends.objects.get(shuffle_key) == first[1]  # the same attempt: the same bytes
+    tasks.map_task(spec, task, backends)  # a new attempt
+    (header, parts, summary), ((header_1, parts_1, summary_1), _) = outputs(), first
+    assert header.binding.attempt != header_1.binding.attempt == "00000000000000a1"
+    assert (header.binding.job_id, header.binding.task) == (spec.job_id, task.task)
+    assert (header.entries, parts) == (header_1.entries, parts_1)
+    assert summary["attempt"] == header.binding.attempt
+    changing = ("seconds", "attempt", "digest")
+    same = [{k: v for k, v in s.items() if k not in changing} for s in (summary, summary_1)]
+    assert same[0] == same[1]
     assert backends.objects.list_keys(layout.SHUFFLE_PREFIX) == [shuffle_key]
 
 
@@ -152,9 +168,9 @@ def test_a_map_task_past_its_budget_spills_the_same_objects_again(
     tmp_path: Path, backends: Backends
 ) -> None:
     """A map task over more keys than its memory allows (1 MB: a table of
-    about 300 KB) writes spill objects and its own object, which counts them;
-    run again, it writes the same bytes (a retry overwrites); the reducers'
-    results are those of the same task within its budget."""
+    about 300 KB) writes spill objects and its own object, which counts them,
+    all bound to its attempt; run again as that attempt, it writes the same
+    bytes; the reducers' results are those of the same task within its budget."""
     log = tmp_path / "tokens.log"
     lines = (f"a{i:x} b{i % 50} c{(i * 7919) % 1_000_003:x}\n" for i in range(30_000))
     log.write_text("".join(lines))
@@ -165,13 +181,17 @@ def test_a_map_task_past_its_budget_spills_the_same_objects_again(
             log, backends, job_id=name, job="word_count", chunk_size=10**9, reducers=2
         )
         (task,) = map_tasks
-        tasks.map_task(spec, task, backends, limits)
+        tasks.map_task(spec, task, backends, limits, attempt="00000000000000a1")
         summary = backends.objects.get_json(layout.map_summary_key(name, 0))
         keys = [layout.shuffle_key(name, 0, spill) for spill in range(summary["spills"] + 1)]
         written = [backends.objects.get(key) for key in keys]
         assert summary["shuffle_bytes"] == sum(map(len, written))
-        assert shuffle.decode_index(written[0]).spills == summary["spills"]
-        tasks.map_task(spec, task, backends, limits)
+        headers = [shuffle.decode_header(data, job_id=name, task=0) for data in written]
+        assert [header.spills for header in headers] == [summary["spills"]] + [0] * (
+            len(written) - 1
+        )
+        assert {header.binding.attempt for header in headers} == {"00000000000000a1"}
+        tasks.map_task(spec, task, backends, limits, attempt="00000000000000a1")
         assert [backends.objects.get(key) for key in keys] == written
         if limits is tight:
             assert summary["spills"] >= 2 and summary["segments"] > summary["spills"]
@@ -181,6 +201,12 @@ def test_a_map_task_past_its_budget_spills_the_same_objects_again(
             tasks.reduce_task(spec, partition, 1, backends)
         results[name] = sorted(backends.job_results().iter_results(name))
     assert results["tight"] == results["roomy"] and len(results["roomy"]) == 60_050
+    # a spill object of another attempt than the object that counts it: refused, never mixed
+    first = backends.objects.get(layout.shuffle_key("tight", 0, 1))
+    tasks.map_task(spec, task, backends, tight, attempt="00000000000000b2")
+    backends.objects.put(layout.shuffle_key("tight", 0, 1), first)
+    with pytest.raises(CorruptShuffleError, match="spill object 1 of map task 0's attempt"):
+        tasks.reduce_task(spec, 0, 1, backends)
 
 
 def test_summaries_are_read_a_few_at_a_time() -> None:
@@ -407,3 +433,55 @@ def test_an_id_another_execution_holds_is_refused(
         tasks.plan(spec, backends, execution=EXECUTION)
     assert backends.results.get_job(spec.job_id).to_dict() == before  # left as it was
     assert backends.objects.list_keys(layout.job_prefix(spec.job_id)) == []
+
+
+# -- reconcile ---------------------------------------------------------------------------------
+ARN = "arn:aws:states:us-east-1:123456789012:execution:logmr:job-1"
+
+
+@pytest.mark.parametrize(
+    ("status", "stored", "detail", "want"),
+    [
+        ("FAILED", "RUNNING", {}, ("FAILED", "States.DataLimitExceeded")),
+        ("TIMED_OUT", "RUNNING", {}, ("FAILED", "States.Timeout")),
+        ("ABORTED", "RUNNING", {}, ("FAILED", "Aborted")),
+        ("SUCCEEDED", "RUNNING", {}, ("RUNNING", None)),  # not a failure: nothing to do
+        ("FAILED", "FAILED", {}, ("FAILED", "CorruptShuffleError")),  # MarkFailed's stays
+        ("FAILED", "RUNNING", {"executionArn": ARN + "-other"}, ("RUNNING", None)),
+        ("FAILED", "RUNNING", {"name": "../x", "input": "{}"}, ("RUNNING", None)),
+        (
+            "FAILED",
+            "RUNNING",
+            {"name": "exec-7", "input": '{"job_id": "job-1"}'},
+            ("FAILED", "States.DataLimitExceeded"),
+        ),
+    ],
+)
+def test_reconcile_fails_only_a_running_record_of_the_execution(
+    backends: Backends,
+    status: str,
+    stored: str,
+    detail: dict[str, str],
+    want: tuple[str, str | None],
+) -> None:
+    """An execution that ended without success: its job's RUNNING record,
+    claimed by it, becomes FAILED with the execution's error (FAILED: what
+    DescribeExecution says; TIMED_OUT, ABORTED: their own); nothing else is
+    touched. The job is the input's job_id, else the execution's name."""
+    first_error = "CorruptShuffleError" if stored == "FAILED" else None
+    record = JobRecord(
+        job_id="job-1", job="word_count", status=stored, error=first_error, execution=ARN
+    )
+    assert backends.results.claim_job(record) is None
+    event = {"executionArn": ARN, "name": "job-1", "status": status, "input": "{}", **detail}
+    asked: list[str] = []
+
+    def failure_of(arn: str) -> tuple[str, str]:
+        asked.append(arn)
+        return "States.DataLimitExceeded", "the output of state 'Plan' is 509342 bytes"
+
+    out = tasks.reconcile_execution(event, failure_of, backends)
+    found = backends.results.get_job("job-1")
+    assert (found.status, found.error) == want
+    assert out["reconciled"] == (want != (stored, first_error))
+    assert asked == ([event["executionArn"]] if status == "FAILED" and out["job_id"] else [])

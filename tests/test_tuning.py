@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from logmr import config
 from logmr.config import Settings
-from logmr.limits import INLINE_MAP_CONCURRENCY, MB_PER_VCPU
+from logmr.limits import INLINE_MAP_CONCURRENCY, MAX_REDUCE_TASKS, MB_PER_VCPU
 from logmr.plan import tuning
 from logmr.plan.sample import SampleStats
 from logmr.plan.tuning import (
@@ -214,10 +214,15 @@ def test_local_is_a_multiple_of_the_cores_and_the_inline_maps_concurrency() -> N
     for workers in (1, 2, 8):
         few = tune(10 * GB, stats(), local_limits(workers))
         assert few.reducers == workers  # one per core
-        many = tune(10 * GB, ids(10**6), local_limits(workers))
+        many = tune(GB // 50, ids(10**6), local_limits(workers))
         assert many.reducers % workers == 0 and many.reducers > workers  # millions of keys
         assert many.expected_keys <= many.reducers * tuning.LOCAL_KEYS_PER_REDUCER
         assert few.max_concurrency == many.max_concurrency == INLINE_MAP_CONCURRENCY
+        # past the Reduce Map's bound (limits.MAX_REDUCE_TASKS): its largest multiple of the workers
+        most = tune(10 * GB, ids(10**6), local_limits(workers))
+        assert most.expected_keys > most.reducers * tuning.LOCAL_KEYS_PER_REDUCER
+        assert most.reducers == MAX_REDUCE_TASKS // workers * workers
+        assert "at most" in most.reasons["reducers"]
 
 
 @pytest.mark.property

@@ -277,7 +277,7 @@ def test_many_chunks_and_reducers_keep_exact_fields(
     logs: dict[str, Path], rows: list[Row], job: str, params: dict[str, str]
 ) -> None:
     _, one = run_inline(logs["access"], job, params=params, reducers=1, chunk_size=8 << 20)
-    record, many = run_inline(logs["access"], job, params=params, reducers=5, chunk_size=16 * 1024)
+    record, many = run_inline(logs["access"], job, params=params, reducers=5, chunk_size=64 * 1024)
     assert record.counters["records"] == len(rows)
     assert without_estimates(one) == without_estimates(many)
     if job == "percentiles":  # and the quantiles keep their guarantee

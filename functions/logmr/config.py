@@ -40,6 +40,8 @@ ENV_JOB_MODULES = "LOGMR_JOB_MODULES"
 ENV_MAP_MEMORY_MB = "LOGMR_MAP_MEMORY_MB"
 ENV_MAP_TIMEOUT_S = "LOGMR_MAP_TIMEOUT_S"
 ENV_MAP_CONCURRENCY = "LOGMR_MAP_CONCURRENCY"
+#: days a job's record, results and job data are kept on AWS (0: for ever)
+ENV_RETENTION_DAYS = "LOGMR_RETENTION_DAYS"
 #: set by Lambda in a function's environment: the handlers trace only there
 ENV_LAMBDA_FUNCTION = "AWS_LAMBDA_FUNCTION_NAME"
 #: Powertools' switches: tracing off (the local engine sets it), the service name
@@ -55,6 +57,9 @@ NUMERIC_LIBRARY_ENV = {"OPENBLAS_NUM_THREADS": "1"}
 DEFAULT_DATA_PREFIX = "logmr/"
 DEFAULT_RESULTS_TABLE = "logmr-results"
 DEFAULT_JOBS_TABLE = "logmr-jobs"
+#: how long a job stays on AWS: its record and results (DynamoDB TTL) and its
+#: objects under ``jobs/`` (an S3 lifecycle rule), from the same figure
+DEFAULT_RETENTION_DAYS = 90
 #: the stack's state machine name (infra names it so)
 DEFAULT_STATE_MACHINE = "Logmr"
 #: the stack's input prefix (``-c logmr:inputPrefixes=...`` changes both)
@@ -113,6 +118,7 @@ _FROM_ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "map_memory_mb": (ENV_MAP_MEMORY_MB, int),
     "map_timeout_s": (ENV_MAP_TIMEOUT_S, int),
     "map_concurrency": (ENV_MAP_CONCURRENCY, int),
+    "retention_days": (ENV_RETENTION_DAYS, int),
     "lambda_function": (ENV_LAMBDA_FUNCTION, str),
     "trace_disabled": (ENV_TRACE_DISABLED, _flag),
 }
@@ -157,6 +163,8 @@ class Settings:
     map_memory_mb: int | None = None
     map_timeout_s: int | None = None
     map_concurrency: int | None = None
+    #: days DynamoDB keeps a job's items (their ``expires_at``); 0: for ever
+    retention_days: int = DEFAULT_RETENTION_DAYS
     # -- the function around the handlers ---------------------------------------
     #: the Lambda function's name; None: not in Lambda
     lambda_function: str | None = None

@@ -91,7 +91,15 @@ class JobExistsError(PermanentError):
 
 class LocalStoreError(PermanentError):
     """The store on this machine (``LOGMR_HOME``) cannot be used: not a
-    folder, not writable, or its results database is damaged."""
+    folder, not writable (a read-only file system included), or its results
+    database is damaged."""
+
+
+class StorageFullError(LocalStoreError):
+    """The disk (or the user's quota) under ``LOGMR_HOME`` is full: permanent
+    for Retry's purpose, since a retry a few seconds later meets the same full
+    disk; the job fails at once, naming the path, and runs again once there is
+    room."""
 
 
 class StateMachineNotFoundError(PermanentError):

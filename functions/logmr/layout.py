@@ -8,10 +8,14 @@ import mmh3
 
 from logmr.mapreduce.partition import PARTITION_SEED
 
+#: every job's objects but its shuffle objects: a lifecycle rule expires them
+#: with the job's record and results (``config.DEFAULT_RETENTION_DAYS``)
+JOBS_PREFIX = "jobs/"
+
 
 def job_prefix(job_id: str) -> str:
     """Every object of a job but its shuffle objects."""
-    return f"jobs/{job_id}/"
+    return f"{JOBS_PREFIX}{job_id}/"
 
 
 #: shuffle objects live under their own prefix so that a lifecycle rule can expire them

@@ -53,8 +53,13 @@ def _salted_keys(value: Any) -> list[str]:
 #: runs at most 40 iterations at a time and carries its items in the state
 #: (256 KiB), a Distributed Map reads them from S3 and runs up to 10,000 at once
 INLINE_MAP_MAX_TASKS = limits.INLINE_MAP_CONCURRENCY
-#: the most reducers (and the highest MaxConcurrency) a request may ask for
+#: the highest MaxConcurrency a request may ask for
 MAX_REQUESTED = limits.MAX_MAP_CONCURRENCY
+#: the most reducers a request may ask for: what the Reduce state (an inline
+#: Map) can run within an execution's history (``limits.MAX_REDUCE_TASKS``)
+MAX_REDUCERS = limits.MAX_REDUCE_TASKS
+#: the smallest chunk size a request may ask for (``limits.MIN_CHUNK_SIZE``)
+MIN_CHUNK_SIZE = limits.MIN_CHUNK_SIZE
 
 
 @dataclass(frozen=True)
@@ -110,14 +115,18 @@ class JobSpec:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidParameterError(f"malformed job specification: {exc!r}") from None
-        if spec.reducers < 0 or spec.reducers > MAX_REQUESTED:
+        if spec.reducers < 0 or spec.reducers > MAX_REDUCERS:
             raise InvalidParameterError(
-                f"reducers must be 1..{MAX_REQUESTED} (0: chosen by the planner),"
-                f" got {spec.reducers}"
+                f"reducers must be 1..{MAX_REDUCERS:,} (0: chosen by the planner), got"
+                f" {spec.reducers:,}: the Reduce state, an inline Map, runs at most"
+                f" {MAX_REDUCERS:,} reducers within an execution's"
+                f" {limits.MAX_HISTORY_EVENTS:,} history events"
             )
-        if spec.chunk_size < 0:
+        if spec.chunk_size < 0 or 0 < spec.chunk_size < MIN_CHUNK_SIZE:
             raise InvalidParameterError(
-                f"chunk_size must be positive (0: chosen by the planner), got {spec.chunk_size}"
+                f"chunk_size must be at least {MIN_CHUNK_SIZE:,} bytes (64 KiB; 0: chosen by"
+                f" the planner), got {spec.chunk_size:,}: a map task's fixed output (its"
+                " shuffle index and summary) would outweigh a smaller range"
             )
         if not spec.inputs:
             raise InvalidParameterError("no inputs given")

@@ -19,6 +19,9 @@ def aws_backends(settings: Settings, clients: Clients | None = None) -> Backends
         inputs=S3InputSource(clients=clients),
         objects=S3ObjectStore(settings.bucket, settings.data_prefix, clients=clients),
         results=DynamoResultStore(
-            settings.results_table_name, settings.jobs_table_name, clients=clients
+            settings.results_table_name,
+            settings.jobs_table_name,
+            clients=clients,
+            retention_days=settings.retention_days,
         ),
     )

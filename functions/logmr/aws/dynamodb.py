@@ -31,7 +31,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from logmr import limits
 from logmr.aws.clients import Clients, UsesClient
 from logmr.aws.errors import error_code, translate
-from logmr.aws.tables import BY_VALUE_INDEX
+from logmr.aws.tables import BY_VALUE_INDEX, EXPIRES_AT
+from logmr.config import DEFAULT_RETENTION_DAYS
 from logmr.errors import InvalidParameterError, TransientError
 from logmr.storage.base import JobRecord, ResultStore
 
@@ -107,6 +108,9 @@ class DynamoResultStore(UsesClient, ResultStore):
 
     ``sleep`` and ``jitter`` (``random.uniform`` by default) are injectable
     so tests can watch the backoff of ``write_results`` without waiting.
+    Every item it writes expires ``retention_days`` after it is written (its
+    ``expires_at``, the tables' TTL attribute; 0: never), ``clock`` telling
+    the time (``time.time``).
     """
 
     service = "dynamodb"
@@ -121,15 +125,30 @@ class DynamoResultStore(UsesClient, ResultStore):
         *,
         sleep: Callable[[float], None] | None = None,
         jitter: Callable[[float, float], float] | None = None,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(client, clients)
         if max_batch_attempts < 1:
             raise InvalidParameterError("max_batch_attempts must be at least 1")
+        if retention_days < 0:
+            raise InvalidParameterError(
+                f"retention_days must be 0 (keep for ever) or more, got {retention_days}"
+            )
+        self.retention_days = retention_days
+        self._clock = clock
         self.results_table = results_table
         self.jobs_table = jobs_table
         self.max_batch_attempts = max_batch_attempts
         self._sleep = sleep
         self._jitter = jitter
+
+    def _expiry(self) -> dict[str, Any]:
+        """The TTL attribute of an item written now (none when kept for ever)."""
+        if not self.retention_days:
+            return {}
+        expires = int(self._clock()) + self.retention_days * 86_400
+        return {EXPIRES_AT: {"N": str(expires)}}
 
     # -- job records -----------------------------------------------------------
     def _job_item(self, record: JobRecord) -> dict[str, Any]:
@@ -142,6 +161,8 @@ class DynamoResultStore(UsesClient, ResultStore):
             "record": {"S": text},
         }
         size = sum(len(name) + _utf8_len(value["S"]) for name, value in item.items())
+        item.update(self._expiry())
+        size += len(EXPIRES_AT) + _NUMBER_BYTES
         if size > MAX_ITEM_BYTES:
             raise InvalidParameterError(
                 f"job record {record.job_id!r} is {size} bytes as JSON,"
@@ -218,6 +239,8 @@ class DynamoResultStore(UsesClient, ResultStore):
             + _utf8_len(text)
             + len("sort_value")
             + _NUMBER_BYTES
+            + len(EXPIRES_AT)
+            + _NUMBER_BYTES
         )
         if size > MAX_ITEM_BYTES:
             raise InvalidParameterError(
@@ -229,6 +252,7 @@ class DynamoResultStore(UsesClient, ResultStore):
             "key": {"S": sort_key},
             "value": {"S": text},
             "sort_value": {"N": dynamo_number(sort)},
+            **self._expiry(),
         }
         if sort_key != key:
             item["full_key"] = {"S": key}

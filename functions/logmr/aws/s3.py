@@ -23,7 +23,13 @@ from logmr import limits
 from logmr.aws.clients import Clients, UsesClient
 from logmr.aws.errors import classify, error_code, translate
 from logmr.errors import InputChangedError, InputNotFoundError, InvalidParameterError
-from logmr.inputs.source import MAGIC_BYTES, InputObject, compression_of
+from logmr.inputs.source import (
+    MAGIC_BYTES,
+    DecompressedSize,
+    InputObject,
+    compression_of,
+    read_decompressed_size,
+)
 from logmr.storage.base import ObjectStore
 
 __all__ = ["DELETE_BATCH", "S3InputSource", "S3ObjectStore", "parse_s3_uri", "s3_uri"]
@@ -365,6 +371,10 @@ class S3InputSource(UsesClient):
         except BotoCoreError as exc:
             raise translate(exc, f"get {uri} from byte {offset}") from exc
         return cast(BinaryIO, S3Stream(response["Body"], uri))
+
+    def decompressed_size(self, obj: InputObject) -> DecompressedSize:
+        """One ranged GET of the object's trailer, index or frame header."""
+        return read_decompressed_size(self, obj)
 
     def verify(self, uri: str, version: str) -> None:
         """Nothing: ``open_at``'s If-Match made the one GET read ``version``."""

@@ -69,6 +69,8 @@ __all__ = [
 # the environment variables naming the tables, and their defaults, live in logmr.config
 
 BY_VALUE_INDEX = "by_value"
+#: the Number attribute (epoch seconds) DynamoDB's TTL deletes an item after
+EXPIRES_AT = "expires_at"
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,8 @@ class TableDesign:
     indexes: tuple[Index, ...] = ()
     #: non-key attributes items carry (documentation; DynamoDB is schemaless)
     attributes: tuple[Attribute, ...] = ()
+    #: the attribute of the table's time to live (items without it are kept)
+    ttl: str = EXPIRES_AT
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -120,6 +124,7 @@ class TableDesign:
             "sort_key": None if self.sort_key is None else self.sort_key.to_dict(),
             "indexes": [index.to_dict() for index in self.indexes],
             "attributes": [attribute.to_dict() for attribute in self.attributes],
+            "ttl": self.ttl,
             "billing_mode": "PAY_PER_REQUEST",
         }
 

@@ -29,7 +29,7 @@ from typing import Any
 
 from logmr.engine import worker
 from logmr.errors import TransientError
-from logmr.workflow.names import TIMEOUT_ERROR
+from logmr.workflow.names import THROTTLED_ERROR, TIMEOUT_ERROR
 
 #: called with (function name, event, attempt number); may raise to inject a fault
 Hook = Callable[[str, dict[str, Any], int], None]
@@ -150,9 +150,14 @@ class Dispatcher:
         observer: Observer | None = None,
         timeouts: Mapping[str, float] | None = None,
         pool: WorkerPool | None = None,
+        concurrency: Mapping[str, int] | None = None,
     ) -> None:
         self.handlers = handlers  # function name -> handler path
         self.timeouts = dict(timeouts or {})
+        #: function name -> invocations it runs at once, past which Lambda
+        #: throttles (its reserved concurrency); none: no limit
+        self.concurrency = dict(concurrency or {})
+        self._running: dict[str, int] = {}
         self.hook = hook
         self.observer = observer
         self.attempts: dict[str, int] = {}
@@ -179,6 +184,27 @@ class Dispatcher:
                 {"errorType": "ResourceNotFoundException", "errorMessage": function_name}
             )
         event = json.loads(body) if body else {}
+        if not self._start(name):
+            return False, json.dumps(
+                {"errorType": THROTTLED_ERROR, "errorMessage": "Rate Exceeded."}
+            )
+        try:
+            return self._invoke(handler, name, event)
+        finally:
+            with self._lock:
+                self._running[name] -= 1
+
+    def _start(self, name: str) -> bool:
+        """Count an invocation of ``name`` as running, unless the function
+        already runs as many as its concurrency allows (Lambda throttles it)."""
+        with self._lock:
+            running = self._running.get(name, 0)
+            if running >= self.concurrency.get(name, running + 1):
+                return False
+            self._running[name] = running + 1
+            return True
+
+    def _invoke(self, handler: str, name: str, event: dict[str, Any]) -> tuple[bool, str]:
         attempt = self._count(name, event)
         limit = self.timeouts.get(name)
         started = time.monotonic()

@@ -12,7 +12,8 @@ execution starts, never half-run. State input and output are held to the
 256 KiB quota as on AWS (``States.DataLimitExceeded``).
 
 Semantics follow the AWS documentation: a Lambda function error is named by its
-``errorType``; ``States.ALL`` matches every error; a retry waits
+``errorType``; ``States.ALL`` matches every error but the terminal ones
+(``TERMINAL_ERRORS``: no Retry or Catch takes them, the execution fails); a retry waits
 ``min(IntervalSeconds * BackoffRate ** n, MaxDelaySeconds)`` seconds, a random
 fraction of it with ``JitterStrategy: FULL``; an iteration's failure fails the
 Map state with the iteration's error and stops the iterations not yet started.
@@ -51,6 +52,15 @@ S3_GET_OBJECT = "arn:aws:states:::s3:getObject"
 #: the Step Functions quota on a state's input or output
 MAX_PAYLOAD_BYTES = 262_144
 _INLINE_MAP_LIMIT = limits.INLINE_MAP_CONCURRENCY
+
+#: errors no Retry or Catch matches, whatever its ErrorEquals: the execution
+#: fails with them. "States.ALL ... cannot catch the States.DataLimitExceeded
+#: terminal error or Runtime error types" (Step Functions developer guide,
+#: "Handling errors in Step Functions workflows", concepts-error-handling.html;
+#: States.Runtime "will always cause the execution to fail"). AWS may let a
+#: Catch that names States.DataLimitExceeded itself take it; this interpreter
+#: never does, so it is at least as strict, and logmr's definition names neither.
+TERMINAL_ERRORS = frozenset({"States.DataLimitExceeded", "States.Runtime"})
 
 #: invoke(function_arn, payload) -> (ok, result or error payload as parsed JSON)
 Invoke = Callable[[str, Any], tuple[bool, Any]]
@@ -97,6 +107,11 @@ _COMPARATORS = {
 }
 #: logmr's own event type: a Retry rule matched, the state runs again (module docstring)
 RETRY_SCHEDULED = "LogmrRetryScheduled"
+#: the events that end an execution: recorded even past the history quota
+_ENDINGS = frozenset({"ExecutionSucceeded", "ExecutionFailed"})
+#: set in a Distributed Map's iteration threads: what they record belongs to a
+#: child execution on AWS, whose events do not count toward this one's quota
+_CHILD = threading.local()
 #: a Lambda invoke task's resource as the history names it
 _LAMBDA = dict(zip(("resourceType", "resource"), LAMBDA_INVOKE.rsplit(":", 2)[1:], strict=True))
 _PATH = re.compile(r"^\$\$?((\.[A-Za-z_][A-Za-z0-9_\-]*)|(\[\d+\]))*$")
@@ -133,6 +148,8 @@ class Execution:
     error: str | None = None
     cause: str | None = None
     _events: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    #: the events that count toward Step Functions' history quota
+    _counted: int = field(default=0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -153,8 +170,26 @@ class Execution:
             return self._events[max(last_id, 0) :]
 
     def record(self, kind: str, details: dict[str, Any] | None = None) -> None:
-        """Add an event of type ``kind`` with its details (none: no details member)."""
+        """Add an event of type ``kind`` with its details (none: no details member).
+
+        An execution has at most ``limits.MAX_HISTORY_EVENTS`` events on AWS
+        ("Maximum execution history size: 25,000 events ... If the execution
+        history reaches this quota the execution will fail", Step Functions
+        developer guide, service-quotas.html): the event that would go past
+        it fails the execution instead (``States.Runtime``, which no Catch
+        takes). Not counted: logmr's own ``LogmrRetryScheduled`` (AWS records
+        no such event) and a Distributed Map's iterations (child executions
+        on AWS, each with its own history)."""
+        counts = kind != RETRY_SCHEDULED and not getattr(_CHILD, "active", False)
         with self._lock:
+            # the last event allowed is kept for the ending
+            if counts and kind not in _ENDINGS and self._counted >= limits.MAX_HISTORY_EVENTS - 1:
+                raise StatesError(
+                    "States.Runtime",
+                    f"the execution's history reached {limits.MAX_HISTORY_EVENTS:,} events,"
+                    " Step Functions' quota",
+                )
+            self._counted += counts
             number = len(self._events) + 1
             event: dict[str, Any] = {
                 "id": number,
@@ -551,6 +586,7 @@ class Interpreter:
         if not distributed:
             limit = min(limit or _INLINE_MAP_LIMIT, _INLINE_MAP_LIMIT)
         workers = max(1, min(limit or len(items) or 1, len(items) or 1))
+        in_child = distributed or getattr(_CHILD, "active", False)
         execution.record("MapStateStarted", {"length": len(items)})
         self._observe(execution)
         results: list[Any] = [None] * len(items)
@@ -559,6 +595,7 @@ class Interpreter:
         def iterate(index: int) -> None:
             if stop.is_set():
                 return
+            _CHILD.active = in_child
             item_context = {**context, "Map": {"Item": {"Index": index, "Value": items[index]}}}
             selected = (
                 _template(state["ItemSelector"], data, item_context)
@@ -631,6 +668,8 @@ def _output(state: dict[str, Any], data: Any, context: dict[str, Any]) -> Any:
 
 
 def _matches(names: list[str], error: str) -> bool:
+    if error in TERMINAL_ERRORS:
+        return False
     return (
         "States.ALL" in names
         or error in names

@@ -13,6 +13,45 @@ from pathlib import Path
 from typing import Any
 
 from logmr.engine.context import LocalContext
+from logmr.storage.disk import FULL, READ_ONLY
+
+
+class LogFile:
+    """A worker's log file as its stdout and stderr, which a full (or
+    read-only) disk does not break: a line it cannot take is dropped and
+    counted (``dropped``). Without this, a handler's metrics line (a
+    ``print``) failed the task with a bare ``OSError`` and the logging module
+    printed a traceback per record, before the store's own write could fail
+    with the error that names the cause (``storage.disk``)."""
+
+    def __init__(self, file: Any) -> None:
+        self._file = file
+        self.dropped = 0
+
+    def _full(self, exc: OSError) -> bool:
+        if exc.errno not in FULL | READ_ONLY:
+            return False
+        self.dropped += 1
+        return True
+
+    def write(self, text: str) -> int:
+        try:
+            written: int = self._file.write(text)
+        except OSError as exc:
+            if not self._full(exc):
+                raise
+            return len(text)
+        return written
+
+    def flush(self) -> None:
+        try:
+            self._file.flush()
+        except OSError as exc:
+            if not self._full(exc):
+                raise
+
+    def __getattr__(self, name: str) -> Any:  # fileno, encoding, isatty, ...
+        return getattr(self._file, name)
 
 
 def initialize(env: dict[str, str], log_dir: str | None, handlers: list[str]) -> None:
@@ -27,7 +66,7 @@ def initialize(env: dict[str, str], log_dir: str | None, handlers: list[str]) ->
         # CLI must not hold its stdout or stderr open (``logmr run ... | wc -c``)
         os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
-        sys.stdout = sys.stderr = log
+        sys.stdout = sys.stderr = LogFile(log)
     for handler_path in handlers:
         importlib.import_module(handler_path.rpartition(".")[0])
     atexit.register(_leave)

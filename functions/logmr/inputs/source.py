@@ -77,6 +77,19 @@ class InputObject:
     version: str = field(default="", compare=False)
 
 
+@dataclass(frozen=True)
+class DecompressedSize:
+    """What a compressed object's own bytes tell of its size decompressed
+    (``decompressed_size``): the bytes its map task reads through."""
+
+    #: ``None``: the format does not tell (bzip2, a zstd frame written as a stream)
+    size: int | None
+    #: False: ``size`` is a lower bound (docs/performance.md, "Compressed inputs", says when)
+    exact: bool
+    #: where the figure comes from, said with it
+    how: str
+
+
 class InputSource(Protocol):
     def list_inputs(self, uris: Iterable[str]) -> list[InputObject]: ...
 
@@ -91,6 +104,11 @@ class InputSource(Protocol):
     def verify(self, uri: str, version: str) -> None:
         """``InputChangedError`` when the object is no longer ``version``
         (after a read: a local file can change while it is read)."""
+        ...
+
+    def decompressed_size(self, obj: InputObject) -> DecompressedSize:
+        """What a compressed object's bytes tell of its size decompressed,
+        from one small read at most (``read_decompressed_size``)."""
         ...
 
 
@@ -136,6 +154,9 @@ class LocalInputSource:
             raise
         handle.seek(offset)
         return handle
+
+    def decompressed_size(self, obj: InputObject) -> DecompressedSize:
+        return read_decompressed_size(self, obj)
 
     def verify(self, uri: str, version: str) -> None:
         try:
@@ -318,6 +339,115 @@ def decompressing(raw: BinaryIO, compression: str | None, uri: str) -> BinaryIO:
     else:  # pragma: no cover - compression_of only returns the names above
         raise CorruptInputError(f"{uri}: unknown compression {compression}")
     return _Decompressed(inner, raw, uri)  # type: ignore[return-value]
+
+
+#: deflate's largest ratio, about 1032:1 (a run of one byte, 258 bytes a
+#: 1-bit code): a gzip member of fewer than ``2**32 / 1032`` bytes (4.16 MB)
+#: holds less than 4 GiB, so its trailer's size (mod 2**32) is its size
+DEFLATE_MAX_RATIO = 1032
+#: the end of an xz object read for its index: 12 bytes of footer and an index
+#: of a few bytes a block (``xz -T`` writes a block per 3 dictionaries, 24 MiB
+#: at -6: thousands of blocks fit)
+XZ_TAIL_BYTES = 64 * 1024
+#: a zstd frame header's largest size: magic, descriptor, window, dictionary id, size
+ZSTD_HEADER_BYTES = 18
+
+
+def read_decompressed_size(source: InputSource, obj: InputObject) -> DecompressedSize:
+    """What ``obj``'s own bytes tell of its size decompressed, from one small
+    read (a seek locally, a ranged GET on S3):
+
+    * gzip: the trailer's ISIZE, the last member's size mod 2**32: the size of
+      a file of one member (gzip, pigz) too small to wrap (``DEFLATE_MAX_RATIO``);
+      a lower bound otherwise (several members: bgzip, files joined by cat);
+    * zstd: the first frame header's content size (the zstd tool writes it for
+      a file, not for a stream from a pipe): the size of a file of one frame,
+      a lower bound when it is too small for the object (several: pzstd);
+    * xz: the index of the last stream: exact when it is the only one;
+    * bzip2: nothing.
+    """
+    kind = obj.compression
+    if kind == "gzip":
+        tail = _read(source, obj, obj.size - 4, 4)
+        if len(tail) < 4:
+            return DecompressedSize(None, False, "gzip trailer missing")
+        isize = int.from_bytes(tail, "little")
+        if not _may_be_one(isize, obj.size):
+            return DecompressedSize(isize, False, "gzip trailer: the last member's")
+        exact = obj.size * DEFLATE_MAX_RATIO < 2**32
+        return DecompressedSize(isize, exact, "gzip trailer" + ("" if exact else ", mod 2**32"))
+    if kind == "zstd":
+        import zstandard
+
+        head = _read(source, obj, 0, ZSTD_HEADER_BYTES)
+        try:
+            size = zstandard.frame_content_size(head)
+        except zstandard.ZstdError:
+            size = -1
+        if size < 0:
+            return DecompressedSize(None, False, "the zstd frame header has no size")
+        if not _may_be_one(size, obj.size):
+            return DecompressedSize(size, False, "zstd frame header: the first frame's")
+        return DecompressedSize(size, True, "zstd frame header")
+    if kind == "xz":
+        offset = max(obj.size - XZ_TAIL_BYTES, 0)
+        return _xz_size(_read(source, obj, offset, obj.size - offset), obj.size)
+    return DecompressedSize(None, False, f"{kind} does not tell")
+
+
+def _may_be_one(told: int, size: int) -> bool:
+    """Whether one gzip member or zstd frame of ``size`` bytes may decompress
+    to ``told`` bytes: what they cannot compress grows by their stored
+    blocks' headers only (zlib's ``deflateBound``: 0.03 % and 13 bytes; zstd's
+    raw blocks: 3 bytes in 128 KiB), 0.1 % and 64 bytes here, with a member's
+    header and trailer. Told less, it is the last member (the first frame)
+    of several, or a gzip size wrapped past 4 GiB."""
+    return told + (told >> 10) + 64 >= size
+
+
+def _read(source: InputSource, obj: InputObject, offset: int, length: int) -> bytes:
+    with source.open_at(obj.uri, max(offset, 0), length) as stream:
+        return stream.read(length)
+
+
+def _xz_size(tail: bytes, size: int) -> DecompressedSize:
+    """The size the last xz stream's index in ``tail`` (the object's last
+    bytes, ``size`` in all) tells: its blocks' uncompressed sizes summed;
+    exact when the stream is the whole object."""
+    unknown = DecompressedSize(None, False, "no xz index in the last 64 KiB")
+    body = tail.rstrip(b"\x00")  # stream padding (a footer ends in "YZ")
+    padding = len(tail) - len(body)
+    if len(body) < 12 or body[-2:] != b"YZ":
+        return unknown
+    index_size = (int.from_bytes(body[-8:-4], "little") + 1) * 4
+    index = body[-12 - index_size : -12]
+    if len(index) != index_size or not index or index[0] != 0:
+        return unknown
+    pos, records = _varint(index, 1)
+    total = blocks = 0
+    for _ in range(records):
+        pos, unpadded = _varint(index, pos)
+        pos, uncompressed = _varint(index, pos)
+        if pos < 0:
+            return unknown
+        total += uncompressed
+        blocks += unpadded + (-unpadded) % 4
+    whole = 12 + blocks + index_size + 12 + padding == size
+    return DecompressedSize(total, whole, "xz index" + ("" if whole else " of the last stream"))
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    """xz's multibyte integer at ``pos``: the position after it and its
+    value; position -1 when ``data`` ends inside it."""
+    value = shift = 0
+    while 0 <= pos < len(data) and shift < 63:
+        byte = data[pos]
+        value |= (byte & 0x7F) << shift
+        pos += 1
+        if not byte & 0x80:
+            return pos, value
+        shift += 7
+    return -1, 0
 
 
 def read_head(source: InputSource, obj: InputObject, size: int) -> bytes:

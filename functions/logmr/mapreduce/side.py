@@ -143,6 +143,8 @@ class MapSide:
         self.lines = 0
         self.records = 0
         self.malformed = 0
+        #: lines the reader skipped for their length (``long_line``), malformed too
+        self.long_lines = 0
         self.samples: list[dict[str, Any]] = []
         is_continuation = getattr(fmt, "is_continuation", None)
         self._is_continuation = is_continuation if callable(is_continuation) else None
@@ -295,12 +297,27 @@ class MapSide:
         self.malformed += 1
         if self._is_continuation is not None and self._is_continuation(line):
             self.continuation += 1
+        self._sample(line, len(line))
+
+    def long_line(self, head: bytes, length: int) -> None:
+        """A line longer than the reader reads (``inputs.lines.MAX_LINE_BYTES``),
+        which it streamed past (``lines.iter_range_texts``'s ``on_long_line``):
+        one line, malformed whatever the job (never parsed nor mapped; not
+        asked whether it is a continuation line), counted in ``long_lines``
+        too, and sampled from its first bytes with its whole length."""
+        self.lines += 1
+        self.malformed += 1
+        self.long_lines += 1
+        self._sample(head, length)
+
+    def _sample(self, line: bytes, length: int) -> None:
+        """A malformed line's sample, while the task keeps fewer than its limit."""
         if len(self.samples) < self.sample_limit:
             self.samples.append(
                 {
                     "origin": self.sample_origin,
                     "line": line[:SAMPLE_LINE_BYTES].decode("utf-8", "backslashreplace"),
-                    "length": len(line),
+                    "length": length,
                 }
             )
 
@@ -384,6 +401,8 @@ class MapSide:
         counts = {"lines": self.lines, "records": self.records, "malformed": self.malformed}
         if self.continuation:
             counts["continuation_lines"] = self.continuation
+        if self.long_lines:
+            counts["long_lines"] = self.long_lines
         counts.update(self.job.counters)
         return counts
 

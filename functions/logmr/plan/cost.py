@@ -15,6 +15,7 @@ from typing import Any
 
 from logmr.limits import INLINE_MAP_CONCURRENCY, S3_PAGE_SIZE
 from logmr.plan import tuning
+from logmr.plan.planner import SIZE_READS_AT_ONCE
 from logmr.plan.tuning import Limits
 from logmr.storage.parts import TOP_KEPT
 from logmr.workflow.names import FUNCTION_SIZES
@@ -92,6 +93,8 @@ class Shape:
     """The figures of a plan the estimate needs."""
 
     objects: int
+    #: the bytes the map tasks read through (``Plan.mapped_bytes``: compressed
+    #: objects decompressed)
     input_bytes: int
     map_tasks: int
     reducers: int
@@ -102,6 +105,10 @@ class Shape:
     sample_reads: int = 1
     #: the job summarises its results (``Job.summarises``): Finalize reads the part files
     summarised: bool = True
+    #: compressed objects Plan read a few bytes of for their size decompressed
+    size_reads: int = 0
+    #: the largest map task's bytes (``Plan.longest_task_bytes``; 0: as the average)
+    longest_task_bytes: int = 0
 
 
 @dataclass(frozen=True)
@@ -130,7 +137,13 @@ def estimate(shape: Shape, limits: Limits) -> Estimate:
         + min(keys_per_reducer, TOP_KEPT) / tuning.DYNAMODB_ITEMS_PER_S
         + TASK_OVERHEAD_S
     )
-    plan_s = PLAN_BASE_S + shape.objects * S3_REQUEST_S
+    plan_s = (
+        PLAN_BASE_S
+        + shape.objects * S3_REQUEST_S
+        + math.ceil(shape.size_reads / SIZE_READS_AT_ONCE) * S3_REQUEST_S
+    )
+    # a compressed object is one task, however large: the map wave lasts as long as it
+    longest_s = shape.longest_task_bytes / 1e6 / limits.map_mb_per_s + TASK_OVERHEAD_S
     # PlanReduce: the manifest and every map summary, then the merge of their key sketches
     plan_reduce_s = TASK_OVERHEAD_S + (m + 1) * S3_REQUEST_S / READ_THREADS
     finalize_s = (
@@ -152,13 +165,15 @@ def estimate(shape: Shape, limits: Limits) -> Estimate:
         lambda_requests=3 + m + r,
         lambda_gb_s=gb_s,
         transitions=transitions(m, r),
-        # plan: a 4-byte GET per object (compression) and the sample's; ItemReader;
+        # plan: a 4-byte GET per object (compression), one per compressed object
+        # (its size decompressed) and the sample's; ItemReader;
         # map: its range; PlanReduce: the manifest and every map summary;
         # reduce: index and bucket group of every map task's object;
         # finalize: every task summary, the manifest, the reduce plan, and for
         # a summary the part files (a HEAD for the size, the footer, a GET per
         # row group of 1 MiB of Arrow memory, tens of thousands of results: three a part)
         s3_get=shape.objects
+        + shape.size_reads
         + shape.sample_reads
         + items
         + m
@@ -178,7 +193,7 @@ def estimate(shape: Shape, limits: Limits) -> Estimate:
     reduce_wave = min(shape.max_concurrency, INLINE_MAP_CONCURRENCY)
     wall = (
         plan_s
-        + math.ceil(m / map_wave) * map_s
+        + max(math.ceil(m / map_wave) * map_s, longest_s)
         + plan_reduce_s
         + math.ceil(r / reduce_wave) * reduce_s
         + finalize_s

@@ -5,11 +5,18 @@ the map mode chosen. ``logmr plan`` shows it; the Plan task records it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 
 from logmr import formats
 from logmr.errors import EmptyInputError, InvalidParameterError
-from logmr.inputs.source import InputObject, InputSource, read_head, read_spread
+from logmr.inputs.source import (
+    DecompressedSize,
+    InputObject,
+    InputSource,
+    read_head,
+    read_spread,
+)
 from logmr.jobs import load_job
 from logmr.jobs.binding import check, prepare
 from logmr.limits import MAX_MAP_TASKS
@@ -22,6 +29,11 @@ from logmr.spec import INLINE_MAP_MAX_TASKS, JobSpec, MapTask
 #: bytes of the first input read to detect the format
 DETECT_SAMPLE_BYTES = 256 * 1024
 DETECT_SAMPLE_LINES = 500
+#: compressed objects whose decompressed size is read at a time (a ranged GET
+#: each on S3, as many as ``aws.s3.HEAD_WORKERS`` list them with)
+SIZE_READS_AT_ONCE = 16
+#: objects a plan names in its warnings (the others are counted)
+WARNED_OBJECTS = 10
 
 
 def detect(spec: JobSpec, head: bytes) -> JobSpec:
@@ -49,10 +61,36 @@ class Plan:
     #: objects named more than once (the same URI, a folder and a file in it,
     #: a symlink to a listed file) and read once
     repeated_inputs: int = 0
+    #: each compressed object's size decompressed, as its own bytes tell
+    #: (``inputs.source.read_decompressed_size``), by URI
+    decompressed: dict[str, DecompressedSize] = field(default_factory=dict)
+    #: what the plan cannot help and a person should know (``long_task_warnings``)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def input_bytes(self) -> int:
+        """The bytes stored: what is listed and read from storage."""
         return sum(obj.size for obj in self.objects)
+
+    @property
+    def mapped_bytes(self) -> int:
+        """The bytes the map tasks read through (``mapped_bytes``)."""
+        return mapped_bytes(self.objects, self.decompressed)
+
+    @property
+    def longest_task_bytes(self) -> int:
+        """The bytes the largest map task reads through: a range, or a
+        compressed object decompressed."""
+        by_uri = {obj.uri: obj for obj in self.objects}
+        return max(
+            (
+                task.end - task.start
+                if task.end is not None
+                else mapped_bytes([by_uri[task.uri]], self.decompressed)
+                for task in self.map_tasks
+            ),
+            default=0,
+        )
 
 
 def make_plan(spec: JobSpec, inputs: InputSource, limits: Limits) -> Plan:
@@ -60,7 +98,9 @@ def make_plan(spec: JobSpec, inputs: InputSource, limits: Limits) -> Plan:
     tune the figures the request leaves open (``logmr.plan.tuning``) and cut the
     inputs. Reads the listing and ``SAMPLE_BYTES`` of whole lines only, the
     first object's start and ``SAMPLE_SLICES - 1`` pieces spread over the
-    inputs (``inputs.read_spread``)."""
+    inputs (``inputs.read_spread``), and a few bytes of each compressed object
+    for its size decompressed (``decompressed_sizes``): the figures are tuned
+    for the bytes the map tasks read through."""
     check(spec)  # unknown job, bad parameters or format: fail before any I/O
     named = list(dict.fromkeys(spec.inputs))  # a URI given twice is listed once
     objects, repeated_inputs = distinct_objects(inputs.list_inputs(named))
@@ -68,6 +108,7 @@ def make_plan(spec: JobSpec, inputs: InputSource, limits: Limits) -> Plan:
     if not objects or all(obj.size == 0 for obj in objects):
         raise EmptyInputError(f"the inputs hold no bytes: {', '.join(spec.inputs)}")
     first = next(obj for obj in objects if obj.size)
+    decompressed = decompressed_sizes(inputs, objects)
     wanted = max(DETECT_SAMPLE_BYTES, SAMPLE_BYTES)
     head = read_head(inputs, first, wanted)
     spec = detect(spec, head)
@@ -79,7 +120,7 @@ def make_plan(spec: JobSpec, inputs: InputSource, limits: Limits) -> Plan:
         text, reads = read_spread(inputs, objects, head, SAMPLE_BYTES, SAMPLE_SLICES)
     sample = sample_stats(job, fmt, text, complete=whole, reads=1 + reads)
     tuning = tune(
-        total,
+        mapped_bytes(objects, decompressed),  # the sample's figures are per byte read through
         sample,
         limits,
         chunk_size=spec.chunk_size,
@@ -98,10 +139,89 @@ def make_plan(spec: JobSpec, inputs: InputSource, limits: Limits) -> Plan:
     )
     _check_task_count(objects, spec.chunk_size)
     map_tasks = cut(objects, spec.chunk_size)
+    if spec.map_mode == "inline" and len(map_tasks) > INLINE_MAP_MAX_TASKS:
+        # the reducers' bound (limits.MAX_REDUCE_TASKS) counts on an inline map phase this small
+        raise InvalidParameterError(
+            f"map_mode 'inline' runs at most {INLINE_MAP_MAX_TASKS} map tasks, and the inputs"
+            f" cut into {len(map_tasks):,}: use 'auto' or 'distributed', or a larger chunk_size"
+        )
     distributed = spec.map_mode == "distributed" or (
         spec.map_mode == "auto" and len(map_tasks) > INLINE_MAP_MAX_TASKS
     )
-    return Plan(spec, objects, map_tasks, sample, tuning, distributed, repeated_inputs)
+    warnings = long_task_warnings(objects, decompressed, limits)
+    return Plan(
+        spec,
+        objects,
+        map_tasks,
+        sample,
+        tuning,
+        distributed,
+        repeated_inputs,
+        decompressed,
+        warnings,
+    )
+
+
+def decompressed_sizes(
+    inputs: InputSource, objects: list[InputObject]
+) -> dict[str, DecompressedSize]:
+    """What each compressed object's bytes tell of its size decompressed
+    (one small read each, ``SIZE_READS_AT_ONCE`` at a time); none read when
+    there are more compressed objects than a job may have map tasks (Plan
+    refuses those: ``_check_task_count``)."""
+    compressed = [obj for obj in objects if obj.compression and obj.size]
+    if len(compressed) > MAX_MAP_TASKS:
+        return {}
+    if len(compressed) <= 1:
+        return {obj.uri: inputs.decompressed_size(obj) for obj in compressed}
+    with ThreadPoolExecutor(max_workers=min(SIZE_READS_AT_ONCE, len(compressed))) as pool:
+        told = pool.map(inputs.decompressed_size, compressed)
+        return {obj.uri: size for obj, size in zip(compressed, told, strict=True)}
+
+
+def mapped_bytes(objects: list[InputObject], decompressed: dict[str, DecompressedSize]) -> int:
+    """The bytes the map tasks read through: a plain object's size, a
+    compressed object's size decompressed where its bytes tell it (a lower
+    bound taken as at least the compressed size: deflate, zstd and xz grow
+    nothing by more than a fraction of a percent), else its compressed size."""
+    total = 0
+    for obj in objects:
+        told = decompressed.get(obj.uri)
+        if told is None or told.size is None:
+            total += obj.size
+        else:
+            total += told.size if told.exact else max(told.size, obj.size)
+    return total
+
+
+def long_task_warnings(
+    objects: list[InputObject], decompressed: dict[str, DecompressedSize], limits: Limits
+) -> list[str]:
+    """A warning for each compressed object (one map task, never cut) whose
+    size decompressed the map function would take longer than its timeout to
+    read through at the model's rate (``Limits.map_mb_per_s``), on Lambda.
+    Not a refusal: the rate is the model's for log lines a format parses, and
+    a task streams past what it cannot parse (long lines, a bomb of zeros)
+    many times faster, so no size is a sure timeout (docs/performance.md)."""
+    if limits.target != "lambda":
+        return []
+    rate = limits.map_mb_per_s * 1e6
+    over: list[tuple[InputObject, DecompressedSize, int]] = []
+    for obj in objects:
+        told = decompressed.get(obj.uri)
+        if told is not None and told.size is not None and told.size > rate * limits.timeout_s:
+            over.append((obj, told, told.size))
+    warnings = [
+        f"{obj.uri}: {obj.size:,} bytes of {obj.compression} hold"
+        f" {'' if told.exact else 'at least '}{size:,} bytes ({told.how}), one map"
+        f" task of about {size / rate:,.0f} s at {limits.map_mb_per_s:.0f} MB/s, past"
+        f" the map function's {limits.timeout_s} s timeout: give it in smaller objects,"
+        " or decompressed (plain text is cut into ranges)"
+        for obj, told, size in over[:WARNED_OBJECTS]
+    ]
+    if len(over) > WARNED_OBJECTS:
+        warnings.append(f"{len(over) - WARNED_OBJECTS:,} more compressed objects as large")
+    return warnings
 
 
 def distinct_objects(objects: list[InputObject]) -> tuple[list[InputObject], int]:

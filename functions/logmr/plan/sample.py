@@ -19,7 +19,7 @@ from typing import Any
 from logmr.formats.base import Format
 from logmr.jobs.base import Job, key_text
 from logmr.mapreduce.partition import buckets_for, owner
-from logmr.mapreduce.shuffle import encode
+from logmr.mapreduce.shuffle import ATTEMPT_BYTES, Binding, encode
 from logmr.mapreduce.side import MapSide
 from logmr.spec import MAX_SALTED_KEY_CHARS, MAX_SALTED_KEYS
 
@@ -185,6 +185,10 @@ def choose_salted_keys(sample: SampleStats, reducers: int, map_tasks: int) -> tu
     )
 
 
+#: the binding the sample's shuffle bytes are measured with (nothing is written)
+_MEASURED = Binding("sample", 0, "00" * ATTEMPT_BYTES)
+
+
 def sample_stats(job: Job, fmt: Format, head: bytes, complete: bool, reads: int = 1) -> SampleStats:
     """Map ``head`` (whole lines of the input, from its start or spread over
     it; a last partial line dropped unless ``complete``) with the job and count
@@ -215,7 +219,7 @@ def sample_stats(job: Job, fmt: Format, head: bytes, complete: bool, reads: int 
         keys_first_half=len(first),
         singletons=sum(1 for count in weights.values() if count == 1),
         doubletons=sum(1 for count in weights.values() if count == 2),
-        shuffle_bytes=len(encode(combined)),
+        shuffle_bytes=len(encode(combined, _MEASURED)),
         complete=complete,
         reads=reads,
         hot_keys=[(key, round(share, 4)) for key, share in hot],

@@ -45,7 +45,12 @@ from typing import Any
 
 from logmr import config
 from logmr.config import Settings
-from logmr.limits import ACCOUNT_CONCURRENCY, INLINE_MAP_CONCURRENCY, MAX_MAP_TASKS
+from logmr.limits import (
+    ACCOUNT_CONCURRENCY,
+    INLINE_MAP_CONCURRENCY,
+    MAX_MAP_TASKS,
+    MAX_REDUCE_TASKS,
+)
 from logmr.limits import MB_PER_VCPU as LAMBDA_MB_PER_VCPU
 from logmr.plan.sample import SampleStats, choose_salted_keys
 from logmr.workflow.names import FUNCTION_SIZES
@@ -247,10 +252,14 @@ def choose_reducers(expected_keys: int, limits: Limits) -> tuple[int, str]:
         rounds = math.ceil(expected_keys / (limits.workers * LOCAL_KEYS_PER_REDUCER))
         if rounds <= 1:
             return limits.workers, "one per worker"
-        return limits.workers * rounds, (
+        reason = (
             f"{expected_keys:,} keys: at most {LOCAL_KEYS_PER_REDUCER:,} a reducer,"
             f" {rounds} per worker"
         )
+        most = max(MAX_REDUCE_TASKS // limits.workers, 1) * limits.workers
+        if limits.workers * rounds > most:  # the Reduce Map's bound, a multiple of the workers
+            return most, f"{reason}; at most {most:,} (limits.MAX_REDUCE_TASKS)"
+        return limits.workers * rounds, reason
     reducers = min(max(math.ceil(expected_keys / KEYS_PER_REDUCER), 1), MAX_REDUCERS)
     return reducers, f"{expected_keys:,} expected keys / {KEYS_PER_REDUCER:,} per reducer"
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any, BinaryIO
 
-from logmr.inputs.source import InputObject, InputSource
+from logmr.inputs.source import DecompressedSize, InputObject, InputSource
 from logmr.jobs import load_job
 from logmr.plan import cost, planner
 from logmr.plan.tuning import Limits, choose_concurrency, choose_reducers
@@ -28,6 +28,7 @@ class AssumedInputs:
         self.total = total
         self.object_bytes = object_bytes
         self._first: InputObject | None = None  # the real first object, once listed
+        self._first_told: DecompressedSize | None = None  # its size decompressed, once read
 
     def list_inputs(self, uris: Iterable[str]) -> list[InputObject]:
         first = next((obj for obj in self.inner.list_inputs(uris) if obj.size), None)
@@ -56,6 +57,21 @@ class AssumedInputs:
     def verify(self, uri: str, version: str) -> None:
         """Nothing is read but the sample: nothing to verify."""
 
+    def decompressed_size(self, obj: InputObject) -> DecompressedSize:
+        """A synthetic compressed object decompresses as the real first one
+        does, scaled to its size (read once)."""
+        first = self._first
+        if first is None or not first.compression:
+            return self.inner.decompressed_size(obj)
+        if self._first_told is None:
+            self._first_told = self.inner.decompressed_size(first)
+        told = self._first_told
+        if told.size is None:
+            return told
+        return DecompressedSize(
+            told.size * obj.size // max(first.size, 1), False, f"{told.how} of {first.uri}, scaled"
+        )
+
 
 def plan_report(
     spec: JobSpec, inputs: InputSource, limits: Limits, with_estimate: bool
@@ -67,6 +83,9 @@ def plan_report(
         "format": chosen.format,
         "objects": len(planned.objects),
         "input_bytes": planned.input_bytes,
+        "mapped_bytes": planned.mapped_bytes,
+        "decompressed": _decompressed(planned),
+        "warnings": list(planned.warnings),
         "map_tasks": len(planned.map_tasks),
         "chunk_size": chosen.chunk_size,
         "reducers": chosen.reducers,
@@ -97,7 +116,7 @@ def plan_report(
     if with_estimate:
         shape = cost.Shape(
             objects=len(planned.objects),
-            input_bytes=planned.input_bytes,
+            input_bytes=planned.mapped_bytes,
             map_tasks=len(planned.map_tasks),
             reducers=chosen.reducers,
             max_concurrency=chosen.max_concurrency,
@@ -105,6 +124,8 @@ def plan_report(
             distributed=planned.distributed,
             sample_reads=planned.sample.reads,
             summarised=load_job(spec.job, spec.params).summarises(),
+            size_reads=len(planned.decompressed),
+            longest_task_bytes=planned.longest_task_bytes,
         )
         report["estimate"] = cost.estimate(shape, limits).to_dict()
         high = _at_keys(shape, planned.tuning.keys_high, spec, limits)
@@ -115,6 +136,35 @@ def plan_report(
         }
         report["prices_checked"] = cost.PRICES_CHECKED
     return report
+
+
+def _decompressed(planned: planner.Plan) -> dict[str, Any] | None:
+    """The compressed objects' sizes decompressed, summed (``None``: none is
+    compressed): how many told their size, exactly or as a lower bound, and
+    the largest."""
+    compressed = [obj for obj in planned.objects if obj.compression and obj.size]
+    if not compressed:
+        return None
+    told = planned.decompressed
+    known = [(obj, told[obj.uri]) for obj in compressed if obj.uri in told]
+    known = [(obj, size) for obj, size in known if size.size is not None]
+    largest = max(known, key=lambda pair: pair[1].size or 0, default=None)
+    return {
+        "objects": len(compressed),
+        "compressed_bytes": sum(obj.size for obj in compressed),
+        "bytes": sum(size.size or 0 for _, size in known),
+        "told": len(known),
+        "exact": sum(1 for _, size in known if size.exact),
+        "largest": None
+        if largest is None
+        else {
+            "uri": largest[0].uri,
+            "compressed_bytes": largest[0].size,
+            "bytes": largest[1].size,
+            "exact": largest[1].exact,
+            "how": largest[1].how,
+        },
+    }
 
 
 def _at_keys(shape: cost.Shape, keys: int, request: JobSpec, limits: Limits) -> cost.Shape:
@@ -137,6 +187,7 @@ def format_report(report: dict[str, Any]) -> str:
     lines = [
         f"plan: {report['job']} over {report['objects']:,} objects,"
         f" {_size(report['input_bytes'])} (format {report['format']})",
+        *_decompressed_lines(report.get("decompressed")),
         f"  chunk size    {_chunk(report['chunk_size']):>12}  {reasons.get('chunk_size', '')}",
         f"  map tasks     {report['map_tasks']:>12,}  {report['map_mode']} Map ({mode_note})",
         f"  reducers      {report['reducers']:>12,}  {reasons.get('reducers', '')}",
@@ -151,6 +202,7 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"  hot keys      {hot} (combined per map task: one pair per mapper)")
     salted = ", ".join(repr(key) for key in report["salted_keys"]) or "none"
     lines.append(f"  salted keys   {salted:>12}  {reasons.get('salted_keys', '')}")
+    lines += [f"warning: {warning}" for warning in report.get("warnings", [])]
     estimate = report.get("estimate")
     if estimate:
         usage, usd, seconds = estimate["usage"], estimate["usage"]["usd"], estimate["seconds"]
@@ -190,6 +242,32 @@ def format_report(report: dict[str, Any]) -> str:
                 " the reducers are chosen after Map from the keys measured"
             )
     return "\n".join(lines)
+
+
+def _decompressed_lines(decompressed: dict[str, Any] | None) -> list[str]:
+    """What the compressed objects hold decompressed, for a person."""
+    if not decompressed:
+        return []
+    count, told = decompressed["objects"], decompressed["told"]
+    if not told:
+        return [
+            f"  decompressed  {'unknown':>12}  {count:,} compressed objects whose format"
+            " tells no size (bzip2, a zstd stream): planned on their compressed size"
+        ]
+    bound = "" if decompressed["exact"] == told else "at least "
+    largest = decompressed["largest"]
+    if count == 1:
+        return [
+            f"  decompressed  {_size(largest['bytes']):>12}  {bound}what its"
+            f" {_size(largest['compressed_bytes'])} hold ({largest['how']}): one map task"
+        ]
+    unknown = f"; {count - told:,} tell no size" if told < count else ""
+    return [
+        f"  decompressed  {_size(decompressed['bytes']):>12}  {bound}what {told:,} of"
+        f" {count:,} compressed objects ({_size(decompressed['compressed_bytes'])}) hold" + unknown,
+        f"  largest       {_size(largest['bytes']):>12}  {largest['uri']}"
+        f" ({'' if largest['exact'] else 'at least; '}{largest['how']}): one map task",
+    ]
 
 
 def _chunk(nbytes: int) -> str:

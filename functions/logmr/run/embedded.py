@@ -10,7 +10,12 @@ from typing import Any, BinaryIO
 
 from logmr.config import Settings
 from logmr.errors import LocalStoreError
-from logmr.inputs.source import InputObject, InputSource, LocalInputSource
+from logmr.inputs.source import (
+    DecompressedSize,
+    InputObject,
+    InputSource,
+    LocalInputSource,
+)
 from logmr.storage.backends import Backends
 from logmr.storage.folder import FolderObjectStore
 from logmr.storage.sqlite import SqliteResultStore
@@ -46,6 +51,9 @@ class LocalOrS3Inputs:
 
     def verify(self, uri: str, version: str) -> None:
         self._source(uri).verify(uri, version)
+
+    def decompressed_size(self, obj: InputObject) -> DecompressedSize:
+        return self._source(obj.uri).decompressed_size(obj)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"local": self.local, "_s3": None}

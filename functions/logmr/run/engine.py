@@ -22,12 +22,13 @@ from logmr.config import Settings
 from logmr.engine.dispatcher import Dispatcher, Hook, WorkerPool
 from logmr.engine.history import LocalStepFunctions
 from logmr.engine.interpreter import Execution, Interpreter, StatesError
+from logmr.errors import LocalStoreError
 from logmr.run.embedded import embedded_backends
 from logmr.run.request import validate
 from logmr.run.runner import failed_record, quiet
 from logmr.run.watch import ExecutionWatcher, Progress
 from logmr.storage.base import JobRecord
-from logmr.tasks import mark_failed
+from logmr.tasks import mark_failed, reconcile
 from logmr.workflow import names
 from logmr.workflow.names import ABORTED_CAUSE, ABORTED_ERROR
 
@@ -200,9 +201,15 @@ def _run(
             sleep=sleep,
             observer=_Watching(progress),
         )
-        return interpreter.run(request, name=str(request["job_id"]), execution=execution)
+        ran = interpreter.run(request, name=str(request["job_id"]), execution=execution)
     finally:
         dispatcher.close()
+    if ran.status != "SUCCEEDED":  # what the deployed stack's reconciler rule does
+        backends = embedded_backends(settings)
+        error, cause = str(ran.error), str(ran.cause or "")
+        with contextlib.suppress(LocalStoreError):  # a full disk: failed_record says so
+            reconcile(str(request["job_id"]), ran.arn, error, cause, backends)
+    return ran
 
 
 class EngineRunner:
@@ -230,9 +237,12 @@ class EngineRunner:
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the CLI raises it): the job ends here
             record = spec.to_dict()
             arn = execution.arn
-            mark_failed(spec.job_id, ABORTED_ERROR, ABORTED_CAUSE, backends, record, execution=arn)
+            with contextlib.suppress(LocalStoreError):  # a full disk: stopped all the same
+                mark_failed(
+                    spec.job_id, ABORTED_ERROR, ABORTED_CAUSE, backends, record, execution=arn
+                )
             raise
-        store = backends.results
         if execution.status != "SUCCEEDED":
-            return failed_record(store, spec, str(execution.error), str(execution.cause or ""))
-        return store.get_job(spec.job_id)
+            error, cause = str(execution.error), str(execution.cause or "")
+            return failed_record(backends, spec, error, cause, execution=execution.arn)
+        return backends.results.get_job(spec.job_id)

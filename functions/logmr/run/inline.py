@@ -4,13 +4,14 @@ raises its real exception with its real traceback)."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from typing import Any
 
 from logmr import tasks
-from logmr.errors import LogmrError, error_name
+from logmr.errors import LocalStoreError, LogmrError, error_name
 from logmr.layout import manifest_key
 from logmr.plan.tuning import local_limits
 from logmr.run.request import validate
@@ -29,12 +30,15 @@ def run(
     workers: int = 1,
     progress: Progress = quiet,
     memory_mb: int | None = None,
+    execution: str | None = None,
 ) -> dict[str, Any]:
-    """Plan, map, reduce and finalize ``spec``; the finalize output, or the
-    task's exception after the job is recorded as FAILED. ``memory_mb``: a
-    map task's (default: a worker's share of the machine, ``tuning.local_limits``)."""
+    """Plan, map, reduce and finalize ``spec`` as ``execution`` (a new one
+    unless given); the finalize output, or the task's exception after the job
+    is recorded as FAILED (if the record can be written: a full disk may
+    leave it RUNNING, which ``failed_record`` reports). ``memory_mb``: a map
+    task's (default: a worker's share of the machine, ``tuning.local_limits``)."""
     limits = local_limits(workers, memory_mb)
-    execution = tasks.new_execution()
+    execution = execution or tasks.new_execution()
     try:
         plan = tasks.plan(spec, backends, limits, execution=execution)
         spec = JobSpec.from_dict(plan["spec"])
@@ -68,15 +72,18 @@ def run(
         progress("finalize", 1, 1)
         return result
     except Exception as exc:
-        tasks.mark_failed(
-            spec.job_id, error_name(exc), str(exc), backends, spec.to_dict(), execution=execution
-        )
+        _mark_failed(spec, error_name(exc), str(exc), backends, execution)
         raise
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the CLI raises it): the job ends here
-        tasks.mark_failed(
-            spec.job_id, ABORTED_ERROR, ABORTED_CAUSE, backends, spec.to_dict(), execution=execution
-        )
+        _mark_failed(spec, ABORTED_ERROR, ABORTED_CAUSE, backends, execution)
         raise
+
+
+def _mark_failed(spec: JobSpec, error: str, cause: str, backends: Backends, execution: str) -> None:
+    """MarkFailed's task, keeping the run's own error when the record cannot
+    be written (``LocalStoreError``: a full disk under ``LOGMR_HOME``)."""
+    with contextlib.suppress(LocalStoreError):
+        tasks.mark_failed(spec.job_id, error, cause, backends, spec.to_dict(), execution=execution)
 
 
 Call = tuple[Callable[..., Any], tuple[Any, ...]]
@@ -115,10 +122,18 @@ class InlineRunner:
 
     def run(self, request: dict[str, Any], progress: Progress | None = None) -> JobRecord:
         spec = validate(request)
+        execution = tasks.new_execution()
         try:
-            run(spec, self.backends, workers=self.workers, progress=progress or quiet)
+            run(
+                spec,
+                self.backends,
+                workers=self.workers,
+                progress=progress or quiet,
+                execution=execution,
+            )
         except LogmrError as exc:
             if self.raise_errors:
                 raise
-            return failed_record(self.backends.results, spec, error_name(exc), str(exc))
+            error, cause = error_name(exc), str(exc)
+            return failed_record(self.backends, spec, error, cause, execution=execution)
         return self.backends.results.get_job(spec.job_id)

@@ -7,7 +7,7 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from logmr.errors import CorruptJobDataError, CorruptShuffleError, JobNotFoundError
 from logmr.jobs.base import sort_value
@@ -62,28 +62,41 @@ class ObjectStore(abc.ABC):
         """A seekable binary file over ``key``: each read is a ranged GET."""
         return RangeReader(self, key, self.size(key))
 
-    def read_buckets(self, key: str, group: range, buckets: int) -> tuple[list[shuffle.Pair], int]:
+    def read_buckets(
+        self, key: str, group: range, buckets: int, *, job_id: str, task: int
+    ) -> BucketGroup:
         """A reducer's contiguous group of buckets (``partition.bucket_group``)
-        of one shuffle object: an index read, then one read of the group's
-        blocks, which lie next to each other (none for an empty group). The
-        pairs, and the spill objects the index names (``shuffle.Index.spills``)."""
-        header = self.get_range(key, 0, shuffle.header_size(buckets))
-        index = shuffle.decode_index(header, key)
-        if len(index.entries) != buckets:
-            raise CorruptShuffleError(
-                f"{key}: has {len(index.entries)} buckets, the job has {buckets}"
-            )
-        entries = index.entries[group.start : group.stop]
+        of one of map task ``task``'s shuffle objects, the attempt that wrote
+        it and the spill objects its index counts: an index read, then one
+        read of the group's blocks, which lie next to each other (none for an
+        empty group). An object bound to another job or task, or of another
+        bucket count, is ``CorruptShuffleError``."""
+        name = self.location(key)
+        header = self.get_range(key, 0, shuffle.header_size(buckets, job_id))
+        binding, index, spills = shuffle.decode_header(header, name, job_id=job_id, task=task)
+        if len(index) != buckets:
+            raise CorruptShuffleError(f"{name}: has {len(index)} buckets, the job has {buckets}")
+        entries = index[group.start : group.stop]
         if not entries:
-            return [], index.spills
+            return BucketGroup(binding.attempt, [], spills)
         start = entries[0][0]
         end = entries[-1][0] + entries[-1][1]
         span = self.get_range(key, start, end) if end > start else b""
         pairs: list[shuffle.Pair] = []
         for offset, length, crc in entries:
             block = span[offset - start : offset - start + length]
-            pairs += shuffle.decode_block(block, crc, length, key)
-        return pairs, index.spills
+            pairs += shuffle.decode_block(block, crc, length, name)
+        return BucketGroup(binding.attempt, pairs, spills)
+
+
+class BucketGroup(NamedTuple):
+    """What ``ObjectStore.read_buckets`` read of one shuffle object."""
+
+    #: the map task attempt that wrote the object
+    attempt: str
+    pairs: list[shuffle.Pair]
+    #: the spill objects the map task wrote before it (``shuffle.Header.spills``)
+    spills: int
 
 
 class RangeReader(io.RawIOBase):

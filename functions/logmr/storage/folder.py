@@ -1,13 +1,22 @@
-"""A folder as the object store."""
+"""A folder as the object store. A full or read-only disk is a named error
+(``storage.disk``), and a write it cut short leaves no file behind."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from logmr.errors import InputNotFoundError, InvalidParameterError
 from logmr.storage.base import ObjectStore
+from logmr.storage.disk import writing
+
+
+def _write(path: Path, data: bytes) -> None:
+    """``data`` into a new file at ``path``."""
+    with path.open("wb") as out:
+        out.write(data)
 
 
 class FolderObjectStore(ObjectStore):
@@ -22,11 +31,17 @@ class FolderObjectStore(ObjectStore):
 
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         # Write then rename: a reader never sees half an object, a retry overwrites.
         temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        temp.write_bytes(data)
-        os.replace(temp, path)
+        with writing(path):
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                _write(temp, data)
+                os.replace(temp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):  # what a full disk left, freed
+                    temp.unlink(missing_ok=True)
+                raise
 
     def get(self, key: str) -> bytes:
         try:

@@ -2,11 +2,13 @@
 
 Several worker processes (and threads) write at once: each thread opens its
 own connection (WAL journal, a busy timeout) when it first needs one. Top-N is
-an indexed query.
+an indexed query. A full or read-only disk is a named error
+(``storage.disk``: ``StorageFullError``, ``LocalStoreError``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -16,6 +18,7 @@ from typing import Any
 
 from logmr.errors import LocalStoreError
 from logmr.storage.base import JobRecord, ResultStore
+from logmr.storage.disk import disk_error, writing
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -43,14 +46,18 @@ class SqliteResultStore(ResultStore):
     def conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            with writing(self.path):
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.executescript(SCHEMA)
             except sqlite3.DatabaseError as exc:
                 conn.close()
+                full = disk_error(exc, self.path)
+                if full is not None:
+                    raise full from None
                 raise LocalStoreError(
                     f"{self.path}: {exc}: the results database is damaged; move it"
                     " away (a new one is made) or give another --home"
@@ -72,31 +79,28 @@ class SqliteResultStore(ResultStore):
         self._local = threading.local()
 
     def put_job(self, record: JobRecord) -> None:
-        self.conn.execute(
-            "INSERT OR REPLACE INTO jobs (job_id, status, record) VALUES (?, ?, ?)",
-            (record.job_id, record.status, json.dumps(record.to_dict())),
-        )
+        with writing(self.path):
+            self.conn.execute(
+                "INSERT OR REPLACE INTO jobs (job_id, status, record) VALUES (?, ?, ?)",
+                (record.job_id, record.status, json.dumps(record.to_dict())),
+            )
 
     def claim_job(self, record: JobRecord) -> JobRecord | None:
         conn = self.conn
-        inserted = conn.execute(
-            "INSERT OR IGNORE INTO jobs (job_id, status, record) VALUES (?, ?, ?)",
-            (record.job_id, record.status, json.dumps(record.to_dict())),
-        ).rowcount
+        with writing(self.path):
+            inserted = conn.execute(
+                "INSERT OR IGNORE INTO jobs (job_id, status, record) VALUES (?, ?, ?)",
+                (record.job_id, record.status, json.dumps(record.to_dict())),
+            ).rowcount
         return None if inserted else self.load_job(record.job_id)
 
     def update_job(self, record: JobRecord) -> bool:
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")  # the check and the write, one step
-        try:
+        with writing(self.path), _transaction(conn):  # the check and the write, one step
             stored = self.load_job(record.job_id)
             mine = stored is not None and stored.execution == record.execution
             if mine:
                 self.put_job(record)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return mine
 
     def load_job(self, job_id: str) -> JobRecord | None:
@@ -112,17 +116,12 @@ class SqliteResultStore(ResultStore):
 
     def write_results(self, job_id: str, rows: list[tuple[str, Any, float]]) -> None:
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with writing(self.path), _transaction(conn):
             conn.executemany(
                 "INSERT OR REPLACE INTO results (job_id, key, value, sort_value)"
                 " VALUES (?, ?, ?, ?)",
                 [(job_id, key, json.dumps(value), sort) for key, value, sort in rows],
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     def top(self, job_id: str, n: int) -> list[tuple[str, Any]]:
         rows = self.conn.execute(
@@ -139,4 +138,20 @@ class SqliteResultStore(ResultStore):
             yield key, json.loads(value)
 
     def delete_results(self, job_id: str) -> None:
-        self.conn.execute("DELETE FROM results WHERE job_id = ?", (job_id,))
+        with writing(self.path):
+            self.conn.execute("DELETE FROM results WHERE job_id = ?", (job_id,))
+
+
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction (``BEGIN IMMEDIATE``), committed, or rolled back on
+    any error: unless SQLite rolled it back itself (it may, on a full disk),
+    so that the error raised is the one that happened."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise

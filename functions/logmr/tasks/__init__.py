@@ -7,7 +7,7 @@ duplicated map task overwrites its shuffle object and summary, a reducer
 upserts its keys), so running a task twice never counts twice.
 """
 
-from logmr.tasks.failure import mark_failed
+from logmr.tasks.failure import mark_failed, reconcile, reconcile_execution
 from logmr.tasks.finalizing import finalize
 from logmr.tasks.mapping import map_task
 from logmr.tasks.planning import claim_job_id, new_execution, plan
@@ -22,5 +22,7 @@ __all__ = [
     "new_execution",
     "plan",
     "plan_reduce",
+    "reconcile",
+    "reconcile_execution",
     "reduce_task",
 ]

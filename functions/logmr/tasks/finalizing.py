@@ -10,7 +10,7 @@ from typing import Any
 
 from logmr import layout, limits
 from logmr.config import MAX_SAMPLES
-from logmr.errors import JobExistsError
+from logmr.errors import CorruptJobDataError, JobExistsError
 from logmr.jobs import ResultsView
 from logmr.jobs.binding import prepare
 from logmr.mapreduce.side import reduce_groups
@@ -19,13 +19,17 @@ from logmr.spec import JobSpec
 from logmr.storage.backends import Backends
 from logmr.storage.counting import CountingStore
 from logmr.storage.parts import iter_part_results, json_lines, part_file, store_best
-from logmr.tasks.common import add, now, read_each
+from logmr.tasks.common import add, now
+from logmr.tasks.summaries import attempts_digest, map_summaries, reduce_summaries
 
 
 def finalize(spec: JobSpec, map_task_count: int, backends: Backends) -> dict[str, Any]:
     """Add up the task summaries, reduce the salted keys' partials (every
     reducer's combined share of them) and write their results, compute the
-    job's summary and its bill, record SUCCEEDED."""
+    job's summary and its bill, record SUCCEEDED. Every summary is checked
+    (bound to this job and its task, intact), and every reducer must have read
+    the map outputs of the attempts whose summaries are added up
+    (``tasks.summaries``): else ``CorruptJobDataError``, never a mix."""
     started = time.perf_counter()
     job, _ = prepare(spec)
     objects = CountingStore(backends.objects)
@@ -34,11 +38,9 @@ def finalize(spec: JobSpec, map_task_count: int, backends: Backends) -> dict[str
     seconds = {"map_task_s": 0.0, "reduce_task_s": 0.0}
     requests = {"get": 0, "put": 0, "list": 0}
     # summaries as they come, each dropped once added: memory per summary, not per task
-    map_summaries = read_each(
-        lambda task: objects.get_json(layout.map_summary_key(spec.job_id, task)),
-        range(map_task_count),
-    )
-    for summary in map_summaries:
+    attempts: list[str] = []
+    for summary in map_summaries(objects, spec.job_id, map_task_count):
+        attempts.append(summary["attempt"])
         add(counters, summary["counters"])
         samples.extend(summary["samples"][: max(MAX_SAMPLES - len(samples), 0)])
         seconds["map_task_s"] += summary["seconds"]
@@ -46,12 +48,17 @@ def finalize(spec: JobSpec, map_task_count: int, backends: Backends) -> dict[str
     reduce_plan = objects.get_json(layout.reduce_plan_key(spec.job_id))
     add(requests, reduce_plan["requests"])
     keys = stored = 0
-    reduce_summaries = read_each(
-        lambda partition: objects.get_json(layout.reduce_summary_key(spec.job_id, partition)),
-        range(spec.reducers),
-    )
+    map_attempts = attempts_digest(attempts)
     partials: dict[str, list[Any]] = {}
-    for summary in reduce_summaries:
+    for summary in reduce_summaries(objects, spec.job_id, spec.reducers):
+        if summary.get("map_attempts") != map_attempts:
+            partition = summary["partition"]
+            name = objects.location(layout.reduce_summary_key(spec.job_id, partition))
+            raise CorruptJobDataError(
+                f"{name}: reducer {partition} read map outputs of other attempts than the map"
+                " summaries name (a map task's earlier attempt wrote its output again after"
+                " its retry): adding them up would mix two attempts; run the job again"
+            )
         add(counters, summary["counters"])
         keys += summary["keys"]
         stored += summary["stored"]
@@ -111,14 +118,17 @@ def _plan_requests(
 ) -> dict[str, int]:
     """``counted`` (the tasks' and Finalize's own requests) plus Plan's, derived
     from what it did: a LIST page per 1,000 objects and a 4-byte GET per object
-    on S3, the sample's GETs, the manifest PUT, and the item list's PUT and the
-    ItemReader's GET for a Distributed Map."""
+    on S3; its reads of the inputs (GETs on S3, counted as such locally too):
+    each compressed object's size decompressed, the sample's; the manifest
+    PUT, and the item list's PUT and the ItemReader's GET for a Distributed Map."""
     objects = int(manifest.get("input_objects", 0))
+    size_reads = int(manifest.get("size_reads", 0))
     on_s3 = any(uri.startswith("s3://") for uri in spec.inputs)
     items = 1 if manifest.get("distributed") else 0
     return {
         "get": counted["get"]
         + (objects if on_s3 else 0)
+        + size_reads
         + int(manifest.get("sample_reads", 1))
         + items,
         "put": counted["put"] + 1 + items,

@@ -12,35 +12,49 @@ from logmr.errors import InvalidParameterError
 from logmr.inputs.lines import iter_range_texts
 from logmr.inputs.source import decompressing
 from logmr.jobs.binding import prepare
-from logmr.mapreduce.shuffle import Segments
+from logmr.mapreduce.shuffle import Binding, Segments
 from logmr.mapreduce.side import MapSide
 from logmr.plan.reducers import TaskKeys
 from logmr.plan.tuning import Limits, MapBudget, local_limits
 from logmr.spec import JobSpec, MapTask
 from logmr.storage.backends import Backends
 from logmr.storage.counting import CountingStore
+from logmr.tasks.summaries import new_attempt, put_summary
 
 
 def map_task(
-    spec: JobSpec, task: MapTask, backends: Backends, limits: Limits | None = None
+    spec: JobSpec,
+    task: MapTask,
+    backends: Backends,
+    limits: Limits | None = None,
+    attempt: str | None = None,
 ) -> dict[str, Any]:
-    """Read one byte range, map and combine it, write its shuffle object.
-    Within the memory ``limits`` give it (``MapBudget``; default: this
-    machine's share): when the combining table's estimate passes the budget,
-    its pairs go out as a segment and combining starts again
-    (``mapreduce.shuffle``, "Segments and spills"), so a task's memory stays
-    bounded however many keys its range holds."""
+    """Read one byte range, map and combine it, write its shuffle objects and
+    then the summary, all bound to the job, the task and this attempt
+    (``attempt``: a new one unless given; ``tasks.summaries``). Within the
+    memory ``limits`` give it (``MapBudget``; default: this machine's share):
+    when the combining table's estimate passes the budget, its pairs go out as
+    a segment and combining starts again (``mapreduce.shuffle``, "Segments
+    and spills"), so a task's memory stays bounded however many keys its
+    range holds."""
     started = time.perf_counter()
+    attempt = attempt or new_attempt()
     _check_planned(spec)
     budget = (limits or local_limits()).map_budget
     job, fmt = prepare(spec)
     objects = CountingStore(backends.objects)
     side = MapSide(job, fmt, SAMPLES_PER_TASK, sample_origin=f"{task.uri}@{task.start}")
-    output = _Output(spec, task, objects, budget)
+    output = _Output(spec, task, objects, budget, Binding(spec.job_id, task.task, attempt))
     # one ranged GET on S3, of the version Plan listed (If-Match)
     raw = backends.inputs.open_at(task.uri, max(task.start - 1, 0), version=task.version)
     with decompressing(raw, task.compression, task.uri) as stream:
-        texts = iter_range_texts(stream, task.start, task.end, block_size=budget.text_bytes)
+        texts = iter_range_texts(
+            stream,
+            task.start,
+            task.end,
+            on_long_line=side.long_line,
+            block_size=budget.text_bytes,
+        )
         for text in texts:
             side.feed_text(text)
             del text  # one text alive at a time: the allocator reuses it in place
@@ -50,7 +64,9 @@ def map_task(
     shuffle_bytes = output.close(side)
     requests = objects.requests()
     summary = {
+        "job_id": spec.job_id,
         "task": task.task,
+        "attempt": attempt,
         "counters": side.counters(),
         "samples": side.samples,
         "shuffle_bytes": shuffle_bytes,
@@ -63,7 +79,7 @@ def map_task(
         # the input GET, and this summary's own PUT
         "requests": {**requests, "get": requests["get"] + 1, "put": requests["put"] + 1},
     }
-    objects.put_json(layout.map_summary_key(spec.job_id, task.task), summary)
+    put_summary(objects, layout.map_summary_key(spec.job_id, task.task), summary)
     return {
         "task": task.task,
         "counters": summary["counters"],
@@ -79,9 +95,16 @@ class _Output:
     last, whose index counts the spill objects before it."""
 
     def __init__(
-        self, spec: JobSpec, task: MapTask, objects: CountingStore, budget: MapBudget
+        self,
+        spec: JobSpec,
+        task: MapTask,
+        objects: CountingStore,
+        budget: MapBudget,
+        binding: Binding,
     ) -> None:
         self.spec, self.task, self.objects, self.budget = spec, task, objects, budget
+        #: every object of the task attempt carries it (``shuffle.Binding``)
+        self.binding = binding
         self.held = Segments(spec.buckets)
         self.keys = TaskKeys()
         self.segments = self.spills = self.written = 0
@@ -109,7 +132,7 @@ class _Output:
         self.segments += found
 
     def _put(self, key: str, spills: int) -> None:
-        data = self.held.take(spills)
+        data = self.held.take(self.binding, spills)
         self.objects.put(key, data)
         self.written += len(data)
 

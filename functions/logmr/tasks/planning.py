@@ -42,12 +42,17 @@ def plan(
         "requested": requested,
         "map_tasks": [task.to_dict() for task in planned.map_tasks],
         "input_bytes": planned.input_bytes,
+        # the bytes the map tasks read through: compressed objects decompressed
+        "mapped_bytes": planned.mapped_bytes,
         "input_objects": len(planned.objects),
         "tuning": planned.tuning.to_dict(),
         "hot_keys": planned.sample.hot_keys,
         "sample_reads": planned.sample.reads,
+        # compressed objects read for their size decompressed (a ranged GET each on S3)
+        "size_reads": len(planned.decompressed),
         "distributed": planned.distributed,
         "repeated_inputs": planned.repeated_inputs,
+        "warnings": planned.warnings,
     }
     backends.objects.put_json(layout.manifest_key(spec.job_id), manifest)
     if planned.distributed:

@@ -14,7 +14,7 @@ from logmr.plan.tuning import Limits, local_limits
 from logmr.spec import JobSpec
 from logmr.storage.backends import Backends
 from logmr.storage.counting import CountingStore
-from logmr.tasks.common import read_each
+from logmr.tasks.summaries import map_summaries
 
 
 def plan_reduce(
@@ -29,10 +29,7 @@ def plan_reduce(
     objects = CountingStore(backends.objects)
     manifest = objects.get_json(layout.manifest_key(spec.job_id))
     # summaries as they come, each dropped once its keys are merged
-    summaries = read_each(
-        lambda task: objects.get_json(layout.map_summary_key(spec.job_id, task)),
-        range(map_task_count),
-    )
+    summaries = map_summaries(objects, spec.job_id, map_task_count)
     requested = manifest.get("requested") or {}
     decision = plan_reducers(
         measured_keys(summary["keys"] for summary in summaries),

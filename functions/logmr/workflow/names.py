@@ -28,6 +28,8 @@ FUNCTIONS: dict[str, str] = {
 
 #: the handler of the HTTP API's function (not a state machine function)
 API_HANDLER = "logmr.handlers.api.handler"
+#: the reconciler: an EventBridge rule's target, not a state of the definition
+RECONCILE_HANDLER = "logmr.handlers.reconcile.handler"
 
 #: memory (MB) and timeout (s) per function, used by the CDK stack and the cost
 #: model: map and reduce get one full vCPU and Lambda's longest timeout;
@@ -48,10 +50,21 @@ SERVICE = "logmr"
 #: the error Step Functions reports for a Lambda function that outlived its
 #: timeout (not retried by the state machine: see docs/reliability.md)
 TIMEOUT_ERROR = "Sandbox.Timedout"
+#: the error Step Functions reports for a throttled Lambda invocation (the
+#: function at its reserved concurrency, or the account at its limit): the
+#: definition retries it longer than a fault (statemachine/logmr.asl.json)
+THROTTLED_ERROR = "Lambda.TooManyRequestsException"
 #: the error a job's record gets when ``logmr run`` is stopped (Ctrl-C,
 #: SIGTERM) before the job finished: the local counterpart of an ABORTED execution
 ABORTED_ERROR = "Aborted"
 ABORTED_CAUSE = "the run was stopped (interrupted or terminated) before the job finished"
+#: what the reconciler records for an execution that ended without an error of
+#: its own (``tasks.failure.reconcile_execution``): timed out, or stopped
+#: (StopExecution): Step Functions' statuses TIMED_OUT and ABORTED
+EXECUTION_ENDINGS = {
+    "TIMED_OUT": ("States.Timeout", "the execution ran past its TimeoutSeconds"),
+    "ABORTED": (ABORTED_ERROR, "the execution was stopped before the job finished"),
+}
 
 #: the placeholder for the bucket the Distributed Map reads its items from
 BUCKET_PLACEHOLDER = "BucketName"
