@@ -324,8 +324,11 @@ class Run:
     answer: Answer
 
 
-def run_measured(argv: Sequence[str], env: dict[str, str]) -> tuple[float, TreeMemory, int, str]:
-    """Run ``argv``; its wall seconds, memory monitor, wait4 maxrss (bytes) and stdout."""
+def run_watched(
+    argv: Sequence[str], env: dict[str, str]
+) -> tuple[float, TreeMemory, int, int, str, str]:
+    """Run ``argv``; its wall seconds, memory monitor, wait4 maxrss (bytes),
+    exit code, stdout and stderr."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         process = subprocess.Popen(argv, stdout=out, stderr=err, env=env)
@@ -334,15 +337,20 @@ def run_measured(argv: Sequence[str], env: dict[str, str]) -> tuple[float, TreeM
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
         monitor.finish()
-        process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read().decode(), err.read().decode()
-    if process.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(argv)} exited with {process.returncode}:\n{stderr}\n{stdout}"
-        )
-    return seconds, monitor, usage.ru_maxrss * 1024, stdout
+    code = os.waitstatus_to_exitcode(status)
+    return seconds, monitor, usage.ru_maxrss * 1024, code, stdout, stderr
+
+
+def run_measured(argv: Sequence[str], env: dict[str, str]) -> tuple[float, TreeMemory, int, str]:
+    """Run ``argv``; its wall seconds, memory monitor, wait4 maxrss (bytes) and
+    stdout; a non-zero exit is an error."""
+    seconds, monitor, maxrss, code, stdout, stderr = run_watched(argv, env)
+    if code != 0:
+        raise RuntimeError(f"{' '.join(argv)} exited with {code}:\n{stderr}\n{stdout}")
+    return seconds, monitor, maxrss, stdout
 
 
 @dataclass(frozen=True)

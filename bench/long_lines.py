@@ -24,16 +24,14 @@ import argparse
 import gzip
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from bench_status_codes import TreeMemory
+from bench_status_codes import run_watched
 
 ROOT = Path(__file__).resolve().parent.parent
 MB = 1_000_000
@@ -101,19 +99,8 @@ def run_case(checkout: Path, path: Path, job: str, extra: list[str]) -> Outcome:
     argv += ["--json", "--top", "3"]
     with tempfile.TemporaryDirectory(prefix="logmr-long-") as home:
         env["LOGMR_HOME"] = home
-        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-            started = time.perf_counter()
-            process = subprocess.Popen(argv, stdout=out, stderr=err, env=env)
-            monitor = TreeMemory(process.pid)
-            monitor.start()
-            _, status, usage = os.wait4(process.pid, 0)
-            seconds = time.perf_counter() - started
-            monitor.finish()
-            out.seek(0)
-            err.seek(0)
-            stdout, stderr = out.read().decode(), err.read().decode()
-    code = os.waitstatus_to_exitcode(status)
-    return Outcome(monitor.peak_bytes, usage.ru_maxrss * 1024, seconds, code, _said(stdout, stderr))
+        seconds, monitor, maxrss, code, stdout, stderr = run_watched(argv, env)
+    return Outcome(monitor.peak_bytes, maxrss, seconds, code, _said(stdout, stderr))
 
 
 def _said(stdout: str, stderr: str) -> str:
