@@ -21,7 +21,6 @@ from logmr.plan.reducers import (
     TaskKeys,
     measured_keys,
     plan_reducers,
-    task_keys,
 )
 from logmr.plan.sample import SampleStats
 from logmr.plan.tuning import Limits, local_limits
@@ -29,13 +28,21 @@ from logmr.run.embedded import embedded_backends
 from logmr.spec import JobSpec, MapTask
 
 
+def task_keys(*segments: list[str]) -> list[str] | str:
+    """A map task's ``keys`` report over ``segments`` (``TaskKeys``)."""
+    keys = TaskKeys()
+    for segment in segments:
+        keys.add(segment)
+    return keys.report()
+
+
 def summaries_of(keys_per_task: list[range]) -> list[list[str] | str]:
     """The ``keys`` of a map summary per task, over ``key<i>`` for i in each
     range (in two of the task's partitions)."""
     reports = []
     for keys in keys_per_task:
-        pairs = [(f"key{i}", 1) for i in keys]
-        reports.append(task_keys([pairs[::2], pairs[1::2]]))
+        names = [f"key{i}" for i in keys]
+        reports.append(task_keys(names[::2], names[1::2]))
     return reports
 
 
@@ -100,7 +107,7 @@ def test_a_task_of_several_segments_reports_its_keys_once(keys: range) -> None:
     spilled = TaskKeys()
     for segment in segments:
         spilled.add(segment)
-    at_once = task_keys([[(name, 1) for name in names]])
+    at_once = task_keys(names)
     assert type(spilled.report()) is type(at_once)
     if isinstance(at_once, list):
         assert spilled.report() == at_once

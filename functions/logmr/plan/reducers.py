@@ -2,7 +2,7 @@
 map tasks measured, not from Plan's sample.
 
 Every map task partitions its output into the job's ``buckets`` hash buckets
-(``JobSpec.buckets``) and reports its keys in its summary (``task_keys``):
+(``JobSpec.buckets``) and reports its keys in its summary (``TaskKeys``):
 the keys themselves when they are few (``LISTED_KEYS_CHARS``), else a
 HyperLogLog of them. PlanReduce (``tasks.reduce_planning``) merges them
 (``measured_keys``): the job's distinct keys, exactly when every task
@@ -69,21 +69,10 @@ class ReducePlan:
         }
 
 
-def task_keys(parts: list[list[tuple[str, Any]]]) -> list[str] | str:
-    """A map task's keys, from its partitions, for its summary: the keys
-    (sorted) when they are few (``LISTED_KEYS_CHARS``), else the text of a
-    HyperLogLog of them (``jobs.sketches``)."""
-    keys = TaskKeys()
-    for part in parts:
-        keys.add([key for key, _ in part])
-    return keys.report()
-
-
 class TaskKeys:
     """A map task's keys as its segments give them (``add``, a key maybe in
-    several), for its summary (``report``: what ``task_keys`` gives of them
-    all): listed while their characters stay within ``LISTED_KEYS_CHARS``,
-    then sketched (a key's repeats count once either way), in the order
+    several), for its summary (``report``): listed while their characters
+    stay within ``LISTED_KEYS_CHARS``, then sketched (a key's repeats count once either way), in the order
     they came."""
 
     def __init__(self) -> None:
@@ -116,7 +105,7 @@ class TaskKeys:
 
 
 def measured_keys(reports: Iterable[Any]) -> dict[str, int]:
-    """The distinct keys of the map tasks' key reports (``task_keys``),
+    """The distinct keys of the map tasks' key reports (``TaskKeys.report``),
     merged: ``distinct``, ``lower`` and ``upper`` (two standard deviations;
     all three the exact count when every task listed its keys). The reports
     are taken one at a time (a sketch merged as it comes)."""
