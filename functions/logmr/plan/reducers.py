@@ -72,8 +72,8 @@ class ReducePlan:
 class TaskKeys:
     """A map task's keys as its segments give them (``add``, a key maybe in
     several), for its summary (``report``): listed while their characters
-    stay within ``LISTED_KEYS_CHARS``, then sketched (a key's repeats count once either way), in the order
-    they came."""
+    stay within ``LISTED_KEYS_CHARS``, then sketched (a key's repeats count
+    once either way), in the order they came."""
 
     def __init__(self) -> None:
         self.listed: dict[str, None] | None = {}
