@@ -765,7 +765,7 @@ STORAGE: dict[str, tuple[Callable[[Storage], None], str]] = {
             lambda kwargs: True,
             _client_error("ProvisionedThroughputExceededException", 400, "BatchWriteItem"),
         ),
-        "Reduce",
+        "adapter",  # the result store sends a batch throttled whole again (aws.dynamodb)
     ),
     "dynamodb-unprocessed-items": (lambda s: s.unprocessed(calls=3), "adapter"),
     "s3-503-slowdown-put-http": (
