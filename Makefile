@@ -51,9 +51,10 @@ chromium:
 	     && $(SUDO) apt-get install -y -qq --no-install-recommends chromium; } \
 	|| echo "make: chromium not installed: the browser tests will skip"
 
-# The state machine definition against the Amazon States Language schema (npm asl-validator)
+# The state machine definition against the Amazon States Language schema
+# (npm asl-validator; the command is package.json's "asl" script)
 asl: node_modules/.package-lock.json
-	npx --no-install asl-validator --json-path statemachine/logmr.asl.json
+	npm run --silent asl
 
 # one pytest worker per core (pytest-xdist); loadgroup keeps the emulated
 # deployment's tests on one worker (one deployment, not one per worker)

@@ -62,7 +62,7 @@ class Deployment:
     outputs: dict[str, str] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
-        return providers.client(self.endpoint, service, self.region)
+        return providers.aws_client(self.endpoint, service, self.region)
 
     def fill(self, text: str) -> str:
         """An asset destination's ``${AWS::...}`` filled for this account and region."""

@@ -44,7 +44,7 @@ class NotEmulatedError(Exception):
     """A property the emulated deployment cannot honour."""
 
 
-def client(endpoint: str, service: str, region: str) -> Any:
+def aws_client(endpoint: str, service: str, region: str) -> Any:
     """An AWS SDK client of moto's server (the default account)."""
     return boto3.client(
         service,
@@ -102,7 +102,7 @@ class Provider(CloudFormationModel):
 
     @classmethod
     def client(cls, region: str) -> Any:
-        return client(cls.endpoint, cls.service, region)
+        return aws_client(cls.endpoint, cls.service, region)
 
     @classmethod
     def request(cls, name: str, properties: dict[str, Any]) -> dict[str, Any]:
@@ -304,7 +304,7 @@ class Bucket(FakeBucket):
         if notifications:
             raise NotEmulatedError(f"bucket notifications not emulated: {sorted(notifications)}")
         if eventbridge.get("EventBridgeEnabled"):
-            client(Provider.endpoint, "s3", region_name).put_bucket_notification_configuration(
+            aws_client(Provider.endpoint, "s3", region_name).put_bucket_notification_configuration(
                 Bucket=resource_name, NotificationConfiguration={"EventBridgeConfiguration": {}}
             )
         return bucket
