@@ -77,16 +77,20 @@ def deployment(
         yield running
 
 
+def command(args: list[str], env: dict[str, str], cwd: Path | None = None) -> Any:
+    """A command's completed process, its output as text."""
+    return subprocess.run(
+        args, env=env, cwd=cwd, capture_output=True, text=True, timeout=COMMAND_TIMEOUT, check=False
+    )
+
+
 def logmr(deployment: Deployment, *args: str) -> subprocess.CompletedProcess[str]:
     """``logmr ARGS --endpoint-url ENDPOINT`` as a user runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "logmr.cli", *args, "--endpoint-url", deployment.endpoint],
-        env=deployment.environment(),
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT,
-        check=False,
+    endpoint = ["--endpoint-url", deployment.endpoint]
+    done: subprocess.CompletedProcess[str] = command(
+        [sys.executable, "-m", "logmr.cli", *args, *endpoint], deployment.environment()
     )
+    return done
 
 
 def answer(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
@@ -200,15 +204,7 @@ def test_the_readme_start_execution_example_works_as_written(
     env = deployment.environment()
     # `logmr` is this Python's, as after `make install`
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    done = subprocess.run(
-        ["bash", "-e", "-u", "-o", "pipefail", "-c", readme_example()],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT,
-        check=False,
-    )
+    done = command(["bash", "-e", "-u", "-o", "pipefail", "-c", readme_example()], env, tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "job my-job-1: " in done.stdout  # logmr status my-job-1 --remote
     described = deployment.wait(deployment.execution_arn("my-job-1"))

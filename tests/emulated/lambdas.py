@@ -10,8 +10,8 @@ in, so a variable the template misnames or misroutes fails the job. The
 handler is the template's ``Handler``; its timeout is the template's
 ``Timeout``.
 
-The hook into moto is ``moto_engine``'s: ``LambdaSimpleBackend.invoke``,
-checked by its ``check_contract``.
+The hook into moto is ``moto_engine.invoking``'s (``LambdaSimpleBackend.invoke``,
+checked by its ``check_contract``).
 """
 
 from __future__ import annotations
@@ -27,12 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from moto.awslambda_simple.models import LambdaSimpleBackend
-
 from emulated import runtime
 from logmr.engine import worker
 from logmr.engine.dispatcher import timed_out
-from moto_engine import check_contract
+from moto_engine import invoking
 
 #: what Lambda's runtime would give the emulated functions' AWS SDK
 FAKE_CREDENTIALS = {
@@ -114,27 +112,10 @@ class Functions:
     def dispatching(self) -> Iterator[Functions]:
         """moto's Lambda invocations run here for the duration; the workers
         stop at the end."""
-        check_contract()
-
-        def invoke(
-            backend: Any,
-            function_name: str,
-            qualifier: Any,
-            body: Any,
-            headers: Any,
-            response_headers: Any,
-        ) -> bytes:
-            ok, payload = self.invoke(backend, function_name, body)
-            if not ok:
-                response_headers["x-amz-function-error"] = "Unhandled"
-            return payload.encode()
-
-        original = LambdaSimpleBackend.invoke
-        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
         try:
-            yield self
+            with invoking(self.invoke):
+                yield self
         finally:
-            LambdaSimpleBackend.invoke = original  # type: ignore[method-assign]
             self.close()
 
     def close(self) -> None:

@@ -120,12 +120,14 @@ class Provider(CloudFormationModel):
     ) -> Provider:
         if account_id != DEFAULT_ACCOUNT_ID:
             raise NotEmulatedError(f"account {account_id}: the emulation has one, moto's default")
-        properties = cloudformation_json.get("Properties", {})
-        answer = getattr(cls.client(region_name), cls.method)(
-            **cls.request(resource_name, properties)
-        )
+        return cls.create(resource_name, cloudformation_json.get("Properties", {}), region_name)
+
+    @classmethod
+    def create(cls, name: str, properties: dict[str, Any], region: str) -> Provider:
+        """The resource ``name`` with ``properties`` (resolved) in ``region``."""
+        answer = getattr(cls.client(region), cls.method)(**cls.request(name, properties))
         return cls(
-            answer[cls.id_field] if cls.id_field else resource_name,
+            answer[cls.id_field] if cls.id_field else name,
             {attribute: answer[field] for attribute, field in cls.attributes.items()},
         )
 
@@ -136,20 +138,9 @@ class Alarm(Provider):
     service, method = "cloudwatch", "put_metric_alarm"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Provider:
-        created = super().create_from_cloudformation_json(
-            resource_name, cloudformation_json, account_id, region_name
-        )
-        (alarm,) = cls.client(region_name).describe_alarms(
-            AlarmNames=[created.physical_resource_id]
-        )["MetricAlarms"]
+    def create(cls, name: str, properties: dict[str, Any], region: str) -> Provider:
+        created = super().create(name, properties, region)
+        (alarm,) = cls.client(region).describe_alarms(AlarmNames=[name])["MetricAlarms"]
         created.values["Arn"] = alarm["AlarmArn"]
         return created
 
@@ -172,22 +163,14 @@ class QueuePolicy(Provider):
     service = "sqs"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Provider:
-        properties = cloudformation_json["Properties"]
-        sqs = cls.client(region_name)
+    def create(cls, name: str, properties: dict[str, Any], region: str) -> Provider:
+        sqs = cls.client(region)
         for queue_url in properties["Queues"]:
             sqs.set_queue_attributes(
                 QueueUrl=queue_url,
                 Attributes={"Policy": json.dumps(properties["PolicyDocument"])},
             )
-        return cls(resource_name, {})
+        return cls(name, {})
 
 
 class HttpApi(Provider):
@@ -263,18 +246,9 @@ class StateMachine(Provider):
         return request
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
-    ) -> Provider:
-        created = super().create_from_cloudformation_json(
-            resource_name, cloudformation_json, account_id, region_name
-        )
-        created.values["Name"] = resource_name
+    def create(cls, name: str, properties: dict[str, Any], region: str) -> Provider:
+        created = super().create(name, properties, region)
+        created.values["Name"] = name
         return created
 
     @classmethod
