@@ -10,6 +10,7 @@ server stopped at the end.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 import time
@@ -172,6 +173,10 @@ def deployed(assembly: Assembly, workdir: Path, region: str = REGION) -> Iterato
         raise DeploymentError("another emulated deployment runs in this process (moto's state)")
     with contextlib.ExitStack() as stack:
         stack.callback(_ONE_AT_A_TIME.release)
+        # werkzeug logs every request at INFO: hundreds a job
+        werkzeug = logging.getLogger("werkzeug")
+        stack.callback(werkzeug.setLevel, werkzeug.level)
+        werkzeug.setLevel(logging.WARNING)
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
         stack.callback(server.stop)

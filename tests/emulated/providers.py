@@ -10,9 +10,11 @@ type map for the duration. docs/emulated.md lists them and why.
   Step Functions interpreter does not look.
 - ``AWS::S3::Bucket``: moto ignores NotificationConfiguration (the
   EventBridge switch of the upload trigger).
-- ``AWS::CloudWatch::Alarm``, ``AWS::S3::BucketPolicy``,
-  ``AWS::SQS::QueuePolicy``, ``AWS::ApiGatewayV2::Api``, ``::Integration``,
-  ``::Route``, ``::Stage``: moto has no CloudFormation support for them.
+- ``AWS::CloudWatch::Alarm``, ``AWS::SQS::QueuePolicy``,
+  ``AWS::ApiGatewayV2::Api``, ``::Integration``, ``::Route``, ``::Stage``:
+  moto has no CloudFormation support for them.
+- ``AWS::S3::BucketPolicy``: none either, and this one is kept, not applied
+  (``BucketPolicy`` says why).
 
 A property a provider does not know fails the deployment (the AWS SDK's
 validation of the API call, or ``NotEmulatedError``), never silently.
@@ -150,12 +152,19 @@ class Alarm(Provider):
 
 
 class BucketPolicy(Provider):
+    """Kept, not applied: moto denies every object request when a bucket
+    policy holds a statement whose condition does not hold (the stack's
+    TLS-only ``Deny`` with ``aws:SecureTransport: false``: moto's
+    ``iam.access_control`` returns DENIED for an unmet condition, whatever the
+    effect), and moto's server here speaks plain HTTP. moto enforces no IAM
+    otherwise either."""
+
     type_name = "AWS::S3::BucketPolicy"
-    service, method = "s3", "put_bucket_policy"
 
     @classmethod
-    def request(cls, name: str, properties: dict[str, Any]) -> dict[str, Any]:
-        return {"Bucket": properties["Bucket"], "Policy": json.dumps(properties["PolicyDocument"])}
+    def create(cls, name: str, properties: dict[str, Any], region: str) -> Provider:
+        document = json.dumps(properties["PolicyDocument"])
+        return cls(properties["Bucket"], {"Policy": document})
 
 
 class QueuePolicy(Provider):
