@@ -3,9 +3,9 @@
 in a worker process of that function alone, whose environment is the
 function's as deployed, read from moto's Lambda at the first invocation: the
 template's ``Environment.Variables`` as CloudFormation resolved them, plus
-what Lambda's runtime sets (region, function name, credentials) and the one
-thing the emulation adds (``AWS_ENDPOINT_URL``: moto's server stands for AWS;
-and X-Ray off, which has no daemon here). Nothing of the test process leaks
+what Lambda's runtime sets (region, function name, credentials) and the two
+things the emulation adds (``AWS_ENDPOINT_URL``: moto's server stands for
+AWS; X-Ray off: no daemon here). Nothing of the test process leaks
 in, so a variable the template misnames or misroutes fails the job. The
 handler is the template's ``Handler``; its timeout is the template's
 ``Timeout``.
