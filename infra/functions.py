@@ -169,6 +169,15 @@ class Functions:
         )
         for reader in (fns["Plan"], fns["Map"]):
             _allow(reader, "ReadInputs", ["s3:GetObject"], inputs)
+        # A GET of a missing object is 404 (NoSuchKey: InputNotFoundError)
+        # only for a caller that may list the bucket, else 403 AccessDenied
+        # (S3 API reference, GetObject, "Permissions"): the functions that read
+        # what may have vanished since Plan (an input, a shuffle object, a
+        # summary) may list it. Unconditioned: S3 decides that 404 on
+        # ListBucket on the bucket, with no prefix in the GET to match a
+        # condition against. Listing gives names, never contents.
+        for reader in (fns[name] for name in ("Map", "PlanReduce", "Reduce", "Finalize")):
+            _allow(reader, "TellMissingObjects", ["s3:ListBucket"], [bucket.bucket_arn])
         # job data: plans, shuffle objects, task summaries, the reduce plan,
         # parts, quarantine; PlanReduce reads the manifest and the map summaries
         writers = ("Plan", "Map", "PlanReduce", "Reduce", "Finalize")

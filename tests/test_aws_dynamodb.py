@@ -20,6 +20,9 @@ from helpers import assert_job_claims_are_exclusive
 from logmr.aws import tables
 from logmr.aws.clients import Clients
 from logmr.aws.dynamodb import (
+    BACKOFF_BASE,
+    BACKOFF_MAX,
+    BATCH_ATTEMPTS,
     BATCH_SIZE,
     HASHED_KEY_PREFIX,
     MAX_SORT_KEY_BYTES,
@@ -36,6 +39,7 @@ from logmr.errors import (
 )
 from logmr.jobs.base import sort_value
 from logmr.storage.base import JobRecord
+from logmr.storage.parts import TOP_KEPT
 from logmr.storage.sqlite import SqliteResultStore
 
 pytestmark = pytest.mark.functional
@@ -262,6 +266,43 @@ def test_unprocessed_items_forever_are_transient(ddb: Any, sleeps: Sleeps) -> No
     assert sleeps.calls == sorted(sleeps.calls)
 
 
+def test_a_call_throttled_whole_is_sent_again_after_a_backoff(
+    store: DynamoResultStore, ddb: Any, sleeps: Sleeps
+) -> None:
+    """A BatchWriteItem refused whole (every item throttled, past botocore's
+    own retries) is the partition busy with other reducers' writes, not a
+    failure: its items go again, as unprocessed items do."""
+    real = ddb.batch_write_item
+    throttled = ClientError(
+        {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "busy"}},
+        "BatchWriteItem",
+    )
+    calls = 0
+
+    def busy_twice(**kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls <= 2:
+            raise throttled
+        return real(**kwargs)
+
+    pairs = [(f"k{i:02d}", i) for i in range(5)]
+    with patch.object(ddb, "batch_write_item", side_effect=busy_twice):
+        store.put_results("j", pairs)
+    assert calls == 3
+    assert sleeps.calls == [0.05, 0.1]
+    assert list(store.iter_results("j")) == pairs
+
+
+def test_the_default_retries_outlast_a_wave_of_reducers_on_one_partition() -> None:
+    """The caps of the default attempts' sleeps add up to more than the
+    seconds 40 reducers' best results keep one job's partition busy (each
+    item 2 write units with the index, 1,000 units a second)."""
+    wave_seconds = 40 * TOP_KEPT * 2 / 1000
+    caps = [min(BACKOFF_MAX, BACKOFF_BASE * 2**i) for i in range(BATCH_ATTEMPTS - 1)]
+    assert sum(caps) > wave_seconds
+
+
 def test_default_backoff_is_full_jitter_under_the_cap(ddb: Any) -> None:
     slept: list[float] = []
     store = DynamoResultStore(RESULTS, JOBS, client=ddb, max_batch_attempts=12, sleep=slept.append)
@@ -401,7 +442,8 @@ def test_store_pickles_without_its_client(ddb: Any) -> None:
     assert store._client is not None
     copy = pickle.loads(pickle.dumps(store))
     assert copy._client is None
-    assert (copy.results_table, copy.jobs_table, copy.max_batch_attempts) == (RESULTS, JOBS, 8)
+    assert (copy.results_table, copy.jobs_table) == (RESULTS, JOBS)
+    assert copy.max_batch_attempts == BATCH_ATTEMPTS
     assert list(copy.iter_results("j")) == [("a", 1)]
 
     given = DynamoResultStore(RESULTS, JOBS, client=ddb, max_batch_attempts=3)

@@ -109,6 +109,9 @@ def expected_function_grants(synth: Synthesized) -> dict[str, Pairs]:
     """The least-privilege table of docs/security.md, as (action, resource) pairs."""
     n = Names(synth)
     data = config.DEFAULT_DATA_PREFIX
+    # the readers of what may vanish after Plan list the bucket, unconditioned,
+    # so that S3 answers a missing object 404, not 403 (tested below)
+    listing = {("s3:ListBucket", n.bucket)}
     return {
         # list the input prefixes (a condition, tested below) and read the inputs;
         # write the plan (manifest, map items); the job record
@@ -117,17 +120,19 @@ def expected_function_grants(synth: Synthesized) -> dict[str, Pairs]:
         | n.objects("s3:PutObject", data)
         | n.dynamo(JOB_RECORD, n.jobs),
         # read its byte range of an input; write its shuffle object and task summary
-        "Map": n.objects("s3:GetObject", *PREFIXES) | n.objects("s3:PutObject", data),
+        "Map": n.objects("s3:GetObject", *PREFIXES) | n.objects("s3:PutObject", data) | listing,
         # read the manifest and the map summaries; write the reduce plan
-        "PlanReduce": n.objects("s3:GetObject", data) | n.objects("s3:PutObject", data),
+        "PlanReduce": n.objects("s3:GetObject", data) | n.objects("s3:PutObject", data) | listing,
         # read shuffle objects; write part files and summaries; put the results
         "Reduce": n.objects("s3:GetObject", data)
         | n.objects("s3:PutObject", data)
+        | listing
         | n.dynamo(("dynamodb:BatchWriteItem",), n.results),
         # read task summaries and the results; write the quarantine, the salted
         # keys' part file and results (Finalize reduces them), and the job record
         "Finalize": n.objects("s3:GetObject", data)
         | n.objects("s3:PutObject", data)
+        | listing
         | n.dynamo(("dynamodb:Query", "dynamodb:BatchWriteItem"), n.results)
         | n.dynamo(JOB_RECORD, n.jobs),
         # the job record only
@@ -192,7 +197,7 @@ def test_plan_lists_only_the_input_prefixes(synth: Synthesized) -> None:
     conditioned = [
         s for role in statements_by_role(synth).values() for s in role if "Condition" in s
     ]
-    assert conditioned == listing  # no other role lists anything
+    assert conditioned == listing  # the other listings are for 404s, of the whole bucket
 
 
 def test_no_function_reads_job_data_it_does_not_need_or_inputs_after_map(

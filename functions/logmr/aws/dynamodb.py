@@ -58,6 +58,17 @@ _NUMBER_BYTES = 21
 #: seconds: the cap of the first retry's sleep, doubled each retry up to BACKOFF_MAX
 BACKOFF_BASE = 0.05
 BACKOFF_MAX = 5.0
+#: calls for one batch of results before ``TransientError``: its sleeps' caps
+#: add up to 166 s (about 83 s of sleep with full jitter), longer than the
+#: 80 s one wave of reducers can keep a job's partition busy (40 reducers x
+#: 1,000 items x 2 write units, at DynamoDB's 1,000 write units a second a
+#: partition: docs/performance.md, "Quotas at scale"), and far under the
+#: Reduce function's 900 s; past it Step Functions retries the task
+BATCH_ATTEMPTS = 40
+#: the error codes of a BatchWriteItem throttled whole: its items are all
+#: still to write, retried like unprocessed items (botocore's own retries of
+#: the call come first)
+_THROTTLED_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException"})
 
 # DynamoDB numbers lie in ±[1E-130, 9.99...E+125]; beyond, a float is clamped
 # (ranks stay right; only values no log count reaches become equal).
@@ -121,7 +132,7 @@ class DynamoResultStore(UsesClient, ResultStore):
         jobs_table: str,
         client: Any = None,
         clients: Clients | None = None,
-        max_batch_attempts: int = 8,
+        max_batch_attempts: int = BATCH_ATTEMPTS,
         *,
         sleep: Callable[[float], None] | None = None,
         jitter: Callable[[float, float], float] | None = None,
@@ -262,10 +273,11 @@ class DynamoResultStore(UsesClient, ResultStore):
         """Put every row (BatchWriteItem, 25 at a time); a repeated key keeps its last row.
 
         Every row is checked before the first write. Items DynamoDB leaves
-        unprocessed are sent again after a sleep of ``uniform(0, cap)``, the
-        cap doubling from ``BACKOFF_BASE`` up to ``BACKOFF_MAX`` ("full
-        jitter"); after ``max_batch_attempts`` calls for one batch the rest
-        raise ``TransientError`` (puts are idempotent: a retry rewrites them).
+        unprocessed, or all of a call it throttled whole, are sent again
+        after a sleep of ``uniform(0, cap)``, the cap doubling from
+        ``BACKOFF_BASE`` up to ``BACKOFF_MAX`` ("full jitter"); after
+        ``max_batch_attempts`` calls for one batch the rest raise
+        ``TransientError`` (puts are idempotent: a retry rewrites them).
         """
         if not job_id or _utf8_len(job_id) > MAX_PARTITION_KEY_BYTES:
             raise InvalidParameterError(f"job id {job_id[:60]!r} cannot be a DynamoDB key")
@@ -285,6 +297,7 @@ class DynamoResultStore(UsesClient, ResultStore):
         pending: dict[str, list[dict[str, Any]]] = {self.results_table: requests}
         sleep = self._sleep or time.sleep
         jitter = self._jitter or random.uniform
+        what = f"write results of job {job_id!r} to {self.results_table}"
         for attempt in range(self.max_batch_attempts):
             if attempt:
                 cap = min(BACKOFF_MAX, BACKOFF_BASE * 2 ** (attempt - 1))
@@ -292,15 +305,15 @@ class DynamoResultStore(UsesClient, ResultStore):
             try:
                 response = self.client.batch_write_item(RequestItems=pending)
             except (BotoCoreError, ClientError) as exc:
-                raise translate(
-                    exc, f"write results of job {job_id!r} to {self.results_table}"
-                ) from exc
+                if error_code(exc)[0] in _THROTTLED_CODES and attempt + 1 < self.max_batch_attempts:
+                    continue  # every item still pending: back off and send them again
+                raise translate(exc, what) from exc
             pending = response.get("UnprocessedItems") or {}
             if not any(pending.values()):
                 return
         left = sum(len(requests) for requests in pending.values())
         raise TransientError(
-            f"write results of job {job_id!r} to {self.results_table}: {left} of"
+            f"{what}: {left} of"
             f" {len(requests)} items still unprocessed after {self.max_batch_attempts} attempts"
         )
 
