@@ -188,6 +188,26 @@ def test_submit_status_and_results_over_the_endpoint_are_exact(
     assert ran == {handler for name, handler in names.FUNCTIONS.items() if name != "MarkFailed"}
 
 
+def test_a_distributed_map_reads_its_items_from_the_substituted_bucket(
+    deployment: Deployment, access_log: Path, statuses: dict[str, int], tmp_path: Path
+) -> None:
+    """``map_mode: distributed``: the Map state's ItemReader reads the plan's
+    items from ``${BucketName}`` as the template filled it."""
+    inputs = upload(deployment, access_log, UNTRIGGERED).rsplit("/", 1)[0] + "/"
+    request = tmp_path / "distributed.json"
+    request.write_text(
+        json.dumps({"job": "status_codes", "inputs": [inputs], "map_mode": "distributed"})
+    )
+    job_id = "emulated-distributed-1"
+    done = logmr(deployment, "submit", "--input-file", str(request), "--job-id", job_id, "--json")
+    assert done.returncode == 0, done.stderr
+    assert answer(done)["results"] == statuses
+    history = deployment.client("stepfunctions").get_execution_history(
+        executionArn=deployment.execution_arn(job_id), maxResults=1000
+    )["events"]
+    assert any(event["type"] == "MapRunStarted" for event in history)
+
+
 def readme_example() -> str:
     """The README's shell block that starts an execution, as written."""
     blocks = re.findall(r"```sh\n(.*?)```", (REPO / "README.md").read_text(), re.DOTALL)
