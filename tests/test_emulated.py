@@ -3,8 +3,9 @@ synthesized, its template created by moto's CloudFormation on moto's server
 in this process, each function run with the environment the template gives
 it. A log uploaded under ``incoming/<job>/`` runs that job; ``logmr
 submit/status/results --endpoint-url`` and the README's start-execution
-example run against it; each answer is compared with a count of the log made
-without logmr (``analytics_reference``). A template whose wiring is wrong
+example run against it, and a job whose map tasks run as a Distributed Map;
+each answer is compared with a count of the log made without logmr
+(``analytics_reference``). A template whose wiring is wrong
 fails its job, for the reason the wrong variable gives.
 
 One deployment at a time per process (``deployed`` refuses a second): the
