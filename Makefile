@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 SAMPLE := samples/access.log
 SAMPLE_SIZE ?= 20MB
 
-.PHONY: run test lint bench bench-quick load chromium clean install dev synth localstack-deploy
+.PHONY: run test lint bench bench-quick load chromium clean install dev synth localstack-deploy \
+	asl emulated
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +26,8 @@ $(VENV)/.installed-cdk: $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev,cdk]'
 	touch $@ $(VENV)/.installed-dev $(VENV)/.installed
 
-# The CDK CLI, pinned in package.json/package-lock.json (2.x: the 3.0 line
-# rejects current aws-cdk-lib templates).
+# The CDK CLI and asl-validator, pinned in package.json/package-lock.json
+# (the CDK CLI's 2.x: the 3.0 line rejects current aws-cdk-lib templates).
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 
@@ -50,11 +51,22 @@ chromium:
 	     && $(SUDO) apt-get install -y -qq --no-install-recommends chromium; } \
 	|| echo "make: chromium not installed: the browser tests will skip"
 
-test: $(VENV)/.installed-cdk chromium
-	$(BIN)/python -m pytest -q -n auto  # one pytest worker per core (pytest-xdist)
+# The state machine definition against the Amazon States Language schema
+# (npm asl-validator; the command is package.json's "asl" script)
+asl: node_modules/.package-lock.json
+	npm run --silent asl
+
+# one pytest worker per core (pytest-xdist); loadgroup keeps the emulated
+# deployment's tests on one worker (one deployment, not one per worker)
+test: $(VENV)/.installed-cdk chromium asl
+	$(BIN)/python -m pytest -q -n auto --dist loadgroup
 	$(BIN)/ruff check functions infra tests bench
 	$(BIN)/ruff format --check functions infra tests bench
 	$(BIN)/mypy
+
+# The stack deployed on moto's server in the test process, and used (docs/emulated.md)
+emulated: $(VENV)/.installed-cdk
+	$(BIN)/python -m pytest -q -m emulated
 
 lint: $(VENV)/.installed-cdk
 	$(BIN)/ruff check functions infra tests bench

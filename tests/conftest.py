@@ -82,7 +82,7 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
 #: the tiers of pyproject.toml's markers; every test carries exactly one, so that
 #: ``-m unit``, ``-m functional``, ... split the suite. The other markers there
 #: (reference, faults, badinput, browser) are topics, added on top of a tier.
-TIERS = ("unit", "property", "functional", "statemachine", "infra", "e2e", "load")
+TIERS = ("unit", "property", "functional", "statemachine", "infra", "emulated", "e2e", "load")
 
 
 @pytest.hookimpl(wrapper=True)

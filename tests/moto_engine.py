@@ -19,7 +19,7 @@ import io
 import json
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
@@ -50,9 +50,14 @@ def check_contract() -> None:
         )
 
 
+#: answers one invocation: (moto's Lambda backend, function name or ARN, body) -> (ok, payload)
+Invoke = Callable[[Any, str, Any], tuple[bool, str]]
+
+
 @contextlib.contextmanager
-def dispatching(dispatcher: Dispatcher) -> Iterator[Dispatcher]:
-    """Route moto's Lambda invocations to ``dispatcher`` for the duration."""
+def invoking(run: Invoke) -> Iterator[None]:
+    """moto's Lambda invocations answered by ``run`` for the duration; a
+    payload that is not ok is the function's error."""
     check_contract()
 
     def invoke(
@@ -63,7 +68,7 @@ def dispatching(dispatcher: Dispatcher) -> Iterator[Dispatcher]:
         headers: Any,
         response_headers: Any,
     ) -> bytes:
-        ok, payload = dispatcher.invoke(function_name, body)
+        ok, payload = run(backend, function_name, body)
         if not ok:
             response_headers["x-amz-function-error"] = "Unhandled"
         return payload.encode()
@@ -71,9 +76,18 @@ def dispatching(dispatcher: Dispatcher) -> Iterator[Dispatcher]:
     original = LambdaSimpleBackend.invoke
     LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
     try:
-        yield dispatcher
+        yield
     finally:
         LambdaSimpleBackend.invoke = original  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def dispatching(dispatcher: Dispatcher) -> Iterator[Dispatcher]:
+    """Route moto's Lambda invocations to ``dispatcher`` for the duration."""
+    try:
+        with invoking(lambda backend, function_name, body: dispatcher.invoke(function_name, body)):
+            yield dispatcher
+    finally:
         dispatcher.close()
 
 
