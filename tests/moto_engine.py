@@ -13,10 +13,10 @@ Use inside ``mock_aws(config=MOTO_CONFIG)``.
 And one place where moto departs from AWS in a way logmr's definition meets:
 moto 5.2 reads a ResultWriter's Parameters paths (the Distributed Map's
 ``"Prefix.$": "$.map_runs_prefix"``) from the Map's result, AWS (as for an
-ItemReader's) from the state's input. ``StateMachine.run`` has moto read them
-from the input (``result_writer_on_input``, its own contract check); the
-semantic tests (tests/interpreters.py) run moto as it is and mark the
-difference (tests/test_maprun.py).
+ItemReader's) from the state's input. ``dispatching`` has moto read them from
+the input for the duration (``result_writer_on_input``, with its own contract
+check); the semantic tests (tests/interpreters.py) run moto as it is
+(``aws_result_writer=False``) and mark the difference (tests/test_maprun.py).
 """
 
 from __future__ import annotations
@@ -95,9 +95,13 @@ def result_writer_on_input() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def dispatching(dispatcher: Dispatcher | Any) -> Iterator[Dispatcher | Any]:
+def dispatching(
+    dispatcher: Dispatcher | Any, *, aws_result_writer: bool = True
+) -> Iterator[Dispatcher | Any]:
     """Route moto's Lambda invocations to ``dispatcher`` for the duration
-    (logmr's ``Dispatcher``, or anything with its ``invoke`` and ``close``)."""
+    (logmr's ``Dispatcher``, or anything with its ``invoke`` and ``close``),
+    with moto reading a ResultWriter's paths as AWS does unless
+    ``aws_result_writer`` is False (``result_writer_on_input``)."""
     check_contract()
 
     def invoke(
@@ -116,7 +120,8 @@ def dispatching(dispatcher: Dispatcher | Any) -> Iterator[Dispatcher | Any]:
     original = LambdaSimpleBackend.invoke
     LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
     try:
-        yield dispatcher
+        with result_writer_on_input() if aws_result_writer else contextlib.nullcontext():
+            yield dispatcher
     finally:
         LambdaSimpleBackend.invoke = original  # type: ignore[method-assign]
         dispatcher.close()
@@ -157,10 +162,8 @@ class StateMachine:
         return self.arn
 
     def run(self, request: dict[str, Any], name: str, timeout: float = 300) -> dict[str, Any]:
-        """Start a named execution and wait: describe_execution's answer plus
-        the history (moto reading the ResultWriter's paths as AWS does)."""
-        with result_writer_on_input():
-            return run_execution(self.sfn, self.arn, request, name, timeout)
+        """Start a named execution and wait: describe_execution's answer plus the history."""
+        return run_execution(self.sfn, self.arn, request, name, timeout)
 
 
 def fake_code() -> bytes:

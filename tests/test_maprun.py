@@ -235,7 +235,7 @@ def test_the_result_writer_reads_its_paths_from_the_state_input(
     moto_differs(
         request,
         "moto reads a ResultWriter's paths from the Map's result"
-        " (tests/moto_engine.py has it read them from the input for logmr's definition)",
+        " (tests/moto_engine.dispatching has it read them from the input for logmr's definition)",
     )
     interpreter.bucket(BUCKET)
     writer = {
