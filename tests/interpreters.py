@@ -26,9 +26,8 @@ from logmr.engine.interpreter import Execution, Interpreter, StatesError
 from logmr.engine.maprun import RESULT_WRITER_FAILED
 from moto_engine import MOTO_CONFIG, dispatching, fake_code, run_execution
 
-#: the moto account's region and id (moto's default)
+#: the moto account's region
 REGION = "us-east-1"
-ACCOUNT = "123456789012"
 _names = itertools.count(1)
 
 
