@@ -20,7 +20,7 @@ from constructs import Construct
 
 from infra import bundling
 from infra.data import DATA_PREFIX, Storage, log_group
-from logmr import config
+from logmr import config, layout
 from logmr.plan.tuning import MAX_REDUCERS
 from logmr.workflow import names
 from logmr.workflow.names import API_HANDLER, RECONCILE_HANDLER, SERVICE
@@ -189,6 +189,23 @@ class Functions:
         for writer in (fns["Reduce"], fns["Finalize"]):
             _allow(writer, "WriteResults", ["dynamodb:BatchWriteItem"], [results])
         _allow(fns["Finalize"], "ReadResults", ["dynamodb:Query"], [results])
+        # MarkFailed reads a failed Distributed Map's results (its manifests and
+        # FAILED files, tasks.failure.failed_child): it lists them under the
+        # job's map_runs/ prefix, and nothing else of the bucket
+        runs = DATA_PREFIX + layout.map_runs_prefix("*")
+        _allow(
+            fns["MarkFailed"],
+            "ListMapRunResults",
+            ["s3:ListBucket"],
+            [bucket.bucket_arn],
+            {"StringLike": {"s3:prefix": [runs + "*"]}},
+        )
+        _allow(
+            fns["MarkFailed"],
+            "ReadMapRunResults",
+            ["s3:GetObject"],
+            [bucket.arn_for_objects(runs + "*")],
+        )
         for keeper in (fns["Plan"], fns["Finalize"], fns["MarkFailed"], self.reconcile_function):
             _allow(keeper, "JobRecord", ["dynamodb:GetItem", "dynamodb:PutItem"], [jobs])
         _allow(self.api_function, "ReadJobRecord", ["dynamodb:GetItem"], [jobs])

@@ -11,6 +11,7 @@ from constructs import Construct, IConstruct
 
 from infra.construct import DATA_PREFIX, INPUT_PREFIX, LogmrPipeline
 from infra.functions import MAP_CONCURRENCY
+from logmr import layout
 from logmr.config import DEFAULT_RETENTION_DAYS
 
 STACK_NAME = "Logmr"
@@ -43,6 +44,10 @@ INDEX = "The results table's by_value local index, which top-N queries read."
 INVOKE = "grant_invoke's form: the function and its versions and aliases."
 ITEMS = "The Distributed Map's item file of each job (logmr/jobs/<job id>/map_tasks.json)."
 CHILDREN = "The Distributed Map's child executions, named by Step Functions at run time."
+RESULTS = (
+    "The Distributed Map's results of each job (logmr/jobs/<job id>/map_runs/<map run id>/),"
+    " written by its ResultWriter under a Map Run id Step Functions picks at run time."
+)
 EXECUTIONS = (
     "This state machine's executions, named at run time: the reconciler describes the one an"
     " event names."
@@ -102,6 +107,7 @@ class LogmrStack(Stack):
         bucket = self._ref(p.bucket)
         fns = p.functions
         every = [*fns.items(), ("Api", p.api_function), ("Reconcile", p.reconcile_function)]
+        map_runs = f"{bucket}/{DATA_PREFIX}{layout.map_runs_prefix('*')}*"
         for logical, fn in every:
             role = fn.role
             assert role is not None
@@ -121,12 +127,15 @@ class LogmrStack(Stack):
             if logical == "Api":
                 results = self._ref(p.results_table)
                 self._ack(role, f"AwsSolutions-IAM5[Resource::{results}/index/*]", INDEX)
+            if logical == "MarkFailed":
+                self._ack(role, f"AwsSolutions-IAM5[Resource::{map_runs}]", RESULTS)
         machine_role = p.state_machine_role
         self._ack(machine_role, "AwsSolutions-IAM5[Resource::*]", MACHINE_STAR)
         for fn in fns.values():
             self._ack(machine_role, f"AwsSolutions-IAM5[Resource::{self._ref(fn)}:*]", INVOKE)
         items = f"{bucket}/{DATA_PREFIX}jobs/*/map_tasks.json"
         self._ack(machine_role, f"AwsSolutions-IAM5[Resource::{items}]", ITEMS)
+        self._ack(machine_role, f"AwsSolutions-IAM5[Resource::{map_runs}]", RESULTS)
         children = (
             "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
             f"{p.state_machine_name}/*"

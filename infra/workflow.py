@@ -1,6 +1,7 @@
 """The state machine: its role (invoke the functions, run the Distributed
-Map's child executions), its log group, and the ASL of ``logmr.workflow.names`` with
-its placeholders filled by DefinitionSubstitutions."""
+Map's child executions and write their results), its log group, and the ASL
+of ``logmr.workflow.names`` with its placeholders filled by
+DefinitionSubstitutions."""
 
 from __future__ import annotations
 
@@ -83,6 +84,21 @@ class Workflow:
                 sid="DistributedMapItems",
                 actions=["s3:GetObject"],
                 resources=[bucket.arn_for_objects(DATA_PREFIX + layout.map_items_key("*"))],
+            )
+        )
+        # ... writes the Map Run's results under the job's map_runs/ prefix
+        # (ResultWriter; the actions of "IAM policies for ResultWriter",
+        # input-output-resultwriter.html: the results may be written in parts) ...
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="DistributedMapResults",
+                actions=[
+                    "s3:PutObject",
+                    "s3:GetObject",
+                    "s3:ListMultipartUploadParts",
+                    "s3:AbortMultipartUpload",
+                ],
+                resources=[bucket.arn_for_objects(DATA_PREFIX + layout.map_runs_prefix("*") + "*")],
             )
         )
         # ... and runs each item as a child execution of this state machine

@@ -79,6 +79,20 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(spec, "MIN_CHUNK_SIZE", 1)
 
 
+@pytest.fixture(
+    params=[
+        pytest.param("local", marks=pytest.mark.unit),
+        pytest.param("moto", marks=pytest.mark.statemachine),
+    ]
+)
+def interpreter(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A semantic test's interpreter: logmr's (a unit test), then moto's (a
+    statemachine test): ``tests/interpreters.py``."""
+    from interpreters import open_interpreter
+
+    yield from open_interpreter(request.param)
+
+
 #: the tiers of pyproject.toml's markers; every test carries exactly one, so that
 #: ``-m unit``, ``-m functional``, ... split the suite. The other markers there
 #: (reference, faults, badinput, browser) are topics, added on top of a tier.

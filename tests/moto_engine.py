@@ -9,6 +9,14 @@ headers, response_headers)`` returns the response payload; setting
 ``errorType`` the interpreter matches against Retry and Catch as AWS does.
 ``check_contract`` fails loudly if a moto upgrade changes that method.
 Use inside ``mock_aws(config=MOTO_CONFIG)``.
+
+And one place where moto departs from AWS in a way logmr's definition meets:
+moto 5.2 reads a ResultWriter's Parameters paths (the Distributed Map's
+``"Prefix.$": "$.map_runs_prefix"``) from the Map's result, AWS (as for an
+ItemReader's) from the state's input. ``dispatching`` has moto read them from
+the input for the duration (``result_writer_on_input``, with its own contract
+check); the semantic tests (tests/interpreters.py) run moto as it is
+(``aws_result_writer=False``) and mark the difference (tests/test_maprun.py).
 """
 
 from __future__ import annotations
@@ -23,6 +31,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer import (
+    result_writer_decl,
+)
 
 from logmr.engine.dispatcher import Dispatcher
 from logmr.workflow import names
@@ -81,11 +92,52 @@ def invoking(run: Invoke) -> Iterator[None]:
         LambdaSimpleBackend.invoke = original  # type: ignore[method-assign]
 
 
+#: the lines of moto's ResultWriter evaluation ``result_writer_on_input`` replaces
+RESULT_WRITER_BODY = ("self.parargs.eval(env=env)", "self.resource_eval.eval_resource(env=env)")
+
+
 @contextlib.contextmanager
-def dispatching(dispatcher: Dispatcher) -> Iterator[Dispatcher]:
-    """Route moto's Lambda invocations to ``dispatcher`` for the duration."""
+def result_writer_on_input() -> Iterator[None]:
+    """For the duration, moto evaluates a ResultWriter's Parameters on the
+    Map state's input, as AWS does, instead of on the Map's result (which
+    it then gives the writer, as before)."""
+    writer = result_writer_decl.ResultWriter
+    source = inspect.getsource(writer._eval_body)
+    if not all(line in source for line in RESULT_WRITER_BODY):
+        raise MotoContractError(
+            "moto's ResultWriter._eval_body changed: pin moto or update moto_engine"
+        )
+
+    def eval_body(self: Any, env: Any) -> None:
+        results = env.stack.pop()
+        env.stack.append(env.states.get_input())
+        self.parargs.eval(env=env)
+        parameters = env.stack.pop()
+        env.stack.pop()  # the input
+        env.stack.extend([results, parameters])
+        self.resource_eval.eval_resource(env=env)
+
+    original = writer._eval_body
+    writer._eval_body = eval_body
     try:
-        with invoking(lambda backend, function_name, body: dispatcher.invoke(function_name, body)):
+        yield
+    finally:
+        writer._eval_body = original
+
+
+@contextlib.contextmanager
+def dispatching(
+    dispatcher: Dispatcher | Any, *, aws_result_writer: bool = True
+) -> Iterator[Dispatcher | Any]:
+    """Route moto's Lambda invocations to ``dispatcher`` for the duration
+    (logmr's ``Dispatcher``, or anything with its ``invoke`` and ``close``),
+    with moto reading a ResultWriter's paths as AWS does unless
+    ``aws_result_writer`` is False (``result_writer_on_input``)."""
+    try:
+        with (
+            invoking(lambda backend, function_name, body: dispatcher.invoke(function_name, body)),
+            result_writer_on_input() if aws_result_writer else contextlib.nullcontext(),
+        ):
             yield dispatcher
     finally:
         dispatcher.close()
@@ -109,9 +161,6 @@ class StateMachine:
             "Arn"
         ]
         lam = self._boto3.client("lambda", region_name=self.region)
-        code = io.BytesIO()
-        with zipfile.ZipFile(code, "w") as archive:
-            archive.writestr("README", "the handlers run from the installed logmr package")
         values = {names.BUCKET_PLACEHOLDER: self.bucket}
         for logical, handler in names.FUNCTIONS.items():
             created = lam.create_function(
@@ -119,7 +168,7 @@ class StateMachine:
                 Runtime="python3.12",
                 Role=role,
                 Handler=handler,
-                Code={"ZipFile": code.getvalue()},
+                Code={"ZipFile": fake_code()},
             )
             values[names.function_placeholder(logical)] = created["FunctionArn"]
         definition = names.substitute(names.state_machine_path().read_text(), values)
@@ -130,20 +179,36 @@ class StateMachine:
 
     def run(self, request: dict[str, Any], name: str, timeout: float = 300) -> dict[str, Any]:
         """Start a named execution and wait: describe_execution's answer plus the history."""
-        arn = self.sfn.start_execution(
-            stateMachineArn=self.arn, name=name, input=json.dumps(request)
-        )["executionArn"]
-        deadline = time.monotonic() + timeout
-        while (described := self.sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"execution {name} still running after {timeout} s")
-            time.sleep(POLL_SECONDS)
-        events: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
-        while True:
-            page = self.sfn.get_execution_history(**kwargs)
-            events += page["events"]
-            if not page.get("nextToken"):
-                break
-            kwargs["nextToken"] = page["nextToken"]
-        return {**described, "history": events}
+        return run_execution(self.sfn, self.arn, request, name, timeout)
+
+
+def fake_code() -> bytes:
+    """A Lambda function's code for moto: the handlers run from the installed package."""
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("README", "the handlers run from the installed logmr package")
+    return code.getvalue()
+
+
+def run_execution(
+    sfn: Any, machine: str, data: Any, name: str, timeout: float = 300
+) -> dict[str, Any]:
+    """Start execution ``name`` of state machine ``machine`` on ``data`` and
+    wait: describe_execution's answer plus the whole history."""
+    arn = sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps(data))[
+        "executionArn"
+    ]
+    deadline = time.monotonic() + timeout
+    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"execution {name} still running after {timeout} s")
+        time.sleep(POLL_SECONDS)
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        events += page["events"]
+        if not page.get("nextToken"):
+            break
+        kwargs["nextToken"] = page["nextToken"]
+    return {**described, "history": events}

@@ -102,6 +102,34 @@ def test_distributed_map_reads_the_manifest_from_s3() -> None:
     assert state["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
 
 
+def test_the_distributed_map_tolerates_no_failure_and_writes_its_results_to_s3() -> None:
+    """Explicit rather than AWS's default: one failed map task fails the Map
+    Run; its results (the failed task's error among them) go to the job's
+    map_runs/ prefix, which Plan's output names, so the state's result is small."""
+    state = definition()["States"]["MapDistributed"]
+    assert state["ToleratedFailureCount"] == 0
+    assert state["ResultWriter"] == {
+        "Resource": "arn:aws:states:::s3:putObject",
+        "Parameters": {"Bucket": "${BucketName}", "Prefix.$": "$.map_runs_prefix"},
+    }
+    assert state["ResultPath"] is None
+
+
+def test_mark_failed_gives_job_failed_the_error_it_recorded() -> None:
+    """MarkFailed's answer (a failed Distributed Map's: its first failed task's
+    error) replaces ``$.error``, which JobFailed fails the execution with; a
+    MarkFailed that fails leaves ``$.error`` as it was."""
+    states = definition()["States"]
+    mark = states["MarkFailed"]
+    assert mark["ResultSelector"] == {"Error.$": "$.Payload.error", "Cause.$": "$.Payload.cause"}
+    assert mark["ResultPath"] == "$.error"
+    assert mark["Catch"][0]["ResultPath"] is None
+    assert (states["JobFailed"]["ErrorPath"], states["JobFailed"]["CausePath"]) == (
+        "$.error.Error",
+        "$.error.Cause",
+    )
+
+
 def test_placeholders_are_exactly_the_shared_names() -> None:
     text = names.state_machine_path().read_text()
     assert set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", text)) == set(names.placeholders())

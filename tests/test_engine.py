@@ -205,7 +205,9 @@ def test_the_remote_watcher_reads_the_local_engines_history(
     handler_env: None, logs: dict[str, Path], map_mode: str
 ) -> None:
     """The progress ``logmr run`` shows is the deployed stack's watcher reading
-    the local history, live; read again from the finished history it is the same."""
+    the local history, live; read again from the finished history it is the
+    same, but for a Distributed Map's: its Map Run's counts come from
+    DescribeMapRun, which tells the last of them once the run is over."""
     live: list[tuple[str, int, int]] = []
     request = request_for(
         logs["access"], "status_codes", f"watch-{map_mode}", chunk_size=64 * 1024, reducers=3
@@ -216,8 +218,12 @@ def test_the_remote_watcher_reads_the_local_engines_history(
     ExecutionWatcher(
         LocalStepFunctions(execution), execution.arn, lambda *s: after.append(s)
     ).poll()
-    assert after == live
     map_tasks = record_and_results(request["job_id"])[0].map_tasks
+    if map_mode == "inline":
+        assert after == live
+    else:
+        assert [s for s in after if s[0] != "map"] == [s for s in live if s[0] != "map"]
+        assert [s for s in after if s[0] == "map"] == [("map", map_tasks, map_tasks)]
     assert map_tasks > 3
     for phase, total in [("map", map_tasks), ("reduce", 3), ("finalize", 1)]:
         shown = [(done, of) for name, done, of in live if name == phase]

@@ -86,6 +86,7 @@ def test_mark_failed_records_the_error_name_and_message(aws_handler_env: None) -
         "job_id": "status-codes-2026-11-21",
         "status": "FAILED",
         "error": "CorruptShuffleError",
+        "cause": event("mark_failed")["state"]["error"]["Cause"],  # as given: JobFailed's
         "recorded": True,  # the id had no record: MarkFailed made one
     }
     record = runtime.backends().results.get_job("status-codes-2026-11-21")

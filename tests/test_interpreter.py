@@ -1,4 +1,6 @@
-"""The local ASL interpreter on small definitions."""
+"""The ASL interpreter on small definitions: the semantic tests on both
+interpreters (logmr's and moto's: the ``interpreter`` fixture,
+tests/interpreters.py), the local one's own history and validation alone."""
 
 from __future__ import annotations
 
@@ -9,10 +11,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from interpreters import Functions, Interpreters, moto_differs
 from logmr.engine.history import LocalStepFunctions
 from logmr.engine.interpreter import Execution, Interpreter, UnsupportedDefinitionError, validate
-
-pytestmark = pytest.mark.unit
 
 RETRY = [
     {
@@ -36,21 +37,6 @@ def task(name: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-class Functions:
-    """Fake Lambda functions: each a callable; failures scripted per call."""
-
-    def __init__(self, **functions: Any) -> None:
-        self.functions = functions
-        self.calls: list[tuple[str, Any]] = []
-
-    def __call__(self, name: str, payload: Any) -> tuple[bool, Any]:
-        self.calls.append((name, payload))
-        try:
-            return True, self.functions[name](payload)
-        except Exception as exc:
-            return False, {"errorType": type(exc).__name__, "errorMessage": str(exc)}
-
-
 class TransientError(Exception):
     pass
 
@@ -67,6 +53,7 @@ def flaky(failures: int) -> Any:
     return function
 
 
+@pytest.mark.unit
 def test_retry_waits_grow_and_are_capped_and_jittered() -> None:
     waits: list[float] = []
     machine = {"StartAt": "T", "States": {"T": task("f", Retry=RETRY, End=True)}}
@@ -81,13 +68,19 @@ def test_retry_waits_grow_and_are_capped_and_jittered() -> None:
     assert [e["logmrRetryScheduledEventDetails"]["attempt"] for e in retries] == [1, 2, 3]
 
 
-def test_retries_exhausted_go_to_catch_with_the_error() -> None:
+#: a retrier whose waits are short on moto (it sleeps them): 1 s, then 1 s
+QUICK_RETRY = [
+    {"ErrorEquals": ["TransientError"], "IntervalSeconds": 1, "BackoffRate": 1.0, "MaxAttempts": 2}
+]
+
+
+def test_retries_exhausted_go_to_catch_with_the_error(interpreter: Interpreters) -> None:
     machine = {
         "StartAt": "T",
         "States": {
             "T": task(
                 "f",
-                Retry=RETRY,
+                Retry=QUICK_RETRY,
                 Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "F"}],
                 Next="S",
             ),
@@ -96,24 +89,24 @@ def test_retries_exhausted_go_to_catch_with_the_error() -> None:
         },
     }
     functions = Functions(f=flaky(10))
-    execution = Interpreter(machine, functions, sleep=lambda s: None).run({}, "e2")
-    assert execution.status == "FAILED"
-    assert execution.error == "TransientError"
-    assert "try again" in (execution.cause or "")
-    assert len(functions.calls) == 4  # the first attempt and MaxAttempts retries
+    outcome = interpreter.run(machine, {}, functions)
+    assert outcome.status == "FAILED"
+    assert outcome.error == "TransientError"
+    assert "try again" in (outcome.cause or "")
+    assert len(functions.calls) == 3  # the first attempt and MaxAttempts retries
 
 
-def test_an_error_not_in_retry_is_not_retried() -> None:
+def test_an_error_not_in_retry_is_not_retried(interpreter: Interpreters) -> None:
     def broken(payload: Any) -> Any:
         raise ValueError("bad")
 
     functions = Functions(f=broken)
     machine = {"StartAt": "T", "States": {"T": task("f", Retry=RETRY, End=True)}}
-    execution = Interpreter(machine, functions, sleep=lambda s: None).run({}, "e3")
-    assert (execution.status, execution.error, len(functions.calls)) == ("FAILED", "ValueError", 1)
+    outcome = interpreter.run(machine, {}, functions)
+    assert (outcome.status, outcome.error, len(functions.calls)) == ("FAILED", "ValueError", 1)
 
 
-def test_map_selects_items_and_context_and_limits_concurrency() -> None:
+def test_map_selects_items_and_context_and_limits_concurrency(interpreter: Interpreters) -> None:
     machine = {
         "StartAt": "M",
         "States": {
@@ -138,15 +131,13 @@ def test_map_selects_items_and_context_and_limits_concurrency() -> None:
         },
     }
     functions = Functions(f=lambda p: p["v"] * 10)
-    execution = Interpreter(machine, functions).run(
-        {"items": [1, 2, 3], "k": "x", "limit": 2}, "e4"
-    )
-    assert execution.output == {"items": [1, 2, 3], "k": "x", "limit": 2, "out": [10, 20, 30]}
+    outcome = interpreter.run(machine, {"items": [1, 2, 3], "k": "x", "limit": 2}, functions)
+    assert outcome.output == {"items": [1, 2, 3], "k": "x", "limit": 2, "out": [10, 20, 30]}
     assert sorted(p["i"] for _, p in functions.calls) == [0, 1, 2]
-    assert {p["n"] for _, p in functions.calls} == {"e4"}
+    assert {p["n"] for _, p in functions.calls} == {outcome.name}
 
 
-def test_a_failed_iteration_fails_the_map_with_its_error() -> None:
+def test_a_failed_iteration_fails_the_map_with_its_error(interpreter: Interpreters) -> None:
     def f(payload: Any) -> Any:
         if payload == 2:
             raise KeyError("two")
@@ -164,12 +155,12 @@ def test_a_failed_iteration_fails_the_map_with_its_error() -> None:
             "P": {"Type": "Pass", "End": True},
         },
     }
-    execution = Interpreter(machine, Functions(f=f)).run([1, 2, 3], "e5")
-    assert execution.status == "SUCCEEDED"
-    assert execution.output["Error"] == "KeyError"
+    outcome = interpreter.run(machine, [1, 2, 3], Functions(f=f))
+    assert outcome.status == "SUCCEEDED"
+    assert outcome.output["Error"] == "KeyError"
 
 
-def test_choice_and_item_reader() -> None:
+def test_choice_and_item_reader(interpreter: Interpreters) -> None:
     machine = {
         "StartAt": "C",
         "States": {
@@ -184,7 +175,7 @@ def test_choice_and_item_reader() -> None:
                 "ItemReader": {
                     "Resource": "arn:aws:states:::s3:getObject",
                     "ReaderConfig": {"InputType": "JSON"},
-                    "Parameters": {"Bucket": "b", "Key.$": "$.key"},
+                    "Parameters": {"Bucket": "items-bucket", "Key.$": "$.key"},
                 },
                 "ItemProcessor": {
                     "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
@@ -195,16 +186,20 @@ def test_choice_and_item_reader() -> None:
             },
         },
     }
-    objects = {("b", "items.json"): b"[5, 6]"}
-    run = Interpreter(machine, Functions(f=lambda p: -p), get_object=lambda b, k: objects[(b, k)])
-    assert run.run({"big": True, "key": "items.json"}, "e6").output == [-5, -6]
-    assert run.run({"big": False}, "e7").output == {"big": False}
+    interpreter.bucket("items-bucket")
+    interpreter.put("items-bucket", "items.json", b"[5, 6]")
+    functions = Functions(f=lambda p: -p)
+    assert interpreter.run(machine, {"big": True, "key": "items.json"}, functions).output == [
+        -5,
+        -6,
+    ]
+    assert interpreter.run(machine, {"big": False}, functions).output == {"big": False}
 
 
-def test_payloads_over_256_kib_fail_as_on_aws() -> None:
+def test_payloads_over_256_kib_fail_as_on_aws(interpreter: Interpreters) -> None:
     machine = {"StartAt": "T", "States": {"T": task("f", End=True)}}
-    execution = Interpreter(machine, Functions(f=lambda p: "x" * 300_000)).run({}, "e8")
-    assert execution.error == "States.DataLimitExceeded"
+    outcome = interpreter.run(machine, {}, Functions(f=lambda p: "x" * 300_000))
+    assert outcome.error == "States.DataLimitExceeded"
 
 
 CATCH_ALL = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Caught"}]
@@ -212,16 +207,34 @@ RETRY_ALL = [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 3, "IntervalSeconds"
 
 
 @pytest.mark.parametrize(
-    ("error", "function"),
+    ("error", "function", "moto_gap"),
     [
-        ("States.DataLimitExceeded", lambda payload: "x" * 300_000),  # an output past 256 KiB
-        ("States.DataLimitExceeded", lambda payload: {"items": [1, 2]}),  # the Map's output
-        ("States.Runtime", lambda payload: {"items": "not an array"}),
+        (  # a result past 256 KiB
+            "States.DataLimitExceeded",
+            lambda payload: "x" * 300_000,
+            "moto's States.ALL retries and catches States.DataLimitExceeded",
+        ),
+        ("States.DataLimitExceeded", lambda payload: {"items": [1, 2]}, None),  # the Map's
+        (
+            "States.Runtime",
+            lambda payload: {"items": "not an array"},
+            "moto names a Map's items that are no array States.QueryEvaluationError"
+            " (a JSONata error) and lets States.ALL catch it",
+        ),
     ],
+    ids=["task-result", "map-result", "items-not-an-array"],
 )
-def test_terminal_errors_pass_every_retry_and_catch(error: str, function: Any) -> None:
+def test_terminal_errors_pass_every_retry_and_catch(
+    interpreter: Interpreters,
+    request: pytest.FixtureRequest,
+    error: str,
+    function: Any,
+    moto_gap: str | None,
+) -> None:
     """States.ALL (in Retry and in Catch) takes neither States.DataLimitExceeded
     nor States.Runtime, as on AWS: the execution fails with them at once."""
+    if moto_gap:
+        moto_differs(request, moto_gap)
     inner = {
         "StartAt": "G",
         "States": {"G": {"Type": "Pass", "Result": "y" * 150_000, "End": True}},
@@ -243,10 +256,194 @@ def test_terminal_errors_pass_every_retry_and_catch(error: str, function: Any) -
         },
     }
     functions = Functions(f=function)
-    execution = Interpreter(machine, functions, sleep=lambda s: None).run({}, "terminal")
-    assert (execution.status, execution.error) == ("FAILED", error), execution.cause
+    outcome = interpreter.run(machine, {}, functions)
+    assert (outcome.status, outcome.error) == ("FAILED", error), outcome.cause
     assert len(functions.calls) == 1  # not retried
-    assert not any(e["type"] == "SucceedStateEntered" for e in execution.history)  # not caught
+    assert "SucceedStateEntered" not in outcome.types()  # not caught
+
+
+# -- errors of the language itself, named as the developer guide names them ---------------
+CAUGHT = {"Type": "Pass", "End": True}
+
+
+def catch(*errors: str) -> list[dict[str, Any]]:
+    """A Catch of ``errors`` into the state ``Caught``, the error at ``$.error``."""
+    return [{"ErrorEquals": list(errors), "ResultPath": "$.error", "Next": "Caught"}]
+
+
+#: moto 5.2's Choice state with no rule matching and no Default raises a
+#: Python RuntimeError, which fails the execution as States.Runtime
+MOTO_NO_CHOICE = "moto fails a Choice with no match and no Default as States.Runtime"
+
+
+def test_a_choice_with_no_match_and_no_default_fails_with_no_choice_matched(
+    interpreter: Interpreters, request: pytest.FixtureRequest
+) -> None:
+    moto_differs(request, MOTO_NO_CHOICE)
+    machine = {
+        "StartAt": "C",
+        "States": {
+            "C": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.n", "NumericEquals": 1, "Next": "S"}],
+            },
+            "S": {"Type": "Succeed"},
+        },
+    }
+    outcome = interpreter.run(machine, {"n": 2})
+    assert (outcome.status, outcome.error) == ("FAILED", "States.NoChoiceMatched")
+
+
+def test_no_choice_matched_in_an_iteration_is_caught_by_its_map(
+    interpreter: Interpreters, request: pytest.FixtureRequest
+) -> None:
+    """A Choice has no Catch; the Map state that runs it in an iteration does."""
+    moto_differs(request, MOTO_NO_CHOICE + ", which no Catch takes")
+    processor = {
+        "StartAt": "C",
+        "States": {
+            "C": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$", "NumericEquals": 1, "Next": "S"}],
+            },
+            "S": {"Type": "Succeed"},
+        },
+    }
+    machine = {
+        "StartAt": "M",
+        "States": {
+            "M": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "ItemProcessor": processor,
+                "Catch": catch("States.NoChoiceMatched"),
+                "End": True,
+            },
+            "Caught": CAUGHT,
+        },
+    }
+    outcome = interpreter.run(machine, {"items": [1, 2]})
+    assert outcome.status == "SUCCEEDED"
+    assert outcome.output["error"]["Error"] == "States.NoChoiceMatched"
+
+
+def test_a_choice_rule_on_a_missing_variable_fails_the_execution_with_runtime(
+    interpreter: Interpreters, request: pytest.FixtureRequest
+) -> None:
+    """A rule's Variable that is not in the input: "Invalid path ... The choice
+    state's condition path references an invalid value", States.Runtime, which
+    even the Map's States.ALL does not take (IsPresent tests a field first)."""
+    moto_differs(request, "moto takes a Choice rule whose Variable is missing as not matching")
+    processor = {
+        "StartAt": "C",
+        "States": {
+            "C": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.missing", "NumericEquals": 1, "Next": "S"}],
+                "Default": "S",
+            },
+            "S": {"Type": "Succeed"},
+        },
+    }
+    machine = {
+        "StartAt": "M",
+        "States": {
+            "M": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "ItemProcessor": processor,
+                "Catch": catch("States.ALL"),
+                "End": True,
+            },
+            "Caught": CAUGHT,
+        },
+    }
+    outcome = interpreter.run(machine, {"items": [{"n": 1}]})
+    assert (outcome.status, outcome.error) == ("FAILED", "States.Runtime"), outcome.cause
+    assert "PassStateEntered" not in outcome.types()
+
+
+def template_path_failure(field: str) -> dict[str, Any]:
+    """A definition whose ``field`` (a payload template) reads ``$.missing``,
+    its state catching States.ParameterPathFailure into ``Caught``."""
+    if field == "ItemSelector":
+        state: dict[str, Any] = {
+            "Type": "Map",
+            "ItemsPath": "$.items",
+            "ItemSelector": {"value.$": "$.missing"},
+            "ItemProcessor": {"StartAt": "T", "States": {"T": task("f", End=True)}},
+        }
+    else:
+        state = task("f")
+        if field == "Parameters":
+            state["Parameters"] = {"FunctionName": "f", "Payload": {"x.$": "$.missing"}}
+        else:
+            state[field] = {"x.$": "$.missing"}
+    state.update(Catch=catch("States.ParameterPathFailure"), End=True)
+    return {"StartAt": "S", "States": {"S": state, "Caught": CAUGHT}}
+
+
+@pytest.mark.parametrize("field", ["Parameters", "ResultSelector", "ItemSelector"])
+def test_a_template_path_that_finds_nothing_is_a_catchable_parameter_path_failure(
+    interpreter: Interpreters, request: pytest.FixtureRequest, field: str
+) -> None:
+    moto_differs(
+        request,
+        "moto names a payload template's path that finds nothing States.Runtime"
+        ' ("The JSONPath ... could not be found in the input"), which no Catch takes',
+    )
+    functions = Functions(f=lambda payload: {"ok": True})
+    outcome = interpreter.run(template_path_failure(field), {"items": [1]}, functions)
+    assert outcome.status == "SUCCEEDED", outcome.cause
+    assert outcome.output["error"]["Error"] == "States.ParameterPathFailure"
+    # the task runs only when its Parameters could be filled in
+    assert len(functions.calls) == (1 if field == "ResultSelector" else 0)
+
+
+@pytest.mark.parametrize(
+    ("data", "result_path"),
+    [({"a": 5}, "$.a.b"), ([1, 2], "$.x")],
+    ids=["through-a-number", "into-an-array"],
+)
+def test_a_result_path_that_cannot_apply_is_a_catchable_result_path_match_failure(
+    interpreter: Interpreters, request: pytest.FixtureRequest, data: Any, result_path: str
+) -> None:
+    moto_differs(
+        request,
+        "moto's ResultPath meets a non-object with a Python TypeError, failing the"
+        " execution as States.Runtime",
+    )
+    machine = {
+        "StartAt": "T",
+        "States": {
+            "T": task(
+                "f",
+                ResultPath=result_path,
+                OutputPath="$",
+                Catch=[{"ErrorEquals": ["States.ResultPathMatchFailure"], "Next": "Caught"}],
+                End=True,
+            ),
+            "Caught": CAUGHT,
+        },
+    }
+    outcome = interpreter.run(machine, data, Functions(f=lambda payload: "r"))
+    assert outcome.status == "SUCCEEDED", outcome.cause
+    assert outcome.output["Error"] == "States.ResultPathMatchFailure"
+
+
+@pytest.mark.parametrize("field", ["InputPath", "OutputPath"])
+def test_an_input_or_output_path_that_finds_nothing_fails_the_execution_with_runtime(
+    interpreter: Interpreters, field: str
+) -> None:
+    """States.Runtime "will always cause the execution to fail": States.ALL does not take it."""
+    state = task("f", Catch=catch("States.ALL"), End=True)
+    state[field] = "$.missing"
+    machine = {"StartAt": "T", "States": {"T": state, "Caught": CAUGHT}}
+    functions = Functions(f=lambda payload: {"ok": True})
+    outcome = interpreter.run(machine, {"a": 1}, functions)
+    assert (outcome.status, outcome.error) == ("FAILED", "States.Runtime"), outcome.cause
+    assert "PassStateEntered" not in outcome.types()
+    assert len(functions.calls) == (0 if field == "InputPath" else 1)
 
 
 # -- the history ----------------------------------------------------------------------
@@ -254,6 +451,16 @@ def one_task_map(function: str, **extra: Any) -> dict[str, Any]:
     """A Map state whose iterations each invoke ``function``."""
     processor = {"StartAt": "G", "States": {"G": task(function, End=True)}}
     return {"Type": "Map", "ItemProcessor": processor, **extra}
+
+
+def distributed_map() -> dict[str, Any]:
+    """A Distributed Map whose child executions each invoke ``f``."""
+    processor = {
+        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+        "StartAt": "G",
+        "States": {"G": task("f", End=True)},
+    }
+    return {"Type": "Map", "ItemProcessor": processor, "End": True}
 
 
 def _retried_then_mapped() -> Execution:
@@ -286,6 +493,7 @@ def details(event: dict[str, Any]) -> dict[str, Any]:
     return found[0] if found else {}
 
 
+@pytest.mark.unit
 def test_the_history_has_the_shape_of_get_execution_history() -> None:
     execution = _retried_then_mapped()
     history = execution.history
@@ -369,6 +577,7 @@ def test_the_history_has_the_shape_of_get_execution_history() -> None:
     ] == [10, 20]
 
 
+@pytest.mark.unit
 def test_a_caught_error_exits_the_state_with_it_and_a_failure_ends_the_history() -> None:
     machine = {
         "StartAt": "M",
@@ -403,6 +612,7 @@ def test_a_caught_error_exits_the_state_with_it_and_a_failure_ends_the_history()
     assert failed["mapIterationFailedEventDetails"] == {"name": "M", "index": 0}
 
 
+@pytest.mark.unit
 def test_events_after_reads_the_new_events_only() -> None:
     execution = Execution("e")
     for kind in ("ExecutionStarted", "PassStateEntered", "PassStateExited"):
@@ -414,6 +624,7 @@ def test_events_after_reads_the_new_events_only() -> None:
     assert (last["id"], last["executionSucceededEventDetails"]) == (4, {"output": "{}"})
 
 
+@pytest.mark.unit
 def test_the_local_history_pages_as_get_execution_history_does() -> None:
     execution = _retried_then_mapped()
     history = execution.history
@@ -484,8 +695,56 @@ def test_the_local_history_pages_as_get_execution_history_does() -> None:
             {"StartAt": "T", "States": {"T": {**task("f"), "OutputPath": "$.a[*]", "End": True}}},
             "path",
         ),
+        (
+            {"StartAt": "T", "States": {"T": {**task("f"), "ResultPath": "$.a[0]", "End": True}}},
+            "ResultPath",
+        ),
+        (
+            {
+                "StartAt": "T",
+                "States": {"T": {**task("f"), "ResultSelector": {"a.$": "$.b[*]"}, "End": True}},
+            },
+            "path",
+        ),
+        (
+            {"StartAt": "M", "States": {"M": one_task_map("f", ToleratedFailureCount=1, End=True)}},
+            "belongs to a Distributed Map",
+        ),
+        (
+            {
+                "StartAt": "M",
+                "States": {"M": {**distributed_map(), "ToleratedFailurePercentage": 101}},
+            },
+            "from 0 to 100",
+        ),
+        (
+            {
+                "StartAt": "M",
+                "States": {
+                    "M": {
+                        **distributed_map(),
+                        "ToleratedFailureCount": 1,
+                        "ToleratedFailureCountPath": "$.n",
+                    }
+                },
+            },
+            "both given",
+        ),
+        (
+            {
+                "StartAt": "M",
+                "States": {
+                    "M": {
+                        **distributed_map(),
+                        "ResultWriter": {"WriterConfig": {"OutputType": "JSONL"}},
+                    }
+                },
+            },
+            "ResultWriter",
+        ),
     ],
 )
+@pytest.mark.unit
 def test_unsupported_asl_is_refused_before_running(machine: dict[str, Any], message: str) -> None:
     with pytest.raises(UnsupportedDefinitionError, match=message):
         validate(machine)
@@ -520,13 +779,15 @@ def many_passes(items: int, mode: str) -> dict[str, Any]:
     [
         (6_200, "INLINE", "SUCCEEDED"),  # 24,806 events
         (6_300, "INLINE", "FAILED"),  # 25,206: past the quota
-        (6_300, "DISTRIBUTED", "SUCCEEDED"),  # iterations are child executions on AWS
+        (6_300, "DISTRIBUTED", "SUCCEEDED"),  # iterations are child executions
     ],
 )
+@pytest.mark.unit
 def test_the_history_quota_fails_the_execution(items: int, mode: str, status: str) -> None:
     """25,000 events at most in one execution's history (Step Functions'
     quota); the event past it fails the execution with States.Runtime, which
-    no Catch takes. A Distributed Map's iterations are not its events."""
+    no Catch takes. A Distributed Map's iterations are child executions with
+    histories of their own: the execution's shows their Map Run only."""
     execution = Interpreter(many_passes(items, mode), Functions()).run(
         {"items": list(range(items))}, f"history-{items}-{mode}"
     )
@@ -536,5 +797,20 @@ def test_the_history_quota_fails_the_execution(items: int, mode: str, status: st
         assert "25,000 events" in (execution.cause or "")
         assert len(execution.history) == 25_000  # the last one is the ExecutionFailed
         assert not any(e["type"] == "SucceedStateEntered" for e in execution.history)
-    else:  # every event kept (a Distributed Map's 25,206 too: none of them counted)
+    elif mode == "INLINE":  # every event kept
         assert len(execution.history) == 4 * items + 6
+    else:
+        assert [e["type"] for e in execution.history] == [
+            "ExecutionStarted",
+            "MapStateEntered",
+            "MapStateStarted",
+            "MapRunStarted",
+            "MapRunSucceeded",
+            "MapStateSucceeded",
+            "MapStateExited",
+            "ExecutionSucceeded",
+        ]
+        (run,) = execution.map_runs.values()
+        children = [child.history for child in run.children if child is not None]
+        assert len(children) == items
+        assert {len(history) for history in children} == {4}  # started, entered, exited, ended

@@ -24,6 +24,7 @@ PER_JOB: list[Callable[[str], str]] = [
     layout.reduce_plan_key,
     layout.quarantine_key,
     layout.salted_part_key,
+    layout.map_runs_prefix,
 ]
 PER_TASK: list[Callable[[str, int], str]] = [layout.map_summary_key]
 PER_PARTITION: list[Callable[[str, int], str]] = [layout.reduce_summary_key, layout.part_key]

@@ -135,8 +135,11 @@ def expected_function_grants(synth: Synthesized) -> dict[str, Pairs]:
         | listing
         | n.dynamo(("dynamodb:Query", "dynamodb:BatchWriteItem"), n.results)
         | n.dynamo(JOB_RECORD, n.jobs),
-        # the job record only
-        "MarkFailed": n.dynamo(JOB_RECORD, n.jobs),
+        # the job record; a failed Distributed Map's results: list and read
+        # them under the jobs' map_runs/ prefix (the listing's condition is tested below)
+        "MarkFailed": n.dynamo(JOB_RECORD, n.jobs)
+        | {("s3:ListBucket", n.bucket)}
+        | n.objects("s3:GetObject", f"{data}jobs/*/map_runs/"),
         # GET /jobs/{id} and /results: a job record and its results (top-N by the index)
         "Api": n.dynamo(("dynamodb:GetItem",), n.jobs)
         | n.dynamo(("dynamodb:Query",), n.results, f"{n.results}/index/*"),
@@ -189,15 +192,22 @@ def test_each_function_role_has_exactly_its_grants(synth: Synthesized, logical: 
 
 def test_plan_lists_only_the_input_prefixes(synth: Synthesized) -> None:
     """s3:ListBucket is granted on the bucket, so its condition is what keeps
-    Plan from listing job data (other jobs' plans and shuffle keys)."""
-    statements = statements_by_role(synth)[role_of(synth, names.FUNCTIONS["Plan"])]
-    listing = [s for s in statements if s["Action"] == "s3:ListBucket"]
-    assert len(listing) == 1
-    assert listing[0]["Condition"] == {"StringLike": {"s3:prefix": [p + "*" for p in PREFIXES]}}
-    conditioned = [
-        s for role in statements_by_role(synth).values() for s in role if "Condition" in s
-    ]
-    assert conditioned == listing  # the other listings are for 404s, of the whole bucket
+    Plan from listing job data (other jobs' plans and shuffle keys), and
+    MarkFailed from listing anything but the Map Runs' results."""
+    by_role = statements_by_role(synth)
+    allowed = {
+        "Plan": [p + "*" for p in PREFIXES],
+        "MarkFailed": [f"{config.DEFAULT_DATA_PREFIX}jobs/*/map_runs/*"],
+    }
+    listings = []
+    for logical, prefixes in allowed.items():
+        statements = by_role[role_of(synth, names.FUNCTIONS[logical])]
+        listing = [s for s in statements if s["Action"] == "s3:ListBucket"]
+        assert len(listing) == 1, logical
+        assert listing[0]["Condition"] == {"StringLike": {"s3:prefix": prefixes}}, logical
+        listings += listing
+    conditioned = [s for role in by_role.values() for s in role if "Condition" in s]
+    assert conditioned == listings  # the other listings are for 404s, of the whole bucket
 
 
 def test_no_function_reads_job_data_it_does_not_need_or_inputs_after_map(
@@ -236,8 +246,13 @@ def test_the_state_machine_role_invokes_its_five_functions_and_runs_its_map(
         for form in (f"{n.function[logical]}.Arn", f"{n.function[logical]}.Arn:*")
     }
     children = f"{ARN}execution:Logmr/*"
+    results = f"{n.bucket}/logmr/jobs/*/map_runs/*"  # the ResultWriter's
     distributed_map = {
         ("s3:GetObject", f"{n.bucket}/logmr/jobs/*/map_tasks.json"),
+        ("s3:PutObject", results),
+        ("s3:GetObject", results),
+        ("s3:ListMultipartUploadParts", results),
+        ("s3:AbortMultipartUpload", results),
         ("states:StartExecution", f"{ARN}stateMachine:Logmr"),
         ("states:DescribeExecution", children),
         ("states:StopExecution", children),

@@ -349,6 +349,7 @@ def test_mark_failed_records_the_error_and_its_message(log: Path, backends: Back
         "job_id": spec.job_id,
         "status": "FAILED",
         "error": "InputNotFoundError",
+        "cause": cause,  # as given: the execution fails with it
         "recorded": True,
     }
     record = backends.results.get_job(spec.job_id)

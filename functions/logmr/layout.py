@@ -72,5 +72,13 @@ def map_items_key(job_id: str) -> str:
     return f"{job_prefix(job_id)}map_tasks.json"
 
 
+def map_runs_prefix(job_id: str) -> str:
+    """Where the Distributed Map's ResultWriter writes its Map Run's results:
+    ``<prefix><map run id>/manifest.json`` and the ``SUCCEEDED_0.json``,
+    ``FAILED_0.json``, ``PENDING_0.json`` it lists (under the job's prefix,
+    so the retention rule expires them with the rest)."""
+    return f"{job_prefix(job_id)}map_runs/"
+
+
 def quarantine_key(job_id: str) -> str:
     return f"{job_prefix(job_id)}malformed.jsonl"

@@ -22,10 +22,12 @@ MAX_MAP_CONCURRENCY = 10_000
 MAX_PAYLOAD_BYTES = 256 * 1024
 #: events in one execution's history
 MAX_HISTORY_EVENTS = 25_000
-#: logmr's bound on a job's map tasks, kept under what the state machine can
-#: run: a Distributed Map without a ResultWriter returns its children's outputs
-#: into the state (MAX_PAYLOAD_BYTES holds about 21,000 of them). Plan refuses a
-#: request that would cut more (a chunk_size of 1 byte, say)
+#: logmr's bound on a job's map tasks: every reducer reads every map task's
+#: shuffle object (plan.tuning). Not the state machine's: the Distributed Map's
+#: ResultWriter writes its children's outputs to S3, so its result stays small
+#: whatever their number (without one, MAX_PAYLOAD_BYTES would hold about
+#: 21,000 of them). Plan refuses a request that would cut more (a chunk_size of
+#: 1 byte, say)
 MAX_MAP_TASKS = 10_000
 #: ListStateMachines' and GetExecutionHistory's largest page
 SFN_PAGE_SIZE = 1000

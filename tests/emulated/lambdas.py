@@ -30,7 +30,7 @@ from typing import Any
 from emulated import runtime
 from logmr.engine import worker
 from logmr.engine.dispatcher import timed_out
-from moto_engine import invoking
+from moto_engine import invoking, result_writer_on_input
 
 #: what Lambda's runtime would give the emulated functions' AWS SDK
 FAKE_CREDENTIALS = {
@@ -110,10 +110,11 @@ class Functions:
 
     @contextlib.contextmanager
     def dispatching(self) -> Iterator[Functions]:
-        """moto's Lambda invocations run here for the duration; the workers
-        stop at the end."""
+        """moto's Lambda invocations run here for the duration (and moto
+        reads a ResultWriter's paths as AWS does: ``result_writer_on_input``);
+        the workers stop at the end."""
         try:
-            with invoking(self.invoke):
+            with invoking(self.invoke), result_writer_on_input():
                 yield self
         finally:
             self.close()

@@ -10,8 +10,10 @@ unchanged), and ``includeExecutionData=False`` leaving out the events' input and
 output. Its errors are botocore's ``ClientError`` with AWS's codes
 (``ExecutionDoesNotExist``, ``InvalidToken``, ``ValidationException``).
 
-There is no ``describe_map_run``: the local engine runs a Distributed Map's
-items in the execution's own history, so it has no map runs to describe.
+``describe_map_run`` answers for the execution's Map Runs (a Distributed
+Map's, ``engine.maprun``) as boto3's does, item counts included: the watcher
+shows a Distributed Map's progress from them, here as on AWS
+(``ResourceNotFound`` for a Map Run it does not know).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from logmr import limits
-from logmr.engine.interpreter import Execution
+from logmr.engine.execution import Execution
 
 #: GetExecutionHistory's page size when maxResults is 0 or not given
 DEFAULT_PAGE_SIZE = 100
@@ -78,6 +80,16 @@ class LocalStepFunctions:
             answer["nextToken"] = f"{direction}:{following}"
         return answer
 
+    def describe_map_run(self, *, mapRunArn: str) -> dict[str, Any]:
+        """DescribeMapRun: one of the execution's Map Runs (or its children's)."""
+        runs = list(self.execution.map_runs.values())
+        while runs:
+            run = runs.pop()
+            if run.arn == mapRunArn:
+                return dict(run.describe())
+            runs += [inner for child in run.children if child for inner in child.map_runs.values()]
+        raise _error("ResourceNotFound", f"Map Run Does Not Exist: '{mapRunArn}'", "DescribeMapRun")
+
     def _events(self, with_data: bool) -> list[dict[str, Any]]:
         """Every event so far, with or without execution data (caller holds the lock)."""
         events = self._seen[with_data]
@@ -106,5 +118,5 @@ def _without_data(event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _error(code: str, message: str) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": message}}, "GetExecutionHistory")
+def _error(code: str, message: str, operation: str = "GetExecutionHistory") -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}}, operation)

@@ -2,28 +2,54 @@
 definition uses, for running it on one machine.
 
 States: Task (``arn:aws:states:::lambda:invoke``), Map (inline, and distributed
-with an S3 JSON ItemReader), Choice, Pass, Succeed, Fail. Fields: InputPath,
-Parameters, ItemSelector, ResultSelector, ResultPath, OutputPath, Retry
-(IntervalSeconds, MaxAttempts, BackoffRate, MaxDelaySeconds, JitterStrategy),
-Catch, MaxConcurrency(Path), Error(Path)/Cause(Path). Paths: ``$``, ``$.a.b``,
-``$.a[0]`` and the context object (``$$.Execution.Name``, ``$$.Map.Item.Value``
-...). Anything else is refused with ``UnsupportedDefinitionError`` before the
-execution starts, never half-run. State input and output are held to the
-256 KiB quota as on AWS (``States.DataLimitExceeded``).
+with an S3 JSON ItemReader, a ResultWriter to S3 and tolerated failures: a Map
+Run of child executions, ``engine.maprun``), Choice, Pass, Succeed, Fail.
+Fields: InputPath, Parameters, ItemSelector, ResultSelector, ResultPath,
+OutputPath, Retry (IntervalSeconds, MaxAttempts, BackoffRate, MaxDelaySeconds,
+JitterStrategy), Catch, MaxConcurrency(Path), ToleratedFailureCount(Path),
+ToleratedFailurePercentage(Path), ResultWriter, Error(Path)/Cause(Path).
+Paths: ``$``, ``$.a.b``, ``$.a[0]`` (not in a ResultPath) and the context
+object (``$$.Execution.Name``, ``$$.Map.Item.Value`` ...). Anything else is
+refused with ``UnsupportedDefinitionError`` before the execution starts, never
+half-run. A state's input, output and result are held to the 256 KiB quota as
+on AWS (``States.DataLimitExceeded``).
 
 Semantics follow the AWS documentation: a Lambda function error is named by its
 ``errorType``; ``States.ALL`` matches every error but the terminal ones
 (``TERMINAL_ERRORS``: no Retry or Catch takes them, the execution fails); a retry waits
 ``min(IntervalSeconds * BackoffRate ** n, MaxDelaySeconds)`` seconds, a random
-fraction of it with ``JitterStrategy: FULL``; an iteration's failure fails the
-Map state with the iteration's error and stops the iterations not yet started.
+fraction of it with ``JitterStrategy: FULL``; an inline Map iteration's failure
+fails the Map state with the iteration's error and stops the iterations not yet
+started; a Distributed Map fails when its failed children pass its tolerated
+failure threshold, with ``States.ExceedToleratedFailureThreshold``.
+
+Errors of the language itself, named as the developer guide names them
+("Handling errors in Step Functions workflows", concepts-error-handling.html,
+and the States Language specification's "Errors"):
+
+- ``States.NoChoiceMatched``: a Choice state with no rule matching and no
+  Default (a Choice has no Catch: it fails the execution, or the Map
+  iteration or child execution it runs in, whose Map may catch it);
+- ``States.ParameterPathFailure``: a ``"field.$"`` path of a payload template
+  (Parameters, ItemSelector, ResultSelector, an ItemReader's or ResultWriter's
+  Parameters) that finds nothing; Retry and Catch take it;
+- ``States.ResultPathMatchFailure``: a ResultPath that cannot be applied to the
+  state's input (a field of something that is not an object); Retry and Catch take it;
+- ``States.Runtime``: an InputPath, OutputPath, ItemsPath, MaxConcurrencyPath,
+  a threshold's path, an ErrorPath or CausePath, or a Choice rule's Variable
+  that finds nothing ("attempting to apply InputPath or OutputPath on a null
+  JSON payload" is the guide's example; a Choice rule's Variable that is not
+  in the input fails with "Invalid path ... The choice state's condition path
+  references an invalid value": test it with IsPresent first). It "will always
+  cause the execution to fail": no Retry or Catch takes it.
 
 The history has the shape Step Functions' ``GetExecutionHistory`` returns
 through boto3 (``Execution.record``): ``id`` (from 1), ``previousEventId`` (the
 event before), ``timestamp`` (a timezone-aware ``datetime``), ``type`` and the
 type's ``...EventDetails``, execution data (``input``, ``output``,
-``parameters``) as JSON text. A Distributed Map's iterations are in the
-execution's own history, as an inline Map's (no map run, no child executions).
+``parameters``) as JSON text. A Distributed Map's items are child executions
+with histories of their own; the execution's history has its Map Run's
+``MapRunStarted`` and ``MapRunSucceeded`` or ``MapRunFailed``.
 One event type is logmr's own, AWS has none like it: ``LogmrRetryScheduled``
 (``logmrRetryScheduledEventDetails``: the state ``name``, the ``error``
 retried, the ``attempt`` and the ``waitSeconds`` before it), where AWS shows a
@@ -32,20 +58,36 @@ retry only as a failure followed by the task scheduled again.
 
 from __future__ import annotations
 
-import copy
 import json
 import random
-import re
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from logmr import limits
+from logmr.engine import maprun, paths
+from logmr.engine.execution import (
+    RETRY_SCHEDULED,
+    Execution,
+    StatesError,
+    UnsupportedDefinitionError,
+    execution_data,
+    json_text,
+)
+
+__all__ = [
+    "RETRY_SCHEDULED",
+    "TERMINAL_ERRORS",
+    "Execution",
+    "Interpreter",
+    "StatesError",
+    "UnsupportedDefinitionError",
+    "validate",
+]
 
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 S3_GET_OBJECT = "arn:aws:states:::s3:getObject"
@@ -61,11 +103,16 @@ _INLINE_MAP_LIMIT = limits.INLINE_MAP_CONCURRENCY
 #: Catch that names States.DataLimitExceeded itself take it; this interpreter
 #: never does, so it is at least as strict, and logmr's definition names neither.
 TERMINAL_ERRORS = frozenset({"States.DataLimitExceeded", "States.Runtime"})
+#: the errors of the language itself (the module docstring says which is raised where)
+RUNTIME = paths.RUNTIME
+NO_CHOICE_MATCHED = "States.NoChoiceMatched"
 
 #: invoke(function_arn, payload) -> (ok, result or error payload as parsed JSON)
 Invoke = Callable[[str, Any], tuple[bool, Any]]
-#: get_object(bucket, key) -> bytes
+#: get_object(bucket, key) -> bytes; raises StatesError (States.ItemReaderFailed)
 GetObject = Callable[[str, str], bytes]
+#: put_object(bucket, key, body); raises StatesError (States.ResultWriterFailed)
+PutObject = maprun.PutObject
 
 _COMMON = {"Type", "Comment", "InputPath", "OutputPath", "Next", "End"}
 _ALLOWED = {
@@ -91,12 +138,24 @@ _ALLOWED = {
         "ResultPath",
         "Retry",
         "Catch",
-    },
+    }
+    | maprun.DISTRIBUTED_FIELDS,
     "Choice": {"Type", "Comment", "InputPath", "OutputPath", "Choices", "Default"},
     "Pass": _COMMON | {"Parameters", "Result", "ResultPath"},
     "Succeed": {"Type", "Comment", "InputPath", "OutputPath"},
     "Fail": {"Type", "Comment", "Error", "Cause", "ErrorPath", "CausePath"},
 }
+#: the fields that hold a path (a ResultPath is checked apart: no index, no context)
+_PATH_FIELDS = (
+    "InputPath",
+    "OutputPath",
+    "ItemsPath",
+    "MaxConcurrencyPath",
+    "ToleratedFailureCountPath",
+    "ToleratedFailurePercentagePath",
+    "ErrorPath",
+    "CausePath",
+)
 _COMPARATORS = {
     "BooleanEquals": lambda a, b: isinstance(a, bool) and a == b,
     "StringEquals": lambda a, b: isinstance(a, str) and a == b,
@@ -105,180 +164,17 @@ _COMPARATORS = {
     "NumericLessThan": lambda a, b: _number(a) and a < b,
     "IsPresent": None,  # handled apart: it looks at presence, not value
 }
-#: logmr's own event type: a Retry rule matched, the state runs again (module docstring)
-RETRY_SCHEDULED = "LogmrRetryScheduled"
-#: the events that end an execution: recorded even past the history quota
-_ENDINGS = frozenset({"ExecutionSucceeded", "ExecutionFailed"})
-#: set in a Distributed Map's iteration threads: what they record belongs to a
-#: child execution on AWS, whose events do not count toward this one's quota
-_CHILD = threading.local()
 #: a Lambda invoke task's resource as the history names it
 _LAMBDA = dict(zip(("resourceType", "resource"), LAMBDA_INVOKE.rsplit(":", 2)[1:], strict=True))
-_PATH = re.compile(r"^\$\$?((\.[A-Za-z_][A-Za-z0-9_\-]*)|(\[\d+\]))*$")
-
-
-class UnsupportedDefinitionError(ValueError):
-    """The definition uses ASL that this interpreter does not implement."""
-
-
-class StatesError(Exception):
-    """An error as Step Functions names it (``error``) with its ``cause``."""
-
-    def __init__(self, error: str, cause: str = "") -> None:
-        super().__init__(f"{error}: {cause}")
-        self.error = error
-        self.cause = cause
 
 
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-@dataclass
-class Execution:
-    """An execution's outcome and its history of events (the module docstring
-    says their shape): ``events_after`` and ``history`` read it, from any thread."""
-
-    name: str
-    status: str = "RUNNING"
-    #: tells this run from any other of the same name (on AWS the name is
-    #: unique per state machine; a local job id may be run again)
-    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    output: Any = None
-    error: str | None = None
-    cause: str | None = None
-    _events: list[dict[str, Any]] = field(default_factory=list, repr=False)
-    #: the events that count toward Step Functions' history quota
-    _counted: int = field(default=0, repr=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    @property
-    def arn(self) -> str:
-        """The execution's id (``$$.Execution.Id``): where AWS has its ARN."""
-        return f"local:{self.name}:{self.run_id}"
-
-    @property
-    def history(self) -> list[dict[str, Any]]:
-        """Every event so far, oldest first."""
-        return self.events_after(0)
-
-    def events_after(self, last_id: int) -> list[dict[str, Any]]:
-        """The events after the one numbered ``last_id``, oldest first (ids
-        count from 1, as on AWS). The list is new; the events are the
-        execution's own: read them, do not change them."""
-        with self._lock:
-            return self._events[max(last_id, 0) :]
-
-    def record(self, kind: str, details: dict[str, Any] | None = None) -> None:
-        """Add an event of type ``kind`` with its details (none: no details member).
-
-        An execution has at most ``limits.MAX_HISTORY_EVENTS`` events on AWS
-        ("Maximum execution history size: 25,000 events ... If the execution
-        history reaches this quota the execution will fail", Step Functions
-        developer guide, service-quotas.html): the event that would go past
-        it fails the execution instead (``States.Runtime``, which no Catch
-        takes). Not counted: logmr's own ``LogmrRetryScheduled`` (AWS records
-        no such event) and a Distributed Map's iterations (child executions
-        on AWS, each with its own history)."""
-        counts = kind != RETRY_SCHEDULED and not getattr(_CHILD, "active", False)
-        with self._lock:
-            # the last event allowed is kept for the ending
-            if counts and kind not in _ENDINGS and self._counted >= limits.MAX_HISTORY_EVENTS - 1:
-                raise StatesError(
-                    "States.Runtime",
-                    f"the execution's history reached {limits.MAX_HISTORY_EVENTS:,} events,"
-                    " Step Functions' quota",
-                )
-            self._counted += counts
-            number = len(self._events) + 1
-            event: dict[str, Any] = {
-                "id": number,
-                "previousEventId": number - 1,
-                "timestamp": datetime.now(UTC),
-                "type": kind,
-            }
-            if details is not None:
-                event[_details_member(kind)] = details
-            self._events.append(event)
-
-
-def _details_member(kind: str) -> str:
-    """The HistoryEvent member that holds the details of an event type: one for
-    every ``...StateEntered`` and every ``...StateExited``, else the type's own
-    (``MapStateStarted`` -> ``mapStateStartedEventDetails``)."""
-    for shared in ("StateEntered", "StateExited"):
-        if kind.endswith(shared):
-            return f"state{shared[len('State') :]}EventDetails"
-    return f"{kind[0].lower()}{kind[1:]}EventDetails"
-
-
-def _json(value: Any) -> str:
-    """Execution data as the history and the payload quota measure it: compact JSON."""
-    return json.dumps(value, separators=(",", ":"))
-
-
-def _data(name: str, value: Any, text: str | None = None) -> dict[str, Any]:
-    """Execution data in an event's details: ``name`` (``input`` or ``output``)
-    as JSON text (``text``, when known) and its ``...Details``: never truncated,
-    as in GetExecutionHistory's answers."""
-    return {name: _json(value) if text is None else text, f"{name}Details": {"truncated": False}}
-
-
-# -- paths ---------------------------------------------------------------------------
-def _check_path(path: str, where: str) -> None:
-    if not _PATH.match(path):
-        raise UnsupportedDefinitionError(f"{where}: path {path!r} is not supported")
-
-
-def _read(path: str, data: Any, context: dict[str, Any]) -> Any:
-    """The value at a reference path (``$``-rooted in data, ``$$``-rooted in the context)."""
-    root, rest = (context, path[2:]) if path.startswith("$$") else (data, path[1:])
-    value: Any = root
-    for name, index in re.findall(r"\.([A-Za-z_][A-Za-z0-9_\-]*)|\[(\d+)\]", rest):
-        try:
-            value = value[name] if name else value[int(index)]
-        except (KeyError, IndexError, TypeError):
-            raise StatesError(
-                "States.Runtime", f"the path {path!r} could not be found in the input"
-            ) from None
-    return value
-
-
-def _write(path: str | None, data: Any, result: Any) -> Any:
-    """``data`` with ``result`` placed at ``path`` (ResultPath semantics)."""
-    if path is None:
-        return data
-    if path == "$":
-        return result
-    names = re.findall(r"\.([A-Za-z_][A-Za-z0-9_\-]*)", path)
-    target = copy.deepcopy(data) if isinstance(data, dict) else {}
-    node = target
-    for name in names[:-1]:
-        if not isinstance(node.get(name), dict):
-            node[name] = {}
-        node = node[name]
-    node[names[-1]] = result
-    return target
-
-
-def _template(template: Any, data: Any, context: dict[str, Any]) -> Any:
-    """Parameters / ItemSelector / ResultSelector: ``"k.$"`` fields take a path's value."""
-    if isinstance(template, dict):
-        out: dict[str, Any] = {}
-        for key, value in template.items():
-            if key.endswith(".$"):
-                out[key[:-2]] = _read(value, data, context)
-            else:
-                out[key] = _template(value, data, context)
-        return out
-    if isinstance(template, list):
-        return [_template(item, data, context) for item in template]
-    return template
-
-
 def _check_size(value: Any, where: str) -> str:
     """``value`` as JSON text, if it is within the payload quota."""
-    text = _json(value)
+    text = json_text(value)
     size = len(text.encode())
     if size > MAX_PAYLOAD_BYTES:
         raise StatesError(
@@ -298,53 +194,71 @@ def validate(definition: dict[str, Any], where: str = "definition") -> None:
     if not isinstance(states, dict) or definition.get("StartAt") not in states:
         raise UnsupportedDefinitionError(f"{where}: StartAt must name a state")
     for name, state in states.items():
-        kind = state.get("Type")
-        here = f"{where}: state {name!r}"
-        if kind not in _ALLOWED:
-            raise UnsupportedDefinitionError(f"{here}: type {kind!r} is not supported")
-        extra = set(state) - _ALLOWED[kind]
-        if extra:
-            raise UnsupportedDefinitionError(f"{here}: field {sorted(extra)[0]!r} is not supported")
-        for target in [state.get("Next"), state.get("Default")] + [
-            c.get("Next") for c in state.get("Choices", []) + state.get("Catch", [])
-        ]:
-            if target is not None and target not in states:
-                raise UnsupportedDefinitionError(f"{here}: no state named {target!r}")
-        for key in (
-            "InputPath",
-            "OutputPath",
-            "ResultPath",
-            "ItemsPath",
-            "MaxConcurrencyPath",
-            "ErrorPath",
-            "CausePath",
+        _validate_state(state, states, f"{where}: state {name!r}")
+
+
+def _validate_state(state: dict[str, Any], states: dict[str, Any], here: str) -> None:
+    kind = state.get("Type")
+    if kind not in _ALLOWED:
+        raise UnsupportedDefinitionError(f"{here}: type {kind!r} is not supported")
+    extra = set(state) - _ALLOWED[kind]
+    if extra:
+        raise UnsupportedDefinitionError(f"{here}: field {sorted(extra)[0]!r} is not supported")
+    for target in [state.get("Next"), state.get("Default")] + [
+        c.get("Next") for c in state.get("Choices", []) + state.get("Catch", [])
+    ]:
+        if target is not None and target not in states:
+            raise UnsupportedDefinitionError(f"{here}: no state named {target!r}")
+    for key in _PATH_FIELDS:
+        if isinstance(state.get(key), str):
+            paths.check_path(state[key], f"{here}, {key}")
+    for result_path in [state.get("ResultPath")] + [
+        c.get("ResultPath") for c in state.get("Catch", [])
+    ]:
+        if isinstance(result_path, str) and (
+            not paths.PATH.match(result_path) or "[" in result_path or result_path.startswith("$$")
         ):
-            if isinstance(state.get(key), str):
-                _check_path(state[key], f"{here}, {key}")
-        if kind == "Task" and state.get("Resource") != LAMBDA_INVOKE:
             raise UnsupportedDefinitionError(
-                f"{here}: resource {state.get('Resource')!r} is not supported"
+                f"{here}: ResultPath {result_path!r} is not supported (fields only)"
             )
-        if kind == "Map":
-            processor = state.get("ItemProcessor") or {}
-            mode = (processor.get("ProcessorConfig") or {}).get("Mode", "INLINE")
-            if mode not in ("INLINE", "DISTRIBUTED"):
-                raise UnsupportedDefinitionError(
-                    f"{here}: processor mode {mode!r} is not supported"
-                )
-            reader = state.get("ItemReader")
-            if reader is not None and (
-                reader.get("Resource") != S3_GET_OBJECT
-                or (reader.get("ReaderConfig") or {}).get("InputType") != "JSON"
-            ):
-                raise UnsupportedDefinitionError(f"{here}: only an S3 JSON ItemReader is supported")
-            validate(processor, f"{here} ItemProcessor")
-        for choice in state.get("Choices", []):
-            operators = set(choice) - {"Variable", "Next"}
-            if not operators <= set(_COMPARATORS) or len(operators) != 1:
-                raise UnsupportedDefinitionError(
-                    f"{here}: choice rule {sorted(choice)} is not supported"
-                )
+    for key in ("Parameters", "ItemSelector", "ResultSelector"):
+        paths.check_template(state.get(key), f"{here}, {key}")
+    if kind == "Task" and state.get("Resource") != LAMBDA_INVOKE:
+        raise UnsupportedDefinitionError(
+            f"{here}: resource {state.get('Resource')!r} is not supported"
+        )
+    if kind == "Map":
+        _validate_map(state, here)
+    for choice in state.get("Choices", []):
+        operators = set(choice) - {"Variable", "Next"}
+        if not operators <= set(_COMPARATORS) or len(operators) != 1:
+            raise UnsupportedDefinitionError(
+                f"{here}: choice rule {sorted(choice)} is not supported"
+            )
+        paths.check_path(str(choice.get("Variable")), f"{here}, Variable")
+
+
+def _validate_map(state: dict[str, Any], here: str) -> None:
+    processor = state.get("ItemProcessor") or {}
+    mode = _mode(processor)
+    if mode not in ("INLINE", "DISTRIBUTED"):
+        raise UnsupportedDefinitionError(f"{here}: processor mode {mode!r} is not supported")
+    reader = state.get("ItemReader")
+    if reader is not None and (
+        reader.get("Resource") != S3_GET_OBJECT
+        or (reader.get("ReaderConfig") or {}).get("InputType") != "JSON"
+    ):
+        raise UnsupportedDefinitionError(f"{here}: only an S3 JSON ItemReader is supported")
+    wrong = maprun.check_definition(state, mode == "DISTRIBUTED")
+    if wrong is not None:
+        raise UnsupportedDefinitionError(f"{here}: {wrong}")
+    for part in ("ItemReader", "ResultWriter"):
+        paths.check_template((state.get(part) or {}).get("Parameters"), f"{here}, {part}")
+    validate(processor, f"{here} ItemProcessor")
+
+
+def _mode(processor: dict[str, Any]) -> str:
+    return str((processor.get("ProcessorConfig") or {}).get("Mode", "INLINE"))
 
 
 # -- the interpreter -------------------------------------------------------------------------
@@ -357,17 +271,22 @@ class Interpreter:
         invoke: Invoke,
         *,
         get_object: GetObject | None = None,
+        put_object: PutObject | None = None,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[float], float] = lambda cap: random.uniform(0, cap),
         observer: Callable[[Execution], None] | None = None,
     ) -> None:
-        """``observer`` is called with the execution as it runs: after each state
-        entered, each Map started and each Map iteration succeeded (from the
-        iteration's thread), and at the end."""
+        """``get_object`` serves a Distributed Map's ItemReader and
+        ``put_object`` its ResultWriter (the engine's object store).
+        ``observer`` is called with the execution as it runs: after each state
+        entered, each Map started and each inline Map iteration or Map Run
+        child execution ended (from its thread, one at a time for a Map Run),
+        and at the end; never with a child execution."""
         validate(definition)
         self.definition = definition
         self.invoke = invoke
         self.get_object = get_object
+        self.put_object = put_object
         self.sleep = sleep
         self.jitter = jitter
         self.observer = observer
@@ -386,20 +305,31 @@ class Interpreter:
                 "StartTime": datetime.now(UTC).isoformat(),
             },
         }
-        execution.record("ExecutionStarted", _data("input", data))
-        try:
-            _check_size(data, "the execution input")
-            execution.output = self._run_machine(self.definition, data, context, execution)
-            execution.status = "SUCCEEDED"
-            execution.record("ExecutionSucceeded", _data("output", execution.output))
-        except StatesError as exc:
-            execution.status, execution.error, execution.cause = "FAILED", exc.error, exc.cause
-            execution.record("ExecutionFailed", {"error": exc.error, "cause": exc.cause})
+        self._execute(self.definition, data, context, execution, "the execution input")
         self._observe(execution)
         return execution
 
+    def _execute(
+        self,
+        machine: dict[str, Any],
+        data: Any,
+        context: dict[str, Any],
+        execution: Execution,
+        what: str,
+    ) -> None:
+        """Run ``machine`` as ``execution``, from its start event to its end."""
+        execution.record("ExecutionStarted", execution_data("input", data))
+        try:
+            _check_size(data, what)
+            execution.output = self._run_machine(machine, data, context, execution)
+            execution.status = "SUCCEEDED"
+            execution.record("ExecutionSucceeded", execution_data("output", execution.output))
+        except StatesError as exc:
+            execution.status, execution.error, execution.cause = "FAILED", exc.error, exc.cause
+            execution.record("ExecutionFailed", {"error": exc.error, "cause": exc.cause})
+
     def _observe(self, execution: Execution) -> None:
-        if self.observer is not None:
+        if self.observer is not None and execution.parent is None:
             self.observer(execution)
 
     def _run_machine(
@@ -422,27 +352,29 @@ class Interpreter:
         execution: Execution,
     ) -> tuple[Any, str | None]:
         kind = state["Type"]
-        execution.record(f"{kind}StateEntered", {"name": name, **_data("input", data)})
+        execution.record(f"{kind}StateEntered", {"name": name, **execution_data("input", data)})
         self._observe(execution)
         context = {**context, "State": {"Name": name}}
         effective = (
-            _read(state.get("InputPath", "$"), data, context) if state.get("InputPath", "$") else {}
+            paths.read(state.get("InputPath", "$"), data, context)
+            if state.get("InputPath", "$")
+            else {}
         )
         if kind == "Fail":
             error = (
-                _read(state["ErrorPath"], effective, context)
+                paths.read(state["ErrorPath"], effective, context)
                 if "ErrorPath" in state
                 else state.get("Error", "States.Fail")
             )
             cause = (
-                _read(state["CausePath"], effective, context)
+                paths.read(state["CausePath"], effective, context)
                 if "CausePath" in state
                 else state.get("Cause", "")
             )
             raise StatesError(str(error), str(cause))
         if kind == "Choice":
-            output = _output(state, effective, context)
             following = self._choose(name, state, effective, context)
+            output = _output(state, effective, context)
             _exited(execution, kind, name, output)
             return output, following
         if kind == "Succeed":
@@ -452,22 +384,28 @@ class Interpreter:
         try:
             if kind == "Pass":
                 result = (
-                    _template(state["Parameters"], effective, context)
+                    paths.fill(state["Parameters"], effective, context)
                     if "Parameters" in state
                     else state.get("Result", effective)
                 )
             else:
                 result = self._with_retry(name, state, effective, context, execution)
+                # the quota holds for a task's or a Map's result, whatever its
+                # ResultPath keeps of it: "returned a result with a size
+                # exceeding the maximum number of bytes service limit"
+                _check_size(result, f"the result of state {name!r}")
             if "ResultSelector" in state:
-                result = _template(state["ResultSelector"], result, context)
-            output = _output(state, _write(state.get("ResultPath", "$"), data, result), context)
+                result = paths.fill(state["ResultSelector"], result, context)
+            output = _output(
+                state, paths.write(state.get("ResultPath", "$"), data, result), context
+            )
             text = _check_size(output, f"the output of state {name!r}")
         except StatesError as exc:
             catcher = _matching(state.get("Catch", []), exc.error)
             if catcher is None:
                 raise
             error_output = {"Error": exc.error, "Cause": exc.cause}
-            caught = _write(catcher.get("ResultPath", "$"), data, error_output)
+            caught = paths.write(catcher.get("ResultPath", "$"), data, error_output)
             _exited(execution, kind, name, caught)  # the error is in its output, as on AWS
             return caught, catcher["Next"]
         _exited(execution, kind, name, output, text)
@@ -476,23 +414,26 @@ class Interpreter:
     def _choose(self, name: str, state: dict[str, Any], data: Any, context: dict[str, Any]) -> str:
         for rule in state.get("Choices", []):
             (operator,) = set(rule) - {"Variable", "Next"}
+            variable = rule["Variable"]
+            try:
+                value = paths.read(variable, data, context)
+                present = True
+            except StatesError:
+                present = False
             if operator == "IsPresent":
-                try:
-                    _read(rule["Variable"], data, context)
-                    present = True
-                except StatesError:
-                    present = False
                 if present == rule[operator]:
                     return str(rule["Next"])
                 continue
-            try:
-                value = _read(rule["Variable"], data, context)
-            except StatesError:
-                continue
+            if not present:
+                raise StatesError(
+                    RUNTIME,
+                    f"Invalid path '{variable}': The choice state's condition path"
+                    " references an invalid value.",
+                )
             if _COMPARATORS[operator](value, rule[operator]):  # type: ignore[misc]
                 return str(rule["Next"])
         if "Default" not in state:
-            raise StatesError("States.NoChoiceMatched", f"no choice of {name!r} matched")
+            raise StatesError(NO_CHOICE_MATCHED, f"no choice rule of state {name!r} matched")
         return str(state["Default"])
 
     def _with_retry(
@@ -543,11 +484,11 @@ class Interpreter:
         context: dict[str, Any],
         execution: Execution,
     ) -> Any:
-        parameters = _template(state.get("Parameters", {}), data, context)
+        parameters = paths.fill(state.get("Parameters", {}), data, context)
         function = parameters.get("FunctionName")
         payload = parameters.get("Payload", data)
         _check_size(payload, f"the payload of state {name!r}")
-        scheduled = {**_LAMBDA, "region": _region(function), "parameters": _json(parameters)}
+        scheduled = {**_LAMBDA, "region": _region(function), "parameters": json_text(parameters)}
         if "TimeoutSeconds" in state:
             scheduled["timeoutInSeconds"] = state["TimeoutSeconds"]
         execution.record("TaskScheduled", scheduled)
@@ -561,9 +502,10 @@ class Interpreter:
             execution.record("TaskFailed", {**_LAMBDA, "error": error, "cause": cause})
             raise StatesError(str(error), cause)
         output = {"Payload": result, "StatusCode": 200, "ExecutedVersion": "$LATEST"}
-        execution.record("TaskSucceeded", {**_LAMBDA, **_data("output", output)})
+        execution.record("TaskSucceeded", {**_LAMBDA, **execution_data("output", output)})
         return output
 
+    # -- Map -----------------------------------------------------------------------------
     def _map(
         self,
         name: str,
@@ -571,22 +513,15 @@ class Interpreter:
         data: Any,
         context: dict[str, Any],
         execution: Execution,
-    ) -> list[Any]:
-        processor = state["ItemProcessor"]
-        if "ItemReader" in state:
-            items = self._read_items(state["ItemReader"], data, context)
-        else:
-            items = _read(state.get("ItemsPath", "$"), data, context)
-        if not isinstance(items, list):
-            raise StatesError("States.Runtime", f"the items of {name!r} are not an array")
+    ) -> Any:
         limit = state.get("MaxConcurrency", 0)
         if "MaxConcurrencyPath" in state:
-            limit = int(_read(state["MaxConcurrencyPath"], data, context))
-        distributed = (processor.get("ProcessorConfig") or {}).get("Mode") == "DISTRIBUTED"
-        if not distributed:
-            limit = min(limit or _INLINE_MAP_LIMIT, _INLINE_MAP_LIMIT)
-        workers = max(1, min(limit or len(items) or 1, len(items) or 1))
-        in_child = distributed or getattr(_CHILD, "active", False)
+            limit = int(paths.read(state["MaxConcurrencyPath"], data, context))
+        if _mode(state["ItemProcessor"]) == "DISTRIBUTED":
+            return self._map_run(name, state, data, context, execution, limit=limit)
+        processor = state["ItemProcessor"]
+        items = self._items(name, state, data, context)
+        limit = min(limit or _INLINE_MAP_LIMIT, _INLINE_MAP_LIMIT)
         execution.record("MapStateStarted", {"length": len(items)})
         self._observe(execution)
         results: list[Any] = [None] * len(items)
@@ -595,10 +530,9 @@ class Interpreter:
         def iterate(index: int) -> None:
             if stop.is_set():
                 return
-            _CHILD.active = in_child
             item_context = {**context, "Map": {"Item": {"Index": index, "Value": items[index]}}}
             selected = (
-                _template(state["ItemSelector"], data, item_context)
+                paths.fill(state["ItemSelector"], data, item_context)
                 if "ItemSelector" in state
                 else items[index]
             )
@@ -613,47 +547,180 @@ class Interpreter:
             execution.record("MapIterationSucceeded", dict(iteration))
             self._observe(execution)
 
+        error = self._pool(name, len(items), limit, iterate, stop)
+        if error is not None:
+            execution.record("MapStateFailed")
+            raise error
+        execution.record("MapStateSucceeded")
+        return results
+
+    def _map_run(
+        self,
+        name: str,
+        state: dict[str, Any],
+        data: Any,
+        context: dict[str, Any],
+        execution: Execution,
+        *,
+        limit: int,
+    ) -> Any:
+        """A Distributed Map: a Map Run of child executions (``engine.maprun``
+        says how, and what AWS documents of it)."""
+        reader = "ItemReader" in state
+        items = None if reader else self._items(name, state, data, context)
+        # a length Step Functions knows only once the ItemReader has read the items
+        execution.record("MapStateStarted", {"length": 0 if items is None else len(items)})
+        self._observe(execution)
+        tolerance = maprun.Tolerance.of(state, lambda path: paths.read(path, data, context))
+        writer = (
+            paths.fill(state["ResultWriter"]["Parameters"], data, context)
+            if "ResultWriter" in state
+            else None
+        )
+        run = maprun.MapRun(execution, name, limit, tolerance)
+        execution.map_runs[run.arn] = run
+        execution.record("MapRunStarted", {"mapRunArn": run.arn})
+        details: dict[str, str] | None = None
+        try:
+            if items is None:
+                items = self._items(name, state, data, context)
+            run.begin(items)
+            self._observe(execution)
+            self._children(run, name, state, data, context, limit=limit)
+            if writer is not None:
+                details = self._write_results(run, writer)
+            if run.exceeded:
+                raise StatesError(maprun.TOLERATED_FAILURE_ERROR, maprun.TOLERATED_FAILURE_CAUSE)
+        except StatesError as exc:
+            run.end("FAILED")
+            execution.record("MapRunFailed", {"error": exc.error, "cause": exc.cause})
+            execution.record("MapStateFailed")
+            raise
+        run.end("SUCCEEDED")
+        execution.record("MapRunSucceeded")
+        execution.record("MapStateSucceeded")
+        if details is not None:
+            return {"MapRunArn": run.arn, "ResultWriterDetails": details}
+        return run.outputs()
+
+    def _children(
+        self,
+        run: maprun.MapRun,
+        name: str,
+        state: dict[str, Any],
+        data: Any,
+        context: dict[str, Any],
+        *,
+        limit: int,
+    ) -> None:
+        """Each item as a child execution, ``limit`` at a time (0: all at
+        once), until they end or the failures pass the run's threshold."""
+        processor, parent, items = state["ItemProcessor"], run.execution, run.items
+        stop = threading.Event()
+
+        def child(index: int) -> None:
+            if stop.is_set():
+                return  # stays PENDING
+            item_context = {**context, "Map": {"Item": {"Index": index, "Value": items[index]}}}
+            selected = (
+                paths.fill(state["ItemSelector"], data, item_context)
+                if "ItemSelector" in state
+                else items[index]
+            )
+            execution = Execution(str(uuid.uuid4()), parent=parent)
+            run.start(index, execution, selected)
+            # a child execution's context is its own: it is an execution of its own
+            own = {
+                "Execution": {
+                    "Name": execution.name,
+                    "Id": execution.arn,
+                    "Input": selected,
+                    "StartTime": datetime.now(UTC).isoformat(),
+                }
+            }
+            self._execute(processor, selected, own, execution, "the input of a child execution")
+            with run.progress:
+                if run.ended(execution):
+                    stop.set()
+                self._observe(parent)
+
+        error = self._pool(name, len(items), limit, child, stop)
+        if error is not None:
+            raise error
+
+    def _pool(
+        self,
+        name: str,
+        count: int,
+        limit: int,
+        work: Callable[[int], None],
+        stop: threading.Event,
+    ) -> StatesError | None:
+        """``work(0)`` ... ``work(count - 1)`` on ``limit`` threads (0: one
+        each); when one raises, ``stop`` is set, the ones not started are
+        cancelled and the running ones end: its error (any other exception
+        as ``States.Runtime``), else None."""
+        workers = max(1, min(limit or count or 1, count or 1))
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"map-{name}")
-        futures: list[Future[None]] = [pool.submit(iterate, i) for i in range(len(items))]
+        futures: list[Future[None]] = [pool.submit(work, i) for i in range(count)]
         try:
             wait(futures, return_when=FIRST_EXCEPTION)
-        except BaseException:  # interrupted: stop here; the running iterations end, unretried
+        except BaseException:  # interrupted: stop here; the running works end, unretried
             stop.set()
             self._stopped.set()
             pool.shutdown(wait=False, cancel_futures=True)
             raise
-        with pool:  # the iterations end (or were cancelled) before the state does
+        with pool:  # the works end (or are cancelled) before the state does
             for future in futures:
                 if future.done() and future.exception() is not None:
                     stop.set()
                     for other in futures:
                         other.cancel()
                     error = future.exception()
-                    execution.record("MapStateFailed")
-                    raise (
+                    return (
                         error
                         if isinstance(error, StatesError)
-                        else StatesError("States.Runtime", str(error))
+                        else StatesError(RUNTIME, str(error))
                     )
-        execution.record("MapStateSucceeded")
-        return results
+        return None
+
+    def _items(
+        self, name: str, state: dict[str, Any], data: Any, context: dict[str, Any]
+    ) -> list[Any]:
+        """A Map's items: from its ItemReader, else at its ItemsPath."""
+        if "ItemReader" in state:
+            items = self._read_items(state["ItemReader"], data, context)
+        else:
+            items = paths.read(state.get("ItemsPath", "$"), data, context)
+        if not isinstance(items, list):
+            raise StatesError(RUNTIME, f"the items of {name!r} are not an array")
+        return items
 
     def _read_items(self, reader: dict[str, Any], data: Any, context: dict[str, Any]) -> Any:
         if self.get_object is None:
-            raise StatesError("States.Runtime", "this engine has no S3 to read Map items from")
-        where = _template(reader.get("Parameters", {}), data, context)
+            raise StatesError(
+                maprun.ITEM_READER_FAILED, "this engine has no S3 to read Map items from"
+            )
+        where = paths.fill(reader.get("Parameters", {}), data, context)
         body = self.get_object(str(where["Bucket"]), str(where["Key"]))
         try:
             return json.loads(body)
         except ValueError as exc:
-            raise StatesError("States.ItemReaderFailed", f"the items are not JSON: {exc}") from None
+            raise StatesError(maprun.ITEM_READER_FAILED, f"the items are not JSON: {exc}") from None
+
+    def _write_results(self, run: maprun.MapRun, writer: dict[str, Any]) -> dict[str, str]:
+        if self.put_object is None:
+            raise StatesError(
+                maprun.RESULT_WRITER_FAILED, "this engine has no S3 to write a Map Run's results to"
+            )
+        return run.write_results(self.put_object, str(writer["Bucket"]), str(writer["Prefix"]))
 
 
 def _exited(
     execution: Execution, kind: str, name: str, output: Any, text: str | None = None
 ) -> None:
     """Record that state ``name`` exited with ``output`` (``text``: its JSON, when known)."""
-    execution.record(f"{kind}StateExited", {"name": name, **_data("output", output, text)})
+    execution.record(f"{kind}StateExited", {"name": name, **execution_data("output", output, text)})
 
 
 def _region(function: Any) -> str:
@@ -664,7 +731,7 @@ def _region(function: Any) -> str:
 
 def _output(state: dict[str, Any], data: Any, context: dict[str, Any]) -> Any:
     path = state.get("OutputPath", "$")
-    return {} if path is None else _read(path, data, context)
+    return {} if path is None else paths.read(path, data, context)
 
 
 def _matches(names: list[str], error: str) -> bool:

@@ -18,7 +18,7 @@ from logmr.plan import tuning
 from logmr.plan.planner import SIZE_READS_AT_ONCE
 from logmr.plan.tuning import Limits
 from logmr.storage.parts import TOP_KEPT
-from logmr.workflow.names import FUNCTION_SIZES
+from logmr.workflow.names import FUNCTION_SIZES, RESULT_WRITER_PUTS
 
 PRICES_CHECKED = "2026-11-22"
 #: Lambda, arm64 (the stack's architecture): per GB-second and per request
@@ -180,10 +180,10 @@ def estimate(shape: Shape, limits: Limits) -> Estimate:
         + (1 + m)
         + 2 * m * r
         + (m + r + 2 + reads),
-        # plan: manifest (and the Distributed Map's items); map: shuffle and
-        # summary; PlanReduce: its decision; reduce: part file and summary;
-        # finalize: malformed samples
-        s3_put=1 + items + 2 * m + 1 + 2 * r + 1,
+        # plan: manifest (and the Distributed Map's items, and its
+        # ResultWriter's files); map: shuffle and summary; PlanReduce: its
+        # decision; reduce: part file and summary; finalize: malformed samples
+        s3_put=1 + items * (1 + RESULT_WRITER_PUTS) + 2 * m + 1 + 2 * r + 1,
         # plan: the inputs' listing; finalize: the part files', for a summary
         s3_list=max(math.ceil(shape.objects / S3_PAGE_SIZE), 1) + int(shape.summarised),
         # the result store keeps each reducer's best TOP_KEPT results

@@ -5,7 +5,8 @@ handlers in worker processes, job data in a local folder and SQLite.
 Placeholders are filled from ``logmr.workflow.names`` as the CDK stack fills them, with
 local function ARNs and a bucket name (``LOCAL_BUCKET``) that the engine serves
 from the local object store: the Distributed Map's ItemReader reads the plan's
-item list from the same folder the Plan handler wrote it to.
+item list from the same folder the Plan handler wrote it to, and its
+ResultWriter writes the Map Run's results there.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from logmr.config import Settings
 from logmr.engine.dispatcher import Dispatcher, Hook, WorkerPool
 from logmr.engine.history import LocalStepFunctions
 from logmr.engine.interpreter import Execution, Interpreter, StatesError
-from logmr.errors import LocalStoreError
+from logmr.engine.maprun import ITEM_READER_FAILED, RESULT_WRITER_FAILED
+from logmr.errors import LocalStoreError, LogmrError, error_name
 from logmr.run.embedded import embedded_backends
 from logmr.run.request import validate
 from logmr.run.runner import failed_record, quiet
@@ -178,8 +180,19 @@ def _run(
 
     def get_object(bucket: str, key: str) -> bytes:
         if bucket != LOCAL_BUCKET:
-            raise StatesError("States.ItemReaderFailed", f"no bucket {bucket!r} on this machine")
-        return objects.get(key)
+            raise StatesError(ITEM_READER_FAILED, f"no bucket {bucket!r} on this machine")
+        try:
+            return objects.get(key)
+        except LogmrError as exc:  # the store names what went wrong
+            raise StatesError(ITEM_READER_FAILED, f"{error_name(exc)}: {exc}") from exc
+
+    def put_object(bucket: str, key: str, body: bytes) -> None:
+        if bucket != LOCAL_BUCKET:
+            raise StatesError(RESULT_WRITER_FAILED, f"no bucket {bucket!r} on this machine")
+        try:
+            objects.put(key, body)
+        except LogmrError as exc:  # a full disk, say
+            raise StatesError(RESULT_WRITER_FAILED, f"{error_name(exc)}: {exc}") from exc
 
     dispatcher = Dispatcher(
         {LOCAL_ARN.format(logical): handler for logical, handler in names.FUNCTIONS.items()},
@@ -198,6 +211,7 @@ def _run(
             definition(),
             invoke,
             get_object=get_object,
+            put_object=put_object,
             sleep=sleep,
             observer=_Watching(progress),
         )

@@ -35,11 +35,11 @@ class ExecutionWatcher:
 
     ``sfn`` is boto3's Step Functions client, or ``LocalStepFunctions`` for the
     local engine. An inline Map's progress is its ``MapIterationSucceeded``
-    events against the length in ``MapStateStarted``; on AWS a Distributed Map
-    keeps its iterations in child executions, so its progress is
-    ``DescribeMapRun``'s item counts (the local engine keeps them in the
-    execution's own history: they count as an inline Map's). A phase shows when
-    its total is known, and again each time its count changes.
+    events against the length in ``MapStateStarted``; a Distributed Map keeps
+    its iterations in child executions, so its progress is ``DescribeMapRun``'s
+    item counts (on AWS, and from ``LocalStepFunctions`` on one machine, whose
+    interpreter runs the same Map Run). A phase shows when its total is known,
+    and again each time its count changes.
     """
 
     sfn: Any

@@ -1,4 +1,5 @@
-"""The MarkFailed task: record a job as FAILED with its error name and cause."""
+"""The MarkFailed task: record a job as FAILED with its error name and cause
+(a failed Distributed Map's: its first failed child's, ``failed_child``)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from logmr.errors import InvalidParameterError, cause_message
+from logmr import layout
+from logmr.errors import InvalidParameterError, LogmrError, cause_message
 from logmr.spec import check_job_id
 from logmr.storage.backends import Backends
-from logmr.storage.base import JobRecord
+from logmr.storage.base import JobRecord, ObjectStore
 from logmr.tasks.common import now
-from logmr.workflow.names import EXECUTION_ENDINGS
+from logmr.workflow.names import EXECUTION_ENDINGS, TOLERATED_FAILURE_ERROR
 
 
 def mark_failed(
@@ -27,7 +29,12 @@ def mark_failed(
     ``execution`` claimed, or a new record when the id has none (a request
     refused before Plan claimed it). A record of another execution (the id
     was refused as taken, or named by a failing request) is never written:
-    ``recorded`` says which."""
+    ``recorded`` says which. A Distributed Map that failed over its children
+    (``States.ExceedToleratedFailureThreshold``) is recorded with its first
+    failed child's error and cause (``failed_child``), or its own when its
+    results name none. The answer's ``error`` and ``cause`` are the ones recorded."""
+    if error == TOLERATED_FAILURE_ERROR:
+        error, cause = failed_child(job_id, backends.objects) or (error, cause)
     failed = JobRecord(
         job_id=job_id,
         job=str((spec or {}).get("job", "")),
@@ -41,7 +48,50 @@ def mark_failed(
     if found is not None and execution and found.execution == execution:
         _fail(found, error, cause)
         recorded = backends.results.update_job(found)
-    return {"job_id": job_id, "status": "FAILED", "error": error, "recorded": recorded}
+    return {
+        "job_id": job_id,
+        "status": "FAILED",
+        "error": error,
+        "cause": cause,
+        "recorded": recorded,
+    }
+
+
+def failed_child(job_id: str, objects: ObjectStore) -> tuple[str, str] | None:
+    """The error and cause of the first child execution to fail (the earliest
+    to stop) in the job's Map Runs, as the Distributed Map's ResultWriter
+    wrote them: each run's ``manifest.json`` under ``layout.map_runs_prefix``
+    lists its ``FAILED_<n>.json`` files, JSON arrays of the failed children's
+    records with their ``Error`` and ``Cause`` (Step Functions developer
+    guide, "ResultWriter (Map)", input-output-resultwriter.html). None when
+    no failed child was written, or the results cannot be read (the caller
+    keeps the Map Run's own error then: MarkFailed must not fail over them)."""
+    bucket_prefix = objects.location("")  # the manifests name keys in the bucket
+    failed: list[Any] = []
+    try:
+        for key in objects.list_keys(layout.map_runs_prefix(job_id)):
+            if key.endswith("/manifest.json"):
+                for name in _failed_files(objects.get_json(key)):
+                    records = objects.get_json(name.removeprefix(bucket_prefix))
+                    failed += records if isinstance(records, list) else []
+    except LogmrError:
+        return None  # unreadable results: the Map Run's own error stands
+    named = [record for record in failed if isinstance(record, dict) and record.get("Error")]
+    if not named:
+        return None
+    first = min(named, key=lambda record: (str(record.get("StopDate")), str(record.get("Name"))))
+    return str(first["Error"]), str(first.get("Cause") or "")
+
+
+def _failed_files(manifest: Any) -> list[str]:
+    """The keys of a Map Run manifest's FAILED result files (none if it has another shape)."""
+    files = manifest.get("ResultFiles") if isinstance(manifest, dict) else None
+    entries = files.get("FAILED") if isinstance(files, dict) else None
+    return [
+        str(entry["Key"])
+        for entry in (entries if isinstance(entries, list) else [])
+        if isinstance(entry, dict) and isinstance(entry.get("Key"), str)
+    ]
 
 
 def reconcile(job_id: str, execution: str, error: str, cause: str, backends: Backends) -> bool:

@@ -21,6 +21,7 @@ from logmr.storage.counting import CountingStore
 from logmr.storage.parts import iter_part_results, json_lines, part_file, store_best
 from logmr.tasks.common import add, now
 from logmr.tasks.summaries import attempts_digest, map_summaries, reduce_summaries
+from logmr.workflow.names import RESULT_WRITER_PUTS
 
 
 def finalize(spec: JobSpec, map_task_count: int, backends: Backends) -> dict[str, Any]:
@@ -120,7 +121,8 @@ def _plan_requests(
     from what it did: a LIST page per 1,000 objects and a 4-byte GET per object
     on S3; its reads of the inputs (GETs on S3, counted as such locally too):
     each compressed object's size decompressed, the sample's; the manifest
-    PUT, and the item list's PUT and the ItemReader's GET for a Distributed Map."""
+    PUT, and for a Distributed Map the item list's PUT, the ItemReader's GET
+    and the ResultWriter's PUTs (``names.RESULT_WRITER_PUTS``)."""
     objects = int(manifest.get("input_objects", 0))
     size_reads = int(manifest.get("size_reads", 0))
     on_s3 = any(uri.startswith("s3://") for uri in spec.inputs)
@@ -131,6 +133,6 @@ def _plan_requests(
         + size_reads
         + int(manifest.get("sample_reads", 1))
         + items,
-        "put": counted["put"] + 1 + items,
+        "put": counted["put"] + 1 + items * (1 + RESULT_WRITER_PUTS),
         "list": counted["list"] + (max(-(-objects // limits.S3_PAGE_SIZE), 1) if on_s3 else 0),
     }

@@ -69,6 +69,7 @@ def plan(
         "map_task_count": len(planned.map_tasks),
         "distributed": planned.distributed,
         "map_items_key": backends.objects.location(layout.map_items_key(spec.job_id)),
+        "map_runs_prefix": backends.objects.location(layout.map_runs_prefix(spec.job_id)),
         "max_concurrency": spec.max_concurrency,
         "input_bytes": planned.input_bytes,
     }

@@ -66,6 +66,15 @@ EXECUTION_ENDINGS = {
     "ABORTED": (ABORTED_ERROR, "the execution was stopped before the job finished"),
 }
 
+#: the error of a Distributed Map whose failed child executions passed its
+#: tolerated failure threshold (logmr's: none tolerated): MarkFailed records the
+#: first failed child's own error instead, from the Map Run's results
+#: (``tasks.failure.failed_child``)
+TOLERATED_FAILURE_ERROR = "States.ExceedToleratedFailureThreshold"
+#: the objects the Distributed Map's ResultWriter writes for a Map Run whose
+#: children all succeeded: ``manifest.json`` and ``SUCCEEDED_0.json``
+RESULT_WRITER_PUTS = 2
+
 #: the placeholder for the bucket the Distributed Map reads its items from
 BUCKET_PLACEHOLDER = "BucketName"
 
