@@ -24,7 +24,8 @@ ISSUE_18 = (
     # one bad line
     "lone-surrogate", "size-400-digits", "dynamodb-keys",
     # memory and requests bounded
-    "line-200MB", "gzip-bomb", "tokens-50MB", "tokens-100MB", "tokens-200MB", "report-3M-keys",
+    "line-200MB", "gzip-bomb", "tokens-50MB", "tokens-100MB", "tokens-200MB",
+    "tokens-200MB-one-task", "report-3M-keys",
     "map-task-lambda", "finalize-lambda", "chunk-size-1", "reducers-beyond",
     # dying processes and broken state
     "kill-9-worker", "sigterm-cli", "disk-full", "corrupt-database", "home-is-file",
