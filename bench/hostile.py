@@ -58,6 +58,8 @@ HANG_S = 120.0
 #: how long ``logmr run ... | wc -c`` may take to see its end after SIGTERM
 PIPE_END_S = 30.0
 WORD = re.compile(rb"[A-Za-z0-9_]+")
+#: a traceback's last line: the exception raised (logging may write after it)
+RAISED = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Pool|Interrupt)\b")
 STRIP = ("LOGMR_WORKERS", "LOGMR_CHUNK_SIZE", "LOGMR_REDUCERS", "LOGMR_HOME")
 
 #: The items of issue 18 one machine can run, or that a test stands for; each
@@ -120,14 +122,19 @@ class Step:
     @property
     def message(self) -> str:
         """The last line of stderr; else a ``--json`` failure's error and cause."""
-        lines = [line for line in self.stderr.splitlines() if line.strip()]
+        lines = [line.strip() for line in self.stderr.splitlines() if line.strip()]
         if lines:
+            raised = [line for line in lines if RAISED.match(line)]
+            if self.traceback and raised and not RAISED.match(lines[-1]):
+                return _short(f"{lines[-1]} (raised: {raised[-1]})")
             return _short(lines[-1])
         answer = self.json() or {}
         if answer.get("error"):
             return _short(
                 f"(--json) {answer.get('status')}: {answer['error']}: {answer.get('cause')}"
             )
+        if answer.get("status"):
+            return f"(--json) {answer['status']}"
         return "(nothing on stderr)"
 
     @property
@@ -326,6 +333,11 @@ def big_log(ctx: Ctx) -> Path:
     return generate(ctx, "access-30MB.log", "30MB", 5)
 
 
+def joined(steps: Sequence[Step]) -> str:
+    """The messages of several steps, each cut shorter."""
+    return " / ".join(_short(step.message, 110) for step in steps)
+
+
 def _short(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
@@ -388,14 +400,14 @@ def case_foreign_id(ctx: Ctx) -> Outcome:
         ctx.cli("run", str(path), *attack, "--job-id", "victim", home=home) for attack in attacks
     ]
     status = ctx.cli("status", "victim", "--json", home=home, setup=True).json() or {}
-    results = ctx.cli("results", "victim", "--all", "--json", home=home, setup=True)
+    results = ctx.cli("results", "victim", "--top", "100000000", "--json", home=home, setup=True)
     rows = _result_rows(results.stdout)
     delta = sum(rows.values()) - count_words(data) if rows else -count_words(data)
     victim = status.get("status")
     return ctx.outcome(
         steps[-1],
         exit=", ".join(str(step.code) for step in steps),
-        message=" / ".join(step.message for step in steps),
+        message=joined(steps),
         delta=delta,
         unit="words (the victim's results after)",
         check=f"victim after the attacks: {victim}, {len(rows):,} results",
@@ -465,7 +477,7 @@ def case_malformed_job_name(ctx: Ctx) -> Outcome:
     return ctx.outcome(
         steps[-1],
         exit=", ".join(str(step.code) for step in steps),
-        message=" / ".join(step.message for step in steps),
+        message=joined(steps),
         meets=all(refused(step, "InvalidJobError") for step in steps),
     )
 
@@ -843,7 +855,7 @@ def case_corrupt_database(ctx: Ctx) -> Outcome:
     return ctx.outcome(
         steps[-1],
         exit=", ".join(str(step.code) for step in steps),
-        message=" / ".join(step.message for step in steps),
+        message=joined(steps),
         check="results, status, then a new run",
         meets=all(refused(step, "LocalStoreError") for step in steps),
     )
@@ -911,7 +923,7 @@ def _long_lines_case(ctx: Ctx, file: str, job: str, extra: list[str]) -> Outcome
         step,
         message=step.message if step.code else long_lines._said(step.stdout, step.stderr),
         delta=None if not counters else int(counters["lines"]) - 1,
-        check=f"largest process bound: {counters.get('long_lines', 0)} long line",
+        check=f"long_lines counter: {counters.get('long_lines', '(none)')}",
         meets=step.code == 0 and counters.get("lines") == 1,
     )
 
@@ -1346,8 +1358,8 @@ def markdown(report: dict[str, Any]) -> str:
     lines += [
         "",
         f"Lines or words lost or double-counted after, across all rows that counted:"
-        f" **{report['after_lost_or_double']}**"
-        + (f"; before: {report['before_lost_or_double']}." if report.get("before") else "."),
+        f" **{report['after_lost_or_double']:,}**"
+        + (f"; before: {report['before_lost_or_double']:,}." if report.get("before") else "."),
         "",
         "Reproduce:",
         "",
