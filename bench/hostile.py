@@ -1271,6 +1271,13 @@ def test_row(case: Case, outcomes: dict[str, str]) -> dict[str, Any]:
 
 
 def git_commit(checkout: Path) -> str:
+    """HEAD, and the last commit that changed logmr's code (``functions``)."""
+    code = subprocess.run(
+        ["git", "-C", str(checkout), "log", "-1", "--format=%h", "--", "functions"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
     done = subprocess.run(
         ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
         capture_output=True,
@@ -1283,7 +1290,8 @@ def git_commit(checkout: Path) -> str:
         text=True,
         check=False,
     ).stdout.strip()
-    return done.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
+    head = done.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
+    return f"{head} (functions/ last changed in {code})"
 
 
 def machine() -> dict[str, Any]:
@@ -1369,6 +1377,17 @@ def markdown(report: dict[str, Any]) -> str:
         "python bench/hostile.py --before /work/wt-hostile-before --quick  # no memory cases",
         "```",
     ]
+    if report.get("runs"):
+        lines += [
+            "",
+            "This table merges the runs named at the top (the quick cases on both sides, the memory"
+            " cases one side per run):",
+            "",
+            "```sh",
+            "python bench/hostile.py --merge QUICK.json AFTER-MEMORY.json BEFORE-MEMORY.json"
+            " --output bench/results/hostile.json",
+            "```",
+        ]
     return "\n".join(lines) + "\n"
 
 
