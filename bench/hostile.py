@@ -16,7 +16,7 @@ The items that exist only on AWS (DynamoDB's sort-key limit, an S3 object
 overwritten between Plan and Map, MarkFailed and a foreign job id on Step
 Functions, POST /jobs importing a module), and the ones that need a hand
 inside a running job (a task's object swapped, a summary edited or cut), are
-the tests named in ``TESTS``: the script runs them with pytest in this
+the tests their ``Case`` names: the script runs them with pytest in this
 checkout and reports that they pass; their "before" is what the issue
 reported. The memory cases (a 200 MB line, a gzip of 1 GB of zeros, 50/100/200
 MB of unique tokens, ``logmr report`` of a 3 M-key job, a map task and Finalize
@@ -335,7 +335,7 @@ def big_log(ctx: Ctx) -> Path:
 
 def joined(steps: Sequence[Step]) -> str:
     """The messages of several steps, each cut shorter."""
-    return " / ".join(_short(step.message, 110) for step in steps)
+    return " / ".join(_short(step.message, 170) for step in steps)
 
 
 def _short(text: str, limit: int = 200) -> str:
@@ -351,13 +351,6 @@ def refused(step: Step, error: str) -> bool:
     if said:
         return len(said) == 1 and said[0].startswith(f"logmr: error: {error}")
     return str((step.json() or {}).get("error", "")).startswith(error) and bool(error)
-
-
-def unknown_option(step: Step) -> bool:
-    """argparse's refusal of an option the checkout does not have."""
-    return step.code == 2 and (
-        "unrecognized arguments" in step.stderr or "invalid choice" in step.stderr
-    )
 
 
 def word_delta(step: Step, data: bytes) -> int | None:
@@ -1363,6 +1356,8 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {item['item']}: {_md(ISSUE_ITEMS[item['item']])} | {before_text} |"
             f" {_cell(after)} | {verdict} |"
         )
+    if report.get("note"):
+        lines += ["", report["note"]]
     lines += [
         "",
         f"Lines or words lost or double-counted after, across all rows that counted:"
@@ -1409,12 +1404,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="JSON",
         help="run nothing: merge reports (later files' rows win) into --output",
     )
+    parser.add_argument("--note", default="", help="a paragraph for the table's page (--merge)")
     parser.add_argument(
         "--output", type=Path, default=DEFAULT_OUTPUT, help="the .json (the .md beside)"
     )
     args = parser.parse_args(argv)
     if args.merge:
-        return merge(args.merge, args.output)
+        return merge(args.merge, args.output, args.note)
     sides = set(args.sides.split(","))
     chosen = [c for c in CASES if not (args.quick and c.memory)]
     if args.cases:
@@ -1470,7 +1466,7 @@ def write(report: dict[str, Any], output: Path) -> None:
     output.with_suffix(".md").write_text(markdown(report))
 
 
-def merge(inputs: Sequence[Path], output: Path) -> int:
+def merge(inputs: Sequence[Path], output: Path, note: str = "") -> int:
     """One report of several runs' (e.g. ``--quick`` and the memory cases, each side
     run apart): rows in the case list's order, a later file's side of a row winning."""
     reports = [json.loads(path.read_text()) for path in inputs]
@@ -1485,11 +1481,18 @@ def merge(inputs: Sequence[Path], output: Path) -> int:
             for r in reports
         ],
     }
+    merged["note"] = note
     merged["before"] = next((r["before"] for r in reports if r.get("before")), None)
     merged["before_commit"] = next(
         (r["before_commit"] for r in reports if r.get("before_commit")), None
     )
-    merged["rows"] = [rows[case.item] for case in CASES if case.item in rows]
+    merged["rows"] = [  # every case: one no run reached says "not run"
+        rows.get(
+            case.item,
+            {"item": case.item, "tests": list(case.tests), "issue_before": case.issue_before},
+        )
+        for case in CASES
+    ]
     write(merged, output)
     print(f"wrote {output} and {output.with_suffix('.md')}")
     return 0 if all(row.get("after", {}).get("meets", True) for row in merged["rows"]) else 1
