@@ -336,6 +336,7 @@ def run_watched(
         monitor.start()
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen is told
         monitor.finish()
         out.seek(0)
         err.seek(0)
