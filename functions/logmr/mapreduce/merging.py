@@ -9,12 +9,13 @@ a dict of the results sorted).
 
 A run is a file in the task's temporary folder (on Lambda, ``/tmp``: the
 function's ephemeral storage, ``workflow.names.FUNCTION_TMP_MB``): chunks of
-at most ``RUN_CHUNK_PAIRS`` sorted pairs, each a shuffle chunk
-(``shuffle.encode_chunk``: a ``u32`` length, MessagePack or JSON, zstd), so that values
-come back as they went (they came through the same codec from the map
-tasks). A merge holds one chunk of each run; past ``MERGE_FAN_IN`` runs the
-oldest are merged into one first (in their order: a key's values keep
-theirs).
+at most ``RUN_CHUNK_PAIRS`` sorted pairs, each a ``u32`` length and the
+pairs pickled, zstd-compressed. Pickle, not the shuffle codec: the results
+of a job's reducer are any Python values (a tuple, a dict with int keys) and
+must reach the part file as they are, and a run is read back only by the
+process that wrote it, from its own private folder. A merge holds one chunk
+of each run; past ``MERGE_FAN_IN`` runs the oldest are merged into one first
+(in their order: a key's values keep theirs).
 
 Exactness: a key's values reach the reducer in the order the in-memory merge
 gives them (map task order, then within one the pairs' order), since the
@@ -25,6 +26,7 @@ in all, which its reducer adds up: the same total."""
 from __future__ import annotations
 
 import heapq
+import pickle
 import struct
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -33,13 +35,16 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
+import zstandard
+
 from logmr.jobs.base import Job
-from logmr.mapreduce.shuffle import decode_chunk, encode_chunk
 from logmr.mapreduce.side import SIZE_SAMPLE, mean_size, merge_groups
 
 Pair = tuple[str, Any]
 #: pairs a run's chunk holds at most (a merge holds one chunk per run)
 RUN_CHUNK_PAIRS = 4096
+#: zstd's level for runs: its fastest (a run is read back once or twice)
+RUN_ZSTD_LEVEL = 1
 #: runs merged at once, at most: one chunk of each is held
 MERGE_FAN_IN = 64
 #: what a held pair costs beside its key and value: a 2-tuple and its list slot
@@ -75,11 +80,13 @@ class Runs:
         """A new run of ``pairs`` (in key order), after the others."""
         path = self.folder / f"{self.name}-{self.written}.run"
         pairs = iter(pairs)
+        compress = zstandard.ZstdCompressor(level=RUN_ZSTD_LEVEL).compress
         with open(path, "wb") as out:
             while chunk := list(islice(pairs, RUN_CHUNK_PAIRS)):
-                data = encode_chunk([key for key, _ in chunk], [value for _, value in chunk])
-                out.write(data)  # its length, then it
-                self.bytes += len(data)
+                data = compress(pickle.dumps(chunk, pickle.HIGHEST_PROTOCOL))
+                out.write(_LENGTH.pack(len(data)))
+                out.write(data)
+                self.bytes += _LENGTH.size + len(data)
         self.written += 1
         self.files.append(path)
         return path
@@ -103,10 +110,12 @@ def _merge(streams: list[Iterable[Pair]]) -> Iterator[Pair]:
 
 def _read(path: Path) -> Iterator[Pair]:
     """A run's pairs, a chunk at a time."""
+    decompress = zstandard.ZstdDecompressor().decompress
     with open(path, "rb") as run:
         while head := run.read(_LENGTH.size):
             (size,) = _LENGTH.unpack(head)
-            yield from decode_chunk(run.read(size), str(path))
+            chunk: list[Pair] = pickle.loads(decompress(run.read(size)))  # our own file
+            yield from chunk
 
 
 def joined_values(pairs: Iterable[Pair]) -> Iterator[Pair]:

@@ -329,11 +329,6 @@ def decode_block(block: bytes, crc: int, length: int, name: str = "shuffle objec
     return chunks[0] if len(chunks) == 1 else [pair for chunk in chunks for pair in chunk]
 
 
-def decode_chunk(chunk: bytes | memoryview, name: str = "shuffle chunk") -> list[Pair]:
-    """The pairs of one chunk (``encode_chunk``'s bytes)."""
-    return _decode_chunk(memoryview(chunk), name)
-
-
 def _decode_chunk(chunk: memoryview, name: str) -> list[Pair]:
     codec = chunk[0]
     if codec not in (MSGPACK, JSON):
