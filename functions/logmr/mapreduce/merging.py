@@ -7,8 +7,9 @@ and at the end the runs and what is still held are merged key by key
 spilled: the same work in memory as a reducer always did (``merge_groups``,
 a dict of the results sorted).
 
-A run is a file in the task's temporary folder (on Lambda, ``/tmp``: the
-function's ephemeral storage, ``workflow.names.FUNCTION_TMP_MB``): chunks of
+A run is a file in the task's temporary folder (``tempfile``'s: on Lambda
+``/tmp``, the function's ephemeral storage, 512 MB as the stack leaves it; a
+full one is ``StorageFullError``): chunks of
 at most ``RUN_CHUNK_PAIRS`` sorted pairs, each a ``u32`` length and the
 pairs pickled, zstd-compressed. Pickle, not the shuffle codec: the results
 of a job's reducer are any Python values (a tuple, a dict with int keys) and
@@ -25,6 +26,7 @@ in all, which its reducer adds up: the same total."""
 
 from __future__ import annotations
 
+import errno
 import heapq
 import pickle
 import struct
@@ -37,6 +39,7 @@ from typing import Any
 
 import zstandard
 
+from logmr.errors import StorageFullError
 from logmr.jobs.base import Job
 from logmr.mapreduce.side import SIZE_SAMPLE, mean_size, merge_groups
 
@@ -81,12 +84,22 @@ class Runs:
         path = self.folder / f"{self.name}-{self.written}.run"
         pairs = iter(pairs)
         compress = zstandard.ZstdCompressor(level=RUN_ZSTD_LEVEL).compress
-        with open(path, "wb") as out:
-            while chunk := list(islice(pairs, RUN_CHUNK_PAIRS)):
-                data = compress(pickle.dumps(chunk, pickle.HIGHEST_PROTOCOL))
-                out.write(_LENGTH.pack(len(data)))
-                out.write(data)
-                self.bytes += _LENGTH.size + len(data)
+        try:
+            with open(path, "wb") as out:
+                while chunk := list(islice(pairs, RUN_CHUNK_PAIRS)):
+                    data = compress(pickle.dumps(chunk, pickle.HIGHEST_PROTOCOL))
+                    out.write(_LENGTH.pack(len(data)))
+                    out.write(data)
+                    self.bytes += _LENGTH.size + len(data)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            raise StorageFullError(
+                f"{path}: {exc.strerror} after {self.bytes:,} bytes of sorted runs: a reduce"
+                " task spills past its memory budget to its temporary folder (on Lambda the"
+                " Reduce function's ephemeral storage); give it more room, or run the job"
+                " with more reducers (--reducers)"
+            ) from None
         self.written += 1
         self.files.append(path)
         return path

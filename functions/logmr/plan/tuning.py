@@ -162,9 +162,11 @@ def reduce_budget(memory_mb: int = FUNCTION_SIZES["Reduce"][0]) -> ReduceBudget:
 
 
 def reduce_budget_for(settings: Settings) -> ReduceBudget:
-    """The Reduce handler's budget: the Reduce function's memory
-    (``FUNCTION_SIZES``), on this machine at most a worker's share
-    (``local_memory_mb``)."""
+    """The Reduce handler's budget: ``reduce_memory_mb`` if given, else the
+    Reduce function's memory (``FUNCTION_SIZES``), on this machine at most a
+    worker's share (``local_memory_mb``)."""
+    if settings.reduce_memory_mb:
+        return reduce_budget(settings.reduce_memory_mb)
     memory = FUNCTION_SIZES["Reduce"][0]
     if settings.storage == "local":
         workers = max(settings.workers or os.cpu_count() or 1, 1)
