@@ -101,16 +101,19 @@ def reduce_task(
                 for block in blocks:
                     merger.add(block.pairs())
                 del blocks
+            groups = merger.groups()  # what is held, grouped now; the runs merged as read
         map_attempts = attempts_digest(attempts)
         sorter = RowSorter(budget.rows_bytes, Path(scratch))
-        for key, values in merger.groups():
+        for key, values in groups:
             if key in salted:
                 partials += ([out_key, value] for out_key, value in job.combiner(key, values))
                 continue
             for out_key, value in job.reducer(key, values):
                 sorter.add(key_text(out_key), value)
-        spilled = {"runs": merger.runs.written + sorter.runs.written}
-        spilled["bytes"] = merger.runs.bytes + sorter.runs.bytes
+        spilled = {
+            "runs": merger.runs.written + sorter.runs.written,
+            "bytes": merger.runs.bytes + sorter.runs.bytes,
+        }
         keys, best = put_part(
             objects, layout.part_key(spec.job_id, partition), sorter.rows, sorter.in_memory
         )
