@@ -96,13 +96,30 @@ def test_spilled_sums_add_up_to_the_in_memory_sums(small_runs: None, tmp_path: P
 def test_sorted_results_keep_a_repeated_key_s_last_value(small_runs: None, tmp_path: Path) -> None:
     rows = [(f"r{(i * 11) % 13}", (i, {1: "int key"})) for i in range(40)]
     sorter = RowSorter(1, tmp_path)
-    for key, value in rows:
-        sorter.add(key, value)
-    assert sorter.runs.written and sorter.in_memory is None
+    for row in rows:
+        sorter.extend([row])
+    assert sorter.runs.written > 1 and sorter.in_memory is None and not sorter.ordered
     want = sorted(dict(rows).items())
     assert list(sorter.rows()) == want
     assert list(sorter.rows()) == want  # read again from the first (the part file's 2 passes)
     assert type(next(sorter.rows())[1]) is tuple  # as the reducer gave it
+
+
+@pytest.mark.unit
+def test_results_in_key_order_are_spilled_to_one_run_as_they_come(
+    small_runs: None, tmp_path: Path
+) -> None:
+    rows = [(f"r{i:03d}", [i]) for i in range(50)]
+    in_order, then_not = RowSorter(1, tmp_path / "a"), RowSorter(1, tmp_path / "b")
+    for sorter in (in_order, then_not):
+        sorter.runs.folder.mkdir()
+        for start in range(0, len(rows), 4):
+            sorter.extend(rows[start : start + 4])
+    assert in_order.ordered and in_order.runs.written == 1  # appended to, never sorted
+    assert list(in_order.rows()) == list(in_order.rows()) == rows
+    then_not.extend([("r010", "again")])  # out of order now: sorted runs, merged
+    assert not then_not.ordered  # the run and the held one merged, the last value kept
+    assert list(then_not.rows()) == sorted({**dict(rows), "r010": "again"}.items())
 
 
 @pytest.mark.unit
@@ -112,8 +129,7 @@ def test_nothing_spills_within_the_budget(tmp_path: Path) -> None:
     got, runs = merged(job, blocks, 10**6, tmp_path)
     assert (got, runs) == ([("a", [2, 3]), ("b", [1])], 0)
     sorter = RowSorter(10**6, tmp_path)
-    sorter.add("b", 1)
-    sorter.add("a", 2)
+    sorter.extend([("b", 1), ("a", 2)])
     assert sorter.in_memory == [("a", 2), ("b", 1)] and not list(tmp_path.iterdir())
 
 
@@ -130,8 +146,7 @@ def test_a_full_temporary_folder_is_storage_full_naming_the_run(
     monkeypatch.setattr(merging, "open", lambda *_: Full(), raising=False)
     sorter = RowSorter(1, tmp_path)
     with pytest.raises(StorageFullError, match=r"rows-0\.run: No space left .*--reducers"):
-        for i in range(merging.ROWS_CHECK_EVERY):
-            sorter.add(f"k{i}", i)
+        sorter.extend([(f"k{i}", i) for i in range(merging.ROWS_CHECK_EVERY)])
 
 
 @pytest.mark.property
@@ -159,10 +174,11 @@ def test_merging_within_any_budget_is_the_in_memory_merge(
             got, _ = merged(job, blocks, budget, Path(folder))
             assert reduced(job, got) == want
         rows = [pair for block in blocks for pair in block]
-        sorter = RowSorter(budget, Path(folder))
-        for key, value in rows:
-            sorter.add(key, value)
-        assert list(sorter.rows()) == sorted(dict(rows).items())
+        for ordered in (rows, sorted(dict(rows).items())):  # the reducer's order, or in order
+            sorter = RowSorter(budget, Path(folder))
+            for start in range(0, len(ordered), chunk):
+                sorter.extend(ordered[start : start + chunk])
+            assert list(sorter.rows()) == list(sorter.rows()) == sorted(dict(rows).items())
 
 
 # -- the part file, a row group at a time -------------------------------------------------

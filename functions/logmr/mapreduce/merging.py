@@ -33,7 +33,7 @@ import struct
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from itertools import chain, groupby, islice
-from operator import itemgetter
+from operator import itemgetter, lt
 from pathlib import Path
 from typing import Any
 
@@ -79,13 +79,15 @@ class Runs:
     def __bool__(self) -> bool:
         return bool(self.files)
 
-    def write(self, pairs: Iterable[Pair]) -> Path:
-        """A new run of ``pairs`` (in key order), after the others."""
-        path = self.folder / f"{self.name}-{self.written}.run"
+    def write(self, pairs: Iterable[Pair], *, append: bool = False) -> Path:
+        """A new run of ``pairs`` (in key order), after the others; or, with
+        ``append``, the last run continued (``pairs`` after its own)."""
+        append = append and bool(self.files)
+        path = self.files[-1] if append else self.folder / f"{self.name}-{self.written}.run"
         pairs = iter(pairs)
         compress = zstandard.ZstdCompressor(level=RUN_ZSTD_LEVEL).compress
         try:
-            with open(path, "wb") as out:
+            with open(path, "ab" if append else "wb") as out:
                 while chunk := list(islice(pairs, RUN_CHUNK_PAIRS)):
                     data = compress(pickle.dumps(chunk, pickle.HIGHEST_PROTOCOL))
                     out.write(_LENGTH.pack(len(data)))
@@ -100,9 +102,14 @@ class Runs:
                 " Reduce function's ephemeral storage); give it more room, or run the job"
                 " with more reducers (--reducers)"
             ) from None
-        self.written += 1
-        self.files.append(path)
+        if not append:
+            self.written += 1
+            self.files.append(path)
         return path
+
+    def read(self, run: int) -> Iterator[Pair]:
+        """The pairs of the ``run``-th run (of ``files``), in order."""
+        return _read(self.files[run])
 
     def merged(self, *held: Iterable[Pair]) -> Iterator[Pair]:
         """Every run's pairs, then those of ``held`` (key-ordered streams of
@@ -180,27 +187,34 @@ class GroupMerger:
 
     def spill(self) -> None:
         """What is held, grouped and written as the next run."""
-        groups = self._grouped()
-        self.runs.write((key, groups.pop(key)) for key in sorted(groups))
+        self.runs.write(self._grouped())
 
-    def _grouped(self) -> dict[str, list[Any]]:
+    def _grouped(self) -> list[tuple[str, list[Any]]]:
+        """What is held, grouped, in key order; nothing held after."""
         held, self.held, self.held_bytes = self.held, [], 0
-        return merge_groups(self.job, [held])
+        groups = merge_groups(self.job, [held])
+        del held
+        found = sorted(groups.items(), key=itemgetter(0))
+        groups.clear()
+        return found
 
     def groups(self) -> Iterator[tuple[str, list[Any]]]:
         """Every key and its values, in key order (the runs merged with what is held)."""
-        groups = self._grouped()
-        in_memory = ((key, groups.pop(key)) for key in sorted(groups))
+        in_memory = self._grouped()
         if not self.runs:
-            return in_memory
+            return iter(in_memory)
         return self.runs.merged(in_memory)
 
 
 class RowSorter:
-    """A reduce task's results (``add``, in any order; a key given twice
-    keeps its last value, as an upsert would), given in key order
-    (``rows``): held until their estimated bytes pass ``budget``, then
-    sorted and spilled as a run."""
+    """A reduce task's results (``extend``, in the order the reducer gives
+    them; a key given twice keeps its last value, as an upsert would), given
+    in key order (``rows``): held until their estimated bytes pass
+    ``budget``, then spilled. Results in strictly increasing key order (a
+    reducer that keeps its key: the common case) are spilled as they come,
+    appended to one run, and read back as they are: no sort, no merge. Once
+    one comes out of order, what is held is sorted and spilled as a run of
+    its own, and the runs are merged at the end."""
 
     def __init__(self, budget: int, folder: Path) -> None:
         self.budget = budget
@@ -208,34 +222,53 @@ class RowSorter:
         self._checked = 0  # rows held at the last estimate
         self._checked_bytes = 0
         self.runs = Runs(folder, "rows", last_value)
+        #: every result so far in strictly increasing key order, and the last key
+        self.ordered = True
+        self._last: str | None = None
         self._sorted: list[Pair] | None = None
 
-    def add(self, key: str, value: Any) -> None:
+    def extend(self, rows: list[Pair]) -> None:
+        if not rows:
+            return
+        if self.ordered:
+            keys = [key for key, _ in rows]
+            after = self._last is None or self._last < keys[0]
+            self.ordered = after and all(map(lt, keys, islice(keys, 1, None)))
+            self._last = keys[-1]
         held = self.held
-        held.append((key, value))
+        held += rows
         if len(held) - self._checked >= ROWS_CHECK_EVERY:
             self._checked_bytes += held_size(held, self._checked)
             self._checked = len(held)
             if self._checked_bytes > self.budget:
-                self.runs.write(self._sorted_held())
+                if self.ordered:  # in order: appended to the one run
+                    self.runs.write(self._taken(), append=True)
+                else:
+                    self.runs.write(self._sorted_held())
+
+    def _taken(self) -> list[Pair]:
+        held, self.held, self._checked, self._checked_bytes = self.held, [], 0, 0
+        return held
 
     def _sorted_held(self) -> list[Pair]:
-        held, self.held, self._checked, self._checked_bytes = self.held, [], 0, 0
-        return sorted(dict(held).items(), key=itemgetter(0))  # keys are distinct
+        # a key given twice: its last value (keys are distinct once in a dict)
+        return sorted(dict(self._taken()).items(), key=itemgetter(0))
 
     @property
     def in_memory(self) -> list[Pair] | None:
         """Every result in key order, when none was spilled (else None)."""
-        if self.runs:
-            return None
+        return None if self.runs else self._held_in_order()
+
+    def _held_in_order(self) -> list[Pair]:
         if self._sorted is None:
-            self._sorted = self._sorted_held()
+            self._sorted = self._taken() if self.ordered else self._sorted_held()
         return self._sorted
 
     def rows(self) -> Iterator[Pair]:
         """Every result in key order; called again, again from the first."""
-        if self._sorted is None:
-            self._sorted = self._sorted_held()
+        held = self._held_in_order()
         if not self.runs:
-            return iter(self._sorted)
-        return self.runs.merged(self._sorted)
+            return iter(held)
+        if self.ordered:  # one run, then what is held: in order as they are
+            return chain(self.runs.read(0), held)
+        return self.runs.merged(held)

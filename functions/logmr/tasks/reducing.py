@@ -11,6 +11,7 @@ from logmr import layout
 from logmr.errors import CorruptShuffleError, InvalidParameterError
 from logmr.jobs.base import key_text
 from logmr.jobs.binding import prepare
+from logmr.mapreduce import merging
 from logmr.mapreduce.merging import GroupMerger, RowSorter
 from logmr.mapreduce.partition import bucket_group
 from logmr.mapreduce.side import collector_paused
@@ -104,12 +105,17 @@ def reduce_task(
             groups = merger.groups()  # what is held, grouped now; the runs merged as read
         map_attempts = attempts_digest(attempts)
         sorter = RowSorter(budget.rows_bytes, Path(scratch))
+        rows: list[tuple[str, Any]] = []
         for key, values in groups:
             if key in salted:
                 partials += ([out_key, value] for out_key, value in job.combiner(key, values))
                 continue
-            for out_key, value in job.reducer(key, values):
-                sorter.add(key_text(out_key), value)
+            rows += ((key_text(out_key), value) for out_key, value in job.reducer(key, values))
+            if len(rows) >= merging.ROWS_CHECK_EVERY:
+                sorter.extend(rows)
+                rows = []
+        sorter.extend(rows)
+        del groups, rows
         spilled = {
             "runs": merger.runs.written + sorter.runs.written,
             "bytes": merger.runs.bytes + sorter.runs.bytes,
