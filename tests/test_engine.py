@@ -161,9 +161,9 @@ def test_an_invocation_on_a_pool_that_lost_its_worker_unseen_fails_and_is_retrie
     with local_engine.worker_pool(settings, 1) as pool:
         pool.wait_ready()
         executor = pool._executor
-        manager = executor._executor_manager_thread
+        manager: Any = executor._executor_manager_thread
         assert manager is not None
-        manager.terminate_broken = lambda cause: None  # type: ignore[method-assign]
+        manager.terminate_broken = lambda cause: None
         (pid,) = set(pool.pids())
         os.kill(pid, signal.SIGKILL)
         manager.join(60)

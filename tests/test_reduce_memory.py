@@ -269,7 +269,8 @@ def logs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def mapped(
     backends: Backends, log: Path, job: str, params: dict[str, str], salted: list[str]
 ) -> tuple[JobSpec, int]:
-    data = {"job_id": f"budget-{job}", "job": job, "params": params, "inputs": [str(log)]}
+    data: dict[str, Any] = {"job_id": f"budget-{job}", "job": job, "params": params}
+    data["inputs"] = [str(log)]
     data |= {"chunk_size": 64 * 1024, "reducers": 2, "salted_keys": salted}
     out = tasks.plan(JobSpec.from_dict(data), backends)
     spec = JobSpec.from_dict(out["spec"])

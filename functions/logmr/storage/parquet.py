@@ -348,7 +348,7 @@ def _table(rows: Sequence[Pair], layout: Layout, cells: list[list[Any]]) -> pa.T
 
 def _group_rows(table: pa.Table) -> int:
     """Rows a row group of about ``ROW_GROUP_BYTES`` holds, at ``table``'s size a row."""
-    per_row = max(table.nbytes // max(table.num_rows, 1), 1)
+    per_row = max(int(table.nbytes) // max(int(table.num_rows), 1), 1)
     return max(ROW_GROUP_BYTES // per_row, 1)
 
 
