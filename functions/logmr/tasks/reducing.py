@@ -103,19 +103,22 @@ def reduce_task(
                     merger.add(block.pairs())
                 del blocks
             groups = merger.groups()  # what is held, grouped now; the runs merged as read
-        map_attempts = attempts_digest(attempts)
-        sorter = RowSorter(budget.rows_bytes, Path(scratch))
-        rows: list[tuple[str, Any]] = []
-        for key, values in groups:
-            if key in salted:
-                partials += ([out_key, value] for out_key, value in job.combiner(key, values))
-                continue
-            rows += ((key_text(out_key), value) for out_key, value in job.reducer(key, values))
-            if len(rows) >= merging.ROWS_CHECK_EVERY:
-                sorter.extend(rows)
-                rows = []
-        sorter.extend(rows)
-        del groups, rows
+            map_attempts = attempts_digest(attempts)
+            # reducing makes a tuple per result and holds millions of groups:
+            # the collector stays paused (reducers make no cycles either)
+            sorter = RowSorter(budget.rows_bytes, Path(scratch))
+            rows: list[tuple[str, Any]] = []
+            for key, values in groups:
+                if key in salted:
+                    partials += ([k, value] for k, value in job.combiner(key, values))
+                    continue
+                for out_key, value in job.reducer(key, values):
+                    rows.append((key_text(out_key), value))
+                if len(rows) >= merging.ROWS_CHECK_EVERY:
+                    sorter.extend(rows)
+                    rows = []
+            sorter.extend(rows)
+            del groups, rows
         spilled = {
             "runs": merger.runs.written + sorter.runs.written,
             "bytes": merger.runs.bytes + sorter.runs.bytes,
