@@ -1,5 +1,5 @@
 """Peak memory of the many-keys cases (issue 18): a whole job, one map task
-with the Lambda sizes, Finalize, and ``logmr report``.
+with the Lambda sizes, one reduce task, Finalize, and ``logmr report``.
 
 Every figure is a peak resident set: of the process tree (summed VmRSS,
 polled) and of each process (its own high-water mark, VmHWM, polled; for a
@@ -19,6 +19,10 @@ Commands::
                                     then its first map task alone in a child process
     task FILE --memory-mb 1769      one map task over the whole file with that memory,
                                     alone in a child process (--digest: then the results)
+    reduce JOB_ID --home HOME       a reduce task of a finished job again (--partition 0),
+                                    in a child process, with the budget of --memory-mb
+                                    (default: the Reduce function's; --tracemalloc: the
+                                    traced peak too, at tracemalloc's cost in time)
     finalize JOB_ID --home HOME     Finalize of a finished job again, in a child process
     report JOB_ID --home HOME       logmr report JOB_ID --html ..., in a child process
     results JOB_ID --home HOME      every result of the job, streamed (a digest: to
@@ -288,6 +292,47 @@ def task_case(
     return {"memory_mb": memory_mb, **json.loads(found.pop("stdout")), "seconds": found["seconds"]}
 
 
+_REDUCE_CHILD = """
+import json, resource, sys, time
+from logmr import layout, tasks
+from logmr.config import Settings
+from logmr.run.embedded import embedded_backends
+from logmr.spec import JobSpec
+job_id, partition, memory, trace = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+backends = embedded_backends(Settings.load())
+record = backends.results.get_job(job_id)
+spec = JobSpec.from_dict(record.spec)
+if trace == "trace":
+    import tracemalloc
+    tracemalloc.start()
+cpu = time.process_time()
+try:
+    from logmr.plan.tuning import reduce_budget
+except ImportError:  # a checkout before reduce tasks had a budget
+    result = tasks.reduce_task(spec, partition, record.map_tasks, backends)
+else:
+    budget = reduce_budget(memory) if memory else reduce_budget()
+    result = tasks.reduce_task(spec, partition, record.map_tasks, backends, budget=budget)
+found = {"maxrss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+         "keys": result["keys"], "cpu_s": round(time.process_time() - cpu, 2)}
+if trace == "trace":
+    found["traced_peak_mib"] = round(tracemalloc.get_traced_memory()[1] / 2**20, 1)
+summary = backends.objects.get_json(layout.reduce_summary_key(spec.job_id, partition))
+found.update(reducers=spec.reducers, map_tasks=record.map_tasks, spilled=summary.get("spilled"))
+print(json.dumps(found))
+"""
+
+
+def reduce_case(
+    functions: Path, job_id: str, home: Path, partition: int, memory_mb: int, *, trace: bool
+) -> dict[str, Any]:
+    """A reduce task of a finished job again, alone in a child process."""
+    argv = [sys.executable, "-c", _REDUCE_CHILD, job_id, str(partition), str(memory_mb)]
+    argv.append("trace" if trace else "-")
+    found = measured(argv, _env(functions, home))
+    return {**json.loads(found.pop("stdout")), "seconds": found["seconds"]}
+
+
 _FINALIZE_CHILD = """
 import json, resource, sys
 from logmr import tasks
@@ -357,10 +402,14 @@ def main() -> int:
     task.add_argument("--memory-mb", type=int, default=1769)
     task.add_argument("--param", action="append", default=[], metavar="K=V")
     task.add_argument("--digest", action="store_true")
-    for name in ("finalize", "report", "results"):
+    for name in ("reduce", "finalize", "report", "results"):
         case = sub.add_parser(name)
         case.add_argument("job_id")
         case.add_argument("--home", type=Path, required=True)
+        if name == "reduce":
+            case.add_argument("--partition", type=int, default=0)
+            case.add_argument("--memory-mb", type=int, default=0, help="0: the Reduce function's")
+            case.add_argument("--tracemalloc", action="store_true")
     args, extra = parser.parse_known_args()  # what ``run`` does not know goes to logmr run
     if extra and args.command != "run":
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
@@ -382,6 +431,17 @@ def main() -> int:
             functions, args.path, args.job, args.memory_mb, digest=args.digest, params=args.param
         )
         print(json.dumps({"case": "task", **found}))
+        return 0
+    if args.command == "reduce":
+        found = reduce_case(
+            functions,
+            args.job_id,
+            args.home,
+            args.partition,
+            args.memory_mb,
+            trace=args.tracemalloc,
+        )
+        print(json.dumps({"case": "reduce", **found}))
         return 0
     cases = {"finalize": finalize_case, "report": report_case, "results": results_digest}
     found = cases[args.command](functions, args.job_id, args.home)

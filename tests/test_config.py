@@ -31,6 +31,7 @@ ENVIRONMENT = {
     config.ENV_INPUT_PREFIXES: ("in/,archive/", "input_prefixes", ("in/", "archive/")),
     config.ENV_JOB_MODULES: ("team_jobs, ops.jobs", "job_modules", ("team_jobs", "ops.jobs")),
     config.ENV_MAP_MEMORY_MB: ("3008", "map_memory_mb", 3008),
+    config.ENV_REDUCE_MEMORY_MB: ("512", "reduce_memory_mb", 512),
     config.ENV_MAP_TIMEOUT_S: ("120", "map_timeout_s", 120),
     config.ENV_MAP_CONCURRENCY: ("50", "map_concurrency", 50),
     config.ENV_RETENTION_DAYS: ("30", "retention_days", 30),

@@ -140,6 +140,50 @@ def test_workers_run_with_the_handler_env_and_leave_their_logs_whole(tmp_path: P
     assert log.splitlines()[-1] == "the last words"
 
 
+def test_an_invocation_on_a_pool_that_lost_its_worker_unseen_fails_and_is_retried(
+    tmp_path: Path,
+) -> None:
+    """A worker that died without its executor seeing it (CPython 3.11: a
+    worker spawned while the executor's manager thread waits is not watched
+    until its next wake-up; here the manager's ``terminate_broken`` does
+    nothing, so it leaves without marking the pool broken or failing its
+    work) leaves an invocation's future pending for ever, and this machine's
+    invocations have no timeout: the invocation fails with
+    ``TransientError`` (which Retry retries), the pool is replaced and the
+    next invocation runs. The thread's ``join(timeout)`` guards the test
+    against the hang (liveness, not a timed assertion)."""
+    import os
+    import signal
+    import threading
+
+    settings = Settings.load(home=tmp_path, workers=1)
+    event = {"line": "hello", "names": []}
+    with local_engine.worker_pool(settings, 1) as pool:
+        pool.wait_ready()
+        executor = pool._executor
+        manager: Any = executor._executor_manager_thread
+        assert manager is not None
+        manager.terminate_broken = lambda cause: None
+        (pid,) = set(pool.pids())
+        os.kill(pid, signal.SIGKILL)
+        manager.join(60)
+        assert not manager.is_alive()  # gone, the pool not marked broken
+        done: list[tuple[bool, str]] = []
+        waiting = threading.Thread(
+            target=lambda: done.append(pool.run("engine_support.worker_environment", "Env", event)),
+            daemon=True,
+        )
+        waiting.start()
+        waiting.join(120)
+        assert done, "the invocation waited on a pool that can no longer run it"
+        ok, payload = done[0]
+        assert (ok, json.loads(payload)["errorType"]) == (False, "TransientError")
+        assert pool.replaced == 1
+        ok, payload = pool.run("engine_support.worker_environment", "Env", event)
+        assert ok, payload
+        assert json.loads(payload)["pid"] != pid
+
+
 def test_a_function_at_its_reserved_concurrency_is_throttled() -> None:
     """The dispatcher's ``concurrency``: an invocation past a function's
     limit fails at once with Lambda's throttling error (what Step Functions

@@ -356,16 +356,16 @@ def test_the_reduce_task_merges_with_the_collector_paused_and_restores_it(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Any
 ) -> None:
     from helpers import run_inline
-    from logmr.tasks import reducing
+    from logmr.mapreduce import merging
 
-    merge = reducing.merge_groups
+    merge = merging.merge_groups
     during: list[bool] = []
 
     def noting(*args: Any) -> Any:
         during.append(gc.isenabled())
         return merge(*args)
 
-    monkeypatch.setattr(reducing, "merge_groups", noting)
+    monkeypatch.setattr(merging, "merge_groups", noting)
     log = tmp_path / "a.log"
     log.write_text('1.2.3.4 - - [01/Dec/2020:00:00:00 +0000] "GET /a HTTP/1.1" 200 5 "-" "u"\n')
     assert gc.isenabled()

@@ -38,6 +38,9 @@ ENV_JOB_MODULES = "LOGMR_JOB_MODULES"
 #: and Lambda's default account concurrency); the memory a map task budgets by too
 #: (``plan.tuning.MapBudget``; on one machine its default is a worker's share)
 ENV_MAP_MEMORY_MB = "LOGMR_MAP_MEMORY_MB"
+#: the memory a reduce task budgets by (``plan.tuning.ReduceBudget``; default:
+#: the Reduce function's, on one machine at most a worker's share)
+ENV_REDUCE_MEMORY_MB = "LOGMR_REDUCE_MEMORY_MB"
 ENV_MAP_TIMEOUT_S = "LOGMR_MAP_TIMEOUT_S"
 ENV_MAP_CONCURRENCY = "LOGMR_MAP_CONCURRENCY"
 #: days a job's record, results and job data are kept on AWS (0: for ever)
@@ -116,6 +119,7 @@ _FROM_ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "input_prefixes": (ENV_INPUT_PREFIXES, _split),
     "job_modules": (ENV_JOB_MODULES, _split),
     "map_memory_mb": (ENV_MAP_MEMORY_MB, int),
+    "reduce_memory_mb": (ENV_REDUCE_MEMORY_MB, int),
     "map_timeout_s": (ENV_MAP_TIMEOUT_S, int),
     "map_concurrency": (ENV_MAP_CONCURRENCY, int),
     "retention_days": (ENV_RETENTION_DAYS, int),
@@ -162,6 +166,9 @@ class Settings:
     #: (on one machine at most a worker's share) and Lambda's default concurrency
     map_memory_mb: int | None = None
     map_timeout_s: int | None = None
+    #: the memory a reduce task budgets by; None: the Reduce function's
+    #: (``FUNCTION_SIZES``; on one machine at most a worker's share)
+    reduce_memory_mb: int | None = None
     map_concurrency: int | None = None
     #: days DynamoDB keeps a job's items (their ``expires_at``); 0: for ever
     retention_days: int = DEFAULT_RETENTION_DAYS

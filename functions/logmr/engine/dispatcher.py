@@ -35,6 +35,9 @@ from logmr.workflow.names import THROTTLED_ERROR, TIMEOUT_ERROR
 Hook = Callable[[str, dict[str, Any], int], None]
 #: called after a successful invocation with (function name, result)
 Observer = Callable[[str, Any], None]
+#: how long a waiting invocation waits at a time before it checks that its
+#: pool can still complete it (``WorkerPool.run``)
+ALIVE_CHECK_S = 1.0
 #: in-process invocations run one at a time in a process, as in one Lambda
 #: container, whichever dispatcher (job) makes them: the handlers' Powertools
 #: logger, metrics and tracer are per-process singletons
@@ -51,7 +54,19 @@ class WorkerPool:
     the process pool: every invocation it was running then fails with
     ``TransientError``, which the state machine's Retry retries, as it
     retries Lambda's service errors, and the pool is replaced by a new one
-    for what follows."""
+    for what follows.
+
+    No invocation waits forever on a pool that cannot complete it: a waiting
+    invocation checks every ``ALIVE_CHECK_S`` that its pool is alive
+    (``_alive``), and a pool that is not (its manager thread gone, a worker
+    process dead that the executor did not see die) is broken like one whose
+    worker died in view. CPython 3.11's executor can lose work so: a dead
+    worker's sentinel is only watched from the manager's next wake-up (a
+    process spawned on demand while it waits, then dying at start-up, goes
+    unseen), and a ``submit`` racing the manager's ``terminate_broken`` (which
+    marks the pool broken and fails the pending work without the executor's
+    lock) can add work after the pending work was failed, to a pool whose
+    manager has left."""
 
     def __init__(
         self, workers: int, handlers: list[str], *, env: dict[str, str], log_dir: str | None
@@ -96,7 +111,18 @@ class WorkerPool:
             return False, worker.error_payload(TransientError("the worker pool was closed"))
         executor = self._executor
         try:
-            return executor.submit(worker.invoke, handler, name, event).result(timeout)
+            future = executor.submit(worker.invoke, handler, name, event)
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                left = ALIVE_CHECK_S if deadline is None else deadline - time.monotonic()
+                try:
+                    result: tuple[bool, str] = future.result(max(min(left, ALIVE_CHECK_S), 0))
+                    return result
+                except FutureTimeout:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise
+                    if not future.done() and not _alive(executor):
+                        raise BrokenProcessPool("the pool can no longer run it") from None
         except (BrokenProcessPool, RuntimeError) as exc:  # RuntimeError: submit after shutdown
             if not self._closed:
                 self._replace(executor)
@@ -105,10 +131,12 @@ class WorkerPool:
             )
 
     def _replace(self, broken: ProcessPoolExecutor) -> None:
-        """A new pool in place of ``broken`` (once, whichever invocation sees it first)."""
+        """A new pool in place of ``broken`` (once, whichever invocation sees
+        it first); what is left of its workers killed."""
         with self._lock:
             if self._executor is not broken:
                 return
+            _kill_workers(broken)
             broken.shutdown(wait=False, cancel_futures=True)
             self._executor = self._start()
             self.replaced += 1
@@ -117,14 +145,7 @@ class WorkerPool:
         """Shut the workers down once their tasks end; ``stop``: kill them now."""
         self._closed = True
         if stop:
-            kill = getattr(self._executor, "kill_workers", None)  # Python 3.14
-            if kill is not None:
-                kill()
-            else:  # every worker process the executor started (``pids`` may miss one)
-                processes = getattr(self._executor, "_processes", None) or {}
-                for process in list(processes.values()):
-                    with contextlib.suppress(ProcessLookupError, ValueError):
-                        process.kill()
+            _kill_workers(self._executor)
         self._executor.shutdown(wait=not stop, cancel_futures=True)
 
     def __enter__(self) -> WorkerPool:
@@ -132,6 +153,37 @@ class WorkerPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _kill_workers(executor: ProcessPoolExecutor) -> None:
+    """Kill every worker process ``executor`` started (``pids`` may miss one)."""
+    kill = getattr(executor, "kill_workers", None)  # Python 3.14
+    if kill is not None:
+        with contextlib.suppress(RuntimeError):  # already shut down
+            kill()
+        return
+    processes = getattr(executor, "_processes", None) or {}
+    for process in list(processes.values()):
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            process.kill()
+
+
+def _alive(executor: ProcessPoolExecutor) -> bool:
+    """Whether ``executor`` can still complete the work submitted to it: not
+    broken, its manager thread running, and every worker process it started
+    alive (a process starting up is alive). The executor fails its pending
+    work when it sees a worker die; one it did not see (``WorkerPool``) leaves
+    the work pending for ever. Private attributes of CPython's executor
+    (3.11 to 3.14); one missing counts as alive."""
+    if getattr(executor, "_broken", False):
+        return False
+    manager = getattr(executor, "_executor_manager_thread", None)
+    if manager is not None and not manager.is_alive():
+        return False
+    if not hasattr(executor, "_processes"):
+        return True
+    processes = executor._processes  # None once shut down
+    return bool(processes) and all(process.is_alive() for process in list(processes.values()))
 
 
 class Dispatcher:

@@ -306,7 +306,9 @@ def decode_index(header: bytes, name: str = "shuffle object") -> list[Entry]:
     return decode_header(header, name).entries
 
 
-def decode_block(block: bytes, crc: int, length: int, name: str = "shuffle object") -> list[Pair]:
+def decode_block(
+    block: bytes | memoryview, crc: int, length: int, name: str = "shuffle object"
+) -> list[Pair]:
     """The (key, value) pairs of one bucket's block: every chunk's, in order."""
     if len(block) != length:
         raise CorruptShuffleError(f"{name}: truncated block ({len(block)} of {length} bytes)")

@@ -342,13 +342,13 @@ class MapSide:
         counts, buffer = self.counts, self.buffer
         total = 0
         if counts:
-            total += len(counts) * (ENTRY_BYTES + _mean_size(counts) + _mean_size(counts.values()))
+            total += len(counts) * (ENTRY_BYTES + mean_size(counts) + mean_size(counts.values()))
         if buffer:
             last = [values[-1] for values in islice(reversed(buffer.values()), SIZE_SAMPLE)]
-            total += len(buffer) * (ENTRY_BYTES + LIST_BYTES + _mean_size(buffer))
-            total += self.buffered * (SLOT_BYTES + _mean_size(last))
+            total += len(buffer) * (ENTRY_BYTES + LIST_BYTES + mean_size(buffer))
+            total += self.buffered * (SLOT_BYTES + mean_size(last))
         for table in self.tables.values():
-            total += len(table) * (ENTRY_BYTES + _mean_size(table.index)) + table.rows.nbytes
+            total += len(table) * (ENTRY_BYTES + mean_size(table.index)) + table.rows.nbytes
         return total
 
     def partitions(
@@ -407,7 +407,7 @@ class MapSide:
         return counts
 
 
-def _mean_size(items: Reversible[Any]) -> int:
+def mean_size(items: Reversible[Any]) -> int:
     """The mean ``_size`` of the last ``SIZE_SAMPLE`` of ``items``."""
     found = list(islice(reversed(items), SIZE_SAMPLE))
     return sum(map(_size, found)) // len(found) if found else 0

@@ -79,6 +79,13 @@ MAP_TASK_KEYS = 1_000_000
 #: before they are written as a spill object (copied once when written)
 MAP_STATE_SHARE = 0.3
 MAP_HELD_SHARE = 0.1
+#: a reduce task's memory (its function's, ``FUNCTION_SIZES["Reduce"]``)
+#: shared out (``ReduceBudget``): the decoded map output pairs held past which
+#: they are merged and spilled as a sorted run (merging makes about as much
+#: again in passing), and the results held past which they are sorted and
+#: spilled (the part file's row groups are built from them, about as much again)
+REDUCE_PAIRS_SHARE = 0.2
+REDUCE_ROWS_SHARE = 0.1
 #: bytes of the combining table's estimate the planner counts a key at
 #: (``mapreduce.side.MapSide.footprint``: a short key, its entry and value)
 PLANNED_KEY_BYTES = 150
@@ -130,6 +137,41 @@ def map_budget(memory_mb: int) -> MapBudget:
     state = int(memory * MAP_STATE_SHARE)
     text = min(MAP_TEXT_BYTES, max(state // TEXTS_PER_STATE, MIN_TEXT_BYTES))
     return MapBudget(state_bytes=state, held_bytes=int(memory * MAP_HELD_SHARE), text_bytes=text)
+
+
+@dataclass(frozen=True)
+class ReduceBudget:
+    """What a reduce task's memory allows it (``reduce_budget``)."""
+
+    #: the map outputs' decoded pairs (estimated bytes) past which they are
+    #: merged and spilled as a sorted run (``mapreduce.merging.GroupMerger``)
+    pairs_bytes: int
+    #: the results (estimated bytes) past which they are sorted and spilled
+    #: (``mapreduce.merging.RowSorter``)
+    rows_bytes: int
+
+
+def reduce_budget(memory_mb: int = FUNCTION_SIZES["Reduce"][0]) -> ReduceBudget:
+    """A reduce task's budget from its memory (MB; default: the Reduce
+    function's): its shares
+    (``REDUCE_PAIRS_SHARE``, ``REDUCE_ROWS_SHARE``)."""
+    memory = memory_mb * MiB
+    return ReduceBudget(
+        pairs_bytes=int(memory * REDUCE_PAIRS_SHARE), rows_bytes=int(memory * REDUCE_ROWS_SHARE)
+    )
+
+
+def reduce_budget_for(settings: Settings) -> ReduceBudget:
+    """The Reduce handler's budget: ``reduce_memory_mb`` if given, else the
+    Reduce function's memory (``FUNCTION_SIZES``), on this machine at most a
+    worker's share (``local_memory_mb``)."""
+    if settings.reduce_memory_mb:
+        return reduce_budget(settings.reduce_memory_mb)
+    memory = FUNCTION_SIZES["Reduce"][0]
+    if settings.storage == "local":
+        workers = max(settings.workers or os.cpu_count() or 1, 1)
+        memory = min(memory, local_memory_mb(workers))
+    return reduce_budget(memory)
 
 
 @dataclass(frozen=True)

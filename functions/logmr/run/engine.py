@@ -50,8 +50,8 @@ def definition() -> dict[str, Any]:
 
 
 def handler_env(settings: Settings) -> dict[str, str]:
-    """The environment the handlers see on one machine (a map task's memory
-    too, when the settings give it)."""
+    """The environment the handlers see on one machine (a map and a reduce
+    task's memory too, when the settings give them)."""
     env = {
         config.ENV_STORAGE: "local",
         config.ENV_HOME: str(settings.home),
@@ -61,6 +61,8 @@ def handler_env(settings: Settings) -> dict[str, str]:
     }
     if settings.map_memory_mb:
         env[config.ENV_MAP_MEMORY_MB] = str(settings.map_memory_mb)
+    if settings.reduce_memory_mb:
+        env[config.ENV_REDUCE_MEMORY_MB] = str(settings.reduce_memory_mb)
     return env
 
 
@@ -102,11 +104,11 @@ class _SharedPools:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pools: dict[tuple[str, int, int | None], tuple[WorkerPool, int]] = {}
+        self._pools: dict[tuple[str, int, int | None, int | None], tuple[WorkerPool, int]] = {}
 
     @contextlib.contextmanager
     def borrow(self, settings: Settings, workers: int) -> Iterator[WorkerPool]:
-        key = (str(settings.home), workers, settings.map_memory_mb)
+        key = (str(settings.home), workers, settings.map_memory_mb, settings.reduce_memory_mb)
         with self._lock:
             pool, users = self._pools.get(key) or (worker_pool(settings, workers), 0)
             self._pools[key] = (pool, users + 1)

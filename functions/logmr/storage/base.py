@@ -71,6 +71,18 @@ class ObjectStore(abc.ABC):
         read of the group's blocks, which lie next to each other (none for an
         empty group). An object bound to another job or task, or of another
         bucket count, is ``CorruptShuffleError``."""
+        found = self.read_bucket_blocks(key, group, buckets, job_id=job_id, task=task)
+        pairs: list[shuffle.Pair] = []
+        for block in found.blocks:
+            pairs += block.pairs()
+        return BucketGroup(found.attempt, pairs, found.spills)
+
+    def read_bucket_blocks(
+        self, key: str, group: range, buckets: int, *, job_id: str, task: int
+    ) -> BlockGroup:
+        """``read_buckets`` with the blocks still encoded (``Block.pairs``
+        decodes and checks one): a reducer holds what it read compressed and
+        decodes a block at a time."""
         name = self.location(key)
         header = self.get_range(key, 0, shuffle.header_size(buckets, job_id))
         binding, index, spills = shuffle.decode_header(header, name, job_id=job_id, task=task)
@@ -78,15 +90,37 @@ class ObjectStore(abc.ABC):
             raise CorruptShuffleError(f"{name}: has {len(index)} buckets, the job has {buckets}")
         entries = index[group.start : group.stop]
         if not entries:
-            return BucketGroup(binding.attempt, [], spills)
+            return BlockGroup(binding.attempt, [], spills)
         start = entries[0][0]
         end = entries[-1][0] + entries[-1][1]
-        span = self.get_range(key, start, end) if end > start else b""
-        pairs: list[shuffle.Pair] = []
-        for offset, length, crc in entries:
-            block = span[offset - start : offset - start + length]
-            pairs += shuffle.decode_block(block, crc, length, name)
-        return BucketGroup(binding.attempt, pairs, spills)
+        span = memoryview(self.get_range(key, start, end) if end > start else b"")
+        blocks = [
+            Block(span[offset - start : offset - start + length], crc, length, name)
+            for offset, length, crc in entries
+        ]
+        return BlockGroup(binding.attempt, blocks, spills)
+
+
+class Block(NamedTuple):
+    """One bucket's block of a shuffle object, as read (``read_bucket_blocks``)."""
+
+    data: memoryview
+    crc: int
+    length: int
+    #: the object's name, for errors
+    name: str
+
+    def pairs(self) -> list[shuffle.Pair]:
+        """Its (key, value) pairs, checked (``shuffle.decode_block``)."""
+        return shuffle.decode_block(self.data, self.crc, self.length, self.name)
+
+
+class BlockGroup(NamedTuple):
+    """What ``ObjectStore.read_bucket_blocks`` read of one shuffle object."""
+
+    attempt: str
+    blocks: list[Block]
+    spills: int
 
 
 class BucketGroup(NamedTuple):

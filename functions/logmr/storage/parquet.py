@@ -42,9 +42,9 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import islice, repeat
 from typing import Any
 
 import pyarrow as pa
@@ -64,8 +64,11 @@ ROW_GROUP_BYTES = 1024 * 1024
 READ_AHEAD_BYTES = 64 * 1024
 #: the codec of every column chunk
 COMPRESSION = "zstd"
-#: rows decoded into Python values at a time
+#: rows decoded into Python values at a time, and the first row group a
+#: stream writes (``write_stream``: its rows' size sizes the next ones)
 BATCH_ROWS = 8192
+#: a pseudo-kind of ``_kinds``: a non-empty list of ints is among the values
+NONEMPTY_INTS = "ints+"
 
 _INT64 = (-(2**63), 2**63 - 1)
 _ARROW_TYPES = {
@@ -125,23 +128,35 @@ def _kind_of(value: Any) -> str:
     return "json"
 
 
-def _column_kind(values: list[Any]) -> str:
-    """One kind for a column's present values: theirs if they agree, else json.
-    Empty lists fit either list kind: with float lists they are ``floats``."""
+def _kinds(values: list[Any]) -> set[str]:
+    """The kinds of a column's present values (``MISSING`` is none), and
+    ``NONEMPTY_INTS`` when a list of ints with items is among them
+    (``_column_kind`` makes one kind of them, however many chunks of a column
+    gave them)."""
     types = set(map(type, values))
     present = [value for value in values if value is not MISSING] if _Missing in types else values
     types.discard(_Missing)
     # one type, checked in C: most columns
     if types == {int}:
-        return "int" if _INT64[0] <= min(present) and max(present) <= _INT64[1] else "json"
+        return {"int" if _INT64[0] <= min(present) and max(present) <= _INT64[1] else "json"}
     if types == {str}:
-        return "str" if _utf8("".join(present)) else "json"
+        return {"str" if _utf8("".join(present)) else "json"}
     if types in ({float}, {bool}):
-        return _kind_of(present[0])
+        return {_kind_of(present[0])}
     kinds = {_kind_of(value) for value in present}
-    if kinds == {"ints", "floats"} and not any(
-        value and _kind_of(value) == "ints" for value in present
-    ):
+    if "ints" in kinds and any(value and _kind_of(value) == "ints" for value in present):
+        kinds.add(NONEMPTY_INTS)
+    return kinds
+
+
+def _column_kind(kinds: set[str]) -> str:
+    """One kind for a column whose values are of ``kinds`` (``_kinds``):
+    theirs if they agree, else json. Empty lists fit either list kind: with
+    float lists they are ``floats``."""
+    kinds = set(kinds)
+    nonempty_ints = NONEMPTY_INTS in kinds
+    kinds.discard(NONEMPTY_INTS)
+    if kinds == {"ints", "floats"} and not nonempty_ints:
         return "floats"
     return kinds.pop() if len(kinds) == 1 else "json"
 
@@ -220,51 +235,126 @@ def _name(field: str, taken: set[str]) -> str:
     return name
 
 
+class LayoutScan:
+    """The layout of rows seen a chunk at a time (``add``), in key order:
+    the same as of all of them at once."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.utf8_keys = True
+        #: every object field, in the order first seen
+        self.order: dict[Any, None] = {}
+        #: the kinds of the plain values (``_kinds``), and of each field's
+        self.plain: set[str] = set()
+        self.has_plain = False
+        self.fields: dict[Any, set[str]] = {}
+
+    def add(self, rows: Sequence[Pair]) -> LayoutScan:
+        self.rows += len(rows)
+        self.utf8_keys = self.utf8_keys and _utf8("".join(key for key, _ in rows))
+        objects = [value for _, value in rows if type(value) is dict]
+        for value in objects:
+            self.order.update(dict.fromkeys(value))
+        if len(self.order) > MAX_FIELDS:  # every value as JSON text: no kinds to find
+            return self
+        if len(objects) < len(rows):
+            plain = [MISSING if type(value) is dict else value for _, value in rows]
+            self.has_plain = self.has_plain or any(value is not MISSING for value in plain)
+            self.plain |= _kinds(plain)
+        if objects:
+            cells = [value if type(value) is dict else _NO_FIELDS for _, value in rows]
+            for field in self.order:
+                found = self.fields.setdefault(field, set())
+                found |= _kinds(list(map(dict.get, cells, repeat(field), repeat(MISSING))))
+        return self
+
+    def layout(self) -> Layout:
+        key_kind = "str" if self.utf8_keys else "json"
+        if self.json_only:  # every value, objects too, as JSON text in one column
+            return Layout(key_kind, "json", ())
+        taken = {"key", "value"} if self.has_plain else {"key"}
+        fields = tuple(
+            (field, _name(field, taken), _column_kind(self.fields[field])) for field in self.order
+        )
+        value_kind = _column_kind(self.plain) if self.has_plain else None
+        return Layout(key_kind, value_kind, fields)
+
+    @property
+    def json_only(self) -> bool:
+        """Too many fields, or a field no text: every value in one JSON column."""
+        order = self.order
+        return len(order) > MAX_FIELDS or not all(type(f) is str and _utf8(f) for f in order)
+
+
 def _layout(rows: Sequence[Pair]) -> tuple[Layout, list[list[Any]]]:
-    """The layout of ``rows`` and its value columns' cells (``MISSING`` for nulls)."""
-    key_kind = "str" if _utf8("".join(key for key, _ in rows)) else "json"
-    order: dict[Any, None] = {}
-    for _, value in rows:
-        if type(value) is dict:
-            order.update(dict.fromkeys(value))
-    if len(order) > MAX_FIELDS or not all(type(f) is str and _utf8(f) for f in order):
-        # every value, objects too, as JSON text in one column
-        return Layout(key_kind, "json", ()), [[value for _, value in rows]]
-    plain = [MISSING if type(value) is dict else value for _, value in rows]
-    has_plain = any(value is not MISSING for value in plain)
-    columns: list[list[Any]] = [plain] if has_plain else []
-    taken = {"key", "value"} if has_plain else {"key"}
-    fields = []
+    """The layout of rows and its value columns' cells (``MISSING`` for nulls)."""
+    scan = LayoutScan().add(rows)
+    layout = scan.layout()
+    return layout, _cells(rows, layout, json_only=scan.json_only)
+
+
+def _cells(rows: Sequence[Pair], layout: Layout, *, json_only: bool) -> list[list[Any]]:
+    """The value columns' cells of ``rows`` in ``layout`` (``MISSING`` for nulls)."""
+    if json_only:
+        return [[value for _, value in rows]]
+    columns: list[list[Any]] = []
+    if layout.value_kind is not None:
+        columns.append([MISSING if type(value) is dict else value for _, value in rows])
     objects = [value if type(value) is dict else _NO_FIELDS for _, value in rows]
-    for field in order:
-        cells = list(map(dict.get, objects, repeat(field), repeat(MISSING)))
-        fields.append((field, _name(field, taken), _column_kind(cells)))
-        columns.append(cells)
-    value_kind = _column_kind(plain) if has_plain else None
-    return Layout(key_kind, value_kind, tuple(fields)), columns
+    for field, _, _ in layout.fields:
+        columns.append(list(map(dict.get, objects, repeat(field), repeat(MISSING))))
+    return columns
 
 
 # -- write and read --------------------------------------------------------------------
 def encode(rows: Sequence[Pair]) -> bytes:
     """A part file of ``rows`` (key-ordered pairs with distinct string keys)."""
     layout, cells = _layout(rows)
+    table = _table(rows, layout, cells)
+    sink = io.BytesIO()
+    pq.write_table(table, sink, row_group_size=_group_rows(table), **_writer_options(table.schema))
+    return sink.getvalue()
+
+
+def write_stream(rows: Iterable[Pair], scan: LayoutScan, sink: Any) -> None:
+    """A part file of ``rows`` (key-ordered pairs with distinct string keys,
+    the rows ``scan`` saw) written to the file ``sink`` a row group at a time:
+    the same table as ``encode``'s, holding one row group's rows at a time."""
+    layout, json_only = scan.layout(), scan.json_only
+    rows = iter(rows)
+    chunk = list(islice(rows, BATCH_ROWS))
+    if not chunk:
+        sink.write(encode([]))
+        return
+    table = _table(chunk, layout, _cells(chunk, layout, json_only=json_only))
+    group = _group_rows(table)  # the first rows' size sizes every group
+    with pq.ParquetWriter(sink, table.schema, **_writer_options(table.schema)) as writer:
+        while chunk:
+            writer.write_table(table, row_group_size=group)
+            chunk = list(islice(rows, group))
+            if chunk:
+                table = _table(chunk, layout, _cells(chunk, layout, json_only=json_only))
+
+
+def _table(rows: Sequence[Pair], layout: Layout, cells: list[list[Any]]) -> pa.Table:
     names = ["key"]
     arrays = [_arrow([key for key, _ in rows], layout.key_kind)]
     kinds = ([layout.value_kind] if layout.value_kind else []) + [k for _, _, k in layout.fields]
     names += (["value"] if layout.value_kind else []) + [name for _, name, _ in layout.fields]
     arrays += [_arrow(column, kind) for column, kind in zip(cells, kinds, strict=True)]
     table = pa.Table.from_arrays(arrays, names=names)
-    table = table.replace_schema_metadata({META_KEY: layout.to_json()})
-    per_row = max(table.nbytes // max(len(rows), 1), 1)
-    sink = io.BytesIO()
-    pq.write_table(
-        table,
-        sink,
-        row_group_size=max(ROW_GROUP_BYTES // per_row, 1),
-        compression=COMPRESSION,
-        use_dictionary=names[1:],  # the keys are distinct: a dictionary of them is waste
-    )
-    return sink.getvalue()
+    return table.replace_schema_metadata({META_KEY: layout.to_json()})
+
+
+def _group_rows(table: pa.Table) -> int:
+    """Rows a row group of about ``ROW_GROUP_BYTES`` holds, at ``table``'s size a row."""
+    per_row = max(int(table.nbytes) // max(int(table.num_rows), 1), 1)
+    return max(ROW_GROUP_BYTES // per_row, 1)
+
+
+def _writer_options(schema: pa.Schema) -> dict[str, Any]:
+    # the keys are distinct: a dictionary of them is waste
+    return {"compression": COMPRESSION, "use_dictionary": schema.names[1:]}
 
 
 def iter_rows(source: Any, name: str) -> Iterator[Pair]:

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Iterable, Iterator
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import islice
 from operator import itemgetter
 from typing import Any
 
@@ -52,6 +54,39 @@ def part_file(pairs: Iterable[Pair]) -> tuple[bytes, list[Pair]]:
 
     rows = sorted(dict(pairs).items(), key=itemgetter(0))  # keys are distinct
     return parquet.encode(rows), rows
+
+
+def put_part(
+    objects: ObjectStore,
+    key: str,
+    rows: Callable[[], Iterator[Pair]],
+    held: Sequence[Pair] | None = None,
+) -> tuple[int, list[Pair]]:
+    """Write the part file ``key`` of results in key order with distinct
+    keys: ``held``, every one in memory, encoded at once (``part_file``'s
+    bytes); else ``rows()``, a stream read twice (its layout and best
+    results, then its row groups, written to a temporary file a row group at
+    a time: the part file's bytes are held once, compressed, for the PUT).
+    How many results, and the ``TOP_KEPT`` best (for ``store_best``)."""
+    from logmr.storage import parquet
+
+    if held is not None:
+        objects.put(key, parquet.encode(held))
+        return len(held), top_n(held, TOP_KEPT)
+    scan = parquet.LayoutScan()
+    best = top_n(_scanned(rows(), scan, parquet.BATCH_ROWS), TOP_KEPT)
+    with tempfile.TemporaryFile() as file:
+        parquet.write_stream(rows(), scan, file)
+        file.seek(0)
+        objects.put(key, file.read())
+    return scan.rows, best
+
+
+def _scanned(rows: Iterator[Pair], scan: Any, batch: int) -> Iterator[Pair]:
+    """``rows``, each ``batch`` of them seen by ``scan`` (``parquet.LayoutScan``) on its way."""
+    while chunk := list(islice(rows, batch)):
+        scan.add(chunk)
+        yield from chunk
 
 
 def store_best(store: ResultStore, job_id: str, rows: list[Pair]) -> int:
