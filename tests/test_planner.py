@@ -11,11 +11,22 @@ import pytest
 import zstandard
 
 from helpers import generated_logs
-from logmr.errors import EmptyInputError, InputNotFoundError, InvalidJobError
+from logmr.errors import (
+    EmptyInputError,
+    InputNotFoundError,
+    InvalidJobError,
+    InvalidParameterError,
+)
 from logmr.inputs.source import DecompressedSize, InputObject, LocalInputSource
 from logmr.plan import cost, planner, view
 from logmr.plan.tuning import Limits, local_limits
-from logmr.spec import INLINE_MAP_MAX_TASKS, JobSpec
+from logmr.spec import (
+    INLINE_MAP_MAX_JSON_BYTES,
+    INLINE_MAP_MAX_TASKS,
+    MAX_TASK_JSON_BYTES,
+    JobSpec,
+    json_size,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -137,6 +148,26 @@ def test_a_given_map_mode_wins_over_the_task_count(
     planned = make([sized(tmp_path, tasks)], chunk_size=1000, map_mode=mode)
     assert len(planned.map_tasks) == tasks
     assert planned.distributed is distributed
+
+
+def test_tasks_past_the_inline_maps_json_go_distributed_or_are_refused_inline(
+    tmp_path: Path,
+) -> None:
+    """A few map tasks of many grouped objects: fewer than 40, but their
+    JSON passes what Plan's output may carry to an inline Map; "auto" goes
+    distributed, "inline" is refused naming the bound."""
+    line = b'10.0.0.1 - - [01/Dec/2020:08:00:01 +0000] "GET /a HTTP/1.1" 200 10 "-" "c"\n'
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for n in range(800):
+        (folder / f"{'long-object-name-' * 4}{n:04d}.log").write_bytes(line)
+    planned = make([folder])
+    assert len(planned.map_tasks) <= INLINE_MAP_MAX_TASKS and planned.distributed
+    assert planned.pieces == 800
+    sizes = [json_size(task.to_dict()) for task in planned.map_tasks]
+    assert sum(sizes) > INLINE_MAP_MAX_JSON_BYTES and max(sizes) <= MAX_TASK_JSON_BYTES
+    with pytest.raises(InvalidParameterError, match=r"^map_mode 'inline' carries the map tasks"):
+        make([folder], map_mode="inline")
 
 
 # -- the sample --------------------------------------------------------------------------
