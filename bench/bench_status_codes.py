@@ -495,7 +495,7 @@ def map_task_rates(data: Input, repeats: int = MAP_REPEATS) -> dict[str, Any]:
     from logmr.mapreduce.partition import buckets_for
     from logmr.mapreduce.side import MapSide
     from logmr.run.embedded import embedded_backends
-    from logmr.spec import JobSpec, MapTask
+    from logmr.spec import JobSpec, MapTask, Piece
 
     uri = str(data.path.resolve())
     start = 0
@@ -509,7 +509,7 @@ def map_task_rates(data: Input, repeats: int = MAP_REPEATS) -> dict[str, Any]:
         reducers=os.cpu_count() or 1,  # the local engine's choice: one reducer per core
         buckets=buckets_for(os.cpu_count() or 1),  # as Plan sets them
     )
-    task = MapTask(task=0, uri=uri, start=start, end=end)
+    task = MapTask(task=0, pieces=(Piece(uri=uri, start=start, end=end),))
 
     def read_lines() -> int:
         count = 0

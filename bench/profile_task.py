@@ -74,7 +74,7 @@ def profile_job(path: Path, size: int, job_name: str, repeats: int) -> dict[str,
     from logmr.mapreduce.shuffle import Binding, encode
     from logmr.mapreduce.side import MapSide, reduce_groups
     from logmr.run.embedded import embedded_backends
-    from logmr.spec import JobSpec, MapTask
+    from logmr.spec import JobSpec, MapTask, Piece
 
     uri = str(path.resolve())
     end = min(MAP_RANGE_BYTES, size)
@@ -87,7 +87,7 @@ def profile_job(path: Path, size: int, job_name: str, repeats: int) -> dict[str,
         reducers=os.cpu_count() or 1,
         buckets=buckets_for(os.cpu_count() or 1),
     )
-    task = MapTask(task=0, uri=uri, start=0, end=end)
+    task = MapTask(task=0, pieces=(Piece(uri=uri, start=0, end=end),))
     cpu: dict[str, list[float]] = {step: [] for step in (*STEPS, "map_task")}
     wall: dict[str, list[float]] = {step: [] for step in (*STEPS, "map_task")}
     lines = records = 0

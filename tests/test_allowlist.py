@@ -341,7 +341,7 @@ def test_the_map_handler_logs_no_input_line(
         "reducers": 2,
         "buckets": SHUFFLE_BUCKETS,  # as Plan returns it
     }
-    task = {"task": 0, "uri": uri, "start": 0, "end": path.stat().st_size}
+    task = {"task": 0, "pieces": [{"uri": uri, "start": 0, "end": path.stat().st_size}]}
     # the Powertools logger writes to the stream it was built with: point it at
     # the captured stdout, and log at INFO as deployed (POWERTOOLS_LOG_LEVEL)
     handler = runtime.logger.registered_handler

@@ -444,11 +444,11 @@ def test_ranges_of_an_s3_object_read_every_line_once(s3: Any) -> None:
     assert whole == [line.removesuffix(b"\r") for line in LOG.split(b"\n")]
     for chunk in (1, 7, 64, 333, len(LOG)):
         lines: list[bytes] = []
-        for task in cut([obj], chunk):
-            assert task.end is not None
-            with source.open_at(uri, max(task.start - 1, 0)) as stream:
+        for (piece,) in (task.pieces for task in cut([obj], chunk)):
+            assert piece.end is not None
+            with source.open_at(uri, max(piece.start - 1, 0)) as stream:
                 blocks = iter_range_blocks(
-                    stream, task.start, task.end, on_long_line=no_long_line, block_size=16
+                    stream, piece.start, piece.end, on_long_line=no_long_line, block_size=16
                 )
                 for block in blocks:
                     lines.extend(block)

@@ -354,15 +354,15 @@ def test_ranges_anywhere_count_every_line_once_long_lines_as_malformed(
         counters: Counter[str] = Counter()
         results: Counter[str] = Counter()
         lengths = []
-        for task in cut([InputObject("m", len(data))], chunk):
+        for (piece,) in (task.pieces for task in cut([InputObject("m", len(data))], chunk)):
             job, bound = prepare(spec)
             side = MapSide(job, bound, sample_limit=len(lines) + 1)
             stream = io.BytesIO(data)
-            stream.seek(max(task.start - 1, 0))
+            stream.seek(max(piece.start - 1, 0))
             texts = iter_range_texts(
                 stream,
-                task.start,
-                task.end,
+                piece.start,
+                piece.end,
                 on_long_line=side.long_line,
                 block_size=block,
                 max_line=max_line,
@@ -1089,7 +1089,7 @@ def test_an_s3_object_overwritten_after_plan_is_input_changed() -> None:
     planned = tasks.plan(spec, backends)
     s3.put_object(Bucket=AWS_BUCKET, Key=key, Body=access_lines(100, seed=24))
     task = MapTask.from_dict(backends.objects.get_json(manifest_key(spec.job_id))["map_tasks"][0])
-    assert task.version.startswith('"')  # the ETag
+    assert task.pieces[0].version.startswith('"')  # the ETag
     with pytest.raises(InputChangedError, match=r"over\.log was overwritten since the job was"):
         tasks.map_task(JobSpec.from_dict(planned["spec"]), task, backends)
 
@@ -1131,38 +1131,49 @@ def test_a_chunk_size_that_cuts_too_many_tasks_is_refused(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, small_chunks: None
 ) -> None:
     """``chunk_size`` 1 over 50 KB would be 50,000 map tasks: refused before
-    any is cut, naming the bound and the smallest chunk size that fits. (A
-    request's floor, 64 KiB, refuses a chunk size of 1 first: lowered here, in
-    this process, to reach the bound on the task count.)"""
+    any is cut, naming the bound and a chunk size that fits, within 1/64 of
+    the smallest. (A request's floor, 64 KiB, refuses a chunk size of 1 first:
+    lowered here, in this process, to reach the bound on the task count.)"""
     data = access_lines(200, seed=3)
     path = write(tmp_path, "small.log", data)
     argv = ["--job", "status_codes", "--chunk-size", "1", "--engine", "inline", "--workers", "1"]
     err = run_error(capsys, str(path), *argv)
-    needed = -(-len(data) // MAX_MAP_TASKS)
-    assert err.startswith(
+    smallest = -(-len(data) // MAX_MAP_TASKS)  # one object: ceil(size / chunk) tasks
+    prefix = (
         f"logmr: error: InvalidParameterError: chunk_size 1 cuts the inputs into {len(data):,}"
-        f" map tasks, over the {MAX_MAP_TASKS:,} a job may have:"
-        f" give a chunk_size of at least {needed:,} bytes"
+        f" map tasks, over the {MAX_MAP_TASKS:,} a job may have: a chunk_size of "
     )
+    assert err.startswith(prefix)
+    named, _, rest = err.removeprefix(prefix).partition(" bytes cuts them into ")
+    fitting = int(named.replace(",", ""))
+    assert smallest <= fitting and fitting * 63 <= smallest * 64
+    assert rest.rstrip() == f"{-(-len(data) // fitting):,}"
     # the chunk size it names fits: the plan has at most the bound's tasks
     assert (
-        main(["plan", str(path), "--job", "status_codes", "--chunk-size", str(needed), "--json"])
+        main(["plan", str(path), "--job", "status_codes", "--chunk-size", str(fitting), "--json"])
         == 0
     )
     assert json.loads(capsys.readouterr().out)["map_tasks"] <= MAX_MAP_TASKS
 
 
 @pytest.mark.unit
-def test_more_compressed_objects_than_map_tasks_are_refused() -> None:
-    """Each compressed object is a map task of its own: past the bound, no
-    chunk size helps, and the error says what does."""
-    from logmr.inputs.source import InputObject
+def test_more_compressed_objects_of_unknown_size_than_map_tasks_are_refused() -> None:
+    """A compressed object whose size decompressed its bytes do not tell
+    exactly is a map task of its own: past the bound, no chunk size helps,
+    and the error says what does. Told exactly, the same objects are grouped."""
+    from logmr.inputs.source import DecompressedSize, InputObject
     from logmr.plan.planner import _check_task_count
 
-    many = [InputObject(f"s3://b/alb/{n}.gz", 900, "gzip") for n in range(MAX_MAP_TASKS + 1)]
-    with pytest.raises(InvalidParameterError, match="10,001 compressed objects are 10,001 map"):
-        _check_task_count(many, 64 << 20)
-    _check_task_count(many[:MAX_MAP_TASKS], 64 << 20)  # at the bound: allowed
+    many = [InputObject(f"s3://b/alb/{n}.bz2", 900, "bzip2") for n in range(MAX_MAP_TASKS + 1)]
+    unknown = {obj.uri: DecompressedSize(None, False, "bzip2 does not tell") for obj in many}
+    with pytest.raises(
+        InvalidParameterError, match=r"^10,001 compressed objects whose bytes do not tell"
+    ):
+        _check_task_count(many, 64 << 20, unknown)
+    _check_task_count(many[:MAX_MAP_TASKS], 64 << 20, unknown)  # at the bound: allowed
+    gzipped = [InputObject(f"s3://b/alb/{n}.gz", 900, "gzip") for n in range(MAX_MAP_TASKS + 1)]
+    told = {obj.uri: DecompressedSize(9000, True, "gzip trailer") for obj in gzipped}
+    _check_task_count(gzipped, 64 << 20, told)  # grouped: a few dozen tasks
 
 
 @pytest.mark.functional

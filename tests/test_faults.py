@@ -886,15 +886,17 @@ def _alive(pid: int) -> bool:
 def test_an_uncatchable_failure_leaves_no_record_running(
     handler_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """Plan's output past 256 KiB (3,000 inputs, one map task each, in an
-    inline Map) is States.DataLimitExceeded, which no Catch takes (as on AWS):
+    """Plan's output past 256 KiB (3,000 inputs, their pieces in an inline
+    Map) is States.DataLimitExceeded, which no Catch takes (as on AWS):
     the execution fails without MarkFailed, and the local engine's reconciler
     records the job FAILED with the execution's error and cause, not RUNNING.
-    (Plan refuses an inline Map past 40 map tasks: that bound is lifted here,
-    in this process, so that the plan's output can pass the quota.)"""
+    (Plan refuses an inline Map past 40 map tasks or 64 KiB of their JSON:
+    those bounds are lifted here, in this process, so that the plan's output
+    can pass the quota.)"""
     from logmr.plan import planner
 
     monkeypatch.setattr(planner, "INLINE_MAP_MAX_TASKS", 10_000)
+    monkeypatch.setattr(planner, "INLINE_MAP_MAX_JSON_BYTES", 10**9)
     folder = tmp_path / "many"
     folder.mkdir()
     for index in range(3_000):

@@ -52,8 +52,10 @@ def test_the_handlers_one_after_another(aws_handler_env: None, access_log: Path)
     sample_map = event("map")
     # the version is the object's ETag, which the map task's GET must match (If-Match)
     etag = s3.head_object(Bucket=AWS_BUCKET, Key="incoming/access/access.log")["ETag"]
-    task = {**sample_map["task"], "version": etag}
-    assert planned["map_tasks"][0] == {**task, "end": access_log.stat().st_size}
+    (piece,) = sample_map["task"]["pieces"]
+    piece = {**piece, "version": etag, "end": access_log.stat().st_size}
+    task = {**sample_map["task"], "pieces": [piece]}
+    assert planned["map_tasks"][0] == task
     mapped = map_handler.handler(
         {**sample_map, "spec": planned["spec"], "task": task}, context("Map")
     )

@@ -94,14 +94,14 @@ def read_all_ranges(
 ) -> list[bytes | Long]:
     """Every range's lines, in order, a long line as ``Long`` where it was."""
     out: list[bytes | Long] = []
-    for task in cut([InputObject("mem", len(data))], chunk):
+    for (piece,) in (task.pieces for task in cut([InputObject("mem", len(data))], chunk)):
         inner = io.BytesIO(data)
-        inner.seek(max(task.start - 1, 0))
+        inner.seek(max(piece.start - 1, 0))
         stream = STREAMS[kind](inner)
         blocks = iter_range_blocks(
             stream,
-            task.start,
-            task.end,
+            piece.start,
+            piece.end,
             on_long_line=lambda head, length: out.append(Long(head, length)),
             block_size=block,
             max_line=max_line,

@@ -11,11 +11,22 @@ import pytest
 import zstandard
 
 from helpers import generated_logs
-from logmr.errors import EmptyInputError, InputNotFoundError, InvalidJobError
+from logmr.errors import (
+    EmptyInputError,
+    InputNotFoundError,
+    InvalidJobError,
+    InvalidParameterError,
+)
 from logmr.inputs.source import DecompressedSize, InputObject, LocalInputSource
 from logmr.plan import cost, planner, view
 from logmr.plan.tuning import Limits, local_limits
-from logmr.spec import INLINE_MAP_MAX_TASKS, JobSpec
+from logmr.spec import (
+    INLINE_MAP_MAX_JSON_BYTES,
+    INLINE_MAP_MAX_TASKS,
+    MAX_TASK_JSON_BYTES,
+    JobSpec,
+    json_size,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -47,7 +58,8 @@ def test_a_compressed_input_is_detected_from_its_decompressed_start(
     packed.write_bytes(gzip.compress(logs["access"].read_bytes()))
     planned = make([packed])
     assert planned.spec.format == "apache_combined"
-    assert [(t.start, t.end, t.compression) for t in planned.map_tasks] == [(0, None, "gzip")]
+    pieces = [piece for task in planned.map_tasks for piece in task.pieces]
+    assert [(p.start, p.end, p.compression) for p in pieces] == [(0, None, "gzip")]
 
 
 def test_a_raw_lines_job_reads_plain_lines(logs: dict[str, Path]) -> None:
@@ -71,7 +83,7 @@ def test_make_plan_resolves_every_figure_and_covers_the_input(logs: dict[str, Pa
     assert planned.spec.planned  # reducers, chunk size and concurrency chosen
     assert planned.spec.reducers == planned.tuning.reducers
     assert planned.spec.chunk_size == planned.tuning.chunk_size >= size  # small: one task
-    assert [(t.start, t.end) for t in planned.map_tasks] == [(0, size)]
+    assert [[(p.start, p.end) for p in t.pieces] for t in planned.map_tasks] == [[(0, size)]]
     assert planned.objects == [InputObject(str(log.resolve()), size)]
     assert planned.input_bytes == size
     assert not planned.distributed
@@ -87,14 +99,17 @@ def test_given_figures_win(logs: dict[str, Path]) -> None:
     assert set(planned.tuning.reasons.values()) == {"given"}
     size = logs["access"].stat().st_size
     assert len(planned.map_tasks) == -(-size // 70_000) > 1
-    assert all(t.end is not None and t.end - t.start <= 70_000 for t in planned.map_tasks)
+    assert all(
+        len(t.pieces) == 1 and 0 < (t.pieces[0].size or 0) <= 70_000 for t in planned.map_tasks
+    )
 
 
 def test_several_inputs_are_cut_one_after_another(logs: dict[str, Path]) -> None:
     planned = make([logs["access"], logs["app"]], "word_count", chunk_size=100_000)
     by_input: dict[str, list[tuple[int, int | None]]] = {}
     for task in planned.map_tasks:
-        by_input.setdefault(task.uri, []).append((task.start, task.end))
+        for piece in task.pieces:
+            by_input.setdefault(piece.uri, []).append((piece.start, piece.end))
     assert [task.task for task in planned.map_tasks] == list(range(len(planned.map_tasks)))
     for path in (logs["access"], logs["app"]):
         ranges = by_input[str(path.resolve())]
@@ -135,6 +150,26 @@ def test_a_given_map_mode_wins_over_the_task_count(
     assert planned.distributed is distributed
 
 
+def test_tasks_past_the_inline_maps_json_go_distributed_or_are_refused_inline(
+    tmp_path: Path,
+) -> None:
+    """A few map tasks of many grouped objects: fewer than 40, but their
+    JSON passes what Plan's output may carry to an inline Map; "auto" goes
+    distributed, "inline" is refused naming the bound."""
+    line = b'10.0.0.1 - - [01/Dec/2020:08:00:01 +0000] "GET /a HTTP/1.1" 200 10 "-" "c"\n'
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for n in range(800):
+        (folder / f"{'long-object-name-' * 4}{n:04d}.log").write_bytes(line)
+    planned = make([folder])
+    assert len(planned.map_tasks) <= INLINE_MAP_MAX_TASKS and planned.distributed
+    assert planned.pieces == 800
+    sizes = [json_size(task.to_dict()) for task in planned.map_tasks]
+    assert sum(sizes) > INLINE_MAP_MAX_JSON_BYTES and max(sizes) <= MAX_TASK_JSON_BYTES
+    with pytest.raises(InvalidParameterError, match=r"^map_mode 'inline' carries the map tasks"):
+        make([folder], map_mode="inline")
+
+
 # -- the sample --------------------------------------------------------------------------
 def test_the_plan_samples_the_whole_input_not_its_start(tmp_path: Path) -> None:
     """A log in time order whose first half asks for one path and second half
@@ -169,7 +204,8 @@ def test_empty_inputs_are_refused(tmp_path: Path, logs: dict[str, Path]) -> None
             make(inputs)
     # an empty input beside one with lines: planned, and it gets no task
     planned = make([empty, logs["access"]])
-    assert {task.uri for task in planned.map_tasks} == {str(logs["access"].resolve())}
+    uris = {piece.uri for task in planned.map_tasks for piece in task.pieces}
+    assert uris == {str(logs["access"].resolve())}
 
 
 def test_a_bad_job_is_refused_before_the_inputs_are_read(tmp_path: Path) -> None:
@@ -216,7 +252,9 @@ def test_a_compressed_input_is_planned_on_its_size_decompressed(
     assert planned.decompressed == {uri: DecompressedSize(len(data), True, how)}
     assert planned.input_bytes == packed.stat().st_size + len(data)
     assert planned.mapped_bytes == 2 * len(data)
-    assert planned.longest_task_bytes == len(data)
+    # both in one map task: together they are far below the chunk size
+    assert [len(task.pieces) for task in planned.map_tasks] == [2]
+    assert planned.longest_task_bytes == 2 * len(data)
     report = view.plan_report(spec, LocalInputSource(), Limits(), with_estimate=True)
     assert report["mapped_bytes"] == 2 * len(data)
     assert report["decompressed"] == {
@@ -237,7 +275,7 @@ def test_a_compressed_input_is_planned_on_its_size_decompressed(
     shape = cost.Shape(
         objects=2,
         input_bytes=2 * len(data),
-        map_tasks=2,
+        map_tasks=1,
         reducers=planned.spec.reducers,
         max_concurrency=planned.spec.max_concurrency,
         expected_keys=planned.tuning.expected_keys,
@@ -245,7 +283,8 @@ def test_a_compressed_input_is_planned_on_its_size_decompressed(
         sample_reads=planned.sample.reads,
         summarised=False,
         size_reads=1,
-        longest_task_bytes=len(data),
+        longest_task_bytes=2 * len(data),
+        pieces=2,
     )
     assert report["estimate"]["usage"] == cost.estimate(shape, Limits()).usage.to_dict()
     assert f"what its {view._size(packed.stat().st_size)} hold ({how})" in (

@@ -125,8 +125,10 @@ def _check_run(job_id: str, map_tasks: int, text: bytes, gets: list[Get]) -> dic
     assert manifest["distributed"] is True
     assert items == manifest["map_tasks"]
     assert [item["task"] for item in items] == list(range(map_tasks))
-    assert items[0]["start"] == 0 and items[-1]["end"] == len(text)
-    assert all(a["end"] == b["start"] for a, b in itertools.pairwise(items))
+    (pieces,) = {len(item["pieces"]) for item in items}  # one object: a range a task
+    ranges = [item["pieces"][0] for item in items]
+    assert pieces == 1 and ranges[0]["start"] == 0 and ranges[-1]["end"] == len(text)
+    assert all(a["end"] == b["start"] for a, b in itertools.pairwise(ranges))
 
     # the reducers' S3 requests: an index and, for a group of buckets with
     # pairs, one read of the group's adjacent blocks per map task

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -19,6 +20,7 @@ from logmr.spec import (
     REQUEST_FIELDS,
     JobSpec,
     MapTask,
+    Piece,
     check_job_id,
     new_job_id,
     request_to_spec,
@@ -281,25 +283,55 @@ def test_a_new_job_id_is_always_a_valid_job_id(job: str) -> None:
 @pytest.mark.parametrize(
     "task",
     [
-        MapTask(task=0, uri="/logs/a.log", start=0, end=1000),
-        MapTask(task=41, uri="s3://b/k.gz", start=0, end=None, compression="gzip"),
+        MapTask(task=0, pieces=(Piece(uri="/logs/a.log", start=0, end=1000),)),
+        MapTask(task=41, pieces=(Piece("s3://b/k.gz", 0, None, "gzip", '"etag"'),)),
+        MapTask(
+            task=7,
+            pieces=(
+                Piece("/logs/a.log", 64, 1000, None, "1:2:1000"),
+                Piece("/logs/b.gz", 0, None, "gzip", "1:3:40"),
+                Piece("/logs/c.log", 0, 12),
+            ),
+        ),
     ],
 )
 def test_a_map_task_round_trips_through_its_dict(task: MapTask) -> None:
     assert MapTask.from_dict(task.to_dict()) == task
     assert MapTask.from_dict({**task.to_dict(), "task": str(task.task)}) == task
+    assert MapTask.from_dict(json.loads(json.dumps(task.to_dict()))) == task
+    assert task.to_dict()["pieces"][0] == {
+        "uri": task.pieces[0].uri,
+        "start": task.pieces[0].start,
+        "end": task.pieces[0].end,
+        "compression": task.pieces[0].compression,
+        "version": task.pieces[0].version,
+    }
+
+
+@pytest.mark.unit
+def test_a_map_tasks_input_bytes_are_its_ranges_or_unknown_with_a_whole_object() -> None:
+    ranges = MapTask(0, (Piece("a", 10, 110), Piece("b", 0, 5)))
+    assert ranges.input_bytes == 105
+    mixed = MapTask(1, (Piece("a", 10, 110), Piece("b.gz", 0, None, "gzip")))
+    assert mixed.input_bytes is None
 
 
 @pytest.mark.unit
 @pytest.mark.parametrize(
     "data",
     [
-        {"uri": "a", "start": 0, "end": 1},
-        {"task": 1, "start": 0, "end": 1},
-        {"task": 1, "uri": "a", "end": 1},
-        {"task": "one", "uri": "a", "start": 0, "end": 1},
-        {"task": 1, "uri": "a", "start": None, "end": 1},
-        {"task": 1, "uri": "a", "start": 0, "end": "end"},
+        {"pieces": [{"uri": "a", "start": 0, "end": 1}]},
+        {"task": 1},
+        {"task": 1, "pieces": []},
+        {"task": 1, "pieces": {"uri": "a", "start": 0, "end": 1}},
+        {"task": 1, "pieces": ["a"]},
+        {"task": 1, "pieces": [{"start": 0, "end": 1}]},
+        {"task": 1, "pieces": [{"uri": "a", "end": 1}]},
+        {"task": "one", "pieces": [{"uri": "a", "start": 0, "end": 1}]},
+        {"task": 1, "pieces": [{"uri": "a", "start": None, "end": 1}]},
+        {"task": 1, "pieces": [{"uri": "a", "start": 0, "end": "end"}]},
+        # the one-range form of before: a task is its pieces
+        {"task": 1, "uri": "a", "start": 0, "end": 1},
     ],
 )
 def test_a_malformed_map_task_is_refused(data: dict[str, Any]) -> None:

@@ -90,7 +90,10 @@ def test_plan_records_running_and_writes_the_manifest(log: Path, backends: Backe
     assert record.map_tasks == out["map_task_count"] == len(out["map_tasks"])
     # the tasks cover the log's bytes end to end, each at most a chunk long
     size = log.stat().st_size
-    ranges = [(task["start"], task["end"]) for task in manifest["map_tasks"]]
+    assert all(len(task["pieces"]) == 1 for task in manifest["map_tasks"])  # one object
+    ranges = [
+        (task["pieces"][0]["start"], task["pieces"][0]["end"]) for task in manifest["map_tasks"]
+    ]
     assert ranges[0][0] == 0 and ranges[-1][1] == size
     assert all(end == start for (_, end), (start, _) in itertools.pairwise(ranges))
     assert all(0 < end - start <= CHUNK for start, end in ranges)
@@ -124,10 +127,11 @@ def test_map_task_writes_a_shuffle_object_and_its_summary(log: Path, backends: B
     )
     listed = sorted(key for part in parts for key, _ in part)
     assert summary["keys"] == listed and len(listed) > 3  # a few keys: listed, not sketched
-    assert task.end is not None
-    lines_in_range = log.read_bytes()[task.start : task.end].count(b"\n")
+    (piece,) = task.pieces
+    assert piece.end is not None
+    lines_in_range = log.read_bytes()[piece.start : piece.end].count(b"\n")
     assert summary["counters"]["lines"] == out["counters"]["lines"] == lines_in_range
-    assert summary["input_bytes"] == task.end - task.start
+    assert summary["input_bytes"] == piece.end - piece.start
     assert summary["shuffle_bytes"] == len(data)
     counted = sum(value for part in parts for _, value in part)
     assert counted == summary["counters"]["records"]

@@ -102,6 +102,7 @@ def iter_range_texts(
     on_long_line: LongLineSink,
     block_size: int = DEFAULT_BLOCK_SIZE,
     max_line: int = MAX_LINE_BYTES,
+    buffer: bytearray | None = None,
 ) -> Iterator[bytes]:
     """Yield the lines owned by ``[start, end)`` as texts of whole lines.
 
@@ -116,10 +117,15 @@ def iter_range_texts(
     most ``max_line + 1`` bytes of it before it streams past the rest. Blocks
     are at most ``max_line`` bytes: a line inside one block is shorter, so
     only a line that runs over from the bytes before a block can be too long.
+
+    ``buffer``: where blocks are read (at least a block's bytes), reused by
+    a caller that reads many ranges one after another (a map task of many
+    small objects), instead of a new one per range; nothing of it is held
+    once the generator is done.
     """
     if end is not None and end <= start:
         return
-    read = _block_reader(stream, max(min(block_size, max_line), 1))
+    read = _block_reader(stream, max(min(block_size, max_line), 1), buffer)
     pos = start  # object offset of the first byte held in ``pending``
     pending: list[bytes | memoryview] = []  # the start of a line whose LF is still unread
     held = 0  # bytes in ``pending``
@@ -230,7 +236,9 @@ def _head(pieces: list[bytes | bytearray | memoryview]) -> bytes:
     return bytes(head)
 
 
-def _block_reader(stream: Readable, block_size: int) -> Callable[[], bytes | bytearray]:
+def _block_reader(
+    stream: Readable, block_size: int, buffer: bytearray | None = None
+) -> Callable[[], bytes | bytearray]:
     """Reads of up to ``block_size`` bytes (empty at the end of the object).
     A stream with ``readinto`` (files, S3 bodies, decompressors) fills one
     reused buffer: each text is then the only large allocation per block. A
@@ -239,18 +247,21 @@ def _block_reader(stream: Readable, block_size: int) -> Callable[[], bytes | byt
     buffer is overwritten by the next read, so callers copy what they keep.
     (A caller that drops each text before asking for the next, as
     ``tasks.map_task`` does, keeps one text alive at a time, which the
-    allocator then reuses in place.)"""
+    allocator then reuses in place.) ``buffer``: the one to fill, when the
+    caller has one (at least ``block_size`` bytes)."""
     read_into = getattr(stream, "readinto", None)
     if read_into is None:
         return lambda: stream.read(block_size)
-    buffer = bytearray(block_size)
-    view = memoryview(buffer)
+    if buffer is None or len(buffer) < block_size:
+        buffer = bytearray(block_size)
+    filled = buffer
+    view = memoryview(filled)[:block_size]
 
     def read() -> bytes | bytearray:
         count = read_into(view)
         if count is None:  # a non-blocking stream with nothing yet: read the plain way
             return stream.read(block_size)
-        return buffer if count == block_size else buffer[:count]
+        return filled if count == len(filled) else filled[:count]
 
     return read
 

@@ -3,7 +3,8 @@
 Local paths here; S3 objects in ``logmr.aws.s3`` implement the same
 ``InputSource`` protocol. Compression is told by the first bytes of an object
 (gzip, bzip2, zstd, xz), not by its name, so a ``.gz`` name on plain text is read
-as plain text. A compressed object is one map task, decompressed as a stream.
+as plain text. A compressed object is one piece of a map task, never cut,
+decompressed as a stream.
 """
 
 from __future__ import annotations

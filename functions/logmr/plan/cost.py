@@ -109,6 +109,9 @@ class Shape:
     size_reads: int = 0
     #: the largest map task's bytes (``Plan.longest_task_bytes``; 0: as the average)
     longest_task_bytes: int = 0
+    #: the pieces the map tasks read, a GET each (``Plan.pieces``: small objects
+    #: grouped into one task, ``plan.cutting``); 0: one per map task
+    pieces: int = 0
 
 
 @dataclass(frozen=True)
@@ -129,17 +132,22 @@ def estimate(shape: Shape, limits: Limits) -> Estimate:
     """The usage and duration the model (module docstring, docs/performance.md)
     predicts for ``shape`` on Lambda."""
     m, r = shape.map_tasks, shape.reducers
+    pieces = max(shape.pieces, m)
     mb = shape.input_bytes / 1e6
-    map_s = mb / m / limits.map_mb_per_s + TASK_OVERHEAD_S
+    # a task of grouped objects waits for a first byte per piece, one after another
+    map_s = mb / m / limits.map_mb_per_s + TASK_OVERHEAD_S + (pieces - m) / m * S3_REQUEST_S
     keys_per_reducer = math.ceil(shape.expected_keys / r)
     reduce_s = (
         2 * m * S3_REQUEST_S / READ_THREADS
         + min(keys_per_reducer, TOP_KEPT) / tuning.DYNAMODB_ITEMS_PER_S
         + TASK_OVERHEAD_S
     )
+    # the listing's pages, then each object's first bytes and each compressed
+    # object's size, SIZE_READS_AT_ONCE at a time (aws.s3.HEAD_WORKERS)
     plan_s = (
         PLAN_BASE_S
-        + shape.objects * S3_REQUEST_S
+        + math.ceil(shape.objects / S3_PAGE_SIZE) * S3_REQUEST_S
+        + math.ceil(shape.objects / SIZE_READS_AT_ONCE) * S3_REQUEST_S
         + math.ceil(shape.size_reads / SIZE_READS_AT_ONCE) * S3_REQUEST_S
     )
     # a compressed object is one task, however large: the map wave lasts as long as it
@@ -167,7 +175,7 @@ def estimate(shape: Shape, limits: Limits) -> Estimate:
         transitions=transitions(m, r),
         # plan: a 4-byte GET per object (compression), one per compressed object
         # (its size decompressed) and the sample's; ItemReader;
-        # map: its range; PlanReduce: the manifest and every map summary;
+        # map: each of its pieces; PlanReduce: the manifest and every map summary;
         # reduce: index and bucket group of every map task's object;
         # finalize: every task summary, the manifest, the reduce plan, and for
         # a summary the part files (a HEAD for the size, the footer, a GET per
@@ -176,7 +184,7 @@ def estimate(shape: Shape, limits: Limits) -> Estimate:
         + shape.size_reads
         + shape.sample_reads
         + items
-        + m
+        + pieces
         + (1 + m)
         + 2 * m * r
         + (m + r + 2 + reads),

@@ -21,10 +21,16 @@ from logmr.jobs import load_job
 from logmr.jobs.binding import check, prepare
 from logmr.limits import MAX_MAP_TASKS
 from logmr.mapreduce.partition import buckets_for
-from logmr.plan.cutting import count_tasks, cut
+from logmr.plan.cutting import count_tasks, cut, read_through
 from logmr.plan.sample import SAMPLE_BYTES, SAMPLE_SLICES, SampleStats, sample_stats
 from logmr.plan.tuning import Limits, Tuning, tune
-from logmr.spec import INLINE_MAP_MAX_TASKS, JobSpec, MapTask
+from logmr.spec import (
+    INLINE_MAP_MAX_JSON_BYTES,
+    INLINE_MAP_MAX_TASKS,
+    JobSpec,
+    MapTask,
+    json_size,
+)
 
 #: bytes of the first input read to detect the format
 DETECT_SAMPLE_BYTES = 256 * 1024
@@ -78,15 +84,24 @@ class Plan:
         return mapped_bytes(self.objects, self.decompressed)
 
     @property
+    def pieces(self) -> int:
+        """The pieces the map tasks read (a GET each on S3): ranges and whole
+        compressed objects (``plan.cutting``)."""
+        return sum(len(task.pieces) for task in self.map_tasks)
+
+    @property
     def longest_task_bytes(self) -> int:
-        """The bytes the largest map task reads through: a range, or a
-        compressed object decompressed."""
+        """The bytes the largest map task reads through: its ranges, and its
+        compressed objects decompressed."""
         by_uri = {obj.uri: obj for obj in self.objects}
         return max(
             (
-                task.end - task.start
-                if task.end is not None
-                else mapped_bytes([by_uri[task.uri]], self.decompressed)
+                sum(
+                    piece.size
+                    if piece.size is not None
+                    else mapped_bytes([by_uri[piece.uri]], self.decompressed)
+                    for piece in task.pieces
+                )
                 for task in self.map_tasks
             ),
             default=0,
@@ -127,7 +142,7 @@ def make_plan(spec: JobSpec, inputs: InputSource, limits: Limits) -> Plan:
         reducers=spec.reducers,
         max_concurrency=spec.max_concurrency,
         salted_keys=spec.salted_keys,
-        count_tasks=lambda chunk: count_tasks(objects, chunk),
+        count_tasks=lambda chunk: count_tasks(objects, chunk, decompressed),
     )
     spec = replace(
         spec,
@@ -137,17 +152,23 @@ def make_plan(spec: JobSpec, inputs: InputSource, limits: Limits) -> Plan:
         salted_keys=tuning.salted_keys,
         buckets=spec.buckets or buckets_for(tuning.reducers),
     )
-    _check_task_count(objects, spec.chunk_size)
-    map_tasks = cut(objects, spec.chunk_size)
+    _check_task_count(objects, spec.chunk_size, decompressed)
+    map_tasks = cut(objects, spec.chunk_size, decompressed)
+    fits_inline = _fits_inline(map_tasks)
     if spec.map_mode == "inline" and len(map_tasks) > INLINE_MAP_MAX_TASKS:
         # the reducers' bound (limits.MAX_REDUCE_TASKS) counts on an inline map phase this small
         raise InvalidParameterError(
             f"map_mode 'inline' runs at most {INLINE_MAP_MAX_TASKS} map tasks, and the inputs"
             f" cut into {len(map_tasks):,}: use 'auto' or 'distributed', or a larger chunk_size"
         )
-    distributed = spec.map_mode == "distributed" or (
-        spec.map_mode == "auto" and len(map_tasks) > INLINE_MAP_MAX_TASKS
-    )
+    if spec.map_mode == "inline" and not fits_inline:
+        raise InvalidParameterError(
+            f"map_mode 'inline' carries the map tasks in the state, at most"
+            f" {INLINE_MAP_MAX_JSON_BYTES:,} bytes of JSON, and the inputs' {len(map_tasks)}"
+            f" tasks (their {sum(len(task.pieces) for task in map_tasks):,} pieces) take"
+            f" {_tasks_json_size(map_tasks):,}: use 'auto' or 'distributed'"
+        )
+    distributed = spec.map_mode == "distributed" or (spec.map_mode == "auto" and not fits_inline)
     warnings = long_task_warnings(objects, decompressed, limits)
     return Plan(
         spec,
@@ -162,16 +183,27 @@ def make_plan(spec: JobSpec, inputs: InputSource, limits: Limits) -> Plan:
     )
 
 
+def _fits_inline(map_tasks: list[MapTask]) -> bool:
+    """Whether an inline Map can carry ``map_tasks`` in its state: at most
+    ``INLINE_MAP_MAX_TASKS`` of them, of at most ``INLINE_MAP_MAX_JSON_BYTES``
+    of JSON together."""
+    return (
+        len(map_tasks) <= INLINE_MAP_MAX_TASKS
+        and _tasks_json_size(map_tasks) <= INLINE_MAP_MAX_JSON_BYTES
+    )
+
+
+def _tasks_json_size(map_tasks: list[MapTask]) -> int:
+    return json_size([task.to_dict() for task in map_tasks])
+
+
 def decompressed_sizes(
     inputs: InputSource, objects: list[InputObject]
 ) -> dict[str, DecompressedSize]:
     """What each compressed object's bytes tell of its size decompressed
-    (one small read each, ``SIZE_READS_AT_ONCE`` at a time); none read when
-    there are more compressed objects than a job may have map tasks (Plan
-    refuses those: ``_check_task_count``)."""
+    (one small read each, ``SIZE_READS_AT_ONCE`` at a time): the bytes its
+    map task reads through, which the cutting groups small objects by."""
     compressed = [obj for obj in objects if obj.compression and obj.size]
-    if len(compressed) > MAX_MAP_TASKS:
-        return {}
     if len(compressed) <= 1:
         return {obj.uri: inputs.decompressed_size(obj) for obj in compressed}
     with ThreadPoolExecutor(max_workers=min(SIZE_READS_AT_ONCE, len(compressed))) as pool:
@@ -234,22 +266,59 @@ def distinct_objects(objects: list[InputObject]) -> tuple[list[InputObject], int
     return list(first.values()), len(objects) - len(first)
 
 
-def _check_task_count(objects: list[InputObject], chunk_size: int) -> None:
+def _check_task_count(
+    objects: list[InputObject], chunk_size: int, decompressed: dict[str, DecompressedSize]
+) -> None:
     """``InvalidParameterError`` naming the bound when cutting ``objects`` in
-    ``chunk_size`` ranges would give more than ``MAX_MAP_TASKS`` map tasks
-    (counted, not cut: a 1-byte chunk size builds nothing)."""
-    tasks = count_tasks(objects, chunk_size)
+    ``chunk_size`` pieces would give more than ``MAX_MAP_TASKS`` map tasks
+    (counted, not cut: a 1-byte chunk size builds nothing), with a chunk
+    size that gives fewer, or why none does."""
+    tasks = count_tasks(objects, chunk_size, decompressed)
     if tasks <= MAX_MAP_TASKS:
         return
-    whole = sum(1 for obj in objects if obj.compression and obj.size)
-    if whole >= MAX_MAP_TASKS:
+    alone = sum(
+        1 for obj in objects if obj.size and read_through(obj, decompressed.get(obj.uri)) is None
+    )
+    if alone >= MAX_MAP_TASKS:
         raise InvalidParameterError(
-            f"{whole:,} compressed objects are {whole:,} map tasks (one each), over the"
-            f" {MAX_MAP_TASKS:,} a job may have: split the inputs over several jobs"
+            f"{alone:,} compressed objects whose bytes do not tell their size decompressed"
+            f" exactly (bzip2, a zstd stream, gzip of several members) are {alone:,} map"
+            f" tasks (one each: they are not grouped), and a job may have at most"
+            f" {MAX_MAP_TASKS:,}: split the inputs over several jobs"
         )
-    plain = sum(obj.size for obj in objects if not obj.compression)
-    needed = -(-plain // (MAX_MAP_TASKS - whole))
+    fitting = _fitting_chunk_size(objects, chunk_size, decompressed)
+    advice = (
+        "split the inputs over several jobs (no chunk size groups their pieces into fewer:"
+        " a map task's JSON is bounded)"
+        if fitting is None
+        else f"a chunk_size of {fitting:,} bytes cuts them into"
+        f" {count_tasks(objects, fitting, decompressed):,}"
+    )
     raise InvalidParameterError(
         f"chunk_size {chunk_size:,} cuts the inputs into {tasks:,} map tasks, over the"
-        f" {MAX_MAP_TASKS:,} a job may have: give a chunk_size of at least {needed:,} bytes"
+        f" {MAX_MAP_TASKS:,} a job may have: {advice}"
     )
+
+
+def _fitting_chunk_size(
+    objects: list[InputObject], chunk_size: int, decompressed: dict[str, DecompressedSize]
+) -> int | None:
+    """A chunk size larger than ``chunk_size`` that cuts ``objects`` into
+    at most ``MAX_MAP_TASKS`` map tasks, within 1/64 of the smallest such
+    (doubled until one fits, then the gap halved), or ``None`` when none
+    does: past the bytes the tasks read through a larger chunk changes
+    nothing, and a task's pieces are bounded by its JSON too."""
+
+    def fits(chunk: int) -> bool:
+        return count_tasks(objects, chunk, decompressed) <= MAX_MAP_TASKS
+
+    ceiling = 2 * max(mapped_bytes(objects, decompressed), chunk_size)
+    low, high = chunk_size, 2 * chunk_size
+    while not fits(high):
+        if high >= ceiling:
+            return None
+        low, high = high, 2 * high
+    while high - low > 1 and (high - low) * 64 > high:
+        middle = (low + high) // 2
+        low, high = (low, middle) if fits(middle) else (middle, high)
+    return high

@@ -15,7 +15,7 @@ from logmr.inputs.source import DecompressedSize, InputObject, InputSource
 from logmr.jobs import load_job
 from logmr.plan import cost, planner
 from logmr.plan.tuning import Limits, choose_concurrency, choose_reducers
-from logmr.spec import INLINE_MAP_MAX_TASKS, JobSpec
+from logmr.spec import INLINE_MAP_MAX_JSON_BYTES, INLINE_MAP_MAX_TASKS, JobSpec
 
 MiB = 1024 * 1024
 
@@ -87,6 +87,8 @@ def plan_report(
         "decompressed": _decompressed(planned),
         "warnings": list(planned.warnings),
         "map_tasks": len(planned.map_tasks),
+        # the ranges and whole compressed objects the tasks read (small objects grouped)
+        "pieces": planned.pieces,
         "chunk_size": chosen.chunk_size,
         "reducers": chosen.reducers,
         "max_concurrency": chosen.max_concurrency,
@@ -126,6 +128,7 @@ def plan_report(
             summarised=load_job(spec.job, spec.params).summarises(),
             size_reads=len(planned.decompressed),
             longest_task_bytes=planned.longest_task_bytes,
+            pieces=planned.pieces,
         )
         report["estimate"] = cost.estimate(shape, limits).to_dict()
         high = _at_keys(shape, planned.tuning.keys_high, spec, limits)
@@ -179,10 +182,11 @@ def format_report(report: dict[str, Any]) -> str:
     """The report as a few aligned lines a person reads."""
     reasons = report["reasons"]
     sample = report["sample"]
+    inline_kib = INLINE_MAP_MAX_JSON_BYTES // 1024
     mode_note = (
-        f"more than {INLINE_MAP_MAX_TASKS} tasks: items from S3"
+        f"past {INLINE_MAP_MAX_TASKS} tasks or {inline_kib} KiB of them: items from S3"
         if report["map_mode"] == "distributed"
-        else f"at most {INLINE_MAP_MAX_TASKS} tasks"
+        else f"at most {INLINE_MAP_MAX_TASKS} tasks of {inline_kib} KiB"
     )
     lines = [
         f"plan: {report['job']} over {report['objects']:,} objects,"
@@ -190,6 +194,9 @@ def format_report(report: dict[str, Any]) -> str:
         *_decompressed_lines(report.get("decompressed")),
         f"  chunk size    {_chunk(report['chunk_size']):>12}  {reasons.get('chunk_size', '')}",
         f"  map tasks     {report['map_tasks']:>12,}  {report['map_mode']} Map ({mode_note})",
+        f"  pieces        {report['pieces']:>12,}  {_count(report['map_tasks'], 'map task')}"
+        f" over {_count(report['objects'], 'object')} (small objects grouped up to the chunk"
+        " size)",
         f"  reducers      {report['reducers']:>12,}  {reasons.get('reducers', '')}",
         f"  concurrency   {report['max_concurrency']:>12,}  {reasons.get('max_concurrency', '')}",
         f"  sample        {_size(sample['bytes']):>12}  {sample['lines']:,} lines"
@@ -259,15 +266,19 @@ def _decompressed_lines(decompressed: dict[str, Any] | None) -> list[str]:
     if count == 1:
         return [
             f"  decompressed  {_size(largest['bytes']):>12}  {bound}what its"
-            f" {_size(largest['compressed_bytes'])} hold ({largest['how']}): one map task"
+            f" {_size(largest['compressed_bytes'])} hold ({largest['how']}): never cut"
         ]
     unknown = f"; {count - told:,} tell no size" if told < count else ""
     return [
         f"  decompressed  {_size(decompressed['bytes']):>12}  {bound}what {told:,} of"
         f" {count:,} compressed objects ({_size(decompressed['compressed_bytes'])}) hold" + unknown,
         f"  largest       {_size(largest['bytes']):>12}  {largest['uri']}"
-        f" ({'' if largest['exact'] else 'at least; '}{largest['how']}): one map task",
+        f" ({'' if largest['exact'] else 'at least; '}{largest['how']}): never cut",
     ]
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 def _chunk(nbytes: int) -> str:

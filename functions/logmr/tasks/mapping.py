@@ -1,5 +1,6 @@
-"""The Map task: one byte range in, one shuffle object (and a spill object
-per budget's worth of spilled segments) and a summary out."""
+"""The Map task: its pieces in (byte ranges of one or more objects), one
+shuffle object (and a spill object per budget's worth of spilled segments)
+and a summary out."""
 
 from __future__ import annotations
 
@@ -29,8 +30,9 @@ def map_task(
     limits: Limits | None = None,
     attempt: str | None = None,
 ) -> dict[str, Any]:
-    """Read one byte range, map and combine it, write its shuffle objects and
-    then the summary, all bound to the job, the task and this attempt
+    """Read the task's pieces in order (each the lines of one byte range of
+    one object, ``inputs.lines``), map and combine them, write its shuffle
+    objects and then the summary, all bound to the job, the task and this attempt
     (``attempt``: a new one unless given; ``tasks.summaries``). Within the
     memory ``limits`` give it (``MapBudget``; default: this machine's share):
     when the combining table's estimate passes the budget, its pairs go out as
@@ -43,24 +45,31 @@ def map_task(
     budget = (limits or local_limits()).map_budget
     job, fmt = prepare(spec)
     objects = CountingStore(backends.objects)
-    side = MapSide(job, fmt, SAMPLES_PER_TASK, sample_origin=f"{task.uri}@{task.start}")
+    side = MapSide(job, fmt, SAMPLES_PER_TASK)
     output = _Output(spec, task, objects, budget, Binding(spec.job_id, task.task, attempt))
-    # one ranged GET on S3, of the version Plan listed (If-Match)
-    raw = backends.inputs.open_at(task.uri, max(task.start - 1, 0), version=task.version)
-    with decompressing(raw, task.compression, task.uri) as stream:
-        texts = iter_range_texts(
-            stream,
-            task.start,
-            task.end,
-            on_long_line=side.long_line,
-            block_size=budget.text_bytes,
-        )
-        for text in texts:
-            side.feed_text(text)
-            del text  # one text alive at a time: the allocator reuses it in place
-            if side.footprint() > budget.state_bytes:
-                output.spill(side)
-    backends.inputs.verify(task.uri, task.version)  # a local file may change as it is read
+    # one buffer for every piece's reads: a task of many small objects would
+    # otherwise allocate (and fault in) a block per object
+    buffer = bytearray(budget.text_bytes)
+    for piece in task.pieces:
+        side.sample_origin = f"{piece.uri}@{piece.start}"  # names a malformed line's piece
+        # one ranged GET on S3, of the version Plan listed (If-Match)
+        raw = backends.inputs.open_at(piece.uri, max(piece.start - 1, 0), version=piece.version)
+        with decompressing(raw, piece.compression, piece.uri) as stream:
+            texts = iter_range_texts(
+                stream,
+                piece.start,
+                piece.end,
+                on_long_line=side.long_line,
+                block_size=budget.text_bytes,
+                buffer=buffer,
+            )
+            for text in texts:
+                side.feed_text(text)
+                del text  # one text alive at a time: the allocator reuses it in place
+                if side.footprint() > budget.state_bytes:
+                    output.spill(side)
+        # a local file may change as it is read
+        backends.inputs.verify(piece.uri, piece.version)
     shuffle_bytes = output.close(side)
     requests = objects.requests()
     summary = {
@@ -74,10 +83,15 @@ def map_task(
         "keys": output.keys.report(),
         "segments": output.segments,
         "spills": output.spills,
-        "input_bytes": (task.end - task.start) if task.end is not None else None,
+        "input_bytes": task.input_bytes,
+        "pieces": len(task.pieces),
         "seconds": round(time.perf_counter() - started, 4),
-        # the input GET, and this summary's own PUT
-        "requests": {**requests, "get": requests["get"] + 1, "put": requests["put"] + 1},
+        # a GET per piece, and this summary's own PUT
+        "requests": {
+            **requests,
+            "get": requests["get"] + len(task.pieces),
+            "put": requests["put"] + 1,
+        },
     }
     put_summary(objects, layout.map_summary_key(spec.job_id, task.task), summary)
     return {
