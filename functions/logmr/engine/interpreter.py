@@ -530,12 +530,7 @@ class Interpreter:
         def iterate(index: int) -> None:
             if stop.is_set():
                 return
-            item_context = {**context, "Map": {"Item": {"Index": index, "Value": items[index]}}}
-            selected = (
-                paths.fill(state["ItemSelector"], data, item_context)
-                if "ItemSelector" in state
-                else items[index]
-            )
+            item_context, selected = _item_input(state, data, context, items, index)
             iteration = {"name": name, "index": index}
             execution.record("MapIterationStarted", iteration)
             try:
@@ -621,12 +616,7 @@ class Interpreter:
         def child(index: int) -> None:
             if stop.is_set():
                 return  # stays PENDING
-            item_context = {**context, "Map": {"Item": {"Index": index, "Value": items[index]}}}
-            selected = (
-                paths.fill(state["ItemSelector"], data, item_context)
-                if "ItemSelector" in state
-                else items[index]
-            )
+            _, selected = _item_input(state, data, context, items, index)
             execution = Execution(str(uuid.uuid4()), parent=parent)
             run.start(index, execution, selected)
             # a child execution's context is its own: it is an execution of its own
@@ -714,6 +704,17 @@ class Interpreter:
                 maprun.RESULT_WRITER_FAILED, "this engine has no S3 to write a Map Run's results to"
             )
         return run.write_results(self.put_object, str(writer["Bucket"]), str(writer["Prefix"]))
+
+
+def _item_input(
+    state: dict[str, Any], data: Any, context: dict[str, Any], items: list[Any], index: int
+) -> tuple[dict[str, Any], Any]:
+    """Item ``index`` of a Map state: the context with ``$$.Map.Item``, and
+    the iteration's input (its ``ItemSelector`` filled, else the item)."""
+    item_context = {**context, "Map": {"Item": {"Index": index, "Value": items[index]}}}
+    if "ItemSelector" in state:
+        return item_context, paths.fill(state["ItemSelector"], data, item_context)
+    return item_context, items[index]
 
 
 def _exited(
