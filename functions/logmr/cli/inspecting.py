@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import Any
 
-from logmr.cli import options
+from logmr.cli import options, tables
 from logmr.cli.output import DEFAULT_TABLE_ROWS, print_json, printable, show, show_lines
 from logmr.config import Settings
 
@@ -22,6 +22,7 @@ def add_parsers(sub: Any) -> None:
     )
     results.add_argument("job_id")
     results.add_argument("--top", type=int, default=DEFAULT_TABLE_ROWS)
+    tables.sort_option(results)
     results.add_argument(
         "--all",
         action="store_true",
@@ -62,7 +63,7 @@ def _results(args: argparse.Namespace) -> int:
     results = options.job_results(args)
     if args.all and not args.json:
         return show_lines(results, args.job_id)
-    return show(results, args.job_id, None if args.all else args.top, args.json)
+    return show(results, args.job_id, None if args.all else args.top, args.json, args.sort)
 
 
 def _status(args: argparse.Namespace) -> int:

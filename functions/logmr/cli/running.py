@@ -8,7 +8,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from logmr.cli import options
+from logmr.cli import options, tables
 from logmr.cli.inspecting import write_report
 from logmr.cli.output import failed, print_json, show
 from logmr.cli.progress import Progress
@@ -38,6 +38,7 @@ def _run_parser(sub: Any) -> None:
     )
     run.add_argument("--job-id", default=None, help="name the job (default: generated)")
     run.add_argument("--top", type=int, default=None, help="show only the top N results")
+    tables.sort_option(run)
     run.add_argument("--json", action="store_true", help="print one JSON object")
     run.add_argument("--html", metavar="FILE", help="also write the job's HTML report to FILE")
     run.add_argument(
@@ -115,6 +116,7 @@ def _submit_parser(sub: Any) -> None:
         "--no-wait", action="store_true", help="start the job, print its id and return"
     )
     submit.add_argument("--top", type=int, default=None, help="show only the top N results")
+    tables.sort_option(submit)
     submit.add_argument("--json", action="store_true", help="print one JSON object")
     options.remote_options(submit)
     options.debug(submit)
@@ -153,7 +155,7 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"logmr: format auto-detected: {record.spec.get('format')}", file=sys.stderr)
     if args.html:
         write_report(backends.job_results(), record.job_id, args.html, quiet=args.json)
-    return show(backends.job_results(), record.job_id, args.top, args.json)
+    return show(backends.job_results(), record.job_id, args.top, args.json, args.sort)
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -213,7 +215,7 @@ def _submit(args: argparse.Namespace) -> int:
         return failed(record, args.json)
     if spec.format == "auto" and not args.json:
         print(f"logmr: format auto-detected: {record.spec.get('format')}", file=sys.stderr)
-    return show(runner.remote.job_results(), job_id, args.top, args.json)
+    return show(runner.remote.job_results(), job_id, args.top, args.json, args.sort)
 
 
 def _submit_request(args: argparse.Namespace) -> tuple[dict[str, Any], str | None]:
