@@ -148,7 +148,8 @@ def run_command(args: argparse.Namespace) -> int:
         from logmr.run.engine import EngineRunner
 
         runner = EngineRunner(settings)
-    record = runner.run(request, Progress(None if args.json else sys.stderr))
+    with Progress(None if args.json else sys.stderr) as progress:
+        record = runner.run(request, progress)
     if record.status == "FAILED":
         return failed(record, args.json)
     if (args.format or "auto") == "auto" and not args.json:
@@ -204,7 +205,8 @@ def _submit(args: argparse.Namespace) -> int:
     if progress.stream is not None:  # a terminal: a failure stays one line in scripts
         progress.stream.write(f"logmr: started job {job_id} ({arn})\n")
     try:
-        record = runner.watch(spec, arn, progress)
+        with progress:
+            record = runner.watch(spec, arn, progress)
     except KeyboardInterrupt:
         print(
             f"logmr: stopped watching; job {job_id} goes on (logmr status {job_id} --remote)",

@@ -276,8 +276,6 @@ def _write_rich(out: TextIO, shown: Shown) -> None:
             title=Text(table.title, style="bold") if table.title else None,
             title_justify="left",
             box=box.SIMPLE_HEAD,
-            caption=Text(table.more, style="dim") if table.more else None,
-            caption_justify="left",
         )
         grid.add_column(Text(table.head[0]), max_width=KEY_WIDTH, overflow="ellipsis", no_wrap=True)
         for name in table.head[1:]:
@@ -285,6 +283,8 @@ def _write_rich(out: TextIO, shown: Shown) -> None:
         for row in table.rows:
             grid.add_row(Text(printable(str(row[0]))), *(Text(_text(v)) for v in row[1:]))
         console.print(grid)
+        if table.more:  # under the table, not its caption: a caption wraps to the table's width
+            console.print(Text(f"  {table.more}", style="dim"))
     if shown.summary:
         summary = RichTable(title=Text("summary", style="bold"), title_justify="left", box=None)
         summary.add_column(no_wrap=True)
