@@ -18,8 +18,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.progress import Progress as RichProgress
+from rich.table import Column
 from rich.text import Text
 
+#: the bar's characters (the figures beside it fit in 80 columns)
+BAR_WIDTH = 24
 #: redraws a second while a phase runs
 REFRESHES_PER_SECOND = 4
 
@@ -27,6 +30,9 @@ REFRESHES_PER_SECOND = 4
 class _Figures(ProgressColumn):
     """Bytes read of the job's, their rate since the phase began, and the
     tasks done (the map phase, when its bytes are known); tasks done (else)."""
+
+    def __init__(self) -> None:
+        super().__init__(table_column=Column(no_wrap=True))
 
     def render(self, task: Task) -> Text:
         tasks = f"{task.fields['tasks_done']:,}/{task.fields['tasks']:,} tasks"
@@ -45,7 +51,7 @@ class Bar:
     def __init__(self, stream: TextIO) -> None:
         self.progress = RichProgress(
             TextColumn("{task.description:<8}"),
-            BarColumn(),
+            BarColumn(bar_width=BAR_WIDTH),
             _Figures(),
             TimeRemainingColumn(),
             console=Console(file=stream, force_terminal=True, highlight=False),
