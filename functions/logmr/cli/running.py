@@ -205,8 +205,8 @@ def _submit(args: argparse.Namespace) -> int:
     if progress.stream is not None:  # a terminal: a failure stays one line in scripts
         progress.stream.write(f"logmr: started job {job_id} ({arn})\n")
     try:
-        with progress:
-            record = runner.watch(spec, arn, progress)
+        with progress:  # nothing shown: no bytes read for it either
+            record = runner.watch(spec, arn, progress if progress.stream else None)
     except KeyboardInterrupt:
         print(
             f"logmr: stopped watching; job {job_id} goes on (logmr status {job_id} --remote)",
