@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 #: the widest a key column gets in plain output (longer keys end in "…")
 KEY_WIDTH = 60
+#: the narrowest a key column gets on a narrow terminal (a window's name; figures keep theirs)
+MIN_KEY_WIDTH = 20
 #: the narrowest a value column is in plain output
 VALUE_WIDTH = 12
 #: value fields never shown: a sketch's base64 text
@@ -105,7 +107,7 @@ def value_table(title: str, key: str, pairs: list[tuple[str, Any]], total: int, 
     """Key and value pairs as a table: an object's fields as columns, or one ``value``."""
     columns = value_columns(value for _, value in pairs)
     rows = [
-        [name, *([value.get(column) for column in columns] if columns else [value])]
+        [name, *([value.get(column) for column in columns] if columns else [_shown(value)])]
         for name, value in pairs
     ]
     head = [key, *(HEADINGS.get(column, column) for column in columns or ["value"])]
@@ -125,6 +127,13 @@ def value_columns(values: Iterable[Any]) -> list[str]:
     classes = sorted(name for name in names if _STATUS_CLASS.fullmatch(name))
     first = ["count"] if "count" in seen else []
     return first + classes + [name for name in names if name not in first and name not in classes]
+
+
+def _shown(value: Any) -> Any:
+    """A value in one cell: an object without its sketch."""
+    if isinstance(value, dict):
+        return {name: each for name, each in value.items() if name not in HIDDEN}
+    return value
 
 
 def scalars(record: JobRecord) -> dict[str, Any]:
@@ -268,25 +277,52 @@ def _write_rich(out: TextIO, shown: Shown) -> None:
     # Text, never markup: a key from a log may hold "[bold]" and the like
     console = Console(file=out, force_terminal=True, highlight=False, soft_wrap=False)
     if not any(table.rows for table in shown.tables):
-        console.print(Text("  (no results)"))
+        console.print(Text("(no results)"))
     for table in shown.tables:
         if not table.rows:
             continue
+        keys = [printable(str(row[0])) for row in table.rows]
+        cells = [[_text(value) for value in row[1:]] for row in table.rows]
+        # a figure is never cut: its column is as wide as its widest cell; the key shrinks
+        widths = [
+            max(len(name), *(len(row[at]) for row in cells))
+            for at, name in enumerate(table.head[1:])
+        ]
+        key_width = min(max(len(key) for key in [*keys, table.head[0]]), KEY_WIDTH)
         grid = RichTable(
             title=Text(table.title, style="bold") if table.title else None,
             title_justify="left",
             box=box.SIMPLE_HEAD,
+            pad_edge=False,
+            show_edge=False,
+            collapse_padding=True,
         )
-        grid.add_column(Text(table.head[0]), max_width=KEY_WIDTH, overflow="ellipsis", no_wrap=True)
-        for name in table.head[1:]:
-            grid.add_column(Text(name), justify="right", no_wrap=True)
-        for row in table.rows:
-            grid.add_row(Text(printable(str(row[0]))), *(Text(_text(v)) for v in row[1:]))
-        console.print(grid)
+        grid.add_column(
+            Text(table.head[0]),
+            min_width=min(key_width, MIN_KEY_WIDTH),
+            max_width=KEY_WIDTH,
+            overflow="ellipsis",
+            no_wrap=True,
+        )
+        for name, width in zip(table.head[1:], widths, strict=True):
+            grid.add_column(Text(name), justify="right", no_wrap=True, min_width=width)
+        for key, row in zip(keys, cells, strict=True):
+            grid.add_row(Text(key), *map(Text, row))
+        # past the terminal's width (lines wrap) rather than a figure cut
+        needed = min(key_width, MIN_KEY_WIDTH) + sum(widths) + 2 * len(widths)
+        console.print(grid, width=max(console.width, needed), crop=False)
         if table.more:  # under the table, not its caption: a caption wraps to the table's width
-            console.print(Text(f"  {table.more}", style="dim"))
+            console.print(Text(table.more, style="dim"))
+        console.print()
     if shown.summary:
-        summary = RichTable(title=Text("summary", style="bold"), title_justify="left", box=None)
+        summary = RichTable(
+            title=Text("summary", style="bold"),
+            title_justify="left",
+            box=None,
+            pad_edge=False,
+            collapse_padding=True,
+            show_header=False,
+        )
         summary.add_column(no_wrap=True)
         summary.add_column(justify="right", no_wrap=True)
         for name, value in shown.summary.items():
