@@ -19,6 +19,7 @@ from typing import Any
 
 from logmr import __version__
 from logmr.cli import catalogue, generating, inspecting, running
+from logmr.cli.exits import EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED
 from logmr.cli.output import printable
 from logmr.errors import LogmrError, error_name
 
@@ -47,14 +48,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "debug", False):
             raise
         print(f"logmr: error: {error_name(exc)}: {printable(str(exc))}", file=sys.stderr)
-        return 1
+        return EXIT_ERROR
+    except BrokenPipeError:
+        return _pipe_closed()
     except KeyboardInterrupt as exc:
         terminated = isinstance(exc, _Terminated)
         print(f"logmr: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
-        return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _pipe_closed() -> int:
+    """The reader of stdout went away (``logmr ... | head -3``): nothing more
+    to say, and no traceback. Standard output is pointed at the null device
+    (the recipe of Python's ``signal`` docs) so that the interpreter's last
+    flush at exit cannot fail again; the exit code is a process killed by
+    SIGPIPE's, as ``cat`` and ``grep`` give."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (a test's capture): nothing to redirect
+        pass
+    return EXIT_BROKEN_PIPE
 
 
 def parser() -> argparse.ArgumentParser:
