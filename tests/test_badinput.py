@@ -34,6 +34,7 @@ from logmr import tasks
 from logmr.aws.backends import aws_backends
 from logmr.aws.s3 import S3InputSource
 from logmr.cli import main
+from logmr.cli.exits import EXIT_SUSPECT
 from logmr.config import MAX_SAMPLES, SAMPLE_LINE_BYTES, Settings
 from logmr.devtools.generate import generate
 from logmr.errors import InputChangedError, InputNotFoundError, InvalidParameterError
@@ -164,7 +165,9 @@ def test_only_newlines_are_empty_lines(capsys: pytest.CaptureFixture[str], tmp_p
     data = b"\n" * 1000 + b"\r\n" * 10
     path = write(tmp_path, "newlines.log", data)
     code, out = run_json(capsys, str(path), "--job", "status_codes", "--format", "apache_combined")
-    assert code == 0 and out["status"] == "SUCCEEDED"
+    # every line malformed: the job is recorded, and the exit status doubts it
+    assert code == EXIT_SUSPECT and out["status"] == "SUCCEEDED"
+    assert out["doubt"]["reason"] == "malformed"
     assert out["counters"]["lines"] == len(ref_lines(data)) == 1010
     assert out["counters"]["malformed"] == 1010
     assert out["results"] == {}

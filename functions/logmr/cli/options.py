@@ -41,6 +41,17 @@ def salt_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--salt", action="append", default=[], metavar="KEY", help=SALT_HELP)
 
 
+def max_malformed(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-malformed",
+        type=share,
+        default=None,
+        metavar="SHARE",
+        help="the share of malformed lines (0 to 1) past which the job's results are doubted:"
+        " said on stderr, exit 3 (env LOGMR_MAX_MALFORMED; default 0.5; 1: never)",
+    )
+
+
 def job_request(args: argparse.Namespace, inputs: list[str], **figures: Any) -> dict[str, Any]:
     """The job request the options of ``run``, ``plan`` and ``submit`` describe;
     ``figures``: the planner's figures the user gave."""
@@ -111,6 +122,17 @@ def positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def share(text: str) -> float:
+    """An option's number from 0 to 1 (argparse names the option)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {text}")
     return value
 
 
