@@ -41,6 +41,11 @@ def shuffle_key(job_id: str, task: int, spill: int = 0) -> str:
     return f"{SHUFFLE_PREFIX}{spread}/{job_id}/m-{task:05d}{suffix}.bin"
 
 
+def stdin_key(job_id: str) -> str:
+    """Standard input, spooled for a local run (``logmr run -``)."""
+    return f"{job_prefix(job_id)}input/stdin"
+
+
 def map_summary_key(job_id: str, task: int) -> str:
     return f"{job_prefix(job_id)}tasks/m-{task:05d}.json"
 

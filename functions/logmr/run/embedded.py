@@ -65,9 +65,14 @@ def embedded_backends(settings: Settings) -> Backends:
     _check_home(settings.home)
     return Backends(
         inputs=LocalOrS3Inputs(),
-        objects=FolderObjectStore(settings.home / "objects"),
+        objects=FolderObjectStore(objects_folder(settings)),
         results=SqliteResultStore(settings.home / "logmr.sqlite"),
     )
+
+
+def objects_folder(settings: Settings) -> Path:
+    """The folder of the object store: a job's objects, its spooled input."""
+    return settings.home / "objects"
 
 
 def _check_home(home: Path) -> None:
