@@ -8,7 +8,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from logmr.cli import options, stdin, verdict
+from logmr.cli import export, options, stdin, verdict
 from logmr.cli.exits import EXIT_OK, EXIT_SUSPECT
 from logmr.cli.inspecting import write_report
 from logmr.cli.output import failed, print_json, printable, show
@@ -49,6 +49,12 @@ def _run_parser(sub: Any) -> None:
     run.add_argument("--top", type=int, default=None, help="show only the top N results")
     run.add_argument("--json", action="store_true", help="print one JSON object")
     run.add_argument("--html", metavar="FILE", help="also write the job's HTML report to FILE")
+    run.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="also write every result to FILE: .csv, .jsonl or .parquet, by its extension",
+    )
     run.add_argument(
         "--engine",
         choices=("statemachine", "inline"),
@@ -155,6 +161,8 @@ def run_command(args: argparse.Namespace) -> int:
         raise InvalidParameterError(
             f"LOGMR_WORKERS={settings.workers}: a run needs at least 1 worker process"
         )
+    if args.output:
+        export.export_format(args.output)  # an unknown file type refused before the run
     backends = embedded_backends(settings)
     paths = args.paths
     if stdin.reads_stdin(paths):  # spooled into the job's folder: its id is chosen now
@@ -179,6 +187,8 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"logmr: format auto-detected: {record.spec.get('format')}", file=sys.stderr)
     if args.html:
         write_report(backends.job_results(), record.job_id, args.html, quiet=args.json)
+    if args.output:
+        save_results(backends.job_results(), record.job_id, args.output, quiet=args.json)
     return judged(record, settings.max_malformed, args.json, backends.job_results(), args.top)
 
 
@@ -194,6 +204,14 @@ def judged(
     extra = {"doubt": found.to_dict()} if found is not None else None
     code = show(results, record.job_id, top, as_json, extra)
     return EXIT_SUSPECT if found is not None and code == EXIT_OK else code
+
+
+def save_results(results: Any, job_id: str, path: str, *, quiet: bool) -> None:
+    """Every result of the job written to ``path`` (``export.write_results``),
+    said on stderr unless ``quiet``."""
+    written = export.write_results(path, results.iter_results(job_id))
+    if not quiet:
+        print(f"logmr: {written:,} results written to {path}", file=sys.stderr)
 
 
 def _plan(args: argparse.Namespace) -> int:
