@@ -83,6 +83,9 @@ DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024
 #: shuffle bytes (small blocks compress worse: 1.32x a 2-bucket object at 256,
 #: 1.65x at 1,024, for access_report over the realistic log)
 SHUFFLE_BUCKETS = 256
+#: worker log files kept under ``home``/logs: a worker pool removes older ones
+#: when it starts (``engine.worker.prune_logs``; ``logmr gc`` removes old ones)
+WORKER_LOGS_KEPT = 32
 #: ``ENV_MAX_MALFORMED``'s default: a job whose lines are mostly malformed
 DEFAULT_MAX_MALFORMED = 0.5
 #: malformed lines kept per map task (the job keeps at most ``MAX_SAMPLES``)

@@ -32,6 +32,10 @@ class InvalidParameterError(PermanentError):
     """A job parameter that is unknown, missing or of the wrong type or value."""
 
 
+class AmbiguousJobError(PermanentError):
+    """A job id prefix that starts several job ids (``logmr status PREFIX``)."""
+
+
 class UnknownFormatError(PermanentError):
     """A log format name logmr does not know."""
 

@@ -13,6 +13,9 @@ from logmr.cli.export import TEXT_FORMATS, write_text
 from logmr.cli.output import DEFAULT_TABLE_ROWS, print_json, printable, show, show_lines
 from logmr.config import Settings
 
+#: how a command names a job
+JOB_HELP = "a job id; locally also a unique prefix of one, or last (the newest job)"
+
 
 def add_parsers(sub: Any) -> None:
     results = sub.add_parser(
@@ -22,7 +25,7 @@ def add_parsers(sub: Any) -> None:
         "DynamoDB (--remote is implied by any AWS option). --all streams every result "
         "from the job's part files (the folder, or S3).",
     )
-    results.add_argument("job_id")
+    results.add_argument("job_id", metavar="JOB", help=JOB_HELP)
     results.add_argument(
         "--top",
         type=int,
@@ -53,7 +56,7 @@ def add_parsers(sub: Any) -> None:
         description="A job's record: from the local store, or with --remote from "
         "DynamoDB (--remote is implied by any AWS option).",
     )
-    status.add_argument("job_id")
+    status.add_argument("job_id", metavar="JOB", help=JOB_HELP)
     status.add_argument("--json", action="store_true")
     options.remote_switch(status)
     options.common(status)
@@ -65,7 +68,7 @@ def add_parsers(sub: Any) -> None:
         description="One self-contained HTML file (no script, nothing loaded from the network): "
         "the job's facts, charts of its results by shape, the malformed-line samples.",
     )
-    report.add_argument("job_id")
+    report.add_argument("job_id", metavar="JOB", help=JOB_HELP)
     report.add_argument("--html", metavar="FILE", required=True, help="the file to write")
     options.remote_switch(report)
     options.common(report)
@@ -73,6 +76,7 @@ def add_parsers(sub: Any) -> None:
 
 
 def _results(args: argparse.Namespace) -> int:
+    args.job_id = options.job_id(args)
     results = options.job_results(args)
     shape = args.format or ("json" if args.json else "table")
     if shape in TEXT_FORMATS:
@@ -96,6 +100,7 @@ def export_text(results: Any, job_id: str, top: int | None, kind: str) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    args.job_id = options.job_id(args)
     if options.is_remote(args):
         record = options.remote(args).job_record(args.job_id)
     else:
@@ -121,6 +126,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    args.job_id = options.job_id(args)
     write_report(options.job_results(args), args.job_id, args.html, quiet=False)
     return 0
 

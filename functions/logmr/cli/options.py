@@ -11,6 +11,7 @@ from logmr.errors import LogmrError
 from logmr.jobs.params import parse_assignments
 
 if TYPE_CHECKING:
+    from logmr.run.housekeeping import LocalJobs
     from logmr.run.remote import Remote
 
 #: the options that make ``status`` and ``results`` read the deployed stack
@@ -165,3 +166,18 @@ def job_results(args: argparse.Namespace) -> Any:
     from logmr.run.embedded import embedded_backends
 
     return embedded_backends(Settings.load(home=args.home)).job_results()
+
+
+def local_jobs(args: argparse.Namespace) -> LocalJobs:
+    """The jobs of the local store under ``--home``."""
+    from logmr.run.housekeeping import LocalJobs
+
+    return LocalJobs(Settings.load(home=args.home))
+
+
+def job_id(args: argparse.Namespace) -> str:
+    """The job ``args.job_id`` names: on the deployed stack its exact id; in
+    the local store also ``last`` or a unique prefix (``LocalJobs.resolve``)."""
+    if is_remote(args):
+        return str(args.job_id)
+    return local_jobs(args).resolve(args.job_id)
