@@ -208,12 +208,21 @@ def test_standard_input_is_spooled_into_the_jobs_folder(
 
 @pytest.mark.functional
 def test_standard_input_is_refused_where_it_cannot_be_read(
-    capsys: pytest.CaptureFixture[str], access_log: Path
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, access_log: Path
 ) -> None:
     code, _, err = run(capsys, "plan", "-", "--job", "status_codes")
     assert code == EXIT_ERROR and "`logmr plan` cannot read standard input" in err
     code, _, err = run(capsys, "run", "-", "/dev/stdin", "--job", "status_codes", *INLINE)
     assert code == EXIT_ERROR and "can be read once only" in err
+    # a bad request, or a job id taken, is refused before standard input is read
+    piped = io.BytesIO(access_log.read_bytes())
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(piped))
+    code, _, err = run(capsys, "run", "-", "--job", "status_codes", "--format", "nope", *INLINE)
+    assert code == EXIT_ERROR and "UnknownFormatError" in err and piped.tell() == 0
+    run_json(capsys, str(access_log), "--job", "status_codes", "--job-id", "taken")
+    code, _, err = run(capsys, "run", "-", "--job", "status_codes", "--job-id", "taken", *INLINE)
+    assert code == EXIT_ERROR and "JobExistsError: job id 'taken' is taken" in err
+    assert piped.tell() == 0
 
 
 @pytest.mark.functional

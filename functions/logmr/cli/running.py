@@ -14,7 +14,7 @@ from logmr.cli.inspecting import write_report
 from logmr.cli.output import failed, print_json, printable, show
 from logmr.cli.progress import Progress
 from logmr.config import Settings
-from logmr.errors import InvalidParameterError
+from logmr.errors import InvalidParameterError, JobExistsError
 
 if TYPE_CHECKING:
     from logmr.run.runner import Runner
@@ -147,7 +147,7 @@ def run_command(args: argparse.Namespace) -> int:
     """``logmr run``: the job over local files, on this machine, then its results."""
     from logmr import layout
     from logmr.run.embedded import embedded_backends, objects_folder
-    from logmr.run.request import local_inputs
+    from logmr.run.request import local_inputs, validate
     from logmr.spec import new_job_id
 
     settings = Settings.load(
@@ -164,13 +164,19 @@ def run_command(args: argparse.Namespace) -> int:
     if args.output:
         export.export_format(args.output)  # an unknown file type refused before the run
     backends = embedded_backends(settings)
-    paths = args.paths
+    paths, spool = args.paths, None
     if stdin.reads_stdin(paths):  # spooled into the job's folder: its id is chosen now
         args.job_id = args.job_id or new_job_id(args.job)
-        paths = stdin.spooled(paths, objects_folder(settings) / layout.stdin_key(args.job_id))
+        spool = objects_folder(settings) / layout.stdin_key(args.job_id)
+        paths = stdin.stdin_replaced(paths, spool)
     request = options.job_request(
         args, local_inputs(paths), reducers=settings.reducers, chunk_size=settings.chunk_size
     )
+    if spool is not None:  # the request checked before standard input is read
+        validate(request)
+        if backends.results.load_job(args.job_id) is not None:
+            raise JobExistsError(f"job id {args.job_id!r} is taken: give another --job-id")
+        stdin.spool_stdin(spool)
     runner: Runner
     if args.engine == "inline":
         from logmr.run.inline import InlineRunner

@@ -25,14 +25,17 @@ def reads_stdin(paths: list[str]) -> bool:
     return any(path in STDIN_NAMES for path in paths)
 
 
-def spooled(paths: list[str], spool: Path, stream: BinaryIO | None = None) -> list[str]:
-    """``paths`` with standard input (named once at most) replaced by
-    ``spool``, the file it was copied to."""
+def stdin_replaced(paths: list[str], spool: Path) -> list[str]:
+    """``paths`` with standard input (named once at most) replaced by the
+    file it is to be spooled to (``spool_stdin``)."""
     named = [path for path in paths if path in STDIN_NAMES]
-    if not named:
-        return paths
     if len(named) > 1:
         raise InvalidParameterError("standard input (- or /dev/stdin) can be read once only")
+    return [str(spool) if path in STDIN_NAMES else path for path in paths]
+
+
+def spool_stdin(spool: Path, stream: BinaryIO | None = None) -> None:
+    """Standard input (or ``stream``) copied to the new file ``spool``."""
     source = stream if stream is not None else sys.stdin.buffer
     if source.isatty():
         raise InvalidParameterError(
@@ -42,7 +45,6 @@ def spooled(paths: list[str], spool: Path, stream: BinaryIO | None = None) -> li
         spool.parent.mkdir(parents=True, exist_ok=True)
         with spool.open("wb") as out:
             shutil.copyfileobj(source, out, SPOOL_CHUNK)
-    return [str(spool) if path in STDIN_NAMES else path for path in paths]
 
 
 def refuse_stdin(paths: list[str], command: str) -> None:
