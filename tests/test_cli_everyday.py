@@ -32,7 +32,8 @@ from logmr.errors import InputNotFoundError
 from logmr.handlers import runtime
 from logmr.inputs import globs
 from logmr.inputs.source import LocalInputSource
-from logmr.run.embedded import logs_folder, objects_folder
+from logmr.run.embedded import embedded_backends, logs_folder, objects_folder
+from logmr.storage.base import JobRecord
 
 ROOT = Path(__file__).resolve().parents[1]
 #: the fast way through the CLI: the task functions in this process
@@ -426,6 +427,22 @@ def test_ls_status_last_prefixes_and_rm(
         ["paths-one", "top_paths", "access.log", "SUCCEEDED"],
         ["codes-two", "status_codes", "access.log", "SUCCEEDED"],
     ]
+    # a record without inputs (a request that failed early) is listed too
+    stamp = "2000-01-01T00:00:00.000+00:00"  # the oldest: listed last
+    record = JobRecord("bare", "status_codes", status="FAILED", created_at=stamp)
+    embedded_backends(Settings.load()).results.put_job(record)
+    _, out, _ = run(capsys, "ls")
+    assert out.splitlines()[-1].split() == [
+        "bare",
+        "status_codes",
+        "-",
+        "FAILED",
+        "-",
+        "2000-01-01",
+        "00:00:00",
+        "-",
+    ]
+    run(capsys, "rm", "bare")
     _, out, _ = run(capsys, "status", "last", "--json")
     assert json.loads(out)["job_id"] == "paths-one"
     _, out, _ = run(capsys, "results", "paths", "--json")  # a unique prefix

@@ -84,7 +84,7 @@ def _ls(args: argparse.Namespace) -> int:
 
 def _row(record: Any) -> tuple[str, ...]:
     inputs = [str(each) for each in record.spec.get("inputs", [])]
-    shown = PurePosixPath(inputs[0]).name or inputs[0] if inputs else "-"
+    shown = (PurePosixPath(inputs[0]).name or inputs[0]) if inputs else "-"
     if len(inputs) > 1:
         shown += f" +{len(inputs) - 1}"
     records = record.counters.get("records")
