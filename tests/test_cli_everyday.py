@@ -122,11 +122,11 @@ def test_a_job_that_found_none_of_its_fields_exits_3(
 ) -> None:
     code, _out, err = run(capsys, "run", str(json_log), "--job", job, *INLINE)
     assert code == EXIT_SUSPECT
-    assert f"none of the 300 records has a {missing} (counter no_{missing})" in err
+    assert f"none of the 300 records has a {missing} (no_{missing}): format jsonl parsed" in err
     code, doc = run_json(capsys, str(json_log), "--job", job)
     assert code == EXIT_SUSPECT
     assert doc["doubt"]["reason"] == "missing_field"
-    assert doc["doubt"]["figures"] == {"field": missing, "records": 300}
+    assert doc["doubt"]["figures"] == {"field": missing, "fields": [missing], "records": 300}
 
 
 @pytest.mark.functional

@@ -70,17 +70,20 @@ def doubt(record: JobRecord, max_malformed: float) -> Doubt | None:
             parsing_formats(samples, exclude=fmt),
             {"malformed_share": round(share, 4), "max_malformed": max_malformed},
         )
-    if records and not record.result_keys:
-        for name, value in sorted(counters.items()):
-            if name.startswith(MISSING_PREFIX) and value == records:
-                missing = name[len(MISSING_PREFIX) :]
-                return Doubt(
-                    "missing_field",
-                    f"none of the {records:,} records has a {missing} (counter {name}): format"
-                    f" {fmt} parsed them, but job {record.job} counts {missing}, which this log"
-                    " does not carry",
-                    figures={"field": missing, "records": records},
-                )
+    missing = [
+        name[len(MISSING_PREFIX) :]
+        for name, value in sorted(counters.items())
+        if name.startswith(MISSING_PREFIX) and value == records
+    ]
+    if records and not record.result_keys and missing:
+        fields = " or a ".join(missing)
+        counted = ", ".join(MISSING_PREFIX + name for name in missing)
+        return Doubt(
+            "missing_field",
+            f"none of the {records:,} records has a {fields} ({counted}): format {fmt} parsed"
+            f" them, but this log does not carry what job {record.job} counts",
+            figures={"field": missing[0], "fields": missing, "records": records},
+        )
     return None
 
 
