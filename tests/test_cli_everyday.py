@@ -299,6 +299,17 @@ def test_s3_patterns_list_the_literal_prefix(s3: Any) -> None:
 
 
 @pytest.mark.functional
+def test_plan_expands_an_s3_pattern(capsys: pytest.CaptureFixture[str], s3: Any) -> None:
+    for key in ("in/2024/a.log", "in/2024/b.log", "in/2025/c.log"):
+        s3.put_object(Bucket="weblogs", Key=key, Body=b"hello world\n" * 10)
+    code, out, _ = run(
+        capsys, "plan", "s3://weblogs/in/2024/*.log", "--job", "word_count", "--json"
+    )
+    assert code == EXIT_OK
+    assert (json.loads(out)["objects"], json.loads(out)["input_bytes"]) == (2, 240)
+
+
+@pytest.mark.functional
 @pytest.mark.parametrize(
     ("argv", "suggestion"),
     [
