@@ -17,10 +17,18 @@ if TYPE_CHECKING:
 DEFAULT_TABLE_ROWS = 20
 
 
-def show(results: Any, job_id: str, top: int | None, as_json: bool, sort: str | None = None) -> int:
-    """A job's record and results: one JSON object (``as_json``), else its
-    tables (``cli.tables``: the shape its job is shown as, ``sort`` as
-    ``--sort`` says, ``top`` rows a table)."""
+def show(
+    results: Any,
+    job_id: str,
+    top: int | None,
+    as_json: bool,
+    extra: dict[str, Any] | None = None,
+    *,
+    sort: str | None = None,
+) -> int:
+    """A job's record and results: one JSON object (``as_json``; ``extra``:
+    fields it ends with), else its tables (``cli.tables``: the shape its job is
+    shown as, ``sort`` as ``--sort`` says, ``top`` rows a table)."""
     record = results.get_job(job_id)
     # only a SUCCEEDED job's results are whole: a running or failed job may hold some partitions
     whole = record.status == "SUCCEEDED"
@@ -43,6 +51,7 @@ def show(results: Any, job_id: str, top: int | None, as_json: bool, sort: str | 
             tail["summary"] = record.summary
         if record.error:
             tail["error"], tail["cause"] = record.error, record.cause
+        tail.update(extra or {})
         print_json_results(head, rows, tail)
         return 0 if record.status == "SUCCEEDED" else 1
     from logmr.cli import tables
