@@ -185,6 +185,20 @@ def test_a_series_keeps_its_first_windows_in_time_order_unless_asked_to_rank(
 
 
 @pytest.mark.functional
+def test_sort_key_gives_the_first_keys_of_a_ranked_job(
+    capsys: pytest.CaptureFixture[str], access_log: Path
+) -> None:
+    shown, out = run(capsys, access_log, "--job", "status_codes", "--sort", "key", "--top", "3")
+    listed = [line.split()[0] for line in shown.splitlines() if re.match(r"  \d{3} ", line)]
+    assert listed == sorted(out["results"])[:3]
+    ranked, _ = run(capsys, access_log, "--job", "status_codes", "--top", "3")
+    counts = [
+        numbers(line.split()[1:]) for line in ranked.splitlines() if re.match(r"  \d{3} ", line)
+    ]
+    assert counts == sorted(counts, reverse=True) and len(counts) == 3
+
+
+@pytest.mark.functional
 def test_the_json_is_todays_whatever_the_shape(
     capsys: pytest.CaptureFixture[str], access_log: Path
 ) -> None:
@@ -225,6 +239,28 @@ def test_a_terminal_gets_rich_tables_with_log_text_shown_not_obeyed(
     assert "/[bold]loud[/bold]" in shown  # markup shown as written
     assert "/\\x1b[2Jcleared" in shown  # the control sequence escaped
     assert "\x1b[2J" not in shown
+
+
+@pytest.mark.functional
+def test_without_rich_a_terminal_gets_plain_columns_and_a_line_per_phase(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, access_log: Path
+) -> None:
+    """rich is the ``cli`` extra: a bare install shows the same figures plainly."""
+    import logmr.cli.progress
+    import logmr.cli.tables
+
+    monkeypatch.setattr(logmr.cli.tables, "has_rich", lambda: False)
+    monkeypatch.setattr(logmr.cli.progress, "has_rich", lambda: False)
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    monkeypatch.setattr(sys, "stderr", terminal)
+    argv = ["run", str(access_log), "--job", "status_codes", "--engine", "inline"]
+    assert main([*argv, "--workers", "1", "--chunk-size", "64KiB"]) == 0
+    shown = terminal.getvalue()
+    size = access_log.stat().st_size
+    assert f"{size / 1e6:,.1f}/{size / 1e6:,.1f} MB" in shown  # the map phase's line
+    assert "─" not in shown and ESCAPE not in shown
+    assert re.search(r"\n  key +value\n", shown)
 
 
 @pytest.mark.functional

@@ -72,8 +72,8 @@ def sort_option(parser: Any) -> None:
         "--sort",
         choices=SORTS,
         default=None,
-        help="value: rank the rows by value (or count); key: in key order (a time "
-        "series' default: its first windows, in time order)",
+        help="value: the top N by value (or count), the default but for time series; "
+        "key: the first N in key order (a time series' default: its first windows)",
     )
 
 
@@ -96,11 +96,17 @@ def build(results: Any, record: JobRecord, top: int | None, sort: str | None) ->
     if shape == "series":
         return _series(results, record, limit, sort)
     if shape == "sessions":
-        return _sessions(results, record, limit)
-    rows = results.top(record.job_id, limit)
-    if sort == "key":
-        rows.sort(key=lambda pair: pair[0])
+        return _sessions(results, record, limit, sort)
+    rows = _rows(results, record, limit, sort or "value")
     return Shown([value_table("", "key", rows, record.result_keys, "keys")], scalars(record))
+
+
+def _rows(results: Any, record: JobRecord, limit: int, sort: str) -> list[tuple[str, Any]]:
+    """The ``limit`` best results (``sort`` ``value``) or the first in key order (``key``)."""
+    if sort == "value":
+        return list(results.top(record.job_id, limit))
+    # streamed: memory for ``limit`` results, whatever the job's count
+    return heapq.nsmallest(limit, results.iter_results(record.job_id), key=lambda kv: kv[0])
 
 
 def value_table(title: str, key: str, pairs: list[tuple[str, Any]], total: int, noun: str) -> Table:
@@ -148,10 +154,8 @@ def _more(left: int, noun: str) -> str:
 def _series(results: Any, record: JobRecord, limit: int, sort: str | None) -> Shown:
     """Windows in time order, the first ``limit`` (ranked with ``--sort value``),
     and a sketch job's whole-job figures under them."""
-    if sort == "value":
-        rows = results.top(record.job_id, limit)
-    else:  # window names are ISO 8601 in one zone: their text order is time order
-        rows = heapq.nsmallest(limit, results.iter_results(record.job_id), key=lambda kv: kv[0])
+    # window names are ISO 8601 in one zone: their text order is time order
+    rows = _rows(results, record, limit, sort or "key")
     shown = Shown([value_table("", "window", rows, record.result_keys, "windows")])
     summary = dict(record.summary or {})
     overall = summary.pop("overall", None)
@@ -202,9 +206,9 @@ def _report(record: JobRecord, limit: int, sort: str | None) -> Shown:
     return Shown([totals, mix, top, by_window])
 
 
-def _sessions(results: Any, record: JobRecord, limit: int) -> Shown:
+def _sessions(results: Any, record: JobRecord, limit: int, sort: str | None) -> Shown:
     """The clients with the most sessions, then the histograms, buckets named."""
-    pairs = results.top(record.job_id, limit)
+    pairs = _rows(results, record, limit, sort or "value")
     clients = value_table(
         "clients with the most sessions", "client", pairs, record.result_keys, "clients"
     )
