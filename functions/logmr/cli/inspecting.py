@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import Any
 
-from logmr.cli import options
+from logmr.cli import options, tables
 from logmr.cli.exits import EXIT_ERROR, EXIT_OK
 from logmr.cli.export import TEXT_FORMATS, write_text
 from logmr.cli.output import DEFAULT_TABLE_ROWS, print_json, printable, show, show_lines
@@ -32,6 +32,7 @@ def add_parsers(sub: Any) -> None:
         default=None,
         help=f"the top N results (default: {DEFAULT_TABLE_ROWS} in a table; all in csv, jsonl)",
     )
+    tables.sort_option(results)
     results.add_argument(
         "--all",
         action="store_true",
@@ -84,7 +85,7 @@ def _results(args: argparse.Namespace) -> int:
     if args.all and shape == "table":
         return show_lines(results, args.job_id)
     top = None if args.all else args.top or DEFAULT_TABLE_ROWS
-    return show(results, args.job_id, top, shape == "json")
+    return show(results, args.job_id, top, shape == "json", sort=args.sort)
 
 
 def export_text(results: Any, job_id: str, top: int | None, kind: str) -> int:

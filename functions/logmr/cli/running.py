@@ -8,7 +8,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from logmr.cli import export, options, stdin, verdict
+from logmr.cli import export, options, stdin, tables, verdict
 from logmr.cli.exits import EXIT_OK, EXIT_SUSPECT
 from logmr.cli.inspecting import write_report
 from logmr.cli.output import failed, print_json, printable, show
@@ -47,6 +47,7 @@ def _run_parser(sub: Any) -> None:
     )
     run.add_argument("--job-id", default=None, help="name the job (default: generated)")
     run.add_argument("--top", type=int, default=None, help="show only the top N results")
+    tables.sort_option(run)
     run.add_argument("--json", action="store_true", help="print one JSON object")
     run.add_argument("--html", metavar="FILE", help="also write the job's HTML report to FILE")
     run.add_argument(
@@ -137,6 +138,7 @@ def _submit_parser(sub: Any) -> None:
         "--no-wait", action="store_true", help="start the job, print its id and return"
     )
     submit.add_argument("--top", type=int, default=None, help="show only the top N results")
+    tables.sort_option(submit)
     submit.add_argument("--json", action="store_true", help="print one JSON object")
     options.remote_options(submit)
     options.debug(submit)
@@ -186,7 +188,8 @@ def run_command(args: argparse.Namespace) -> int:
         from logmr.run.engine import EngineRunner
 
         runner = EngineRunner(settings)
-    record = runner.run(request, Progress(None if args.json else sys.stderr))
+    with Progress(None if args.json else sys.stderr) as progress:
+        record = runner.run(request, progress)
     if record.status == "FAILED":
         return failed(record, args.json)
     if (args.format or "auto") == "auto" and not args.json:
@@ -195,11 +198,19 @@ def run_command(args: argparse.Namespace) -> int:
         write_report(backends.job_results(), record.job_id, args.html, quiet=args.json)
     if args.output:
         save_results(backends.job_results(), record.job_id, args.output, quiet=args.json)
-    return judged(record, settings.max_malformed, args.json, backends.job_results(), args.top)
+    return judged(
+        record, settings.max_malformed, args.json, backends.job_results(), args.top, sort=args.sort
+    )
 
 
 def judged(
-    record: JobRecord, max_malformed: float, as_json: bool, results: Any, top: int | None
+    record: JobRecord,
+    max_malformed: float,
+    as_json: bool,
+    results: Any,
+    top: int | None,
+    *,
+    sort: str | None = None,
 ) -> int:
     """A SUCCEEDED job's results shown, with the doubt about them (``verdict``)
     on stderr, or as the JSON's ``doubt``: ``EXIT_SUSPECT`` when there is one."""
@@ -208,7 +219,7 @@ def judged(
         for line in found.lines():
             print(printable(line), file=sys.stderr)
     extra = {"doubt": found.to_dict()} if found is not None else None
-    code = show(results, record.job_id, top, as_json, extra)
+    code = show(results, record.job_id, top, as_json, extra, sort=sort)
     return EXIT_SUSPECT if found is not None and code == EXIT_OK else code
 
 
@@ -267,7 +278,8 @@ def _submit(args: argparse.Namespace) -> int:
     if progress.stream is not None:  # a terminal: a failure stays one line in scripts
         progress.stream.write(f"logmr: started job {job_id} ({arn})\n")
     try:
-        record = runner.watch(spec, arn, progress)
+        with progress:  # nothing shown: no bytes read for it either
+            record = runner.watch(spec, arn, progress if progress.stream else None)
     except KeyboardInterrupt:
         print(
             f"logmr: stopped watching; job {job_id} goes on (logmr status {job_id} --remote)",
@@ -279,7 +291,9 @@ def _submit(args: argparse.Namespace) -> int:
     if spec.format == "auto" and not args.json:
         print(f"logmr: format auto-detected: {record.spec.get('format')}", file=sys.stderr)
     max_malformed = Settings.load(max_malformed=args.max_malformed).max_malformed
-    return judged(record, max_malformed, args.json, runner.remote.job_results(), args.top)
+    return judged(
+        record, max_malformed, args.json, runner.remote.job_results(), args.top, sort=args.sort
+    )
 
 
 def _submit_request(args: argparse.Namespace) -> tuple[dict[str, Any], str | None]:

@@ -258,6 +258,7 @@ class LevelCounts(Job):
 @register
 class RequestsPerWindow(Job):
     name = "requests_per_window"
+    shown_as = "series"
     description = "requests per tumbling time window, split by status class (2xx, 4xx, ...)"
     params = (
         Param("window", duration_seconds, "1h", "window size: 30s, 5m, 1h, 1d, ..."),
