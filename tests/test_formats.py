@@ -54,6 +54,7 @@ def values(fmt: Format, record: Any) -> dict[str, Any]:
 
 COMMON = b'127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326'
 COMBINED = COMMON + b' "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)"'
+COMBINED_EXTRA = COMBINED + b' "203.0.113.9" 0.008'
 VHOST = b"www.example.com:443 " + COMBINED
 RFC3164 = b"<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8"
 RFC3164_PLAIN = b"Nov  8 07:01:02 ip-172-31-9-234 systemd[1]: Started Daily apt upgrade."
@@ -143,6 +144,7 @@ S3_ERROR = (
 SAMPLES: dict[str, bytes] = {
     "apache_common": COMMON,
     "apache_combined": COMBINED,
+    "apache_combined_extra": COMBINED_EXTRA,
     "vhost_combined": VHOST,
     "syslog_rfc3164": RFC3164,
     "syslog_rfc5424": RFC5424,

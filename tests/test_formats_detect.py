@@ -15,6 +15,7 @@ from test_formats import (
     ALB_HTTPS,
     CLOUDFRONT,
     COMBINED,
+    COMBINED_EXTRA,
     COMMON,
     JSONL,
     KAFKA,
@@ -35,6 +36,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SAMPLES: dict[str, list[bytes]] = {
     "apache_common": [COMMON, COMMON.replace(b"200 2326", b"404 -"), COMMON],
     "apache_combined": [COMBINED, COMBINED.replace(b"GET", b"POST"), COMBINED],
+    "apache_combined_extra": [COMBINED_EXTRA, COMBINED + b" 0.1 0.2", COMBINED],
     "vhost_combined": [VHOST, b"other.example.org:80 " + COMBINED],
     "syslog_rfc3164": [RFC3164, RFC3164_PLAIN, b"Nov 18 07:45:00 host kernel: [ 0.0] x"],
     "syslog_rfc5424": [RFC5424, RFC5424_OFFSET],
