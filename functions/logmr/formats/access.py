@@ -218,7 +218,7 @@ def trailing_latency(extra: bytes | None) -> float | None:
     point (``0.008``), as ``float``; ``None`` when there is none."""
     if extra is None:
         return None
-    for quoted, bare in _trailing_pairs(extra):
+    for _, bare in _trailing_pairs(extra):
         if bare is not None and _SECONDS.fullmatch(bare):
             return float(bare)
     return None
@@ -267,7 +267,10 @@ class ApacheCombinedExtra(RegexFormat):
     _pattern = _access(b"", combined=True, block=False, trailing=True)
     _block_pattern = _access(b"", combined=True, block=True, trailing=True)
     _plain_fields = _PLAIN_COMBINED
-    _derived = {**_DERIVED, "latency": ("extra", trailing_latency)}
+    _derived: ClassVar[Mapping[str, tuple[str, Callable[[bytes], Any]]]] = {
+        **_DERIVED,
+        "latency": ("extra", trailing_latency),
+    }
     _never_empty = _NEVER_EMPTY | {"extra"}
     _getters: ClassVar[Mapping[str, Getter]] = {
         **_access_getters(combined=True),

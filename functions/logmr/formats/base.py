@@ -351,9 +351,8 @@ class RegexFormat(Format):
         """The named group and conversion of each of ``fields``, if every one is
         a plain or derived field (``None`` otherwise)."""
         sources: list[tuple[str, Callable[[bytes], Any] | None]] = []
-        for field in fields:
-            if field == "@timestamp":
-                field = "epoch"
+        for name in fields:
+            field = "epoch" if name == "@timestamp" else name
             if field in self._plain_fields:
                 sources.append((field, None))
             elif field in self._derived:
