@@ -4,6 +4,8 @@
 (case-insensitive, ``-`` and ``_`` interchangeable); ``FORMATS`` maps each
 canonical name to its class; ``detect_format`` guesses the format of a sample.
 The name ``auto`` is not a format: callers resolve it with ``detect_format``.
+A name ``nginx:<log_format>``, ``apache:<LogFormat>`` or ``regex:<regex>`` is
+a custom format (``formats.custom``).
 
 ========================= ================================================
 ``apache_common``         Apache/NCSA common log format (``access``)
@@ -36,6 +38,7 @@ from logmr.formats.access import (
 from logmr.formats.applog import AppLog
 from logmr.formats.aws import Alb, CloudFront, S3Access
 from logmr.formats.base import Format
+from logmr.formats.custom import custom_format, is_custom
 from logmr.formats.detect import Detection, detect_format
 from logmr.formats.jsonl import JsonLines
 from logmr.formats.plain import Plain
@@ -106,6 +109,9 @@ def get_format(name: str, options: Mapping[str, str] | None = None) -> Format:
     """A new instance of the format ``name`` with ``options``.
 
     Raises ``UnknownFormatError`` for an unknown name and
-    ``InvalidParameterError`` for an unknown or invalid option.
+    ``InvalidParameterError`` for an unknown or invalid option or a bad
+    custom format.
     """
+    if is_custom(name):
+        return custom_format(name, options)
     return FORMATS[resolve_name(name)](options)
