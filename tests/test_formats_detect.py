@@ -169,10 +169,13 @@ def test_reference_sample_inside_stack_traces_is_applog() -> None:
 
 @pytest.mark.reference
 def test_reference_detection_of_the_file_tail() -> None:
-    """The last lines of access.log.1 are mostly not combined: the share still decides."""
+    """The last lines of access.log.1 are mostly combined with trailing fields
+    (an extra "-"; "0.008 995"), the one before them common: the share decides."""
     lines = read_lines("access.log.1")
     assert detect_format(lines).name == "apache_combined"
-    assert detect_format(lines[-4:]) == Detection("plain", 3, 3)
+    tail = detect_format(lines[-4:])
+    assert (tail.name, tail.matched, tail.sampled) == ("apache_combined_extra", 2, 3)
+    assert tail.variant == "combined + 1-2 trailing fields (extra1 quoted)"
 
 
 @pytest.mark.unit

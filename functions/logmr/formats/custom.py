@@ -432,7 +432,7 @@ class CustomFormat(RegexFormat):
         return found if found is not None else self._named.get(field)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=64)
 def _custom_class(kind: str, text: str) -> type[CustomFormat]:
     if not text.strip():
         raise _bad(kind, 0, "the format is empty")
