@@ -206,11 +206,12 @@ def trailing_fields(extra: bytes | None) -> list[bytes]:
     """The trailing fields of one record's ``extra`` group, in order."""
     if extra is None:
         return []
-    return [quoted if bare is None else bare for quoted, bare in _trailing_pairs(extra)]
+    return [quoted or b"" if bare is None else bare for quoted, bare in _trailing_pairs(extra)]
 
 
-def _trailing_pairs(extra: bytes) -> list[tuple[bytes | None, bytes | None]]:
-    return [(m[1], m[2]) for m in _TRAILING_FIELD.finditer(extra)]
+def _trailing_pairs(extra: bytes) -> list[tuple[bytes, None] | tuple[None, bytes]]:
+    """Each trailing field as (its quoted text, ``None``) or (``None``, its bare text)."""
+    return [(m[1], None) if m[2] is None else (None, m[2]) for m in _TRAILING_FIELD.finditer(extra)]
 
 
 def trailing_latency(extra: bytes | None) -> float | None:

@@ -137,14 +137,15 @@ def _path(request: bytes) -> bytes | None:
 
 
 def _msec_local(raw: bytes) -> float | None:
-    return _FLOAT(raw)
+    value: float | None = _FLOAT(raw)
+    return value
 
 
 #: a variable: (its field name, its kind for the regex, its conversion, the
 #: canonical fields it gives with their conversions)
 Var = tuple[str, str, Callable[[bytes], Any] | None, dict[str, Callable[[bytes], Any] | None]]
 
-_TIME_FIELDS = {
+_TIME_FIELDS: dict[str, dict[str, Callable[[bytes], Any] | None]] = {
     "time_apache": {"local_time": apache_local, "epoch": apache_epoch},
     "time_iso": {"local_time": iso_local, "epoch": iso_epoch},
 }
@@ -438,12 +439,12 @@ def _custom_class(kind: str, text: str) -> type[CustomFormat]:
         raise _bad(kind, 0, "the format is empty")
     attrs: dict[str, Any] = {"name": f"{kind}:{text}"}
     if kind == "regex":
-        pattern, canonical, named = _regex_format(text)
+        pattern, canonical, by_group = _regex_format(text)
         attrs.update(
             description="custom format: a regex with named groups",
             _pattern=pattern,
             _getters=canonical,
-            _named=named,
+            _named=by_group,
         )
         return type("RegexCustomFormat", (CustomFormat,), attrs)
     built = _Built(kind, text)

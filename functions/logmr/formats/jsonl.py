@@ -315,10 +315,11 @@ class JsonLines(Format):
             return None
         if not isinstance(value, dict):
             return None
+        record: dict[str, Any] = value
         if _SURROGATE_ESCAPE.search(line):
-            value = _without_lone_surrogates(value)
-        value[_LINE_KEY] = line
-        return value
+            record = _without_lone_surrogates(record)
+        record[_LINE_KEY] = line
+        return record
 
     def getters(self) -> Mapping[str, Getter]:
         return self._getters
@@ -344,8 +345,11 @@ class JsonLines(Format):
         used: list[str] = []
         seen: set[str] = set()
         for field in ("level", "time", "message"):
-            counts = Counter(_which(self._keys[field], record) for record in records)
-            counts.pop(None, None)
+            counts = Counter(
+                key
+                for key in (_which(self._keys[field], record) for record in records)
+                if key is not None
+            )
             if not counts:
                 continue
             key = counts.most_common(1)[0][0]
