@@ -109,9 +109,7 @@ def _field_param(default: str) -> Param:
 
 class _FieldCounting(Job):
     """A counting job over the field its ``field`` parameter names
-    (``count_field``: the engine may count in C)."""
-
-    params = (_field_param("value"),)
+    (``count_field``: the engine may count in C); subclasses declare it."""
 
     def bind(self, fmt: Format) -> None:
         field = self.options["field"]
