@@ -110,13 +110,13 @@ def response_size(value: bytes) -> int | None:
     return size if size <= MAX_RESPONSE_SIZE else None
 
 
-def _method(request: bytes) -> bytes | None:
+def request_method(request: bytes) -> bytes | None:
     """The first whitespace-separated token of a request, if any."""
     parts = request.split(None, 1)
     return parts[0] if parts else None
 
 
-def _path(request: bytes) -> bytes | None:
+def request_path(request: bytes) -> bytes | None:
     """The second whitespace-separated token of a request, if any."""
     parts = request.split(None, 2)
     return parts[1] if len(parts) > 1 else None
@@ -127,8 +127,8 @@ _DERIVED: dict[str, tuple[str, Callable[[bytes], Any]]] = {
     "bytes": ("size", response_size),
     "local_time": ("time", apache_local),
     "epoch": ("time", apache_epoch),
-    "method": ("request", _method),
-    "path": ("request", _path),
+    "method": ("request", request_method),
+    "path": ("request", request_path),
 }
 
 

@@ -75,7 +75,7 @@ from operator import itemgetter
 from typing import Any
 
 from logmr.errors import InvalidParameterError
-from logmr.formats.access import QUOTED_BYTE, response_size
+from logmr.formats.access import QUOTED_BYTE, request_method, request_path, response_size
 from logmr.formats.base import Getter, RegexFormat, line_or_block_pattern
 from logmr.formats.timeparse import apache_epoch, apache_local, iso_epoch, iso_local
 
@@ -126,16 +126,6 @@ def _scaled(divisor: float) -> Callable[[bytes], float | None]:
     return convert
 
 
-def _method(request: bytes) -> bytes | None:
-    parts = request.split(None, 1)
-    return parts[0] if parts else None
-
-
-def _path(request: bytes) -> bytes | None:
-    parts = request.split(None, 2)
-    return parts[1] if len(parts) > 1 else None
-
-
 def _msec_local(raw: bytes) -> float | None:
     value: float | None = _FLOAT(raw)
     return value
@@ -158,7 +148,7 @@ def _nginx_var(name: str) -> Var:
         "status": {"status": None},
         "body_bytes_sent": {"bytes": response_size},
         "bytes_sent": {"bytes": response_size},
-        "request": {"method": _method, "path": _path},
+        "request": {"method": request_method, "path": request_path},
         "request_method": {"method": None},
         "request_uri": {"path": None},
         "uri": {"path": None},
@@ -195,7 +185,7 @@ _APACHE: dict[str, Var] = {
     "l": ("ident", "word", None, {}),
     "u": ("user", "word", None, {}),
     "t": ("time", "time_bracketed", None, dict(_TIME_FIELDS["time_apache"])),
-    "r": ("request", "word", None, {"method": _method, "path": _path}),
+    "r": ("request", "word", None, {"method": request_method, "path": request_path}),
     "s": ("status", "status", None, {"status": None}),
     "b": ("size", "size", response_size, {"bytes": response_size}),
     "B": ("size", "size", response_size, {"bytes": response_size}),
@@ -357,7 +347,7 @@ _REGEX_CANONICAL: dict[str, dict[str, Callable[[bytes], Any] | None]] = {
     "bytes": {"bytes": response_size},
     "size": {"bytes": response_size},
     "latency": {"latency": _FLOAT},
-    "request": {"method": _method, "path": _path},
+    "request": {"method": request_method, "path": request_path},
 }
 _REGEX_PLAIN = (
     "client",
