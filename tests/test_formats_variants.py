@@ -415,6 +415,18 @@ def test_regex_custom_format() -> None:
         assert fmt.getter("upstream")(record) == upstream
         assert fmt.getter("epoch")(record) == apache_epoch(want["time"])
         assert fmt.getter("bytes")(record) == int(want["size"])
+        assert fmt.getter("@message")(record) == line.decode()
+
+
+@pytest.mark.unit
+def test_regex_custom_format_runs_in_linear_time() -> None:
+    """A regex that backtracks exponentially in Python's ``re`` runs on RE2:
+    a 40-byte line that does not match takes no time to refuse (a
+    backtracking engine would try 2^40 ways)."""
+    fmt = get_format("regex:^(?P<word>(a+)+)$")
+    assert fmt.parse(b"a" * 40 + b"!") is None
+    record = fmt.parse(b"aaa")
+    assert fmt.getter("word")(record) == b"aaa"
 
 
 @pytest.mark.unit
@@ -429,6 +441,9 @@ def test_regex_custom_format() -> None:
         ("nginx:just text", InvalidParameterError, "no variable"),
         ("regex:(?P<a>[x", InvalidParameterError, "at position 6: the regex does not compile"),
         ("regex:plain", InvalidParameterError, "no named group"),
+        (r"regex:(?P<a>x)\1", InvalidParameterError, "at position 8: RE2 (a linear-time"),
+        ("regex:(?P<a>x)(?=y)", InvalidParameterError, "at position 8: RE2"),
+        ("regex:(?P<a>x++)", InvalidParameterError, "at position 7: RE2"),
         ("caddy:{remote}", UnknownFormatError, "unknown format 'caddy:{remote}'"),
         (
             "nginx:$status " + "x" * MAX_CUSTOM_FORMAT_CHARS,

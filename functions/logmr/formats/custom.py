@@ -48,16 +48,21 @@ except numbers: ``*_time`` and ``msec`` variables and ``%T`` give a ``float``
 ``*bytes_sent``, ``%b``/``%B``/``%O``/``%I``/``%D`` an ``int``. A name used
 twice gets ``_2``, ``_3``.
 
-``regex:`` takes a Python regular expression with named groups
-(``(?P<name>...)``, or ``(?<name>...)`` as PCRE and RE2 write it), matched
-from the start of the line (anchor the end with ``$`` to refuse trailing
-text). A group named like a canonical field gives that field (``client``,
+``regex:`` takes a regular expression with named groups (``(?P<name>...)``,
+or ``(?<name>...)`` as PCRE writes it), matched from the start of the line
+(anchor the end with ``$`` to refuse trailing text) on RE2, as
+``pattern_count``'s patterns: time linear in the line whatever the regex, at
+the price of backreferences and lookarounds (refused), with the semantics of
+a Python ``re`` bytes pattern (``\\d``, ``\\w``, ``\\s`` ASCII; ``.`` any
+byte). A group named like a canonical field gives that field (``client``,
 ``status``, ``referer``, ``user_agent``, ``vhost``, ``host``, ``program``,
 ``level``, ``logger``, ``message``, ``method``, ``path`` as written; ``bytes``
 or ``size`` as ``int``; ``latency`` as seconds ``float``; ``request`` gives
 ``method`` and ``path``; ``time`` gives ``epoch``/``local_time`` when it is an
 Apache or ISO 8601 time); every group is a field by its name (its bytes). A
-regex format has no block pattern: it is matched line by line.
+regex format has no block pattern: it is matched line by line, and RE2 with
+capture groups is several times slower per line than ``nginx:``/``apache:``
+(``bench/formats_variants.py``).
 
 A bad format raises ``InvalidParameterError`` naming the position (0-based,
 in the text after the colon) of what is wrong: an unknown Apache directive,
@@ -70,13 +75,13 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from operator import itemgetter
 from typing import Any
 
 from logmr.errors import InvalidParameterError
 from logmr.formats.access import QUOTED_BYTE, request_method, request_path, response_size
-from logmr.formats.base import Getter, RegexFormat, line_or_block_pattern
+from logmr.formats.base import Getter, RegexFormat, line_or_block_pattern, line_text
 from logmr.formats.timeparse import apache_epoch, apache_local, iso_epoch, iso_local
 
 __all__ = ["CUSTOM_KINDS", "MAX_CUSTOM_FORMAT_CHARS", "custom_format", "is_custom"]
@@ -371,29 +376,121 @@ def _time_of(raw: bytes, apply_offset: bool) -> float | None:
     return iso_epoch(raw) if apply_offset else iso_local(raw)
 
 
-def _regex_format(text: str) -> tuple[re.Pattern[bytes], dict[str, Getter], dict[str, Getter]]:
-    """The pattern, canonical getters and named getters of a ``regex:`` format."""
+class CustomFormat(RegexFormat):
+    """A custom format (``custom_format``); subclasses are made per format text."""
+
+    _named: dict[str, Getter]
+
+    def field_getter(self, field: str) -> Getter | None:
+        found = super().field_getter(field)
+        return found if found is not None else self._named.get(field)
+
+
+#: a ``regex:`` record: the line and the spans of the match's groups (0: the match)
+RegexRecord = tuple[bytes, list[tuple[int, int]]]
+
+
+def _span_getter(index: int, convert: Callable[[bytes], Any] | None = None) -> Getter:
+    """Group ``index`` of a ``regex:`` record (``None`` when it took no part),
+    converted."""
+
+    def getter(record: RegexRecord) -> Any:
+        line, spans = record
+        start, stop = spans[index]
+        if start < 0:
+            return None
+        raw = line[start:stop]
+        return raw if convert is None else convert(raw)
+
+    return getter
+
+
+def _record_line(record: RegexRecord) -> str:
+    return line_text(record[0])
+
+
+#: the constructs RE2 lacks: a backreference, a lookaround, an atomic group,
+#: a possessive quantifier (where a refusal most likely points)
+_RE2_LACKS = re.compile(rb"\\[1-9]|\(\?P=|\(\?<?[=!]|\(\?>|[*+?}]\+")
+
+
+class _Re2Line:
+    """A user's regex compiled with RE2 (Latin-1: bytes, as a Python ``re``
+    bytes pattern), matched from the start of a line in time linear in its
+    length: no catastrophic backtracking, as ``pattern_count``'s patterns."""
+
+    def __init__(self, source: bytes) -> None:
+        import re2
+
+        options = re2.Options()
+        options.encoding = re2.Options.Encoding.LATIN1
+        options.log_errors = False
+        options.dot_nl = True
+        try:
+            compiled = re2.compile(source, options)
+        except re2.error as exc:
+            detail = exc.args[0] if exc.args else exc
+            text = (
+                detail.decode("utf-8", "backslashreplace") if isinstance(detail, bytes) else detail
+            )
+            found = _RE2_LACKS.search(source)
+            raise _bad(
+                "regex",
+                0 if found is None else len(source[: found.start()].decode("utf-8", "replace")),
+                f"RE2 (a linear-time engine) refuses the regex: {text}",
+            ) from None
+        self.groupindex = {
+            name.decode("utf-8", "backslashreplace"): index
+            for name, index in compiled.groupindex.items()
+        }
+        # the bound matcher of the compiled program: one C call per line
+        self._match = compiled._regexp.Match
+        self._anchor = re2._Anchor.ANCHOR_START
+
+    def match(self, line: bytes) -> RegexRecord | None:
+        spans = self._match(self._anchor, line, 0, len(line))
+        return None if spans[0][0] < 0 else (line, spans)
+
+
+def _regex_format(text: str) -> tuple[_Re2Line, dict[str, Getter], dict[str, Getter]]:
+    """The matcher, canonical getters and named getters of a ``regex:`` format.
+    Python's ``re`` checks the syntax first, for the position of an error."""
     source = _PCRE_NAMED.sub("(?P<", text)
     try:
-        pattern = re.compile(source.encode("utf-8"), re.DOTALL)
+        re.compile(source.encode("utf-8"))
     except re.error as exc:
         position = exc.pos if exc.pos is not None else 0
         raise _bad("regex", position, f"the regex does not compile: {exc.msg}") from None
+    pattern = _Re2Line(source.encode("utf-8"))
     if not pattern.groupindex:
         raise _bad("regex", 0, "no named group (?P<name>...) in the regex")
     canonical: dict[str, Getter] = {}
     named: dict[str, Getter] = {}
-    for name in pattern.groupindex:
-        named[name] = itemgetter(name)
+    for name, index in sorted(pattern.groupindex.items(), key=lambda item: item[1]):
+        named[name] = _span_getter(index)
         for field, convert in _REGEX_CANONICAL.get(name, {}).items():
-            if convert is not None:
-                canonical.setdefault(field, _converted(name, convert))
+            canonical.setdefault(field, _span_getter(index, convert))
         if name in _REGEX_PLAIN:
-            canonical.setdefault(name, itemgetter(name))
+            canonical.setdefault(name, named[name])
         if name == "time":
-            canonical["epoch"] = _converted(name, lambda raw: _time_of(raw, True))
-            canonical["local_time"] = _converted(name, lambda raw: _time_of(raw, False))
+            canonical["epoch"] = _span_getter(index, lambda raw: _time_of(raw, True))
+            canonical["local_time"] = _span_getter(index, lambda raw: _time_of(raw, False))
     return pattern, canonical, named
+
+
+class RegexCustomFormat(CustomFormat):
+    """A ``regex:`` format: its record is the line and the spans of an RE2 match."""
+
+    _matcher: _Re2Line
+
+    def parse(self, line: bytes) -> Any:
+        return self._matcher.match(line)
+
+    def parse_many(self, lines: Iterable[bytes]) -> Iterator[Any]:
+        return map(self._matcher.match, lines)
+
+    def line_getter(self) -> Getter:
+        return _record_line
 
 
 def is_custom(name: str) -> bool:
@@ -413,30 +510,20 @@ def custom_format(name: str, options: Mapping[str, str] | None = None) -> RegexF
     return _custom_class(kind.strip().lower(), text)(options)
 
 
-class CustomFormat(RegexFormat):
-    """A custom format (``custom_format``); subclasses are made per format text."""
-
-    _named: dict[str, Getter]
-
-    def field_getter(self, field: str) -> Getter | None:
-        found = super().field_getter(field)
-        return found if found is not None else self._named.get(field)
-
-
 @functools.lru_cache(maxsize=64)
 def _custom_class(kind: str, text: str) -> type[CustomFormat]:
     if not text.strip():
         raise _bad(kind, 0, "the format is empty")
     attrs: dict[str, Any] = {"name": f"{kind}:{text}"}
     if kind == "regex":
-        pattern, canonical, by_group = _regex_format(text)
+        matcher, canonical, by_group = _regex_format(text)
         attrs.update(
-            description="custom format: a regex with named groups",
-            _pattern=pattern,
+            description="custom format: a regex with named groups (RE2)",
+            _matcher=matcher,
             _getters=canonical,
             _named=by_group,
         )
-        return type("RegexCustomFormat", (CustomFormat,), attrs)
+        return type("RegexCustomFormat", (RegexCustomFormat,), attrs)
     built = _Built(kind, text)
     block = line_or_block_pattern(built.bodies[True], block=True)
     getters: dict[str, Getter] = {}
