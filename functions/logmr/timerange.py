@@ -38,9 +38,7 @@ def parse_absolute(text: str, name: str = "time") -> datetime:
         moment = datetime.fromisoformat(cleaned)
     except ValueError:
         hint = ": resolve it first (logmr.timerange.resolve)" if is_relative(text) else ""
-        raise InvalidParameterError(
-            f"{name} {text!r} is not {_EXAMPLES}{hint}"
-        ) from None
+        raise InvalidParameterError(f"{name} {text!r} is not {_EXAMPLES}{hint}") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
@@ -107,7 +105,7 @@ class TimeRange:
             self.until is None or end <= self.until
         )
 
-    def describe(self) -> str:
+    def __str__(self) -> str:
         low = "" if self.since is None else utc_text(datetime.fromtimestamp(self.since, UTC))
         high = "" if self.until is None else utc_text(datetime.fromtimestamp(self.until, UTC))
         return f"[{low or '-inf'}, {high or '+inf'})"
