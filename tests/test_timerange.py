@@ -4,12 +4,14 @@ side, for every kind of job (``mapreduce.side.MapSide``)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from helpers import run_inline
+from logmr.cli import main
 from logmr.errors import FormatMismatchError, InvalidParameterError
 from logmr.run.request import build_request
 from logmr.spec import JobSpec, request_to_spec, resolve_times
@@ -24,6 +26,7 @@ NOW = datetime(2026, 12, 5, 12, 0, 0, tzinfo=UTC)
     ("given", "absolute"),
     [
         ("-1h", "2026-12-05T11:00:00Z"),
+        ("1h", "2026-12-05T11:00:00Z"),  # --since 1h: argparse takes -1h for an option
         ("-30m", "2026-12-05T11:30:00Z"),
         ("-2d", "2026-12-03T12:00:00Z"),
         ("-1w", "2026-11-28T12:00:00Z"),
@@ -41,7 +44,7 @@ def test_a_bound_resolves_to_absolute_utc_text(given: str, absolute: str) -> Non
 
 
 @pytest.mark.unit
-@pytest.mark.parametrize("bad", ["yesterday", "-1y", "1h", "2026-13-01", "", "  "])
+@pytest.mark.parametrize("bad", ["yesterday", "-1y", "+1h", "1", "2026-13-01", "", "  "])
 def test_a_bound_that_is_no_time_is_refused_naming_the_field(bad: str) -> None:
     with pytest.raises(InvalidParameterError, match="until"):
         resolve(bad, NOW, "until")
@@ -207,3 +210,21 @@ def test_a_range_on_a_format_without_times_is_refused_before_any_work(tmp_path: 
     path.write_text("hello world\n")
     with pytest.raises(FormatMismatchError, match="needs each record's time"):
         run_inline(path, "word_count", since="2026-01-01", home=tmp_path)
+
+
+# -- the command line ---------------------------------------------------------------------
+@pytest.mark.functional
+def test_run_since_and_until_on_the_command_line(
+    tmp_path: Path, access_log: tuple[Path, list[Written]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path, written = access_log
+    argv = ["run", str(path), "--job", "status_codes", "--home", str(tmp_path), "--json"]
+    assert main([*argv, "--since", SINCE, "--until", UNTIL]) == 0
+    out = json.loads(capsys.readouterr().out)
+    inside = _inside(written)
+    assert sum(out["results"].values()) == out["counters"]["records"] == len(inside)
+    assert out["counters"]["out_of_range"] == len(written) - len(inside)
+    # a bare duration is back from now: nothing of March 2026 is within the last hour
+    assert main([*argv, "--since", "1h"]) == 0
+    late = json.loads(capsys.readouterr().out)
+    assert late["results"] == {} and late["counters"]["out_of_range"] == len(written)

@@ -3,7 +3,9 @@
 A bound is an absolute ISO-8601 / RFC 3339 date or time (``2026-12-05``,
 ``2026-12-05T10:00``, ``2026-12-05T10:00:00+02:00``, ``...Z``; without an
 offset it is UTC), or a time relative to now (``-30m``, ``-1h``, ``-2d``,
-``-1w``, ``-45s``; ``now``). A relative bound is resolved once, when the
+``-1w``, ``-45s``; ``now``). A duration without its minus (``1h``) is the
+same: always back from now (a command line's ``--since 1h``, which argparse
+would take ``--since -1h`` for an option). A relative bound is resolved once, when the
 request becomes a spec (``resolve``), to absolute UTC text, so that Plan and
 every map task agree on the same instants. The range is half open:
 ``since <= t < until``.
@@ -17,9 +19,9 @@ from datetime import UTC, datetime, timedelta
 
 from logmr.errors import InvalidParameterError
 
-_RELATIVE = re.compile(r"-\s*(\d{1,7})\s*([smhdw])", re.ASCII)
+_RELATIVE = re.compile(r"-?\s*(\d{1,7})\s*([smhdw])", re.ASCII)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_EXAMPLES = "an ISO-8601 time (2026-12-05T10:00:00Z, 2026-12-05) or a relative one (-30m, -1h, -2d)"
+_EXAMPLES = "an ISO-8601 time (2026-12-05T10:00:00Z, 2026-12-05) or a relative one (-30m, -1h, 2d)"
 
 
 def is_relative(text: str) -> bool:
