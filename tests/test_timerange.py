@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -228,3 +229,45 @@ def test_run_since_and_until_on_the_command_line(
     assert main([*argv, "--since", "1h"]) == 0
     late = json.loads(capsys.readouterr().out)
     assert late["results"] == {} and late["counters"]["out_of_range"] == len(written)
+
+
+# -- every built-in job: a range is the same as a log of just the records within -----------
+#: parameters the jobs that require some are given (as bench/golden.py does)
+PARAMS = {"field_count": {"field": "status"}, "pattern_count": {"pattern": "(?P<key>GET|POST)"}}
+LEVEL_JOBS = {"level_counts"}  # an access log has no level
+
+
+def _builtin_jobs() -> list[str]:
+    from logmr.jobs import JOBS, is_builtin
+
+    is_builtin("status_codes")  # loads the catalogue
+    return sorted(set(JOBS) - LEVEL_JOBS)
+
+
+@pytest.mark.functional
+@pytest.mark.parametrize("job", _builtin_jobs())
+def test_every_builtin_job_over_a_range_answers_as_over_only_the_records_within(
+    tmp_path: Path, access_log: tuple[Path, list[Written]], job: str
+) -> None:
+    path, written = access_log
+    low, high = datetime(2026, 3, 1, 11, 7, tzinfo=UTC), datetime(2026, 3, 1, 14, 30, tzinfo=UTC)
+    lines = path.read_text().splitlines(keepends=True)
+    well_formed = [line for line in lines if line.startswith("10.0.0.")]
+    within = tmp_path / "within.log"
+    within.write_text(
+        "".join(
+            line
+            for line, (moment, *_) in zip(well_formed, written, strict=True)
+            if low <= moment < high
+        )
+    )
+    options: dict[str, Any] = {"fmt": "apache_combined", "params": PARAMS.get(job)}
+    record, ranged = run_inline(path, job, since=SINCE, until=UNTIL, home=tmp_path / "a", **options)
+    plain_record, plain = run_inline(within, job, home=tmp_path / "b", **options)
+    assert ranged == plain
+    summary, plain_summary = record.summary or {}, plain_record.summary or {}
+    if job == "percentiles":  # merging many windows' KLL sketches compacts at random
+        for found in (summary, plain_summary):
+            found["overall"] = {k: found["overall"][k] for k in ("count", "min", "max")}
+    assert summary == plain_summary
+    assert record.counters["records"] == plain_record.counters["records"]
