@@ -52,6 +52,10 @@ ALB_KEY = (
             (at(2026, 3, 1, 9), at(2026, 3, 1, 10)),
         ),
         ("2026/02/28/app.log", (at(2026, 2, 28), at(2026, 3, 1))),
+        (  # a Firehose dynamic partitioning prefix, Hive-style
+            "fh/year=2026/month=03/day=01/hour=09/part-1.gz",
+            (at(2026, 3, 1, 9), at(2026, 3, 1, 10)),
+        ),
         ("/var/log/app/2026/12/31/23/x.log", (at(2026, 12, 31, 23), at(2027, 1, 1))),
     ],
 )
@@ -82,6 +86,11 @@ def test_a_folder_ending_in_a_date_level_spans_that_period() -> None:
     assert folder_span("a/2026/02/28/") == (at(2026, 2, 28), at(2026, 3, 1))
     assert folder_span("a/2026/02/28/07/") == (at(2026, 2, 28, 7), at(2026, 2, 28, 8))
     assert folder_span("a/2026/02/28/07/more/") is None
+    assert folder_span("a/year=2026/month=02/") == (at(2026, 2, 1), at(2026, 3, 1))
+    assert folder_span("year=2026/month=02/day=28/hour=07/") == (
+        at(2026, 2, 28, 7),
+        at(2026, 2, 28, 8),
+    )
     assert folder_span("AWSLogs/123456789012/") is None
 
 

@@ -8,7 +8,9 @@ Layouts known, from the key alone (S3 key or local path, ``/`` separated):
   folders, files named ``..._YYYYMMDDTHHMMZ_...log.gz`` (the end of the
   5-minute interval the file covers);
 - CloudFront standard logs: ``<distribution>.YYYY-MM-DD-HH.<id>.gz`` (the hour);
-- Firehose (and any ``YYYY/MM/DD/`` or ``YYYY/MM/DD/HH/`` folders): the day or hour;
+- Firehose (and any ``YYYY/MM/DD/`` or ``YYYY/MM/DD/HH/`` folders, or their
+  Hive-style names ``year=YYYY/month=MM/day=DD/hour=HH/`` of a dynamic
+  partitioning prefix): the day or hour;
 - CloudWatch Logs exports (``<prefix>/<task id>/<stream>/000000.gz``) carry no
   time in their keys: they are listed whole, their records filtered.
 
@@ -40,8 +42,13 @@ YEARS = range(2000, 2100)
 
 _CLOUDFRONT = re.compile(r"\.(\d{4})-(\d{2})-(\d{2})-(\d{2})\.[A-Za-z0-9]+(?:\.gz)?$", re.ASCII)
 _ALB = re.compile(r"_(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})Z_[^/]*$", re.ASCII)
-_FOLDERS = re.compile(r"(?:^|/)(\d{4})/(\d{2})/(\d{2})/(?:(\d{2})/)?", re.ASCII)
-_FOLDER_END = re.compile(r"(?:^|/)(\d{4})/(?:(\d{2})/(?:(\d{2})/(?:(\d{2})/)?)?)?$", re.ASCII)
+#: date folders: ``2026/``, or Hive-style ``year=2026/`` (and so for month, day, hour)
+_Y, _M, _D, _H = (
+    rf"(?:{name}=)?(\d{{{width}}})/"
+    for name, width in (("year", 4), ("month", 2), ("day", 2), ("hour", 2))
+)
+_FOLDERS = re.compile(rf"(?:^|/){_Y}{_M}{_D}(?:{_H})?", re.ASCII)
+_FOLDER_END = re.compile(rf"(?:^|/){_Y}(?:{_M}(?:{_D}(?:{_H})?)?)?$", re.ASCII)
 
 Span = tuple[float, float]
 #: ``(key, size)`` of each object a listing finds
