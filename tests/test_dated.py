@@ -247,7 +247,9 @@ def test_a_job_over_a_dated_layout_reads_only_objects_that_may_hold_the_range(
         Path, "open", lambda self, *a, **k: opened.append(str(self)) or real_open(self, *a, **k)
     )
     since, until = "2026-03-01T20:00:00Z", "2026-03-02T02:30:00Z"
-    _, results = run_inline(root, "status_codes", since=since, until=until, home=tmp_path / "home")
+    record, results = run_inline(
+        root, "status_codes", since=since, until=until, home=tmp_path / "home"
+    )
     low, high = datetime(2026, 3, 1, 20, tzinfo=UTC), datetime(2026, 3, 2, 2, 30, tzinfo=UTC)
     expected: dict[str, int] = {}
     for moment, status in written:
@@ -263,6 +265,10 @@ def test_a_job_over_a_dated_layout_reads_only_objects_that_may_hold_the_range(
     assert read == {f"2026/03/01/{h:02d}" for h in range(19, 24)} | {
         f"2026/03/02/{h:02d}" for h in range(4)
     }
+    # what the dates left unread, in the job's counters: day 1's hours 00-18 and day 2's
+    # 04-23 (the hours of a day folder across a bound are walked one by one)
+    assert record.counters["skipped_folders"] == 19 + 20
+    assert "skipped_objects" not in record.counters  # the key of a file tells nothing more
 
 
 @pytest.mark.functional
