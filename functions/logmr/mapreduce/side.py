@@ -257,13 +257,15 @@ class MapSide:
         if self.window is None or not records:
             return records
         inside = self._inside(Column(self.fmt.values("epoch", records)))
-        return list(compress(records, inside))
+        return records if inside is None else list(compress(records, inside))
 
     def _columns_in_range(self, columns: list[Column]) -> list[Column]:
         """A batch's columns (its epoch column last) cut to the records within
         the time range, the epoch column dropped."""
         *kept, epochs = columns
         inside = self._inside(epochs)
+        if inside is None:
+            return kept
         return [Column(list(compress(column.raw, inside)), column.convert) for column in kept]
 
     def _lines_in_range(self, lines: list[bytes]) -> list[bytes]:
@@ -272,18 +274,22 @@ class MapSide:
         epoch = self._epoch
         assert epoch is not None
         times = [None if record is None else epoch(record) for record in self.fmt.parse_many(lines)]
-        return list(compress(lines, self._inside(Column(times))))
+        inside = self._inside(Column(times))
+        return lines if inside is None else list(compress(lines, inside))
 
-    def _inside(self, epochs: Column) -> list[bool | None]:
+    def _inside(self, epochs: Column) -> list[bool | None] | None:
         """Per record, whether its time is within the range (``None``: it has
         none), each distinct raw time converted and tested once; the others
-        counted in ``out_of_range`` and ``no_time``."""
+        counted in ``out_of_range`` and ``no_time``. ``None`` when every
+        record is within (a batch of a log's middle): nothing to cut."""
         window = self.window
         assert window is not None
         verdicts: dict[Any, bool | None] = {}
         for raw in set(epochs.raw):
             value = epochs.value(raw)
             verdicts[raw] = None if value is None else window.contains(value)
+        if all(verdicts.values()):
+            return None
         inside = list(map(verdicts.__getitem__, epochs.raw))
         outside, timeless = inside.count(False), inside.count(None)
         if outside:
