@@ -271,3 +271,19 @@ def test_every_builtin_job_over_a_range_answers_as_over_only_the_records_within(
             found["overall"] = {k: found["overall"][k] for k in ("count", "min", "max")}
     assert summary == plain_summary
     assert record.counters["records"] == plain_record.counters["records"]
+
+
+@pytest.mark.functional
+@pytest.mark.parametrize("job", ["status_codes", "top_paths", "error_rate", "access_report"])
+def test_a_range_that_holds_every_record_changes_no_answer(
+    tmp_path: Path, access_log: tuple[Path, list[Written]], job: str
+) -> None:
+    """A batch all within is passed on uncut (``MapSide._inside``'s shortcut)."""
+    path, _ = access_log
+    options: dict[str, Any] = {"fmt": "apache_combined"}
+    record, ranged = run_inline(
+        path, job, since="2026-03-01", until="2026-03-02", home=tmp_path / "a", **options
+    )
+    plain_record, plain = run_inline(path, job, home=tmp_path / "b", **options)
+    assert ranged == plain
+    assert record.counters == plain_record.counters  # no out_of_range, no no_time
