@@ -23,6 +23,7 @@ from logmr import limits
 from logmr.aws.clients import Clients, UsesClient
 from logmr.aws.errors import classify, error_code, translate
 from logmr.errors import InputChangedError, InputNotFoundError, InvalidParameterError
+from logmr.inputs import globs
 from logmr.inputs.dated import DatedListing, Listed
 from logmr.inputs.source import (
     MAGIC_BYTES,
@@ -317,6 +318,16 @@ class S3InputSource(UsesClient):
     def _objects(
         self, uri: str, bucket: str, key: str, listing: DatedListing | None = None
     ) -> list[tuple[str, int]]:
+        if globs.is_pattern(key):  # listed from its literal part, matched key by key
+            match = globs.key_regex(key).fullmatch
+            found = [
+                item for item in self._folder(bucket, globs.literal_prefix(key)) if match(item[0])
+            ]
+            if not found:
+                raise InputNotFoundError(f"no object matches {uri}")
+            if listing is None:
+                return found
+            return listing.kept(found, lambda name: s3_uri(bucket, name))
         if not key or key.endswith("/"):
             return self._some_folder(bucket, key, listing, f"no objects under {uri}")
         if listing is not None and not listing.keeps(uri, key):

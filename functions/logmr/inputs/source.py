@@ -29,6 +29,7 @@ from logmr.errors import (
     UnsupportedInputError,
 )
 from logmr.inputs.dated import DatedListing, Listed
+from logmr.inputs.globs import local_paths
 
 MAGIC = {
     b"\x1f\x8b": "gzip",
@@ -129,7 +130,7 @@ class LocalInputSource:
         self, uris: Iterable[str], listing: DatedListing | None = None
     ) -> list[InputObject]:
         found: list[InputObject] = []
-        for uri in uris:
+        for uri in (path for given in uris for path in local_paths(given)):
             path = Path(uri)
             if path.is_dir():
                 skipped = listing.skipped if listing is not None else 0
