@@ -298,3 +298,15 @@ def test_a_range_that_no_object_may_hold_is_refused_naming_what_was_skipped(tmp_
     _firehose(root)
     with pytest.raises(EmptyInputError, match="no input may hold records within"):
         run_inline(root, "status_codes", since="2027-01-01", home=tmp_path / "home")
+
+
+@pytest.mark.functional
+def test_a_pattern_s_matches_outside_the_range_are_never_read(s3: Any) -> None:
+    recording = _Recording(s3)
+    listing = DatedListing(WINDOW)
+    pattern = "s3://alb-logs/lb/AWSLogs/123/elasticloadbalancing/eu-west-1/2026/03/*/*.log"
+    found = S3InputSource(recording).list_inputs([pattern], listing)
+    kept = {f"lb/{key}" for key in _expected_kept()}
+    assert {obj.uri for obj in found} == {f"s3://alb-logs/{key}" for key in kept}
+    assert set(recording.read) == kept
+    assert len(listing.skipped_objects) == len(_layout()) - len(kept)
