@@ -215,7 +215,7 @@ def test_a_named_object_outside_the_range_gets_not_even_a_head(s3: Any) -> None:
 
 
 # -- a job over a Firehose layout: answers exact, pruned objects never read ---------------
-def _firehose(root: Path) -> list[tuple[datetime, str]]:
+def firehose_layout(root: Path) -> list[tuple[datetime, str]]:
     """Apache lines in ``YYYY/MM/DD/HH/`` folders, one file an hour over two
     days, ten records in each, some a few minutes before their hour (a
     Firehose buffer's lag); each record's (time, status)."""
@@ -240,7 +240,7 @@ def test_a_job_over_a_dated_layout_reads_only_objects_that_may_hold_the_range(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = tmp_path / "firehose"
-    written = _firehose(root)
+    written = firehose_layout(root)
     opened: list[str] = []
     real_open = Path.open
     monkeypatch.setattr(
@@ -274,7 +274,7 @@ def test_a_job_over_a_dated_layout_reads_only_objects_that_may_hold_the_range(
 @pytest.mark.functional
 def test_logmr_plan_shows_the_objects_kept_and_skipped(tmp_path: Path) -> None:
     root = tmp_path / "firehose"
-    _firehose(root)
+    firehose_layout(root)
     spec = request_to_spec(
         {"job": "status_codes", "inputs": [str(root)], "since": "2026-03-02T10:00:00Z"}
     )
@@ -295,7 +295,7 @@ def test_logmr_plan_shows_the_objects_kept_and_skipped(tmp_path: Path) -> None:
 @pytest.mark.functional
 def test_a_range_that_no_object_may_hold_is_refused_naming_what_was_skipped(tmp_path: Path) -> None:
     root = tmp_path / "firehose"
-    _firehose(root)
+    firehose_layout(root)
     with pytest.raises(EmptyInputError, match="no input may hold records within"):
         run_inline(root, "status_codes", since="2027-01-01", home=tmp_path / "home")
 

@@ -18,7 +18,7 @@ from logmr.engine.dispatcher import Dispatcher
 from logmr.handlers import runtime
 from logmr.workflow.names import FUNCTIONS
 from moto_engine import MOTO_CONFIG, StateMachine, dispatching
-from test_dated import _firehose
+from test_dated import firehose_layout
 
 pytestmark = pytest.mark.statemachine
 
@@ -30,7 +30,7 @@ def test_a_range_over_another_bucket_on_the_state_machine_matches_the_local_run(
     aws_handler_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, job: str
 ) -> None:
     root = tmp_path / "firehose"
-    _firehose(root)
+    firehose_layout(root)
     monkeypatch.setenv(config.ENV_INPUT_LOCATIONS, "s3://fh-logs/fh/")
     runtime.reset()
     with mock_aws(config=MOTO_CONFIG):
