@@ -29,6 +29,11 @@ ENVIRONMENT = {
     config.ENV_STATE_MACHINE: ("Other", "state_machine", "Other"),
     config.ENV_INPUT_BUCKETS: ("a, b,,", "input_buckets", ("a", "b")),
     config.ENV_INPUT_PREFIXES: ("in/,archive/", "input_prefixes", ("in/", "archive/")),
+    config.ENV_INPUT_LOCATIONS: (
+        "s3://alb-logs/AWSLogs/1/, s3://cf",
+        "input_locations",
+        ("s3://alb-logs/AWSLogs/1/", "s3://cf"),
+    ),
     config.ENV_JOB_MODULES: ("team_jobs, ops.jobs", "job_modules", ("team_jobs", "ops.jobs")),
     config.ENV_MAP_MEMORY_MB: ("3008", "map_memory_mb", 3008),
     config.ENV_REDUCE_MEMORY_MB: ("512", "reduce_memory_mb", 512),

@@ -30,6 +30,10 @@ ENV_STATE_MACHINE = "LOGMR_STATE_MACHINE"
 #: buckets default to LOGMR_BUCKET): ``logmr.aws.allowlist`` checks Plan's inputs
 ENV_INPUT_BUCKETS = "LOGMR_INPUT_BUCKETS"
 ENV_INPUT_PREFIXES = "LOGMR_INPUT_PREFIXES"
+#: other buckets' logs a job on AWS may read where they are, each
+#: ``s3://bucket/prefix/`` (comma-separated; docs/deploying.md, "Reading logs
+#: where they are"): the stack's ``logmr:inputLocations`` context
+ENV_INPUT_LOCATIONS = "LOGMR_INPUT_LOCATIONS"
 #: the modules whose job classes a job on AWS may name (comma-separated;
 #: a package allows its submodules; none: the built-in jobs only), checked by
 #: ``logmr.aws.allowlist.check_job`` before anything is imported
@@ -125,6 +129,7 @@ _FROM_ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "state_machine": (ENV_STATE_MACHINE, str),
     "input_buckets": (ENV_INPUT_BUCKETS, _split),
     "input_prefixes": (ENV_INPUT_PREFIXES, _split),
+    "input_locations": (ENV_INPUT_LOCATIONS, _split),
     "job_modules": (ENV_JOB_MODULES, _split),
     "map_memory_mb": (ENV_MAP_MEMORY_MB, int),
     "reduce_memory_mb": (ENV_REDUCE_MEMORY_MB, int),
@@ -168,6 +173,8 @@ class Settings:
     #: Plan's allow-list (logmr.aws.allowlist); no buckets: ``bucket``
     input_buckets: tuple[str, ...] = ()
     input_prefixes: tuple[str, ...] = (DEFAULT_INPUT_PREFIXES,)
+    #: and these ``s3://bucket/prefix/`` locations of other buckets
+    input_locations: tuple[str, ...] = ()
     #: the user job modules Plan allows (logmr.aws.allowlist.check_job)
     job_modules: tuple[str, ...] = ()
     #: what the planner assumes of the map function, and the memory a map

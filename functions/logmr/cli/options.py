@@ -36,6 +36,15 @@ def job_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
     parser.add_argument(
         "--chunk-size", type=size, default=None, help="bytes per map task (e.g. 64MB)"
     )
+    for bound, which in (("--since", "from this time on"), ("--until", "before this time")):
+        parser.add_argument(
+            bound,
+            default=None,
+            metavar="TIME",
+            help=f"count only records {which}: ISO 8601 (2026-12-05T10:00:00Z, 2026-12-05;"
+            " no offset: UTC) or back from now (30m, 1h, 2d; or --since=-1h);"
+            " see docs/time-ranges.md",
+        )
 
 
 def salt_option(parser: argparse.ArgumentParser) -> None:
@@ -66,6 +75,8 @@ def job_request(args: argparse.Namespace, inputs: list[str], **figures: Any) -> 
         fmt=args.format or "auto",
         format_options=parse_assignments(args.format_option),
         salted_keys=getattr(args, "salt", None),
+        since=args.since,
+        until=args.until,
         **figures,
     )
 

@@ -303,10 +303,11 @@ def _submit_request(args: argparse.Namespace) -> tuple[dict[str, Any], str | Non
 
     if args.input_file:
         given = [args.inputs, args.job, args.param, args.format, args.format_option]
+        given += [args.since, args.until]
         if any(given) or args.reducers is not None or args.chunk_size is not None:
             raise InvalidParameterError(
                 "--input-file is the whole request: give no inputs, --job, --param, --format,"
-                " --format-option, --reducers or --chunk-size with it"
+                " --format-option, --reducers, --chunk-size, --since or --until with it"
             )
         request, text = read_request(args.input_file)
         if not args.job_id and not request.get("job_id"):

@@ -10,6 +10,7 @@ from typing import Any, BinaryIO
 
 from logmr.config import Settings
 from logmr.errors import LocalStoreError
+from logmr.inputs.dated import DatedListing
 from logmr.inputs.source import (
     DecompressedSize,
     InputObject,
@@ -38,10 +39,12 @@ class LocalOrS3Inputs:
         source: InputSource = self._s3
         return source
 
-    def list_inputs(self, uris: Iterable[str]) -> list[InputObject]:
+    def list_inputs(
+        self, uris: Iterable[str], listing: DatedListing | None = None
+    ) -> list[InputObject]:
         found: list[InputObject] = []
         for uri in uris:
-            found += self._source(uri).list_inputs([uri])
+            found += self._source(uri).list_inputs([uri], listing)
         return found
 
     def open_at(
