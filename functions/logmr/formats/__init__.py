@@ -11,7 +11,6 @@ a custom format (``formats.custom``).
 ``apache_common``         Apache/NCSA common log format (``access``)
 ``apache_combined``       combined; aliases ``nginx``, ``nginx_combined``
                           (``access``)
-``apache_combined_extra`` combined + trailing fields ``extra1``... (``access``)
 ``vhost_combined``        Apache ``%v:%p`` + combined (``access``)
 ``syslog_rfc3164``        BSD syslog, option ``year`` (``syslog``)
 ``syslog_rfc5424``        IETF syslog (``syslog``)
@@ -29,12 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from logmr.errors import UnknownFormatError, did_you_mean
-from logmr.formats.access import (
-    ApacheCombined,
-    ApacheCombinedExtra,
-    ApacheCommon,
-    VhostCombined,
-)
+from logmr.formats.access import ApacheCombined, ApacheCommon, VhostCombined
 from logmr.formats.applog import AppLog
 from logmr.formats.aws import Alb, CloudFront, S3Access
 from logmr.formats.base import Format
@@ -60,7 +54,6 @@ FORMATS: dict[str, type[Format]] = {
     for cls in (
         ApacheCommon,
         ApacheCombined,
-        ApacheCombinedExtra,
         VhostCombined,
         SyslogRFC3164,
         SyslogRFC5424,

@@ -7,13 +7,16 @@ malformed):
 
     127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /a.gif HTTP/1.0" 200 2326
 
-* ``apache_combined`` (alias ``nginx_combined``, ``combined``) - the common
-  fields plus ``"%{Referer}i" "%{User-Agent}i"``. nginx's default
-  ``combined`` log_format writes the same layout.
+* ``apache_combined`` (alias ``nginx``, ``nginx_combined``, ``combined``) -
+  the common fields plus ``"%{Referer}i" "%{User-Agent}i"``, then any
+  trailing fields, each after one space, quoted or a run of non-blank bytes
+  (an X-Forwarded-For, nginx's ``$request_time``, ...). nginx's default
+  ``combined`` log_format writes the same layout, without trailing fields.
 * ``vhost_combined`` - Apache's ``%v:%p`` (virtual host and port) in front of
   the combined fields.
 
-The acceptance is exactly the reference regex of the project's test data:
+The acceptance is the reference regex of the project's test data, but for
+the trailing fields of ``apache_combined`` (which that regex refuses):
 ``\\S+`` for host, ident and user; a bracketed time
 ``DD/Mon/YYYY:HH:MM:SS +zzzz`` (``Mon`` is any ``[A-Z][a-z]{2}``); a quoted
 request, referer and user agent in which a backslash escapes the next byte;
@@ -24,7 +27,10 @@ Fields (all ``bytes`` as written, no URL-decoding or unescaping):
 token of the request (``None`` when the request has fewer tokens, e.g.
 ``"-"``); ``status``; ``bytes`` as ``int`` (``-`` is 0); ``referer``,
 ``user_agent`` (combined forms); ``vhost`` (``vhost_combined``); ``local_time``
-/ ``epoch`` from the bracketed time, without / with its offset.
+/ ``epoch`` from the bracketed time, without / with its offset; and by name
+(not among the canonical fields: a line may have none) ``apache_combined``'s
+trailing fields ``extra1``, ``extra2``, ... (a quoted one unquoted) and
+``latency``, the first bare one written as seconds (``0.012``).
 """
 
 from __future__ import annotations
@@ -54,12 +60,13 @@ def _quoted(name: str, block: bool) -> bytes:
 
 
 def _trailing(block: bool) -> bytes:
-    """One or more trailing fields after the user agent, each after one space:
-    a quoted field (as ``_quoted``) or a run of non-blank bytes not starting
-    with a quote; the group ``extra`` holds them all, without the first space."""
+    """Trailing fields after the user agent, none or more, each after one
+    space: a quoted field (as ``_quoted``) or a run of non-blank bytes not
+    starting with a quote; the group ``extra`` holds them all, without the
+    first space (it takes no part in a line without any)."""
     byte = QUOTED_BYTE[block]
     field = b'(?:"' + byte + rb"*+(?:\\." + byte + rb'*+)*+"|[^\s"]' + _NOT_SPACE + b"*+)"
-    return b" (?P<extra>" + field + b"(?: " + field + b")*+)"
+    return b"(?: (?P<extra>" + field + b"(?: " + field + b")*+))?"
 
 
 def _access(
@@ -67,7 +74,7 @@ def _access(
 ) -> re.Pattern[bytes]:
     """The pattern of one access format: per line (``block=False``, anchored at
     both ends), or over a text of LF-terminated lines (``block=True``);
-    ``trailing``: one or more fields after the user agent."""
+    ``trailing``: any fields after the user agent (``_trailing``)."""
     ns, d = _NOT_SPACE, _DIGIT
     body = (
         prefix
@@ -88,7 +95,7 @@ def _access(
 
 _VHOST_PREFIX = b"(?P<vhost>" + _NOT_SPACE + b"+):(?P<port>" + _DIGIT + b"+) "
 _COMMON = _access(b"", combined=False, block=False)
-_COMBINED = _access(b"", combined=True, block=False)
+_COMBINED = _access(b"", combined=True, block=False, trailing=True)
 _VHOST = _access(_VHOST_PREFIX, combined=True, block=False)
 _PLAIN = frozenset({"client", "status"})
 _PLAIN_COMBINED = _PLAIN | {"referer", "user_agent"}
@@ -165,18 +172,6 @@ class ApacheCommon(RegexFormat):
     _getters: ClassVar[Mapping[str, Getter]] = _access_getters(combined=False)
 
 
-class ApacheCombined(RegexFormat):
-    name = "apache_combined"
-    aliases = ("nginx_combined", "nginx", "combined")
-    description = 'Apache/nginx combined: common + "%{Referer}i" "%{User-Agent}i"'
-    _pattern = _COMBINED
-    _block_pattern = _access(b"", combined=True, block=True)
-    _plain_fields = _PLAIN_COMBINED
-    _derived = _DERIVED
-    _never_empty = _NEVER_EMPTY
-    _getters: ClassVar[Mapping[str, Getter]] = _access_getters(combined=True)
-
-
 class VhostCombined(RegexFormat):
     name = "vhost_combined"
     aliases = ("apache_vhost_combined",)
@@ -192,7 +187,7 @@ class VhostCombined(RegexFormat):
     }
 
 
-#: one trailing field of ``apache_combined_extra`` (the ``extra`` group): its
+#: one trailing field of ``apache_combined`` (the ``extra`` group): its
 #: unquoted text (escapes kept as written), or the run of non-blank bytes
 _TRAILING_FIELD = re.compile(rb'"((?:[^"\\]|\\.)*+)"|(\S++)', re.DOTALL)
 #: a trailing field read as a request time in seconds: digits, a point, digits
@@ -257,31 +252,42 @@ def describe_trailing(extras: list[bytes]) -> str:
     return f"combined + {number} trailing field{plural} ({', '.join(kinds)})"
 
 
-class ApacheCombinedExtra(RegexFormat):
-    """``apache_combined`` followed by one or more trailing fields."""
+class ApacheCombined(RegexFormat):
+    """Combined, and any fields after the user agent (an X-Forwarded-For,
+    nginx's ``$request_time``...): ``extra1``, ``extra2``, ... and ``latency``
+    (the first bare one written as seconds), resolved by name
+    (``field_getter``); a line without them has none."""
 
-    name = "apache_combined_extra"
-    aliases = ("nginx_combined_extra", "combined_extra")
-    description = (
-        "combined + trailing fields (X-Forwarded-For, $request_time, ...): extra1, extra2, ..."
+    name = "apache_combined"
+    aliases = (
+        "nginx_combined",
+        "nginx",
+        "combined",
+        "apache_combined_extra",
+        "nginx_combined_extra",
+        "combined_extra",
     )
-    _pattern = _access(b"", combined=True, block=False, trailing=True)
+    description = (
+        'Apache/nginx combined: common + "%{Referer}i" "%{User-Agent}i", then any trailing'
+        " fields (X-Forwarded-For, $request_time, ...) as extra1, extra2, ..."
+    )
+    _pattern = _COMBINED
     _block_pattern = _access(b"", combined=True, block=True, trailing=True)
     _plain_fields = _PLAIN_COMBINED
     _derived: ClassVar[Mapping[str, tuple[str, Callable[[bytes], Any]]]] = {
         **_DERIVED,
         "latency": ("extra", trailing_latency),
     }
-    _never_empty = _NEVER_EMPTY | {"extra"}
-    _getters: ClassVar[Mapping[str, Getter]] = {
-        **_access_getters(combined=True),
-        "latency": _converted("extra", trailing_latency),
-    }
+    _never_empty = _NEVER_EMPTY
+    _getters: ClassVar[Mapping[str, Getter]] = _access_getters(combined=True)
 
     def describe_sample(self, records: list[Any]) -> str:
-        return describe_trailing([m["extra"] for m in records])
+        extras = [m["extra"] for m in records if m["extra"] is not None]
+        return describe_trailing(extras) if extras else ""
 
     def field_getter(self, field: str) -> Getter | None:
+        if field == "latency":
+            return _converted("extra", trailing_latency)
         numbered = EXTRA_FIELD.fullmatch(field)
         if numbered is not None:
             return _nth_trailing(int(numbered[1]) - 1)

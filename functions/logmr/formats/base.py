@@ -36,7 +36,7 @@ it has one) and ``getter("@message")`` (the whole line as ``str``, invalid
 UTF-8 as ``\\xNN``, no trailing CR): the names CloudWatch Logs Insights
 gives them (``SPECIAL_FIELDS``). Some formats resolve further names lazily
 (``Format.field_getter``): the trailing fields ``extra1``, ``extra2``, ... of
-``apache_combined_extra``, the named groups of a custom format, any dotted key
+``apache_combined``, the named groups of a custom format, any dotted key
 path of ``jsonl``. ``fields`` lists only the canonical fields a format has.
 """
 

@@ -5,8 +5,7 @@ The format that parses the largest share of the non-empty lines wins; a tie
 goes to the more specific format, in the order of ``CANDIDATES`` (AWS formats
 first, then ``vhost_combined`` > ``apache_combined`` > ``apache_common``,
 ``syslog_rfc5424`` > ``syslog_rfc3164``, then ``jsonl`` and ``applog``).
-``apache_combined_extra`` (combined lines with trailing fields) comes right
-after ``apache_combined``: a line is one or the other, never both. When no
+``apache_combined`` takes combined lines with trailing fields too. When no
 format parses at least half of the non-empty lines - or there are
 none - the answer is ``plain`` (whose ``matched`` is then every sampled line).
 Formats are tried with their default options. Lines that look like
@@ -15,7 +14,7 @@ of ``applog``'s share, so a sample that starts inside a long trace still
 detects as ``applog``.
 
 ``Detection.variant`` says what the chosen format found in the sample
-(``Format.describe_sample``): the trailing fields of ``apache_combined_extra``
+(``Format.describe_sample``): the trailing fields of ``apache_combined``
 (``combined + 2 trailing fields (extra1 quoted, extra2 seconds -> latency)``),
 the level and time keys of ``jsonl`` (``level from 's', time from 't.$date'
 (MongoDB)``); empty for the other formats. ``Detection.text`` is the one line
@@ -27,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from logmr.formats.access import ApacheCombined, ApacheCombinedExtra, ApacheCommon, VhostCombined
+from logmr.formats.access import ApacheCombined, ApacheCommon, VhostCombined
 from logmr.formats.applog import AppLog, is_continuation
 from logmr.formats.aws import Alb, CloudFront, S3Access
 from logmr.formats.base import Format
@@ -44,7 +43,6 @@ CANDIDATES: tuple[type[Format], ...] = (
     CloudFront,
     VhostCombined,
     ApacheCombined,
-    ApacheCombinedExtra,
     ApacheCommon,
     SyslogRFC5424,
     SyslogRFC3164,
