@@ -55,6 +55,7 @@ LAYER_REQUIREMENTS: tuple[str, ...] = (
     "ormsgpack==1.13.1",
     "numpy==2.5.5",  # datasketches imports it at import time
     "pyarrow==26.0.1",  # the part files (logmr.storage.parquet)
+    "lark==1.3.1",  # the query language's parser (logmr.query)
     "aws-lambda-powertools==3.37.0",
     # the [tracer] extra and the dependencies of Powertools and the X-Ray SDK
     "aws-xray-sdk==2.15.0",

@@ -25,6 +25,7 @@ LAYERS: list[set[str]] = [
     {"workflow", "spec", "devtools"},  # names and shapes
     {"inputs"},  # reading bytes
     {"formats"},  # bytes into records
+    {"query"},  # the Logs Insights language, parsed (jobs.query compiles it)
     {"jobs"},  # records into pairs
     {"mapreduce"},  # map side, shuffle, partitions
     {"layout"},  # where a job's objects live
