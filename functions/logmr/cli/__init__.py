@@ -2,7 +2,7 @@
 
 ``main`` parses the arguments and runs one command. Each module here holds a
 group of commands, their parsers (its ``add_parsers``) and their handlers:
-``running`` (run, plan, submit), ``inspecting`` (results, status, report),
+``running`` (run, plan, submit), ``query`` (query), ``inspecting`` (results, status, report),
 ``catalogue`` (jobs, formats), ``generating`` (generate). ``options`` holds the
 options several commands share, ``output`` how results are printed,
 ``progress`` the per-phase progress on a terminal.
@@ -18,14 +18,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from logmr import __version__
-from logmr.cli import catalogue, generating, inspecting, running
+from logmr.cli import catalogue, generating, inspecting, query, running
 from logmr.cli.output import printable
 from logmr.errors import LogmrError, error_name
 
 __all__ = ["main", "parser"]
 
 #: the command groups, in the order ``logmr --help`` lists their commands
-COMMANDS = (running, catalogue, inspecting, generating)
+COMMANDS = (running, query, catalogue, inspecting, generating)
 
 
 class _Terminated(KeyboardInterrupt):

@@ -17,6 +17,8 @@ from logmr.errors import InvalidParameterError
 
 if TYPE_CHECKING:
     from logmr.run.runner import Runner
+    from logmr.storage.backends import Backends
+    from logmr.storage.base import JobRecord
 
 
 def add_parsers(sub: Any) -> None:
@@ -123,6 +125,19 @@ def _submit_parser(sub: Any) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """``logmr run``: the job over local files, on this machine, then its results."""
+    record, backends = run_locally(args)
+    if record.status == "FAILED":
+        return failed(record, args.json)
+    if (args.format or "auto") == "auto" and not args.json:
+        print(f"logmr: format auto-detected: {record.spec.get('format')}", file=sys.stderr)
+    if args.html:
+        write_report(backends.job_results(), record.job_id, args.html, quiet=args.json)
+    return show(backends.job_results(), record.job_id, args.top, args.json)
+
+
+def run_locally(args: argparse.Namespace) -> tuple[JobRecord, Backends]:
+    """The job the options of ``run`` describe, run on this machine (the
+    engine ``--engine`` names): its record, and the stores it wrote."""
     from logmr.run.embedded import embedded_backends
     from logmr.run.request import local_inputs
 
@@ -146,14 +161,7 @@ def run_command(args: argparse.Namespace) -> int:
         from logmr.run.engine import EngineRunner
 
         runner = EngineRunner(settings)
-    record = runner.run(request, Progress(None if args.json else sys.stderr))
-    if record.status == "FAILED":
-        return failed(record, args.json)
-    if (args.format or "auto") == "auto" and not args.json:
-        print(f"logmr: format auto-detected: {record.spec.get('format')}", file=sys.stderr)
-    if args.html:
-        write_report(backends.job_results(), record.job_id, args.html, quiet=args.json)
-    return show(backends.job_results(), record.job_id, args.top, args.json)
+    return runner.run(request, Progress(None if args.json else sys.stderr)), backends
 
 
 def _plan(args: argparse.Namespace) -> int:

@@ -100,25 +100,29 @@ def parse(text: str) -> ast.Query:
 def _syntax_message(text: str, exc: Any) -> str:
     import lark
 
-    where = f"{exc.line}:{exc.column}"
     pos: int = exc.pos_in_stream or 0
+    token = getattr(exc, "token", None)
+    at_end = isinstance(exc, lark.exceptions.UnexpectedEOF) or (
+        token is not None and token.type == "$END"
+    )
+    if at_end:
+        lines = text.rstrip().split("\n")
+        where, found, pos = f"{len(lines)}:{len(lines[-1]) + 1}", "the end of the query", len(text)
+    else:
+        where = f"{exc.line}:{exc.column}"
+        found = repr(text[pos : pos + 1] if token is None else str(token))
     if isinstance(exc, lark.exceptions.UnexpectedCharacters):
-        found = text[pos : pos + 1]
         expected = exc.allowed or set()
     else:
-        token = getattr(exc, "token", None)
-        found = "the end of the query" if token is None or token.type == "$END" else str(token)
         expected = getattr(exc, "expected", None) or getattr(exc, "accepts", None) or set()
     word = text[pos:].split(None, 1)[0].lower() if text[pos:].strip() else ""
-    starts_command = _starts_command(text, pos)
-    if starts_command and word.isidentifier():
+    if _starts_command(text, pos) and word.isidentifier():
         if word in UNSUPPORTED_COMMANDS:
             return f"{where}: command {word!r} is not supported (supported: {', '.join(COMMANDS)})"
         return f"{where}: unknown command {word!r} (expected one of: {', '.join(COMMANDS)})"
     shown = sorted({_SHOWN.get(name, name.lower()) for name in expected})
     want = ", ".join(shown) if shown else "something else"
-    found_text = found if found == "the end of the query" else repr(found)
-    return f"{where}: unexpected {found_text}; expected {want}"
+    return f"{where}: unexpected {found}; expected {want}"
 
 
 def _starts_command(text: str, pos: int) -> bool:
