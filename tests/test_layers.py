@@ -24,8 +24,7 @@ LAYERS: list[set[str]] = [
     {"limits", "units", "config"},  # AWS quotas, sizes, settings
     {"workflow", "spec", "devtools"},  # names and shapes
     {"inputs"},  # reading bytes
-    {"formats"},  # bytes into records
-    {"query"},  # the Logs Insights language, parsed (jobs.query compiles it)
+    {"formats", "query"},  # bytes into records; the Logs Insights language (jobs compile it)
     {"jobs"},  # records into pairs
     {"mapreduce"},  # map side, shuffle, partitions
     {"layout"},  # where a job's objects live
