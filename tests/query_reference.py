@@ -68,9 +68,7 @@ def read_app(path: Path) -> list[Record]:
         stamp, fraction, level, _, logger, message = found.groups()
         when = datetime.strptime(stamp.replace("T", " "), "%Y-%m-%d %H:%M:%S")
         epoch = when.replace(tzinfo=UTC).timestamp() + float(f"0.{fraction or 0}")
-        records.append(
-            {"@timestamp": epoch, "level": level, "logger": logger, "message": message}
-        )
+        records.append({"@timestamp": epoch, "level": level, "logger": logger, "message": message})
     return records
 
 
@@ -201,7 +199,11 @@ def _requests_per_status(records: list[Record]) -> list[Record]:
 def _slow_paths(records: list[Record]) -> list[Record]:
     failing = [r for r in records if int(r["status"]) >= 500]
     rows = [
-        {"path": p, "count(*)": len(rs), "pct(bytes, 95)": nearest_rank([r["bytes"] for r in rs], 95)}
+        {
+            "path": p,
+            "count(*)": len(rs),
+            "pct(bytes, 95)": nearest_rank([r["bytes"] for r in rs], 95),
+        }
         for p, rs in grouped(failing, get("path")).items()
     ]
     return ordered(rows, [("count(*)", True)], ["path"])[:20]
@@ -261,13 +263,17 @@ def _clients_per_status(records: list[Record]) -> list[Record]:
 def _versions(records: list[Record]) -> list[Record]:
     found = (re.search(r'"(.*?) (.*?) HTTP/(.*?)"', r["@message"]) for r in records)
     versions = [{"version": m.group(3)} for m in found if m is not None]
-    rows = [{"version": v, "count(*)": len(rs)} for v, rs in grouped(versions, get("version")).items()]
+    rows = [
+        {"version": v, "count(*)": len(rs)} for v, rs in grouped(versions, get("version")).items()
+    ]
     return ordered(rows, [], ["version"])
 
 
 def _bots(records: list[Record]) -> list[Record]:
     chosen = [r for r in records if re.search(r"bot|crawler|spider", r["user_agent"], re.I)]
-    rows = [{"user_agent": u, "hits": len(rs)} for u, rs in grouped(chosen, get("user_agent")).items()]
+    rows = [
+        {"user_agent": u, "hits": len(rs)} for u, rs in grouped(chosen, get("user_agent")).items()
+    ]
     return ordered(rows, [("hits", True)], ["user_agent"])[:5]
 
 
@@ -284,8 +290,13 @@ def _first_and_last(records: list[Record]) -> list[Record]:
     rows = []
     for m, rs in grouped(records, get("method")).items():
         by_time = sorted(rs, key=lambda r: (r["@timestamp"], r["path"]))
-        rows.append({"method": m, "first": by_time[0]["path"], "last": max(
-            rs, key=lambda r: (r["@timestamp"], r["path"]))["path"]})
+        rows.append(
+            {
+                "method": m,
+                "first": by_time[0]["path"],
+                "last": max(rs, key=lambda r: (r["@timestamp"], r["path"]))["path"],
+            }
+        )
     return ordered(rows, [], ["method"])
 
 
@@ -305,7 +316,11 @@ def _spread(records: list[Record]) -> list[Record]:
     for m, rs in grouped(records, get("method")).items():
         sizes = [r["bytes"] for r in rs]
         mean = sum(sizes) / len(sizes)
-        sd = math.sqrt(sum((x - mean) ** 2 for x in sizes) / (len(sizes) - 1)) if len(sizes) > 1 else None
+        sd = (
+            math.sqrt(sum((x - mean) ** 2 for x in sizes) / (len(sizes) - 1))
+            if len(sizes) > 1
+            else None
+        )
         rows.append({"method": m, "sd": sd, "mean": mean})
     return ordered(rows, [], ["method"])
 
@@ -317,14 +332,18 @@ def _busy_statuses(records: list[Record]) -> list[Record]:
 
 def _referrers(records: list[Record]) -> list[Record]:
     chosen = [r for r in records if r["referer"] != "-"]
-    rows = [{"referer": f, "referred": len(rs)} for f, rs in grouped(chosen, get("referer")).items()]
+    rows = [
+        {"referer": f, "referred": len(rs)} for f, rs in grouped(chosen, get("referer")).items()
+    ]
     return ordered(rows, [("referred", True)], ["referer"])[:5]
 
 
 def _lower_methods(records: list[Record]) -> list[Record]:
     rows = [
         {"m": m, "count(*)": len(rs)}
-        for m, rs in grouped(records, lambda r: r["method"].lower() if r["method"] else None).items()
+        for m, rs in grouped(
+            records, lambda r: r["method"].lower() if r["method"] else None
+        ).items()
     ]
     return ordered(rows, [], ["m"])
 

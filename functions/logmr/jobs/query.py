@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import re
+from itertools import compress
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -382,6 +383,14 @@ class Query(Job):
         for compiled in self.filters:
             verdicts, codes = batch.values(compiled)
             keep &= np.fromiter(map(truth, verdicts), bool, len(verdicts))[codes]
+        if self.filters and not keep.all():  # the rest of the batch over the records kept
+            kept = keep.tolist()
+            named = {
+                name: Column(list(compress(column.raw, kept)), column.convert)
+                for name, column in named.items()
+            }
+            batch = _Batch(named, int(keep.sum()))
+            keep = np.ones(batch.size, bool)
         keys, groups = self._batch_groups(batch, keep)
         rows = np.flatnonzero(keep)
         group_of_row = groups[rows]
