@@ -109,7 +109,7 @@ def ranks_in_duckdb(path: str, values: dict[str, float]) -> dict[str, tuple[floa
     sizes of its 5xx requests: (share below, share at or below). Untimed."""
     import duckdb
 
-    common, peer = _peers()
+    _common, _peer = _peers()
     con = duckdb.connect()
     sql = duckdb_sql(path).split("SELECT path, count(*)")[0]  # the parsed rows
     con.execute("CREATE TEMP TABLE wanted (path VARCHAR, v DOUBLE)")
@@ -167,7 +167,7 @@ def check(answers: dict[str, Any], path: Path) -> list[str]:
     counts_theirs = [n for _, n, _ in theirs]
     if counts_mine != counts_theirs:
         problems.append(f"slow path counts differ: {counts_mine} vs {counts_theirs}")
-    by_path = dict((p, n) for p, n, _ in theirs)
+    by_path = {p: n for p, n, _ in theirs}
     last = counts_theirs[-1] if counts_theirs else 0
     for row in mine:  # a path tied with the last one may be another of the ties
         if row["count(*)"] > last and by_path.get(row["path"]) != row["count(*)"]:

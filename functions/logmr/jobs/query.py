@@ -34,9 +34,9 @@ from __future__ import annotations
 
 import json
 import re
-from itertools import compress
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import compress
 from typing import Any
 
 from logmr.errors import QueryError
