@@ -849,6 +849,7 @@ SHIPPED_PACKAGES = {
     "jobs",
     "mapreduce",
     "plan",
+    "query",
     "report",
     "run",
     "storage",
@@ -882,6 +883,7 @@ def test_the_code_asset_holds_the_package_and_no_developer_code(synth: Synthesiz
     logmr = asset / "logmr"
     assert {path.name for path in logmr.iterdir() if path.is_dir()} == SHIPPED_PACKAGES
     assert not (logmr / "cli").exists()
+    assert (logmr / "query" / "grammar.lark").is_file()  # the query job's grammar, not Python
     assert not list(asset.rglob("*.pyc")) and not list(asset.rglob("*.egg-info"))
     offenders = {
         str(path.relative_to(asset)): sorted(
