@@ -16,7 +16,7 @@ would change every logical id): ``infra.data`` (buckets, tables),
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import CfnResource, RemovalPolicy, Stack
 from constructs import Construct
@@ -57,7 +57,10 @@ class LogmrPipeline(Construct):
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         retention_days: int = DEFAULT_RETENTION_DAYS,
         map_concurrency: int = MAP_CONCURRENCY,
+        queries: Mapping[str, str] | None = None,
     ) -> None:
+        """``queries``: name -> a Logs Insights query that an upload under
+        ``incoming/queries/<name>/`` starts (``infra.triggers``)."""
         super().__init__(scope, construct_id)
         self.input_prefixes = [p if p.endswith("/") else p + "/" for p in input_prefixes]
         if not self.input_prefixes:
@@ -96,7 +99,7 @@ class LogmrPipeline(Construct):
         self.reconcile_dead_letters = reconciler.dead_letters
         self.reconcile_dead_letter_alarm = reconciler.dead_letter_alarm
 
-        triggers = Triggers(self, self.bucket, self.state_machine)
+        triggers = Triggers(self, self.bucket, self.state_machine, queries)
         self.events_role, self.rules = triggers.events_role, triggers.rules
         self.trigger_dead_letters = triggers.dead_letters
 

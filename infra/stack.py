@@ -4,6 +4,7 @@ its reason."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk import Acknowledgment, CfnElement, CfnOutput, RemovalPolicy, Stack, Validations
@@ -29,6 +30,10 @@ CONTEXT_RETENTION_DAYS = "logmr:retentionDays"
 #: states' cap (infra.functions.MAP_CONCURRENCY; 0: none reserved, for an
 #: account whose concurrency quota is too small to reserve any)
 CONTEXT_MAP_CONCURRENCY = "logmr:mapConcurrency"
+#: ``-c 'logmr:queries={"errors": "filter status >= 500 | stats count(*) by path"}'``
+#: (a JSON object, or an object in cdk.json's context): Logs Insights queries
+#: by name, each started by an upload under ``incoming/queries/<name>/``
+CONTEXT_QUERIES = "logmr:queries"
 
 # reasons, one sentence each
 XRAY = (
@@ -74,6 +79,9 @@ class LogmrStack(Stack):
         prefixes = str(self.node.try_get_context(CONTEXT_INPUT_PREFIXES) or INPUT_PREFIX)
         retention = self.node.try_get_context(CONTEXT_RETENTION_DAYS)
         concurrency = self.node.try_get_context(CONTEXT_MAP_CONCURRENCY)
+        queries = self.node.try_get_context(CONTEXT_QUERIES) or {}
+        if isinstance(queries, str):
+            queries = json.loads(queries)
         self.pipeline = LogmrPipeline(
             self,
             "Logmr",
@@ -81,6 +89,7 @@ class LogmrStack(Stack):
             removal_policy=RemovalPolicy.DESTROY if removal == "destroy" else RemovalPolicy.RETAIN,
             retention_days=DEFAULT_RETENTION_DAYS if retention is None else int(retention),
             map_concurrency=MAP_CONCURRENCY if concurrency is None else int(concurrency),
+            queries=queries,
         )
         p = self.pipeline
         CfnOutput(self, "BucketName", value=p.bucket.bucket_name)
