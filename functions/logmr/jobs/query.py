@@ -39,8 +39,9 @@ from dataclasses import dataclass
 from itertools import compress
 from typing import Any
 
-from logmr.errors import QueryError
-from logmr.formats.base import Column, Format, Getter
+from logmr.errors import FormatMismatchError, QueryError
+from logmr.formats.base import Column, Format, Getter, RegexFormat
+from logmr.formats.plain import Plain
 from logmr.jobs import register
 from logmr.jobs.base import KV, Job, ResultsView
 from logmr.jobs.params import Param
@@ -61,6 +62,7 @@ from logmr.jobs.queryexpr import (
 )
 from logmr.jobs.sums import KeyedSums, codes_of, numpy, stacked
 from logmr.query import ast, parse
+from logmr.spec import QUERY_JOB
 
 #: rows a query's summary holds when it names no ``limit`` (Logs Insights
 #: shows 1,000 by default; every group stays in the results either way)
@@ -84,14 +86,16 @@ def field_source(fmt: Format, name: str) -> tuple[str | None, Getter] | None:
     record's time, ``epoch``) and ``@message`` (the raw line). The format
     field's name (``None``: no column gives it) and the getter of a record;
     ``None``: the format has no such field."""
-    if name in fmt.fields:
+    try:
         return name, fmt.getter(name)
+    except FormatMismatchError:
+        pass
     if name == TIMESTAMP and "epoch" in fmt.fields:
         return "epoch", fmt.getter("epoch")
     if name == MESSAGE:
-        if fmt.name == "plain":
+        if isinstance(fmt, Plain):  # the record is the line, its one field
             return "message", fmt.getter("message")
-        if hasattr(fmt, "_pattern"):  # a regex format's record is the line's match
+        if isinstance(fmt, RegexFormat):  # the record is the line's match
             return None, _matched_line
     return None
 
@@ -157,7 +161,7 @@ class _Batch:
 
 @register
 class Query(Job):
-    name = "query"
+    name = QUERY_JOB
     description = (
         "a CloudWatch Logs Insights query (stats, filter, parse, sort, limit; docs/queries.md)"
     )
