@@ -200,7 +200,8 @@ class Query(Job):
 
     def _before_stats(self, command: ast.Command, scope: Scope) -> ast.Stats | None:
         if isinstance(command, ast.Filter):
-            self.filters.append(compile_expr(command.expr, scope))
+            # each conjunct apart: it reads fewer fields, so fewer distinct values
+            self.filters += [compile_expr(part, scope) for part in _conjuncts(command.expr)]
         elif isinstance(command, ast.Parse):
             compile_parse(command, scope)
         elif isinstance(command, ast.Fields):
@@ -386,15 +387,15 @@ class Query(Job):
         keep = np.ones(size, bool)
         for compiled in self.filters:
             verdicts, codes = batch.values(compiled)
-            keep &= np.fromiter(map(truth, verdicts), bool, len(verdicts))[codes]
-        if self.filters and not keep.all():  # the rest of the batch over the records kept
-            kept = keep.tolist()
-            named = {
-                name: Column(list(compress(column.raw, kept)), column.convert)
-                for name, column in named.items()
-            }
-            batch = _Batch(named, int(keep.sum()))
-            keep = np.ones(batch.size, bool)
+            keep = np.fromiter(map(truth, verdicts), bool, len(verdicts))[codes]
+            if not keep.all():  # the next steps over the records kept only
+                kept = keep.tolist()
+                named = {
+                    name: Column(list(compress(column.raw, kept)), column.convert)
+                    for name, column in named.items()
+                }
+                batch = _Batch(named, int(keep.sum()))
+                keep = np.ones(batch.size, bool)
         keys, groups = self._batch_groups(batch, keep)
         rows = np.flatnonzero(keep)
         group_of_row = groups[rows]
@@ -536,6 +537,14 @@ class Query(Job):
 
 def _float(number: int | float | None) -> float:
     return float("nan") if number is None else float(number)
+
+
+def _conjuncts(node: ast.Node) -> list[ast.Node]:
+    """``a and b and c`` as ``[a, b, c]`` (a filter keeps a record when every
+    one is true: the same as the whole, each evaluated over its own fields)."""
+    if isinstance(node, ast.Binary) and node.op == "and":
+        return [*_conjuncts(node.left), *_conjuncts(node.right)]
+    return [node]
 
 
 def _aggregate_in(node: ast.Node) -> bool:

@@ -21,6 +21,7 @@ Values are what formats give (``bytes``, ``str``, ``int``, ``float``) or
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -92,8 +93,10 @@ def truth(value: Any) -> bool:
     return len(value) > 0
 
 
+@functools.lru_cache(maxsize=4096)
 def timestamp_text(epoch: float) -> str:
-    """Logs Insights' way of showing a time: ``2024-03-01 10:05:00.000`` (UTC)."""
+    """Logs Insights' way of showing a time: ``2024-03-01 10:05:00.000`` (UTC);
+    remembered, as a batch's window starts repeat."""
     moment = datetime.fromtimestamp(epoch, UTC)
     return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
 
