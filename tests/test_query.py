@@ -181,6 +181,7 @@ EQUIVALENT = [
     which=st.integers(0, len(EQUIVALENT) - 1),
     chunk=st.integers(1, 600),
     reducers=st.integers(1, 4),
+    salted=st.booleans(),
 )
 def test_a_query_equal_to_a_built_in_job_gives_its_results_whatever_the_split(
     tmp_path_factory: pytest.TempPathFactory,
@@ -189,7 +190,10 @@ def test_a_query_equal_to_a_built_in_job_gives_its_results_whatever_the_split(
     which: int,
     chunk: int,
     reducers: int,
+    salted: bool,
 ) -> None:
+    """Whatever the split, the reducers, and keys salted over every reducer
+    (their values combined, then reduced by Finalize)."""
     path = tmp_path_factory.mktemp("equal") / "access.log"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     query, job, as_rows = EQUIVALENT[which]
@@ -202,8 +206,71 @@ def test_a_query_equal_to_a_built_in_job_gives_its_results_whatever_the_split(
         fmt="apache_combined",
         reducers=reducers,
         chunk_size=chunk,
+        salted_keys=["200", "404", "/", "/a", "10.0.0.1"] if salted else None,
     )
     assert results == as_rows(builtin)
+
+
+FILTERS = st.sampled_from(
+    [
+        "",
+        "filter status >= 400 | ",
+        'filter path like "/a" | ',
+        'filter bytes > 1000 and method = "GET" | ',
+        "filter status in [200, 404] or bytes < 10 | ",
+        'parse @message "GET * HTTP" as target | filter ispresent(target) | ',
+    ]
+)
+#: aggregates whose values do not depend on how the input was split (a KLL
+#: sketch of at most 200 values keeps them all: ``pct`` is exact here)
+AGGREGATES = st.lists(
+    st.sampled_from(
+        [
+            "count(*)",
+            "count(path)",
+            "sum(bytes)",
+            "min(bytes)",
+            "max(bytes)",
+            "avg(bytes)",
+            "pct(bytes, 50)",
+            "earliest(path)",
+            "latest(status)",
+        ]
+    ),
+    min_size=1,
+    max_size=4,
+    unique=True,
+)
+GROUPS = st.sampled_from(["", " by status", " by path", " by status, client", " by bin(1h)"])
+
+
+@pytest.mark.property
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    lines=LOG,
+    where=FILTERS,
+    aggregates=AGGREGATES,
+    by=GROUPS,
+    chunk=st.integers(1, 600),
+    reducers=st.integers(1, 4),
+)
+def test_a_random_query_gives_the_same_rows_whatever_the_split(
+    tmp_path_factory: pytest.TempPathFactory,
+    small_chunks: None,
+    lines: list[str],
+    where: str,
+    aggregates: list[str],
+    by: str,
+    chunk: int,
+    reducers: int,
+) -> None:
+    path = tmp_path_factory.mktemp("split") / "access.log"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    query = where + "stats " + ", ".join(aggregates) + by
+    whole, _ = run_query(path, query, "apache_combined", reducers=1)
+    split, _ = run_query(path, query, "apache_combined", reducers=reducers, chunk_size=chunk)
+    assert split.summary == whole.summary
+    assert split.counters == whole.counters
 
 
 # -- how rows are shown and sorted ------------------------------------------------------
