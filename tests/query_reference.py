@@ -12,6 +12,7 @@ up to 200 values, an HLL sketch counts a few hundred almost exactly).
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections import defaultdict
@@ -68,7 +69,16 @@ def read_app(path: Path) -> list[Record]:
         stamp, fraction, level, _, logger, message = found.groups()
         when = datetime.strptime(stamp.replace("T", " "), "%Y-%m-%d %H:%M:%S")
         epoch = when.replace(tzinfo=UTC).timestamp() + float(f"0.{fraction or 0}")
-        records.append({"@timestamp": epoch, "level": level, "logger": logger, "message": message})
+        shown = f"{stamp.replace('T', ' ')}.{(fraction or '0').ljust(3, '0')[:3]}"
+        records.append(
+            {
+                "@timestamp": epoch,
+                "time": shown,
+                "level": level,
+                "logger": logger,
+                "message": message,
+            }
+        )
     return records
 
 
@@ -375,6 +385,57 @@ def _request_times(records: list[Record]) -> list[Record]:
     ]
 
 
+def _shown_time(record: Record) -> str:
+    """The time as Logs Insights shows it: ``2020-12-01 00:05:32.078``."""
+    if "time" in record:
+        return str(record["time"])
+    return datetime.fromtimestamp(record["@timestamp"], UTC).strftime("%Y-%m-%d %H:%M:%S.000")
+
+
+def _listed(rows: list[tuple[list[Any], Record]], limit: int) -> list[Record]:
+    """Rows by their sort keys, ties by the row's values as JSON text (logmr's
+    rule, docs/queries.md), the first ``limit``."""
+    return [
+        row for _, row in sorted(rows, key=lambda kv: (kv[0], json.dumps(list(kv[1].values()))))
+    ][:limit]
+
+
+def _recent_errors(records: list[Record]) -> list[Record]:
+    chosen = [r for r in records if int(r["status"]) >= 500]
+    rows = [
+        (
+            [-r["@timestamp"]],
+            {"@timestamp": _shown_time(r), "status": r["status"], "path": r["path"]},
+        )
+        for r in chosen
+    ]
+    return _listed(rows, 5)
+
+
+def _biggest_per_path(records: list[Record]) -> list[Record]:
+    rows = [([-r["bytes"], natural(r["path"])], {"path": r["path"], "bytes": r["bytes"]})
+            for r in records]  # fmt: skip
+    seen: set[Any] = set()
+    firsts = []
+    for _, row in sorted(rows, key=lambda kv: (kv[0], json.dumps(list(kv[1].values())))):
+        if row["path"] not in seen:
+            seen.add(row["path"])
+            firsts.append(row)
+    return firsts[:4]
+
+
+def _last_errors(records: list[Record]) -> list[Record]:
+    chosen = [r for r in records if r["level"] == "ERROR"]
+    rows = [
+        (
+            [-r["@timestamp"]],
+            {"@timestamp": _shown_time(r), "logger": r["logger"], "message": r["message"]},
+        )
+        for r in chosen
+    ]
+    return _listed(rows, 3)
+
+
 CASES = [
     Case("requests per status", "access", "stats count(*) by status", _requests_per_status),
     Case(
@@ -480,7 +541,25 @@ CASES = [
         "stats count(*) by tolower(method) as m",
         _lower_methods,
     ),
+    Case(
+        "the latest server errors",
+        "access",
+        "filter status >= 500 | fields @timestamp, status, path | sort @timestamp desc | limit 5",
+        _recent_errors,
+    ),
+    Case(
+        "the biggest response of each path",
+        "access",
+        "fields path, bytes | sort bytes desc, path | dedup path | limit 4",
+        _biggest_per_path,
+    ),
     Case("records per level", "app", "stats count(*) by level", _levels),
+    Case(
+        "the last errors",
+        "app",
+        'filter level = "ERROR" | fields @timestamp, logger, message | limit 3',
+        _last_errors,
+    ),
     Case(
         "loggers of the errors",
         "app",

@@ -32,11 +32,12 @@ in no group and counted in ``no_<name>`` (as the built-in jobs count it).
 
 from __future__ import annotations
 
+import heapq
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import compress
+from itertools import chain, compress
 from typing import Any
 
 from logmr.errors import FormatMismatchError, QueryError
@@ -72,6 +73,10 @@ DEFAULT_LIMIT = 1000
 SUMMARY_BYTES = 200_000
 #: the key of the one group of a ``stats`` without ``by``
 WHOLE = "*"
+#: the key a listing's map side ships its entries under, and the digits of
+#: the rank its reducer keys each row by
+LISTED = "rows"
+RANK_DIGITS = 6
 
 
 def query_param(text: str) -> ast.Query:
@@ -182,18 +187,66 @@ class Query(Job):
         self.dedup: list[str] = []
         self.limit: int | None = None
         self.shown: list[str] | None = None
+        self.counting = False
+        #: a query without stats lists records (``_listing``)
+        self.listing = not any(isinstance(command, ast.Stats) for command in query.commands)
+        if self.listing:
+            self._listing(query.commands, scope)
+            return
         stats: ast.Stats | None = None
         for command in query.commands:
             if stats is None:
                 stats = self._before_stats(command, scope)
             else:
                 self._after_stats(command)
-        if stats is None:
-            raise QueryError(
-                "1:1: a query without stats is not supported yet (expected a stats command:"
-                " logmr compiles a query to one MapReduce)"
+
+    def _listing(self, commands: tuple[ast.Command, ...], scope: Scope) -> None:
+        """A query without ``stats``: the records it keeps, as rows of its
+        ``fields`` (default ``@timestamp``, ``@message``), in its ``sort``
+        order (default ``@timestamp`` descending), the first ``limit``."""
+        self.shown_exprs: list[tuple[str, Compiled]] = []
+        self.list_sort: list[tuple[Compiled, bool]] | None = None
+        self.list_dedup: list[Compiled] = []
+        for command in commands:
+            if isinstance(command, ast.Filter):
+                self.filters += [compile_expr(part, scope) for part in _conjuncts(command.expr)]
+            elif isinstance(command, ast.Parse):
+                compile_parse(command, scope)
+            elif isinstance(command, ast.Fields):
+                for item in command.items:
+                    compiled = compile_expr(item.expr, scope)
+                    if item.alias is not None:
+                        scope.derived[item.alias] = compiled
+                    self.shown_exprs.append((item.name, compiled))
+            elif isinstance(command, ast.Sort):
+                keys = [(compile_expr(key.expr, scope), key.descending) for key in command.keys]
+                self.list_sort = [*(self.list_sort or []), *keys]
+            elif isinstance(command, ast.Limit):
+                self.limit = command.count if self.limit is None else min(self.limit, command.count)
+            elif isinstance(command, ast.Dedup):
+                self.list_dedup = [compile_expr(field, scope) for field in command.fields]
+        self.scope = scope
+
+    def _listing_defaults(self, fmt: Format) -> None:
+        """The default columns and order, of the fields ``fmt`` has."""
+        at = "1:1"
+        here = [name for name in (TIMESTAMP, MESSAGE) if field_source(fmt, name) is not None]
+        if not self.shown_exprs:
+            if not here:
+                raise QueryError(
+                    f"{at}: format {fmt.name} has no @timestamp or @message to list"
+                    " (expected fields f1, f2, ...)"
+                )
+            self.shown_exprs = [
+                (name, compile_expr(ast.Field(name, at, name), self.scope)) for name in here
+            ]
+        if self.list_sort is None:
+            self.list_sort = (
+                [(compile_expr(ast.Field(TIMESTAMP, at, TIMESTAMP), self.scope), True)]
+                if TIMESTAMP in here
+                else []
             )
-        self.counting = False
+        self.columns_out = [name for name, _ in self.shown_exprs]
 
     def _note_base(self, name: str, at: str) -> None:
         self.base.setdefault(name, at)
@@ -309,6 +362,8 @@ class Query(Job):
 
     # -- binding to the format ---------------------------------------------------
     def bind(self, fmt: Format) -> None:
+        if self.listing:
+            self._listing_defaults(fmt)
         self.sources: dict[str, tuple[str | None, Getter]] = {}
         for name, at in self.base.items():
             found = field_source(fmt, name)
@@ -356,6 +411,9 @@ class Query(Job):
         for compiled in self.filters:
             if not truth(compiled.fn(env)):
                 return
+        if self.listing:
+            yield LISTED, [self._entry(env)]
+            return
         key = self._key(env)
         if key is None:
             return
@@ -396,6 +454,8 @@ class Query(Job):
                 }
                 batch = _Batch(named, int(keep.sum()))
                 keep = np.ones(batch.size, bool)
+        if self.listing:
+            return [(LISTED, self._top(self._entries(batch)))] if batch.size else ()
         keys, groups = self._batch_groups(batch, keep)
         rows = np.flatnonzero(keep)
         group_of_row = groups[rows]
@@ -460,6 +520,9 @@ class Query(Job):
 
     # -- combining and reducing --------------------------------------------------
     def combiner(self, key: Any, values: list[Any]) -> Iterator[KV]:
+        if self.listing:
+            yield key, self._top(list(chain.from_iterable(values)))
+            return
         if self.counting:
             yield key, sum(values)
             return
@@ -477,6 +540,11 @@ class Query(Job):
         return merged
 
     def reducer(self, key: Any, values: list[Any]) -> Iterator[KV]:
+        if self.listing:  # the rows, each under its rank: the results in the rows' order
+            entries = self._top(list(chain.from_iterable(values)))
+            for rank, (_, shown, _) in enumerate(entries, 1):
+                yield f"{rank:0{RANK_DIGITS}d}", dict(zip(self.columns_out, shown, strict=True))
+            return
         row: dict[str, Any] = {}
         if self.groups:
             texts = [key] if len(self.groups) == 1 else json.loads(key)
@@ -491,12 +559,69 @@ class Query(Job):
                 at += agg.width
         yield key, row
 
+    # -- a listing's rows ------------------------------------------------------------
+    def _entry(self, env: Env) -> list[Any]:
+        """A record's ``[sort values, row values]`` (a listing's)."""
+        assert self.list_sort is not None
+        return [
+            [_kept(compiled.fn(env)) for compiled, _ in self.list_sort],
+            [_shown(compiled, compiled.fn(env)) for _, compiled in self.shown_exprs],
+            [_kept(compiled.fn(env)) for compiled in self.list_dedup],
+        ]
+
+    def _entries(self, batch: _Batch) -> list[list[Any]]:
+        """``_entry`` of every record of ``batch``, each expression evaluated
+        once per distinct combination of the values it reads."""
+        assert self.list_sort is not None
+
+        def per_row(compiled: Compiled, show: bool) -> list[Any]:
+            values, codes = batch.values(compiled)
+            made = [_shown(compiled, v) if show else _kept(v) for v in values]
+            return list(map(made.__getitem__, codes.tolist()))
+
+        sorts = [per_row(compiled, False) for compiled, _ in self.list_sort]
+        shown = [per_row(compiled, True) for _, compiled in self.shown_exprs]
+        marks = [per_row(compiled, False) for compiled in self.list_dedup]
+        return [
+            [list(s), list(r), list(d)]
+            for s, r, d in zip(
+                zip(*sorts, strict=True) if sorts else [()] * batch.size,
+                zip(*shown, strict=True),
+                zip(*marks, strict=True) if marks else [()] * batch.size,
+                strict=True,
+            )
+        ]
+
+    def _top(self, entries: list[list[Any]]) -> list[list[Any]]:
+        """The first ``limit`` entries in the query's order (ties: by the
+        row's values), the later ones of a ``dedup`` combination left out."""
+        assert self.list_sort is not None
+        descending = [desc for _, desc in self.list_sort]
+
+        def order(entry: list[Any]) -> tuple[Any, ...]:
+            keys = (natural_key(v, d) for v, d in zip(entry[0], descending, strict=True))
+            return (*keys, json.dumps(entry[1], ensure_ascii=False))
+
+        limit = self.limit or DEFAULT_LIMIT
+        if not self.list_dedup:
+            return heapq.nsmallest(limit, entries, key=order)
+        kept: list[list[Any]] = []
+        seen: set[str] = set()
+        for entry in sorted(entries, key=order):
+            mark = json.dumps(entry[2])
+            if mark not in seen:
+                seen.add(mark)
+                kept.append(entry)
+                if len(kept) == limit:
+                    break
+        return kept
+
     # -- the rows ------------------------------------------------------------------
     def finalize(self, results: ResultsView) -> dict[str, Any]:
         rows: Iterable[dict[str, Any]] = (row for _, row in results)
         for compiled in self.row_filters:
             rows = (row for row in rows if truth(compiled.fn(row)))
-        ordered = sorted(rows, key=self._row_order())
+        ordered = list(rows) if self.listing else sorted(rows, key=self._row_order())
         if self.dedup:
             seen: set[tuple[Any, ...]] = set()
             kept = []
@@ -537,6 +662,19 @@ class Query(Job):
 
 def _float(number: int | float | None) -> float:
     return float("nan") if number is None else float(number)
+
+
+def _kept(value: Any) -> Any:
+    """A value as a listing ships it: JSON (bytes as text)."""
+    return text_of(value) if isinstance(value, bytes) else value
+
+
+def _shown(compiled: Compiled, value: Any) -> Any:
+    """A listed value as a row shows it: a time as Logs Insights shows one."""
+    if compiled.is_time and value is not None:
+        number = number_of(value)
+        return value if number is None else timestamp_text(float(number))
+    return _kept(value)
 
 
 def _conjuncts(node: ast.Node) -> list[ast.Node]:

@@ -97,8 +97,8 @@ def truth(value: Any) -> bool:
 def timestamp_text(epoch: float) -> str:
     """Logs Insights' way of showing a time: ``2024-03-01 10:05:00.000`` (UTC);
     remembered, as a batch's window starts repeat."""
-    moment = datetime.fromtimestamp(epoch, UTC)
-    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+    seconds, millis = divmod(round(epoch * 1000), 1000)
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S.") + f"{millis:03d}"
 
 
 @dataclass
