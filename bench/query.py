@@ -40,6 +40,7 @@ from typing import Any
 
 from bench_status_codes import (
     LOGMR_OVERRIDES,
+    MIB,
     ROOT,
     _median,
     prepare_input,
@@ -245,12 +246,70 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+#: the CPU comparison's jobs and queries: (label, job, params)
+CPU_RUNS = (
+    ("status_codes job", "status_codes", {}),
+    ("status_codes query", "query", {"query": STATUS_QUERY}),
+    ("slow_paths query", "query", {"query": SLOW_PATHS_QUERY}),
+)
+
+
+def cpu_comparison(path: Path, size: int, repeats: int = 3) -> dict[str, float]:
+    """CPU seconds (``time.process_time``, best of ``repeats``) in this one
+    process, robust to a shared machine: logmr's map side (``MapSide.feed_text``
+    in 4 MiB texts, then its combined pairs) over the first ``size`` bytes of
+    ``path`` (whole lines, in memory), against DuckDB's SQL with one thread
+    over a file of the same lines (reading it included)."""
+    import duckdb
+
+    from logmr import formats
+    from logmr.jobs import load_job
+    from logmr.mapreduce.side import MapSide
+
+    with path.open("rb") as source:
+        text = source.read(size)
+    text = text[: text.rindex(b"\n") + 1]
+    fmt = formats.get_format("apache_combined")
+    out: dict[str, float] = {}
+    for label, job_name, params in CPU_RUNS:
+        job = load_job(job_name, params)
+        job.bind(fmt)
+        best = float("inf")
+        for _ in range(repeats):
+            side = MapSide(job, fmt, 10)
+            started = time.process_time()
+            start = 0
+            while start < len(text):  # 4 MiB texts of whole lines, as a map task reads
+                end = text.find(b"\n", min(start + 4 * MIB, len(text)) - 1) + 1
+                side.feed_text(text[start:end])
+                start = end
+            list(side.combined())
+            best = min(best, time.process_time() - started)
+        out[label] = best
+    with tempfile.NamedTemporaryFile(suffix=".log") as copy:
+        copy.write(text)
+        copy.flush()
+        best = float("inf")
+        for _ in range(repeats):
+            con = duckdb.connect(config={"threads": 1, "preserve_insertion_order": False})
+            started = time.process_time()
+            con.execute(duckdb_sql(copy.name)).fetchall()
+            best = min(best, time.process_time() - started)
+        out["slow_paths duckdb (1 thread)"] = best
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", default="1GB", help="the generated input's size (1GB)")
     parser.add_argument("--input", default=None, help="an Apache combined log to use instead")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--output", default=str(RESULTS))
+    parser.add_argument(
+        "--cpu",
+        metavar="SIZE",
+        help="instead: CPU seconds in one process over the input's first SIZE (e.g. 32MB)",
+    )
     parser.add_argument("--duckdb", metavar="PATH", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.duckdb:
@@ -260,6 +319,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         path, label = Path(args.input), Path(args.input).stem
     else:
         path, label = prepare_input(args.size).path, args.size
+    if args.cpu:
+        from logmr.units import parse_size
+
+        for name, seconds in cpu_comparison(path, parse_size(args.cpu)).items():
+            print(f"{name}: {seconds:.3f} s CPU over the first {args.cpu}")
+        return 0
     return benchmark(path, label, args.runs, Path(args.output))
 
 
