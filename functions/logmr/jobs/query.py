@@ -9,6 +9,11 @@ The query (``logmr.query``) is compiled once, in ``configure``, into:
 * the row side, run by ``finalize`` on the stats rows: ``filter``,
   ``sort``, ``dedup``, ``limit`` and ``fields`` after ``stats``.
 
+A query without ``stats`` is a *listing*: the records the filters keep, as
+rows of its ``fields``; each batch, combiner and the reducer keep the first
+``limit`` in the ``sort`` order (after ``dedup``), and the reducer writes
+each row under its rank.
+
 The map side runs in one of three ways, chosen in ``bind`` once the format is
 known:
 
