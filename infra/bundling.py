@@ -185,6 +185,5 @@ def dependencies_layer(scope: Construct, construct_id: str) -> lambda_.LayerVers
         compatible_runtimes=[RUNTIME],
         compatible_architectures=[ARCHITECTURE],
         # a layer description holds at most 256 characters (cfn-lint E3033)
-        description="logmr layer: "
-        + ", ".join(r.replace("==", " ") for r in LAYER_REQUIREMENTS),
+        description="logmr layer: " + ", ".join(r.replace("==", " ") for r in LAYER_REQUIREMENTS),
     )
