@@ -54,6 +54,7 @@ def values(fmt: Format, record: Any) -> dict[str, Any]:
 
 COMMON = b'127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326'
 COMBINED = COMMON + b' "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)"'
+COMBINED_EXTRA = COMBINED + b' 0.008 "203.0.113.9"'
 VHOST = b"www.example.com:443 " + COMBINED
 RFC3164 = b"<34>Oct 11 22:14:15 mymachine su: 'su root' failed for lonvick on /dev/pts/8"
 RFC3164_PLAIN = b"Nov  8 07:01:02 ip-172-31-9-234 systemd[1]: Started Daily apt upgrade."
@@ -143,6 +144,7 @@ S3_ERROR = (
 SAMPLES: dict[str, bytes] = {
     "apache_common": COMMON,
     "apache_combined": COMBINED,
+    "apache_combined_extra": COMBINED_EXTRA,
     "vhost_combined": VHOST,
     "syslog_rfc3164": RFC3164,
     "syslog_rfc5424": RFC5424,
@@ -1230,6 +1232,7 @@ HOSTILE_AT_END: dict[str, tuple[str, str]] = {
     "applog": ("kept", "message"),
     "apache_common": ("malformed", ""),  # the size must end the line
     "apache_combined": ("malformed", ""),  # the closing quote must end the line
+    "apache_combined_extra": ("malformed", ""),  # so must the last trailing field's
     "vhost_combined": ("malformed", ""),
     "jsonl": ("malformed", ""),  # not a JSON object any more
     "alb": ("skipped", ""),  # AWS appends fields: trailing ones are not read
@@ -1247,6 +1250,7 @@ def _as_bytes(value: Any) -> bytes:
 MEGA_UA = b"M" * 1_000_000
 MEGA_LINES: dict[str, bytes] = {
     "apache_combined": COMBINED.replace(b"Mozilla/4.08", MEGA_UA),
+    "apache_combined_extra": COMBINED_EXTRA.replace(b"Mozilla/4.08", MEGA_UA),
     "vhost_combined": VHOST.replace(b"Mozilla/4.08", MEGA_UA),
     "apache_common": COMMON.replace(b"/apache_pb.gif", b"/" + MEGA_UA),
     "syslog_rfc3164": RFC3164 + MEGA_UA,
@@ -1268,7 +1272,13 @@ def test_one_megabyte_line(name: str) -> None:
     assert record is not None
     got = values(fmt, record)
     assert any(isinstance(v, bytes | str) and len(v) >= 1_000_000 for v in got.values())
-    if name in ("apache_common", "apache_combined", "vhost_combined", "jsonl"):
+    if name in (
+        "apache_common",
+        "apache_combined",
+        "apache_combined_extra",
+        "vhost_combined",
+        "jsonl",
+    ):
         # these end with a closing delimiter or the size: a bad last byte is malformed
         assert fmt.parse(MEGA_LINES[name][:-1] + b"\x00") is None
 

@@ -9,7 +9,8 @@ import argparse
 import sys
 from typing import Any, TextIO
 
-from logmr.cli import options
+from logmr.cli import options, verdict
+from logmr.cli.exits import EXIT_OK, EXIT_SUSPECT
 from logmr.cli.output import cell, failed, print_json, printable
 from logmr.cli.running import run_locally
 from logmr.spec import QUERY_JOB
@@ -25,18 +26,16 @@ def add_parsers(sub: Any) -> None:
         description="Run a Logs Insights query (fields, filter, parse, stats ... by, sort, "
         "limit, dedup: docs/queries.md) over local files, compiled to one MapReduce.",
     )
-    query.add_argument("paths", nargs="+", metavar="PATH", help="log files or folders")
+    query.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="log files or folders, patterns (quoted: logmr expands them), s3:// URIs, or - for"
+        " standard input (as `logmr run` takes them)",
+    )
     query.add_argument("query", metavar="QUERY", help="the query, e.g. 'stats count(*) by status'")
-    query.add_argument(
-        "--format", default=None, help="log format (see `logmr formats`); default: auto-detect"
-    )
-    query.add_argument(
-        "--format-option", action="append", default=[], metavar="K=V", help="format option"
-    )
-    query.add_argument("--reducers", type=int, default=None, help="number of reduce tasks")
-    query.add_argument(
-        "--chunk-size", type=options.size, default=None, help="bytes per map task (e.g. 64MB)"
-    )
+    options.input_options(query)
+    options.max_malformed(query)
     query.add_argument(
         "--workers",
         type=options.positive,
@@ -68,21 +67,25 @@ def query_command(args: argparse.Namespace) -> int:
     args.job = QUERY_JOB
     args.param = [f"query={args.query}"]
     args.salt = []
-    record, _ = run_locally(args)
+    record, _, settings = run_locally(args)
     if record.status == "FAILED":
         return failed(record, args.json)
     summary = record.summary or {}
     rows: list[dict[str, Any]] = summary.get("rows", [])[: args.top]
+    found = verdict.doubt(record, settings.max_malformed)  # as `logmr run` says it
+    code = EXIT_OK if found is None else EXIT_SUSPECT
     if args.json:
-        print_json(
-            {
-                "job_id": record.job_id,
-                "status": record.status,
-                "counters": record.counters,
-                "rows": rows,
-            }
-        )
-        return 0
+        shown = {
+            "job_id": record.job_id,
+            "status": record.status,
+            "counters": record.counters,
+            "rows": rows,
+        }
+        print_json(shown if found is None else {**shown, "doubt": found.to_dict()})
+        return code
+    if found is not None:
+        for line in found.lines():
+            print(printable(line), file=sys.stderr)
     if (args.format or "auto") == "auto":
         print(f"logmr: format auto-detected: {record.spec.get('format')}", file=sys.stderr)
     out = sys.stdout
@@ -92,7 +95,7 @@ def query_command(args: argparse.Namespace) -> int:
     more = summary.get("matched_rows", len(rows)) - len(rows)
     if more > 0:
         out.write(f"  ... {more:,} more rows (raise the query's limit, or --limit N)\n")
-    return 0
+    return code
 
 
 def rows_table(out: TextIO, columns: list[str], rows: list[dict[str, Any]]) -> None:

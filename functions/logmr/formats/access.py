@@ -53,9 +53,21 @@ def _quoted(name: str, block: bool) -> bytes:
     return b'"(?P<' + name.encode() + b">" + byte + rb"*+(?:\\." + byte + rb'*+)*+)"'
 
 
-def _access(prefix: bytes, combined: bool, block: bool) -> re.Pattern[bytes]:
+def _trailing(block: bool) -> bytes:
+    """One or more trailing fields after the user agent, each after one space:
+    a quoted field (as ``_quoted``) or a run of non-blank bytes not starting
+    with a quote; the group ``extra`` holds them all, without the first space."""
+    byte = QUOTED_BYTE[block]
+    field = b'(?:"' + byte + rb"*+(?:\\." + byte + rb'*+)*+"|[^\s"]' + _NOT_SPACE + b"*+)"
+    return b" (?P<extra>" + field + b"(?: " + field + b")*+)"
+
+
+def _access(
+    prefix: bytes, combined: bool, block: bool, trailing: bool = False
+) -> re.Pattern[bytes]:
     """The pattern of one access format: per line (``block=False``, anchored at
-    both ends), or over a text of LF-terminated lines (``block=True``)."""
+    both ends), or over a text of LF-terminated lines (``block=True``);
+    ``trailing``: one or more fields after the user agent."""
     ns, d = _NOT_SPACE, _DIGIT
     body = (
         prefix
@@ -67,6 +79,8 @@ def _access(prefix: bytes, combined: bool, block: bool) -> re.Pattern[bytes]:
     )  # fmt: skip
     if combined:
         body += b" " + _quoted("referer", block) + b" " + _quoted("user_agent", block)
+    if trailing:
+        body += _trailing(block)
     if block:
         return re.compile(b"^" + body + rb"\r?$", re.MULTILINE)
     return re.compile(body + rb"\Z")
@@ -96,13 +110,13 @@ def response_size(value: bytes) -> int | None:
     return size if size <= MAX_RESPONSE_SIZE else None
 
 
-def _method(request: bytes) -> bytes | None:
+def request_method(request: bytes) -> bytes | None:
     """The first whitespace-separated token of a request, if any."""
     parts = request.split(None, 1)
     return parts[0] if parts else None
 
 
-def _path(request: bytes) -> bytes | None:
+def request_path(request: bytes) -> bytes | None:
     """The second whitespace-separated token of a request, if any."""
     parts = request.split(None, 2)
     return parts[1] if len(parts) > 1 else None
@@ -113,8 +127,8 @@ _DERIVED: dict[str, tuple[str, Callable[[bytes], Any]]] = {
     "bytes": ("size", response_size),
     "local_time": ("time", apache_local),
     "epoch": ("time", apache_epoch),
-    "method": ("request", _method),
-    "path": ("request", _path),
+    "method": ("request", request_method),
+    "path": ("request", request_path),
 }
 
 
@@ -153,7 +167,7 @@ class ApacheCommon(RegexFormat):
 
 class ApacheCombined(RegexFormat):
     name = "apache_combined"
-    aliases = ("nginx_combined", "combined")
+    aliases = ("nginx_combined", "nginx", "combined")
     description = 'Apache/nginx combined: common + "%{Referer}i" "%{User-Agent}i"'
     _pattern = _COMBINED
     _block_pattern = _access(b"", combined=True, block=True)
@@ -176,3 +190,99 @@ class VhostCombined(RegexFormat):
         "vhost": itemgetter("vhost"),
         **_access_getters(combined=True),
     }
+
+
+#: one trailing field of ``apache_combined_extra`` (the ``extra`` group): its
+#: unquoted text (escapes kept as written), or the run of non-blank bytes
+_TRAILING_FIELD = re.compile(rb'"((?:[^"\\]|\\.)*+)"|(\S++)', re.DOTALL)
+#: a trailing field read as a request time in seconds: digits, a point, digits
+#: (nginx ``$request_time``, ``$upstream_response_time``)
+_SECONDS = re.compile(rb"[0-9]++\.[0-9]++")
+#: the name of trailing field N (1-based): ``extra1``, ``extra2``, ...
+EXTRA_FIELD = re.compile(r"extra([1-9][0-9]{0,2})")
+
+
+def trailing_fields(extra: bytes | None) -> list[bytes]:
+    """The trailing fields of one record's ``extra`` group, in order."""
+    if extra is None:
+        return []
+    return [quoted or b"" if bare is None else bare for quoted, bare in _trailing_pairs(extra)]
+
+
+def _trailing_pairs(extra: bytes) -> list[tuple[bytes, None] | tuple[None, bytes]]:
+    """Each trailing field as (its quoted text, ``None``) or (``None``, its bare text)."""
+    return [(m[1], None) if m[2] is None else (None, m[2]) for m in _TRAILING_FIELD.finditer(extra)]
+
+
+def trailing_latency(extra: bytes | None) -> float | None:
+    """The first unquoted trailing field written as seconds with a decimal
+    point (``0.008``), as ``float``; ``None`` when there is none."""
+    if extra is None:
+        return None
+    for _, bare in _trailing_pairs(extra):
+        if bare is not None and _SECONDS.fullmatch(bare):
+            return float(bare)
+    return None
+
+
+def _nth_trailing(index: int) -> Getter:
+    def getter(m: re.Match[bytes]) -> bytes | None:
+        fields = trailing_fields(m["extra"])
+        return fields[index] if index < len(fields) else None
+
+    return getter
+
+
+def describe_trailing(extras: list[bytes]) -> str:
+    """What ``auto`` says of the trailing fields it saw (one record's
+    ``extra`` group per sampled record): their number and which is a request
+    time, e.g. ``"combined + 2 trailing fields (extra1 quoted, extra2 seconds
+    -> latency)"``."""
+    counts = sorted({len(_trailing_pairs(extra)) for extra in extras})
+    if not counts:
+        return "combined + trailing fields"
+    first = _trailing_pairs(extras[0])
+    kinds = []
+    latency_named = False
+    for i, (quoted, bare) in enumerate(first, 1):
+        if quoted is not None:
+            kinds.append(f"extra{i} quoted")
+        elif _SECONDS.fullmatch(bare or b"") and not latency_named:
+            kinds.append(f"extra{i} seconds -> latency")
+            latency_named = True
+        else:
+            kinds.append(f"extra{i}")
+    number = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+    plural = "" if number == "1" else "s"
+    return f"combined + {number} trailing field{plural} ({', '.join(kinds)})"
+
+
+class ApacheCombinedExtra(RegexFormat):
+    """``apache_combined`` followed by one or more trailing fields."""
+
+    name = "apache_combined_extra"
+    aliases = ("nginx_combined_extra", "combined_extra")
+    description = (
+        "combined + trailing fields (X-Forwarded-For, $request_time, ...): extra1, extra2, ..."
+    )
+    _pattern = _access(b"", combined=True, block=False, trailing=True)
+    _block_pattern = _access(b"", combined=True, block=True, trailing=True)
+    _plain_fields = _PLAIN_COMBINED
+    _derived: ClassVar[Mapping[str, tuple[str, Callable[[bytes], Any]]]] = {
+        **_DERIVED,
+        "latency": ("extra", trailing_latency),
+    }
+    _never_empty = _NEVER_EMPTY | {"extra"}
+    _getters: ClassVar[Mapping[str, Getter]] = {
+        **_access_getters(combined=True),
+        "latency": _converted("extra", trailing_latency),
+    }
+
+    def describe_sample(self, records: list[Any]) -> str:
+        return describe_trailing([m["extra"] for m in records])
+
+    def field_getter(self, field: str) -> Getter | None:
+        numbered = EXTRA_FIELD.fullmatch(field)
+        if numbered is not None:
+            return _nth_trailing(int(numbered[1]) - 1)
+        return super().field_getter(field)
