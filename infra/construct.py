@@ -16,7 +16,7 @@ would change every logical id): ``infra.data`` (buckets, tables),
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import CfnResource, RemovalPolicy, Stack
 from constructs import Construct
@@ -59,11 +59,14 @@ class LogmrPipeline(Construct):
         retention_days: int = DEFAULT_RETENTION_DAYS,
         map_concurrency: int = MAP_CONCURRENCY,
         input_locations: Sequence[str] = (),
+        queries: Mapping[str, str] | None = None,
     ) -> None:
         """``input_locations``: other buckets' logs Plan and Map may read where
         they are, each ``s3://bucket/prefix/`` (``""`` prefix: the whole
         bucket): the grants and Plan's allow-list (LOGMR_INPUT_LOCATIONS)
-        both come from this one value (docs/deploying.md)."""
+        both come from this one value (docs/deploying.md). ``queries``: name
+        -> a Logs Insights query that an upload under
+        ``incoming/queries/<name>/`` starts (``infra.triggers``)."""
         super().__init__(scope, construct_id)
         self.input_prefixes = [p if p.endswith("/") else p + "/" for p in input_prefixes]
         if not self.input_prefixes:
@@ -111,7 +114,7 @@ class LogmrPipeline(Construct):
         self.reconcile_dead_letters = reconciler.dead_letters
         self.reconcile_dead_letter_alarm = reconciler.dead_letter_alarm
 
-        triggers = Triggers(self, self.bucket, self.state_machine)
+        triggers = Triggers(self, self.bucket, self.state_machine, queries)
         self.events_role, self.rules = triggers.events_role, triggers.rules
         self.trigger_dead_letters = triggers.dead_letters
 

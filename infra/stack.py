@@ -4,6 +4,7 @@ its reason."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk import Acknowledgment, CfnElement, CfnOutput, RemovalPolicy, Stack, Validations
@@ -34,6 +35,10 @@ CONTEXT_RETENTION_DAYS = "logmr:retentionDays"
 #: states' cap (infra.functions.MAP_CONCURRENCY; 0: none reserved, for an
 #: account whose concurrency quota is too small to reserve any)
 CONTEXT_MAP_CONCURRENCY = "logmr:mapConcurrency"
+#: ``-c 'logmr:queries={"errors": "filter status >= 500 | stats count(*) by path"}'``
+#: (a JSON object, or an object in cdk.json's context): Logs Insights queries
+#: by name, each started by an upload under ``incoming/queries/<name>/``
+CONTEXT_QUERIES = "logmr:queries"
 
 # reasons, one sentence each
 XRAY = (
@@ -86,6 +91,9 @@ class LogmrStack(Stack):
         locations = self.node.try_get_context(CONTEXT_INPUT_LOCATIONS) or ""
         if isinstance(locations, list):  # cdk.json may hold a list
             locations = ",".join(map(str, locations))
+        queries = self.node.try_get_context(CONTEXT_QUERIES) or {}
+        if isinstance(queries, str):
+            queries = json.loads(queries)
         self.pipeline = LogmrPipeline(
             self,
             "Logmr",
@@ -94,6 +102,7 @@ class LogmrStack(Stack):
             retention_days=DEFAULT_RETENTION_DAYS if retention is None else int(retention),
             map_concurrency=MAP_CONCURRENCY if concurrency is None else int(concurrency),
             input_locations=[part.strip() for part in str(locations).split(",") if part.strip()],
+            queries=queries,
         )
         p = self.pipeline
         CfnOutput(self, "BucketName", value=p.bucket.bucket_name)

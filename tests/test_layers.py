@@ -24,7 +24,7 @@ LAYERS: list[set[str]] = [
     {"limits", "units", "timerange", "config"},  # AWS quotas, sizes, time ranges, settings
     {"workflow", "spec", "devtools"},  # names and shapes
     {"inputs"},  # reading bytes
-    {"formats"},  # bytes into records
+    {"formats", "query"},  # bytes into records; the Logs Insights language (jobs compile it)
     {"jobs"},  # records into pairs
     {"mapreduce"},  # map side, shuffle, partitions
     {"layout"},  # where a job's objects live

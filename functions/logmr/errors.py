@@ -32,6 +32,12 @@ class InvalidParameterError(PermanentError):
     """A job parameter that is unknown, missing or of the wrong type or value."""
 
 
+class QueryError(InvalidParameterError):
+    """A query that cannot run: its syntax, an unknown field, an unsupported
+    command or function, a regex RE2 refuses; the message names the place
+    (``line:column``) and what was expected there."""
+
+
 class AmbiguousJobError(PermanentError):
     """A job id prefix that starts several job ids (``logmr status PREFIX``)."""
 

@@ -275,6 +275,7 @@ REQUEST_FIELDS = frozenset(
         "map_mode",
         "max_concurrency",
         "salted_keys",
+        "query",
         "since",
         "until",
     }
@@ -292,8 +293,10 @@ def request_to_spec(request: dict[str, Any], default_job_id: str | None = None) 
             f"unknown field {unknown[0]!r} in the job request "
             f"(known: {', '.join(sorted(REQUEST_FIELDS))})"
         )
+    if "query" in request:
+        request = _query_request(request)
     if "job" not in request:
-        raise InvalidParameterError("the job request has no 'job'")
+        raise InvalidParameterError("the job request has no 'job' (nor 'query')")
     if isinstance(request.get("inputs"), str):
         request = {**request, "inputs": [request["inputs"]]}
     job_id = request.get("job_id") or default_job_id or new_job_id(str(request["job"]))
@@ -308,3 +311,24 @@ def resolve_times(request: dict[str, Any], now: datetime | None = None) -> dict[
     bounds = {name: request.get(name) for name in ("since", "until")}
     resolved = {name: resolve(value, now, name) for name, value in bounds.items() if value}
     return {**request, **resolved} if resolved else request
+
+
+#: the job a request's ``query`` runs (``logmr.jobs.query``)
+QUERY_JOB = "query"
+
+
+def _query_request(request: dict[str, Any]) -> dict[str, Any]:
+    """A request with ``query`` (a Logs Insights query) as the ``query`` job's
+    request: ``{"query": Q}`` is ``{"job": "query", "params": {"query": Q}}``."""
+    query = request["query"]
+    if not isinstance(query, str):
+        raise InvalidParameterError("the request's 'query' must be a string")
+    if request.get("job", QUERY_JOB) != QUERY_JOB:
+        raise InvalidParameterError(
+            f"the request has both 'query' and 'job' {request['job']!r} (expected one of them)"
+        )
+    params = request.get("params") or {}
+    if not isinstance(params, dict) or set(params) - {"query"}:
+        raise InvalidParameterError("a request with 'query' takes no other 'params'")
+    rest = {name: value for name, value in request.items() if name != "query"}
+    return {**rest, "job": QUERY_JOB, "params": {"query": query}}

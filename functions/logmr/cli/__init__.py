@@ -2,7 +2,7 @@
 
 ``main`` parses the arguments and runs one command. Each module here holds a
 group of commands, their parsers (its ``add_parsers``) and their handlers:
-``running`` (run, plan, submit), ``inspecting`` (results, status, report),
+``running`` (run, plan, submit), ``query`` (query), ``inspecting`` (results, status, report),
 ``catalogue`` (jobs, formats), ``housekeeping`` (ls, rm, gc), ``generating``
 (generate). ``options`` holds the options several commands share, ``output``
 how results are printed, ``export`` how they are written to files (CSV, JSON
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from logmr import __version__
-from logmr.cli import catalogue, generating, housekeeping, inspecting, running
+from logmr.cli import catalogue, generating, housekeeping, inspecting, query, running
 from logmr.cli.exits import EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED
 from logmr.cli.output import printable
 from logmr.errors import LogmrError, error_name
@@ -29,7 +29,7 @@ from logmr.errors import LogmrError, error_name
 __all__ = ["main", "parser"]
 
 #: the command groups, in the order ``logmr --help`` lists their commands
-COMMANDS = (running, catalogue, inspecting, housekeeping, generating)
+COMMANDS = (running, query, catalogue, inspecting, housekeeping, generating)
 
 
 class _Terminated(KeyboardInterrupt):

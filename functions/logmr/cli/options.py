@@ -26,6 +26,12 @@ def job_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
     parser.add_argument(
         "--param", action="append", default=[], metavar="K=V", help="job parameter (repeatable)"
     )
+    input_options(parser)
+
+
+def input_options(parser: argparse.ArgumentParser) -> None:
+    """The options of a job request beside its job: the format, the figures
+    the planner leaves to the user, the time range (``logmr query`` too)."""
     parser.add_argument(
         "--format", default=None, help="log format (see `logmr formats`); default: auto-detect"
     )

@@ -18,6 +18,7 @@ from logmr.errors import InvalidParameterError, JobExistsError
 
 if TYPE_CHECKING:
     from logmr.run.runner import Runner
+    from logmr.storage.backends import Backends
     from logmr.storage.base import JobRecord
 
 
@@ -147,6 +148,26 @@ def _submit_parser(sub: Any) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """``logmr run``: the job over local files, on this machine, then its results."""
+    if args.output:
+        export.export_format(args.output)  # an unknown file type refused before the run
+    record, backends, settings = run_locally(args)
+    if record.status == "FAILED":
+        return failed(record, args.json)
+    if (args.format or "auto") == "auto" and not args.json:
+        print(f"logmr: format auto-detected: {record.spec.get('format')}", file=sys.stderr)
+    if args.html:
+        write_report(backends.job_results(), record.job_id, args.html, quiet=args.json)
+    if args.output:
+        save_results(backends.job_results(), record.job_id, args.output, quiet=args.json)
+    return judged(
+        record, settings.max_malformed, args.json, backends.job_results(), args.top, sort=args.sort
+    )
+
+
+def run_locally(args: argparse.Namespace) -> tuple[JobRecord, Backends, Settings]:
+    """The job the options of ``run`` describe, run on this machine (the
+    engine ``--engine`` names; standard input spooled first): its record,
+    the stores it wrote and the settings it ran with."""
     from logmr import layout
     from logmr.run.embedded import embedded_backends, objects_folder
     from logmr.run.request import local_inputs, validate
@@ -163,8 +184,6 @@ def run_command(args: argparse.Namespace) -> int:
         raise InvalidParameterError(
             f"LOGMR_WORKERS={settings.workers}: a run needs at least 1 worker process"
         )
-    if args.output:
-        export.export_format(args.output)  # an unknown file type refused before the run
     backends = embedded_backends(settings)
     paths, spool = args.paths, None
     if stdin.reads_stdin(paths):  # spooled into the job's folder: its id is chosen now
@@ -190,17 +209,7 @@ def run_command(args: argparse.Namespace) -> int:
         runner = EngineRunner(settings)
     with Progress(None if args.json else sys.stderr) as progress:
         record = runner.run(request, progress)
-    if record.status == "FAILED":
-        return failed(record, args.json)
-    if (args.format or "auto") == "auto" and not args.json:
-        print(f"logmr: format auto-detected: {record.spec.get('format')}", file=sys.stderr)
-    if args.html:
-        write_report(backends.job_results(), record.job_id, args.html, quiet=args.json)
-    if args.output:
-        save_results(backends.job_results(), record.job_id, args.output, quiet=args.json)
-    return judged(
-        record, settings.max_malformed, args.json, backends.job_results(), args.top, sort=args.sort
-    )
+    return record, backends, settings
 
 
 def judged(

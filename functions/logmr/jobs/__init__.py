@@ -84,4 +84,4 @@ def load_job(name: str, params: dict[str, Any] | None = None) -> Job:
 
 
 def _load_builtins() -> None:
-    from logmr.jobs import builtin, report, sketched, windows  # noqa: F401 - register the catalogue
+    from logmr.jobs import builtin, query, report, sketched, windows  # noqa: F401 - register the catalogue
