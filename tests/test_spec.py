@@ -40,6 +40,9 @@ FULL: dict[str, Any] = {
     "max_concurrency": 12,
     "salted_keys": ["/hot", "/warm"],
     "buckets": 256,
+    "formats": {"apache_combined": 3, "alb": 1},
+    "compression": {"gzip": 2, "xz": 1, "none": 1},
+    "years": {},
 }
 
 
@@ -175,6 +178,10 @@ specs = st.fixed_dictionaries(
         ),
         # 0, or at least the reducers (``test_fewer_buckets_than_reducers_are_refused``)
         "buckets": st.sampled_from([0, MAX_REQUESTED]),
+        # what Plan found: objects per format, compression, syslog year
+        "formats": st.dictionaries(names, st.integers(1, 10**6), max_size=3),
+        "compression": st.dictionaries(names, st.integers(1, 10**6), max_size=3),
+        "years": st.dictionaries(names, st.integers(1, 10**6), max_size=2),
     }
 )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,6 +50,11 @@ def _salted_keys(value: Any) -> list[str]:
     return list(dict.fromkeys(value))
 
 
+def _counts(value: Any) -> dict[str, int]:
+    """A spec's counts by name (``JobSpec.formats``, ...)."""
+    return {str(name): int(count) for name, count in (value or {}).items()}
+
+
 #: beyond this many map tasks, "auto" chooses the Distributed Map: an inline Map
 #: runs at most 40 iterations at a time and carries its items in the state
 #: (256 KiB), a Distributed Map reads them from S3 and runs up to 10,000 at once
@@ -91,6 +96,16 @@ class JobSpec:
     #: at least ``reducers``); 0: chosen by the planner. Reduce, planned after
     #: Map, gives each reducer a contiguous group of them
     buckets: int = 0
+    #: what Plan found in the inputs, said in the job record (a request
+    #: cannot set these): the objects read in each format (``"auto"``
+    #: resolved per object: ``plan.formats``), ...
+    formats: dict[str, int] = field(default_factory=dict)
+    #: ... in each compression (``"none"``: plain text), ...
+    compression: dict[str, int] = field(default_factory=dict)
+    #: ... and, for BSD syslog (no year in its lines), the objects read with
+    #: each value of the format option ``year`` and where it came from
+    #: (``"2026-12 (modification time)"``, ``"2020 (format option)"``)
+    years: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -113,6 +128,9 @@ class JobSpec:
                 max_concurrency=int(data.get("max_concurrency") or 0),
                 salted_keys=_salted_keys(data.get("salted_keys")),
                 buckets=int(data.get("buckets") or 0),
+                formats=_counts(data.get("formats")),
+                compression=_counts(data.get("compression")),
+                years=_counts(data.get("years")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidParameterError(f"malformed job specification: {exc!r}") from None
@@ -215,13 +233,25 @@ class MapTask:
     range of a large object, or consecutive small objects grouped up to the
     chunk size: ``plan.cutting``). Its dict, which travels in the Map states'
     items: ``{"task": n, "pieces": [{"uri", "start", "end", "compression",
-    "version"}, ...]}``."""
+    "version"}, ...]}``, and ``"format"`` and ``"format_options"`` when its
+    objects are read in another format than the spec's (inputs of several
+    formats, ``plan.formats``: a task's pieces share one)."""
 
     task: int
     pieces: tuple[Piece, ...]
+    #: the format its pieces are read in, with all its options (``""``: the spec's)
+    format: str = ""
+    format_options: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"task": self.task, "pieces": [piece.to_dict() for piece in self.pieces]}
+        data: dict[str, Any] = {
+            "task": self.task,
+            "pieces": [piece.to_dict() for piece in self.pieces],
+        }
+        if self.format:
+            data["format"] = self.format
+            data["format_options"] = dict(self.format_options)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MapTask:
@@ -229,9 +259,21 @@ class MapTask:
             pieces = data["pieces"]
             if not isinstance(pieces, list) or not pieces:
                 raise ValueError(f"pieces must be a non-empty list, got {pieces!r}")
-            return cls(task=int(data["task"]), pieces=tuple(map(Piece.from_dict, pieces)))
+            options = data.get("format_options") or {}
+            return cls(
+                task=int(data["task"]),
+                pieces=tuple(map(Piece.from_dict, pieces)),
+                format=str(data.get("format") or ""),
+                format_options=tuple(sorted((str(k), str(v)) for k, v in options.items())),
+            )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InvalidParameterError(f"malformed map task: {exc!r}") from None
+
+    def read_as(self, spec: JobSpec) -> JobSpec:
+        """``spec`` with the format this task's pieces are read in."""
+        if not self.format:
+            return spec
+        return replace(spec, format=self.format, format_options=dict(self.format_options))
 
     @property
     def input_bytes(self) -> int | None:

@@ -76,6 +76,21 @@ class InputObject:
     #: file's device, inode and size; an S3 object's ETag. Map tasks carry it,
     #: and every read checks it (``InputChangedError``); not part of equality
     version: str = field(default="", compare=False)
+    #: when the object was last modified, in seconds since the epoch (``None``:
+    #: not known): a local file's mtime, an S3 object's LastModified. Plan
+    #: takes the year of BSD syslog lines from it (``plan.formats``)
+    modified: float | None = field(default=None, compare=False)
+
+
+def compression_counts(objects: Iterable[InputObject]) -> dict[str, int]:
+    """How many of the non-empty ``objects`` are in each compression
+    (``"none"``: plain text), most first: what a job says it read."""
+    counts: dict[str, int] = {}
+    for obj in objects:
+        if obj.size:
+            kind = obj.compression or "none"
+            counts[kind] = counts.get(kind, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
 @dataclass(frozen=True)
@@ -138,7 +153,11 @@ class LocalInputSource:
                     raise _unreadable(file, exc) from None
                 kind = compression_of(head, str(file))
                 stat = file.stat()
-                found.append(InputObject(str(file.resolve()), stat.st_size, kind, _identity(stat)))
+                found.append(
+                    InputObject(
+                        str(file.resolve()), stat.st_size, kind, _identity(stat), stat.st_mtime
+                    )
+                )
         return found
 
     def open_at(

@@ -1,14 +1,14 @@
 """``make_plan``: what Plan decides before it writes anything: the inputs
-listed, the format detected, a sample mapped, the figures the request leaves
-open tuned (``plan.tuning``), the inputs cut into map tasks (``plan.cutting``),
-the map mode chosen. ``logmr plan`` shows it; the Plan task records it."""
+listed, each object's format detected (``plan.formats``), a sample mapped,
+the figures the request leaves open tuned (``plan.tuning``), the inputs cut
+into map tasks (``plan.cutting``), the map mode chosen. ``logmr plan`` shows
+it; the Plan task records it."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from logmr import formats
 from logmr.errors import EmptyInputError, InvalidParameterError
 from logmr.inputs.source import (
     DecompressedSize,
@@ -17,11 +17,11 @@ from logmr.inputs.source import (
     read_head,
     read_spread,
 )
-from logmr.jobs import load_job
 from logmr.jobs.binding import check, prepare
 from logmr.limits import MAX_MAP_TASKS
 from logmr.mapreduce.partition import buckets_for
-from logmr.plan.cutting import count_tasks, cut, read_through
+from logmr.plan.cutting import ReadAs, count_tasks, cut, read_through
+from logmr.plan.formats import MAX_DETECTED_OBJECTS, ObjectFormats, object_formats
 from logmr.plan.sample import SAMPLE_BYTES, SAMPLE_SLICES, SampleStats, sample_stats
 from logmr.plan.tuning import Limits, Tuning, tune
 from logmr.spec import (
@@ -32,26 +32,13 @@ from logmr.spec import (
     json_size,
 )
 
-#: bytes of the first input read to detect the format
+#: bytes of the first input read to detect the format (``plan.formats``)
 DETECT_SAMPLE_BYTES = 256 * 1024
-DETECT_SAMPLE_LINES = 500
 #: compressed objects whose decompressed size is read at a time (a ranged GET
 #: each on S3, as many as ``aws.s3.HEAD_WORKERS`` list them with)
 SIZE_READS_AT_ONCE = 16
 #: objects a plan names in its warnings (the others are counted)
 WARNED_OBJECTS = 10
-
-
-def detect(spec: JobSpec, head: bytes) -> JobSpec:
-    """``spec`` with ``format="auto"`` replaced by the format detected in ``head``."""
-    if spec.format != "auto":
-        return spec
-    if load_job(spec.job, spec.params).raw_lines:
-        chosen = "plain"
-    else:
-        lines = [line.rstrip(b"\r") for line in head.split(b"\n")[:DETECT_SAMPLE_LINES]]
-        chosen = formats.detect_format(lines).name
-    return JobSpec(**{**spec.to_dict(), "format": chosen})
 
 
 @dataclass(frozen=True)
@@ -72,6 +59,8 @@ class Plan:
     decompressed: dict[str, DecompressedSize] = field(default_factory=dict)
     #: what the plan cannot help and a person should know (``long_task_warnings``)
     warnings: list[str] = field(default_factory=list)
+    #: how each object is read (``plan.formats``): the spec's format, or its own
+    formats: ObjectFormats | None = None
 
     @property
     def input_bytes(self) -> int:
@@ -126,7 +115,8 @@ def make_plan(spec: JobSpec, inputs: InputSource, limits: Limits) -> Plan:
     decompressed = decompressed_sizes(inputs, objects)
     wanted = max(DETECT_SAMPLE_BYTES, SAMPLE_BYTES)
     head = read_head(inputs, first, wanted)
-    spec = detect(spec, head)
+    found = object_formats(spec, inputs, objects, head)
+    spec = found.resolve(spec, objects)
     job, fmt = prepare(spec)
     total = sum(obj.size for obj in objects)
     whole = len(head) < wanted and total == first.size
@@ -142,7 +132,7 @@ def make_plan(spec: JobSpec, inputs: InputSource, limits: Limits) -> Plan:
         reducers=spec.reducers,
         max_concurrency=spec.max_concurrency,
         salted_keys=spec.salted_keys,
-        count_tasks=lambda chunk: count_tasks(objects, chunk, decompressed),
+        count_tasks=lambda chunk: count_tasks(objects, chunk, decompressed, found.others),
     )
     spec = replace(
         spec,
@@ -152,8 +142,8 @@ def make_plan(spec: JobSpec, inputs: InputSource, limits: Limits) -> Plan:
         salted_keys=tuning.salted_keys,
         buckets=spec.buckets or buckets_for(tuning.reducers),
     )
-    _check_task_count(objects, spec.chunk_size, decompressed)
-    map_tasks = cut(objects, spec.chunk_size, decompressed)
+    _check_task_count(objects, spec.chunk_size, decompressed, found.others)
+    map_tasks = cut(objects, spec.chunk_size, decompressed, found.others)
     fits_inline = _fits_inline(map_tasks)
     if spec.map_mode == "inline" and len(map_tasks) > INLINE_MAP_MAX_TASKS:
         # the reducers' bound (limits.MAX_REDUCE_TASKS) counts on an inline map phase this small
@@ -170,6 +160,12 @@ def make_plan(spec: JobSpec, inputs: InputSource, limits: Limits) -> Plan:
         )
     distributed = spec.map_mode == "distributed" or (spec.map_mode == "auto" and not fits_inline)
     warnings = long_task_warnings(objects, decompressed, limits)
+    if found.by_name:
+        warnings.append(
+            f"the format of {found.by_name:,} objects past the first"
+            f" {MAX_DETECTED_OBJECTS:,} was taken from objects of the same name pattern"
+            " (or the most common), not detected from their own lines"
+        )
     return Plan(
         spec,
         objects,
@@ -180,6 +176,7 @@ def make_plan(spec: JobSpec, inputs: InputSource, limits: Limits) -> Plan:
         repeated_inputs,
         decompressed,
         warnings,
+        found,
     )
 
 
@@ -267,13 +264,16 @@ def distinct_objects(objects: list[InputObject]) -> tuple[list[InputObject], int
 
 
 def _check_task_count(
-    objects: list[InputObject], chunk_size: int, decompressed: dict[str, DecompressedSize]
+    objects: list[InputObject],
+    chunk_size: int,
+    decompressed: dict[str, DecompressedSize],
+    read_as: dict[str, ReadAs] | None = None,
 ) -> None:
     """``InvalidParameterError`` naming the bound when cutting ``objects`` in
     ``chunk_size`` pieces would give more than ``MAX_MAP_TASKS`` map tasks
     (counted, not cut: a 1-byte chunk size builds nothing), with a chunk
     size that gives fewer, or why none does."""
-    tasks = count_tasks(objects, chunk_size, decompressed)
+    tasks = count_tasks(objects, chunk_size, decompressed, read_as)
     if tasks <= MAX_MAP_TASKS:
         return
     alone = sum(
@@ -286,13 +286,13 @@ def _check_task_count(
             f" tasks (one each: they are not grouped), and a job may have at most"
             f" {MAX_MAP_TASKS:,}: split the inputs over several jobs"
         )
-    fitting = _fitting_chunk_size(objects, chunk_size, decompressed)
+    fitting = _fitting_chunk_size(objects, chunk_size, decompressed, read_as)
     advice = (
         "split the inputs over several jobs (no chunk size groups their pieces into fewer:"
         " a map task's JSON is bounded)"
         if fitting is None
         else f"a chunk_size of {fitting:,} bytes cuts them into"
-        f" {count_tasks(objects, fitting, decompressed):,}"
+        f" {count_tasks(objects, fitting, decompressed, read_as):,}"
     )
     raise InvalidParameterError(
         f"chunk_size {chunk_size:,} cuts the inputs into {tasks:,} map tasks, over the"
@@ -301,7 +301,10 @@ def _check_task_count(
 
 
 def _fitting_chunk_size(
-    objects: list[InputObject], chunk_size: int, decompressed: dict[str, DecompressedSize]
+    objects: list[InputObject],
+    chunk_size: int,
+    decompressed: dict[str, DecompressedSize],
+    read_as: dict[str, ReadAs] | None = None,
 ) -> int | None:
     """A chunk size larger than ``chunk_size`` that cuts ``objects`` into
     at most ``MAX_MAP_TASKS`` map tasks, within 1/64 of the smallest such
@@ -310,7 +313,7 @@ def _fitting_chunk_size(
     nothing, and a task's pieces are bounded by its JSON too."""
 
     def fits(chunk: int) -> bool:
-        return count_tasks(objects, chunk, decompressed) <= MAX_MAP_TASKS
+        return count_tasks(objects, chunk, decompressed, read_as) <= MAX_MAP_TASKS
 
     ceiling = 2 * max(mapped_bytes(objects, decompressed), chunk_size)
     low, high = chunk_size, 2 * chunk_size
