@@ -108,11 +108,16 @@ def object_formats(
     return ObjectFormats(
         main=main,
         others={uri: how for uri, how in read_as.items() if how != main},
-        counts=dict(counts.most_common()),
-        years=dict(years.most_common()),
+        counts=_most_first(counts),
+        years=_most_first(years),
         reads=reads,
         by_name=by_name,
     )
+
+
+def _most_first(counts: Counter[str]) -> dict[str, int]:
+    """``counts`` most first, ties by name: the same dict whatever the listing order."""
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
 def _names(
@@ -219,10 +224,10 @@ def _check_each(
             more = len(lacking) - NAMED_OBJECTS
             named = ", ".join(lacking[:NAMED_OBJECTS]) + (f" and {more:,} more" if more > 0 else "")
             found = ", ".join(
-                f"{format_name} ({count:,} object{'' if count == 1 else 's'})"
-                for format_name, count in counts.most_common()
+                f"{format_name} ({named if format_name == name else f'{count:,}'})"
+                for format_name, count in _most_first(counts).items()
             )
             raise FormatMismatchError(
-                f"the inputs hold several formats: {found}; {exc} (in {named}):"
-                " run the job on the inputs it can read, or give --format"
+                f"{exc}, and the inputs hold {len(counts)} formats: {found}: leave the"
+                f" {name} objects out, or run a job they can answer"
             ) from None

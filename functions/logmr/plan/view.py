@@ -81,6 +81,10 @@ def plan_report(
     report: dict[str, Any] = {
         "job": chosen.job,
         "format": chosen.format,
+        # what was found: objects per format, per compression, per syslog year
+        "formats": chosen.formats,
+        "compression": chosen.compression,
+        "years": chosen.years,
         "objects": len(planned.objects),
         "input_bytes": planned.input_bytes,
         "mapped_bytes": planned.mapped_bytes,
@@ -191,6 +195,7 @@ def format_report(report: dict[str, Any]) -> str:
     lines = [
         f"plan: {report['job']} over {report['objects']:,} objects,"
         f" {_size(report['input_bytes'])} (format {report['format']})",
+        *(f"  {line}" for line in found_lines(report)),
         *_decompressed_lines(report.get("decompressed")),
         f"  chunk size    {_chunk(report['chunk_size']):>12}  {reasons.get('chunk_size', '')}",
         f"  map tasks     {report['map_tasks']:>12,}  {report['map_mode']} Map ({mode_note})",
@@ -249,6 +254,29 @@ def format_report(report: dict[str, Any]) -> str:
                 " the reducers are chosen after Map from the keys measured"
             )
     return "\n".join(lines)
+
+
+def found_lines(spec: dict[str, Any]) -> list[str]:
+    """What Plan found in the inputs, from a planned spec's dict (or a plan
+    report): the formats when there are several, the compressions when any,
+    the syslog years when any. For ``logmr plan``, and ``logmr run`` on stderr."""
+    found = []
+    formats = spec.get("formats") or {}
+    if len(formats) > 1:
+        found.append(f"formats       {_counted(formats)}: each object read in its own")
+    compression = spec.get("compression") or {}
+    if set(compression) - {"none"}:
+        named = {"uncompressed" if kind == "none" else kind: n for kind, n in compression.items()}
+        found.append(f"compression   {_counted(named)}")
+    for year, count in (spec.get("years") or {}).items():
+        found.append(f"syslog year   {year} for {_count(count, 'object')}")
+    return found
+
+
+def _counted(counts: dict[str, int]) -> str:
+    """``{"gzip": 2, "xz": 1}`` as ``3 objects: 2 gzip, 1 xz``."""
+    parts = ", ".join(f"{count:,} {name}" for name, count in counts.items())
+    return f"{_count(sum(counts.values()), 'object')}: {parts}"
 
 
 def _decompressed_lines(decompressed: dict[str, Any] | None) -> list[str]:
