@@ -276,7 +276,7 @@ def test_cutting_keeps_a_tasks_pieces_in_one_format() -> None:
 
 # -- what was found, said ----------------------------------------------------------------
 @pytest.mark.functional
-def test_logmr_plan_says_the_formats_compressions_and_years_found(
+def test_logmr_plan_and_run_say_the_formats_and_compressions_found(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder = tmp_path / "logs"
@@ -287,14 +287,22 @@ def test_logmr_plan_says_the_formats_compressions_and_years_found(
     assert cli.main(["plan", str(folder), "--job", "status_codes"]) == 0
     printed = capsys.readouterr().out
     assert (
-        "formats       4 objects: 2 apache_combined, 1 alb, 1 apache_common:"
-        " each object read in its own"
+        "formats       2 apache_combined, 1 alb, 1 apache_common (4 objects, each read in its own)"
     ) in printed
-    assert "compression   4 objects: 2 xz, 1 gzip, 1 uncompressed" in printed
+    assert "compression   2 xz, 1 gzip, 1 uncompressed (4 objects)" in printed
     assert cli.main(["plan", str(folder), "--job", "status_codes", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["compression"] == {"xz": 2, "gzip": 1, "none": 1}
     assert report["formats"] == {"apache_combined": 2, "alb": 1, "apache_common": 1}
+    # logmr run says it on stderr
+    argv = ["run", str(folder), "--job", "status_codes", "--engine", "inline", "--workers", "1"]
+    assert cli.main(argv) == 0
+    said = capsys.readouterr().err.splitlines()
+    assert said[-2:] == [
+        "logmr: formats: 2 apache_combined, 1 alb, 1 apache_common"
+        " (4 objects, each read in its own)",
+        "logmr: compression: 2 xz, 1 gzip, 1 uncompressed (4 objects)",
+    ]
 
 
 # -- through the local engine and moto's S3 ----------------------------------------------

@@ -9,6 +9,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from logmr.cli import options
+from logmr.cli.found import say_found
 from logmr.cli.inspecting import write_report
 from logmr.cli.output import failed, print_json, show
 from logmr.cli.progress import Progress
@@ -149,8 +150,8 @@ def run_command(args: argparse.Namespace) -> int:
     record = runner.run(request, Progress(None if args.json else sys.stderr))
     if record.status == "FAILED":
         return failed(record, args.json)
-    if (args.format or "auto") == "auto" and not args.json:
-        print(f"logmr: format auto-detected: {record.spec.get('format')}", file=sys.stderr)
+    if not args.json:
+        say_found(record.spec, (args.format or "auto") == "auto")
     if args.html:
         write_report(backends.job_results(), record.job_id, args.html, quiet=args.json)
     return show(backends.job_results(), record.job_id, args.top, args.json)
@@ -211,8 +212,8 @@ def _submit(args: argparse.Namespace) -> int:
         return 130
     if record.status == "FAILED":
         return failed(record, args.json)
-    if spec.format == "auto" and not args.json:
-        print(f"logmr: format auto-detected: {record.spec.get('format')}", file=sys.stderr)
+    if not args.json:
+        say_found(record.spec, spec.format == "auto")
     return show(runner.remote.job_results(), job_id, args.top, args.json)
 
 

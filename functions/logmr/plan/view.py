@@ -195,7 +195,7 @@ def format_report(report: dict[str, Any]) -> str:
     lines = [
         f"plan: {report['job']} over {report['objects']:,} objects,"
         f" {_size(report['input_bytes'])} (format {report['format']})",
-        *(f"  {line}" for line in found_lines(report)),
+        *(f"  {label:<13} {text}" for label, text in found_lines(report)),
         *_decompressed_lines(report.get("decompressed")),
         f"  chunk size    {_chunk(report['chunk_size']):>12}  {reasons.get('chunk_size', '')}",
         f"  map tasks     {report['map_tasks']:>12,}  {report['map_mode']} Map ({mode_note})",
@@ -256,27 +256,28 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def found_lines(spec: dict[str, Any]) -> list[str]:
+def found_lines(spec: dict[str, Any]) -> list[tuple[str, str]]:
     """What Plan found in the inputs, from a planned spec's dict (or a plan
-    report): the formats when there are several, the compressions when any,
-    the syslog years when any. For ``logmr plan``, and ``logmr run`` on stderr."""
+    report), as (label, text): the formats when there are several, the
+    compressions when any, the syslog years when any. For ``logmr plan``,
+    and ``logmr run`` on stderr."""
     found = []
     formats = spec.get("formats") or {}
     if len(formats) > 1:
-        found.append(f"formats       {_counted(formats)}: each object read in its own")
+        found.append(("formats", _counted(formats, ", each read in its own")))
     compression = spec.get("compression") or {}
     if set(compression) - {"none"}:
         named = {"uncompressed" if kind == "none" else kind: n for kind, n in compression.items()}
-        found.append(f"compression   {_counted(named)}")
+        found.append(("compression", _counted(named)))
     for year, count in (spec.get("years") or {}).items():
-        found.append(f"syslog year   {year} for {_count(count, 'object')}")
+        found.append(("syslog year", f"{year} for {_count(count, 'object')}"))
     return found
 
 
-def _counted(counts: dict[str, int]) -> str:
-    """``{"gzip": 2, "xz": 1}`` as ``3 objects: 2 gzip, 1 xz``."""
+def _counted(counts: dict[str, int], note: str = "") -> str:
+    """``{"gzip": 2, "xz": 1}`` as ``2 gzip, 1 xz (3 objects)``."""
     parts = ", ".join(f"{count:,} {name}" for name, count in counts.items())
-    return f"{_count(sum(counts.values()), 'object')}: {parts}"
+    return f"{parts} ({_count(sum(counts.values()), 'object')}{note})"
 
 
 def _decompressed_lines(decompressed: dict[str, Any] | None) -> list[str]:
