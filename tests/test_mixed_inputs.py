@@ -376,3 +376,17 @@ def test_xz_gzip_and_syslog_objects_in_s3_on_moto(aws_handler_env: None) -> None
     assert sum(value["count"] for value in results.values()) == record.counters["records"]
     # the generated log's deliberately malformed lines (common_lines keeps well-formed ones)
     assert record.counters["malformed"] == ref_status(combined)[1] > 0
+
+
+@pytest.mark.functional
+def test_the_plans_sample_reads_each_object_in_its_format(tmp_path: Path) -> None:
+    """The sample spread over a combined and a common log maps each piece in
+    its object's format: (nearly) every sampled line is a record, where the
+    first object's format would have found none in the common log's pieces."""
+    combined = write(tmp_path, "a.log", access_lines(2500, seed=45))
+    common = write(tmp_path, "b.log", common_lines(2500, seed=46))
+    sample = plan_of([combined, common], "status_codes").sample
+    assert sample.reads > 2 and sample.lines > 1000
+    # the generated log's few malformed lines are the only lines without a pair
+    assert sample.pairs >= 0.95 * sample.lines
+    assert sample.pairs == sum(sample.weights.values())

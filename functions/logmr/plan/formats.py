@@ -37,9 +37,10 @@ from datetime import UTC, datetime
 
 from logmr import formats
 from logmr.errors import FormatMismatchError
+from logmr.formats.base import Format
 from logmr.formats.syslog import SyslogRFC3164
 from logmr.inputs.source import InputObject, InputSource, compression_counts, read_head
-from logmr.jobs import load_job
+from logmr.jobs import Job, load_job
 from logmr.jobs.binding import prepare
 from logmr.plan.cutting import ReadAs
 from logmr.spec import JobSpec
@@ -88,6 +89,19 @@ class ObjectFormats:
             compression=compression_counts(objects),
             years=self.years,
         )
+
+    def sample_parts(
+        self, spec: JobSpec, parts: list[tuple[str, bytes]]
+    ) -> list[tuple[Job, Format, bytes]]:
+        """The sample's pieces (``inputs.read_spread_parts``: by object) joined
+        per format, each with the job bound to it (``plan.sample.sample_stats_of``)."""
+        texts: dict[ReadAs, list[bytes]] = {self.main: []}
+        for uri, text in parts:
+            texts.setdefault(self.others.get(uri, self.main), []).append(text)
+        return [
+            (*prepare(replace(spec, format=name, format_options=dict(options))), b"".join(found))
+            for (name, options), found in texts.items()
+        ]
 
 
 def object_formats(

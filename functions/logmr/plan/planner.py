@@ -15,14 +15,14 @@ from logmr.inputs.source import (
     InputObject,
     InputSource,
     read_head,
-    read_spread,
+    read_spread_parts,
 )
-from logmr.jobs.binding import check, prepare
+from logmr.jobs.binding import check
 from logmr.limits import MAX_MAP_TASKS
 from logmr.mapreduce.partition import buckets_for
 from logmr.plan.cutting import ReadAs, count_tasks, cut, read_through
 from logmr.plan.formats import MAX_DETECTED_OBJECTS, ObjectFormats, object_formats
-from logmr.plan.sample import SAMPLE_BYTES, SAMPLE_SLICES, SampleStats, sample_stats
+from logmr.plan.sample import SAMPLE_BYTES, SAMPLE_SLICES, SampleStats, sample_stats_of
 from logmr.plan.tuning import Limits, Tuning, tune
 from logmr.spec import (
     INLINE_MAP_MAX_JSON_BYTES,
@@ -117,13 +117,12 @@ def make_plan(spec: JobSpec, inputs: InputSource, limits: Limits) -> Plan:
     head = read_head(inputs, first, wanted)
     found = object_formats(spec, inputs, objects, head)
     spec = found.resolve(spec, objects)
-    job, fmt = prepare(spec)
     total = sum(obj.size for obj in objects)
     whole = len(head) < wanted and total == first.size
-    text, reads = head[:SAMPLE_BYTES], 0
+    parts, reads = [(first.uri, head[:SAMPLE_BYTES])], 0
     if total > SAMPLE_BYTES and not whole:
-        text, reads = read_spread(inputs, objects, head, SAMPLE_BYTES, SAMPLE_SLICES)
-    sample = sample_stats(job, fmt, text, complete=whole, reads=1 + reads)
+        parts, reads = read_spread_parts(inputs, objects, head, SAMPLE_BYTES, SAMPLE_SLICES)
+    sample = sample_stats_of(found.sample_parts(spec, parts), complete=whole, reads=1 + reads)
     tuning = tune(
         mapped_bytes(objects, decompressed),  # the sample's figures are per byte read through
         sample,
