@@ -390,3 +390,15 @@ def test_the_plans_sample_reads_each_object_in_its_format(tmp_path: Path) -> Non
     # the generated log's few malformed lines are the only lines without a pair
     assert sample.pairs >= 0.95 * sample.lines
     assert sample.pairs == sum(sample.weights.values())
+
+
+@pytest.mark.functional
+def test_the_starts_read_for_the_formats_are_counted_in_the_plans_reads(tmp_path: Path) -> None:
+    """Each object beside the first is read once at its start for its format:
+    a GET each on S3, counted with the sample's in the estimate and the bill."""
+    paths = [write(tmp_path, f"{n}.log", access_lines(20, seed=47 + n)) for n in range(5)]
+    planned = plan_of(paths, "status_codes")
+    assert planned.formats is not None and planned.formats.reads == 4
+    assert planned.sample_reads == planned.sample.reads + 4
+    given = plan_of(paths, "status_codes", format="apache_combined")
+    assert given.formats is not None and given.formats.reads == 0  # a given format reads nothing

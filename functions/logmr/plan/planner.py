@@ -73,6 +73,13 @@ class Plan:
         return mapped_bytes(self.objects, self.decompressed)
 
     @property
+    def sample_reads(self) -> int:
+        """Plan's reads of the inputs' lines (a GET each on S3): the
+        sample's, and the starts of the objects whose format was detected
+        beside the first (``plan.formats``)."""
+        return self.sample.reads + (self.formats.reads if self.formats else 0)
+
+    @property
     def pieces(self) -> int:
         """The pieces the map tasks read (a GET each on S3): ranges and whole
         compressed objects (``plan.cutting``)."""

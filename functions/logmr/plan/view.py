@@ -128,7 +128,7 @@ def plan_report(
             max_concurrency=chosen.max_concurrency,
             expected_keys=planned.tuning.expected_keys,
             distributed=planned.distributed,
-            sample_reads=planned.sample.reads,
+            sample_reads=planned.sample_reads,
             summarised=load_job(spec.job, spec.params).summarises(),
             size_reads=len(planned.decompressed),
             longest_task_bytes=planned.longest_task_bytes,
