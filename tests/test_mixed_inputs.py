@@ -10,6 +10,7 @@ import gzip
 import json
 import lzma
 import os
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -402,3 +403,27 @@ def test_the_starts_read_for_the_formats_are_counted_in_the_plans_reads(tmp_path
     assert planned.sample_reads == planned.sample.reads + 4
     given = plan_of(paths, "status_codes", format="apache_combined")
     assert given.formats is not None and given.formats.reads == 0  # a given format reads nothing
+
+
+class NoTimes(LocalInputSource):
+    """Local files whose modification time is not known (as a source that
+    does not tell it)."""
+
+    def list_inputs(self, uris: Any) -> list[InputObject]:
+        return [replace(obj, modified=None) for obj in super().list_inputs(uris)]
+
+
+@pytest.mark.functional
+def test_without_a_modification_time_the_syslog_year_is_1970_and_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = write(tmp_path, "syslog", syslog_lines(["Nov  3 10:00:00"]))
+    spec = JobSpec(job_id="p", job="requests_per_window", inputs=[str(log)])
+    planned = planner.make_plan(spec, NoTimes(), Limits())
+    assert planned.spec.years == {"1970 (default: no modification time)": 1}
+    assert planned.spec.format_options == {}
+    # logmr plan of a size assumed reads the synthetic objects with the real one's time
+    touch(log, datetime(2025, 6, 1, tzinfo=UTC))
+    argv = ["plan", str(log), "--job", "requests_per_window", "--assume-size", "10GB", "--json"]
+    assert cli.main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["years"] == {"2025-06 (modification time)": 10}

@@ -40,7 +40,12 @@ class AssumedInputs:
         # the first is the real first object (the sample starts there; the
         # others read as it, see open_at)
         return [
-            InputObject(first.uri if i == 0 else f"{first.uri}~{i}", size, first.compression)
+            InputObject(
+                first.uri if i == 0 else f"{first.uri}~{i}",
+                size,
+                first.compression,
+                modified=first.modified,  # a syslog's year as the real object's
+            )
             for i, size in enumerate(sizes)
         ]
 
