@@ -278,7 +278,7 @@ def test_a_compressed_input_is_planned_on_its_size_decompressed(
         max_concurrency=planned.spec.max_concurrency,
         expected_keys=planned.tuning.expected_keys,
         distributed=False,
-        sample_reads=planned.sample.reads,
+        sample_reads=planned.sample_reads,  # the sample's, and the second object's start
         summarised=False,
         size_reads=1,
         longest_task_bytes=2 * len(data),
