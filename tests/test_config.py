@@ -35,6 +35,7 @@ ENVIRONMENT = {
     config.ENV_MAP_TIMEOUT_S: ("120", "map_timeout_s", 120),
     config.ENV_MAP_CONCURRENCY: ("50", "map_concurrency", 50),
     config.ENV_RETENTION_DAYS: ("30", "retention_days", 30),
+    config.ENV_MAX_MALFORMED: ("0.25", "max_malformed", 0.25),
     config.ENV_LAMBDA_FUNCTION: ("logmr-Map", "lambda_function", "logmr-Map"),
     config.ENV_TRACE_DISABLED: ("TRUE", "trace_disabled", True),
 }

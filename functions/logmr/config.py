@@ -45,6 +45,9 @@ ENV_MAP_TIMEOUT_S = "LOGMR_MAP_TIMEOUT_S"
 ENV_MAP_CONCURRENCY = "LOGMR_MAP_CONCURRENCY"
 #: days a job's record, results and job data are kept on AWS (0: for ever)
 ENV_RETENTION_DAYS = "LOGMR_RETENTION_DAYS"
+#: the share of malformed lines past which ``logmr run`` says a job's results
+#: are not to be trusted and exits 3 (``--max-malformed``; 1: never)
+ENV_MAX_MALFORMED = "LOGMR_MAX_MALFORMED"
 #: set by Lambda in a function's environment: the handlers trace only there
 ENV_LAMBDA_FUNCTION = "AWS_LAMBDA_FUNCTION_NAME"
 #: Powertools' switches: tracing off (the local engine sets it), the service name
@@ -80,6 +83,11 @@ DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024
 #: shuffle bytes (small blocks compress worse: 1.32x a 2-bucket object at 256,
 #: 1.65x at 1,024, for access_report over the realistic log)
 SHUFFLE_BUCKETS = 256
+#: worker log files kept under ``home``/logs: a worker pool removes older ones
+#: when it starts (``engine.worker.prune_logs``; ``logmr gc`` removes old ones)
+WORKER_LOGS_KEPT = 32
+#: ``ENV_MAX_MALFORMED``'s default: a job whose lines are mostly malformed
+DEFAULT_MAX_MALFORMED = 0.5
 #: malformed lines kept per map task (the job keeps at most ``MAX_SAMPLES``)
 SAMPLES_PER_TASK = 20
 MAX_SAMPLES = 100
@@ -123,6 +131,7 @@ _FROM_ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "map_timeout_s": (ENV_MAP_TIMEOUT_S, int),
     "map_concurrency": (ENV_MAP_CONCURRENCY, int),
     "retention_days": (ENV_RETENTION_DAYS, int),
+    "max_malformed": (ENV_MAX_MALFORMED, float),
     "lambda_function": (ENV_LAMBDA_FUNCTION, str),
     "trace_disabled": (ENV_TRACE_DISABLED, _flag),
 }
@@ -172,6 +181,8 @@ class Settings:
     map_concurrency: int | None = None
     #: days DynamoDB keeps a job's items (their ``expires_at``); 0: for ever
     retention_days: int = DEFAULT_RETENTION_DAYS
+    #: the share of malformed lines past which the CLI doubts a job (exit 3)
+    max_malformed: float = DEFAULT_MAX_MALFORMED
     # -- the function around the handlers ---------------------------------------
     #: the Lambda function's name; None: not in Lambda
     lambda_function: str | None = None
@@ -194,6 +205,12 @@ class Settings:
         values.update({key: value for key, value in explicit.items() if value is not None})
         if "home" in explicit and explicit["home"] is not None:
             values["home"] = Path(explicit["home"])
+        share = values.get("max_malformed", DEFAULT_MAX_MALFORMED)
+        if not 0 <= share <= 1:
+            raise InvalidParameterError(
+                f"the largest malformed share ({ENV_MAX_MALFORMED}, --max-malformed) is a"
+                f" number from 0 to 1, got {share}"
+            )
         return cls(**values)
 
     @property

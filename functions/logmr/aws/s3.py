@@ -23,6 +23,7 @@ from logmr import limits
 from logmr.aws.clients import Clients, UsesClient
 from logmr.aws.errors import classify, error_code, translate
 from logmr.errors import InputChangedError, InputNotFoundError, InvalidParameterError
+from logmr.inputs import globs
 from logmr.inputs.source import (
     MAGIC_BYTES,
     DecompressedSize,
@@ -292,6 +293,14 @@ class S3InputSource(UsesClient):
             return list(pool.map(lambda item: self._describe(*item), listed))
 
     def _objects(self, uri: str, bucket: str, key: str) -> list[tuple[str, int]]:
+        if globs.is_pattern(key):  # listed from its literal part, matched key by key
+            match = globs.key_regex(key).fullmatch
+            found = [
+                item for item in self._folder(bucket, globs.literal_prefix(key)) if match(item[0])
+            ]
+            if not found:
+                raise InputNotFoundError(f"no object matches {uri}")
+            return found
         if not key or key.endswith("/"):
             found = self._folder(bucket, key)
             if not found:

@@ -11,6 +11,7 @@ from logmr.errors import LogmrError
 from logmr.jobs.params import parse_assignments
 
 if TYPE_CHECKING:
+    from logmr.run.housekeeping import LocalJobs
     from logmr.run.remote import Remote
 
 #: the options that make ``status`` and ``results`` read the deployed stack
@@ -39,6 +40,17 @@ def job_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
 
 def salt_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--salt", action="append", default=[], metavar="KEY", help=SALT_HELP)
+
+
+def max_malformed(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-malformed",
+        type=share,
+        default=None,
+        metavar="SHARE",
+        help="the share of malformed lines (0 to 1) past which the job's results are doubted:"
+        " said on stderr, exit 3 (env LOGMR_MAX_MALFORMED; default 0.5; 1: never)",
+    )
 
 
 def job_request(args: argparse.Namespace, inputs: list[str], **figures: Any) -> dict[str, Any]:
@@ -114,6 +126,17 @@ def positive(text: str) -> int:
     return value
 
 
+def share(text: str) -> float:
+    """An option's number from 0 to 1 (argparse names the option)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {text}")
+    return value
+
+
 def size(text: str) -> int:
     from logmr.units import parse_size
 
@@ -143,3 +166,18 @@ def job_results(args: argparse.Namespace) -> Any:
     from logmr.run.embedded import embedded_backends
 
     return embedded_backends(Settings.load(home=args.home)).job_results()
+
+
+def local_jobs(args: argparse.Namespace) -> LocalJobs:
+    """The jobs of the local store under ``--home``."""
+    from logmr.run.housekeeping import LocalJobs
+
+    return LocalJobs(Settings.load(home=args.home))
+
+
+def job_id(args: argparse.Namespace) -> str:
+    """The job ``args.job_id`` names: on the deployed stack its exact id; in
+    the local store also ``last`` or a unique prefix (``LocalJobs.resolve``)."""
+    if is_remote(args):
+        return str(args.job_id)
+    return local_jobs(args).resolve(args.job_id)

@@ -17,7 +17,10 @@ if TYPE_CHECKING:
 DEFAULT_TABLE_ROWS = 20
 
 
-def show(results: Any, job_id: str, top: int | None, as_json: bool) -> int:
+def show(
+    results: Any, job_id: str, top: int | None, as_json: bool, extra: dict[str, Any] | None = None
+) -> int:
+    """A job's record and results; ``extra``: fields the JSON object ends with."""
     record = results.get_job(job_id)
     # only a SUCCEEDED job's results are whole: a running or failed job may hold some partitions
     whole = record.status == "SUCCEEDED"
@@ -40,6 +43,7 @@ def show(results: Any, job_id: str, top: int | None, as_json: bool) -> int:
             tail["summary"] = record.summary
         if record.error:
             tail["error"], tail["cause"] = record.error, record.cause
+        tail.update(extra or {})
         print_json_results(head, rows, tail)
         return 0 if record.status == "SUCCEEDED" else 1
     out = sys.stdout

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from logmr.errors import UnknownFormatError
+from logmr.errors import UnknownFormatError, did_you_mean
 from logmr.formats.access import ApacheCombined, ApacheCommon, VhostCombined
 from logmr.formats.applog import AppLog
 from logmr.formats.aws import Alb, CloudFront, S3Access
@@ -90,7 +90,8 @@ def resolve_name(name: str) -> str:
         return _NAMES[_key(name)]
     except KeyError:
         raise UnknownFormatError(
-            f"unknown format {name!r} (known: {', '.join(format_names())})"
+            f"unknown format {name!r}{did_you_mean(name, _NAMES)}"
+            f" (known: {', '.join(format_names())})"
         ) from None
 
 

@@ -28,6 +28,7 @@ from logmr.errors import (
     InputUnreadableError,
     UnsupportedInputError,
 )
+from logmr.inputs.globs import local_paths
 
 MAGIC = {
     b"\x1f\x8b": "gzip",
@@ -135,7 +136,7 @@ class LocalInputSource:
 
     def list_inputs(self, uris: Iterable[str]) -> list[InputObject]:
         found: list[InputObject] = []
-        for uri in uris:
+        for uri in (path for given in uris for path in local_paths(given)):
             path = Path(uri)
             if path.is_dir():
                 files = _files_under(path)

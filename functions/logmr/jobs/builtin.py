@@ -228,12 +228,16 @@ class ErrorRate(Job):
 
     def finalize(self, results: ResultsView) -> dict[str, Any]:
         total, errors = results.get("total", 0), results.get("errors", 0)
-        return {
+        summary: dict[str, Any] = {
             "basis": "status 4xx/5xx" if self.by_status else "level ERROR/FATAL",
             "total": total,
             "errors": errors,
-            "error_rate": errors / total if total else 0.0,
+            "error_rate": errors / total if total else None,
         }
+        if not total:  # no record had a status (or level): no share to give, not 0
+            field = "status" if self.by_status else "level"
+            summary["unmeasured"] = f"cannot be measured: no record has a {field}"
+        return summary
 
 
 @register

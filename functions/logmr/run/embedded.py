@@ -62,15 +62,30 @@ class LocalOrS3Inputs:
 def embedded_backends(settings: Settings) -> Backends:
     """The folder and SQLite file under ``settings.home`` (``LocalStoreError``
     when it is no folder logmr can use)."""
-    _check_home(settings.home)
+    check_home(settings.home)
     return Backends(
         inputs=LocalOrS3Inputs(),
-        objects=FolderObjectStore(settings.home / "objects"),
-        results=SqliteResultStore(settings.home / "logmr.sqlite"),
+        objects=FolderObjectStore(objects_folder(settings)),
+        results=SqliteResultStore(results_file(settings)),
     )
 
 
-def _check_home(home: Path) -> None:
+def objects_folder(settings: Settings) -> Path:
+    """The folder of the object store: a job's objects, its spooled input."""
+    return settings.home / "objects"
+
+
+def results_file(settings: Settings) -> Path:
+    """The SQLite file of job records and each reducer's best results."""
+    return settings.home / "logmr.sqlite"
+
+
+def logs_folder(settings: Settings) -> Path:
+    """The folder of the worker processes' log files (``engine.worker``)."""
+    return settings.home / "logs"
+
+
+def check_home(home: Path) -> None:
     """``home`` is a folder logmr can write in, or can be made one."""
     try:
         home.mkdir(parents=True, exist_ok=True)
