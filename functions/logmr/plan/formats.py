@@ -8,6 +8,9 @@ every other object's from its first ``DETECT_OBJECT_BYTES``, up to
 ranged GET each on S3). An object past that bound takes the format detected
 for an object of the same name pattern (digits and a compression suffix
 aside: ``access.log.7.gz`` is ``access.log.#``), else the most common one.
+An object every sampled line of which a format already found parses is read
+in it; only the others are tried in every format (``detect_format``: a
+thousand objects of one format cost a parse of their starts each, not ten).
 
 An object none of whose lines a format parses (a few malformed lines, a
 file of binary) is read in the found format that parses most of them, so
@@ -151,8 +154,14 @@ def _names(
             starts = pool.map(lambda obj: read_head(inputs, obj, DETECT_OBJECT_BYTES), rest)
             for obj, start in zip(rest, starts, strict=True):
                 samples[obj.uri] = _lines(start, DETECT_OBJECT_LINES)
-    detected = {uri: formats.detect_format(lines).name for uri, lines in samples.items()}
-    found = Counter(name for uri, name in detected.items() if name != "plain" and samples[uri])
+    detected: dict[str, str] = {}
+    found: Counter[str] = Counter()
+    parsers: dict[str, Format] = {}
+    for uri, lines in samples.items():
+        name = _fits(found, parsers, lines) or formats.detect_format(lines).name
+        detected[uri] = name
+        if name != "plain" and lines:
+            found[name] += 1
     if not found:  # nothing but plain text (or no lines at all): every object plain
         return {obj.uri: "plain" for obj in present}, len(rest), 0
     common = found.most_common(1)[0][0]
@@ -171,6 +180,17 @@ def _names(
     for obj in past:
         names[obj.uri] = by_pattern.get(name_pattern(obj.uri), common)
     return names, len(rest), len(past)
+
+
+def _fits(found: Counter[str], parsers: dict[str, Format], lines: list[bytes]) -> str | None:
+    """The format found so far (the most common first) that parses every one
+    of ``lines``, if any: an object of the inputs' format is read in it
+    without trying every format (``detect_format``), and agrees with them."""
+    for name, _ in found.most_common():
+        fmt = parsers.setdefault(name, formats.get_format(name))
+        if lines and all(record is not None for record in fmt.parse_many(lines)):
+            return name
+    return None
 
 
 def _lines(data: bytes, limit: int) -> list[bytes]:

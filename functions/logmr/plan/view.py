@@ -6,10 +6,11 @@ still listed, and sampled for the format, the keys and the shuffle size)."""
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from logmr.inputs.source import DecompressedSize, InputObject, InputSource
 from logmr.jobs import load_job
@@ -29,6 +30,9 @@ class AssumedInputs:
         self.object_bytes = object_bytes
         self._first: InputObject | None = None  # the real first object, once listed
         self._first_told: DecompressedSize | None = None  # its size decompressed, once read
+        #: the real first object's bytes read by (offset, length): a synthetic
+        #: object's start is read for its format (``plan.formats``), once is enough
+        self._read: dict[tuple[int, int], bytes] = {}
 
     def list_inputs(self, uris: Iterable[str]) -> list[InputObject]:
         first = next((obj for obj in self.inner.list_inputs(uris) if obj.size), None)
@@ -57,7 +61,13 @@ class AssumedInputs:
         real, _, synthetic = uri.rpartition("~")
         if self._first is None or not synthetic.isdigit() or real != self._first.uri:
             return self.inner.open_at(uri, offset, length, version)
-        return self.inner.open_at(real, offset % max(self._first.size, 1), length)
+        offset %= max(self._first.size, 1)
+        if length is None:
+            return self.inner.open_at(real, offset)
+        if (offset, length) not in self._read:
+            with self.inner.open_at(real, offset, length) as stream:
+                self._read[offset, length] = stream.read(length)
+        return cast(BinaryIO, io.BytesIO(self._read[offset, length]))
 
     def verify(self, uri: str, version: str) -> None:
         """Nothing is read but the sample: nothing to verify."""
