@@ -261,18 +261,32 @@ def test_a_tasks_format_travels_in_its_dict() -> None:
 
 @pytest.mark.unit
 def test_cutting_keeps_a_tasks_pieces_in_one_format() -> None:
-    objects = [InputObject(f"/logs/{name}", 1000) for name in "abcde"]
+    """Each format's small objects are grouped apart, also when the listing
+    takes them in turn (``host1/access.log``, ``host1/syslog``, ...): two
+    groups, not a task each."""
+    objects = [InputObject(f"/logs/{name}", 1000) for name in "abcdefgh"]
     syslog = ("syslog_rfc3164", (("year", "2026-01"),))
-    read_as = {"/logs/c": syslog, "/logs/d": syslog}
+    read_as = {f"/logs/{name}": syslog for name in "cdfh"}
     tasks = cut(objects, 1 << 20, None, read_as)
     assert [[piece.uri[-1] for piece in task.pieces] for task in tasks] == [
-        ["a", "b"],
-        ["c", "d"],
-        ["e"],
+        ["a", "b", "e", "g"],
+        ["c", "d", "f", "h"],
     ]
-    assert [task.format for task in tasks] == ["", "syslog_rfc3164", ""]
+    assert [task.format for task in tasks] == ["", "syslog_rfc3164"]
     assert tasks[1].format_options == syslog[1]
     assert count_tasks(objects, 1 << 20, None, read_as) == len(tasks)
+    # a whole chunk of a format is a task of its own after that format's group
+    big = [*objects[:3], InputObject("/logs/big", 3 << 20), objects[3]]
+    tasks = cut(big, 1 << 20, None, {**read_as, "/logs/big": syslog})
+    assert [[piece.uri.rsplit("/", 1)[-1] for piece in task.pieces] for task in tasks] == [
+        ["c"],
+        ["big"],
+        ["big"],
+        ["big"],
+        ["a", "b"],
+        ["d"],
+    ]
+    assert [task.task for task in tasks] == list(range(6))
 
 
 # -- what was found, said ----------------------------------------------------------------

@@ -17,13 +17,15 @@ grouped on a lower bound, a task could read many times the chunk. Pieces keep
 the order of the objects listed, and the tasks are numbered in that order.
 
 Inputs of several formats (``plan.formats``): a task's pieces share one
-format; an object read in another format than the spec's closes the group
-before it, and its task carries its format (``MapTask.format``).
+format. Each format's pieces are grouped apart (objects of two formats
+listed in turn fill two groups, not a task each), in the order listed, and
+a task read in another format than the spec's carries it (``MapTask.format``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from logmr.inputs.source import DecompressedSize, InputObject
 from logmr.spec import MAX_TASK_JSON_BYTES, MapTask, Piece, json_size
@@ -54,46 +56,58 @@ class _Tasks:
         self.build = build
         self.tasks: list[MapTask] = []
         self.count = 0
-        #: the group being filled: its pieces, the bytes they read through,
-        #: their JSON, their format
-        self.group: list[Piece] = []
-        self.group_bytes = 0
-        self.group_json = _TASK_JSON_BYTES
-        self.group_format: ReadAs | None = None
+        #: the groups being filled, one per format (``None``: the spec's)
+        self.groups: dict[ReadAs | None, _Group] = {}
 
     def alone(self, piece: Piece, read_as: ReadAs | None, repeat: int = 1) -> None:
         """``piece`` as a task of its own (``repeat`` times: the whole
-        chunks of a plain object, counted without building them)."""
-        self.close()
+        chunks of a plain object, counted without building them), after
+        the group of its format (the tasks of a format keep their order)."""
+        self.close(read_as)
         if self.build:
             self.tasks.append(_task(self.count, (piece,), read_as))
         self.count += repeat
 
     def add(self, piece: Piece, nbytes: int, read_as: ReadAs | None) -> None:
-        """``piece`` into the group, after closing the group when it would
-        pass the chunk size or the JSON bound, or is read in another format."""
+        """``piece`` into the group of its format, after closing that group
+        when it would pass the chunk size or the JSON bound. Each format
+        has a group of its own: objects of two formats listed in turn
+        (``host1/access.log``, ``host1/syslog``, ``host2/...``) fill two."""
         size = json_size(piece.to_dict()) + 1  # and its comma
-        if self.group and (
-            self.group_bytes + nbytes > self.chunk_size
-            or self.group_json + size > MAX_TASK_JSON_BYTES
-            or read_as != self.group_format
+        group = self.groups.get(read_as)
+        if group is not None and (
+            group.nbytes + nbytes > self.chunk_size or group.json + size > MAX_TASK_JSON_BYTES
         ):
-            self.close()
-        if not self.group and read_as is not None:
-            self.group_json += _format_json_size(read_as)
-        self.group.append(piece)
-        self.group_bytes += nbytes
-        self.group_json += size
-        self.group_format = read_as
+            self.close(read_as)
+            group = None
+        if group is None:
+            extra = 0 if read_as is None else _format_json_size(read_as)
+            group = self.groups[read_as] = _Group(json=_TASK_JSON_BYTES + extra)
+        group.pieces.append(piece)
+        group.nbytes += nbytes
+        group.json += size
 
-    def close(self) -> None:
-        if not self.group:
+    def close(self, read_as: ReadAs | None) -> None:
+        """The group of ``read_as``'s format as a task."""
+        group = self.groups.pop(read_as, None)
+        if group is None:
             return
         if self.build:
-            self.tasks.append(_task(self.count, tuple(self.group), self.group_format))
+            self.tasks.append(_task(self.count, tuple(group.pieces), read_as))
         self.count += 1
-        self.group, self.group_bytes, self.group_json = [], 0, _TASK_JSON_BYTES
-        self.group_format = None
+
+    def close_all(self) -> None:
+        for read_as in list(self.groups):
+            self.close(read_as)
+
+
+@dataclass
+class _Group:
+    """Pieces of one format being grouped: the bytes they read through, their JSON."""
+
+    json: int
+    pieces: list[Piece] = field(default_factory=list)
+    nbytes: int = 0
 
 
 def _task(number: int, pieces: tuple[Piece, ...], read_as: ReadAs | None) -> MapTask:
@@ -140,7 +154,7 @@ def _cut(
         tail = obj.size - whole * chunk_size
         if tail:
             cutter.add(Piece(obj.uri, obj.size - tail, obj.size, None, obj.version), tail, how)
-    cutter.close()
+    cutter.close_all()
     return cutter
 
 
