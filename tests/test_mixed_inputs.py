@@ -423,8 +423,8 @@ class NoTimes(LocalInputSource):
     """Local files whose modification time is not known (as a source that
     does not tell it)."""
 
-    def list_inputs(self, uris: Any) -> list[InputObject]:
-        return [replace(obj, modified=None) for obj in super().list_inputs(uris)]
+    def list_inputs(self, uris: Any, listing: Any = None) -> list[InputObject]:
+        return [replace(obj, modified=None) for obj in super().list_inputs(uris, listing)]
 
 
 @pytest.mark.functional

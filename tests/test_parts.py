@@ -41,6 +41,7 @@ from logmr.storage.folder import FolderObjectStore
 PARAMS: dict[str, dict[str, str]] = {
     "field_count": {"field": "client"},
     "pattern_count": {"pattern": r"(?P<key>[A-Z]+) /"},
+    "query": {"query": "stats count(*), sum(bytes) by path, status"},
 }
 #: the jobs run over the level log; the others over the access log
 LEVEL_JOBS = ("level_counts", "error_rate")

@@ -233,7 +233,11 @@ def test_run_since_and_until_on_the_command_line(
 
 # -- every built-in job: a range is the same as a log of just the records within -----------
 #: parameters the jobs that require some are given (as bench/golden.py does)
-PARAMS = {"field_count": {"field": "status"}, "pattern_count": {"pattern": "(?P<key>GET|POST)"}}
+PARAMS = {
+    "field_count": {"field": "status"},
+    "pattern_count": {"pattern": "(?P<key>GET|POST)"},
+    "query": {"query": "stats count(*), sum(bytes) by status"},
+}
 LEVEL_JOBS = {"level_counts"}  # an access log has no level
 
 

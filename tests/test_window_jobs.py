@@ -225,9 +225,18 @@ def test_percentiles_per_window(logs: dict[str, Path], rows: list[Row], window: 
 
 def test_percentiles_need_a_format_with_the_field(logs: dict[str, Path]) -> None:
     with pytest.raises(FormatMismatchError, match="latency"):
-        run_inline(
-            logs["access"], "percentiles", params={"field": "latency"}, fmt="apache_combined"
-        )
+        run_inline(logs["access"], "percentiles", params={"field": "latency"}, fmt="apache_common")
+
+
+def test_a_combined_log_without_trailing_fields_has_no_latency(logs: dict[str, Path]) -> None:
+    """``apache_combined`` names ``latency`` (a trailing seconds field) on
+    every line that has one: the generated log has none, so every record
+    counts in ``no_latency`` and there is no window."""
+    record, results = run_inline(
+        logs["access"], "percentiles", params={"field": "latency"}, fmt="apache_combined"
+    )
+    assert results == {}
+    assert record.counters["no_latency"] == record.counters["records"] > 0
 
 
 # -- distinct_count ----------------------------------------------------------------------

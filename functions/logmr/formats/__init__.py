@@ -43,8 +43,10 @@ __all__ = [
     "Detection",
     "Format",
     "detect_format",
+    "canonical",
     "format_names",
     "get_format",
+    "option_defaults",
     "resolve_name",
 ]
 
@@ -97,6 +99,18 @@ def resolve_name(name: str) -> str:
             f"unknown format {name!r}{did_you_mean(name, _NAMES)}"
             f" (known: {', '.join(format_names())})"
         ) from None
+
+
+def canonical(name: str) -> str:
+    """The name a job keeps for ``name``: a custom format's whole text, else
+    the canonical name of a built-in format or alias."""
+    return name if is_custom(name) else resolve_name(name)
+
+
+def option_defaults(name: str) -> Mapping[str, str]:
+    """The options the format ``name`` takes, with their defaults (a custom
+    format takes none)."""
+    return {} if is_custom(name) else FORMATS[resolve_name(name)].option_defaults
 
 
 def get_format(name: str, options: Mapping[str, str] | None = None) -> Format:

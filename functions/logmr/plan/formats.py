@@ -147,7 +147,7 @@ def _names(
     """Each object's format name, the reads detection took, the objects
     named by their name pattern, and what detection found of each format."""
     if spec.format != "auto":
-        name = formats.resolve_name(spec.format)
+        name = formats.canonical(spec.format)
         return {obj.uri: name for obj in present}, 0, 0, {}
     if load_job(spec.job, spec.params).raw_lines:
         return {obj.uri: "plain" for obj in present}, 0, 0, {}
@@ -231,7 +231,7 @@ def _read_as(spec: JobSpec, name: str, obj: InputObject, years: Counter[str]) ->
     for a format the request names) and, for BSD syslog, the year."""
     options = dict(spec.format_options)
     if spec.format == "auto":
-        known = formats.FORMATS[name].option_defaults
+        known = formats.option_defaults(name)
         options = {key: value for key, value in options.items() if key in known}
     if name == SyslogRFC3164.name:
         if "year" in options:
@@ -254,7 +254,7 @@ def _check_each(
     """Every format found can give the job its fields, and every option the
     request gives is known to one of them; else refuse, naming the formats found."""
     given = set(spec.format_options)
-    known = set().union(*(formats.FORMATS[name].option_defaults for name in counts))
+    known = set().union(*(formats.option_defaults(name) for name in counts))
     if given - known:
         # the format's own error, naming its options
         prepare(replace(spec, format=next(iter(counts))))
