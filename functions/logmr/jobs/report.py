@@ -9,6 +9,21 @@ the totals, as namespaced result keys::
     window:<ISO start>   -> {"count", "errors", "bytes"} (+ "p50", "p95", "p99", "sketch")
     total                -> {"count", "bytes", "errors"}
 
+and, with ``panels=true`` (the default), GoAccess's panels, each for the
+fields the format has (``apache_common`` has no referer nor user agent)::
+
+    client:<address>     -> int      requests per client
+    referer:<referer>    -> int      requests per Referer header as written (``-``: none)
+    agent:<user agent>   -> int      requests per User-Agent header
+    method:<method>      -> int      requests per method
+    notfound:<path>      -> int      requests answered 404, per path
+    kind:static, kind:dynamic -> {"count", "bytes"}
+
+A path is *static* when its last segment ends in one of ``STATIC_EXTENSIONS``
+(compared lower-cased, the query string and fragment cut off: ``/a/app.JS?v=3``
+is static, ``/products/12`` and ``/`` are dynamic). A record without a path
+is neither.
+
 ``windows=false`` leaves the windows out and the time field unread (the
 question of status mix, top paths and bytes alone: one capture fewer per line
 and no time conversions).
@@ -19,12 +34,15 @@ With windows, statuses are counted with ``Counter``, requests and times are
 grouped by their raw bytes before each distinct one is turned into a path or
 a window, and only the bytes per request and the sizes per time take a Python
 loop. Without, the distinct raw (status, size, request) rows are counted with
-``Counter`` and the loop runs over those. Errors are 4xx/5xx statuses.
+``Counter`` and the loop runs over those. Errors are 4xx/5xx statuses. The
+panels are counted per distinct raw value alike (the methods from the distinct
+requests already grouped for the paths, static or dynamic per distinct path).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from itertools import compress
 from typing import Any
 
 from logmr.formats.base import Column, Format
@@ -40,12 +58,63 @@ from logmr.jobs.sums import (
     counts_and_sums,
     counts_by_code,
     numpy,
+    regrouped,
     sums_by_code,
     total,
 )
 from logmr.jobs.timewindows import TZ_PARAM, is_error_status, window_name
 
 STATUS, PATH, WINDOW, TOTAL = "status:", "path:", "window:", "total"
+CLIENT, REFERER, AGENT, METHOD, NOT_FOUND, KIND = (
+    "client:",
+    "referer:",
+    "agent:",
+    "method:",
+    "notfound:",
+    "kind:",
+)
+#: the panels' fields and their keys' prefixes (each counted when the format has it)
+PANEL_FIELDS = {"client": CLIENT, "referer": REFERER, "user_agent": AGENT, "method": METHOD}
+#: prefixes whose values are counts (the combiner adds them up)
+COUNTED = (STATUS, CLIENT, REFERER, AGENT, METHOD, NOT_FOUND)
+#: the extensions of a static file, compared lower-cased (GoAccess's default
+#: ``--static-file`` list, with today's web fonts, images and ``.mjs``/``.map``)
+STATIC_EXTENSIONS = frozenset(
+    {
+        *("css", "js", "mjs", "map", "txt", "csv", "pdf", "ico", "svg", "woff", "woff2"),
+        *("png", "jpg", "jpeg", "gif", "webp", "avif", "bmp", "tif", "tiff"),
+        *("ttf", "otf", "eot", "mp3", "mp4", "ogg", "webm", "mpeg", "mpg", "avi", "flv"),
+        *("swf", "zip", "gz", "tgz", "rar", "tar", "exe", "iso"),
+        *("doc", "docx", "xls", "xlsx", "ppt", "pptx"),
+    }
+)
+#: the summary's top lists of the panels: result key prefix -> summary name
+TOP_PANELS = {
+    CLIENT: "top_clients",
+    REFERER: "top_referers",
+    AGENT: "top_agents",
+    NOT_FOUND: "top_not_found",
+}
+
+
+def is_static(path: str) -> bool:
+    """Whether ``path`` names a static file (its extension in ``STATIC_EXTENSIONS``)."""
+    end = len(path)
+    for mark in ("?", "#"):
+        at = path.find(mark)
+        if 0 <= at < end:
+            end = at
+    name = path[path.rfind("/", 0, end) + 1 : end]
+    dot = name.rfind(".")
+    return dot > 0 and name[dot + 1 :].lower() in STATIC_EXTENSIONS
+
+
+def _kind(path: str) -> str:
+    return KIND + ("static" if is_static(path) else "dynamic")
+
+
+def _is_not_found(status: Any) -> bool:
+    return status is not None and key_text(status) == "404"
 
 
 def _prefixed(prefix: str, convert: Callable[[Any], Any] | None = None) -> Callable[[Any], Any]:
@@ -56,6 +125,18 @@ def _prefixed(prefix: str, convert: Callable[[Any], Any] | None = None) -> Calla
         return None if value is None else prefix + key_text(value)
 
     return key
+
+
+def _prefixed_all(prefix: str, column: Column, raws: list[Any]) -> list[str | None]:
+    """The keys of ``raws`` (distinct raw values of ``column``), as
+    ``_prefixed``'s, in one decode when they are unconverted bytes with no
+    line feed (a client, referer or user agent of a text log)."""
+    if column.convert is None and raws and set(map(type, raws)) == {bytes}:
+        joined = b"\n".join(raws)
+        if joined.count(b"\n") == len(raws) - 1:
+            text = key_text(joined)
+            return (prefix + text.replace("\n", "\n" + prefix)).split("\n")
+    return list(map(_prefixed(prefix, column.value), raws))
 
 
 def _sum_columns(values: list[list[int]], columns: int) -> list[int]:
@@ -76,15 +157,29 @@ class AccessReport(Job):
         TZ_PARAM,
         Param("percentiles", boolean, "true", "p50/p95/p99 of response bytes per window"),
         Param("windows", boolean, "true", "the per-window rows (false: the time is not read)"),
+        Param(
+            "panels",
+            boolean,
+            "true",
+            "top clients, referers, user agents and 404 paths, methods, static vs dynamic"
+            " (false: status, paths, windows and totals only)",
+        ),
     )
 
     def bind(self, fmt: Format) -> None:
         clock = "epoch" if self.options["tz"] == "utc" else "local_time"
-        self.columns = ("status", "bytes", "path", clock)
-        if not self.options["windows"]:
-            self.columns = self.columns[:3]
+        self.columns = ("status", "bytes", "path")
+        if self.options["windows"]:
+            self.columns += (clock,)
+        #: the panels' fields this format has, after the columns above
+        self.panels: tuple[str, ...] = ()
+        if self.options["panels"]:
+            self.panels = tuple(field for field in PANEL_FIELDS if field in fmt.fields)
+            self.columns += self.panels
         for field in self.columns:
             self.fields[field] = fmt.getter(field)
+        #: the fields of ``map_columns``'s columns, in order
+        self.column_fields = self.columns
 
     # -- map side -------------------------------------------------------------
     def mapper(self, record: Any) -> Iterator[KV]:
@@ -105,7 +200,9 @@ class AccessReport(Job):
             self.count("no_path")
         else:
             yield PATH + key_text(path), [1, size]
-        if len(self.columns) > 3:
+        if self.panels:
+            yield from self._panel_pairs(record, status, size, path)
+        if self.options["windows"]:
             when = self.fields[self.columns[3]](record)
             if when is None:
                 self.count("no_time")
@@ -115,12 +212,26 @@ class AccessReport(Job):
             sketch = quantiles_text(quantiles_of([size])) if self.options["percentiles"] else None
             yield f"{WINDOW}{start}", [1, error, size, sketch]
 
+    def _panel_pairs(self, record: Any, status: Any, size: int, path: Any) -> Iterator[KV]:
+        for field in self.panels:
+            value = self.fields[field](record)
+            if value is None:
+                self.count(f"no_{field}")
+            else:
+                yield PANEL_FIELDS[field] + key_text(value), 1
+        if path is not None:
+            text = key_text(path)
+            if _is_not_found(status):
+                yield NOT_FOUND + text, 1
+            yield _kind(text), [1, size]
+
     def map_columns(self, columns: list[Column]) -> Chunks:
         """Per batch, in C (``jobs.sums``): records per raw status, records and
         bytes per raw request (and records, errors and bytes per raw time);
         then each distinct raw value turned into its status, path (or window)
         once and the sums of those alike added up."""
-        status_column, size_column, path_column, *time_columns = columns
+        named = dict(zip(self.column_fields, columns, strict=True))
+        status_column, size_column, path_column = columns[:3]
         sizes, bound, no_bytes = converted_ints(size_column.raw, size_column.convert)
         raw_statuses, status_codes = codes_of(status_column.raw)
         status_counts = counts_by_code(status_codes, len(raw_statuses))
@@ -139,21 +250,63 @@ class AccessReport(Job):
             statuses.rekeyed(_prefixed(STATUS)),
             [(TOTAL, [records, total(sizes), errors])],
         ]
-        paths = counts_and_sums(path_column.raw, sizes, bound).rekeyed(
-            _prefixed(PATH, path_column.value)
-        )
+        requests = counts_and_sums(path_column.raw, sizes, bound)
+        paths = requests.rekeyed(_prefixed(PATH, path_column.value))
         no_path = paths.pop(None)
         if no_path:
             self.count("no_path", no_path[0])
         chunks.append(paths)
-        if time_columns:
+        if self.panels:
+            chunks += self._panels(named, requests, paths)
+            not_found = [_is_not_found(status_column.value(raw)) for raw in raw_statuses]
+            if any(not_found):
+                found = numpy().array(not_found, dtype=bool)[status_codes]
+                not_found_paths = self._counted(NOT_FOUND, path_column, found)
+                not_found_paths.pop(None)  # counted as no_path already
+                chunks.append(not_found_paths)
+        if self.options["windows"]:
             is_error = [
                 status is not None and is_error_status(status)
                 for status in map(status_column.value, raw_statuses)
             ]
             error_of_record = numpy().array(is_error, dtype=bool)[status_codes]
-            chunks.append(self._windows(time_columns[0], sizes, error_of_record))
+            chunks.append(self._windows(columns[3], sizes, error_of_record))
         return Chunks(*chunks)
+
+    def _panels(
+        self, named: dict[str, Column], requests: KeyedSums, paths: KeyedSums
+    ) -> list[Iterable[KV]]:
+        """Per batch: requests per client, referer, user agent and method
+        (the methods from the distinct raw requests when they share the
+        path's raw column), and records and bytes of static and dynamic paths."""
+        chunks: list[Iterable[KV]] = []
+        for field in self.panels:
+            column = named[field]
+            if field == "method" and column.raw is named["path"].raw:
+                keys = list(map(_prefixed(METHOD, column.value), requests.keys))
+                counted = regrouped(keys, requests.sums[:, 0], requests.bound)
+                missing = counted.pop(None)
+                if missing:
+                    self.count("no_method", missing)
+                chunks.append(counted)
+            else:
+                counted = self._counted(PANEL_FIELDS[field], column)
+                missing = counted.pop(None)
+                if missing:
+                    self.count(f"no_{field}", missing)
+                chunks.append(counted)
+        kinds = [_kind(key[len(PATH) :]) for key in paths.keys]
+        chunks.append(regrouped(kinds, paths.sums, paths.bound))
+        return chunks
+
+    @staticmethod
+    def _counted(prefix: str, column: Column, only: Any = None) -> KeyedSums:
+        """Records per distinct value of ``column`` (of the records ``only``
+        marks, when given), keyed ``prefix`` + value (``None``: no value)."""
+        raw = column.raw if only is None else list(compress(column.raw, only.tolist()))
+        distinct, codes = codes_of(raw)
+        counts = counts_by_code(codes, len(distinct))
+        return regrouped(_prefixed_all(prefix, column, distinct), counts, len(raw))
 
     def _windows(self, column: Column, sizes: Any, is_error: Any) -> Iterator[KV]:
         """``window:`` pairs: per window (each distinct raw time turned into
@@ -185,9 +338,9 @@ class AccessReport(Job):
             yield f"{WINDOW}{start}", [counts[at], errors[at], nbytes[at], sketch]
 
     def combiner(self, key: Any, values: list[Any]) -> Iterator[KV]:
-        if key.startswith(STATUS):
+        if key.startswith(COUNTED):
             yield key, sum(values)
-        elif key.startswith(PATH):
+        elif key.startswith((PATH, KIND)):
             yield key, _sum_columns(values, 2)
         elif key.startswith(WINDOW):
             sketches = [value[3] for value in values if value[3] is not None]
@@ -203,9 +356,9 @@ class AccessReport(Job):
         else:
             pairs = self.combiner(key, values)
         for out_key, value in pairs:
-            if key.startswith(STATUS):
+            if key.startswith(COUNTED):
                 yield out_key, value
-            elif key.startswith(PATH):
+            elif key.startswith((PATH, KIND)):
                 yield out_key, {"count": value[0], "bytes": value[1]}
             elif key.startswith(WINDOW):
                 yield self._window_row(key, value)
@@ -228,12 +381,15 @@ class AccessReport(Job):
         status: dict[str, int] = {}
         windows: list[list[Any]] = []
         distinct = [0]
+        panels = _Panels(self.options["top"])
 
         def paths() -> Iterator[tuple[str, Any]]:
             for key, value in results:
                 if key.startswith(PATH):
                     distinct[0] += 1
                     yield key[len(PATH) :], value
+                elif panels.add(key, value):
+                    continue
                 elif key.startswith(STATUS):
                     status[key[len(STATUS) :]] = value
                 elif key.startswith(WINDOW):
@@ -245,7 +401,7 @@ class AccessReport(Job):
         top = top_n(paths(), self.options["top"])
         total = totals[0]
         windows.sort()
-        return {
+        summary = {
             "requests": total["count"],
             "bytes": total["bytes"],
             "errors": total["errors"],
@@ -254,6 +410,52 @@ class AccessReport(Job):
             "distinct_paths": distinct[0],
             "windows": windows,
         }
+        if self.options["panels"]:
+            summary.update(panels.summary())
+        return summary
+
+
+class _Panels:
+    """The panels' part of ``access_report``'s summary, gathered from its
+    results in one pass: a bounded list of the best keys per panel."""
+
+    def __init__(self, top: int) -> None:
+        self.top = top
+        self.best: dict[str, list[tuple[int, str]]] = {prefix: [] for prefix in TOP_PANELS}
+        self.distinct: dict[str, int] = dict.fromkeys(TOP_PANELS, 0)
+        self.methods: dict[str, int] = {}
+        self.kinds: dict[str, Any] = {}
+
+    def add(self, key: str, value: Any) -> bool:
+        """Take ``key`` if it is a panel's (``False``: it is not)."""
+        prefix, _, name = key.partition(":")
+        prefix += ":"
+        if prefix in self.best:
+            self.distinct[prefix] += 1
+            best = self.best[prefix]
+            best.append((-value, name))
+            if len(best) > 4 * self.top:
+                best.sort()
+                del best[self.top :]
+        elif prefix == METHOD:
+            self.methods[name] = value
+        elif prefix == KIND:
+            self.kinds[name] = value
+        else:
+            return False
+        return True
+
+    def summary(self) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for prefix, name in TOP_PANELS.items():
+            best = sorted(self.best[prefix])[: self.top]
+            found[name] = [[key, -negated] for negated, key in best]
+            found["distinct_" + name.removeprefix("top_")] = self.distinct[prefix]
+        found["methods"] = dict(sorted(self.methods.items(), key=lambda item: (-item[1], item[0])))
+        empty = {"count": 0, "bytes": 0}
+        found["static"] = self.kinds.get("static", empty)
+        found["dynamic"] = self.kinds.get("dynamic", empty)
+        return found
 
 
 def _quantiles(value: dict[str, Any]) -> list[Any] | None:
