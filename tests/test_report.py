@@ -3,6 +3,8 @@ escaped, nothing loaded from anywhere; the CLI writes it for real jobs."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import itertools
 import json
 import re
@@ -17,6 +19,7 @@ import pytest
 from helpers import generated_logs
 from logmr.cli import main
 from logmr.report import analyse, render
+from logmr.report.script import SCRIPT
 from logmr.report.svg import nice_ticks, number
 from logmr.storage.base import JobRecord
 
@@ -72,6 +75,17 @@ def record(job: str, **fields: Any) -> JobRecord:
     }
     base.update(fields)
     return JobRecord(**base)
+
+
+def assert_only_the_report_script(text: str, page: Page) -> None:
+    """The page's one script is the report's own (no other found its way in),
+    and the policy allows that script alone, by its hash."""
+    assert [tag for tag, _, _ in page.elements].count("script") == 1
+    assert re.findall(r"<script[^>]*>(.*?)</script>", text, re.S) == [SCRIPT]
+    policy = next(a["content"] for t, a, _ in page.elements if "http-equiv" in a)
+    digest = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
+    assert f"script-src 'sha256-{digest}'" in policy
+    assert "unsafe-inline" not in policy.split("script-src")[1]
 
 
 def page_of(rec: JobRecord, results: dict[str, Any]) -> tuple[str, Page]:
@@ -266,10 +280,9 @@ def test_keys_and_samples_from_logs_are_escaped() -> None:
     }
     text, page = page_of(rec, results)
     tags = [tag for tag, _, _ in page.elements]
-    assert "script" not in tags
+    assert_only_the_report_script(text, page)
     assert "img" not in tags
     assert not any(name.startswith("on") for _, attrs, _ in page.elements for name in attrs)
-    assert "<script>" not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     # the hostile strings are shown as text, whole
     assert HOSTILE in page.text("malformed")
@@ -282,8 +295,7 @@ def test_keys_and_samples_from_logs_are_escaped() -> None:
 def test_hostile_window_keys_and_mix_labels_are_escaped() -> None:
     results = {f"window:{HOSTILE}": {"count": 3, "errors": 1}, f"status:{HOSTILE}": 4}
     text, page = page_of(record("access_report"), results)
-    assert "script" not in [tag for tag, _, _ in page.elements]
-    assert "<script>" not in text
+    assert_only_the_report_script(text, page)
 
 
 @pytest.mark.unit
@@ -295,7 +307,8 @@ def test_the_page_loads_nothing_from_anywhere() -> None:
         for name in ("src", "href", "xlink:href", "action", "data"):
             assert "://" not in attrs.get(name, ""), (name, attrs)
     assert not re.search(r"""(src|href)\s*=\s*["']?https?:""", text)
-    assert not any(tag in ("script", "link", "iframe", "img") for tag, _, _ in page.elements)
+    assert not any(tag in ("link", "iframe", "img") for tag, _, _ in page.elements)
+    assert_only_the_report_script(text, page)
     policy = [a["content"] for t, a, _ in page.elements if t == "meta" and "content" in a]
     assert any("default-src 'none'" in value for value in policy)
 
@@ -378,7 +391,7 @@ def test_cli_report_remote_reads_dynamodb_and_the_part_files(
     page = Page(text)
     assert page.count("rect", "top", "bar") == len(results)
     assert HOSTILE in page.text("results")
-    assert "<script>" not in text
+    assert_only_the_report_script(text, page)
 
 
 @pytest.mark.functional

@@ -41,7 +41,9 @@ requests already grouped for the paths, static or dynamic per distinct path).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import compress
 from typing import Any
 
@@ -166,19 +168,22 @@ class AccessReport(Job):
         ),
     )
 
+    def configure(self) -> None:
+        #: the panels' fields the format has (``bind``), read after the other columns
+        self.panels: tuple[str, ...] = ()
+        #: the fields of ``map_columns``'s columns, in order (``bind``; else ``columns``)
+        self.column_fields: tuple[str, ...] = ()
+
     def bind(self, fmt: Format) -> None:
         clock = "epoch" if self.options["tz"] == "utc" else "local_time"
         self.columns = ("status", "bytes", "path")
         if self.options["windows"]:
             self.columns += (clock,)
-        #: the panels' fields this format has, after the columns above
-        self.panels: tuple[str, ...] = ()
         if self.options["panels"]:
             self.panels = tuple(field for field in PANEL_FIELDS if field in fmt.fields)
             self.columns += self.panels
         for field in self.columns:
             self.fields[field] = fmt.getter(field)
-        #: the fields of ``map_columns``'s columns, in order
         self.column_fields = self.columns
 
     # -- map side -------------------------------------------------------------
@@ -230,7 +235,7 @@ class AccessReport(Job):
         bytes per raw request (and records, errors and bytes per raw time);
         then each distinct raw value turned into its status, path (or window)
         once and the sums of those alike added up."""
-        named = dict(zip(self.column_fields, columns, strict=True))
+        named = dict(zip(self.column_fields or self.columns, columns, strict=True))
         status_column, size_column, path_column = columns[:3]
         sizes, bound, no_bytes = converted_ints(size_column.raw, size_column.convert)
         raw_statuses, status_codes = codes_of(status_column.raw)
@@ -461,3 +466,97 @@ class _Panels:
 def _quantiles(value: dict[str, Any]) -> list[Any] | None:
     """A window's p50, p95 and p99, when it has them."""
     return [value["p50"], value["p95"], value["p99"]] if "p50" in value else None
+
+
+LEVEL, MESSAGE = "level:", "message:"
+#: what ``mask=true`` replaces in a message: each run of digits (ids, counts,
+#: durations, addresses) becomes ``#``, so "took 35 ms" and "took 12 ms" are one
+DIGITS = re.compile(r"\d+")
+
+
+@register
+class LevelReport(Job):
+    """``level_report``: records per level and the messages of each level,
+    for the report's level mix and its top messages by level::
+
+        level:<level>        -> int            records per level (case as written)
+        message:<message>    -> {level: int}   records per level of that message
+
+    ``level_counts`` keys its results by level alone: it has no room for the
+    messages, hence this job. With ``mask=true`` (the default) runs of digits
+    in a message are one ``#``."""
+
+    name = "level_report"
+    description = "records per level and the top messages of each level (digits masked)"
+    needs = ("level", "message")
+    params = (
+        Param("top", positive_int, "10", "how many messages per level the summary keeps"),
+        Param("mask", boolean, "true", "runs of digits in a message as one #"),
+    )
+
+    def bind(self, fmt: Format) -> None:
+        super().bind(fmt)
+        self.columns = ("level", "message")
+
+    def mapper(self, record: Any) -> Iterator[KV]:
+        return self._pairs({(self.fields["level"](record), self.fields["message"](record)): 1})
+
+    def map_columns(self, columns: list[Column]) -> Iterator[KV]:
+        """Records per distinct raw (level, message) pair, counted in C, each
+        pair converted once."""
+        levels, messages = columns
+        values: Counter[tuple[Any, Any]] = Counter()
+        for (level, message), count in Counter(zip(levels.raw, messages.raw, strict=True)).items():
+            values[levels.value(level), messages.value(message)] += count
+        return self._pairs(values)
+
+    def _pairs(self, counted: Mapping[tuple[Any, Any], int]) -> Iterator[KV]:
+        for (level, message), count in counted.items():
+            if level is None:
+                self.count("no_level", count)
+                continue
+            name = key_text(level)
+            yield LEVEL + name, count
+            if message is None:
+                self.count("no_message", count)
+                continue
+            text = key_text(message)
+            yield MESSAGE + (DIGITS.sub("#", text) if self.options["mask"] else text), {name: count}
+
+    def combiner(self, key: Any, values: list[Any]) -> Iterator[KV]:
+        if key.startswith(LEVEL):
+            yield key, sum(values)
+            return
+        merged: dict[str, int] = {}
+        for value in values:
+            for level, count in value.items():
+                merged[level] = merged.get(level, 0) + count
+        yield key, merged
+
+    def reducer(self, key: Any, values: list[Any]) -> Iterator[KV]:
+        return self.combiner(key, values)
+
+    def finalize(self, results: ResultsView) -> dict[str, Any]:
+        """The levels and, per level, its top messages (records descending,
+        then message), in one pass keeping at most a few times ``top`` per level."""
+        top: int = self.options["top"]
+        levels: dict[str, int] = {}
+        best: dict[str, list[tuple[int, str]]] = {}
+        for key, value in results:
+            if key.startswith(LEVEL):
+                levels[key[len(LEVEL) :]] = value
+                continue
+            message = key[len(MESSAGE) :]
+            for level, count in value.items():
+                kept = best.setdefault(level, [])
+                kept.append((-count, message))
+                if len(kept) > 4 * top:
+                    kept.sort()
+                    del kept[top:]
+        return {
+            "levels": dict(sorted(levels.items(), key=lambda item: (-item[1], item[0]))),
+            "top_messages": {
+                level: [[message, -negated] for negated, message in sorted(kept)[:top]]
+                for level, kept in sorted(best.items())
+            },
+        }
