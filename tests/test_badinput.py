@@ -937,7 +937,7 @@ def test_a_failed_jobs_partial_results_are_never_served(capsys: pytest.CaptureFi
     could not promise an empty table; docs/reliability.md) but are never
     shown: results are served only for a SUCCEEDED job (the CLI here; the
     HTTP API does the same, tests/test_api_handler.py)."""
-    from logmr.cli import _show
+    from logmr.cli.output import show as _show
 
     backends, spec = _failed_big_value_job()
     assert dict(backends.job_results().iter_results(spec.job_id))  # some partitions were written

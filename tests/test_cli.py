@@ -12,8 +12,7 @@ from typing import Any
 import pytest
 import zstandard
 
-from logmr import cli
-from logmr.cli import main
+from logmr.cli import main, output
 from logmr.devtools.generate import generate
 
 pytestmark = pytest.mark.functional
@@ -67,10 +66,10 @@ def test_streamed_json_is_the_object_json_dumps_gives(
     count: int,
     tail: dict[str, Any],
 ) -> None:
-    monkeypatch.setattr(cli, "JSON_CHUNK", 3)  # results over several chunks
+    monkeypatch.setattr(output, "JSON_CHUNK", 3)  # results over several chunks
     head = {"job_id": "j", "counters": {"records": 2}}
     rows = [(f'k"{i}ü', {"count": i, "p50": i / 3}) for i in range(count)]
-    cli._print_json_results(head, iter(rows), tail)
+    output.print_json_results(head, iter(rows), tail)
     whole = {**head, "results": dict(rows), **tail}
     assert capsys.readouterr().out == json.dumps(whole, ensure_ascii=False) + "\n"
 

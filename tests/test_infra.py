@@ -881,7 +881,7 @@ def test_the_code_asset_holds_the_package_and_no_developer_code(synth: Synthesiz
     assert {path.name for path in asset.iterdir()} == {"logmr"}
     logmr = asset / "logmr"
     assert {path.name for path in logmr.iterdir() if path.is_dir()} == SHIPPED_PACKAGES
-    assert not (logmr / "cli.py").exists()
+    assert not (logmr / "cli").exists()
     assert not list(asset.rglob("*.pyc")) and not list(asset.rglob("*.egg-info"))
     offenders = {
         str(path.relative_to(asset)): sorted(

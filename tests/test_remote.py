@@ -409,7 +409,7 @@ def test_execution_failure_names_every_ending() -> None:
 
 def test_the_cli_names_the_remote_settings_without_importing_boto3() -> None:
     code = (
-        "import sys, io, contextlib; from logmr import cli; parser = cli._parser()\n"
+        "import sys, io, contextlib; from logmr import cli; parser = cli.parser()\n"
         "out = io.StringIO()\n"
         "with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):\n"
         "    parser.parse_args(['submit', '--help'])\n"
