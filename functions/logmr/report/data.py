@@ -173,7 +173,8 @@ def analyse(
         data.mix = sorted(seen.classes.items())
         data.mix_title = "HTTP status class mix"
     elif _is_levels(record) and best:
-        data.mix = [(key, count) for key, count, _ in best[:MIX_PARTS]]
+        shown = sorted(best[:MIX_PARTS], key=lambda row: level_rank(row[0]))
+        data.mix = [(key, count) for key, count, _ in shown]
         rest = seen.keyed_total - sum(count for _, count in data.mix)
         if seen.keyed > MIX_PARTS:
             data.mix.append((OTHER, rest))
