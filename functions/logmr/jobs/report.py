@@ -129,7 +129,7 @@ def _prefixed(prefix: str, convert: Callable[[Any], Any] | None = None) -> Calla
     return key
 
 
-def _prefixed_all(prefix: str, column: Column, raws: list[Any]) -> list[str | None]:
+def _prefixed_all(prefix: str, column: Column, raws: list[Any]) -> list[Any]:
     """The keys of ``raws`` (distinct raw values of ``column``), as
     ``_prefixed``'s, in one decode when they are unconverted bytes with no
     line feed (a client, referer or user agent of a text log)."""
