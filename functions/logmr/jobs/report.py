@@ -49,7 +49,7 @@ from typing import Any
 
 from logmr.formats.base import Column, Format
 from logmr.jobs import register
-from logmr.jobs.base import KV, Job, ResultsView, key_text, top_n
+from logmr.jobs.base import KV, Best, Job, ResultsView, key_text, top_n
 from logmr.jobs.params import Param, boolean, duration_seconds, positive_int
 from logmr.jobs.sketches import merge_quantiles, quantiles_of, quantiles_text
 from logmr.jobs.sums import (
@@ -425,9 +425,7 @@ class _Panels:
     results in one pass: a bounded list of the best keys per panel."""
 
     def __init__(self, top: int) -> None:
-        self.top = top
-        self.best: dict[str, list[tuple[int, str]]] = {prefix: [] for prefix in TOP_PANELS}
-        self.distinct: dict[str, int] = dict.fromkeys(TOP_PANELS, 0)
+        self.best = {prefix: Best(top) for prefix in TOP_PANELS}
         self.methods: dict[str, int] = {}
         self.kinds: dict[str, Any] = {}
 
@@ -436,12 +434,7 @@ class _Panels:
         prefix, _, name = key.partition(":")
         prefix += ":"
         if prefix in self.best:
-            self.distinct[prefix] += 1
-            best = self.best[prefix]
-            best.append((-value, name))
-            if len(best) > 4 * self.top:
-                best.sort()
-                del best[self.top :]
+            self.best[prefix].add(name, value)
         elif prefix == METHOD:
             self.methods[name] = value
         elif prefix == KIND:
@@ -453,9 +446,8 @@ class _Panels:
     def summary(self) -> dict[str, Any]:
         found: dict[str, Any] = {}
         for prefix, name in TOP_PANELS.items():
-            best = sorted(self.best[prefix])[: self.top]
-            found[name] = [[key, -negated] for negated, key in best]
-            found["distinct_" + name.removeprefix("top_")] = self.distinct[prefix]
+            found[name] = [list(pair) for pair in self.best[prefix].best()]
+            found["distinct_" + name.removeprefix("top_")] = self.best[prefix].seen
         found["methods"] = dict(sorted(self.methods.items(), key=lambda item: (-item[1], item[0])))
         empty = {"count": 0, "bytes": 0}
         found["static"] = self.kinds.get("static", empty)
@@ -539,24 +531,17 @@ class LevelReport(Job):
     def finalize(self, results: ResultsView) -> dict[str, Any]:
         """The levels and, per level, its top messages (records descending,
         then message), in one pass keeping at most a few times ``top`` per level."""
-        top: int = self.options["top"]
         levels: dict[str, int] = {}
-        best: dict[str, list[tuple[int, str]]] = {}
+        best: dict[str, Best] = {}
         for key, value in results:
             if key.startswith(LEVEL):
                 levels[key[len(LEVEL) :]] = value
                 continue
-            message = key[len(MESSAGE) :]
             for level, count in value.items():
-                kept = best.setdefault(level, [])
-                kept.append((-count, message))
-                if len(kept) > 4 * top:
-                    kept.sort()
-                    del kept[top:]
+                best.setdefault(level, Best(self.options["top"])).add(key[len(MESSAGE) :], count)
         return {
             "levels": dict(sorted(levels.items(), key=lambda item: (-item[1], item[0]))),
             "top_messages": {
-                level: [[message, -negated] for negated, message in sorted(kept)[:top]]
-                for level, kept in sorted(best.items())
+                level: [list(pair) for pair in kept.best()] for level, kept in sorted(best.items())
             },
         }

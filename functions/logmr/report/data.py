@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from logmr.jobs import is_builtin, job_class
+from logmr.jobs.base import Best
 from logmr.jobs.sketches import KLL_TAG, merge_quantiles, quantiles_text
 from logmr.storage.base import JobRecord
 from logmr.storage.parts import JobResults
@@ -158,17 +159,14 @@ def analyse(
     ]
     if seen.distinct_field:
         data.measure = f"distinct {seen.distinct_field} values"
-    if seen.levels and not seen.statuses:
-        seen.statuses, levels = {}, seen.levels
-        data.mix = sorted(levels.items(), key=lambda item: level_rank(item[0]))
-        data.mix_title = "Level mix"
     if not seen.statuses and best and seen.status_keys is not None:
         seen.statuses = seen.status_keys
-    if data.mix:
-        pass
-    elif seen.statuses:
+    if seen.statuses:
         data.mix = sorted(seen.statuses.items())
         data.mix_title = "HTTP status mix"
+    elif seen.levels:
+        data.mix = sorted(seen.levels.items(), key=lambda item: level_rank(item[0]))
+        data.mix_title = "Level mix"
     elif seen.classes:
         data.mix = sorted(seen.classes.items())
         data.mix_title = "HTTP status class mix"
@@ -190,35 +188,15 @@ def analyse(
     return data
 
 
-class _Best:
-    """The ``most`` best (key, count) of a stream (count descending, then key),
-    keeping at most four times that many at a time."""
-
-    def __init__(self, most: int) -> None:
-        self.most = most
-        self.seen = 0
-        self.kept: list[tuple[float, str]] = []
-
-    def add(self, key: str, count: float) -> None:
-        self.seen += 1
-        self.kept.append((-count, key))
-        if len(self.kept) > 4 * self.most:
-            self.kept.sort()
-            del self.kept[self.most :]
-
-    def best(self) -> list[tuple[str, float]]:
-        return [(key, -negated) for negated, key in sorted(self.kept)[: self.most]]
-
-
 @dataclass
 class _Seen:
     """What ``_keyed`` gathers besides the keyed rows."""
 
     top_n: int = TABLE_ROWS
-    ranked: dict[str, _Best] = field(default_factory=dict)
+    ranked: dict[str, Best] = field(default_factory=dict)
     shares: dict[str, dict[str, float]] = field(default_factory=dict)
     levels: dict[str, float] = field(default_factory=dict)
-    messages: dict[str, _Best] = field(default_factory=dict)
+    messages: dict[str, Best] = field(default_factory=dict)
     distinct_field: str = ""
     #: the keyed rows that were ``path:`` keys
     paths: int = 0
@@ -250,14 +228,14 @@ def _keyed(
         if key_kind == MESSAGE and isinstance(value, dict):
             for level, number in value.items():
                 if _is_number(number):
-                    kept = seen.messages.setdefault(str(level), _Best(MESSAGES_PER_LEVEL))
+                    kept = seen.messages.setdefault(str(level), Best(MESSAGES_PER_LEVEL))
                     kept.add(name, number)
             continue
         count = _count(value)
         if count is None:
             pass
         elif key_kind in RANKED:
-            seen.ranked.setdefault(key_kind, _Best(seen.top_n)).add(name, count)
+            seen.ranked.setdefault(key_kind, Best(seen.top_n)).add(name, count)
             continue
         elif key_kind in SHARES:
             parts = seen.shares.setdefault(key_kind, {})
