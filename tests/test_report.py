@@ -19,6 +19,8 @@ import pytest
 
 from helpers import generated_logs, run_inline
 from logmr.cli import main
+from logmr.formats.base import Format
+from logmr.jobs.report import LevelReport
 from logmr.report import analyse, render
 from logmr.report.script import SCRIPT
 from logmr.report.svg import (
@@ -688,3 +690,22 @@ def test_windows_past_the_limit_merge_into_points(monkeypatch: pytest.MonkeyPatc
     _, page = page_of_data(data)
     assert f"600 windows from {windows(1)[0]}" in page.text("timeseries")
     assert f"shown as {len(data.windows)} points" in page.text("timeseries")
+
+
+class PerRecordLevelReport(LevelReport):
+    """level_report through its per-record ``mapper`` (no columns)."""
+
+    name = "level_report_per_record"
+
+    def bind(self, fmt: Format) -> None:
+        super().bind(fmt)
+        self.columns = ()
+
+
+@pytest.mark.functional
+def test_level_report_mapper_equals_its_columns(tmp_path: Path) -> None:
+    log = generated_logs(tmp_path, lines=1500, seed=4)["app"]
+    record, batched = run_inline(log, "level_report")
+    again, per_record = run_inline(log, "test_report:PerRecordLevelReport")
+    assert per_record == batched
+    assert again.summary == record.summary
