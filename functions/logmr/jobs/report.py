@@ -41,6 +41,7 @@ requests already grouped for the paths, static or dynamic per distinct path).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -99,6 +100,7 @@ TOP_PANELS = {
 }
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def is_static(path: str) -> bool:
     """Whether ``path`` names a static file (its extension in ``STATIC_EXTENSIONS``)."""
     end = len(path)
@@ -131,14 +133,16 @@ def _prefixed(prefix: str, convert: Callable[[Any], Any] | None = None) -> Calla
 
 def _prefixed_all(prefix: str, column: Column, raws: list[Any]) -> list[Any]:
     """The keys of ``raws`` (distinct raw values of ``column``), as
-    ``_prefixed``'s, in one decode when they are unconverted bytes with no
-    line feed (a client, referer or user agent of a text log)."""
-    if column.convert is None and raws and set(map(type, raws)) == {bytes}:
-        joined = b"\n".join(raws)
-        if joined.count(b"\n") == len(raws) - 1:
+    ``_prefixed``'s: each converted, then decoded at once when every value
+    is bytes with no line feed (a path, client, referer or user agent of a
+    text log), else one by one."""
+    values = raws if column.convert is None else list(map(column.convert, raws))
+    if values and set(map(type, values)) == {bytes}:
+        joined = b"\n".join(values)
+        if joined.count(b"\n") == len(values) - 1:
             text = key_text(joined)
             return (prefix + text.replace("\n", "\n" + prefix)).split("\n")
-    return list(map(_prefixed(prefix, column.value), raws))
+    return [None if value is None else prefix + key_text(value) for value in values]
 
 
 def _sum_columns(values: list[list[int]], columns: int) -> list[int]:
@@ -256,7 +260,8 @@ class AccessReport(Job):
             [(TOTAL, [records, total(sizes), errors])],
         ]
         requests = counts_and_sums(path_column.raw, sizes, bound)
-        paths = requests.rekeyed(_prefixed(PATH, path_column.value))
+        path_keys = _prefixed_all(PATH, path_column, requests.keys)
+        paths = regrouped(path_keys, requests.sums, requests.bound)
         no_path = paths.pop(None)
         if no_path:
             self.count("no_path", no_path[0])
@@ -288,7 +293,7 @@ class AccessReport(Job):
         for field in self.panels:
             column = named[field]
             if field == "method" and column.raw is named["path"].raw:
-                keys = list(map(_prefixed(METHOD, column.value), requests.keys))
+                keys = _prefixed_all(METHOD, column, requests.keys)
                 counted = regrouped(keys, requests.sums[:, 0], requests.bound)
                 missing = counted.pop(None)
                 if missing:
