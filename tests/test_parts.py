@@ -43,7 +43,7 @@ PARAMS: dict[str, dict[str, str]] = {
     "pattern_count": {"pattern": r"(?P<key>[A-Z]+) /"},
 }
 #: the jobs run over the level log; the others over the access log
-LEVEL_JOBS = ("level_counts", "error_rate")
+LEVEL_JOBS = ("level_counts", "level_report", "error_rate")
 
 
 @pytest.fixture(scope="module")
