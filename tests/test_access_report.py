@@ -287,3 +287,9 @@ def test_keys_decoded_at_once_equal_keys_decoded_one_by_one() -> None:
     column = Column(raws)
     one_by_one = ["agent:" + key_text(raw) for raw in raws]
     assert _prefixed_all("agent:", column, raws) == one_by_one
+    requests = [b"GET /a HTTP/1.1", b"GET /caf\xc3\xa9", b"BROKEN", b"POST /x\xff y"]
+    paths = Column(requests, lambda raw: raw.split()[1] if len(raw.split()) > 1 else None)
+    values = map(paths.value, requests)
+    want = [None if value is None else "path:" + key_text(value) for value in values]
+    assert _prefixed_all("path:", paths, requests) == want  # a None: one by one
+    assert _prefixed_all("path:", paths, requests[:2]) == want[:2]  # all bytes: at once
