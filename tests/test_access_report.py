@@ -238,6 +238,16 @@ def test_without_panels_the_results_and_summary_are_the_old_ones(
     assert not any(name.startswith("no_") for name in record.counters)
 
 
+def test_clients_false_leaves_the_clients_panel_out(log: Path, rows: list[Row]) -> None:
+    params = {"windows": "false", "clients": "false"}
+    record, results = run_inline(log, "access_report", params=params)
+    full = access_report_rows(rows, 3600)
+    want = {k: v for k, v in full.items() if not k.startswith(("window:", "client:"))}
+    assert results == want
+    assert "top_clients" not in record.summary and "distinct_clients" not in record.summary
+    assert record.summary["top_agents"]
+
+
 def test_common_log_format_has_no_referer_nor_agent_panel(tmp_path: Path) -> None:
     log = tmp_path / "common.log"
     log.write_text(

@@ -170,6 +170,13 @@ class AccessReport(Job):
             "top clients, referers, user agents and 404 paths, methods, static vs dynamic"
             " (false: status, paths, windows and totals only)",
         ),
+        Param(
+            "clients",
+            boolean,
+            "true",
+            "the top clients panel (one result key per client: most of the panels' cost"
+            " where clients are many)",
+        ),
     )
 
     def configure(self) -> None:
@@ -184,7 +191,11 @@ class AccessReport(Job):
         if self.options["windows"]:
             self.columns += (clock,)
         if self.options["panels"]:
-            self.panels = tuple(field for field in PANEL_FIELDS if field in fmt.fields)
+            self.panels = tuple(
+                field
+                for field in PANEL_FIELDS
+                if field in fmt.fields and (field != "client" or self.options["clients"])
+            )
             self.columns += self.panels
         for field in self.columns:
             self.fields[field] = fmt.getter(field)
@@ -422,6 +433,8 @@ class AccessReport(Job):
         }
         if self.options["panels"]:
             summary.update(panels.summary())
+            if not self.options["clients"]:
+                del summary["top_clients"], summary["distinct_clients"]
         return summary
 
 
