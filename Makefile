@@ -14,7 +14,7 @@ $(BIN)/python:
 
 # Stamp files make re-installs happen only when pyproject.toml changes.
 $(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[cli]'
 	touch $@
 
 $(VENV)/.installed-dev: $(BIN)/python pyproject.toml

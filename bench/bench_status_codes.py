@@ -176,7 +176,7 @@ def prepare_input(size_text: str, shape: str = "simple") -> Input:
     ``generate(size=N)`` writes at most N bytes of whole lines, so the expected
     size is not N itself: a sidecar ``.json`` keeps what was written.
     """
-    from logmr.devtools.generate import generate
+    from logmr.devtools.generate import REVISION, generate
     from logmr.units import parse_size
 
     size = parse_size(size_text)
@@ -190,6 +190,7 @@ def prepare_input(size_text: str, shape: str = "simple") -> Input:
             and meta.get("format") == FORMAT
             and meta.get("shape", "simple") == shape
             and meta.get("seed") == SEED
+            and meta.get("revision", 1) == REVISION
             and path.stat().st_size == meta.get("bytes")
         ):
             generated = meta.get("generate_s")
@@ -213,6 +214,7 @@ def prepare_input(size_text: str, shape: str = "simple") -> Input:
         "format": FORMAT,
         "shape": shape,
         "seed": SEED,
+        "revision": REVISION,
         "requested_bytes": size,
         "bytes": stats.bytes,
         "lines": stats.lines,

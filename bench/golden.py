@@ -34,6 +34,7 @@ SHARED = REPO.parent / "shared" / "data"
 PARAMS: dict[str, list[str]] = {
     "field_count": ["field=status"],
     "pattern_count": [r"pattern=(?P<key>[A-Z]+)"],
+    "query": ["query=stats count(*) as records"],
 }
 #: fields of a job record that vary from run to run
 VARYING = ("created_at", "finished_at", "timings", "execution")

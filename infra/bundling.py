@@ -55,6 +55,7 @@ LAYER_REQUIREMENTS: tuple[str, ...] = (
     "ormsgpack==1.13.1",
     "numpy==2.5.5",  # datasketches imports it at import time
     "pyarrow==26.0.1",  # the part files (logmr.storage.parquet)
+    "lark==1.3.1",  # the query language's parser (logmr.query)
     "aws-lambda-powertools==3.37.0",
     # the [tracer] extra and the dependencies of Powertools and the X-Ray SDK
     "aws-xray-sdk==2.15.0",
@@ -183,7 +184,6 @@ def dependencies_layer(scope: Construct, construct_id: str) -> lambda_.LayerVers
         ),
         compatible_runtimes=[RUNTIME],
         compatible_architectures=[ARCHITECTURE],
-        # a layer description holds at most 256 characters
-        description="logmr dependencies: "
-        + ", ".join(r.replace("==", " ") for r in LAYER_REQUIREMENTS),
+        # a layer description holds at most 256 characters (cfn-lint E3033)
+        description="logmr layer: " + ", ".join(r.replace("==", " ") for r in LAYER_REQUIREMENTS),
     )

@@ -16,7 +16,7 @@ would change every logical id): ``infra.data`` (buckets, tables),
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import CfnResource, RemovalPolicy, Stack
 from constructs import Construct
@@ -28,6 +28,7 @@ from infra.monitoring import Monitoring
 from infra.reconciler import Reconciler
 from infra.triggers import Triggers, trigger_jobs
 from infra.workflow import Workflow
+from logmr.aws.allowlist import parse_location
 from logmr.config import DEFAULT_RETENTION_DAYS
 
 __all__ = [
@@ -57,7 +58,15 @@ class LogmrPipeline(Construct):
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         retention_days: int = DEFAULT_RETENTION_DAYS,
         map_concurrency: int = MAP_CONCURRENCY,
+        input_locations: Sequence[str] = (),
+        queries: Mapping[str, str] | None = None,
     ) -> None:
+        """``input_locations``: other buckets' logs Plan and Map may read where
+        they are, each ``s3://bucket/prefix/`` (``""`` prefix: the whole
+        bucket): the grants and Plan's allow-list (LOGMR_INPUT_LOCATIONS)
+        both come from this one value (docs/deploying.md). ``queries``: name
+        -> a Logs Insights query that an upload under
+        ``incoming/queries/<name>/`` starts (``infra.triggers``)."""
         super().__init__(scope, construct_id)
         self.input_prefixes = [p if p.endswith("/") else p + "/" for p in input_prefixes]
         if not self.input_prefixes:
@@ -67,6 +76,8 @@ class LogmrPipeline(Construct):
             # variable); job data is never an input (a job would read other jobs' data)
             if prefix == "/" or "," in prefix or prefix.startswith(DATA_PREFIX):
                 raise ValueError(f"not an input prefix: {prefix!r} (job data is {DATA_PREFIX})")
+        # ValueError naming a location that is no plain s3://bucket/prefix/
+        self.input_locations = list(dict.fromkeys(map(parse_location, input_locations)))
         self.removal_policy = removal_policy
         # each part in turn, given what it needs of the earlier ones; the
         # pipeline keeps the attributes it has always had (infra.stack uses them)
@@ -74,7 +85,14 @@ class LogmrPipeline(Construct):
         self.access_logs, self.bucket = storage.access_logs, storage.bucket
         self.results_table, self.jobs_table = storage.results_table, storage.jobs_table
 
-        functions = Functions(self, storage, self.input_prefixes, retention_days, map_concurrency)
+        functions = Functions(
+            self,
+            storage,
+            self.input_prefixes,
+            retention_days,
+            map_concurrency,
+            input_locations=self.input_locations,
+        )
         self.layer, self.code = functions.layer, functions.code
         self.environment = functions.environment
         self.functions, self.api_function = functions.functions, functions.api_function
@@ -96,7 +114,7 @@ class LogmrPipeline(Construct):
         self.reconcile_dead_letters = reconciler.dead_letters
         self.reconcile_dead_letter_alarm = reconciler.dead_letter_alarm
 
-        triggers = Triggers(self, self.bucket, self.state_machine)
+        triggers = Triggers(self, self.bucket, self.state_machine, queries)
         self.events_role, self.rules = triggers.events_role, triggers.rules
         self.trigger_dead_letters = triggers.dead_letters
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Duration
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
@@ -74,7 +74,11 @@ class Functions:
         input_prefixes: Sequence[str],
         retention_days: int,
         map_concurrency: int = MAP_CONCURRENCY,
+        *,
+        input_locations: Sequence[tuple[str, str]] = (),
     ) -> None:
+        """``input_locations``: ``(bucket, prefix)`` of other buckets' logs
+        read where they are (``logmr.aws.allowlist.parse_location``)."""
         self.layer = bundling.dependencies_layer(scope, "Dependencies")
         self.code = lambda_.Code.from_asset(str(CODE_DIR), exclude=CODE_EXCLUDE)
         self.environment = {
@@ -98,12 +102,18 @@ class Functions:
         # same buckets and prefixes, from the same value (logmr.aws.allowlist)
         self.functions["Plan"].add_environment(config.ENV_INPUT_BUCKETS, storage.bucket.bucket_name)
         self.functions["Plan"].add_environment(config.ENV_INPUT_PREFIXES, ",".join(input_prefixes))
+        if input_locations:
+            self.functions["Plan"].add_environment(
+                config.ENV_INPUT_LOCATIONS,
+                ",".join(f"s3://{bucket}/{prefix}" for bucket, prefix in input_locations),
+            )
         self._reserve(map_concurrency)
         self.api_function = self._function(scope, "Api", API_HANDLER, *API_SIZE)
         self.reconcile_function = self._function(
             scope, "Reconcile", RECONCILE_HANDLER, *RECONCILE_SIZE
         )
         self._grant(storage, input_prefixes)
+        self._grant_locations(input_locations)
 
     def _function(
         self, scope: Construct, logical: str, handler: str, memory: int, timeout: int
@@ -210,6 +220,40 @@ class Functions:
             _allow(keeper, "JobRecord", ["dynamodb:GetItem", "dynamodb:PutItem"], [jobs])
         _allow(self.api_function, "ReadJobRecord", ["dynamodb:GetItem"], [jobs])
         _allow(self.api_function, "ReadResults", ["dynamodb:Query"], [results, index])
+
+    def _grant_locations(self, input_locations: Sequence[tuple[str, str]]) -> None:
+        """Plan and Map read other buckets' logs where they are, as they read
+        the input prefixes: Plan lists each location's bucket under its
+        prefixes only and reads heads and samples, Map reads its ranges and
+        may list the bucket so that a vanished input is a 404 (see
+        ``_grant``). Nothing else of those buckets, and never a write."""
+        if not input_locations:
+            return
+        fns = self.functions
+        by_bucket: dict[str, list[str]] = {}
+        for bucket, prefix in input_locations:
+            by_bucket.setdefault(bucket, []).append(prefix)
+        objects = [location_objects_arn(bucket, prefix) for bucket, prefix in input_locations]
+        for number, (bucket, prefixes) in enumerate(by_bucket.items()):
+            _allow(
+                fns["Plan"],
+                f"ListLocation{number}",
+                ["s3:ListBucket"],
+                [location_bucket_arn(bucket)],
+                {"StringLike": {"s3:prefix": [prefix + "*" for prefix in prefixes]}},
+            )
+        for reader in (fns["Plan"], fns["Map"]):
+            _allow(reader, "ReadLocations", ["s3:GetObject"], objects)
+        buckets = [location_bucket_arn(bucket) for bucket in by_bucket]
+        _allow(fns["Map"], "TellMissingLocations", ["s3:ListBucket"], buckets)
+
+
+def location_bucket_arn(bucket: str) -> str:
+    return f"arn:{Aws.PARTITION}:s3:::{bucket}"
+
+
+def location_objects_arn(bucket: str, prefix: str) -> str:
+    return f"{location_bucket_arn(bucket)}/{prefix}*"
 
 
 def _allow(

@@ -4,6 +4,7 @@ its reason."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk import Acknowledgment, CfnElement, CfnOutput, RemovalPolicy, Stack, Validations
@@ -22,6 +23,11 @@ STACK_NAME = "Logmr"
 #: IAM grants and Plan's allow-list, LOGMR_INPUT_PREFIXES, both come from it)
 CONTEXT_REMOVAL_POLICY = "logmr:removalPolicy"
 CONTEXT_INPUT_PREFIXES = "logmr:inputPrefixes"
+#: ``-c logmr:inputLocations=s3://my-alb-logs/AWSLogs/123456789012/,s3://my-cf-logs/cf/``
+#: (or the same key in cdk.json's context): other buckets' logs read where they
+#: are; the IAM grants and Plan's allow-list, LOGMR_INPUT_LOCATIONS, both come
+#: from it (docs/deploying.md, "Reading logs where they are")
+CONTEXT_INPUT_LOCATIONS = "logmr:inputLocations"
 #: ``-c logmr:retentionDays=30``: days a job's record, results and objects are
 #: kept (config.DEFAULT_RETENTION_DAYS; 0: for ever)
 CONTEXT_RETENTION_DAYS = "logmr:retentionDays"
@@ -29,6 +35,10 @@ CONTEXT_RETENTION_DAYS = "logmr:retentionDays"
 #: states' cap (infra.functions.MAP_CONCURRENCY; 0: none reserved, for an
 #: account whose concurrency quota is too small to reserve any)
 CONTEXT_MAP_CONCURRENCY = "logmr:mapConcurrency"
+#: ``-c 'logmr:queries={"errors": "filter status >= 500 | stats count(*) by path"}'``
+#: (a JSON object, or an object in cdk.json's context): Logs Insights queries
+#: by name, each started by an upload under ``incoming/queries/<name>/``
+CONTEXT_QUERIES = "logmr:queries"
 
 # reasons, one sentence each
 XRAY = (
@@ -36,6 +46,10 @@ XRAY = (
     " narrower than '*'."
 )
 INPUTS = "The input prefix: a job reads whatever object a user put under it."
+LOCATIONS = (
+    "A log location of another bucket the deployer named (logmr:inputLocations): a job reads"
+    " whatever log objects the service writes under it."
+)
 DATA = (
     "The job-data prefix (plans, shuffle, task summaries, parts), keyed by job ids known only"
     " at run time."
@@ -74,6 +88,12 @@ class LogmrStack(Stack):
         prefixes = str(self.node.try_get_context(CONTEXT_INPUT_PREFIXES) or INPUT_PREFIX)
         retention = self.node.try_get_context(CONTEXT_RETENTION_DAYS)
         concurrency = self.node.try_get_context(CONTEXT_MAP_CONCURRENCY)
+        locations = self.node.try_get_context(CONTEXT_INPUT_LOCATIONS) or ""
+        if isinstance(locations, list):  # cdk.json may hold a list
+            locations = ",".join(map(str, locations))
+        queries = self.node.try_get_context(CONTEXT_QUERIES) or {}
+        if isinstance(queries, str):
+            queries = json.loads(queries)
         self.pipeline = LogmrPipeline(
             self,
             "Logmr",
@@ -81,6 +101,8 @@ class LogmrStack(Stack):
             removal_policy=RemovalPolicy.DESTROY if removal == "destroy" else RemovalPolicy.RETAIN,
             retention_days=DEFAULT_RETENTION_DAYS if retention is None else int(retention),
             map_concurrency=MAP_CONCURRENCY if concurrency is None else int(concurrency),
+            input_locations=[part.strip() for part in str(locations).split(",") if part.strip()],
+            queries=queries,
         )
         p = self.pipeline
         CfnOutput(self, "BucketName", value=p.bucket.bucket_name)
@@ -118,6 +140,9 @@ class LogmrStack(Stack):
             if logical in ("Plan", "Map"):
                 for prefix in p.input_prefixes:
                     self._ack(role, f"AwsSolutions-IAM5[Resource::{bucket}/{prefix}*]", INPUTS)
+                for other, prefix in p.input_locations:
+                    objects = f"arn:<AWS::Partition>:s3:::{other}/{prefix}*"
+                    self._ack(role, f"AwsSolutions-IAM5[Resource::{objects}]", LOCATIONS)
             if logical == "Reconcile":
                 executions = (
                     "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"

@@ -122,3 +122,11 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[pytest.C
         )
         report.result = []
     return report
+
+
+def expected_by_logmr(name: str) -> dict[str, Any]:
+    """``expected(name)`` with logmr's deliberate differences applied
+    (``reference_access``: ``apache_combined`` takes trailing fields)."""
+    from reference_access import expected_by_logmr as adjusted
+
+    return adjusted(shared_file(name), expected(name))

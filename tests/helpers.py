@@ -34,6 +34,8 @@ def run_inline(
     workers: int = 1,
     home: Path | None = None,
     salted_keys: list[str] | None = None,
+    since: str | None = None,
+    until: str | None = None,
 ) -> tuple[JobRecord, dict[str, Any]]:
     """Run ``job`` with the inline runner; the job record and all results. A
     failing job raises its task's exception."""
@@ -48,6 +50,8 @@ def run_inline(
         reducers=reducers,
         chunk_size=chunk_size,
         salted_keys=salted_keys,
+        since=since,
+        until=until,
     )
     record = InlineRunner(backends, workers=workers, raise_errors=True).run(request)
     return record, dict(backends.job_results().iter_results(record.job_id))

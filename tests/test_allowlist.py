@@ -4,6 +4,7 @@ before it lists anything, and the handlers' logs holding no log line."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from moto import mock_aws
 from aws_support import create_account, upload
 from conftest import AWS_BUCKET as BUCKET
 from logmr import config, layout
-from logmr.aws.allowlist import InputAllowList, check_inputs, check_job
+from logmr.aws.allowlist import InputAllowList, check_inputs, check_job, parse_location
 from logmr.aws.s3 import S3InputSource
 from logmr.config import SHUFFLE_BUCKETS, Settings
 from logmr.devtools.generate import generate
@@ -98,6 +99,56 @@ def test_a_refusal_is_one_line_even_for_a_hostile_uri() -> None:
     assert "\n" not in str(caught.value) and len(str(caught.value)) < 400
 
 
+# -- logs read where they are: other buckets' locations --------------------------------------
+WHERE = {
+    **ENV,
+    config.ENV_INPUT_LOCATIONS: "s3://alb-logs/AWSLogs/123456789012/elasticloadbalancing/,s3://cf-logs",
+}
+
+
+def test_a_location_allows_its_own_bucket_under_its_own_prefix_only() -> None:
+    allow = InputAllowList.from_settings(Settings.load(WHERE))
+    assert allow.locations == (
+        ("alb-logs", "AWSLogs/123456789012/elasticloadbalancing/"),
+        ("cf-logs", ""),
+    )
+    alb = "s3://alb-logs/AWSLogs/123456789012/elasticloadbalancing/eu-west-1/2026/03/01/"
+    assert allow.check(alb)[0] == "alb-logs"
+    assert allow.check("s3://cf-logs/E2EXAMPLE.2026-03-01-09.abc.gz")[0] == "cf-logs"
+    assert allow.check("s3://logs-a/incoming/a.log")[0] == "logs-a"  # the own buckets still
+    refused = {
+        "s3://alb-logs/AWSLogs/999999999999/x.log": "outside the input prefixes",
+        "s3://alb-logs/incoming/a.log": "outside the input prefixes",  # not the own prefixes
+        "s3://logs-a/AWSLogs/123456789012/elasticloadbalancing/x": "outside the input prefixes",
+        "s3://cf-logs/": "names no key",
+        "s3://cf-logs/a/../b": "'.' or '..' segment",
+        "s3://other/AWSLogs/": "not an input bucket (logs-a, logs-b, alb-logs, cf-logs)",
+    }
+    for uri, reason in refused.items():
+        with pytest.raises(InputNotAllowedError, match=re.escape(reason)):
+            allow.check(uri)
+
+
+@pytest.mark.parametrize(
+    ("location", "reason"),
+    [
+        ("alb-logs/AWSLogs/", "not an s3://bucket/prefix/ URI"),
+        ("s3://Bad_Bucket/x/", "not an S3 bucket name"),
+        ("s3://b/", "not an S3 bucket name"),
+        ("s3://logs/a//b/", "plain folder names"),
+        ("s3://logs/a/../b/", "plain folder names"),
+        ("s3://logs/a*/", "plain folder names"),
+    ],
+)
+def test_a_location_that_is_no_plain_bucket_and_prefix_is_refused(
+    location: str, reason: str
+) -> None:
+    with pytest.raises(InputNotAllowedError, match=re.escape(reason)):
+        InputAllowList.from_settings(Settings.load({**ENV, config.ENV_INPUT_LOCATIONS: location}))
+    with pytest.raises(ValueError, match=re.escape(reason)):
+        parse_location(location)
+
+
 def test_every_input_is_checked() -> None:
     with pytest.raises(InputNotAllowedError, match="secret"):
         check_inputs(["s3://logs-a/incoming/a.log", "s3://logs-a/secret/b.log"], Settings.load(ENV))
@@ -123,9 +174,9 @@ def no_listing(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
     calls: list[list[str]] = []
     original = S3InputSource.list_inputs
 
-    def recorded(self: S3InputSource, uris: Any) -> Any:
+    def recorded(self: S3InputSource, uris: Any, listing: Any = None) -> Any:
         calls.append(list(uris))
-        return original(self, calls[-1])
+        return original(self, calls[-1], listing)
 
     monkeypatch.setattr(S3InputSource, "list_inputs", recorded)
     return calls
@@ -367,3 +418,33 @@ def test_the_map_handler_logs_no_input_line(
     for record in output.splitlines():
         if record.startswith("{"):
             json.loads(record)  # structured records only, no raw text
+
+
+@mock_aws
+def test_plan_reads_an_alb_bucket_where_it_is_within_a_time_range(
+    aws_handler_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A location of another bucket: Plan lists it in place (no copy under
+    incoming/), and only the day folders the range may touch."""
+    s3 = create_account()
+    s3.create_bucket(Bucket="alb-logs")
+    base = "AWSLogs/123456789012/elasticloadbalancing/eu-west-1/2026/03"
+    log = tmp_path / "access.log"
+    with log.open("wb") as out:
+        generate(out, fmt="apache_combined", lines=50, seed=3)
+    for day in ("01", "02", "03"):
+        s3.put_object(Bucket="alb-logs", Key=f"{base}/{day}/a.log", Body=log.read_bytes())
+    monkeypatch.setenv(config.ENV_INPUT_LOCATIONS, "s3://alb-logs/AWSLogs/123456789012/")
+    runtime.reset()
+    request = {
+        "job": "status_codes",
+        "format": "apache_combined",
+        "inputs": ["s3://alb-logs/AWSLogs/123456789012/"],
+        "since": "2026-03-02T03:00:00Z",
+        "until": "2026-03-02T20:00:00Z",
+    }
+    planned = plan.handler({"input": request, "execution_name": "e-alb"}, context("Plan"))
+    manifest = runtime.backends().objects.get_json(layout.manifest_key("e-alb"))
+    uris = {piece["uri"] for task in manifest["map_tasks"] for piece in task["pieces"]}
+    assert uris == {f"s3://alb-logs/{base}/02/a.log"}
+    assert planned["spec"]["since"] == "2026-03-02T03:00:00Z"

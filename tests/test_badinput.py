@@ -34,6 +34,7 @@ from logmr import tasks
 from logmr.aws.backends import aws_backends
 from logmr.aws.s3 import S3InputSource
 from logmr.cli import main
+from logmr.cli.exits import EXIT_SUSPECT
 from logmr.config import MAX_SAMPLES, SAMPLE_LINE_BYTES, Settings
 from logmr.devtools.generate import generate
 from logmr.errors import InputChangedError, InputNotFoundError, InvalidParameterError
@@ -164,7 +165,9 @@ def test_only_newlines_are_empty_lines(capsys: pytest.CaptureFixture[str], tmp_p
     data = b"\n" * 1000 + b"\r\n" * 10
     path = write(tmp_path, "newlines.log", data)
     code, out = run_json(capsys, str(path), "--job", "status_codes", "--format", "apache_combined")
-    assert code == 0 and out["status"] == "SUCCEEDED"
+    # every line malformed: the job is recorded, and the exit status doubts it
+    assert code == EXIT_SUSPECT and out["status"] == "SUCCEEDED"
+    assert out["doubt"]["reason"] == "malformed"
     assert out["counters"]["lines"] == len(ref_lines(data)) == 1010
     assert out["counters"]["malformed"] == 1010
     assert out["results"] == {}
@@ -400,7 +403,8 @@ def test_a_gzip_bomb_is_one_long_line_and_plan_says_what_it_holds(
     assert len(packed) < 100_000
     path = write(tmp_path, "bomb.log.gz", packed)
     code, out = run_json(capsys, str(path), "--job", "word_count")
-    assert code == 0 and out["status"] == "SUCCEEDED" and out["results"] == {}
+    # recorded SUCCEEDED, and doubted: its one line is malformed
+    assert code == EXIT_SUSPECT and out["status"] == "SUCCEEDED" and out["results"] == {}
     assert out["counters"] == {"lines": 1, "records": 0, "malformed": 1, "long_lines": 1}
     assert long_line_sample(tasks_record(out["job_id"]), zeros)["line"] == "\x00" * 1024
     assert main(["plan", str(path), "--job", "word_count", "--json"]) == 0
@@ -513,7 +517,7 @@ def test_binary_garbage_is_counted_as_malformed(
         "--chunk-size", "256KB",
     )  # fmt: skip
     lines = len(ref_lines(data))
-    assert code == 0 and out["status"] == "SUCCEEDED"
+    assert code == EXIT_SUSPECT and out["status"] == "SUCCEEDED"
     assert out["counters"]["lines"] == out["counters"]["malformed"] == lines
     assert out["results"] == {}
     record = tasks_record(out["job_id"])
@@ -580,13 +584,16 @@ def test_mixed_formats_count_the_others_as_malformed(
     path = write(tmp_path, "mixed.log", data)
     code, out = run_json(capsys, str(path), "--job", "status_codes", "--format", "apache_combined")
     counts, malformed = ref_status(data)
-    assert code == 0 and out["counters"]["malformed"] == malformed >= n_syslog
+    # mostly malformed (past --max-malformed's 0.5): recorded, and the exit status doubts it
+    mostly = EXIT_SUSPECT if malformed > len(mixed) / 2 else 0
+    assert code == mostly and out["counters"]["malformed"] == malformed >= n_syslog
     assert out["results"] == counts
     code, out = run_json(
         capsys, str(path), "--job", "field_count", "--param", "field=program", "--format",
         "syslog_rfc3164",
     )  # fmt: skip
-    assert code == 0 and out["results"] == {"sshd": n_syslog}
+    assert code == (EXIT_SUSPECT if n_access > len(mixed) / 2 else 0)
+    assert out["results"] == {"sshd": n_syslog}
     assert out["counters"]["malformed"] == n_access
     # auto picks the majority
     code, out = run_json(capsys, str(path), "--job", "error_rate")
@@ -599,14 +606,16 @@ def test_wrong_format_succeeds_with_every_line_malformed(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     # decision: a format that fits no line is not an error (a log may hold only
-    # junk today); the job SUCCEEDS with malformed == lines and samples kept
+    # junk today); the job SUCCEEDS with malformed == lines and samples kept,
+    # and the CLI's exit status (3) says its results are not to be trusted
     data = access_lines(1500, seed=10)  # 6 map tasks of 64 KiB: 20 samples each, 100 kept
     path = write(tmp_path, "access.log", data)
     code, out = run_json(
         capsys, str(path), "--job", "field_count", "--param", "field=program", "--format",
         "syslog_rfc3164", "--chunk-size", "64KiB",
     )  # fmt: skip
-    assert code == 0 and out["status"] == "SUCCEEDED"
+    assert code == EXIT_SUSPECT and out["status"] == "SUCCEEDED"
+    assert out["doubt"]["formats"][0] == "apache_combined"  # from the samples kept
     assert out["counters"]["lines"] == out["counters"]["malformed"] == 1500
     assert out["counters"]["records"] == 0 and out["results"] == {}
     record = tasks_record(out["job_id"])

@@ -29,12 +29,18 @@ ENVIRONMENT = {
     config.ENV_STATE_MACHINE: ("Other", "state_machine", "Other"),
     config.ENV_INPUT_BUCKETS: ("a, b,,", "input_buckets", ("a", "b")),
     config.ENV_INPUT_PREFIXES: ("in/,archive/", "input_prefixes", ("in/", "archive/")),
+    config.ENV_INPUT_LOCATIONS: (
+        "s3://alb-logs/AWSLogs/1/, s3://cf",
+        "input_locations",
+        ("s3://alb-logs/AWSLogs/1/", "s3://cf"),
+    ),
     config.ENV_JOB_MODULES: ("team_jobs, ops.jobs", "job_modules", ("team_jobs", "ops.jobs")),
     config.ENV_MAP_MEMORY_MB: ("3008", "map_memory_mb", 3008),
     config.ENV_REDUCE_MEMORY_MB: ("512", "reduce_memory_mb", 512),
     config.ENV_MAP_TIMEOUT_S: ("120", "map_timeout_s", 120),
     config.ENV_MAP_CONCURRENCY: ("50", "map_concurrency", 50),
     config.ENV_RETENTION_DAYS: ("30", "retention_days", 30),
+    config.ENV_MAX_MALFORMED: ("0.25", "max_malformed", 0.25),
     config.ENV_LAMBDA_FUNCTION: ("logmr-Map", "lambda_function", "logmr-Map"),
     config.ENV_TRACE_DISABLED: ("TRUE", "trace_disabled", True),
 }

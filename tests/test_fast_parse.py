@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from helpers import no_long_line
 from logmr.formats import get_format
 from logmr.inputs.lines import iter_range_blocks, iter_range_texts, split_lines
+from reference_access import TRAILING
 from test_formats import (
     ALB_ERROR,
     ALB_HTTP,
@@ -34,7 +35,8 @@ _COMMON_BODY = (
 _COMBINED_BODY = _COMMON_BODY + b" " + _QUOTED + b" " + _QUOTED
 REFERENCE = {
     "apache_common": re.compile(b"^" + _COMMON_BODY + b"$"),
-    "apache_combined": re.compile(b"^" + _COMBINED_BODY + b"$"),
+    # logmr's apache_combined takes trailing fields, on purpose (reference_access)
+    "apache_combined": re.compile(b"^" + _COMBINED_BODY + TRAILING + b"$"),
     "vhost_combined": re.compile(rb"^(\S+):(\d+) " + _COMBINED_BODY + b"$"),
 }
 #: the reference group of each field a format extracts without match objects
@@ -181,7 +183,7 @@ def test_values_in_text_only_for_plain_fields() -> None:
     assert fmt.values_in_text(COMBINED + b"\n", "status") == ([b"200"], 1)
     assert get_format("syslog").records_in_text(b"x\n") is None  # no block parser
     assert get_format("syslog").columns_in_text(b"x\n", ["host"]) is None
-    assert fmt.columns_in_text(COMBINED + b"\n", ["status", "latency"]) is None  # no such group
+    assert fmt.columns_in_text(COMBINED + b"\n", ["status", "vhost"]) is None  # no such group
     found = fmt.columns_in_text(COMBINED + b"\n", ["status", "bytes"])
     assert found is not None
     (status, size), lines = found
@@ -218,13 +220,18 @@ def _min_width(pattern: re.Pattern[bytes], group: int) -> int:
 def test_never_empty_groups_match_a_byte_at_least(name: str) -> None:
     """A group named in ``_never_empty`` marks a record's row apart from a
     malformed line's empty one (``RegexFormat._rows_in_text``): it must
-    match at least one byte; the groups that may match none are not in it."""
+    match at least one byte and take part in every record; the groups that
+    may match none, or take no part (``apache_combined``'s trailing fields,
+    absent from a plain combined line), are not in it."""
     fmt = get_format(name)
     pattern = fmt._block_pattern
     assert pattern is not None and fmt._never_empty
+    record = fmt.parse(VALID[name])
+    assert record is not None
     for group_name, number in pattern.groupindex.items():
         width = _min_width(pattern, number)
-        assert (group_name in fmt._never_empty) == (width > 0), (group_name, width)
+        takes_part = record[group_name] is not None
+        assert (group_name in fmt._never_empty) == (width > 0 and takes_part), group_name
 
 
 @pytest.mark.unit

@@ -8,19 +8,18 @@ import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import expected, expected_by_logmr, shared_file
 from logmr.errors import FormatMismatchError, InvalidParameterError, UnknownFormatError
 from logmr.formats import FORMATS, format_names, get_format, resolve_name
 from logmr.formats.applog import is_continuation
 from logmr.formats.base import CANONICAL_FIELDS, Format
-
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from reference_access import lines_of, with_trailing_fields
 
 
 def ts(
@@ -270,7 +269,7 @@ def test_missing_field_raises_format_mismatch() -> None:
     with pytest.raises(FormatMismatchError, match="has no field 'status'"):
         get_format("syslog_rfc3164").getter("status")
     with pytest.raises(FormatMismatchError, match="has no field 'latency'"):
-        get_format("apache_combined").getter("latency")
+        get_format("apache_common").getter("latency")
 
 
 # ---------------------------------------------------------------- access logs
@@ -356,8 +355,9 @@ def test_dash_size_counts_as_zero() -> None:
         ("apache_common", COMMON + b"\n"),
         ("apache_common", COMMON.replace(b'HTTP/1.0"', b'HTTP/1.0\\"')),
         ("apache_combined", COMMON),
-        ("apache_combined", COMBINED + b' "-"'),  # nginx + extra field
-        ("apache_combined", COMBINED + b" 0.008 995"),
+        ("apache_combined", COMBINED + b" "),  # a trailing field after its space
+        ("apache_combined", COMBINED + b'  "-"'),  # one space before each
+        ("apache_combined", COMBINED + b' "-'),  # a trailing field's quote closed
         ("apache_combined", COMBINED.replace(b'"Mozilla', b'"Moz"illa')),
         ("apache_combined", b""),
         ("vhost_combined", COMBINED),
@@ -367,6 +367,31 @@ def test_dash_size_counts_as_zero() -> None:
 )
 def test_access_malformed(name: str, line: bytes) -> None:
     assert get_format(name).parse(line) is None
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("tail", "extras", "latency"),
+    [
+        (b' "-"', [b"-"], None),  # nginx + an X-Forwarded-For
+        (b" 0.008 995", [b"0.008", b"995"], 0.008),  # $request_time, a size
+        (b' 0.008 "203.0.113.9"', [b"0.008", b"203.0.113.9"], 0.008),  # and a client
+    ],
+)
+def test_apache_combined_keeps_trailing_fields(
+    tail: bytes, extras: list[bytes], latency: float | None
+) -> None:
+    """Unlike the reference regex of ``../shared/data`` (see test_reference.py),
+    ``apache_combined`` takes fields after the user agent (issue 16): the
+    combined fields as without them, and the trailing ones by name."""
+    fmt = get_format("apache_combined")
+    plain, record = fmt.parse(COMBINED), fmt.parse(COMBINED + tail)
+    assert plain is not None and record is not None
+    assert values(fmt, record) == values(fmt, plain)
+    assert [fmt.getter(f"extra{i}")(record) for i in range(1, len(extras) + 1)] == extras
+    assert fmt.getter(f"extra{len(extras) + 1}")(record) is None
+    assert fmt.getter("latency")(record) == latency
+    assert fmt.getter("latency")(plain) is None
 
 
 @pytest.mark.unit
@@ -1268,7 +1293,12 @@ def test_one_megabyte_line(name: str) -> None:
     assert record is not None
     got = values(fmt, record)
     assert any(isinstance(v, bytes | str) and len(v) >= 1_000_000 for v in got.values())
-    if name in ("apache_common", "apache_combined", "vhost_combined", "jsonl"):
+    if name in (
+        "apache_common",
+        "apache_combined",
+        "vhost_combined",
+        "jsonl",
+    ):
         # these end with a closing delimiter or the size: a bad last byte is malformed
         assert fmt.parse(MEGA_LINES[name][:-1] + b"\x00") is None
 
@@ -1338,24 +1368,9 @@ def test_parse_never_raises_and_getters_follow_the_contract(line: bytes) -> None
 # ---------------------------------------------------------------- reference data
 
 
-def shared(name: str) -> Path:
-    path = DATA / name
-    if not path.exists():
-        pytest.skip(f"reference data {path} is missing (../shared/data beside the checkout)")
-    return path
-
-
 def read_lines(name: str) -> list[bytes]:
     """Lines as the reader hands them over: split on LF, one trailing CR removed."""
-    parts = shared(name).read_bytes().split(b"\n")
-    if parts and parts[-1] == b"":
-        parts.pop()
-    return [p[:-1] if p.endswith(b"\r") else p for p in parts]
-
-
-def expected(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(shared(name + ".expected.json").read_text())
-    return data
+    return lines_of(shared_file(name))
 
 
 REFERENCE = [
@@ -1378,7 +1393,7 @@ def parsed(name: str, fmt_name: str, **options: str) -> tuple[Format, list[bytes
 @pytest.mark.reference
 @pytest.mark.parametrize(("name", "fmt_name"), REFERENCE)
 def test_reference_matching_lines(name: str, fmt_name: str) -> None:
-    want = expected(name)
+    want = expected_by_logmr(name)
     _, lines, records = parsed(name, fmt_name)
     assert len(lines) == want["total_lines"]
     assert len(records) == want["matching_lines"]
@@ -1388,7 +1403,7 @@ def test_reference_matching_lines(name: str, fmt_name: str) -> None:
 @pytest.mark.reference
 @pytest.mark.parametrize(("name", "fmt_name"), ACCESS)
 def test_reference_access_fields(name: str, fmt_name: str) -> None:
-    want = expected(name)
+    want = expected_by_logmr(name)
     fmt, _, records = parsed(name, fmt_name)
     status, size = fmt.getter("status"), fmt.getter("bytes")
     counts = collections.Counter(status(r).decode() for r in records)
@@ -1402,7 +1417,7 @@ def test_reference_access_fields(name: str, fmt_name: str) -> None:
 @pytest.mark.reference
 @pytest.mark.parametrize(("name", "fmt_name"), ACCESS)
 def test_reference_paths(name: str, fmt_name: str) -> None:
-    want = expected(name)
+    want = expected_by_logmr(name)
     fmt, _, records = parsed(name, fmt_name)
     paths = collections.Counter(fmt.getter("path")(r) for r in records)
     assert paths.pop(None, 0) == want["requests_without_path"]
@@ -1424,7 +1439,7 @@ def _hours(records: list[Any], getter: Callable[[Any], Any], layout: str) -> dic
 @pytest.mark.parametrize(("name", "fmt_name"), [*ACCESS, REFERENCE[3]])
 def test_reference_local_hours(name: str, fmt_name: str) -> None:
     fmt, _, records = parsed(name, fmt_name)
-    want = expected(name)["per_hour"]
+    want = expected_by_logmr(name)["per_hour"]
     assert _hours(records, fmt.getter("local_time"), "%Y-%m-%dT%H") == want
 
 
@@ -1466,8 +1481,12 @@ def test_reference_kafka_levels_and_continuations() -> None:
 @pytest.mark.reference
 @pytest.mark.parametrize(("name", "fmt_name"), [*ACCESS, REFERENCE[2]])
 def test_reference_regex_acceptance_is_identical(name: str, fmt_name: str) -> None:
-    """Same verdict as the reference regex on every line and on mutated lines."""
+    """Same verdict as the reference regex on every line and on mutated lines;
+    for ``apache_combined`` the regex with the trailing fields logmr takes on
+    purpose (``reference_access.with_trailing_fields``, issue 16)."""
     reference = re.compile(expected(name)["format_regex"].encode())
+    if fmt_name == "apache_combined":
+        reference = with_trailing_fields(expected(name))
     fmt = get_format(fmt_name)
     lines = read_lines(name)
     for line in lines:

@@ -34,7 +34,7 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 SAMPLES: dict[str, list[bytes]] = {
     "apache_common": [COMMON, COMMON.replace(b"200 2326", b"404 -"), COMMON],
-    "apache_combined": [COMBINED, COMBINED.replace(b"GET", b"POST"), COMBINED],
+    "apache_combined": [COMBINED, COMBINED.replace(b"GET", b"POST"), COMBINED + b" 0.1 0.2"],
     "vhost_combined": [VHOST, b"other.example.org:80 " + COMBINED],
     "syslog_rfc3164": [RFC3164, RFC3164_PLAIN, b"Nov 18 07:45:00 host kernel: [ 0.0] x"],
     "syslog_rfc5424": [RFC5424, RFC5424_OFFSET],
@@ -167,10 +167,13 @@ def test_reference_sample_inside_stack_traces_is_applog() -> None:
 
 @pytest.mark.reference
 def test_reference_detection_of_the_file_tail() -> None:
-    """The last lines of access.log.1 are mostly not combined: the share still decides."""
+    """The last lines of access.log.1 are mostly combined with trailing fields
+    (an extra "-"; "0.008 995"), the one before them common: the share decides."""
     lines = read_lines("access.log.1")
     assert detect_format(lines).name == "apache_combined"
-    assert detect_format(lines[-4:]) == Detection("plain", 3, 3)
+    tail = detect_format(lines[-4:])
+    assert (tail.name, tail.matched, tail.sampled) == ("apache_combined", 2, 3)
+    assert tail.variant == "combined + 1-2 trailing fields (extra1 quoted)"
 
 
 @pytest.mark.unit

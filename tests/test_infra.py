@@ -684,6 +684,56 @@ def test_the_sample_upload_starts_a_job_plan_accepts(synth: Synthesized) -> None
     assert spec.job_id == "2d4eba74-fd51-3966-4bfa-b013c9da8ff1"  # the execution name
 
 
+def test_a_configured_query_has_its_trigger(tmp_path: Path) -> None:
+    """``-c logmr:queries=...``: an upload under ``incoming/queries/<name>/``
+    starts the query over that object (a small stack: the triggers alone)."""
+    from aws_cdk import aws_s3 as s3
+    from aws_cdk import aws_stepfunctions as sfn
+
+    from infra.triggers import Triggers
+
+    query = "filter status >= 500 | stats count(*) by path"
+    stack = Stack(App(outdir=str(tmp_path)), "Queries")
+    bucket = s3.Bucket(stack, "Bucket")
+    machine = sfn.StateMachine(
+        stack, "Machine", definition_body=sfn.DefinitionBody.from_chainable(sfn.Pass(stack, "P"))
+    )
+    triggers = Triggers(stack, bucket, machine, {"server-errors": query})
+    assert "queries/server-errors" in triggers.rules
+    template = Template.from_stack(stack).to_json()
+    (rule,) = [
+        r["Properties"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Events::Rule"
+        and r["Properties"]["EventPattern"]["detail"]["object"]["key"]
+        == [{"prefix": "incoming/queries/server-errors/"}]
+    ]
+    event = json.loads((EVENTS / "eventbridge" / "s3-object-created.json").read_text())
+    event["detail"]["object"]["key"] = "incoming/queries/server-errors/access.log.gz"
+    (target,) = rule["Targets"]
+    request = _transform(target["InputTransformer"], event)
+    uri = f"s3://{event['detail']['bucket']['name']}/incoming/queries/server-errors/access.log.gz"
+    assert request == {"query": query, "inputs": [uri]}
+    spec = request_to_spec(request, default_job_id="e-1")
+    assert (spec.job, spec.params, spec.inputs) == ("query", {"query": query}, [uri])
+
+
+@pytest.mark.parametrize(
+    ("queries", "message"),
+    [
+        ({"Bad Name": "stats count(*)"}, "query name 'Bad Name'"),
+        ({"broken": "stats count(*) by"}, "query 'broken': 1:18: unexpected the end of the query"),
+    ],
+)
+def test_a_configured_query_is_checked_when_the_stack_is_built(
+    queries: dict[str, str], message: str
+) -> None:
+    from infra.triggers import check_queries
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        check_queries(queries)
+
+
 # -- HTTP API ----------------------------------------------------------------------
 def test_every_route_is_iam_authorized_and_the_stage_throttled(synth: Synthesized) -> None:
     routes = resources(synth, "AWS::ApiGatewayV2::Route")
@@ -849,6 +899,7 @@ SHIPPED_PACKAGES = {
     "jobs",
     "mapreduce",
     "plan",
+    "query",
     "report",
     "run",
     "storage",
@@ -882,6 +933,7 @@ def test_the_code_asset_holds_the_package_and_no_developer_code(synth: Synthesiz
     logmr = asset / "logmr"
     assert {path.name for path in logmr.iterdir() if path.is_dir()} == SHIPPED_PACKAGES
     assert not (logmr / "cli").exists()
+    assert (logmr / "query" / "grammar.lark").is_file()  # the query job's grammar, not Python
     assert not list(asset.rglob("*.pyc")) and not list(asset.rglob("*.egg-info"))
     offenders = {
         str(path.relative_to(asset)): sorted(

@@ -21,10 +21,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "functions" / "logmr"
 #: import its own modules and any unit of a lower layer, nothing else
 LAYERS: list[set[str]] = [
     {"logmr", "errors"},  # the version; the errors Retry and Catch match
-    {"limits", "units", "config"},  # AWS quotas, sizes, settings
+    {"limits", "units", "timerange", "config"},  # AWS quotas, sizes, time ranges, settings
     {"workflow", "spec", "devtools"},  # names and shapes
     {"inputs"},  # reading bytes
-    {"formats"},  # bytes into records
+    {"formats", "query"},  # bytes into records; the Logs Insights language (jobs compile it)
     {"jobs"},  # records into pairs
     {"mapreduce"},  # map side, shuffle, partitions
     {"layout"},  # where a job's objects live

@@ -33,6 +33,7 @@ from logmr.engine.dispatcher import Dispatcher, Hook
 from logmr.errors import InvalidParameterError
 from logmr.run import remote
 from logmr.run.request import build_request, validate
+from logmr.spec import request_to_spec
 from logmr.workflow.names import FUNCTIONS
 from moto_engine import MOTO_CONFIG, StateMachine, dispatching
 
@@ -341,8 +342,9 @@ def test_every_start_execution_event_submits_as_is(
         )["input"]
     assert sent == path.read_text()  # exactly the file the README's start-execution line uses
     kind = request["inputs"][0].rstrip("/").rsplit("/", 1)[-1]
+    spec = request_to_spec(request, default_job_id=path.stem)  # a "query" names no "job"
     _, results = run_inline(
-        logs[kind], request["job"], params=request["params"], reducers=request["reducers"]
+        logs[kind], spec.job, params=spec.params, fmt=spec.format, reducers=spec.reducers
     )
     assert out["status"] == "SUCCEEDED"
     assert without_estimates(out["results"]) == without_estimates(

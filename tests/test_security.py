@@ -5,8 +5,10 @@ shuffle expiry, and the allow-list Plan gets from the same value as its grants.
 
 The stack is synthesized once for this module, as ``tests/test_infra.py``
 does (its helpers, imported), but with two input prefixes
-(``-c logmr:inputPrefixes=incoming/,archive/``), so that the one value is seen
-to reach both the IAM grants and Plan's environment. See docs/security.md.
+(``-c logmr:inputPrefixes=incoming/,archive/``) and two locations of other
+buckets read where they are (``-c logmr:inputLocations=...``), so that each
+value is seen to reach both the IAM grants and Plan's environment. See
+docs/security.md.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from aws_cdk import App, Stack
 
 from infra.app import build
 from infra.construct import API_BURST_LIMIT, API_RATE_LIMIT, SHUFFLE_EXPIRY_DAYS, LogmrPipeline
-from infra.stack import CONTEXT_INPUT_PREFIXES
+from infra.stack import CONTEXT_INPUT_LOCATIONS, CONTEXT_INPUT_PREFIXES
 from logmr import config
 from logmr.aws import tables
 from logmr.aws.allowlist import InputAllowList
@@ -34,6 +36,7 @@ from test_infra import (
     data_bucket,
     function_ids,
     grants,
+    render,
     resources,
     role_of,
     state_machine,
@@ -45,6 +48,20 @@ from test_infra import (
 pytestmark = pytest.mark.infra
 
 PREFIXES = ("incoming/", "archive/")
+#: other buckets' logs read where they are: an ALB's (two accounts' prefixes)
+#: and a CloudFront distribution's whole bucket
+LOCATIONS = (
+    "s3://alb-logs/AWSLogs/111111111111/elasticloadbalancing/",
+    "s3://alb-logs/AWSLogs/222222222222/elasticloadbalancing/",
+    "s3://cf-logs",
+)
+#: as the grants render them (``test_infra.render``)
+LOCATION_OBJECTS = (
+    "arn:AWS::Partition:s3:::alb-logs/AWSLogs/111111111111/elasticloadbalancing/*",
+    "arn:AWS::Partition:s3:::alb-logs/AWSLogs/222222222222/elasticloadbalancing/*",
+    "arn:AWS::Partition:s3:::cf-logs/*",
+)
+LOCATION_BUCKETS = ("arn:AWS::Partition:s3:::alb-logs", "arn:AWS::Partition:s3:::cf-logs")
 
 #: the DynamoDB actions of the job record (Plan, Finalize, MarkFailed)
 JOB_RECORD = ("dynamodb:GetItem", "dynamodb:PutItem")
@@ -77,7 +94,11 @@ HANDLERS = {**names.FUNCTIONS, "Api": API_HANDLER, "Reconcile": RECONCILE_HANDLE
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     outdir = tmp_path_factory.mktemp("cdk.out")
-    context = {**cdk_context(), CONTEXT_INPUT_PREFIXES: ",".join(PREFIXES)}
+    context = {
+        **cdk_context(),
+        CONTEXT_INPUT_PREFIXES: ",".join(PREFIXES),
+        CONTEXT_INPUT_LOCATIONS: ",".join(LOCATIONS),
+    }
     app, stack = build(App(context=context, outdir=str(outdir)))
     return synthesize(app, stack, outdir)
 
@@ -112,15 +133,25 @@ def expected_function_grants(synth: Synthesized) -> dict[str, Pairs]:
     # the readers of what may vanish after Plan list the bucket, unconditioned,
     # so that S3 answers a missing object 404, not 403 (tested below)
     listing = {("s3:ListBucket", n.bucket)}
+    # the other buckets' locations: Plan lists (under their prefixes) and reads them, Map
+    # reads them and lists their buckets for 404s
+    locations = {("s3:GetObject", resource) for resource in LOCATION_OBJECTS}
+    location_buckets = {("s3:ListBucket", resource) for resource in LOCATION_BUCKETS}
     return {
         # list the input prefixes (a condition, tested below) and read the inputs;
         # write the plan (manifest, map items); the job record
         "Plan": {("s3:ListBucket", n.bucket)}
         | n.objects("s3:GetObject", *PREFIXES)
+        | locations
+        | location_buckets
         | n.objects("s3:PutObject", data)
         | n.dynamo(JOB_RECORD, n.jobs),
         # read its byte range of an input; write its shuffle object and task summary
-        "Map": n.objects("s3:GetObject", *PREFIXES) | n.objects("s3:PutObject", data) | listing,
+        "Map": n.objects("s3:GetObject", *PREFIXES)
+        | n.objects("s3:PutObject", data)
+        | listing
+        | locations
+        | location_buckets,
         # read the manifest and the map summaries; write the reduce plan
         "PlanReduce": n.objects("s3:GetObject", data) | n.objects("s3:PutObject", data) | listing,
         # read shuffle objects; write part files and summaries; put the results
@@ -195,19 +226,29 @@ def test_plan_lists_only_the_input_prefixes(synth: Synthesized) -> None:
     Plan from listing job data (other jobs' plans and shuffle keys), and
     MarkFailed from listing anything but the Map Runs' results."""
     by_role = statements_by_role(synth)
+    n = Names(synth)
+    alb = "AWSLogs/{}/elasticloadbalancing/*"
     allowed = {
-        "Plan": [p + "*" for p in PREFIXES],
-        "MarkFailed": [f"{config.DEFAULT_DATA_PREFIX}jobs/*/map_runs/*"],
+        ("Plan", n.bucket): [p + "*" for p in PREFIXES],
+        ("MarkFailed", n.bucket): [f"{config.DEFAULT_DATA_PREFIX}jobs/*/map_runs/*"],
+        # each other bucket under its locations' prefixes only
+        ("Plan", LOCATION_BUCKETS[0]): [alb.format("111111111111"), alb.format("222222222222")],
+        ("Plan", LOCATION_BUCKETS[1]): ["*"],
     }
     listings = []
-    for logical, prefixes in allowed.items():
+    for (logical, bucket), prefixes in allowed.items():
         statements = by_role[role_of(synth, names.FUNCTIONS[logical])]
-        listing = [s for s in statements if s["Action"] == "s3:ListBucket"]
+        listing = [
+            s
+            for s in statements
+            if s["Action"] == "s3:ListBucket" and render(s["Resource"]) == bucket
+        ]
         assert len(listing) == 1, logical
         assert listing[0]["Condition"] == {"StringLike": {"s3:prefix": prefixes}}, logical
         listings += listing
     conditioned = [s for role in by_role.values() for s in role if "Condition" in s]
-    assert conditioned == listings  # the other listings are for 404s, of the whole bucket
+    # the other listings are for 404s, of the whole bucket
+    assert sorted(map(str, conditioned)) == sorted(map(str, listings))
 
 
 def test_no_function_reads_job_data_it_does_not_need_or_inputs_after_map(
@@ -221,7 +262,8 @@ def test_no_function_reads_job_data_it_does_not_need_or_inputs_after_map(
     assert set(names.FUNCTIONS) <= set(by_logical)  # not true of none: every task function
     for logical, pairs in by_logical.items():
         reads_inputs = any(
-            resource.endswith(("/incoming/*", "/archive/*")) for _, resource in pairs
+            resource.endswith(("/incoming/*", "/archive/*")) or resource in LOCATION_OBJECTS
+            for _, resource in pairs
         )
         assert reads_inputs == (logical in ("Plan", "Map")), logical
         assert not any(action.startswith("s3:Delete") for action, _ in pairs)
@@ -426,6 +468,47 @@ def test_plan_gets_the_allow_list_its_grants_come_from(synth: Synthesized) -> No
         if logical != "Plan":
             env = functions[logical_id]["Properties"]["Environment"]["Variables"]
             assert config.ENV_INPUT_PREFIXES not in env
+
+
+def test_plan_allows_exactly_the_other_buckets_locations_it_is_granted(
+    synth: Synthesized,
+) -> None:
+    """Logs read where they are: the one ``logmr:inputLocations`` value is
+    Plan's LOGMR_INPUT_LOCATIONS and its and Map's grants, location by location."""
+    n = Names(synth)
+    functions = resources(synth, "AWS::Lambda::Function")
+    variables = functions[n.function["Plan"]]["Properties"]["Environment"]["Variables"]
+    # the data bucket's name is a reference until deployed
+    allow_list = InputAllowList.from_settings(
+        Settings.load({**variables, config.ENV_INPUT_BUCKETS: "data"})
+    )
+    allowed = {f"arn:AWS::Partition:s3:::{b}/{p}*" for b, p in allow_list.locations}
+    for logical in ("Plan", "Map"):
+        role = role_of(synth, names.FUNCTIONS[logical])
+        granted = {
+            resource
+            for action, resource in grants(statements_by_role(synth)[role])
+            if action == "s3:GetObject" and resource.startswith("arn:AWS::Partition:s3:::")
+        }
+        assert granted == allowed == set(LOCATION_OBJECTS), logical
+    # an object the grants let Plan read is one the allow-list lets a request name
+    allow_list.check("s3://alb-logs/AWSLogs/222222222222/elasticloadbalancing/eu-west-1/x.gz")
+    allow_list.check("s3://cf-logs/E2EXAMPLE.2026-03-01-09.abc.gz")
+    for logical, logical_id in n.function.items():
+        if logical != "Plan":
+            env = functions[logical_id]["Properties"]["Environment"]["Variables"]
+            assert config.ENV_INPUT_LOCATIONS not in env
+
+
+@pytest.mark.parametrize(
+    "locations", [["alb-logs/AWSLogs/"], ["s3://a/../b/"], ["s3://b/x*/"], ["s3://No_Such/"]]
+)
+def test_the_construct_refuses_locations_that_are_no_plain_bucket_and_prefix(
+    locations: list[str],
+) -> None:
+    stack = Stack(App(context=cdk_context()), "Refused")
+    with pytest.raises(ValueError, match="input location"):
+        LogmrPipeline(stack, "Logmr", input_locations=locations)
 
 
 @pytest.mark.parametrize("prefixes", [[], ["logmr/"], ["logmr/jobs/"], ["a,b/"], ["/"]])

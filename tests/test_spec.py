@@ -40,6 +40,8 @@ FULL: dict[str, Any] = {
     "max_concurrency": 12,
     "salted_keys": ["/hot", "/warm"],
     "buckets": 256,
+    "since": "2026-12-05T10:00:00Z",
+    "until": "2026-12-05T11:30:00.250000Z",
 }
 
 
@@ -175,6 +177,9 @@ specs = st.fixed_dictionaries(
         ),
         # 0, or at least the reducers (``test_fewer_buckets_than_reducers_are_refused``)
         "buckets": st.sampled_from([0, MAX_REQUESTED]),
+        # absolute UTC text, as ``request_to_spec`` resolves it ("": unbounded)
+        "since": st.sampled_from(["", "2026-12-05T10:00:00Z"]),
+        "until": st.sampled_from(["", "2026-12-06T00:00:00.500000Z"]),
     }
 )
 

@@ -30,6 +30,10 @@ ENV_STATE_MACHINE = "LOGMR_STATE_MACHINE"
 #: buckets default to LOGMR_BUCKET): ``logmr.aws.allowlist`` checks Plan's inputs
 ENV_INPUT_BUCKETS = "LOGMR_INPUT_BUCKETS"
 ENV_INPUT_PREFIXES = "LOGMR_INPUT_PREFIXES"
+#: other buckets' logs a job on AWS may read where they are, each
+#: ``s3://bucket/prefix/`` (comma-separated; docs/deploying.md, "Reading logs
+#: where they are"): the stack's ``logmr:inputLocations`` context
+ENV_INPUT_LOCATIONS = "LOGMR_INPUT_LOCATIONS"
 #: the modules whose job classes a job on AWS may name (comma-separated;
 #: a package allows its submodules; none: the built-in jobs only), checked by
 #: ``logmr.aws.allowlist.check_job`` before anything is imported
@@ -45,6 +49,9 @@ ENV_MAP_TIMEOUT_S = "LOGMR_MAP_TIMEOUT_S"
 ENV_MAP_CONCURRENCY = "LOGMR_MAP_CONCURRENCY"
 #: days a job's record, results and job data are kept on AWS (0: for ever)
 ENV_RETENTION_DAYS = "LOGMR_RETENTION_DAYS"
+#: the share of malformed lines past which ``logmr run`` says a job's results
+#: are not to be trusted and exits 3 (``--max-malformed``; 1: never)
+ENV_MAX_MALFORMED = "LOGMR_MAX_MALFORMED"
 #: set by Lambda in a function's environment: the handlers trace only there
 ENV_LAMBDA_FUNCTION = "AWS_LAMBDA_FUNCTION_NAME"
 #: Powertools' switches: tracing off (the local engine sets it), the service name
@@ -80,6 +87,11 @@ DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024
 #: shuffle bytes (small blocks compress worse: 1.32x a 2-bucket object at 256,
 #: 1.65x at 1,024, for access_report over the realistic log)
 SHUFFLE_BUCKETS = 256
+#: worker log files kept under ``home``/logs: a worker pool removes older ones
+#: when it starts (``engine.worker.prune_logs``; ``logmr gc`` removes old ones)
+WORKER_LOGS_KEPT = 32
+#: ``ENV_MAX_MALFORMED``'s default: a job whose lines are mostly malformed
+DEFAULT_MAX_MALFORMED = 0.5
 #: malformed lines kept per map task (the job keeps at most ``MAX_SAMPLES``)
 SAMPLES_PER_TASK = 20
 MAX_SAMPLES = 100
@@ -117,12 +129,14 @@ _FROM_ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "state_machine": (ENV_STATE_MACHINE, str),
     "input_buckets": (ENV_INPUT_BUCKETS, _split),
     "input_prefixes": (ENV_INPUT_PREFIXES, _split),
+    "input_locations": (ENV_INPUT_LOCATIONS, _split),
     "job_modules": (ENV_JOB_MODULES, _split),
     "map_memory_mb": (ENV_MAP_MEMORY_MB, int),
     "reduce_memory_mb": (ENV_REDUCE_MEMORY_MB, int),
     "map_timeout_s": (ENV_MAP_TIMEOUT_S, int),
     "map_concurrency": (ENV_MAP_CONCURRENCY, int),
     "retention_days": (ENV_RETENTION_DAYS, int),
+    "max_malformed": (ENV_MAX_MALFORMED, float),
     "lambda_function": (ENV_LAMBDA_FUNCTION, str),
     "trace_disabled": (ENV_TRACE_DISABLED, _flag),
 }
@@ -159,6 +173,8 @@ class Settings:
     #: Plan's allow-list (logmr.aws.allowlist); no buckets: ``bucket``
     input_buckets: tuple[str, ...] = ()
     input_prefixes: tuple[str, ...] = (DEFAULT_INPUT_PREFIXES,)
+    #: and these ``s3://bucket/prefix/`` locations of other buckets
+    input_locations: tuple[str, ...] = ()
     #: the user job modules Plan allows (logmr.aws.allowlist.check_job)
     job_modules: tuple[str, ...] = ()
     #: what the planner assumes of the map function, and the memory a map
@@ -172,6 +188,8 @@ class Settings:
     map_concurrency: int | None = None
     #: days DynamoDB keeps a job's items (their ``expires_at``); 0: for ever
     retention_days: int = DEFAULT_RETENTION_DAYS
+    #: the share of malformed lines past which the CLI doubts a job (exit 3)
+    max_malformed: float = DEFAULT_MAX_MALFORMED
     # -- the function around the handlers ---------------------------------------
     #: the Lambda function's name; None: not in Lambda
     lambda_function: str | None = None
@@ -194,6 +212,12 @@ class Settings:
         values.update({key: value for key, value in explicit.items() if value is not None})
         if "home" in explicit and explicit["home"] is not None:
             values["home"] = Path(explicit["home"])
+        share = values.get("max_malformed", DEFAULT_MAX_MALFORMED)
+        if not 0 <= share <= 1:
+            raise InvalidParameterError(
+                f"the largest malformed share ({ENV_MAX_MALFORMED}, --max-malformed) is a"
+                f" number from 0 to 1, got {share}"
+            )
         return cls(**values)
 
     @property

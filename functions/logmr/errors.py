@@ -9,6 +9,7 @@ MarkFailed at once.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 
 class LogmrError(Exception):
@@ -29,6 +30,16 @@ class InvalidJobError(PermanentError):
 
 class InvalidParameterError(PermanentError):
     """A job parameter that is unknown, missing or of the wrong type or value."""
+
+
+class QueryError(InvalidParameterError):
+    """A query that cannot run: its syntax, an unknown field, an unsupported
+    command or function, a regex RE2 refuses; the message names the place
+    (``line:column``) and what was expected there."""
+
+
+class AmbiguousJobError(PermanentError):
+    """A job id prefix that starts several job ids (``logmr status PREFIX``)."""
 
 
 class UnknownFormatError(PermanentError):
@@ -120,3 +131,13 @@ def cause_message(cause: str) -> str:
     if isinstance(payload, dict) and "errorMessage" in payload:
         return str(payload["errorMessage"])
     return cause
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """``" (did you mean status_codes?)"``: the known name nearest ``name``
+    (``difflib``'s ratio at least 0.6, case and ``-``/``_`` aside), or ``""``."""
+    import difflib
+
+    names = {each.lower().replace("-", "_"): each for each in known}
+    found = difflib.get_close_matches(name.lower().replace("-", "_"), names, n=1, cutoff=0.6)
+    return f" (did you mean {names[found[0]]}?)" if found else ""

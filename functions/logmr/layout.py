@@ -41,6 +41,20 @@ def shuffle_key(job_id: str, task: int, spill: int = 0) -> str:
     return f"{SHUFFLE_PREFIX}{spread}/{job_id}/m-{task:05d}{suffix}.bin"
 
 
+def stdin_key(job_id: str) -> str:
+    """Standard input, spooled for a local run (``logmr run -``)."""
+    return f"{job_prefix(job_id)}input/stdin"
+
+
+def shuffle_prefixes(job_id: str) -> list[str]:
+    """Every folder a job's shuffle objects may be in (``shuffle_key``)."""
+    spread = 16**SHUFFLE_SPREAD_DIGITS
+    return [
+        f"{SHUFFLE_PREFIX}{format(hh, f'0{SHUFFLE_SPREAD_DIGITS}x')}/{job_id}/"
+        for hh in range(spread)
+    ]
+
+
 def map_summary_key(job_id: str, task: int) -> str:
     return f"{job_prefix(job_id)}tasks/m-{task:05d}.json"
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from logmr import limits
 from logmr.errors import InvalidParameterError
+from logmr.timerange import TimeRange, resolve
 
 
 def new_job_id(job: str) -> str:
@@ -91,6 +92,11 @@ class JobSpec:
     #: at least ``reducers``); 0: chosen by the planner. Reduce, planned after
     #: Map, gives each reducer a contiguous group of them
     buckets: int = 0
+    #: the time range of the records counted, ``[since, until)``, as absolute UTC
+    #: RFC 3339 text (``""``: unbounded); a request's relative bound (``-1h``)
+    #: is resolved once, by ``request_to_spec`` (``logmr.timerange``)
+    since: str = ""
+    until: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -113,6 +119,8 @@ class JobSpec:
                 max_concurrency=int(data.get("max_concurrency") or 0),
                 salted_keys=_salted_keys(data.get("salted_keys")),
                 buckets=int(data.get("buckets") or 0),
+                since=str(data.get("since") or ""),
+                until=str(data.get("until") or ""),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidParameterError(f"malformed job specification: {exc!r}") from None
@@ -150,7 +158,13 @@ class JobSpec:
                 f"salted_keys: at most {MAX_SALTED_KEYS} keys of at most"
                 f" {MAX_SALTED_KEY_CHARS} characters each"
             )
+        spec.time_range  # noqa: B018 - refuses a bound that is not absolute, an empty range
         return spec
+
+    @property
+    def time_range(self) -> TimeRange | None:
+        """The range of records counted (``None``: every record)."""
+        return TimeRange.of(self.since, self.until)
 
     @property
     def planned(self) -> bool:
@@ -261,6 +275,9 @@ REQUEST_FIELDS = frozenset(
         "map_mode",
         "max_concurrency",
         "salted_keys",
+        "query",
+        "since",
+        "until",
     }
 )
 
@@ -276,9 +293,42 @@ def request_to_spec(request: dict[str, Any], default_job_id: str | None = None) 
             f"unknown field {unknown[0]!r} in the job request "
             f"(known: {', '.join(sorted(REQUEST_FIELDS))})"
         )
+    if "query" in request:
+        request = _query_request(request)
     if "job" not in request:
-        raise InvalidParameterError("the job request has no 'job'")
+        raise InvalidParameterError("the job request has no 'job' (nor 'query')")
     if isinstance(request.get("inputs"), str):
         request = {**request, "inputs": [request["inputs"]]}
     job_id = request.get("job_id") or default_job_id or new_job_id(str(request["job"]))
-    return JobSpec.from_dict({**request, "job_id": job_id})
+    return JobSpec.from_dict({**resolve_times(request), "job_id": job_id})
+
+
+def resolve_times(request: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
+    """``request`` with its ``since`` and ``until`` made absolute UTC text,
+    a relative one (``-1h``) counted back from ``now`` (default: this
+    instant): done once, so that every task of the job agrees."""
+    now = now or datetime.now(UTC)
+    bounds = {name: request.get(name) for name in ("since", "until")}
+    resolved = {name: resolve(value, now, name) for name, value in bounds.items() if value}
+    return {**request, **resolved} if resolved else request
+
+
+#: the job a request's ``query`` runs (``logmr.jobs.query``)
+QUERY_JOB = "query"
+
+
+def _query_request(request: dict[str, Any]) -> dict[str, Any]:
+    """A request with ``query`` (a Logs Insights query) as the ``query`` job's
+    request: ``{"query": Q}`` is ``{"job": "query", "params": {"query": Q}}``."""
+    query = request["query"]
+    if not isinstance(query, str):
+        raise InvalidParameterError("the request's 'query' must be a string")
+    if request.get("job", QUERY_JOB) != QUERY_JOB:
+        raise InvalidParameterError(
+            f"the request has both 'query' and 'job' {request['job']!r} (expected one of them)"
+        )
+    params = request.get("params") or {}
+    if not isinstance(params, dict) or set(params) - {"query"}:
+        raise InvalidParameterError("a request with 'query' takes no other 'params'")
+    rest = {name: value for name, value in request.items() if name != "query"}
+    return {**rest, "job": QUERY_JOB, "params": {"query": query}}

@@ -23,6 +23,8 @@ from logmr import limits
 from logmr.aws.clients import Clients, UsesClient
 from logmr.aws.errors import classify, error_code, translate
 from logmr.errors import InputChangedError, InputNotFoundError, InvalidParameterError
+from logmr.inputs import globs
+from logmr.inputs.dated import DatedListing, Listed
 from logmr.inputs.source import (
     MAGIC_BYTES,
     DecompressedSize,
@@ -79,18 +81,34 @@ def _read_body(response: dict[str, Any], what: str) -> bytes:
 
 def _list_objects(client: Any, bucket: str, prefix: str) -> Iterator[tuple[str, int]]:
     """``(key, size)`` of every object under ``prefix``, in key order (ListObjectsV2 pages)."""
-    kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+    for page in _pages(client, {"Bucket": bucket, "Prefix": prefix}):
+        for item in page.get("Contents", ()):
+            yield item["Key"], int(item.get("Size", 0))
+
+
+def _list_level(client: Any, bucket: str, prefix: str) -> tuple[Listed, list[str]]:
+    """The objects directly under ``prefix`` (``(key, size)``) and the
+    sub-folders' prefixes: ListObjectsV2 with ``Delimiter="/"``."""
+    objects: Listed = []
+    folders: list[str] = []
+    for page in _pages(client, {"Bucket": bucket, "Prefix": prefix, "Delimiter": "/"}):
+        objects += [(item["Key"], int(item.get("Size", 0))) for item in page.get("Contents", ())]
+        folders += [item["Prefix"] for item in page.get("CommonPrefixes", ())]
+    return objects, folders
+
+
+def _pages(client: Any, kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every ListObjectsV2 page of a listing."""
     while True:
         try:
             page = client.list_objects_v2(**kwargs)
         except (BotoCoreError, ClientError) as exc:
-            raise translate(exc, f"list {s3_uri(bucket, prefix)}") from exc
-        for item in page.get("Contents", ()):
-            yield item["Key"], int(item.get("Size", 0))
+            raise translate(exc, f"list {s3_uri(kwargs['Bucket'], kwargs['Prefix'])}") from exc
+        yield page
         token = page.get("NextContinuationToken")
         if not page.get("IsTruncated") or not token:
             return
-        kwargs["ContinuationToken"] = token
+        kwargs = {**kwargs, "ContinuationToken": token}
 
 
 class S3ObjectStore(UsesClient, ObjectStore):
@@ -275,39 +293,77 @@ class S3InputSource(UsesClient):
         super().__init__(client, clients)
         self.head_workers = max(1, head_workers)
 
-    def list_inputs(self, uris: Iterable[str]) -> list[InputObject]:
+    def list_inputs(
+        self, uris: Iterable[str], listing: DatedListing | None = None
+    ) -> list[InputObject]:
         """Every object the URIs name, with its size and compression.
 
         Raises ``InputNotFoundError`` for a missing object, bucket or an empty
         prefix. Compression comes from each object's first bytes (one small
-        ranged GET per non-empty object, several at a time).
+        ranged GET per non-empty object, several at a time). With a
+        ``listing``: only the objects that may hold records within its window
+        (``inputs.dated``): date folders outside it are never listed, objects
+        outside it by their key never read.
         """
         listed: list[tuple[str, str, int]] = []
         for uri in uris:
             bucket, key = parse_s3_uri(uri)
-            listed.extend((bucket, k, size) for k, size in self._objects(uri, bucket, key))
+            found = self._objects(uri, bucket, key, listing)
+            listed.extend((bucket, k, size) for k, size in found)
         if len(listed) <= 1 or self.head_workers == 1:
             return [self._describe(*item) for item in listed]
         with ThreadPoolExecutor(max_workers=min(self.head_workers, len(listed))) as pool:
             return list(pool.map(lambda item: self._describe(*item), listed))
 
-    def _objects(self, uri: str, bucket: str, key: str) -> list[tuple[str, int]]:
-        if not key or key.endswith("/"):
-            found = self._folder(bucket, key)
+    def _objects(
+        self, uri: str, bucket: str, key: str, listing: DatedListing | None = None
+    ) -> list[tuple[str, int]]:
+        if globs.is_pattern(key):  # listed from its literal part, matched key by key
+            match = globs.key_regex(key).fullmatch
+            found = [
+                item for item in self._folder(bucket, globs.literal_prefix(key)) if match(item[0])
+            ]
             if not found:
-                raise InputNotFoundError(f"no objects under {uri}")
-            return found
+                raise InputNotFoundError(f"no object matches {uri}")
+            if listing is None:
+                return found
+            return listing.kept(found, lambda name: s3_uri(bucket, name))
+        if not key or key.endswith("/"):
+            return self._some_folder(bucket, key, listing, f"no objects under {uri}")
+        if listing is not None and not listing.keeps(uri, key):
+            return []  # named, but outside the window by its key: not even a HEAD
         try:
             head = self.client.head_object(Bucket=bucket, Key=key)
         except (BotoCoreError, ClientError) as exc:
             error = translate(exc, f"head {uri}")
             if not isinstance(error, InputNotFoundError):
                 raise error from exc
-            found = self._folder(bucket, key + "/")  # raises for a missing bucket
-            if not found:
-                raise InputNotFoundError(f"no such S3 object or prefix: {uri}") from None
-            return found
+            missing = f"no such S3 object or prefix: {uri}"
+            # raises for a missing bucket
+            return self._some_folder(bucket, key + "/", listing, missing)
         return [(key, int(head.get("ContentLength", 0)))]
+
+    def _some_folder(
+        self, bucket: str, prefix: str, listing: DatedListing | None, missing: str
+    ) -> list[tuple[str, int]]:
+        """The objects under ``prefix``, within the listing's window if any;
+        ``InputNotFoundError(missing)`` when there are none (and none was left out)."""
+        if listing is None:
+            found = self._folder(bucket, prefix)
+        else:
+            skipped = listing.skipped
+            found = listing.walk(
+                prefix,
+                lambda level: _list_level(self.client, bucket, level),
+                lambda under: self._folder(bucket, under),
+                location=lambda key: s3_uri(bucket, key),
+            )
+            found = [(key, size) for key, size in found if not key.endswith("/")]
+            if not found and listing.skipped > skipped:
+                return found
+        if not found:
+            raise InputNotFoundError(missing)
+        return found
 
     def _folder(self, bucket: str, prefix: str) -> list[tuple[str, int]]:
         return [

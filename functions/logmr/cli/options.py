@@ -11,6 +11,7 @@ from logmr.errors import LogmrError
 from logmr.jobs.params import parse_assignments
 
 if TYPE_CHECKING:
+    from logmr.run.housekeeping import LocalJobs
     from logmr.run.remote import Remote
 
 #: the options that make ``status`` and ``results`` read the deployed stack
@@ -25,6 +26,12 @@ def job_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
     parser.add_argument(
         "--param", action="append", default=[], metavar="K=V", help="job parameter (repeatable)"
     )
+    input_options(parser)
+
+
+def input_options(parser: argparse.ArgumentParser) -> None:
+    """The options of a job request beside its job: the format, the figures
+    the planner leaves to the user, the time range (``logmr query`` too)."""
     parser.add_argument(
         "--format", default=None, help="log format (see `logmr formats`); default: auto-detect"
     )
@@ -35,10 +42,30 @@ def job_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
     parser.add_argument(
         "--chunk-size", type=size, default=None, help="bytes per map task (e.g. 64MB)"
     )
+    for bound, which in (("--since", "from this time on"), ("--until", "before this time")):
+        parser.add_argument(
+            bound,
+            default=None,
+            metavar="TIME",
+            help=f"count only records {which}: ISO 8601 (2026-12-05T10:00:00Z, 2026-12-05;"
+            " no offset: UTC) or back from now (30m, 1h, 2d; or --since=-1h);"
+            " see docs/time-ranges.md",
+        )
 
 
 def salt_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--salt", action="append", default=[], metavar="KEY", help=SALT_HELP)
+
+
+def max_malformed(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-malformed",
+        type=share,
+        default=None,
+        metavar="SHARE",
+        help="the share of malformed lines (0 to 1) past which the job's results are doubted:"
+        " said on stderr, exit 3 (env LOGMR_MAX_MALFORMED; default 0.5; 1: never)",
+    )
 
 
 def job_request(args: argparse.Namespace, inputs: list[str], **figures: Any) -> dict[str, Any]:
@@ -54,6 +81,8 @@ def job_request(args: argparse.Namespace, inputs: list[str], **figures: Any) -> 
         fmt=args.format or "auto",
         format_options=parse_assignments(args.format_option),
         salted_keys=getattr(args, "salt", None),
+        since=args.since,
+        until=args.until,
         **figures,
     )
 
@@ -114,6 +143,17 @@ def positive(text: str) -> int:
     return value
 
 
+def share(text: str) -> float:
+    """An option's number from 0 to 1 (argparse names the option)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {text}")
+    return value
+
+
 def size(text: str) -> int:
     from logmr.units import parse_size
 
@@ -143,3 +183,18 @@ def job_results(args: argparse.Namespace) -> Any:
     from logmr.run.embedded import embedded_backends
 
     return embedded_backends(Settings.load(home=args.home)).job_results()
+
+
+def local_jobs(args: argparse.Namespace) -> LocalJobs:
+    """The jobs of the local store under ``--home``."""
+    from logmr.run.housekeeping import LocalJobs
+
+    return LocalJobs(Settings.load(home=args.home))
+
+
+def job_id(args: argparse.Namespace) -> str:
+    """The job ``args.job_id`` names: on the deployed stack its exact id; in
+    the local store also ``last`` or a unique prefix (``LocalJobs.resolve``)."""
+    if is_remote(args):
+        return str(args.job_id)
+    return local_jobs(args).resolve(args.job_id)

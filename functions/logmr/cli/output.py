@@ -9,7 +9,7 @@ import json
 import re
 import sys
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from logmr.storage.base import JobRecord
@@ -17,7 +17,18 @@ if TYPE_CHECKING:
 DEFAULT_TABLE_ROWS = 20
 
 
-def show(results: Any, job_id: str, top: int | None, as_json: bool) -> int:
+def show(
+    results: Any,
+    job_id: str,
+    top: int | None,
+    as_json: bool,
+    extra: dict[str, Any] | None = None,
+    *,
+    sort: str | None = None,
+) -> int:
+    """A job's record and results: one JSON object (``as_json``; ``extra``:
+    fields it ends with), else its tables (``cli.tables``: the shape its job is
+    shown as, ``sort`` as ``--sort`` says, ``top`` rows a table)."""
     record = results.get_job(job_id)
     # only a SUCCEEDED job's results are whole: a running or failed job may hold some partitions
     whole = record.status == "SUCCEEDED"
@@ -40,8 +51,11 @@ def show(results: Any, job_id: str, top: int | None, as_json: bool) -> int:
             tail["summary"] = record.summary
         if record.error:
             tail["error"], tail["cause"] = record.error, record.cause
+        tail.update(extra or {})
         print_json_results(head, rows, tail)
         return 0 if record.status == "SUCCEEDED" else 1
+    from logmr.cli import tables
+
     out = sys.stdout
     out.write(
         f"job {job_id}: {record.status} - {printable(record.job)} over "
@@ -52,19 +66,8 @@ def show(results: Any, job_id: str, top: int | None, as_json: bool) -> int:
     out.write(
         "  " + "  ".join(f"{name} {value:,}" for name, value in sorted(counters.items())) + "\n"
     )
-    limit = top or DEFAULT_TABLE_ROWS
-    rows = results.top(job_id, limit) if whole else []
-    table(out, rows)
-    if record.result_keys > len(rows):
-        out.write(
-            f"  ... {record.result_keys - len(rows):,} more keys (--top N, or --json for all)\n"
-        )
-    # lists and objects in a summary repeat the table above: only scalars are shown
-    scalars = {k: v for k, v in (record.summary or {}).items() if not isinstance(v, list | dict)}
-    if scalars:
-        out.write("summary:\n")
-        for name, value in scalars.items():
-            out.write(f"  {name}: {cell(value)}\n")
+    shown = tables.build(results, record, top, sort) if whole else tables.Shown()
+    tables.write(out, shown)
     return 0 if record.status == "SUCCEEDED" else 1
 
 
@@ -82,24 +85,6 @@ def show_lines(results: Any, job_id: str) -> int:
     return 0
 
 
-def table(out: TextIO, rows: list[tuple[str, Any]]) -> None:
-    if not rows:
-        out.write("  (no results)\n")
-        return
-    rows = [(printable(key), value) for key, value in rows]
-    columns: list[str] = []
-    for _, value in rows:
-        if isinstance(value, dict):
-            columns += [name for name in value if name not in columns]
-    width = min(max(len(key) for key, _ in rows), 60)
-    heads = columns or ["value"]
-    out.write(f"  {'key':<{width}}  " + "  ".join(f"{name:>12}" for name in heads) + "\n")
-    for key, value in rows:
-        shown = key if len(key) <= width else key[: width - 1] + "…"
-        cells = [value.get(name, "") for name in heads] if isinstance(value, dict) else [value]
-        out.write(f"  {shown:<{width}}  " + "  ".join(f"{cell(each):>12}" for each in cells) + "\n")
-
-
 #: what a terminal would act on rather than show: C0 and C1 controls, DEL,
 #: and the bidirectional embeddings, overrides and isolates
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -115,7 +100,10 @@ def printable(text: str) -> str:
 def cell(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return printable(str(value))
-    return f"{value:,}" if isinstance(value, int) else f"{value:,.4g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    # a large figure in full (a p99 of 318,912 bytes, not 3.189e+05), a small one to 4 digits
+    return f"{value:,.0f}" if 1e3 <= abs(value) < 1e15 else f"{value:,.4g}"
 
 
 def failed(record: JobRecord, as_json: bool) -> int:

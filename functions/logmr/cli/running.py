@@ -8,15 +8,18 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from logmr.cli import options
+from logmr.cli import export, options, stdin, tables, verdict
+from logmr.cli.exits import EXIT_OK, EXIT_SUSPECT
 from logmr.cli.inspecting import write_report
-from logmr.cli.output import failed, print_json, show
+from logmr.cli.output import failed, print_json, printable, show
 from logmr.cli.progress import Progress
 from logmr.config import Settings
-from logmr.errors import InvalidParameterError
+from logmr.errors import InvalidParameterError, JobExistsError
 
 if TYPE_CHECKING:
     from logmr.run.runner import Runner
+    from logmr.storage.backends import Backends
+    from logmr.storage.base import JobRecord
 
 
 def add_parsers(sub: Any) -> None:
@@ -27,9 +30,16 @@ def add_parsers(sub: Any) -> None:
 
 def _run_parser(sub: Any) -> None:
     run = sub.add_parser("run", help="run a job over local files")
-    run.add_argument("paths", nargs="+", metavar="PATH", help="log files or folders")
+    run.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="log files or folders, patterns (logs/*.gz, quoted: logmr expands them), "
+        "s3:// URIs and patterns, or - for standard input",
+    )
     options.job_options(run, required=True)
     options.salt_option(run)
+    options.max_malformed(run)
     run.add_argument(
         "--workers",
         type=options.positive,
@@ -38,8 +48,15 @@ def _run_parser(sub: Any) -> None:
     )
     run.add_argument("--job-id", default=None, help="name the job (default: generated)")
     run.add_argument("--top", type=int, default=None, help="show only the top N results")
+    tables.sort_option(run)
     run.add_argument("--json", action="store_true", help="print one JSON object")
     run.add_argument("--html", metavar="FILE", help="also write the job's HTML report to FILE")
+    run.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="also write every result to FILE: .csv, .jsonl or .parquet, by its extension",
+    )
     run.add_argument(
         "--engine",
         choices=("statemachine", "inline"),
@@ -59,7 +76,12 @@ def _plan_parser(sub: Any) -> None:
         "reducers, concurrency; given values win) and print the plan; --estimate adds the "
         "cost and time the model of docs/performance.md predicts. Nothing is run or written.",
     )
-    plan.add_argument("paths", nargs="+", metavar="PATH", help="log files, folders or s3:// URIs")
+    plan.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="log files, folders or s3:// URIs, or patterns of them (s3://bucket/logs/*.gz)",
+    )
     options.job_options(plan, required=True)
     options.salt_option(plan)
     plan.add_argument(
@@ -99,9 +121,11 @@ def _submit_parser(sub: Any) -> None:
         "inputs",
         nargs="*",
         metavar="S3_URI",
-        help="s3://bucket/key or s3://bucket/prefix/ (local paths are refused: use `logmr run`)",
+        help="s3://bucket/key, s3://bucket/prefix/ or s3://bucket/prefix/*.gz "
+        "(local paths are refused: use `logmr run`)",
     )
     options.job_options(submit, required=False)
+    options.max_malformed(submit)
     submit.add_argument(
         "--input-file",
         metavar="FILE",
@@ -115,6 +139,7 @@ def _submit_parser(sub: Any) -> None:
         "--no-wait", action="store_true", help="start the job, print its id and return"
     )
     submit.add_argument("--top", type=int, default=None, help="show only the top N results")
+    tables.sort_option(submit)
     submit.add_argument("--json", action="store_true", help="print one JSON object")
     options.remote_options(submit)
     options.debug(submit)
@@ -123,20 +148,56 @@ def _submit_parser(sub: Any) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """``logmr run``: the job over local files, on this machine, then its results."""
-    from logmr.run.embedded import embedded_backends
-    from logmr.run.request import local_inputs
+    if args.output:
+        export.export_format(args.output)  # an unknown file type refused before the run
+    record, backends, settings = run_locally(args)
+    if record.status == "FAILED":
+        return failed(record, args.json)
+    if (args.format or "auto") == "auto" and not args.json:
+        print(f"logmr: format auto-detected: {record.spec.get('format')}", file=sys.stderr)
+    if args.html:
+        write_report(backends.job_results(), record.job_id, args.html, quiet=args.json)
+    if args.output:
+        save_results(backends.job_results(), record.job_id, args.output, quiet=args.json)
+    return judged(
+        record, settings.max_malformed, args.json, backends.job_results(), args.top, sort=args.sort
+    )
+
+
+def run_locally(args: argparse.Namespace) -> tuple[JobRecord, Backends, Settings]:
+    """The job the options of ``run`` describe, run on this machine (the
+    engine ``--engine`` names; standard input spooled first): its record,
+    the stores it wrote and the settings it ran with."""
+    from logmr import layout
+    from logmr.run.embedded import embedded_backends, objects_folder
+    from logmr.run.request import local_inputs, validate
+    from logmr.spec import new_job_id
 
     settings = Settings.load(
-        home=args.home, reducers=args.reducers, chunk_size=args.chunk_size, workers=args.workers
+        home=args.home,
+        reducers=args.reducers,
+        chunk_size=args.chunk_size,
+        workers=args.workers,
+        max_malformed=args.max_malformed,
     )
     if settings.workers < 1:  # 0 is the tests' in-process engine, not a way to run jobs
         raise InvalidParameterError(
             f"LOGMR_WORKERS={settings.workers}: a run needs at least 1 worker process"
         )
-    request = options.job_request(
-        args, local_inputs(args.paths), reducers=settings.reducers, chunk_size=settings.chunk_size
-    )
     backends = embedded_backends(settings)
+    paths, spool = args.paths, None
+    if stdin.reads_stdin(paths):  # spooled into the job's folder: its id is chosen now
+        args.job_id = args.job_id or new_job_id(args.job)
+        spool = objects_folder(settings) / layout.stdin_key(args.job_id)
+        paths = stdin.stdin_replaced(paths, spool)
+    request = options.job_request(
+        args, local_inputs(paths), reducers=settings.reducers, chunk_size=settings.chunk_size
+    )
+    if spool is not None:  # the request checked before standard input is read
+        validate(request)
+        if backends.results.load_job(args.job_id) is not None:
+            raise JobExistsError(f"job id {args.job_id!r} is taken: give another --job-id")
+        stdin.spool_stdin(spool)
     runner: Runner
     if args.engine == "inline":
         from logmr.run.inline import InlineRunner
@@ -146,14 +207,37 @@ def run_command(args: argparse.Namespace) -> int:
         from logmr.run.engine import EngineRunner
 
         runner = EngineRunner(settings)
-    record = runner.run(request, Progress(None if args.json else sys.stderr))
-    if record.status == "FAILED":
-        return failed(record, args.json)
-    if (args.format or "auto") == "auto" and not args.json:
-        print(f"logmr: format auto-detected: {record.spec.get('format')}", file=sys.stderr)
-    if args.html:
-        write_report(backends.job_results(), record.job_id, args.html, quiet=args.json)
-    return show(backends.job_results(), record.job_id, args.top, args.json)
+    with Progress(None if args.json else sys.stderr) as progress:
+        record = runner.run(request, progress)
+    return record, backends, settings
+
+
+def judged(
+    record: JobRecord,
+    max_malformed: float,
+    as_json: bool,
+    results: Any,
+    top: int | None,
+    *,
+    sort: str | None = None,
+) -> int:
+    """A SUCCEEDED job's results shown, with the doubt about them (``verdict``)
+    on stderr, or as the JSON's ``doubt``: ``EXIT_SUSPECT`` when there is one."""
+    found = verdict.doubt(record, max_malformed)
+    if found is not None and not as_json:
+        for line in found.lines():
+            print(printable(line), file=sys.stderr)
+    extra = {"doubt": found.to_dict()} if found is not None else None
+    code = show(results, record.job_id, top, as_json, extra, sort=sort)
+    return EXIT_SUSPECT if found is not None and code == EXIT_OK else code
+
+
+def save_results(results: Any, job_id: str, path: str, *, quiet: bool) -> None:
+    """Every result of the job written to ``path`` (``export.write_results``),
+    said on stderr unless ``quiet``."""
+    written = export.write_results(path, results.iter_results(job_id))
+    if not quiet:
+        print(f"logmr: {written:,} results written to {path}", file=sys.stderr)
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -164,6 +248,7 @@ def _plan(args: argparse.Namespace) -> int:
     from logmr.run.embedded import LocalOrS3Inputs
     from logmr.run.request import local_inputs, validate
 
+    stdin.refuse_stdin(args.paths, "plan")
     figures = {"reducers": args.reducers, "chunk_size": args.chunk_size}
     figures["max_concurrency"] = args.max_concurrency
     request = options.job_request(args, local_inputs(args.paths), **figures)
@@ -202,7 +287,8 @@ def _submit(args: argparse.Namespace) -> int:
     if progress.stream is not None:  # a terminal: a failure stays one line in scripts
         progress.stream.write(f"logmr: started job {job_id} ({arn})\n")
     try:
-        record = runner.watch(spec, arn, progress)
+        with progress:  # nothing shown: no bytes read for it either
+            record = runner.watch(spec, arn, progress if progress.stream else None)
     except KeyboardInterrupt:
         print(
             f"logmr: stopped watching; job {job_id} goes on (logmr status {job_id} --remote)",
@@ -213,7 +299,10 @@ def _submit(args: argparse.Namespace) -> int:
         return failed(record, args.json)
     if spec.format == "auto" and not args.json:
         print(f"logmr: format auto-detected: {record.spec.get('format')}", file=sys.stderr)
-    return show(runner.remote.job_results(), job_id, args.top, args.json)
+    max_malformed = Settings.load(max_malformed=args.max_malformed).max_malformed
+    return judged(
+        record, max_malformed, args.json, runner.remote.job_results(), args.top, sort=args.sort
+    )
 
 
 def _submit_request(args: argparse.Namespace) -> tuple[dict[str, Any], str | None]:
@@ -223,10 +312,11 @@ def _submit_request(args: argparse.Namespace) -> tuple[dict[str, Any], str | Non
 
     if args.input_file:
         given = [args.inputs, args.job, args.param, args.format, args.format_option]
+        given += [args.since, args.until]
         if any(given) or args.reducers is not None or args.chunk_size is not None:
             raise InvalidParameterError(
                 "--input-file is the whole request: give no inputs, --job, --param, --format,"
-                " --format-option, --reducers or --chunk-size with it"
+                " --format-option, --reducers, --chunk-size, --since or --until with it"
             )
         request, text = read_request(args.input_file)
         if not args.job_id and not request.get("job_id"):

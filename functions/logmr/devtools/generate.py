@@ -29,7 +29,8 @@ Formats:
   clients (a few IPv6), 500 paths with a Zipf-like skew, realistic methods,
   statuses, sizes, referers and 30 user agents; timestamps rise from
   2020-12-01 00:00:00 +0000 by small steps. About 0.1% of the lines are
-  deliberately malformed (truncated, garbage, an extra field, binary bytes).
+  deliberately malformed (truncated, garbage, an extra field whose quote is
+  never closed, binary bytes).
 * ``apache_combined`` with ``shape="realistic"`` (the default shape is
   ``"simple"``, above): the same line grammar, methods, statuses, user agents,
   clock and malformed share, with the many distinct keys of a real site's
@@ -71,6 +72,10 @@ GENERATED_FORMATS = ("apache_combined", "applog")
 #: ``simple``: few distinct keys (the default); ``realistic``: many (apache_combined only)
 GENERATED_SHAPES = ("simple", "realistic")
 
+#: changes whenever the same arguments give other bytes (a cache of generated
+#: logs, ``bench/``'s, is stale when its revision differs). 2: the extra field
+#: of a malformed line has its quote unclosed (apache_combined takes closed ones)
+REVISION = 2
 #: where every generated log starts (UTC)
 START = datetime.datetime(2020, 12, 1, tzinfo=datetime.UTC)
 _START_EPOCH = int(START.timestamp())
@@ -633,8 +638,8 @@ def _malformed(garbage: Sequence[bytes], line: bytes, pick: int, cut: int) -> by
         body = line[:-1]
         keep = 12 + cut % max(len(body) - 13, 1)
         return body[:keep] + b"\n"
-    if kind == 1:  # an extra field after the user agent
-        return line[:-1] + b' "extra-field"\n'
+    if kind == 1:  # an extra field after the user agent, its quote never closed
+        return line[:-1] + b' "extra-field\n'
     if kind == 2:  # an unescaped quote in the request
         start = line.index(b'"') + 1
         return line[:start] + b'GET /"quoted" HTTP/1.1' + line[line.index(b'"', start) :]

@@ -72,6 +72,8 @@ class WorkerPool:
         self, workers: int, handlers: list[str], *, env: dict[str, str], log_dir: str | None
     ) -> None:
         self.workers = workers
+        if log_dir:  # the log files of earlier pools, bounded (config.WORKER_LOGS_KEPT)
+            worker.prune_logs(log_dir)
         self._initargs = (env, log_dir, sorted(set(handlers)))
         self._lock = threading.Lock()
         self._closed = False

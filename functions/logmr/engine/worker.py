@@ -4,6 +4,7 @@ invocation, its exception turned into the error payload Lambda would return."""
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib
 import json
 import os
@@ -12,8 +13,12 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from logmr.config import WORKER_LOGS_KEPT
 from logmr.engine.context import LocalContext
 from logmr.storage.disk import FULL, READ_ONLY
+
+#: the names of the worker log files (``worker_log``)
+WORKER_LOG_GLOB = "worker-*.log"
 
 
 class LogFile:
@@ -54,6 +59,31 @@ class LogFile:
         return getattr(self._file, name)
 
 
+def worker_log(log_dir: str | Path, pid: int) -> Path:
+    """The file a worker's stdout and stderr go to."""
+    return Path(log_dir) / f"worker-{pid}.log"
+
+
+def prune_logs(
+    log_dir: str | Path, keep: int = WORKER_LOGS_KEPT, before: float | None = None
+) -> int:
+    """The worker log files of ``log_dir`` beyond the newest ``keep`` removed
+    (and, with ``before``, every one last written before that time, a Unix
+    time); how many. Each pool removes the oldest when it starts, so the
+    folder holds at most ``keep`` files plus one per worker running."""
+    found = []
+    for path in Path(log_dir).glob(WORKER_LOG_GLOB):
+        with contextlib.suppress(OSError):  # removed by another process meanwhile
+            found.append((path.stat().st_mtime, path))
+    found.sort(reverse=True)
+    doomed = found[keep:] + [
+        item for item in found[:keep] if before is not None and item[0] < before
+    ]
+    for _, path in doomed:
+        path.unlink(missing_ok=True)
+    return len(doomed)
+
+
 def initialize(env: dict[str, str], log_dir: str | None, handlers: list[str]) -> None:
     """Worker start-up: the handlers' environment, their stdout (Powertools logs
     and metrics) sent to a file so it never mixes with the CLI's output, and
@@ -61,7 +91,7 @@ def initialize(env: dict[str, str], log_dir: str | None, handlers: list[str]) ->
     os.environ.update(env)
     if log_dir:
         Path(log_dir).mkdir(parents=True, exist_ok=True)
-        log = open(Path(log_dir) / f"worker-{os.getpid()}.log", "a", buffering=1)  # noqa: SIM115
+        log = open(worker_log(log_dir, os.getpid()), "a", buffering=1)  # noqa: SIM115
         # the descriptors too, not only sys.stdout: a worker that outlives the
         # CLI must not hold its stdout or stderr open (``logmr run ... | wc -c``)
         os.dup2(log.fileno(), 1)

@@ -4,10 +4,13 @@
 (case-insensitive, ``-`` and ``_`` interchangeable); ``FORMATS`` maps each
 canonical name to its class; ``detect_format`` guesses the format of a sample.
 The name ``auto`` is not a format: callers resolve it with ``detect_format``.
+A name ``nginx:<log_format>``, ``apache:<LogFormat>`` or ``regex:<regex>`` is
+a custom format (``formats.custom``).
 
 ========================= ================================================
 ``apache_common``         Apache/NCSA common log format (``access``)
-``apache_combined``       combined; alias ``nginx_combined`` (``access``)
+``apache_combined``       combined; aliases ``nginx``, ``nginx_combined``
+                          (``access``)
 ``vhost_combined``        Apache ``%v:%p`` + combined (``access``)
 ``syslog_rfc3164``        BSD syslog, option ``year`` (``syslog``)
 ``syslog_rfc5424``        IETF syslog (``syslog``)
@@ -24,11 +27,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from logmr.errors import UnknownFormatError
+from logmr.errors import UnknownFormatError, did_you_mean
 from logmr.formats.access import ApacheCombined, ApacheCommon, VhostCombined
 from logmr.formats.applog import AppLog
 from logmr.formats.aws import Alb, CloudFront, S3Access
 from logmr.formats.base import Format
+from logmr.formats.custom import custom_format, is_custom
 from logmr.formats.detect import Detection, detect_format
 from logmr.formats.jsonl import JsonLines
 from logmr.formats.plain import Plain
@@ -90,7 +94,8 @@ def resolve_name(name: str) -> str:
         return _NAMES[_key(name)]
     except KeyError:
         raise UnknownFormatError(
-            f"unknown format {name!r} (known: {', '.join(format_names())})"
+            f"unknown format {name!r}{did_you_mean(name, _NAMES)}"
+            f" (known: {', '.join(format_names())})"
         ) from None
 
 
@@ -98,6 +103,9 @@ def get_format(name: str, options: Mapping[str, str] | None = None) -> Format:
     """A new instance of the format ``name`` with ``options``.
 
     Raises ``UnknownFormatError`` for an unknown name and
-    ``InvalidParameterError`` for an unknown or invalid option.
+    ``InvalidParameterError`` for an unknown or invalid option or a bad
+    custom format.
     """
+    if is_custom(name):
+        return custom_format(name, options)
     return FORMATS[resolve_name(name)](options)

@@ -45,7 +45,7 @@ from collections.abc import Mapping
 from operator import itemgetter
 from typing import ClassVar
 
-from logmr.formats.base import Format, Getter
+from logmr.formats.base import Format, Getter, line_text
 from logmr.formats.timeparse import parse_iso, parse_yymmdd
 
 __all__ = ["AppLog", "is_continuation"]
@@ -101,8 +101,8 @@ _CONTINUATION = re.compile(
     rb"(?::|\Z)"
 )
 
-# record: (ts or None, level, logger or None, message)
-Record = tuple[bytes | None, bytes, bytes | None, bytes]
+# record: (ts or None, level, logger or None, message, line)
+Record = tuple[bytes | None, bytes, bytes | None, bytes, bytes]
 
 
 def is_continuation(line: bytes) -> bool:
@@ -110,27 +110,27 @@ def is_continuation(line: bytes) -> bool:
     return _CONTINUATION.match(line) is not None
 
 
-def _bracketed(m: re.Match[bytes]) -> Record:
+def _bracketed(m: re.Match[bytes], line: bytes) -> Record:
     message = m[4] or b""
     logger = None
     if message.endswith(b")"):
         start = message.rfind(b"(")
         if start >= 0 and _DOTTED_CLASS.fullmatch(message, start + 1, len(message) - 1):
             message, logger = message[:start].rstrip(b" "), message[start + 1 : -1]
-    return m[1], m[2] or m[3], logger, message
+    return m[1], m[2] or m[3], logger, message, line
 
 
-def _timed(m: re.Match[bytes]) -> Record:
+def _timed(m: re.Match[bytes], line: bytes) -> Record:
     rest = m[4] or b""
     parts = _REST.match(rest)
     if parts is None:  # pragma: no cover - _REST matches every input
-        return m[1], m[2] or m[3], None, rest
+        return m[1], m[2] or m[3], None, rest, line
     thread, logger = parts[1], parts[2] or parts[3] or parts[4]
     if logger is None and thread is not None:
         inner = _CLASS_AT_LINE.fullmatch(thread.rpartition(b":")[2])
         if inner is not None:
             logger = inner[1]
-    return m[1], m[2] or m[3], logger, parts[5]
+    return m[1], m[2] or m[3], logger, parts[5], line
 
 
 def _local(ts: bytes | None) -> float | None:
@@ -154,6 +154,10 @@ def _epoch(ts: bytes | None) -> float | None:
     return local if offset is None else local - offset
 
 
+def _line_of(record: Record) -> str:
+    return line_text(record[4])
+
+
 class AppLog(Format):
     name = "applog"
     aliases = ("log4j", "app")
@@ -171,18 +175,21 @@ class AppLog(Format):
         first = line[:1]
         if first == b"[":
             m = _BRACKETED.match(line)
-            return None if m is None else _bracketed(m)
+            return None if m is None else _bracketed(m, line)
         if first.isdigit():
             m = _PY_TIMED.match(line)
             if m is not None:
-                return m[1], m[3], m[2], m[4]
+                return m[1], m[3], m[2], m[4], line
             m = _TIMED.match(line)
-            return None if m is None else _timed(m)
+            return None if m is None else _timed(m, line)
         m = _PY_BARE.match(line)
-        return None if m is None else (None, m[1], m[2], m[3])
+        return None if m is None else (None, m[1], m[2], m[3], line)
 
     def getters(self) -> Mapping[str, Getter]:
         return self._getters
+
+    def line_getter(self) -> Getter:
+        return _line_of
 
     @staticmethod
     def is_continuation(line: bytes) -> bool:

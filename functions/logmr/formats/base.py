@@ -30,6 +30,14 @@ epoch      record time as UTC seconds since the epoch (``float``)
 local_time record time as written, in seconds since the epoch as if it were
            UTC (no offset applied) (``float``)
 ========== ==================================================================
+
+Every format also answers ``getter("@timestamp")`` (the same as ``epoch``, when
+it has one) and ``getter("@message")`` (the whole line as ``str``, invalid
+UTF-8 as ``\\xNN``, no trailing CR): the names CloudWatch Logs Insights
+gives them (``SPECIAL_FIELDS``). Some formats resolve further names lazily
+(``Format.field_getter``): the trailing fields ``extra1``, ``extra2``, ... of
+``apache_combined``, the named groups of a custom format, any dotted key
+path of ``jsonl``. ``fields`` lists only the canonical fields a format has.
 """
 
 from __future__ import annotations
@@ -95,6 +103,18 @@ CANONICAL_FIELDS = frozenset(
         "local_time",
     }
 )
+
+
+#: the fields every format offers besides its canonical ones (``Format.getter``)
+SPECIAL_FIELDS = ("@timestamp", "@message")
+
+
+def line_text(line: bytes) -> str:
+    """A raw line as ``@message`` gives it: ``str``, invalid UTF-8 as ``\\xNN``,
+    one trailing CR removed (a block pattern's match may end with it)."""
+    if line[-1:] == b"\r":
+        line = line[:-1]
+    return line.decode("utf-8", "backslashreplace")
 
 
 class Format(abc.ABC):
@@ -175,13 +195,39 @@ class Format(abc.ABC):
         return frozenset(self.getters())
 
     def getter(self, field: str) -> Getter:
-        try:
-            return self.getters()[field]
-        except KeyError:
-            have = ", ".join(sorted(self.getters())) or "none"
-            raise FormatMismatchError(
-                f"format {self.name} has no field {field!r} (it has: {have})"
-            ) from None
+        """The getter of ``field``: a canonical field, ``@timestamp``,
+        ``@message`` or a name the format resolves lazily (``field_getter``)."""
+        found = self.getters().get(field)
+        if found is None:
+            found = self.field_getter(field)
+        if found is None:
+            have = ", ".join([*sorted(self.getters()), *self.special_fields()]) or "none"
+            raise FormatMismatchError(f"format {self.name} has no field {field!r} (it has: {have})")
+        return found
+
+    def special_fields(self) -> list[str]:
+        """The ``SPECIAL_FIELDS`` this format offers."""
+        return [name for name in SPECIAL_FIELDS if self.field_getter(name) is not None]
+
+    def field_getter(self, field: str) -> Getter | None:
+        """The getter of a field that is not canonical, or ``None``: here
+        ``@timestamp`` (``epoch``) and ``@message`` (``line_getter``);
+        formats with more names (trailing fields, JSON paths) extend it."""
+        if field == "@timestamp":
+            return self.getters().get("epoch")
+        if field == "@message":
+            return self.line_getter()
+        return None
+
+    def line_getter(self) -> Getter | None:
+        """``@message`` of a record (the whole line as ``str``), or ``None``
+        when the format's records do not keep their line."""
+        return None
+
+    def describe_sample(self, records: list[Record]) -> str:
+        """Which variant of this format ``records`` (a sample's, from
+        ``parse``) are, in a few words; empty when the format has none."""
+        return ""
 
 
 class RegexFormat(Format):
@@ -221,6 +267,9 @@ class RegexFormat(Format):
 
     def getters(self) -> Mapping[str, Getter]:
         return self._getters
+
+    def line_getter(self) -> Getter | None:
+        return _match_text
 
     def values(self, field: str, records: list[Any]) -> list[Any]:
         derived = self._derived.get(field)
@@ -302,7 +351,8 @@ class RegexFormat(Format):
         """The named group and conversion of each of ``fields``, if every one is
         a plain or derived field (``None`` otherwise)."""
         sources: list[tuple[str, Callable[[bytes], Any] | None]] = []
-        for field in fields:
+        for name in fields:
+            field = "epoch" if name == "@timestamp" else name
             if field in self._plain_fields:
                 sources.append((field, None))
             elif field in self._derived:
@@ -310,6 +360,10 @@ class RegexFormat(Format):
             else:
                 return None
         return sources
+
+
+def _match_text(m: re.Match[bytes]) -> str:
+    return line_text(m[0])
 
 
 def _gaps(pattern: re.Pattern[bytes], text: bytes) -> Iterator[bytes]:

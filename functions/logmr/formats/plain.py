@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import ClassVar
 
-from logmr.formats.base import Format, Getter
+from logmr.formats.base import Format, Getter, line_text
 
 
 def _identity(record: bytes) -> bytes:
@@ -32,3 +32,6 @@ class Plain(Format):
 
     def getters(self) -> Mapping[str, Getter]:
         return self._getters
+
+    def line_getter(self) -> Getter:
+        return line_text

@@ -7,11 +7,11 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from logmr import tasks
-from logmr.handlers.runtime import backends, logger, metrics, tracer
+from logmr.handlers.runtime import backends, log_metrics, logger, metrics, tracer
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
+@log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # The state is the plan (after Plan succeeded) or the execution input, plus the error.

@@ -8,14 +8,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from logmr import tasks
 from logmr.aws import allowlist
-from logmr.handlers.runtime import backends, logger, metrics, settings, tracer
+from logmr.handlers.runtime import backends, log_metrics, logger, metrics, settings, tracer
 from logmr.jobs.binding import check
 from logmr.plan import tuning
 from logmr.spec import request_to_spec
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
+@log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     spec = request_to_spec(event["input"], default_job_id=event.get("execution_name"))

@@ -7,13 +7,13 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from logmr import tasks
-from logmr.handlers.runtime import backends, logger, metrics, settings, tracer
+from logmr.handlers.runtime import backends, log_metrics, logger, metrics, settings, tracer
 from logmr.plan import tuning
 from logmr.spec import JobSpec
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
+@log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     spec = JobSpec.from_dict(event["spec"])

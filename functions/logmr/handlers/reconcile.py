@@ -12,11 +12,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from logmr import tasks
 from logmr.aws.clients import Clients
 from logmr.aws.executions import Executions
-from logmr.handlers.runtime import backends, logger, metrics, settings, tracer
+from logmr.handlers.runtime import backends, log_metrics, logger, metrics, settings, tracer
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
+@log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     executions = Executions(clients=Clients(endpoint_url=settings().endpoint_url))

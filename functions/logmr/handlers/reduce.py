@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from logmr import tasks
-from logmr.handlers.runtime import backends, logger, metrics, record_task, settings, tracer
+from logmr.handlers.runtime import backends, log_metrics, logger, record_task, settings, tracer
 from logmr.plan import tuning
 from logmr.spec import JobSpec
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
+@log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     spec = JobSpec.from_dict(event["spec"])

@@ -81,6 +81,29 @@ def reset() -> None:
     backends.cache_clear()
 
 
+def log_metrics(handler: Handler) -> Handler:
+    """Powertools' ``log_metrics`` without its ``No application metrics to
+    publish`` warning (printed on every failed run before the real error): a
+    handler that raised counts ``HandlerErrors``, one that added no metric
+    (Reconcile with nothing to do) publishes nothing; the metrics, dimensions
+    and metadata are cleared for the next invocation either way."""
+
+    @functools.wraps(handler)
+    def wrapper(event: Any, context: Any) -> Any:
+        try:
+            return handler(event, context)
+        except Exception:
+            metrics.add_metric(name="HandlerErrors", unit=MetricUnit.Count, value=1)
+            raise
+        finally:
+            if metrics.metric_set:
+                metrics.flush_metrics()
+            else:
+                metrics.clear_metrics()
+
+    return wrapper  # type: ignore[return-value]
+
+
 def record_task(
     kind: str, job: str, counters: dict[str, int], seconds: float, input_bytes: int | None
 ) -> None:

@@ -28,6 +28,8 @@ from logmr.errors import (
     InputUnreadableError,
     UnsupportedInputError,
 )
+from logmr.inputs.dated import DatedListing, Listed
+from logmr.inputs.globs import local_paths
 
 MAGIC = {
     b"\x1f\x8b": "gzip",
@@ -92,7 +94,13 @@ class DecompressedSize:
 
 
 class InputSource(Protocol):
-    def list_inputs(self, uris: Iterable[str]) -> list[InputObject]: ...
+    def list_inputs(
+        self, uris: Iterable[str], listing: DatedListing | None = None
+    ) -> list[InputObject]:
+        """Every object the URIs name; with a ``listing``, only those that may
+        hold records within its window (``inputs.dated``), the others noted
+        in it, never read."""
+        ...
 
     def open_at(
         self, uri: str, offset: int, length: int | None = None, version: str = ""
@@ -118,16 +126,21 @@ class LocalInputSource:
     hidden files left out). A file or folder that cannot be read is an
     ``InputUnreadableError``: a job never counts part of a folder quietly."""
 
-    def list_inputs(self, uris: Iterable[str]) -> list[InputObject]:
+    def list_inputs(
+        self, uris: Iterable[str], listing: DatedListing | None = None
+    ) -> list[InputObject]:
         found: list[InputObject] = []
-        for uri in uris:
+        for uri in (path for given in uris for path in local_paths(given)):
             path = Path(uri)
             if path.is_dir():
-                files = _files_under(path)
-                if not files:
+                skipped = listing.skipped if listing is not None else 0
+                files = _files_under(path) if listing is None else _dated_files(path, listing)
+                if not files and (listing is None or listing.skipped == skipped):
                     raise EmptyInputError(f"no files under {uri}")
             elif path.is_file():
                 files = [path]
+                if listing is not None and not listing.keeps(str(path), str(path.resolve())):
+                    files = []
             else:
                 raise InputNotFoundError(f"no such file or folder: {uri}")
             for file in files:
@@ -206,6 +219,32 @@ def _files_under(folder: Path) -> list[Path]:
         for name in names
         if not name.startswith(".") and (Path(root) / name).is_file()
     )
+
+
+def _dated_files(folder: Path, listing: DatedListing) -> list[Path]:
+    """``_files_under(folder)`` within the listing's window: date folders
+    outside it never walked, files outside it by their name left out."""
+
+    def level(prefix: str) -> tuple[Listed, list[str]]:
+        files: Listed = []
+        folders: list[str] = []
+        try:
+            entries = sorted(os.scandir(prefix), key=lambda entry: entry.name)
+        except OSError as exc:
+            raise _unreadable(Path(prefix), exc) from None
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                folders.append(entry.path + "/")
+            elif not entry.name.startswith(".") and not entry.is_dir() and entry.is_file():
+                files.append((entry.path, 0))  # as _files_under: a link to a folder is not walked
+        return files, folders
+
+    def everything(prefix: str) -> Listed:
+        return [(str(path), 0) for path in _files_under(Path(prefix))]
+
+    root = str(folder.resolve()) + "/"
+    found = listing.walk(root, level, everything, location=str)
+    return sorted((Path(path) for path, _ in found), key=lambda path: path.parts)
 
 
 def _unreadable(path: Path, exc: OSError) -> InputUnreadableError:

@@ -6,7 +6,7 @@ import importlib
 import re
 from typing import Any
 
-from logmr.errors import InvalidJobError
+from logmr.errors import InvalidJobError, did_you_mean
 from logmr.jobs.base import Job, ResultsView, sort_value, top_n
 from logmr.jobs.params import Param
 
@@ -54,7 +54,8 @@ def job_module(name: str) -> tuple[str, str]:
     if not sep or not _MODULE.fullmatch(module) or not _CLASS.fullmatch(attr):
         known = ", ".join(sorted(JOBS))
         raise InvalidJobError(
-            f"unknown job {name[:QUOTED_CHARS]!r} (known: {known}; or module.path:Class)"
+            f"unknown job {name[:QUOTED_CHARS]!r}{did_you_mean(name[:QUOTED_CHARS], JOBS)}"
+            f" (known: {known}; or module.path:Class)"
         )
     return module, attr
 
@@ -83,4 +84,4 @@ def load_job(name: str, params: dict[str, Any] | None = None) -> Job:
 
 
 def _load_builtins() -> None:
-    from logmr.jobs import builtin, report, sketched, windows  # noqa: F401 - register the catalogue
+    from logmr.jobs import builtin, query, report, sketched, windows  # noqa: F401 - register the catalogue

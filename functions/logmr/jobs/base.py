@@ -23,12 +23,14 @@ import heapq
 import itertools
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from logmr.formats.base import Column, Format, Getter
 from logmr.jobs.params import Param, parse_params
 
 KV = tuple[Any, Any]
+#: the shapes a job's results are shown in (``Job.shown_as``)
+Shape = Literal["ranked", "series", "report", "sessions"]
 
 
 def sort_value(value: Any) -> float:
@@ -151,6 +153,11 @@ class Job:
     #: that a reducer may add them up in C first (``mapreduce.side.merge_groups``).
     #: A job with Job's own combiner and reducer (``sum``) adds up whatever this says.
     adds_up: ClassVar[bool] = False
+    #: how a terminal shows the results (``logmr.cli.tables``): ``ranked``, the
+    #: top N by value; ``series``, one row per time window in time order;
+    #: ``report``, ``access_report``'s sections; ``sessions``, clients and the
+    #: summary's labelled histograms
+    shown_as: ClassVar[Shape] = "ranked"
 
     def __init__(self, params: Mapping[str, Any] | None = None) -> None:
         self.options: dict[str, Any] = parse_params(self.name, self.params, params or {})

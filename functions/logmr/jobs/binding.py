@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from logmr import formats
+from logmr.errors import FormatMismatchError
 from logmr.formats.base import Format
 from logmr.jobs import Job, load_job
 from logmr.spec import JobSpec
@@ -13,6 +14,11 @@ def prepare(spec: JobSpec) -> tuple[Job, Format]:
     job = load_job(spec.job, spec.params)
     fmt = formats.get_format("plain" if spec.format == "auto" else spec.format, spec.format_options)
     job.bind(fmt)
+    if spec.time_range is not None and "epoch" not in fmt.fields:
+        raise FormatMismatchError(
+            f"a time range (since/until) needs each record's time, and format {fmt.name}"
+            " has none: name a format whose records carry one (logmr formats)"
+        )
     return job, fmt
 
 

@@ -96,19 +96,40 @@ class PatternCount(Job):
             yield key, 1
 
 
-@register
-class StatusCodes(Job):
-    name = "status_codes"
-    description = "requests per HTTP status code"
-    needs = ("status",)
-    count_field = "status"
+def _field_param(default: str) -> Param:
+    """The ``field`` parameter of a counting job: which field it counts."""
+    return Param(
+        "field",
+        str,
+        default,
+        "the field counted: a canonical field, @message, a custom format's or a"
+        " JSON key's name (s, log.level, t.$date)",
+    )
+
+
+class _FieldCounting(Job):
+    """A counting job over the field its ``field`` parameter names
+    (``count_field``: the engine may count in C); subclasses declare it."""
+
+    def bind(self, fmt: Format) -> None:
+        field = self.options["field"]
+        self.fields["value"] = fmt.getter(field)
+        self.count_field = field
+        self.missing = f"no_{field}"
 
     def mapper(self, record: Any) -> Iterator[KV]:
-        status = self.fields["status"](record)
-        if status is None:
-            self.count("no_status")
+        value = self.fields["value"](record)
+        if value is None:
+            self.count(self.missing)
             return
-        yield status, 1
+        yield value, 1
+
+
+@register
+class StatusCodes(_FieldCounting):
+    name = "status_codes"
+    description = "requests per HTTP status code"
+    params = (_field_param("status"),)
 
 
 @register
@@ -228,32 +249,29 @@ class ErrorRate(Job):
 
     def finalize(self, results: ResultsView) -> dict[str, Any]:
         total, errors = results.get("total", 0), results.get("errors", 0)
-        return {
+        summary: dict[str, Any] = {
             "basis": "status 4xx/5xx" if self.by_status else "level ERROR/FATAL",
             "total": total,
             "errors": errors,
-            "error_rate": errors / total if total else 0.0,
+            "error_rate": errors / total if total else None,
         }
+        if not total:  # no record had a status (or level): no share to give, not 0
+            field = "status" if self.by_status else "level"
+            summary["unmeasured"] = f"cannot be measured: no record has a {field}"
+        return summary
 
 
 @register
-class LevelCounts(Job):
+class LevelCounts(_FieldCounting):
     name = "level_counts"
     description = "records per level (case as written)"
-    needs = ("level",)
-    count_field = "level"
-
-    def mapper(self, record: Any) -> Iterator[KV]:
-        level = self.fields["level"](record)
-        if level is None:
-            self.count("no_level")
-            return
-        yield level, 1
+    params = (_field_param("level"),)
 
 
 @register
 class RequestsPerWindow(Job):
     name = "requests_per_window"
+    shown_as = "series"
     description = "requests per tumbling time window, split by status class (2xx, 4xx, ...)"
     params = (
         Param("window", duration_seconds, "1h", "window size: 30s, 5m, 1h, 1d, ..."),
@@ -301,22 +319,15 @@ class RequestsPerWindow(Job):
 
 
 @register
-class FieldCount(Job):
+class FieldCount(_FieldCounting):
     name = "field_count"
     description = "records per value of any field the format has (client, program, method, ...)"
     params = (
         Param(
-            "field", str, None, "a canonical field name", choices=tuple(sorted(CANONICAL_FIELDS))
+            "field",
+            str,
+            None,
+            f"a canonical field ({', '.join(sorted(CANONICAL_FIELDS))}), @message, a custom"
+            " format's or a JSON key's name",
         ),
     )
-
-    def bind(self, fmt: Any) -> None:
-        self.fields["value"] = fmt.getter(self.options["field"])
-        self.count_field = self.options["field"]
-
-    def mapper(self, record: Any) -> Iterator[KV]:
-        value = self.fields["value"](record)
-        if value is None:
-            self.count(f"no_{self.options['field']}")
-            return
-        yield value, 1

@@ -157,6 +157,7 @@ def _sum_columns(values: list[list[int]], columns: int) -> list[int]:
 @register
 class AccessReport(Job):
     name = "access_report"
+    shown_as = "report"
     description = (
         "status mix, top paths, requests/errors/bytes (and response-size percentiles)"
         " per window, and totals, in one pass"

@@ -38,6 +38,8 @@ class _Windowed(Job):
     emits, per record, the ``field`` parameter's value made into what its
     sketch takes (``sketch_value``)."""
 
+    shown_as = "series"
+
     def configure(self) -> None:
         self.window: int = self.options["window"]
 

@@ -35,6 +35,7 @@ class WindowCounts(Job):
     """
 
     name = "window_counts"
+    shown_as = "series"
     description = "records and errors per tumbling or sliding time window"
     adds_up = True
     params = (
@@ -178,6 +179,7 @@ class Sessions(Job):
     """
 
     name = "sessions"
+    shown_as = "sessions"
     description = "sessions per client (inactivity gap), session length and requests per session"
     params = (
         Param("gap", duration_seconds, "30m", "inactivity that ends a session: 30s, 30m, 1h, ..."),

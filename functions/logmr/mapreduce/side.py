@@ -15,7 +15,7 @@ from operator import is_not, itemgetter
 from typing import Any
 
 from logmr.config import SAMPLE_LINE_BYTES
-from logmr.formats.base import Format
+from logmr.formats.base import Column, Format
 from logmr.inputs.lines import split_lines
 from logmr.jobs.base import Job, key_text
 from logmr.jobs.sums import (
@@ -30,6 +30,7 @@ from logmr.jobs.sums import (
 )
 from logmr.mapreduce.partition import partition_of, salted_bucket
 from logmr.mapreduce.shuffle import encode_chunk
+from logmr.timerange import TimeRange
 
 #: buffered values before the combiner folds them (bounds map-side memory)
 COMBINE_EVERY = 200_000
@@ -126,11 +127,22 @@ class MapSide:
         sample_origin: str = "",
         *,
         per_record: bool = False,
+        window: TimeRange | None = None,
     ) -> None:
         """``per_record``: ``feed`` calls the mapper per record even for a
         column job, whose batches otherwise come pre-combined (one pair per key
-        per batch): the planner's sample counts the pairs each key gets."""
+        per batch): the planner's sample counts the pairs each key gets.
+
+        ``window``: the job's time range (``JobSpec.time_range``). A record
+        whose ``epoch`` is outside it counts in the job's ``out_of_range``
+        counter, one without a time in ``no_time``; neither is mapped nor
+        counted in ``records``. The one place every job is filtered: a
+        column job's batch by its epoch column before ``map_columns``, a
+        ``raw_lines`` job's lines by the time the format parses in them."""
         self.job = job
+        self.window = window
+        # FormatMismatchError before any work when the format has no time
+        self._epoch = fmt.getter("epoch") if window is not None else None
         self.per_record = per_record
         self.fmt = fmt
         self.sample_limit = sample_limit
@@ -153,7 +165,7 @@ class MapSide:
         # the counting fast path, unless malformed lines must each be classified
         self._count_getter = (
             fmt.getter(field)
-            if field and not job.raw_lines and self._is_continuation is None
+            if field and not job.raw_lines and self._is_continuation is None and window is None
             else None
         )
 
@@ -161,6 +173,8 @@ class MapSide:
         self.lines += len(lines)
         job = self.job
         if job.raw_lines:
+            if self.window is not None:
+                lines = self._lines_in_range(lines)
             self.records += len(lines)
             keys = job.map_keys(lines)
             if keys is None:
@@ -178,6 +192,7 @@ class MapSide:
                 if record is None:
                     self._malformed(line)
             records = list(filter(_is_record, records))
+        records = self._in_range(records)
         self.records += len(records)
         self._map(records)
 
@@ -200,16 +215,25 @@ class MapSide:
                 self.lines += lines
                 self._counted(keys, lines, lambda: self._malformed_in(text))
                 return
-        if job.columns:
-            in_columns = self.fmt.columns_in_text(text, job.columns)
+        fields = job.columns
+        if not fields and self.window is not None and job.count_field:
+            fields = (job.count_field,)  # a counting job within a time range: its column
+        if fields:
+            wanted = fields if self.window is None else (*fields, "epoch")
+            in_columns = self.fmt.columns_in_text(text, wanted)
             if in_columns is not None:
                 columns, lines = in_columns
                 self.lines += lines
                 found = len(columns[0].raw)
                 if lines - found:
                     self._find_malformed(lambda: self._malformed_in(text), lines - found)
-                self.records += found
-                self._add_pairs(job.map_columns(columns))
+                if self.window is not None:
+                    columns = self._columns_in_range(columns)
+                self.records += len(columns[0].raw)
+                if job.columns:
+                    self._add_pairs(job.map_columns(columns))
+                else:
+                    self._count_keys(columns[0].values())
                 return
         records = self.fmt.records_in_text(text)
         if records is None:
@@ -224,8 +248,55 @@ class MapSide:
         malformed = lines - len(records)
         if malformed:
             self._find_malformed(lambda: self._malformed_in(text), malformed)
+        records = self._in_range(records)
         self.records += len(records)
         self._map(records)
+
+    def _in_range(self, records: list[Any]) -> list[Any]:
+        """The records within the time range (all of them without one)."""
+        if self.window is None or not records:
+            return records
+        inside = self._inside(Column(self.fmt.values("epoch", records)))
+        return records if inside is None else list(compress(records, inside))
+
+    def _columns_in_range(self, columns: list[Column]) -> list[Column]:
+        """A batch's columns (its epoch column last) cut to the records within
+        the time range, the epoch column dropped."""
+        *kept, epochs = columns
+        inside = self._inside(epochs)
+        if inside is None:
+            return kept
+        return [Column(list(compress(column.raw, inside)), column.convert) for column in kept]
+
+    def _lines_in_range(self, lines: list[bytes]) -> list[bytes]:
+        """A ``raw_lines`` job's lines whose time (the format's) is within the
+        range; a line the format cannot read has none (``no_time``)."""
+        epoch = self._epoch
+        assert epoch is not None
+        times = [None if record is None else epoch(record) for record in self.fmt.parse_many(lines)]
+        inside = self._inside(Column(times))
+        return lines if inside is None else list(compress(lines, inside))
+
+    def _inside(self, epochs: Column) -> list[bool | None] | None:
+        """Per record, whether its time is within the range (``None``: it has
+        none), each distinct raw time converted and tested once; the others
+        counted in ``out_of_range`` and ``no_time``. ``None`` when every
+        record is within (a batch of a log's middle): nothing to cut."""
+        window = self.window
+        assert window is not None
+        verdicts: dict[Any, bool | None] = {}
+        for raw in set(epochs.raw):
+            value = epochs.value(raw)
+            verdicts[raw] = None if value is None else window.contains(value)
+        if all(verdicts.values()):
+            return None
+        inside = list(map(verdicts.__getitem__, epochs.raw))
+        outside, timeless = inside.count(False), inside.count(None)
+        if outside:
+            self.job.count("out_of_range", outside)
+        if timeless:
+            self.job.count("no_time", timeless)
+        return inside
 
     def _count(self, lines: list[bytes], getter: Any) -> None:
         """A counting job (``count_field``): parse, get and count in one C-level
@@ -243,6 +314,11 @@ class MapSide:
         malformed = lines - len(keys)
         if malformed:
             self._find_malformed(malformed_lines, malformed)
+        self._count_keys(keys)
+
+    def _count_keys(self, keys: list[Any]) -> None:
+        """A counting job's keys counted; ``None`` (a record without the
+        field) in ``no_<field>``."""
         self.counts.update(keys)
         missing = self.counts.pop(None, 0)
         if missing:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 
 from logmr import formats
 from logmr.errors import EmptyInputError, InvalidParameterError
+from logmr.inputs.dated import KEY_MARGIN, DatedListing
 from logmr.inputs.source import (
     DecompressedSize,
     InputObject,
@@ -72,6 +73,9 @@ class Plan:
     decompressed: dict[str, DecompressedSize] = field(default_factory=dict)
     #: what the plan cannot help and a person should know (``long_task_warnings``)
     warnings: list[str] = field(default_factory=list)
+    #: with a time range: the objects and folders left out by their keys
+    #: (``inputs.dated``), never read
+    listing: DatedListing | None = None
 
     @property
     def input_bytes(self) -> int:
@@ -118,8 +122,16 @@ def make_plan(spec: JobSpec, inputs: InputSource, limits: Limits) -> Plan:
     for the bytes the map tasks read through."""
     check(spec)  # unknown job, bad parameters or format: fail before any I/O
     named = list(dict.fromkeys(spec.inputs))  # a URI given twice is listed once
-    objects, repeated_inputs = distinct_objects(inputs.list_inputs(named))
+    window = spec.time_range
+    listing = None if window is None else DatedListing(window)
+    objects, repeated_inputs = distinct_objects(inputs.list_inputs(named, listing))
     repeated_inputs += len(spec.inputs) - len(named)
+    if not objects and listing is not None and listing.skipped:
+        raise EmptyInputError(
+            f"no input may hold records within {window}: {len(listing.skipped_objects):,}"
+            f" objects and {len(listing.skipped_folders):,} folders are outside it by the"
+            f" dates in their keys (give or take {KEY_MARGIN / 3600:g} h)"
+        )
     if not objects or all(obj.size == 0 for obj in objects):
         raise EmptyInputError(f"the inputs hold no bytes: {', '.join(spec.inputs)}")
     first = next(obj for obj in objects if obj.size)
@@ -180,6 +192,7 @@ def make_plan(spec: JobSpec, inputs: InputSource, limits: Limits) -> Plan:
         repeated_inputs,
         decompressed,
         warnings,
+        listing,
     )
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any, BinaryIO
 
+from logmr.inputs.dated import KEY_MARGIN, DatedListing
 from logmr.inputs.source import DecompressedSize, InputObject, InputSource
 from logmr.jobs import load_job
 from logmr.plan import cost, planner
@@ -18,6 +19,8 @@ from logmr.plan.tuning import Limits, choose_concurrency, choose_reducers
 from logmr.spec import INLINE_MAP_MAX_JSON_BYTES, INLINE_MAP_MAX_TASKS, JobSpec
 
 MiB = 1024 * 1024
+#: objects and folders the text names per kind (the JSON names them all)
+NAMED_OBJECTS = 10
 
 
 class AssumedInputs:
@@ -30,8 +33,10 @@ class AssumedInputs:
         self._first: InputObject | None = None  # the real first object, once listed
         self._first_told: DecompressedSize | None = None  # its size decompressed, once read
 
-    def list_inputs(self, uris: Iterable[str]) -> list[InputObject]:
-        first = next((obj for obj in self.inner.list_inputs(uris) if obj.size), None)
+    def list_inputs(
+        self, uris: Iterable[str], listing: DatedListing | None = None
+    ) -> list[InputObject]:
+        first = next((obj for obj in self.inner.list_inputs(uris, listing) if obj.size), None)
         if first is None:
             return []
         self._first = first
@@ -115,6 +120,8 @@ def plan_report(
             "map_mb_per_s": round(limits.map_mb_per_s, 1),
         },
     }
+    if planned.listing is not None:
+        report["time_range"] = _time_range(planned, planned.listing)
     if with_estimate:
         shape = cost.Shape(
             objects=len(planned.objects),
@@ -139,6 +146,40 @@ def plan_report(
         }
         report["prices_checked"] = cost.PRICES_CHECKED
     return report
+
+
+def _time_range(planned: planner.Plan, listing: DatedListing) -> dict[str, Any]:
+    """The job's time range, and the objects kept and left out by their keys
+    (``inputs.dated``): the ones left out are never read, the folders left
+    out never listed."""
+    return {
+        "since": planned.spec.since or None,
+        "until": planned.spec.until or None,
+        "margin_s": KEY_MARGIN,
+        "kept": [obj.uri for obj in planned.objects],
+        "skipped_objects": list(listing.skipped_objects),
+        "skipped_folders": list(listing.skipped_folders),
+    }
+
+
+def _time_range_lines(found: dict[str, Any] | None) -> list[str]:
+    """The kept and skipped objects, a few of each named, for a person."""
+    if not found:
+        return []
+    kept, objects, folders = found["kept"], found["skipped_objects"], found["skipped_folders"]
+    lines = [
+        f"  time range    [{found['since'] or '-inf'}, {found['until'] or '+inf'}): records"
+        f" outside are not counted; objects judged by the dates in their keys"
+        f" (give or take {found['margin_s'] / 3600:g} h)",
+        f"  kept          {len(kept):>12,}  objects",
+        f"  skipped       {len(objects):>12,}  objects outside the range by their key (never read)",
+        f"  skipped       {len(folders):>12,}  date folders outside the range (never listed)",
+    ]
+    for label, names in (("kept", kept), ("skipped", objects), ("skipped", folders)):
+        lines += [f"    {label:<8} {name}" for name in names[:NAMED_OBJECTS]]
+        if len(names) > NAMED_OBJECTS:
+            lines.append(f"    {label:<8} ... and {len(names) - NAMED_OBJECTS:,} more (--json)")
+    return lines
 
 
 def _decompressed(planned: planner.Plan) -> dict[str, Any] | None:
@@ -192,6 +233,7 @@ def format_report(report: dict[str, Any]) -> str:
         f"plan: {report['job']} over {report['objects']:,} objects,"
         f" {_size(report['input_bytes'])} (format {report['format']})",
         *_decompressed_lines(report.get("decompressed")),
+        *_time_range_lines(report.get("time_range")),
         f"  chunk size    {_chunk(report['chunk_size']):>12}  {reasons.get('chunk_size', '')}",
         f"  map tasks     {report['map_tasks']:>12,}  {report['map_mode']} Map ({mode_note})",
         f"  pieces        {report['pieces']:>12,}  {_count(report['map_tasks'], 'map task')}"

@@ -10,6 +10,7 @@ from typing import Any, BinaryIO
 
 from logmr.config import Settings
 from logmr.errors import LocalStoreError
+from logmr.inputs.dated import DatedListing
 from logmr.inputs.source import (
     DecompressedSize,
     InputObject,
@@ -38,10 +39,12 @@ class LocalOrS3Inputs:
         source: InputSource = self._s3
         return source
 
-    def list_inputs(self, uris: Iterable[str]) -> list[InputObject]:
+    def list_inputs(
+        self, uris: Iterable[str], listing: DatedListing | None = None
+    ) -> list[InputObject]:
         found: list[InputObject] = []
         for uri in uris:
-            found += self._source(uri).list_inputs([uri])
+            found += self._source(uri).list_inputs([uri], listing)
         return found
 
     def open_at(
@@ -62,15 +65,30 @@ class LocalOrS3Inputs:
 def embedded_backends(settings: Settings) -> Backends:
     """The folder and SQLite file under ``settings.home`` (``LocalStoreError``
     when it is no folder logmr can use)."""
-    _check_home(settings.home)
+    check_home(settings.home)
     return Backends(
         inputs=LocalOrS3Inputs(),
-        objects=FolderObjectStore(settings.home / "objects"),
-        results=SqliteResultStore(settings.home / "logmr.sqlite"),
+        objects=FolderObjectStore(objects_folder(settings)),
+        results=SqliteResultStore(results_file(settings)),
     )
 
 
-def _check_home(home: Path) -> None:
+def objects_folder(settings: Settings) -> Path:
+    """The folder of the object store: a job's objects, its spooled input."""
+    return settings.home / "objects"
+
+
+def results_file(settings: Settings) -> Path:
+    """The SQLite file of job records and each reducer's best results."""
+    return settings.home / "logmr.sqlite"
+
+
+def logs_folder(settings: Settings) -> Path:
+    """The folder of the worker processes' log files (``engine.worker``)."""
+    return settings.home / "logs"
+
+
+def check_home(home: Path) -> None:
     """``home`` is a folder logmr can write in, or can be made one."""
     try:
         home.mkdir(parents=True, exist_ok=True)

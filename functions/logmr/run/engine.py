@@ -25,7 +25,7 @@ from logmr.engine.history import LocalStepFunctions
 from logmr.engine.interpreter import Execution, Interpreter, StatesError
 from logmr.engine.maprun import ITEM_READER_FAILED, RESULT_WRITER_FAILED
 from logmr.errors import LocalStoreError, LogmrError, error_name
-from logmr.run.embedded import embedded_backends
+from logmr.run.embedded import embedded_backends, logs_folder
 from logmr.run.request import validate
 from logmr.run.runner import failed_record, quiet
 from logmr.run.watch import ExecutionWatcher, Progress
@@ -92,7 +92,7 @@ def worker_pool(settings: Settings, workers: int | None = None) -> WorkerPool:
         settings.workers if workers is None else workers,
         list(names.FUNCTIONS.values()),
         env=handler_env(settings),
-        log_dir=str(settings.home / "logs"),
+        log_dir=str(logs_folder(settings)),
     )
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
 from logmr import tasks
@@ -16,7 +16,7 @@ from logmr.layout import manifest_key
 from logmr.plan.tuning import local_limits
 from logmr.run.request import validate
 from logmr.run.runner import failed_record, quiet
-from logmr.run.watch import Progress
+from logmr.run.watch import Progress, show_read, task_bytes
 from logmr.spec import JobSpec, MapTask
 from logmr.storage.backends import Backends
 from logmr.storage.base import JobRecord
@@ -48,6 +48,7 @@ def run(
         map_calls = [
             (tasks.map_task, (spec, MapTask.from_dict(item), backends, limits)) for item in items
         ]
+        sizes = task_bytes(items, plan["input_bytes"])
 
         def reduce_calls() -> list[Call]:
             """After Map: the reducers PlanReduce chooses from the keys measured."""
@@ -60,12 +61,12 @@ def run(
             ]
 
         if workers <= 1:
-            _serial("map", map_calls, progress)
+            _serial("map", map_calls, progress, sizes)
             _serial("reduce", reduce_calls(), progress)
         else:
             context = multiprocessing.get_context("spawn")
             with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                _pooled(pool, "map", map_calls, progress)
+                _pooled(pool, "map", map_calls, progress, sizes)
                 _pooled(pool, "reduce", reduce_calls(), progress)
         progress("finalize", 0, 1)
         result = tasks.finalize(spec, count, backends)
@@ -89,24 +90,52 @@ def _mark_failed(spec: JobSpec, error: str, cause: str, backends: Backends, exec
 Call = tuple[Callable[..., Any], tuple[Any, ...]]
 
 
-def _serial(phase: str, calls: list[Call], progress: Progress) -> None:
+def _serial(phase: str, calls: list[Call], progress: Progress, sizes: Sequence[int] = ()) -> None:
+    """``calls`` one after the other; ``sizes``: each map task's input bytes."""
+    read = _Read(progress, sizes)
     progress(phase, 0, len(calls))
-    for done, (function, args) in enumerate(calls, 1):
+    for done, (index, (function, args)) in enumerate(enumerate(calls), 1):
         function(*args)
+        read.task(index)
         progress(phase, done, len(calls))
 
 
-def _pooled(pool: ProcessPoolExecutor, phase: str, calls: list[Call], progress: Progress) -> None:
+def _pooled(
+    pool: ProcessPoolExecutor,
+    phase: str,
+    calls: list[Call],
+    progress: Progress,
+    sizes: Sequence[int] = (),
+) -> None:
+    """``calls`` in ``pool``; ``sizes``: each map task's input bytes."""
+    read = _Read(progress, sizes)
     progress(phase, 0, len(calls))
-    futures: Iterable[Future[Any]] = [pool.submit(function, *args) for function, args in calls]
+    futures = {pool.submit(function, *args): index for index, (function, args) in enumerate(calls)}
     try:
         for done, future in enumerate(as_completed(futures), 1):
             future.result()
+            read.task(futures[future])
             progress(phase, done, len(calls))
     except BaseException:
         for future in futures:
             future.cancel()
         raise
+
+
+class _Read:
+    """The input bytes the finished map tasks read, shown to ``progress``
+    (``watch.show_read``) as each task ends."""
+
+    def __init__(self, progress: Progress, sizes: Sequence[int]) -> None:
+        self.progress, self.sizes = progress, sizes
+        self.total, self.done = sum(sizes), 0
+        if sizes:
+            show_read(progress, 0, self.total)
+
+    def task(self, index: int) -> None:
+        if self.sizes:
+            self.done += self.sizes[index]
+            show_read(self.progress, self.done, self.total)
 
 
 class InlineRunner:

@@ -17,7 +17,7 @@ from typing import Any
 
 from logmr.errors import InvalidParameterError
 from logmr.jobs.binding import check
-from logmr.spec import JobSpec, new_job_id, request_to_spec
+from logmr.spec import JobSpec, new_job_id, request_to_spec, resolve_times
 
 
 def build_request(
@@ -32,8 +32,11 @@ def build_request(
     chunk_size: int | None = None,
     max_concurrency: int | None = None,
     salted_keys: list[str] | None = None,
+    since: str | None = None,
+    until: str | None = None,
 ) -> dict[str, Any]:
-    """A job request with the fields given (``None``: left to the planner)."""
+    """A job request with the fields given (``None``: left to the planner);
+    a relative ``since``/``until`` (``-1h``) resolved now, once, to UTC."""
     request: dict[str, Any] = {
         "job_id": job_id or new_job_id(job),
         "job": job,
@@ -47,9 +50,11 @@ def build_request(
         "chunk_size": chunk_size,
         "max_concurrency": max_concurrency,
         "salted_keys": salted_keys,
+        "since": since,
+        "until": until,
     }
     request.update({name: value for name, value in optional.items() if value})
-    return request
+    return resolve_times(request)
 
 
 def local_inputs(paths: Iterable[str]) -> list[str]:

@@ -79,3 +79,20 @@ class FolderObjectStore(ObjectStore):
     def delete(self, keys: Iterable[str]) -> None:
         for key in keys:
             self._path(key).unlink(missing_ok=True)
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Every object under the folder ``prefix`` (ending with ``/``)
+        deleted, and the folders it leaves empty under it; how many objects.
+        Hidden files (a write in progress) are left, and with them their folder."""
+        folder = self._path(prefix)
+        if not prefix.endswith("/") or not folder.is_dir():
+            return 0
+        keys = self.list_keys(prefix)
+        self.delete(keys)
+        for path in sorted(folder.rglob("*"), key=lambda each: len(each.parts), reverse=True):
+            if path.is_dir():
+                with contextlib.suppress(OSError):  # not empty: kept
+                    path.rmdir()
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+        return len(keys)

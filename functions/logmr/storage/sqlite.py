@@ -114,6 +114,32 @@ class SqliteResultStore(ResultStore):
         ).fetchall()
         return [JobRecord.from_dict(json.loads(row[0])) for row in rows]
 
+    def job_ids_starting(self, prefix: str, limit: int) -> list[str]:
+        """At most ``limit`` job ids that start with ``prefix``, sorted."""
+        rows = self.conn.execute(
+            "SELECT job_id FROM jobs WHERE substr(job_id, 1, ?) = ? ORDER BY job_id LIMIT ?",
+            (len(prefix), prefix, limit),
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def job_ids_created_before(self, moment: str) -> list[str]:
+        """The ids of the jobs created before ``moment`` (an ISO 8601 time in
+        UTC, as ``created_at`` is written), oldest first."""
+        rows = self.conn.execute(
+            "SELECT job_id FROM jobs WHERE json_extract(record, '$.created_at') != ''"
+            " AND json_extract(record, '$.created_at') < ?"
+            " ORDER BY json_extract(record, '$.created_at')",
+            (moment,),
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def delete_job(self, job_id: str) -> bool:
+        """The job's record and results removed, in one transaction; whether it had a record."""
+        conn = self.conn
+        with writing(self.path), _transaction(conn):
+            conn.execute("DELETE FROM results WHERE job_id = ?", (job_id,))
+            return conn.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,)).rowcount > 0
+
     def write_results(self, job_id: str, rows: list[tuple[str, Any, float]]) -> None:
         conn = self.conn
         with writing(self.path), _transaction(conn):

@@ -77,8 +77,10 @@ def finalize(spec: JobSpec, map_task_count: int, backends: Backends) -> dict[str
         lines = json_lines(samples)
         objects.put(layout.quarantine_key(spec.job_id), lines.encode())
     manifest = objects.get_json(layout.manifest_key(spec.job_id))
-    if manifest.get("repeated_inputs"):  # named twice, read once: said in the counters
-        counters["repeated_inputs"] = manifest["repeated_inputs"]
+    # named twice, read once; left unread by a time range (docs/time-ranges.md)
+    for said in ("repeated_inputs", "skipped_objects", "skipped_folders"):
+        if manifest.get(said):
+            counters[said] = manifest[said]
     record = backends.results.get_job(spec.job_id)
     # every result, streamed from the part files: memory per part file, not per key
     record.summary = job.finalize(ResultsView(lambda: iter_part_results(objects, spec.job_id)))

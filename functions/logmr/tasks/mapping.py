@@ -45,7 +45,7 @@ def map_task(
     budget = (limits or local_limits()).map_budget
     job, fmt = prepare(spec)
     objects = CountingStore(backends.objects)
-    side = MapSide(job, fmt, SAMPLES_PER_TASK)
+    side = MapSide(job, fmt, SAMPLES_PER_TASK, window=spec.time_range)
     output = _Output(spec, task, objects, budget, Binding(spec.job_id, task.task, attempt))
     # one buffer for every piece's reads: a task of many small objects would
     # otherwise allocate (and fault in) a block per object

@@ -54,6 +54,9 @@ def plan(
         "repeated_inputs": planned.repeated_inputs,
         "warnings": planned.warnings,
     }
+    if planned.listing is not None:  # a time range: what its dates left unread (inputs.dated)
+        manifest["skipped_objects"] = len(planned.listing.skipped_objects)
+        manifest["skipped_folders"] = len(planned.listing.skipped_folders)
     backends.objects.put_json(layout.manifest_key(spec.job_id), manifest)
     if planned.distributed:
         backends.objects.put_json(layout.map_items_key(spec.job_id), manifest["map_tasks"])

@@ -1,0 +1,127 @@
+"""``logmr query PATH... 'QUERY'``: a CloudWatch Logs Insights query over
+local files (docs/queries.md), run as the ``query`` job with the options of
+``logmr run``; its rows as a table, or with ``--json`` one object
+``{"job_id", "status", "counters", "rows": [{column: value, ...}, ...]}``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, TextIO
+
+from logmr.cli import options, verdict
+from logmr.cli.exits import EXIT_OK, EXIT_SUSPECT
+from logmr.cli.output import cell, failed, print_json, printable
+from logmr.cli.running import run_locally
+from logmr.spec import QUERY_JOB
+
+#: the widest a column is shown in the table (longer texts end in "…")
+MAX_CELL = 60
+
+
+def add_parsers(sub: Any) -> None:
+    query = sub.add_parser(
+        "query",
+        help="run a CloudWatch Logs Insights query over local files",
+        description="Run a Logs Insights query (fields, filter, parse, stats ... by, sort, "
+        "limit, dedup: docs/queries.md) over local files, compiled to one MapReduce.",
+    )
+    query.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="log files or folders, patterns (quoted: logmr expands them), s3:// URIs, or - for"
+        " standard input (as `logmr run` takes them)",
+    )
+    query.add_argument("query", metavar="QUERY", help="the query, e.g. 'stats count(*) by status'")
+    options.input_options(query)
+    options.max_malformed(query)
+    query.add_argument(
+        "--workers",
+        type=options.positive,
+        default=None,
+        help="worker processes (default: all cores)",
+    )
+    query.add_argument("--job-id", default=None, help="name the job (default: generated)")
+    query.add_argument(
+        "--top",
+        "--limit",
+        dest="top",
+        type=options.positive,
+        default=None,
+        help="show only the first N rows",
+    )
+    query.add_argument("--json", action="store_true", help="print one JSON object")
+    query.add_argument(
+        "--engine",
+        choices=("statemachine", "inline"),
+        default="statemachine",
+        help="statemachine: the ASL definition run locally (default); inline: the task"
+        " functions called directly",
+    )
+    options.common(query)
+    query.set_defaults(handler=query_command)
+
+
+def query_command(args: argparse.Namespace) -> int:
+    args.job = QUERY_JOB
+    args.param = [f"query={args.query}"]
+    args.salt = []
+    record, _, settings = run_locally(args)
+    if record.status == "FAILED":
+        return failed(record, args.json)
+    summary = record.summary or {}
+    rows: list[dict[str, Any]] = summary.get("rows", [])[: args.top]
+    found = verdict.doubt(record, settings.max_malformed)  # as `logmr run` says it
+    code = EXIT_OK if found is None else EXIT_SUSPECT
+    if args.json:
+        shown = {
+            "job_id": record.job_id,
+            "status": record.status,
+            "counters": record.counters,
+            "rows": rows,
+        }
+        print_json(shown if found is None else {**shown, "doubt": found.to_dict()})
+        return code
+    if found is not None:
+        for line in found.lines():
+            print(printable(line), file=sys.stderr)
+    if (args.format or "auto") == "auto":
+        print(f"logmr: format auto-detected: {record.spec.get('format')}", file=sys.stderr)
+    out = sys.stdout
+    counters = "  ".join(f"{name} {value:,}" for name, value in sorted(record.counters.items()))
+    out.write(f"job {record.job_id}: {record.status}  {counters}\n")
+    rows_table(out, summary.get("columns", []), rows)
+    more = summary.get("matched_rows", len(rows)) - len(rows)
+    if more > 0:
+        out.write(f"  ... {more:,} more rows (raise the query's limit, or --limit N)\n")
+    return code
+
+
+def rows_table(out: TextIO, columns: list[str], rows: list[dict[str, Any]]) -> None:
+    """``rows`` under ``columns``: numbers right-aligned, texts left."""
+    if not rows:
+        out.write("  (no rows)\n")
+        return
+    shown = [[_fit(cell(row.get(name, ""))) for name in columns] for row in rows]
+    heads = [_fit(printable(name)) for name in columns]
+    widths = [max(len(head), *(len(line[i]) for line in shown)) for i, head in enumerate(heads)]
+    numeric = [
+        all(isinstance(row.get(name), int | float) for row in rows if row.get(name) is not None)
+        for name in columns
+    ]
+
+    def line(cells: list[str]) -> str:
+        parts = [
+            text.rjust(width) if right else text.ljust(width)
+            for text, width, right in zip(cells, widths, numeric, strict=True)
+        ]
+        return "  " + "  ".join(parts).rstrip() + "\n"
+
+    out.write(line(heads))
+    for cells in shown:
+        out.write(line(cells))
+
+
+def _fit(text: str) -> str:
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
