@@ -610,7 +610,8 @@ def test_cli_report_of_an_unknown_job_is_one_line(
 ) -> None:
     assert main(["report", "no-such-job", "--html", str(tmp_path / "x.html")]) == 1
     err = capsys.readouterr().err
-    assert err.strip() == "logmr: error: JobNotFoundError: no job 'no-such-job'"
+    want = "logmr: error: JobNotFoundError: no job 'no-such-job' (logmr ls lists them)"
+    assert err.strip() == want
     assert not (tmp_path / "x.html").exists()
 
 
