@@ -42,6 +42,10 @@ FULL: dict[str, Any] = {
     "buckets": 256,
     "since": "2026-12-05T10:00:00Z",
     "until": "2026-12-05T11:30:00.250000Z",
+    "formats": {"apache_combined": 3, "alb": 1},
+    "compression": {"gzip": 2, "xz": 1, "none": 1},
+    "years": {},
+    "variants": {"apache_combined": "combined + 1 trailing field (extra1 quoted)"},
 }
 
 
@@ -180,6 +184,11 @@ specs = st.fixed_dictionaries(
         # absolute UTC text, as ``request_to_spec`` resolves it ("": unbounded)
         "since": st.sampled_from(["", "2026-12-05T10:00:00Z"]),
         "until": st.sampled_from(["", "2026-12-06T00:00:00.500000Z"]),
+        # what Plan found: objects per format, compression, syslog year
+        "formats": st.dictionaries(names, st.integers(1, 10**6), max_size=3),
+        "compression": st.dictionaries(names, st.integers(1, 10**6), max_size=3),
+        "years": st.dictionaries(names, st.integers(1, 10**6), max_size=2),
+        "variants": st.dictionaries(names, names, max_size=2),
     }
 )
 

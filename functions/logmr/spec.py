@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,6 +49,11 @@ def _salted_keys(value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(key, str) for key in value):
         raise TypeError(f"salted_keys must be a list of strings, got {value!r}")
     return list(dict.fromkeys(value))
+
+
+def _counts(value: Any) -> dict[str, int]:
+    """A spec's counts by name (``JobSpec.formats``, ...)."""
+    return {str(name): int(count) for name, count in (value or {}).items()}
 
 
 #: beyond this many map tasks, "auto" chooses the Distributed Map: an inline Map
@@ -97,6 +102,19 @@ class JobSpec:
     #: is resolved once, by ``request_to_spec`` (``logmr.timerange``)
     since: str = ""
     until: str = ""
+    #: what Plan found in the inputs, said in the job record (a request
+    #: cannot set these): the objects read in each format (``"auto"``
+    #: resolved per object: ``plan.formats``), ...
+    formats: dict[str, int] = field(default_factory=dict)
+    #: ... in each compression (``"none"``: plain text), ...
+    compression: dict[str, int] = field(default_factory=dict)
+    #: ... and, for BSD syslog (no year in its lines), the objects read with
+    #: each value of the format option ``year`` and where it came from
+    #: (``"2026-12 (modification time)"``, ``"2020 (format option)"``)
+    years: dict[str, int] = field(default_factory=dict)
+    #: ... and what ``auto`` found of each format detected, when it says
+    #: (``Format.describe_sample``: trailing fields, a JSON logger's keys)
+    variants: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -121,6 +139,10 @@ class JobSpec:
                 buckets=int(data.get("buckets") or 0),
                 since=str(data.get("since") or ""),
                 until=str(data.get("until") or ""),
+                formats=_counts(data.get("formats")),
+                compression=_counts(data.get("compression")),
+                years=_counts(data.get("years")),
+                variants={str(k): str(v) for k, v in (data.get("variants") or {}).items()},
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidParameterError(f"malformed job specification: {exc!r}") from None
@@ -229,13 +251,25 @@ class MapTask:
     range of a large object, or consecutive small objects grouped up to the
     chunk size: ``plan.cutting``). Its dict, which travels in the Map states'
     items: ``{"task": n, "pieces": [{"uri", "start", "end", "compression",
-    "version"}, ...]}``."""
+    "version"}, ...]}``, and ``"format"`` and ``"format_options"`` when its
+    objects are read in another format than the spec's (inputs of several
+    formats, ``plan.formats``: a task's pieces share one)."""
 
     task: int
     pieces: tuple[Piece, ...]
+    #: the format its pieces are read in, with all its options (``""``: the spec's)
+    format: str = ""
+    format_options: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"task": self.task, "pieces": [piece.to_dict() for piece in self.pieces]}
+        data: dict[str, Any] = {
+            "task": self.task,
+            "pieces": [piece.to_dict() for piece in self.pieces],
+        }
+        if self.format:
+            data["format"] = self.format
+            data["format_options"] = dict(self.format_options)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MapTask:
@@ -243,9 +277,21 @@ class MapTask:
             pieces = data["pieces"]
             if not isinstance(pieces, list) or not pieces:
                 raise ValueError(f"pieces must be a non-empty list, got {pieces!r}")
-            return cls(task=int(data["task"]), pieces=tuple(map(Piece.from_dict, pieces)))
+            options = data.get("format_options") or {}
+            return cls(
+                task=int(data["task"]),
+                pieces=tuple(map(Piece.from_dict, pieces)),
+                format=str(data.get("format") or ""),
+                format_options=tuple(sorted((str(k), str(v)) for k, v in options.items())),
+            )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InvalidParameterError(f"malformed map task: {exc!r}") from None
+
+    def read_as(self, spec: JobSpec) -> JobSpec:
+        """``spec`` with the format this task's pieces are read in."""
+        if not self.format:
+            return spec
+        return replace(spec, format=self.format, format_options=dict(self.format_options))
 
     @property
     def input_bytes(self) -> int | None:

@@ -388,7 +388,14 @@ class S3InputSource(UsesClient):
         except BotoCoreError as exc:
             raise translate(exc, what) from exc
         kind = compression_of(_read_body(response, what), uri)
-        return InputObject(uri, size, kind, str(response.get("ETag") or ""))
+        modified = response.get("LastModified")
+        return InputObject(
+            uri,
+            size,
+            kind,
+            str(response.get("ETag") or ""),
+            modified.timestamp() if modified is not None else None,
+        )
 
     def open_at(
         self, uri: str, offset: int, length: int | None = None, version: str = ""

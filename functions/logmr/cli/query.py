@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from logmr.cli import options, verdict
 from logmr.cli.exits import EXIT_OK, EXIT_SUSPECT
+from logmr.cli.found import say_found
 from logmr.cli.output import cell, failed, print_json, printable
 from logmr.cli.running import run_locally
 from logmr.spec import QUERY_JOB
@@ -86,8 +87,7 @@ def query_command(args: argparse.Namespace) -> int:
     if found is not None:
         for line in found.lines():
             print(printable(line), file=sys.stderr)
-    if (args.format or "auto") == "auto":
-        print(f"logmr: format auto-detected: {record.spec.get('format')}", file=sys.stderr)
+    say_found(record.spec, (args.format or "auto") == "auto")
     out = sys.stdout
     counters = "  ".join(f"{name} {value:,}" for name, value in sorted(record.counters.items()))
     out.write(f"job {record.job_id}: {record.status}  {counters}\n")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from logmr.cli import export, options, stdin, tables, verdict
 from logmr.cli.exits import EXIT_OK, EXIT_SUSPECT
+from logmr.cli.found import say_found
 from logmr.cli.inspecting import write_report
 from logmr.cli.output import failed, print_json, printable, show
 from logmr.cli.progress import Progress
@@ -153,8 +154,8 @@ def run_command(args: argparse.Namespace) -> int:
     record, backends, settings = run_locally(args)
     if record.status == "FAILED":
         return failed(record, args.json)
-    if (args.format or "auto") == "auto" and not args.json:
-        print(f"logmr: format auto-detected: {record.spec.get('format')}", file=sys.stderr)
+    if not args.json:
+        say_found(record.spec, (args.format or "auto") == "auto")
     if args.html:
         write_report(backends.job_results(), record.job_id, args.html, quiet=args.json)
     if args.output:
@@ -297,8 +298,8 @@ def _submit(args: argparse.Namespace) -> int:
         return 130
     if record.status == "FAILED":
         return failed(record, args.json)
-    if spec.format == "auto" and not args.json:
-        print(f"logmr: format auto-detected: {record.spec.get('format')}", file=sys.stderr)
+    if not args.json:
+        say_found(record.spec, spec.format == "auto")
     max_malformed = Settings.load(max_malformed=args.max_malformed).max_malformed
     return judged(
         record, max_malformed, args.json, runner.remote.job_results(), args.top, sort=args.sort

@@ -15,11 +15,14 @@ this is exactly the reference regex of the project's test data. Fields:
 tag); ``level`` = severity keyword (``emerg alert crit err warning notice
 info debug``) of PRI, ``None`` without PRI (or with PRI > 191).
 
-**Year rule.** BSD lines have no year. The format option ``year`` (default
-``1970``) is the year of *every* line, so results never depend on when or
-where a job runs. Set ``--format-option year=2020`` to get real dates. A
-file that crosses New Year is not split across two years, and ``Feb 29`` in a
-non-leap year (such as the default 1970) has no time (``epoch`` /
+**Year rule.** BSD lines have no year. The format option ``year`` says it:
+``year=2020`` is the year of *every* line; ``year=2026-03`` is the year and
+month the log ends in: lines of January to March are in 2026, lines of April
+to December in 2025 (the year before), so a log that crosses New Year reads
+in order. Plan sets ``year=YYYY-MM`` for each object from its modification
+time (a local file's mtime, an S3 object's LastModified, in UTC) unless the
+option is given (``plan.formats``); without one (a format built on its own)
+the year is ``1970``. ``Feb 29`` in a non-leap year has no time (``epoch`` /
 ``local_time`` give ``None``). The time is taken as UTC (epoch == local_time).
 
 ``syslog_rfc5424`` accepts
@@ -48,7 +51,7 @@ from typing import ClassVar
 
 from logmr.errors import InvalidParameterError
 from logmr.formats.base import Getter, RegexFormat
-from logmr.formats.timeparse import iso_epoch, iso_local, syslog_local
+from logmr.formats.timeparse import MONTHS, iso_epoch, iso_local, syslog_local
 
 #: syslog severity keywords, indexed by PRI % 8
 SEVERITIES = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
@@ -91,21 +94,21 @@ def _nil(group: int) -> Getter:
 class SyslogRFC3164(RegexFormat):
     name = "syslog_rfc3164"
     aliases = ("syslog", "rfc3164", "bsd_syslog")
-    description = "BSD syslog '[<PRI>]Mmm dd hh:mm:ss host tag[pid]: msg' (option year=1970)"
+    description = (
+        "BSD syslog '[<PRI>]Mmm dd hh:mm:ss host tag[pid]: msg' (option year=YYYY or"
+        " YYYY-MM, the month the log ends in; default: the modification time's)"
+    )
     option_defaults: ClassVar[Mapping[str, str]] = {"year": "1970"}
     _pattern = _RFC3164
 
     def __init__(self, options: Mapping[str, str] | None = None) -> None:
         super().__init__(options)
-        text = self.options["year"].strip()
-        if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 9999):
-            raise InvalidParameterError(
-                f"format {self.name}: option 'year' must be a year 1-9999, got {text!r}"
-            )
-        year = int(text)
+        year, last_month = year_option(self.options["year"], self.name)
 
         def local(m: re.Match[bytes]) -> float | None:
-            return syslog_local(m[2], year)
+            stamp = m[2]
+            month = MONTHS.get(stamp[:3], 0)
+            return syslog_local(stamp, year - 1 if month > last_month else year)
 
         self._year_getters: dict[str, Getter] = {
             "level": lambda m: _severity(m[1]),
@@ -118,6 +121,24 @@ class SyslogRFC3164(RegexFormat):
 
     def getters(self) -> Mapping[str, Getter]:
         return self._year_getters
+
+
+def year_option(text: str, name: str = SyslogRFC3164.name) -> tuple[int, int]:
+    """The option ``year`` (``YYYY`` or ``YYYY-MM``) as the year and the
+    last month in it (12 for a bare year); ``InvalidParameterError`` otherwise."""
+    year, _, month = text.strip().partition("-")
+    valid = (
+        year.isascii()
+        and year.isdigit()
+        and 1 <= int(year) <= 9999
+        and (not month or (month.isascii() and month.isdigit() and 1 <= int(month) <= 12))
+    )
+    if not valid:
+        raise InvalidParameterError(
+            f"format {name}: option 'year' must be a year 1-9999 (every line's) or YYYY-MM"
+            f" (the year and month the log ends in), got {text!r}"
+        )
+    return int(year), int(month) if month else 12
 
 
 def _message_5424(m: re.Match[bytes]) -> bytes | None:

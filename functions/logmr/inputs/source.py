@@ -78,6 +78,21 @@ class InputObject:
     #: file's device, inode and size; an S3 object's ETag. Map tasks carry it,
     #: and every read checks it (``InputChangedError``); not part of equality
     version: str = field(default="", compare=False)
+    #: when the object was last modified, in seconds since the epoch (``None``:
+    #: not known): a local file's mtime, an S3 object's LastModified. Plan
+    #: takes the year of BSD syslog lines from it (``plan.formats``)
+    modified: float | None = field(default=None, compare=False)
+
+
+def compression_counts(objects: Iterable[InputObject]) -> dict[str, int]:
+    """How many of the non-empty ``objects`` are in each compression
+    (``"none"``: plain text), most first: what a job says it read."""
+    counts: dict[str, int] = {}
+    for obj in objects:
+        if obj.size:
+            kind = obj.compression or "none"
+            counts[kind] = counts.get(kind, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
 @dataclass(frozen=True)
@@ -151,7 +166,11 @@ class LocalInputSource:
                     raise _unreadable(file, exc) from None
                 kind = compression_of(head, str(file))
                 stat = file.stat()
-                found.append(InputObject(str(file.resolve()), stat.st_size, kind, _identity(stat)))
+                found.append(
+                    InputObject(
+                        str(file.resolve()), stat.st_size, kind, _identity(stat), stat.st_mtime
+                    )
+                )
         return found
 
     def open_at(
@@ -500,6 +519,14 @@ def read_head(source: InputSource, obj: InputObject, size: int) -> bytes:
 def read_spread(
     source: InputSource, objects: list[InputObject], head: bytes, size: int, slices: int
 ) -> tuple[bytes, int]:
+    """The pieces of ``read_spread_parts`` joined, and the reads they took."""
+    parts, reads = read_spread_parts(source, objects, head, size, slices)
+    return b"".join(data for _, data in parts), reads
+
+
+def read_spread_parts(
+    source: InputSource, objects: list[InputObject], head: bytes, size: int, slices: int
+) -> tuple[list[tuple[str, bytes]], int]:
     """About ``size`` bytes of whole lines taken in ``slices`` equal pieces at
     places spread evenly over the inputs (their sizes end to end), the first
     piece the start of ``head`` (already read from the first non-empty
@@ -507,10 +534,12 @@ def read_spread(
     sample of its start alone sees only its first minutes (one time window,
     the keys of that hour). A piece that starts inside a line drops that
     partial line, and every piece ends at its last LF. A compressed object can
-    only be read from its start: a piece falling in one is its start, once."""
+    only be read from its start: a piece falling in one is its start, once.
+    Each piece comes with the URI of the object it is of (read in that
+    object's format: ``plan.formats``)."""
     piece = max(size // slices, 1)
-    parts = [_whole_lines(head[:piece])]
     sized = [obj for obj in objects if obj.size]
+    parts = [(sized[0].uri, _whole_lines(head[:piece]))]
     total = sum(obj.size for obj in sized)
     taken = {(sized[0].uri, 0)}
     reads = 0
@@ -530,9 +559,10 @@ def read_spread(
         if offset:
             data = data[data.find(b"\n") + 1 :] if b"\n" in data else b""
         data = _whole_lines(data)
-        if data not in parts:  # objects that read alike (``logmr plan --assume-bytes``) count once
-            parts.append(data)
-    return b"".join(parts), reads
+        # objects that read alike (``logmr plan --assume-bytes``) count once
+        if all(data != known for _, known in parts):
+            parts.append((obj.uri, data))
+    return parts, reads
 
 
 def _whole_lines(data: bytes) -> bytes:

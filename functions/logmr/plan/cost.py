@@ -101,7 +101,8 @@ class Shape:
     max_concurrency: int
     expected_keys: int
     distributed: bool
-    #: reads of the input Plan's sample takes (``SampleStats.reads``)
+    #: reads of the input Plan's sample takes, and of objects' starts for
+    #: their format (``Plan.sample_reads``)
     sample_reads: int = 1
     #: the job summarises its results (``Job.summarises``): Finalize reads the part files
     summarised: bool = True

@@ -15,14 +15,23 @@ its size decompressed, which Plan reads from the object's own bytes
 exactly (bzip2, a zstd stream, a gzip of several members) is a task of its own:
 grouped on a lower bound, a task could read many times the chunk. Pieces keep
 the order of the objects listed, and the tasks are numbered in that order.
+
+Inputs of several formats (``plan.formats``): a task's pieces share one
+format. Each format's pieces are grouped apart (objects of two formats
+listed in turn fill two groups, not a task each), in the order listed, and
+a task read in another format than the spec's carries it (``MapTask.format``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from logmr.inputs.source import DecompressedSize, InputObject
 from logmr.spec import MAX_TASK_JSON_BYTES, MapTask, Piece, json_size
+
+#: how an object is read: a format and its options (``plan.formats``)
+ReadAs = tuple[str, tuple[tuple[str, str], ...]]
 
 #: a task's JSON around its pieces (``MapTask.to_dict``), a task number of ten digits
 _TASK_JSON_BYTES = json_size({"task": 10**9, "pieces": []})
@@ -47,39 +56,70 @@ class _Tasks:
         self.build = build
         self.tasks: list[MapTask] = []
         self.count = 0
-        #: the group being filled: its pieces, the bytes they read through, their JSON
-        self.group: list[Piece] = []
-        self.group_bytes = 0
-        self.group_json = _TASK_JSON_BYTES
+        #: the groups being filled, one per format (``None``: the spec's)
+        self.groups: dict[ReadAs | None, _Group] = {}
 
-    def alone(self, piece: Piece, repeat: int = 1) -> None:
+    def alone(self, piece: Piece, read_as: ReadAs | None, repeat: int = 1) -> None:
         """``piece`` as a task of its own (``repeat`` times: the whole
-        chunks of a plain object, counted without building them)."""
-        self.close()
+        chunks of a plain object, counted without building them), after
+        the group of its format (the tasks of a format keep their order)."""
+        self.close(read_as)
         if self.build:
-            self.tasks.append(MapTask(self.count, (piece,)))
+            self.tasks.append(_task(self.count, (piece,), read_as))
         self.count += repeat
 
-    def add(self, piece: Piece, nbytes: int) -> None:
-        """``piece`` into the group, after closing the group when it would
-        pass the chunk size or the JSON bound."""
+    def add(self, piece: Piece, nbytes: int, read_as: ReadAs | None) -> None:
+        """``piece`` into the group of its format, after closing that group
+        when it would pass the chunk size or the JSON bound. Each format
+        has a group of its own: objects of two formats listed in turn
+        (``host1/access.log``, ``host1/syslog``, ``host2/...``) fill two."""
         size = json_size(piece.to_dict()) + 1  # and its comma
-        if self.group and (
-            self.group_bytes + nbytes > self.chunk_size
-            or self.group_json + size > MAX_TASK_JSON_BYTES
+        group = self.groups.get(read_as)
+        if group is not None and (
+            group.nbytes + nbytes > self.chunk_size or group.json + size > MAX_TASK_JSON_BYTES
         ):
-            self.close()
-        self.group.append(piece)
-        self.group_bytes += nbytes
-        self.group_json += size
+            self.close(read_as)
+            group = None
+        if group is None:
+            extra = 0 if read_as is None else _format_json_size(read_as)
+            group = self.groups[read_as] = _Group(json=_TASK_JSON_BYTES + extra)
+        group.pieces.append(piece)
+        group.nbytes += nbytes
+        group.json += size
 
-    def close(self) -> None:
-        if not self.group:
+    def close(self, read_as: ReadAs | None) -> None:
+        """The group of ``read_as``'s format as a task."""
+        group = self.groups.pop(read_as, None)
+        if group is None:
             return
         if self.build:
-            self.tasks.append(MapTask(self.count, tuple(self.group)))
+            self.tasks.append(_task(self.count, tuple(group.pieces), read_as))
         self.count += 1
-        self.group, self.group_bytes, self.group_json = [], 0, _TASK_JSON_BYTES
+
+    def close_all(self) -> None:
+        for read_as in list(self.groups):
+            self.close(read_as)
+
+
+@dataclass
+class _Group:
+    """Pieces of one format being grouped: the bytes they read through, their JSON."""
+
+    json: int
+    pieces: list[Piece] = field(default_factory=list)
+    nbytes: int = 0
+
+
+def _task(number: int, pieces: tuple[Piece, ...], read_as: ReadAs | None) -> MapTask:
+    if read_as is None:
+        return MapTask(number, pieces)
+    return MapTask(number, pieces, read_as[0], read_as[1])
+
+
+def _format_json_size(read_as: ReadAs) -> int:
+    """The bytes a task's format adds to its JSON."""
+    name, options = read_as
+    return json_size({"format": name, "format_options": dict(options)}) - 1  # its braces, a comma
 
 
 def _cut(
@@ -87,31 +127,34 @@ def _cut(
     chunk_size: int,
     decompressed: Mapping[str, DecompressedSize],
     build: bool,
+    read_as: Mapping[str, ReadAs],
 ) -> _Tasks:
     cutter = _Tasks(chunk_size, build)
     for obj in objects:
         if obj.size == 0:
             continue
+        how = read_as.get(obj.uri)
         if obj.compression is not None:
             piece = Piece(obj.uri, 0, None, obj.compression, obj.version)
             nbytes = read_through(obj, decompressed.get(obj.uri))
             if nbytes is None or nbytes >= chunk_size:
-                cutter.alone(piece)
+                cutter.alone(piece, how)
             else:
-                cutter.add(piece, nbytes)
+                cutter.add(piece, nbytes, how)
             continue
         whole = obj.size // chunk_size
         if whole:
             if build:
                 for k in range(whole):
                     start = k * chunk_size
-                    cutter.alone(Piece(obj.uri, start, start + chunk_size, None, obj.version))
+                    piece = Piece(obj.uri, start, start + chunk_size, None, obj.version)
+                    cutter.alone(piece, how)
             else:
-                cutter.alone(Piece(obj.uri, 0, chunk_size, None, obj.version), whole)
+                cutter.alone(Piece(obj.uri, 0, chunk_size, None, obj.version), how, whole)
         tail = obj.size - whole * chunk_size
         if tail:
-            cutter.add(Piece(obj.uri, obj.size - tail, obj.size, None, obj.version), tail)
-    cutter.close()
+            cutter.add(Piece(obj.uri, obj.size - tail, obj.size, None, obj.version), tail, how)
+    cutter.close_all()
     return cutter
 
 
@@ -119,19 +162,22 @@ def cut(
     objects: Iterable[InputObject],
     chunk_size: int,
     decompressed: Mapping[str, DecompressedSize] | None = None,
+    read_as: Mapping[str, ReadAs] | None = None,
 ) -> list[MapTask]:
     """The map tasks of ``objects`` for ``chunk_size`` (module docstring);
     ``decompressed``: the compressed objects' sizes decompressed by URI
-    (``Plan.decompressed``; a compressed object not in it is a task of its own)."""
-    return _cut(objects, chunk_size, decompressed or {}, build=True).tasks
+    (``Plan.decompressed``; a compressed object not in it is a task of its own);
+    ``read_as``: the objects read in another format than the spec's, by URI."""
+    return _cut(objects, chunk_size, decompressed or {}, True, read_as or {}).tasks
 
 
 def count_tasks(
     objects: Iterable[InputObject],
     chunk_size: int,
     decompressed: Mapping[str, DecompressedSize] | None = None,
+    read_as: Mapping[str, ReadAs] | None = None,
 ) -> int:
-    """``len(cut(objects, chunk_size, decompressed))`` without building the
-    tasks: a plain object's whole chunks are counted, not cut (a chunk size
-    of a few bytes over a large object builds nothing)."""
-    return _cut(objects, chunk_size, decompressed or {}, build=False).count
+    """``len(cut(objects, chunk_size, decompressed, read_as))`` without
+    building the tasks: a plain object's whole chunks are counted, not cut (a
+    chunk size of a few bytes over a large object builds nothing)."""
+    return _cut(objects, chunk_size, decompressed or {}, False, read_as or {}).count

@@ -1,14 +1,14 @@
 """``make_plan``: what Plan decides before it writes anything: the inputs
-listed, the format detected, a sample mapped, the figures the request leaves
-open tuned (``plan.tuning``), the inputs cut into map tasks (``plan.cutting``),
-the map mode chosen. ``logmr plan`` shows it; the Plan task records it."""
+listed, each object's format detected (``plan.formats``), a sample mapped,
+the figures the request leaves open tuned (``plan.tuning``), the inputs cut
+into map tasks (``plan.cutting``), the map mode chosen. ``logmr plan`` shows
+it; the Plan task records it."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
-from logmr import formats
 from logmr.errors import EmptyInputError, InvalidParameterError
 from logmr.inputs.dated import KEY_MARGIN, DatedListing
 from logmr.inputs.source import (
@@ -16,14 +16,14 @@ from logmr.inputs.source import (
     InputObject,
     InputSource,
     read_head,
-    read_spread,
+    read_spread_parts,
 )
-from logmr.jobs import load_job
-from logmr.jobs.binding import check, prepare
+from logmr.jobs.binding import check
 from logmr.limits import MAX_MAP_TASKS
 from logmr.mapreduce.partition import buckets_for
-from logmr.plan.cutting import count_tasks, cut, read_through
-from logmr.plan.sample import SAMPLE_BYTES, SAMPLE_SLICES, SampleStats, sample_stats
+from logmr.plan.cutting import ReadAs, count_tasks, cut, read_through
+from logmr.plan.formats import MAX_DETECTED_OBJECTS, ObjectFormats, object_formats
+from logmr.plan.sample import SAMPLE_BYTES, SAMPLE_SLICES, SampleStats, sample_stats_of
 from logmr.plan.tuning import Limits, Tuning, tune
 from logmr.spec import (
     INLINE_MAP_MAX_JSON_BYTES,
@@ -33,26 +33,13 @@ from logmr.spec import (
     json_size,
 )
 
-#: bytes of the first input read to detect the format
+#: bytes of the first input read to detect the format (``plan.formats``)
 DETECT_SAMPLE_BYTES = 256 * 1024
-DETECT_SAMPLE_LINES = 500
 #: compressed objects whose decompressed size is read at a time (a ranged GET
 #: each on S3, as many as ``aws.s3.HEAD_WORKERS`` list them with)
 SIZE_READS_AT_ONCE = 16
 #: objects a plan names in its warnings (the others are counted)
 WARNED_OBJECTS = 10
-
-
-def detect(spec: JobSpec, head: bytes) -> JobSpec:
-    """``spec`` with ``format="auto"`` replaced by the format detected in ``head``."""
-    if spec.format != "auto":
-        return spec
-    if load_job(spec.job, spec.params).raw_lines:
-        chosen = "plain"
-    else:
-        lines = [line.rstrip(b"\r") for line in head.split(b"\n")[:DETECT_SAMPLE_LINES]]
-        chosen = formats.detect_format(lines).name
-    return JobSpec(**{**spec.to_dict(), "format": chosen})
 
 
 @dataclass(frozen=True)
@@ -76,6 +63,8 @@ class Plan:
     #: with a time range: the objects and folders left out by their keys
     #: (``inputs.dated``), never read
     listing: DatedListing | None = None
+    #: how each object is read (``plan.formats``): the spec's format, or its own
+    formats: ObjectFormats | None = None
 
     @property
     def input_bytes(self) -> int:
@@ -86,6 +75,13 @@ class Plan:
     def mapped_bytes(self) -> int:
         """The bytes the map tasks read through (``mapped_bytes``)."""
         return mapped_bytes(self.objects, self.decompressed)
+
+    @property
+    def sample_reads(self) -> int:
+        """Plan's reads of the inputs' lines (a GET each on S3): the
+        sample's, and the starts of the objects whose format was detected
+        beside the first (``plan.formats``)."""
+        return self.sample.reads + (self.formats.reads if self.formats else 0)
 
     @property
     def pieces(self) -> int:
@@ -138,14 +134,14 @@ def make_plan(spec: JobSpec, inputs: InputSource, limits: Limits) -> Plan:
     decompressed = decompressed_sizes(inputs, objects)
     wanted = max(DETECT_SAMPLE_BYTES, SAMPLE_BYTES)
     head = read_head(inputs, first, wanted)
-    spec = detect(spec, head)
-    job, fmt = prepare(spec)
+    found = object_formats(spec, inputs, objects, head)
+    spec = found.resolve(spec, objects)
     total = sum(obj.size for obj in objects)
     whole = len(head) < wanted and total == first.size
-    text, reads = head[:SAMPLE_BYTES], 0
+    parts, reads = [(first.uri, head[:SAMPLE_BYTES])], 0
     if total > SAMPLE_BYTES and not whole:
-        text, reads = read_spread(inputs, objects, head, SAMPLE_BYTES, SAMPLE_SLICES)
-    sample = sample_stats(job, fmt, text, complete=whole, reads=1 + reads)
+        parts, reads = read_spread_parts(inputs, objects, head, SAMPLE_BYTES, SAMPLE_SLICES)
+    sample = sample_stats_of(found.sample_parts(spec, parts), complete=whole, reads=1 + reads)
     tuning = tune(
         mapped_bytes(objects, decompressed),  # the sample's figures are per byte read through
         sample,
@@ -154,7 +150,7 @@ def make_plan(spec: JobSpec, inputs: InputSource, limits: Limits) -> Plan:
         reducers=spec.reducers,
         max_concurrency=spec.max_concurrency,
         salted_keys=spec.salted_keys,
-        count_tasks=lambda chunk: count_tasks(objects, chunk, decompressed),
+        count_tasks=lambda chunk: count_tasks(objects, chunk, decompressed, found.others),
     )
     spec = replace(
         spec,
@@ -164,8 +160,8 @@ def make_plan(spec: JobSpec, inputs: InputSource, limits: Limits) -> Plan:
         salted_keys=tuning.salted_keys,
         buckets=spec.buckets or buckets_for(tuning.reducers),
     )
-    _check_task_count(objects, spec.chunk_size, decompressed)
-    map_tasks = cut(objects, spec.chunk_size, decompressed)
+    _check_task_count(objects, spec.chunk_size, decompressed, found.others)
+    map_tasks = cut(objects, spec.chunk_size, decompressed, found.others)
     fits_inline = _fits_inline(map_tasks)
     if spec.map_mode == "inline" and len(map_tasks) > INLINE_MAP_MAX_TASKS:
         # the reducers' bound (limits.MAX_REDUCE_TASKS) counts on an inline map phase this small
@@ -182,6 +178,12 @@ def make_plan(spec: JobSpec, inputs: InputSource, limits: Limits) -> Plan:
         )
     distributed = spec.map_mode == "distributed" or (spec.map_mode == "auto" and not fits_inline)
     warnings = long_task_warnings(objects, decompressed, limits)
+    if found.by_name:
+        warnings.append(
+            f"the format of {found.by_name:,} objects past the first"
+            f" {MAX_DETECTED_OBJECTS:,} was taken from objects of the same name pattern"
+            " (or the most common), not detected from their own lines"
+        )
     return Plan(
         spec,
         objects,
@@ -193,6 +195,7 @@ def make_plan(spec: JobSpec, inputs: InputSource, limits: Limits) -> Plan:
         decompressed,
         warnings,
         listing,
+        found,
     )
 
 
@@ -280,13 +283,16 @@ def distinct_objects(objects: list[InputObject]) -> tuple[list[InputObject], int
 
 
 def _check_task_count(
-    objects: list[InputObject], chunk_size: int, decompressed: dict[str, DecompressedSize]
+    objects: list[InputObject],
+    chunk_size: int,
+    decompressed: dict[str, DecompressedSize],
+    read_as: dict[str, ReadAs] | None = None,
 ) -> None:
     """``InvalidParameterError`` naming the bound when cutting ``objects`` in
     ``chunk_size`` pieces would give more than ``MAX_MAP_TASKS`` map tasks
     (counted, not cut: a 1-byte chunk size builds nothing), with a chunk
     size that gives fewer, or why none does."""
-    tasks = count_tasks(objects, chunk_size, decompressed)
+    tasks = count_tasks(objects, chunk_size, decompressed, read_as)
     if tasks <= MAX_MAP_TASKS:
         return
     alone = sum(
@@ -299,13 +305,13 @@ def _check_task_count(
             f" tasks (one each: they are not grouped), and a job may have at most"
             f" {MAX_MAP_TASKS:,}: split the inputs over several jobs"
         )
-    fitting = _fitting_chunk_size(objects, chunk_size, decompressed)
+    fitting = _fitting_chunk_size(objects, chunk_size, decompressed, read_as)
     advice = (
         "split the inputs over several jobs (no chunk size groups their pieces into fewer:"
         " a map task's JSON is bounded)"
         if fitting is None
         else f"a chunk_size of {fitting:,} bytes cuts them into"
-        f" {count_tasks(objects, fitting, decompressed):,}"
+        f" {count_tasks(objects, fitting, decompressed, read_as):,}"
     )
     raise InvalidParameterError(
         f"chunk_size {chunk_size:,} cuts the inputs into {tasks:,} map tasks, over the"
@@ -314,7 +320,10 @@ def _check_task_count(
 
 
 def _fitting_chunk_size(
-    objects: list[InputObject], chunk_size: int, decompressed: dict[str, DecompressedSize]
+    objects: list[InputObject],
+    chunk_size: int,
+    decompressed: dict[str, DecompressedSize],
+    read_as: dict[str, ReadAs] | None = None,
 ) -> int | None:
     """A chunk size larger than ``chunk_size`` that cuts ``objects`` into
     at most ``MAX_MAP_TASKS`` map tasks, within 1/64 of the smallest such
@@ -323,7 +332,7 @@ def _fitting_chunk_size(
     nothing, and a task's pieces are bounded by its JSON too."""
 
     def fits(chunk: int) -> bool:
-        return count_tasks(objects, chunk, decompressed) <= MAX_MAP_TASKS
+        return count_tasks(objects, chunk, decompressed, read_as) <= MAX_MAP_TASKS
 
     ceiling = 2 * max(mapped_bytes(objects, decompressed), chunk_size)
     low, high = chunk_size, 2 * chunk_size

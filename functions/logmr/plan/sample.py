@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -193,39 +194,65 @@ def sample_stats(job: Job, fmt: Format, head: bytes, complete: bool, reads: int 
     """Map ``head`` (whole lines of the input, from its start or spread over
     it; a last partial line dropped unless ``complete``) with the job and count
     what it emits; ``reads`` is how many reads of the input gave it."""
-    if not complete:
-        head = head[: head.rfind(b"\n") + 1]
-    lines = [line.rstrip(b"\r") for line in head.split(b"\n")]
-    if lines and lines[-1] == b"":
-        lines.pop()
-    if not lines:
+    return sample_stats_of([(job, fmt, head)], complete, reads)
+
+
+def sample_stats_of(
+    parts: Sequence[tuple[Job, Format, bytes]], complete: bool, reads: int = 1
+) -> SampleStats:
+    """``sample_stats`` of a sample in parts, each read in its own format
+    (inputs of several formats, ``plan.formats``) with the job bound to it:
+    its pairs and keys added up, its combined pairs measured part by part
+    (the objects of two formats are in different map tasks)."""
+    if not complete:  # a last partial line dropped
+        parts = [(job, fmt, text[: text.rfind(b"\n") + 1]) for job, fmt, text in parts]
+    texts = [(job, fmt, _lines(text)) for job, fmt, text in parts]
+    total = sum(len(lines) for _, _, lines in texts)
+    if not total:
         return SampleStats(complete=complete)
-    half = len(lines) // 2
-    first = _weights(job, fmt, lines[:half]) if half else {}
-    side = _map_side(job, fmt, lines)
-    weights = _side_weights(side)
-    total = sum(weights.values())
+    half = total // 2
+    first: Counter[str] = Counter()
+    weights: Counter[str] = Counter()
+    loads: Counter[str] = Counter()
+    shuffle_bytes = before = 0
+    for job, fmt, lines in texts:
+        if before < half:
+            first.update(_weights(job, fmt, lines[: half - before]))
+        before += len(lines)
+        side = _map_side(job, fmt, lines)
+        weights.update(_side_weights(side))
+        side.combine()
+        combined = side.partitions(1)
+        shuffle_bytes += len(encode(combined, _MEASURED))
+        loads.update(_pair_bytes(combined[0]))
+    pairs = sum(weights.values())
     hot = sorted(
-        ((key, count / total) for key, count in weights.items() if count / total >= HOT_KEY_SHARE),
+        ((key, count / pairs) for key, count in weights.items() if count / pairs >= HOT_KEY_SHARE),
         key=lambda item: (-item[1], item[0]),
     )[:MAX_HOT_KEYS]
-    side.combine()
-    combined = side.partitions(1)
     return SampleStats(
-        bytes=len(head),
-        lines=len(lines),
-        pairs=total,
+        bytes=sum(len(text) for _, _, text in parts),
+        lines=total,
+        pairs=pairs,
         keys=len(weights),
         keys_first_half=len(first),
         singletons=sum(1 for count in weights.values() if count == 1),
         doubletons=sum(1 for count in weights.values() if count == 2),
-        shuffle_bytes=len(encode(combined, _MEASURED)),
+        shuffle_bytes=shuffle_bytes,
         complete=complete,
         reads=reads,
         hot_keys=[(key, round(share, 4)) for key, share in hot],
-        weights=weights,
-        loads=_pair_bytes(combined[0]),
+        weights=dict(weights),
+        loads=dict(loads),
     )
+
+
+def _lines(text: bytes) -> list[bytes]:
+    """The lines of a sample's text."""
+    lines = [line.rstrip(b"\r") for line in text.split(b"\n")]
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return lines
 
 
 def _map_side(job: Job, fmt: Format, lines: list[bytes]) -> MapSide:

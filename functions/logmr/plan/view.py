@@ -6,10 +6,11 @@ still listed, and sampled for the format, the keys and the shuffle size)."""
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from logmr.inputs.dated import KEY_MARGIN, DatedListing
 from logmr.inputs.source import DecompressedSize, InputObject, InputSource
@@ -32,6 +33,9 @@ class AssumedInputs:
         self.object_bytes = object_bytes
         self._first: InputObject | None = None  # the real first object, once listed
         self._first_told: DecompressedSize | None = None  # its size decompressed, once read
+        #: the real first object's bytes read by (offset, length): a synthetic
+        #: object's start is read for its format (``plan.formats``), once is enough
+        self._read: dict[tuple[int, int], bytes] = {}
 
     def list_inputs(
         self, uris: Iterable[str], listing: DatedListing | None = None
@@ -45,7 +49,12 @@ class AssumedInputs:
         # the first is the real first object (the sample starts there; the
         # others read as it, see open_at)
         return [
-            InputObject(first.uri if i == 0 else f"{first.uri}~{i}", size, first.compression)
+            InputObject(
+                first.uri if i == 0 else f"{first.uri}~{i}",
+                size,
+                first.compression,
+                modified=first.modified,  # a syslog's year as the real object's
+            )
             for i, size in enumerate(sizes)
         ]
 
@@ -57,7 +66,13 @@ class AssumedInputs:
         real, _, synthetic = uri.rpartition("~")
         if self._first is None or not synthetic.isdigit() or real != self._first.uri:
             return self.inner.open_at(uri, offset, length, version)
-        return self.inner.open_at(real, offset % max(self._first.size, 1), length)
+        offset %= max(self._first.size, 1)
+        if length is None:
+            return self.inner.open_at(real, offset)
+        if (offset, length) not in self._read:
+            with self.inner.open_at(real, offset, length) as stream:
+                self._read[offset, length] = stream.read(length)
+        return cast(BinaryIO, io.BytesIO(self._read[offset, length]))
 
     def verify(self, uri: str, version: str) -> None:
         """Nothing is read but the sample: nothing to verify."""
@@ -86,6 +101,10 @@ def plan_report(
     report: dict[str, Any] = {
         "job": chosen.job,
         "format": chosen.format,
+        # what was found: objects per format, per compression, per syslog year
+        "formats": chosen.formats,
+        "compression": chosen.compression,
+        "years": chosen.years,
         "objects": len(planned.objects),
         "input_bytes": planned.input_bytes,
         "mapped_bytes": planned.mapped_bytes,
@@ -131,7 +150,7 @@ def plan_report(
             max_concurrency=chosen.max_concurrency,
             expected_keys=planned.tuning.expected_keys,
             distributed=planned.distributed,
-            sample_reads=planned.sample.reads,
+            sample_reads=planned.sample_reads,
             summarised=load_job(spec.job, spec.params).summarises(),
             size_reads=len(planned.decompressed),
             longest_task_bytes=planned.longest_task_bytes,
@@ -232,6 +251,7 @@ def format_report(report: dict[str, Any]) -> str:
     lines = [
         f"plan: {report['job']} over {report['objects']:,} objects,"
         f" {_size(report['input_bytes'])} (format {report['format']})",
+        *(f"  {label:<13} {text}" for label, text in found_lines(report)),
         *_decompressed_lines(report.get("decompressed")),
         *_time_range_lines(report.get("time_range")),
         f"  chunk size    {_chunk(report['chunk_size']):>12}  {reasons.get('chunk_size', '')}",
@@ -291,6 +311,30 @@ def format_report(report: dict[str, Any]) -> str:
                 " the reducers are chosen after Map from the keys measured"
             )
     return "\n".join(lines)
+
+
+def found_lines(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    """What Plan found in the inputs, from a planned spec's dict (or a plan
+    report), as (label, text): the formats when there are several, the
+    compressions when any, the syslog years when any. For ``logmr plan``,
+    and ``logmr run`` on stderr."""
+    found = []
+    formats = spec.get("formats") or {}
+    if len(formats) > 1:
+        found.append(("formats", _counted(formats, ", each read in its own")))
+    compression = spec.get("compression") or {}
+    if set(compression) - {"none"}:
+        named = {"uncompressed" if kind == "none" else kind: n for kind, n in compression.items()}
+        found.append(("compression", _counted(named)))
+    for year, count in (spec.get("years") or {}).items():
+        found.append(("syslog year", f"{year} for {_count(count, 'object')}"))
+    return found
+
+
+def _counted(counts: dict[str, int], note: str = "") -> str:
+    """``{"gzip": 2, "xz": 1}`` as ``2 gzip, 1 xz (3 objects)``."""
+    parts = ", ".join(f"{count:,} {name}" for name, count in counts.items())
+    return f"{parts} ({_count(sum(counts.values()), 'object')}{note})"
 
 
 def _decompressed_lines(decompressed: dict[str, Any] | None) -> list[str]:

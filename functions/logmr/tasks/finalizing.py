@@ -122,7 +122,8 @@ def _plan_requests(
     """``counted`` (the tasks' and Finalize's own requests) plus Plan's, derived
     from what it did: a LIST page per 1,000 objects and a 4-byte GET per object
     on S3; its reads of the inputs (GETs on S3, counted as such locally too):
-    each compressed object's size decompressed, the sample's; the manifest
+    each compressed object's size decompressed, the sample's and the object
+    starts read for their format (``sample_reads``); the manifest
     PUT, and for a Distributed Map the item list's PUT, the ItemReader's GET
     and the ResultWriter's PUTs (``names.RESULT_WRITER_PUTS``)."""
     objects = int(manifest.get("input_objects", 0))

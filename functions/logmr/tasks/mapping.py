@@ -43,7 +43,7 @@ def map_task(
     attempt = attempt or new_attempt()
     _check_planned(spec)
     budget = (limits or local_limits()).map_budget
-    job, fmt = prepare(spec)
+    job, fmt = prepare(task.read_as(spec))  # its pieces' format (inputs of several formats)
     objects = CountingStore(backends.objects)
     side = MapSide(job, fmt, SAMPLES_PER_TASK, window=spec.time_range)
     output = _Output(spec, task, objects, budget, Binding(spec.job_id, task.task, attempt))

@@ -47,7 +47,7 @@ def plan(
         "input_objects": len(planned.objects),
         "tuning": planned.tuning.to_dict(),
         "hot_keys": planned.sample.hot_keys,
-        "sample_reads": planned.sample.reads,
+        "sample_reads": planned.sample_reads,
         # compressed objects read for their size decompressed (a ranged GET each on S3)
         "size_reads": len(planned.decompressed),
         "distributed": planned.distributed,
