@@ -234,7 +234,7 @@ def test_run_since_and_until_on_the_command_line(
 # -- every built-in job: a range is the same as a log of just the records within -----------
 #: parameters the jobs that require some are given (as bench/golden.py does)
 PARAMS = {"field_count": {"field": "status"}, "pattern_count": {"pattern": "(?P<key>GET|POST)"}}
-LEVEL_JOBS = {"level_counts"}  # an access log has no level
+LEVEL_JOBS = {"level_counts", "level_report"}  # an access log has no level
 
 
 def _builtin_jobs() -> list[str]:

@@ -304,12 +304,14 @@ class AccessReport(Job):
         self, named: dict[str, Column], requests: KeyedSums, paths: KeyedSums
     ) -> list[Iterable[KV]]:
         """Per batch: requests per client, referer, user agent and method
-        (the methods from the distinct raw requests when they share the
-        path's raw column), and records and bytes of static and dynamic paths."""
+        (the methods from the distinct raw requests when their raw column is
+        the path's), and records and bytes of static and dynamic paths."""
         chunks: list[Iterable[KV]] = []
         for field in self.panels:
             column = named[field]
-            if field == "method" and column.raw is named["path"].raw:
+            # the same raw values (one group of the format, cut alike to a time
+            # range): each distinct request's method from the paths' grouping
+            if field == "method" and column.raw == named["path"].raw:
                 keys = _prefixed_all(METHOD, column, requests.keys)
                 counted = regrouped(keys, requests.sums[:, 0], requests.bound)
                 missing = counted.pop(None)
