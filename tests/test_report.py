@@ -392,14 +392,14 @@ def test_long_labels_are_shortened_in_the_middle_with_the_whole_text_on_hover() 
 @pytest.mark.unit
 def test_level_report_shape_has_a_level_mix_and_top_messages_by_level() -> None:
     results: dict[str, Any] = {
-        "level:INFO": 90,
-        "level:WARN": 8,
-        "level:ERROR": 2,
-        "message:Completed request in # ms": {"INFO": 80},
-        "message:User # logged in": {"INFO": 10},
-        "message:Slow request: # ms": {"WARN": 8},
-        "message:Failed to process order #": {"ERROR": 2},
-        f"message:{HOSTILE}": {"ERROR": 1},
+        "level:INFO": {"count": 90},
+        "level:WARN": {"count": 8},
+        "level:ERROR": {"count": 2},
+        "message:Completed request in # ms": {"count": 80, "by_level": {"INFO": 80}},
+        "message:User # logged in": {"count": 10, "by_level": {"INFO": 10}},
+        "message:Slow request: # ms": {"count": 8, "by_level": {"WARN": 8}},
+        "message:Failed to process order #": {"count": 2, "by_level": {"ERROR": 2}},
+        f"message:{HOSTILE}": {"count": 1, "by_level": {"ERROR": 1}},
     }
     text, page = page_of(record("level_report"), results)
     assert {"mix", "messages"} <= set(page.sections())
@@ -507,12 +507,14 @@ def test_level_report_job_against_an_independent_reading(tmp_path: Path) -> None
             masked = re.sub(r"\d+", "#", message)
             messages.setdefault(level, Counter())[masked] += 1
     rec, results = run_inline(log, "level_report", params={"top": "3"})
-    assert {k[6:]: v for k, v in results.items() if k.startswith("level:")} == dict(levels)
+    level_rows = {k[6:]: v for k, v in results.items() if k.startswith("level:")}
+    assert level_rows == {level: {"count": count} for level, count in levels.items()}
     by_message: dict[str, dict[str, int]] = {}
     for level, counted in messages.items():
         for message, count in counted.items():
             by_message.setdefault(f"message:{message}", {})[level] = count
-    assert {k: v for k, v in results.items() if k.startswith("message:")} == by_message
+    want = {k: {"count": sum(v.values()), "by_level": v} for k, v in by_message.items()}
+    assert {k: v for k, v in results.items() if k.startswith("message:")} == want
     assert rec.summary["levels"] == dict(sorted(levels.items(), key=lambda kv: (-kv[1], kv[0])))
     assert rec.summary["top_messages"] == {
         level: [[m, n] for m, n in sorted(counted.items(), key=lambda kv: (-kv[1], kv[0]))[:3]]
@@ -520,7 +522,8 @@ def test_level_report_job_against_an_independent_reading(tmp_path: Path) -> None
     }
     _, unmasked = run_inline(log, "level_report", params={"mask": "false"})
     assert len(unmasked) > len(results)  # digits kept: more distinct messages
-    assert sum(v for k, v in unmasked.items() if k.startswith("level:")) == sum(levels.values())
+    in_levels = sum(v["count"] for k, v in unmasked.items() if k.startswith("level:"))
+    assert in_levels == sum(levels.values())
 
 
 # -- drawing helpers ------------------------------------------------------------------

@@ -498,8 +498,8 @@ class LevelReport(Job):
     """``level_report``: records per level and the messages of each level,
     for the report's level mix and its top messages by level::
 
-        level:<level>        -> int            records per level (case as written)
-        message:<message>    -> {level: int}   records per level of that message
+        level:<level>        -> {"count"}                  records of the level (as written)
+        message:<message>    -> {"count", "by_level": {level: records}}
 
     ``level_counts`` keys its results by level alone: it has no room for the
     messages, hence this job. With ``mask=true`` (the default) runs of digits
@@ -535,22 +535,24 @@ class LevelReport(Job):
                 self.count("no_level", count)
                 continue
             name = key_text(level)
-            yield LEVEL + name, count
+            yield LEVEL + name, {"count": count}
             if message is None:
                 self.count("no_message", count)
                 continue
             text = key_text(message)
-            yield MESSAGE + (DIGITS.sub("#", text) if self.options["mask"] else text), {name: count}
+            key = MESSAGE + (DIGITS.sub("#", text) if self.options["mask"] else text)
+            yield key, {"count": count, "by_level": {name: count}}
 
     def combiner(self, key: Any, values: list[Any]) -> Iterator[KV]:
+        total = sum(value["count"] for value in values)
         if key.startswith(LEVEL):
-            yield key, sum(values)
+            yield key, {"count": total}
             return
         merged: dict[str, int] = {}
         for value in values:
-            for level, count in value.items():
+            for level, count in value["by_level"].items():
                 merged[level] = merged.get(level, 0) + count
-        yield key, merged
+        yield key, {"count": total, "by_level": merged}
 
     def reducer(self, key: Any, values: list[Any]) -> Iterator[KV]:
         return self.combiner(key, values)
@@ -562,9 +564,9 @@ class LevelReport(Job):
         best: dict[str, Best] = {}
         for key, value in results:
             if key.startswith(LEVEL):
-                levels[key[len(LEVEL) :]] = value
+                levels[key[len(LEVEL) :]] = value["count"]
                 continue
-            for level, count in value.items():
+            for level, count in value["by_level"].items():
                 best.setdefault(level, Best(self.options["top"])).add(key[len(MESSAGE) :], count)
         return {
             "levels": dict(sorted(levels.items(), key=lambda item: (-item[1], item[0]))),

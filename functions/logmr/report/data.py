@@ -226,7 +226,8 @@ def _keyed(
         else:
             key_kind, name = "", key
         if key_kind == MESSAGE and isinstance(value, dict):
-            for level, number in value.items():
+            by_level = value.get("by_level")
+            for level, number in (by_level if isinstance(by_level, dict) else {}).items():
                 if _is_number(number):
                     kept = seen.messages.setdefault(str(level), Best(MESSAGES_PER_LEVEL))
                     kept.add(name, number)
