@@ -56,13 +56,13 @@ from bench_status_codes import (
 PEERS = ROOT / "bench" / "peers"
 RESULTS = ROOT / "bench" / "results"
 #: logmr's job and parameters for each question: the peers' question exactly,
-#: so access_report leaves out its windows and percentiles (no peer computes
-#: them), and top_paths strips query strings (``peers/common.py``)
+#: so access_report leaves out its windows, percentiles and panels (no peer
+#: computes them), and top_paths strips query strings (``peers/common.py``)
 QUESTIONS = {
     "status_codes": ("status_codes", []),
     "access_report": (
         "access_report",
-        ["--param", "percentiles=false", "--param", "windows=false"],
+        ["--param", "percentiles=false", "--param", "windows=false", "--param", "panels=false"],
     ),
     "top_paths": ("top_paths", ["--param", "strip_query=true"]),
 }

@@ -25,6 +25,9 @@ class Row:
     size: int
     epoch: float | None  # UTC seconds
     local: float | None  # the written clock, read as UTC
+    method: str | None = None
+    referer: str = "-"
+    agent: str = "-"
 
     @property
     def error(self) -> bool:
@@ -47,7 +50,7 @@ def read_access(path: Path) -> list[Row]:
         match = _LINE.fullmatch(line)
         if match is None:
             continue
-        client, stamp, request, status, size = match.group(1, 2, 3, 4, 5)
+        client, stamp, request, status, size, referer, agent = match.group(1, 2, 3, 4, 5, 6, 7)
         tokens = request.split()
         epoch, local = _times(stamp)
         rows.append(
@@ -58,6 +61,9 @@ def read_access(path: Path) -> list[Row]:
                 size=0 if size == "-" else int(size),
                 epoch=epoch,
                 local=local,
+                method=tokens[0] if tokens else None,
+                referer=referer,
+                agent=agent,
             )
         )
     return rows
@@ -99,9 +105,27 @@ def _drop_estimates(value: Any) -> Any:
     return value
 
 
-def access_report_rows(rows: list[Row], window: int) -> dict[str, Any]:
-    """Every exact row of access_report over ``rows`` (percentiles apart)."""
+#: static files' extensions (docs/report.md), written out here again
+STATIC = {
+    *("css", "js", "mjs", "map", "txt", "csv", "pdf", "ico", "svg", "woff", "woff2", "png"),
+    *("jpg", "jpeg", "gif", "webp", "avif", "bmp", "tif", "tiff", "ttf", "otf", "eot", "mp3"),
+    *("mp4", "ogg", "webm", "mpeg", "mpg", "avi", "flv", "swf", "zip", "gz", "tgz", "rar"),
+    *("tar", "exe", "iso", "doc", "docx", "xls", "xlsx", "ppt", "pptx"),
+}
+
+
+def is_static(path: str) -> bool:
+    name = re.split(r"[?#]", path, maxsplit=1)[0].rsplit("/", 1)[-1]
+    stem, dot, extension = name.rpartition(".")
+    return bool(stem and dot) and extension.lower() in STATIC
+
+
+def access_report_rows(rows: list[Row], window: int, panels: bool = True) -> dict[str, Any]:
+    """Every exact row of access_report over ``rows`` (percentiles apart),
+    with its panels' rows unless ``panels`` is false."""
     want: dict[str, Any] = {}
+    if panels:
+        want.update(_panel_rows(rows))
     for status, count in Counter(row.status for row in rows).items():
         want[f"status:{status}"] = count
     for row in rows:
@@ -120,6 +144,25 @@ def access_report_rows(rows: list[Row], window: int) -> dict[str, Any]:
         "bytes": sum(row.size for row in rows),
         "errors": sum(row.error for row in rows),
     }
+    return want
+
+
+def _panel_rows(rows: list[Row]) -> dict[str, Any]:
+    want: dict[str, Any] = {}
+    for row in rows:
+        for name in (f"client:{row.client}", f"referer:{row.referer}", f"agent:{row.agent}"):
+            want[name] = want.get(name, 0) + 1
+        if row.method is not None:
+            want[f"method:{row.method}"] = want.get(f"method:{row.method}", 0) + 1
+        if row.path is None:
+            continue
+        if row.status == "404":
+            want[f"notfound:{row.path}"] = want.get(f"notfound:{row.path}", 0) + 1
+        kind = want.setdefault(
+            f"kind:{'static' if is_static(row.path) else 'dynamic'}", {"count": 0, "bytes": 0}
+        )
+        kind["count"] += 1
+        kind["bytes"] += row.size
     return want
 
 

@@ -44,7 +44,7 @@ PARAMS: dict[str, dict[str, str]] = {
     "query": {"query": "stats count(*), sum(bytes) by path, status"},
 }
 #: the jobs run over the level log; the others over the access log
-LEVEL_JOBS = ("level_counts", "error_rate")
+LEVEL_JOBS = ("level_counts", "level_report", "error_rate")
 
 
 @pytest.fixture(scope="module")

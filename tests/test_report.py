@@ -3,21 +3,34 @@ escaped, nothing loaded from anywhere; the CLI writes it for real jobs."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import itertools
 import json
 import re
 from collections import Counter
 from collections.abc import Iterator
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from helpers import generated_logs
+from helpers import generated_logs, run_inline
 from logmr.cli import main
+from logmr.formats.base import Format
+from logmr.jobs.report import LevelReport
 from logmr.report import analyse, render
-from logmr.report.svg import nice_ticks, number
+from logmr.report.script import SCRIPT
+from logmr.report.svg import (
+    LEVEL_COLOURS,
+    STATUS_COLOURS,
+    nice_ticks,
+    number,
+    share_colour,
+    shortened,
+)
 from logmr.storage.base import JobRecord
 
 HOSTILE = "<script>alert(1)</script>"
@@ -72,6 +85,17 @@ def record(job: str, **fields: Any) -> JobRecord:
     }
     base.update(fields)
     return JobRecord(**base)
+
+
+def assert_only_the_report_script(text: str, page: Page) -> None:
+    """The page's one script is the report's own (no other found its way in),
+    and the policy allows that script alone, by its hash."""
+    assert [tag for tag, _, _ in page.elements].count("script") == 1
+    assert re.findall(r"<script[^>]*>(.*?)</script>", text, re.S) == [SCRIPT]
+    policy = next(a["content"] for t, a, _ in page.elements if "http-equiv" in a)
+    digest = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
+    assert f"script-src 'sha256-{digest}'" in policy
+    assert "unsafe-inline" not in policy.split("script-src")[1]
 
 
 def page_of(rec: JobRecord, results: dict[str, Any]) -> tuple[str, Page]:
@@ -266,10 +290,9 @@ def test_keys_and_samples_from_logs_are_escaped() -> None:
     }
     text, page = page_of(rec, results)
     tags = [tag for tag, _, _ in page.elements]
-    assert "script" not in tags
+    assert_only_the_report_script(text, page)
     assert "img" not in tags
     assert not any(name.startswith("on") for _, attrs, _ in page.elements for name in attrs)
-    assert "<script>" not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     # the hostile strings are shown as text, whole
     assert HOSTILE in page.text("malformed")
@@ -282,8 +305,7 @@ def test_keys_and_samples_from_logs_are_escaped() -> None:
 def test_hostile_window_keys_and_mix_labels_are_escaped() -> None:
     results = {f"window:{HOSTILE}": {"count": 3, "errors": 1}, f"status:{HOSTILE}": 4}
     text, page = page_of(record("access_report"), results)
-    assert "script" not in [tag for tag, _, _ in page.elements]
-    assert "<script>" not in text
+    assert_only_the_report_script(text, page)
 
 
 @pytest.mark.unit
@@ -295,9 +317,213 @@ def test_the_page_loads_nothing_from_anywhere() -> None:
         for name in ("src", "href", "xlink:href", "action", "data"):
             assert "://" not in attrs.get(name, ""), (name, attrs)
     assert not re.search(r"""(src|href)\s*=\s*["']?https?:""", text)
-    assert not any(tag in ("script", "link", "iframe", "img") for tag, _, _ in page.elements)
+    assert not any(tag in ("link", "iframe", "img") for tag, _, _ in page.elements)
+    assert_only_the_report_script(text, page)
     policy = [a["content"] for t, a, _ in page.elements if t == "meta" and "content" in a]
     assert any("default-src 'none'" in value for value in policy)
+
+
+# -- the panels, levels, distinct values, units ------------------------------------------
+def panel_results() -> dict[str, Any]:
+    long_agent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 " * 3 + "END"
+    results = access_report_results() | {
+        "client:10.0.0.1": 600,
+        "client:10.0.0.2": 300,
+        "client:10.0.0.3": 90,
+        "referer:-": 800,
+        "referer:https://www.google.com/": 190,
+        f"agent:{long_agent}": 700,
+        "agent:curl/8.0": 290,
+        "notfound:/wp-login.php": 150,
+        "notfound:/favicon.ico": 50,
+        "method:GET": 900,
+        "method:POST": 90,
+        "kind:static": {"count": 400, "bytes": 12_000},
+        "kind:dynamic": {"count": 590, "bytes": 8_000},
+    }
+    return results
+
+
+@pytest.mark.unit
+def test_access_report_panels_each_have_a_section() -> None:
+    results = panel_results()
+    _, page = page_of(record("access_report"), results)
+    assert page.sections() == [
+        "facts",
+        "timeseries",
+        "percentiles",
+        "mix",
+        "shares",
+        "top",
+        "panel-client",
+        "panel-referer",
+        "panel-agent",
+        "panel-notfound",
+        "results",
+        "malformed",
+    ]
+    for prefix in ("client", "referer", "agent", "notfound"):
+        keys = {k: v for k, v in results.items() if k.startswith(f"{prefix}:")}
+        assert page.count("rect", f"panel-{prefix}", "bar") == len(keys)
+        assert f"{len(keys)} of {len(keys)} distinct" in page.text(f"panel-{prefix}")
+    # the top keys are the paths alone, not the panels' keys
+    assert page.count("rect", "top", "bar") == 3
+    assert "Top 3 paths by count" in page.text("top")
+    shares = page.charts("shares")
+    assert [chart["data-points"] for chart in shares] == ["2", "2"]
+    assert "GET: 900 (90.9%)" in page.text("shares")
+    assert "static: 400 (40.4%)" in page.text("shares")
+    assert "client:" not in page.text("results")
+
+
+@pytest.mark.unit
+def test_long_labels_are_shortened_in_the_middle_with_the_whole_text_on_hover() -> None:
+    results = panel_results()
+    text, _ = page_of(record("access_report"), results)
+    agent = next(k for k in results if k.startswith("agent:Mozilla"))[len("agent:") :]
+    shown = shortened(agent, 48)
+    assert len(shown) == 48 and shown.startswith("Mozilla/5.0") and shown.endswith("END")
+    assert "…" in shown
+    assert f">{escape(shown)}<title>{escape(agent)}</title></text>" in text
+    assert shortened("/short", 48) == "/short"
+    assert shortened("/abcdefghij", 5) == "/a…ij"
+
+
+@pytest.mark.unit
+def test_level_report_shape_has_a_level_mix_and_top_messages_by_level() -> None:
+    results: dict[str, Any] = {
+        "level:INFO": {"count": 90},
+        "level:WARN": {"count": 8},
+        "level:ERROR": {"count": 2},
+        "message:Completed request in # ms": {"count": 80, "by_level": {"INFO": 80}},
+        "message:User # logged in": {"count": 10, "by_level": {"INFO": 10}},
+        "message:Slow request: # ms": {"count": 8, "by_level": {"WARN": 8}},
+        "message:Failed to process order #": {"count": 2, "by_level": {"ERROR": 2}},
+        f"message:{HOSTILE}": {"count": 1, "by_level": {"ERROR": 1}},
+    }
+    text, page = page_of(record("level_report"), results)
+    assert {"mix", "messages"} <= set(page.sections())
+    assert "Level mix" in page.text("mix")
+    legend = re.findall(r"(INFO|WARN|ERROR): (\d+)", page.text("mix"))
+    # most severe first (each in the legend and in its bar's title)
+    assert list(dict.fromkeys(legend)) == [("ERROR", "2"), ("WARN", "8"), ("INFO", "90")]
+    rows = re.findall(
+        r'<tr><td data-value="\d+"><span class="level" style="background:(#\w+)"></span>(\w+)</td>'
+        r'<td class="key">(.*?)</td>',
+        text,
+    )
+    assert [(level, message) for _, level, message in rows] == [
+        ("ERROR", "Failed to process order #"),
+        ("ERROR", escape(HOSTILE)),
+        ("WARN", "Slow request: # ms"),
+        ("INFO", "Completed request in # ms"),
+        ("INFO", "User # logged in"),
+    ]
+    colours = {level: colour for colour, level, _ in rows}
+    assert colours == {
+        "ERROR": LEVEL_COLOURS["ERROR"],
+        "WARN": LEVEL_COLOURS["WARN"],
+        "INFO": LEVEL_COLOURS["INFO"],
+    }
+    assert_only_the_report_script(text, page)
+
+
+@pytest.mark.unit
+def test_level_colours_are_fixed_and_warn_is_not_green() -> None:
+    for label in ("WARN", "warn", "WARNING"):
+        assert share_colour(label, 2) == LEVEL_COLOURS["WARN"]
+    assert share_colour("ERROR", 0) == share_colour("error", 5) == LEVEL_COLOURS["ERROR"]
+    greens = {"#009e73", STATUS_COLOURS["2"]}
+    assert not greens & {share_colour(level, i) for i, level in enumerate(LEVEL_COLOURS)}
+    assert share_colour("DEBUG", 0) != share_colour("INFO", 0)
+    _, page = page_of(record("level_counts"), {"DEBUG": 5, "INFO": 80, "WARN": 15, "ERROR": 5})
+    bars = [
+        a for t, a, s in page.elements if t == "rect" and s == "mix" and a.get("class") == "bar"
+    ]
+    assert [bar["fill"] for bar in bars] == [
+        LEVEL_COLOURS[level] for level in ("ERROR", "WARN", "INFO", "DEBUG")
+    ]
+
+
+@pytest.mark.unit
+def test_distinct_count_charts_distinct_values_not_records() -> None:
+    keys = windows(4)
+    results = {
+        iso: {"count": 1000 + i, "distinct": 10 + i, "lower": 9, "upper": 12, "sketch": "x"}
+        for i, iso in enumerate(keys)
+    }
+    spec = {"inputs": ["x"], "params": {"field": "client", "window": "1m"}}
+    text, page = page_of(record("distinct_count", spec=spec), results)
+    titles = re.findall(r"<title>(\S+) distinct client values: (\d+)", text)
+    assert [int(value) for _, value in titles] == [10, 11, 12, 13]
+    assert "Distinct client values per window" in page.text("timeseries")
+    assert "records" not in page.text("timeseries")
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    ("job", "params", "unit"),
+    [
+        ("access_report", {}, "bytes"),
+        ("percentiles", {}, "bytes"),  # the job's default field
+        ("percentiles", {"field": "latency"}, "seconds"),
+    ],
+)
+def test_percentile_charts_name_their_unit(job: str, params: dict[str, str], unit: str) -> None:
+    results = {iso: {"count": 5, "p50": 1, "p95": 2, "p99": 3} for iso in windows(3)}
+    spec = {"inputs": ["x"], "params": params}
+    _, page = page_of(record(job, spec=spec), results)
+    assert f"Percentiles over time ({unit})" in page.text("percentiles")
+    labels = [a for t, a, s in page.elements if s == "percentiles" and t == "text"]
+    assert labels  # the axis label is the unit
+    assert re.search(rf"axis-label[^>]*>[^<]*{unit}", page_of(record(job, spec=spec), results)[0])
+
+
+@pytest.mark.unit
+def test_the_last_window_is_marked_partial() -> None:
+    keys = windows(5)
+    results = {iso: {"count": 100, "errors": 1} for iso in keys}
+    text, page = page_of(record("window_counts"), results)
+    partial = re.findall(r'<circle class="point partial"[^>]*><title>([^<]*)</title>', text)
+    assert partial == [
+        f"{keys[-1]} records: 100 (partial window: the log ends inside it)",
+        f"{keys[-1]} errors: 1 (partial window: the log ends inside it)",
+    ]
+    assert "last window partial" in page.text("timeseries")
+    assert f"the last window ({keys[-1]}) is partial" in page.text("timeseries")
+
+
+@pytest.mark.functional
+def test_level_report_job_against_an_independent_reading(tmp_path: Path) -> None:
+    log = generated_logs(tmp_path, lines=3000, seed=21)["app"]
+    pattern = re.compile(r"^\S+ \S+ ([A-Z]+) +\[[^\]]*\] \S+ - (.*)$")
+    levels: Counter[str] = Counter()
+    messages: dict[str, Counter[str]] = {}
+    for line in log.read_text().splitlines():
+        found = pattern.match(line)
+        if found:
+            level, message = found.groups()
+            levels[level] += 1
+            masked = re.sub(r"\d+", "#", message)
+            messages.setdefault(level, Counter())[masked] += 1
+    rec, results = run_inline(log, "level_report", params={"top": "3"})
+    level_rows = {k[6:]: v for k, v in results.items() if k.startswith("level:")}
+    assert level_rows == {level: {"count": count} for level, count in levels.items()}
+    by_message: dict[str, dict[str, int]] = {}
+    for level, counted in messages.items():
+        for message, count in counted.items():
+            by_message.setdefault(f"message:{message}", {})[level] = count
+    want = {k: {"count": sum(v.values()), "by_level": v} for k, v in by_message.items()}
+    assert {k: v for k, v in results.items() if k.startswith("message:")} == want
+    assert rec.summary["levels"] == dict(sorted(levels.items(), key=lambda kv: (-kv[1], kv[0])))
+    assert rec.summary["top_messages"] == {
+        level: [[m, n] for m, n in sorted(counted.items(), key=lambda kv: (-kv[1], kv[0]))[:3]]
+        for level, counted in sorted(messages.items())
+    }
+    _, unmasked = run_inline(log, "level_report", params={"mask": "false"})
+    assert len(unmasked) > len(results)  # digits kept: more distinct messages
+    in_levels = sum(v["count"] for k, v in unmasked.items() if k.startswith("level:"))
+    assert in_levels == sum(levels.values())
 
 
 # -- drawing helpers ------------------------------------------------------------------
@@ -378,7 +604,7 @@ def test_cli_report_remote_reads_dynamodb_and_the_part_files(
     page = Page(text)
     assert page.count("rect", "top", "bar") == len(results)
     assert HOSTILE in page.text("results")
-    assert "<script>" not in text
+    assert_only_the_report_script(text, page)
 
 
 @pytest.mark.functional
@@ -387,7 +613,8 @@ def test_cli_report_of_an_unknown_job_is_one_line(
 ) -> None:
     assert main(["report", "no-such-job", "--html", str(tmp_path / "x.html")]) == 1
     err = capsys.readouterr().err
-    assert err.strip() == "logmr: error: JobNotFoundError: no job 'no-such-job' (logmr ls lists them)"
+    want = "logmr: error: JobNotFoundError: no job 'no-such-job' (logmr ls lists them)"
+    assert err.strip() == want
     assert not (tmp_path / "x.html").exists()
 
 
@@ -467,3 +694,22 @@ def test_windows_past_the_limit_merge_into_points(monkeypatch: pytest.MonkeyPatc
     _, page = page_of_data(data)
     assert f"600 windows from {windows(1)[0]}" in page.text("timeseries")
     assert f"shown as {len(data.windows)} points" in page.text("timeseries")
+
+
+class PerRecordLevelReport(LevelReport):
+    """level_report through its per-record ``mapper`` (no columns)."""
+
+    name = "level_report_per_record"
+
+    def bind(self, fmt: Format) -> None:
+        super().bind(fmt)
+        self.columns = ()
+
+
+@pytest.mark.functional
+def test_level_report_mapper_equals_its_columns(tmp_path: Path) -> None:
+    log = generated_logs(tmp_path, lines=1500, seed=4)["app"]
+    record, batched = run_inline(log, "level_report")
+    again, per_record = run_inline(log, "test_report:PerRecordLevelReport")
+    assert per_record == batched
+    assert again.summary == record.summary

@@ -238,7 +238,7 @@ PARAMS = {
     "pattern_count": {"pattern": "(?P<key>GET|POST)"},
     "query": {"query": "stats count(*), sum(bytes) by status"},
 }
-LEVEL_JOBS = {"level_counts"}  # an access log has no level
+LEVEL_JOBS = {"level_counts", "level_report"}  # an access log has no level
 
 
 def _builtin_jobs() -> list[str]:

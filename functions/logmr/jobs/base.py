@@ -56,6 +56,28 @@ def top_n(pairs: Iterable[tuple[str, Any]], n: int) -> list[tuple[str, Any]]:
     return heapq.nsmallest(n, pairs, key=lambda kv: (-sort_value(kv[1]), kv[0]))
 
 
+class Best:
+    """``top_n`` of a stream fed one pair at a time (several at once, one per
+    panel of a results pass): the ``most`` best (key, count), count
+    descending then key ascending, holding at most four times that many."""
+
+    def __init__(self, most: int) -> None:
+        self.most = most
+        #: how many pairs were added
+        self.seen = 0
+        self._kept: list[tuple[Any, str]] = []
+
+    def add(self, key: str, count: Any) -> None:
+        self.seen += 1
+        self._kept.append((-count, key))
+        if len(self._kept) > 4 * self.most:
+            self._kept.sort()
+            del self._kept[self.most :]
+
+    def best(self) -> list[tuple[str, Any]]:
+        return [(key, -negated) for negated, key in sorted(self._kept)[: self.most]]
+
+
 def key_text(key: Any) -> str:
     """The canonical string of a key: bytes decoded (invalid UTF-8 as ``\\xNN``)."""
     if isinstance(key, str):

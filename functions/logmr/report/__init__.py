@@ -1,5 +1,6 @@
 """``logmr report``: a job's record and results as one self-contained HTML page
-(``data`` gathers and sorts them by shape, ``svg`` draws, ``page`` lays out)."""
+(``data`` gathers and sorts them by shape, ``svg`` draws, ``page`` lays out,
+``script`` sorts and filters its tables in the browser)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,11 @@ window starts (``2026-11-22T03:00:00Z``, optionally ``window:``-prefixed) with
 a count make a time series; ``p50``/``p95``/``p99`` in them make percentiles
 over time; other keys with a number or a ``count`` make the top-keys chart;
 HTTP status codes (keys of ``status_codes``, ``status:<code>`` keys, the
-``2xx``... splits of ``requests_per_window``) and levels make the mix.
+``2xx``... splits of ``requests_per_window``) and levels make the mix. The
+panels of ``access_report`` (``client:``, ``referer:``, ``agent:``,
+``notfound:``, ``method:``, ``kind:`` keys) and of ``level_report``
+(``level:``, ``message:`` keys) make a section each. Windows with a
+``distinct`` estimate (``distinct_count``) chart distinct values, not records.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from logmr.jobs import is_builtin, job_class
+from logmr.jobs.base import Best
 from logmr.jobs.sketches import KLL_TAG, merge_quantiles, quantiles_text
 from logmr.storage.base import JobRecord
 from logmr.storage.parts import JobResults
@@ -30,6 +36,22 @@ _RANKS = (("p50", 0.5), ("p95", 0.95), ("p99", 0.99))
 LEVEL_JOBS = frozenset({"level_counts"})
 #: keys of the access_report shape, by prefix
 PREFIXES = ("window:", "status:", "path:")
+#: panels ranked by count (a bar chart each): key prefix -> title
+RANKED = {
+    "client": "Top clients",
+    "referer": "Top referers",
+    "agent": "Top user agents",
+    "notfound": "Top 404 (not found) paths",
+}
+#: panels drawn as shares of one bar: key prefix -> title
+SHARES = {"method": "Request methods", "kind": "Static vs dynamic requests"}
+#: level_report's prefixes: records per level, and per message its levels' records
+LEVEL, MESSAGE = "level", "message"
+PANEL_PREFIXES = (*PREFIXES, *(f"{p}:" for p in (*RANKED, *SHARES, LEVEL, MESSAGE)))
+#: the unit of a percentile's field (as the formats give it: latency in seconds)
+UNITS = {"bytes": "bytes", "latency": "seconds"}
+#: messages kept per level for the top messages table
+MESSAGES_PER_LEVEL = 10
 
 
 #: time-series points a report keeps: past twice this many windows, adjacent
@@ -76,11 +98,24 @@ class ReportData:
     #: (key, count, extra columns) for the top-keys chart, best first
     top: list[tuple[str, float, dict[str, Any]]] = field(default_factory=list)
     top_columns: list[str] = field(default_factory=list)
+    #: what the top keys are: "paths" (``path:`` keys) or "keys"
+    top_name: str = "keys"
     #: the status or level mix: (label, count), in display order
     mix: list[tuple[str, float]] = field(default_factory=list)
     mix_title: str = ""
     #: percentiles of the whole job (a percentiles job's "all" key)
     overall_percentiles: dict[str, float] = field(default_factory=dict)
+    #: what the windows count: "records", or "distinct <field>" (distinct_count)
+    measure: str = "records"
+    #: the percentiles' unit ("bytes", "seconds", or the field's name)
+    unit: str = ""
+    #: ranked panels: prefix -> (key, count) best first, and how many keys each had
+    ranked: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    ranked_distinct: dict[str, int] = field(default_factory=dict)
+    #: share panels: prefix -> (label, count), largest first
+    shares: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    #: level_report's top messages: (level, message, records), by level then rank
+    messages: list[tuple[str, str, float]] = field(default_factory=list)
 
     @property
     def samples(self) -> list[dict[str, Any]]:
@@ -105,28 +140,47 @@ def analyse(
     windows (``MAX_WINDOW_POINTS``), the statuses, the best keys, the first
     rows. No I/O."""
     pairs = sorted(results.items()) if isinstance(results, Mapping) else results
-    data = ReportData(record=record)
+    data = ReportData(record=record, unit=percentile_unit(record))
     series = _Series(MAX_WINDOW_POINTS)
-    seen = _Seen()
+    seen = _Seen(top_n)
     keyed = _keyed(pairs, data, series, seen)
     best = heapq.nsmallest(max(top_n, MIX_PARTS), keyed, key=lambda row: (-row[1], row[0]))
     data.windows, data.window_count = series.points(), series.count
+    data.ranked = {prefix: kept.best() for prefix, kept in seen.ranked.items()}
+    data.ranked_distinct = {prefix: kept.seen for prefix, kept in seen.ranked.items()}
+    data.shares = {
+        prefix: sorted(parts.items(), key=lambda part: (-part[1], part[0]))
+        for prefix, parts in seen.shares.items()
+    }
+    data.messages = [
+        (level, message, count)
+        for level, kept in sorted(seen.messages.items(), key=lambda item: level_rank(item[0]))
+        for message, count in kept.best()
+    ]
+    if seen.distinct_field:
+        data.measure = f"distinct {seen.distinct_field} values"
     if not seen.statuses and best and seen.status_keys is not None:
         seen.statuses = seen.status_keys
     if seen.statuses:
         data.mix = sorted(seen.statuses.items())
         data.mix_title = "HTTP status mix"
+    elif seen.levels:
+        data.mix = sorted(seen.levels.items(), key=lambda item: level_rank(item[0]))
+        data.mix_title = "Level mix"
     elif seen.classes:
         data.mix = sorted(seen.classes.items())
         data.mix_title = "HTTP status class mix"
     elif _is_levels(record) and best:
-        data.mix = [(key, count) for key, count, _ in best[:MIX_PARTS]]
+        shown = sorted(best[:MIX_PARTS], key=lambda row: level_rank(row[0]))
+        data.mix = [(key, count) for key, count, _ in shown]
         rest = seen.keyed_total - sum(count for _, count in data.mix)
         if seen.keyed > MIX_PARTS:
             data.mix.append((OTHER, rest))
         data.mix_title = "Level mix"
     if seen.keyed > 1 or (best and best[0][2]):
         data.top = best[:top_n]
+        if seen.paths == seen.keyed:
+            data.top_name = "paths"
         columns: list[str] = []
         for _, _, extra in data.top:
             columns += [name for name in extra if name not in columns]
@@ -138,6 +192,14 @@ def analyse(
 class _Seen:
     """What ``_keyed`` gathers besides the keyed rows."""
 
+    top_n: int = TABLE_ROWS
+    ranked: dict[str, Best] = field(default_factory=dict)
+    shares: dict[str, dict[str, float]] = field(default_factory=dict)
+    levels: dict[str, float] = field(default_factory=dict)
+    messages: dict[str, Best] = field(default_factory=dict)
+    distinct_field: str = ""
+    #: the keyed rows that were ``path:`` keys
+    paths: int = 0
     statuses: dict[str, float] = field(default_factory=dict)
     classes: dict[str, float] = field(default_factory=dict)
     #: the keyed rows while every one is a status code (``None`` after one is not)
@@ -157,14 +219,36 @@ def _keyed(
         if len(data.first) < TABLE_ROWS:
             data.first.append((key, value))
         prefix, _, rest = key.partition(":")
-        if f"{prefix}:" in PREFIXES:
+        if f"{prefix}:" in PANEL_PREFIXES:
             key_kind, name = prefix, rest
         elif WINDOW_KEY.match(key):
             key_kind, name = "window", key
         else:
             key_kind, name = "", key
+        if key_kind == MESSAGE and isinstance(value, dict):
+            by_level = value.get("by_level")
+            for level, number in (by_level if isinstance(by_level, dict) else {}).items():
+                if _is_number(number):
+                    kept = seen.messages.setdefault(str(level), Best(MESSAGES_PER_LEVEL))
+                    kept.add(name, number)
+            continue
         count = _count(value)
+        if count is None:
+            pass
+        elif key_kind in RANKED:
+            seen.ranked.setdefault(key_kind, Best(seen.top_n)).add(name, count)
+            continue
+        elif key_kind in SHARES:
+            parts = seen.shares.setdefault(key_kind, {})
+            parts[name] = parts.get(name, 0) + count
+            continue
+        elif key_kind == LEVEL:
+            seen.levels[name] = seen.levels.get(name, 0) + count
+            continue
         if key_kind == "window" and count is not None:
+            if isinstance(value, dict) and _is_number(value.get("distinct")):
+                count = float(value["distinct"])
+                seen.distinct_field = _distinct_field(data.record)
             point = _window(name, count, value)
             for label, number in point.classes.items():
                 seen.classes[label] = seen.classes.get(label, 0) + number
@@ -173,11 +257,14 @@ def _keyed(
             seen.statuses[name] = seen.statuses.get(name, 0) + count
         elif key == "all" and isinstance(value, dict) and _percentiles(value):
             data.overall_percentiles = _percentiles(value)
+        elif key == "all" and isinstance(value, dict) and _is_number(value.get("distinct")):
+            seen.distinct_field = _distinct_field(data.record)
         elif count is not None and not (key == "total" and isinstance(value, dict)):
             extra = (
                 {k: v for k, v in value.items() if k != "count"} if isinstance(value, dict) else {}
             )
             seen.keyed += 1
+            seen.paths += key_kind == "path"
             seen.keyed_total += count
             if seen.status_keys is not None:
                 if STATUS_KEY.match(name):
@@ -355,6 +442,44 @@ def _is_levels(record: JobRecord) -> bool:
     return record.job in LEVEL_JOBS or (
         record.job == "field_count" and params.get("field") == "level"
     )
+
+
+#: levels in their order of severity (most severe first), upper-cased
+LEVEL_ORDER = (
+    *("EMERG", "EMERGENCY", "ALERT", "FATAL", "CRITICAL", "CRIT", "SEVERE", "ERROR", "ERR"),
+    *("WARNING", "WARN", "NOTICE", "INFO", "INFORMATIONAL", "CONFIG", "DEBUG", "FINE", "TRACE"),
+)
+
+
+def level_rank(level: str) -> tuple[int, str]:
+    """A level's place in ``LEVEL_ORDER`` (unknown levels last, by name)."""
+    upper = level.upper()
+    return (LEVEL_ORDER.index(upper) if upper in LEVEL_ORDER else len(LEVEL_ORDER), level)
+
+
+def percentile_unit(record: JobRecord) -> str:
+    """The unit of a job's percentiles: access_report's are response bytes;
+    a percentiles job's those of its ``field``."""
+    if record.job == "access_report":
+        return UNITS["bytes"]
+    field_name = _param(record, "field") or "value"
+    return UNITS.get(field_name, field_name)
+
+
+def _distinct_field(record: JobRecord) -> str:
+    return _param(record, "field") or "values"
+
+
+def _param(record: JobRecord, name: str) -> str | None:
+    """A parameter of the job as it ran: as given, else a built-in job's default."""
+    params = (record.spec or {}).get("params") or {}
+    if name in params:
+        return str(params[name])
+    if is_builtin(record.job):
+        for param in job_class(record.job).params:
+            if param.name == name:
+                return param.default
+    return None
 
 
 def _share(part: float, whole: float) -> str:

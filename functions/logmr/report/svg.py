@@ -19,6 +19,22 @@ PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#f
 FONT = 12
 #: points drawn as circles up to this many per series (beyond, the line alone)
 MAX_MARKERS = 160
+#: status classes keep one colour each (2xx green ... 5xx red)
+STATUS_COLOURS = {"1": "#56b4e9", "2": "#009e73", "3": "#0072b2", "4": "#e69f00", "5": "#d55e00"}
+#: levels keep one colour each, whatever their case: errors red, warnings
+#: amber, info blue, debug and trace grey (never a warning in green)
+LEVEL_COLOURS = {
+    **dict.fromkeys(("FATAL", "EMERG", "EMERGENCY", "ALERT", "CRITICAL", "CRIT"), "#8b1a1a"),
+    **dict.fromkeys(("ERROR", "ERR", "SEVERE"), "#d62728"),
+    **dict.fromkeys(("WARN", "WARNING"), "#f0a30a"),
+    "NOTICE": "#56b4e9",
+    **dict.fromkeys(("INFO", "INFORMATIONAL", "CONFIG"), "#1f6fb2"),
+    **dict.fromkeys(("DEBUG", "FINE"), "#8c96a0"),
+    **dict.fromkeys(("TRACE", "FINER", "FINEST"), "#c3c9cf"),
+}
+#: colours of the other parts of a share bar (none of the level or status
+#: ones: a method or a kind never reads as an error)
+OTHER_COLOURS = ("#0072b2", "#cc79a7", "#56b4e9", "#009e73", "#6a3d9a", "#999933", "#000000")
 
 
 @dataclass
@@ -67,8 +83,11 @@ def line_chart(
     x_label: str = "window start",
     width: int = 900,
     height: int = 300,
+    partial_last: bool = False,
 ) -> str:
-    """A line chart of ``series`` over the ``labels`` (one label per x position)."""
+    """A line chart of ``series`` over the ``labels`` (one label per x position).
+    ``partial_last``: the last point is a window the log ends inside: drawn
+    hollow, marked "partial", and said so in its title."""
     left, right, top, bottom = 64, 40, 30, 58
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = max((v for s in series for v in s.values if v is not None), default=0.0)
@@ -111,11 +130,25 @@ def line_chart(
             if v is None:
                 continue
             radius = 3 if markers else 0
-            out.append(
-                f'<circle class="point" cx="{x(i):.1f}" cy="{y(v):.1f}" r="{radius}" '
-                f'fill="{s.colour}"><title>{escape(labels[i])} {escape(s.name)}: '
-                f"{number(v)}</title></circle>"
+            partial = partial_last and i == n - 1
+            look = (
+                f'fill="#fff" stroke="{s.colour}" stroke-width="2"'
+                if partial
+                else f'fill="{s.colour}"'
             )
+            note = " (partial window: the log ends inside it)" if partial else ""
+            out.append(
+                f'<circle class="point{" partial" * partial}" cx="{x(i):.1f}" cy="{y(v):.1f}" '
+                f'r="{max(radius, 4) if partial else radius}" {look}><title>{escape(labels[i])} '
+                f"{escape(s.name)}: {number(v)}{note}</title></circle>"
+            )
+    if partial_last and n:
+        out.append(
+            f'<text class="partial-label" x="{x(n - 1) - 4:.1f}" y="{top - 6}" '
+            'text-anchor="end">last window partial</text>'
+            f'<line class="partial-mark" x1="{x(n - 1):.1f}" y1="{top}" x2="{x(n - 1):.1f}" '
+            f'y2="{top + plot_h}" stroke="#8795a3" stroke-dasharray="3 3"/>'
+        )
     out.append(_legend([(s.name, s.colour) for s in series], left, 18))
     out.append("</svg>")
     return "\n".join(out)
@@ -150,7 +183,7 @@ def bar_chart(
     for i, (label, value) in enumerate(rows):
         by = top + i * (bar_h + gap)
         bw = plot_w * value / x_max
-        shown = label if len(label) <= label_chars else label[: label_chars - 1] + "…"
+        shown = shortened(label, label_chars)
         out.append(
             f'<text class="label" x="{left - 6}" y="{by + bar_h * 0.72:.1f}" '
             f'text-anchor="end">{escape(shown)}<title>{escape(label)}</title></text>'
@@ -171,7 +204,8 @@ def share_bar(parts: Sequence[tuple[str, float]], *, title: str, width: int = 90
     """One 100% bar split into ``parts``, with a legend of counts and shares."""
     total = sum(value for _, value in parts) or 1.0
     left, top, bar_h = 14, 30, 34
-    legend_rows = math.ceil(len(parts) / 4)
+    columns = max(1, min(4, width // 220))
+    legend_rows = math.ceil(len(parts) / columns)
     height = top + bar_h + 20 + legend_rows * 20 + 8
     out = [_open("share", width, height, title, len(parts))]
     plot_w = width - 2 * left
@@ -187,28 +221,43 @@ def share_bar(parts: Sequence[tuple[str, float]], *, title: str, width: int = 90
         if w > 44:
             out.append(
                 f'<text class="inbar" x="{at + w / 2:.1f}" y="{top + bar_h * 0.65:.1f}" '
-                f'text-anchor="middle">{escape(label[:12])}</text>'
+                f'text-anchor="middle">{escape(shortened(label, max(int(w // 8), 4)))}'
+                f"<title>{escape(label)}</title></text>"
             )
         at += w
     for i, (label, value) in enumerate(parts):
-        lx = left + (i % 4) * (plot_w / 4)
-        ly = top + bar_h + 22 + (i // 4) * 20
+        lx = left + (i % columns) * (plot_w / columns)
+        ly = top + bar_h + 22 + (i // columns) * 20
         out.append(
             f'<rect x="{lx:.1f}" y="{ly - 10}" width="12" height="12" '
             f'fill="{share_colour(label, i)}"/>'
-            f'<text class="legend" x="{lx + 17:.1f}" y="{ly}">{escape(label[:28])}: '
-            f"{number(value)} ({100 * value / total:.1f}%)</text>"
+            f'<text class="legend" x="{lx + 17:.1f}" y="{ly}">{escape(shortened(label, 28))}: '
+            f"{number(value)} ({100 * value / total:.1f}%)<title>{escape(label)}</title></text>"
         )
     out.append("</svg>")
     return "\n".join(out)
 
 
 def share_colour(label: str, index: int) -> str:
-    """Status classes keep one colour each (2xx green ... 5xx red); others cycle."""
-    by_class = {"1": "#56b4e9", "2": "#009e73", "3": "#0072b2", "4": "#e69f00", "5": "#d55e00"}
-    if len(label) == 3 and label[0] in by_class and (label[1:].isdigit() or label[1:] == "xx"):
-        return by_class[label[0]]
-    return PALETTE[index % len(PALETTE)]
+    """Status codes and classes keep one colour each (2xx green ... 5xx red),
+    levels theirs (``LEVEL_COLOURS``); others cycle through ``OTHER_COLOURS``."""
+    if (
+        len(label) == 3
+        and label[0] in STATUS_COLOURS
+        and (label[1:].isdigit() or label[1:] == "xx")
+    ):
+        return STATUS_COLOURS[label[0]]
+    return LEVEL_COLOURS.get(label.upper(), OTHER_COLOURS[index % len(OTHER_COLOURS)])
+
+
+def shortened(label: str, most: int) -> str:
+    """``label`` in at most ``most`` characters: its middle cut out as ``…``
+    (both ends of a path say the most: ``/api/v1/…/items/42``)."""
+    if len(label) <= most:
+        return label
+    head = most // 2
+    tail = most - 1 - head
+    return label[:head] + "…" + (label[-tail:] if tail else "")
 
 
 def _open(kind: str, width: int, height: int, title: str, points: int) -> str:
