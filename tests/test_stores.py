@@ -57,6 +57,17 @@ def test_object_store_round_trip_ranges_and_listing(tmp_path: Path) -> None:
         store.put("../outside", b"x")
 
 
+def test_a_store_under_a_relative_folder_lists_its_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``logmr query ... --home h``: the store's folder given relative to the
+    working folder still lists its keys (they were compared with resolved paths)."""
+    monkeypatch.chdir(tmp_path)
+    store = FolderObjectStore(Path("home") / "objects")
+    store.put("jobs/a/results/part-00001.parquet", b"x")
+    assert store.list_keys("jobs/a/results/") == ["jobs/a/results/part-00001.parquet"]
+
+
 def test_read_buckets_uses_the_index(tmp_path: Path) -> None:
     store = FolderObjectStore(tmp_path)
     bound = shuffle.Binding("j-1", 2, "00112233aabbccdd")

@@ -21,11 +21,13 @@ def _write(path: Path, data: bytes) -> None:
 
 class FolderObjectStore(ObjectStore):
     def __init__(self, root: Path | str) -> None:
-        self.root = Path(root)
+        # resolved once: keys are paths under it, whatever the working folder
+        # (a relative --home) and its symbolic links
+        self.root = Path(root).resolve()
 
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()
-        if not path.is_relative_to(self.root.resolve()):
+        if not path.is_relative_to(self.root):
             raise InvalidParameterError(f"object key {key!r} leaves the store")
         return path
 
