@@ -130,7 +130,18 @@ def test_access_report_prints_its_sections_as_tables(
 ) -> None:
     shown, out = run(capsys, access_log, "--job", "access_report", "--param", "window=15m")
     summary = out["summary"]
-    titles = ("totals", "status mix", "top paths", "windows")
+    titles = (
+        "totals",
+        "status mix",
+        "methods",
+        "static vs dynamic",
+        "top paths",
+        "top clients",
+        "top referers",
+        "top user agents",
+        "top 404 paths",
+        "windows",
+    )
     order = [shown.index(f"\n{title}:\n") for title in titles]
     assert order == sorted(order)
     totals = dict(section(shown, "totals"))
@@ -144,6 +155,15 @@ def test_access_report_prints_its_sections_as_tables(
     windows = section(shown, "windows")
     assert [row[0] for row in windows] == sorted(name for name, *_ in summary["windows"])
     assert not SKETCH.search(shown) and "window:" not in shown
+    # the panels: as the summary ranks them, the methods and the two kinds adding up
+    for title, name in (("top clients", "top_clients"), ("top 404 paths", "top_not_found")):
+        rows = section(shown, title)
+        assert [row[0] for row in rows] == [key for key, _ in summary[name]][: len(rows)]
+    methods = section(shown, "methods")
+    assert {row[0]: numbers([row[1]])[0] for row in methods} == summary["methods"]
+    kinds = {row[0]: numbers([row[1]])[0] for row in section(shown, "static vs dynamic")}
+    assert kinds == {kind: summary[kind]["count"] for kind in ("static", "dynamic")}
+    assert sum(kinds.values()) == summary["requests"]
 
 
 @pytest.mark.functional

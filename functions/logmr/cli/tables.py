@@ -6,7 +6,8 @@ terminal, plain aligned columns in a pipe or a file (no colour, no box).
 - ``series``: one row per time window, in time order (``--sort value`` ranks
   them instead), the first N of them;
 - ``report``: ``access_report``'s sections from its summary: totals, status
-  mix, top paths, windows;
+  mix, methods, static vs dynamic, top paths, then its panels (clients,
+  referers, user agents, 404 paths) when it has them, windows;
 - ``sessions``: the clients with the most sessions, then the summary's two
   histograms with their buckets named.
 
@@ -195,6 +196,7 @@ def _report(record: JobRecord, limit: int, sort: str | None) -> Shown:
         [list(row) for row in paths[:limit]],
         _more(summary.get("distinct_paths", 0) - min(limit, len(paths)), "paths"),
     )
+    panels = [_panel(summary, name, limit, noun) for name, noun in PANELS if name in summary]
     windows = list(summary.get("windows", []))
     if sort == "value":
         windows.sort(key=lambda row: (-row[1], row[0]))
@@ -203,7 +205,40 @@ def _report(record: JobRecord, limit: int, sort: str | None) -> Shown:
     by_window = Table(
         "windows", head, window_rows[:limit], _more(len(window_rows) - limit, "windows")
     )
-    return Shown([totals, mix, top, by_window])
+    return Shown([totals, mix, *_mix_tables(summary, share), top, *panels, by_window])
+
+
+#: ``access_report``'s ranked panels (``jobs.report``): summary list, what a row is
+PANELS = (
+    ("top_clients", "clients"),
+    ("top_referers", "referers"),
+    ("top_agents", "user agents"),
+    ("top_not_found", "404 paths"),
+)
+
+
+def _panel(summary: dict[str, Any], name: str, limit: int, noun: str) -> Table:
+    """One ranked panel: its first ``limit`` rows, and how many more there are."""
+    rows = [list(row) for row in summary[name][:limit]]
+    distinct = summary.get("distinct_" + name.removeprefix("top_"), len(rows))
+    return Table(
+        f"top {noun}", [noun.rstrip("s"), "requests"], rows, _more(distinct - len(rows), noun)
+    )
+
+
+def _mix_tables(summary: dict[str, Any], share: Any) -> list[Table]:
+    """The methods and static vs dynamic shares, when the summary has them."""
+    tables = []
+    if "methods" in summary:
+        rows = [[method, n, share(n)] for method, n in summary["methods"].items()]
+        tables.append(Table("methods", ["method", "requests", "share"], rows))
+    if "static" in summary:
+        rows = [
+            [kind, summary[kind]["count"], share(summary[kind]["count"]), summary[kind]["bytes"]]
+            for kind in ("static", "dynamic")
+        ]
+        tables.append(Table("static vs dynamic", ["", "requests", "share", "bytes"], rows))
+    return tables
 
 
 def _sessions(results: Any, record: JobRecord, limit: int, sort: str | None) -> Shown:
