@@ -48,6 +48,7 @@ from bench_status_codes import (
     run_measured,
     write_atomic,
 )
+from logmr.jobs.sketches import KLL_RANK_ERROR
 
 PEERS = ROOT / "bench" / "peers"
 RESULTS = ROOT / "bench" / "results"
@@ -55,8 +56,6 @@ STATUS_QUERY = "stats count(*) by status"
 SLOW_PATHS_QUERY = (
     "filter status >= 500 | stats count(*), pct(bytes, 95) by path | sort count desc | limit 20"
 )
-#: the KLL sketch's normalized rank error (``logmr.jobs.sketches.KLL_RANK_ERROR``)
-RANK_ERROR = 0.013294757464848584
 TOP = 20
 
 
@@ -178,10 +177,10 @@ def check(answers: dict[str, Any], path: Path) -> list[str]:
     ranks = ranks_in_duckdb(str(path), {row["path"]: row["pct(bytes, 95)"] for row in mine})
     for row in mine:
         below, at = ranks[row["path"]]
-        if not below - RANK_ERROR <= 0.95 <= at + RANK_ERROR:
+        if not below - KLL_RANK_ERROR <= 0.95 <= at + KLL_RANK_ERROR:
             problems.append(
                 f"pct(bytes, 95) of {row['path']!r}: {row['pct(bytes, 95)']} spans ranks"
-                f" {below:.4f}-{at:.4f}, not within {RANK_ERROR:.4f} of 0.95"
+                f" {below:.4f}-{at:.4f}, not within {KLL_RANK_ERROR:.4f} of 0.95"
             )
     return problems
 
