@@ -67,8 +67,9 @@ def _peers() -> Any:
     return common, duckdb_sql
 
 
-def duckdb_sql(path: str) -> str:
-    """The slow-paths question in DuckDB's SQL, one scan of the file."""
+def _errors(path: str) -> tuple[str, str]:
+    """The 5xx rows of the log as a DuckDB user reads them (a CTE ``errors``
+    of the extracted fields ``f``), and the SQL of a row's path."""
     common, peer = _peers()
     source = (
         f"read_csv({peer.sql_text(path)}, columns = {{'line': 'VARCHAR'}}, delim = '\x1f', "
@@ -79,17 +80,28 @@ def duckdb_sql(path: str) -> str:
     names = ", ".join(peer.sql_text(name) for name in groups)
     fields = f"regexp_extract(line, {peer.sql_text(common.re2_reference(groups))}, [{names}])"
     path_of = f"NULLIF(regexp_extract(f.request, {peer.sql_text(common.RE2_PATH)}, 1), '')"
-    return f"""
-        WITH parsed AS (
-            SELECT CAST(f.status AS INTEGER) AS status,
-                   CASE WHEN f.size = '-' THEN 0 ELSE CAST(f.size AS HUGEINT) END AS size,
-                   {path_of} AS path
-            FROM (SELECT {fields} AS f FROM {source})
-            WHERE f.status <> ''
-        )
-        SELECT path, count(*) AS n, quantile_disc(size, 0.95) AS p95
-        FROM parsed
-        WHERE status >= 500 AND path IS NOT NULL
+    # the rows filtered on the status first, then only theirs given a path and
+    # a size: the path's regexp_extract runs over the 5xx rows alone (3x faster
+    # than projecting every row first)
+    cte = f"""
+        WITH errors AS (
+            SELECT f FROM (SELECT {fields} AS f FROM {source})
+            WHERE f.status >= '500'
+        )"""
+    return cte, path_of
+
+
+SIZE_SQL = "coalesce(TRY_CAST(f.size AS HUGEINT), 0)"
+
+
+def duckdb_sql(path: str) -> str:
+    """The slow-paths question in DuckDB's SQL, one scan of the file, written
+    as its users write it (``_errors``)."""
+    cte, path_of = _errors(path)
+    return f"""{cte}
+        SELECT {path_of} AS path, count(*) AS n, quantile_disc({SIZE_SQL}, 0.95) AS p95
+        FROM errors
+        WHERE {path_of} IS NOT NULL
         GROUP BY path
         ORDER BY n DESC, path
         LIMIT {TOP}
@@ -109,18 +121,15 @@ def ranks_in_duckdb(path: str, values: dict[str, float]) -> dict[str, tuple[floa
     sizes of its 5xx requests: (share below, share at or below). Untimed."""
     import duckdb
 
-    _common, _peer = _peers()
     con = duckdb.connect()
-    sql = duckdb_sql(path).split("SELECT path, count(*)")[0]  # the parsed rows
+    cte, path_of = _errors(path)
     con.execute("CREATE TEMP TABLE wanted (path VARCHAR, v DOUBLE)")
     con.executemany("INSERT INTO wanted VALUES (?, ?)", list(values.items()))
     rows = con.execute(
-        sql
-        + """
+        f"""{cte}, parsed AS (SELECT {path_of} AS path, {SIZE_SQL} AS size FROM errors)
         SELECT w.path, avg(CASE WHEN p.size < w.v THEN 1 ELSE 0 END),
                avg(CASE WHEN p.size <= w.v THEN 1 ELSE 0 END)
         FROM parsed p JOIN wanted w ON p.path = w.path
-        WHERE p.status >= 500
         GROUP BY w.path
         """
     ).fetchall()

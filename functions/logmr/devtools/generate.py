@@ -41,7 +41,7 @@ Formats:
   ``?q=cart+winter``, ``?fields=id,name``, ad click ids new on nearly every
   request), and every response size drawn per response (304 and HEAD: ``-``;
   ``/favicon.ico`` and ``/robots.txt`` keep one size). At 1 GB (seed 1):
-  4,269,076 lines, 50,000 paths, 379,770 request targets, 199,442 clients,
+  4,269,081 lines, 50,000 paths, 379,770 request targets, 199,442 clients,
   0.1% malformed; (path, size) pairs 84% distinct.
 * ``applog``: log4j-style lines ``2020-12-01 08:12:33,123 INFO [main]
   com.example.OrderService - text`` with levels DEBUG/INFO/WARN/ERROR/FATAL;
