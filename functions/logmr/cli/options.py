@@ -53,6 +53,21 @@ def input_options(parser: argparse.ArgumentParser) -> None:
         )
 
 
+def local_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options of a job run on this machine (``run``, ``query``)."""
+    parser.add_argument(
+        "--workers", type=positive, default=None, help="worker processes (default: all cores)"
+    )
+    parser.add_argument("--job-id", default=None, help="name the job (default: generated)")
+    parser.add_argument(
+        "--engine",
+        choices=("statemachine", "inline"),
+        default="statemachine",
+        help="statemachine: the ASL definition run locally (default); "
+        "inline: the task functions called directly (raises the real exception)",
+    )
+
+
 def salt_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--salt", action="append", default=[], metavar="KEY", help=SALT_HELP)
 

@@ -37,13 +37,7 @@ def add_parsers(sub: Any) -> None:
     query.add_argument("query", metavar="QUERY", help="the query, e.g. 'stats count(*) by status'")
     options.input_options(query)
     options.max_malformed(query)
-    query.add_argument(
-        "--workers",
-        type=options.positive,
-        default=None,
-        help="worker processes (default: all cores)",
-    )
-    query.add_argument("--job-id", default=None, help="name the job (default: generated)")
+    options.local_run_options(query)
     query.add_argument(
         "--top",
         "--limit",
@@ -53,13 +47,6 @@ def add_parsers(sub: Any) -> None:
         help="show only the first N rows",
     )
     query.add_argument("--json", action="store_true", help="print one JSON object")
-    query.add_argument(
-        "--engine",
-        choices=("statemachine", "inline"),
-        default="statemachine",
-        help="statemachine: the ASL definition run locally (default); inline: the task"
-        " functions called directly",
-    )
     options.common(query)
     query.set_defaults(handler=query_command)
 

@@ -41,13 +41,7 @@ def _run_parser(sub: Any) -> None:
     options.job_options(run, required=True)
     options.salt_option(run)
     options.max_malformed(run)
-    run.add_argument(
-        "--workers",
-        type=options.positive,
-        default=None,
-        help="worker processes (default: all cores)",
-    )
-    run.add_argument("--job-id", default=None, help="name the job (default: generated)")
+    options.local_run_options(run)
     run.add_argument("--top", type=int, default=None, help="show only the top N results")
     tables.sort_option(run)
     run.add_argument("--json", action="store_true", help="print one JSON object")
@@ -57,13 +51,6 @@ def _run_parser(sub: Any) -> None:
         "-o",
         metavar="FILE",
         help="also write every result to FILE: .csv, .jsonl or .parquet, by its extension",
-    )
-    run.add_argument(
-        "--engine",
-        choices=("statemachine", "inline"),
-        default="statemachine",
-        help="statemachine: the ASL definition run locally (default); "
-        "inline: the task functions called directly (raises the real exception)",
     )
     options.common(run)
     run.set_defaults(handler=run_command)

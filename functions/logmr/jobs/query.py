@@ -213,16 +213,9 @@ class Query(Job):
         self.list_sort: list[tuple[Compiled, bool]] | None = None
         self.list_dedup: list[Compiled] = []
         for command in commands:
-            if isinstance(command, ast.Filter):
-                self.filters += [compile_expr(part, scope) for part in _conjuncts(command.expr)]
-            elif isinstance(command, ast.Parse):
-                compile_parse(command, scope)
-            elif isinstance(command, ast.Fields):
-                for item in command.items:
-                    compiled = compile_expr(item.expr, scope)
-                    if item.alias is not None:
-                        scope.derived[item.alias] = compiled
-                    self.shown_exprs.append((item.name, compiled))
+            shown = self._record_command(command, scope)
+            if shown is not None:
+                self.shown_exprs += shown  # a fields command's; none for filter, parse
             elif isinstance(command, ast.Sort):
                 keys = [(compile_expr(key.expr, scope), key.descending) for key in command.keys]
                 self.list_sort = [*(self.list_sort or []), *keys]
@@ -256,17 +249,32 @@ class Query(Job):
     def _note_base(self, name: str, at: str) -> None:
         self.base.setdefault(name, at)
 
-    def _before_stats(self, command: ast.Command, scope: Scope) -> ast.Stats | None:
+    def _record_command(
+        self, command: ast.Command, scope: Scope
+    ) -> list[tuple[str, Compiled]] | None:
+        """A command over the records (``filter``, ``parse``, ``fields``)
+        compiled into ``scope`` (a field's alias named there): the fields it
+        shows, ``[]`` for a filter or parse, ``None`` for another command."""
         if isinstance(command, ast.Filter):
             # each conjunct apart: it reads fewer fields, so fewer distinct values
             self.filters += [compile_expr(part, scope) for part in _conjuncts(command.expr)]
         elif isinstance(command, ast.Parse):
             compile_parse(command, scope)
         elif isinstance(command, ast.Fields):
+            shown = []
             for item in command.items:
                 compiled = compile_expr(item.expr, scope)
                 if item.alias is not None:
                     scope.derived[item.alias] = compiled
+                shown.append((item.name, compiled))
+            return shown
+        else:
+            return None
+        return []
+
+    def _before_stats(self, command: ast.Command, scope: Scope) -> ast.Stats | None:
+        if self._record_command(command, scope) is not None:
+            pass
         elif isinstance(command, ast.Stats):
             self._stats(command, scope)
             return command
