@@ -81,7 +81,13 @@ from typing import Any
 
 from logmr.errors import InvalidParameterError
 from logmr.formats.access import QUOTED_BYTE, request_method, request_path, response_size
-from logmr.formats.base import Getter, RegexFormat, line_or_block_pattern, line_text
+from logmr.formats.base import (
+    CANONICAL_FIELDS,
+    Getter,
+    RegexFormat,
+    line_or_block_pattern,
+    line_text,
+)
 from logmr.formats.timeparse import apache_epoch, apache_local, iso_epoch, iso_local
 
 __all__ = ["CUSTOM_KINDS", "MAX_CUSTOM_FORMAT_CHARS", "custom_format", "is_custom"]
@@ -354,20 +360,9 @@ _REGEX_CANONICAL: dict[str, dict[str, Callable[[bytes], Any] | None]] = {
     "latency": {"latency": _FLOAT},
     "request": {"method": request_method, "path": request_path},
 }
-_REGEX_PLAIN = (
-    "client",
-    "status",
-    "referer",
-    "user_agent",
-    "vhost",
-    "host",
-    "program",
-    "level",
-    "logger",
-    "message",
-    "method",
-    "path",
-)
+#: a regex group named as a canonical field holds it as written, but those
+#: converted (a size, a duration, a time)
+_REGEX_PLAIN = CANONICAL_FIELDS - {"bytes", "latency", "epoch", "local_time"}
 
 
 def _time_of(raw: bytes, apply_offset: bool) -> float | None:
