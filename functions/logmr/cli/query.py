@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, TextIO
+from typing import Any
 
-from logmr.cli import options, verdict
+from logmr.cli import options, tables, verdict
 from logmr.cli.exits import EXIT_OK, EXIT_SUSPECT
 from logmr.cli.found import say_found
-from logmr.cli.output import cell, failed, print_json, printable
+from logmr.cli.output import failed, print_json, printable
 from logmr.cli.running import run_locally
 from logmr.spec import QUERY_JOB
-
-#: the widest a column is shown in the table (longer texts end in "…")
-MAX_CELL = 60
 
 
 def add_parsers(sub: Any) -> None:
@@ -78,37 +75,13 @@ def query_command(args: argparse.Namespace) -> int:
     out = sys.stdout
     counters = "  ".join(f"{name} {value:,}" for name, value in sorted(record.counters.items()))
     out.write(f"job {record.job_id}: {record.status}  {counters}\n")
-    rows_table(out, summary.get("columns", []), rows)
+    columns: list[str] = summary.get("columns", [])
     more = summary.get("matched_rows", len(rows)) - len(rows)
-    if more > 0:
-        out.write(f"  ... {more:,} more rows (raise the query's limit, or --limit N)\n")
+    table = tables.Table(
+        "",
+        [printable(name) for name in columns],
+        [[row.get(name) for name in columns] for row in rows],
+        f"... {more:,} more rows (raise the query's limit, or --limit N)" if more > 0 else "",
+    )
+    tables.write(out, tables.Shown([table]))
     return code
-
-
-def rows_table(out: TextIO, columns: list[str], rows: list[dict[str, Any]]) -> None:
-    """``rows`` under ``columns``: numbers right-aligned, texts left."""
-    if not rows:
-        out.write("  (no rows)\n")
-        return
-    shown = [[_fit(cell(row.get(name, ""))) for name in columns] for row in rows]
-    heads = [_fit(printable(name)) for name in columns]
-    widths = [max(len(head), *(len(line[i]) for line in shown)) for i, head in enumerate(heads)]
-    numeric = [
-        all(isinstance(row.get(name), int | float) for row in rows if row.get(name) is not None)
-        for name in columns
-    ]
-
-    def line(cells: list[str]) -> str:
-        parts = [
-            text.rjust(width) if right else text.ljust(width)
-            for text, width, right in zip(cells, widths, numeric, strict=True)
-        ]
-        return "  " + "  ".join(parts).rstrip() + "\n"
-
-    out.write(line(heads))
-    for cells in shown:
-        out.write(line(cells))
-
-
-def _fit(text: str) -> str:
-    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
