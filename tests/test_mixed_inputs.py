@@ -131,6 +131,25 @@ def test_syslog_windows_take_the_year_of_the_files_modification_time(tmp_path: P
 
 
 @pytest.mark.functional
+def test_param_year_on_the_command_line_is_the_syslog_year(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--param year=2020`` (issue 17) for a job without a year parameter of
+    its own: the format option ``year``, said on stderr and in the spec."""
+    log = write(tmp_path, "syslog", syslog_lines(["Dec 31 23:10:00", "Jan  1 00:20:00"]))
+    touch(log, datetime(2026, 1, 15, 12, tzinfo=UTC))
+    argv = ["run", str(log), "--job", "requests_per_window", "--param", "window=1h"]
+    argv += ["--param", "year=2020", "--engine", "inline", "--workers", "1"]
+    assert cli.main([*argv, "--home", str(tmp_path / "home"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert sorted(out["results"]) == ["2020-01-01T00:00:00Z", "2020-12-31T23:00:00Z"]
+    assert cli.main(["status", "last", "--home", str(tmp_path / "home"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["spec"]["years"] == {"2020 (format option)": 1}
+    assert cli.main([*argv, "--home", str(tmp_path / "home")]) == 0
+    assert "logmr: syslog year: 2020 (format option) for 1 object" in capsys.readouterr().err
+
+
+@pytest.mark.functional
 def test_syslog_objects_modified_in_different_months_are_read_each_with_its_year(
     tmp_path: Path,
 ) -> None:

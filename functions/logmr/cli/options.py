@@ -88,18 +88,38 @@ def job_request(args: argparse.Namespace, inputs: list[str], **figures: Any) -> 
     ``figures``: the planner's figures the user gave."""
     from logmr.run.request import build_request
 
+    params, format_options = _year_moved(
+        args.job, parse_assignments(args.param), parse_assignments(args.format_option)
+    )
     return build_request(
         inputs,
         args.job,
         job_id=getattr(args, "job_id", None),
-        params=parse_assignments(args.param),
+        params=params,
         fmt=args.format or "auto",
-        format_options=parse_assignments(args.format_option),
+        format_options=format_options,
         salted_keys=getattr(args, "salt", None),
         since=args.since,
         until=args.until,
         **figures,
     )
+
+
+def _year_moved(
+    job: str | None, params: dict[str, Any], format_options: dict[str, str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """``--param year=2020`` for a job without a ``year`` parameter of its own:
+    the BSD syslog format option ``year`` (``--format-option year=2020``), the
+    year of lines that have none, in place of the one Plan takes from each
+    object's modification time."""
+    if "year" not in params or "year" in format_options or not job:
+        return params, format_options
+    from logmr.jobs import job_class
+
+    if any(param.name == "year" for param in job_class(job).params):
+        return params, format_options
+    rest = {name: value for name, value in params.items() if name != "year"}
+    return rest, {**format_options, "year": str(params["year"])}
 
 
 def remote_switch(parser: argparse.ArgumentParser) -> None:
