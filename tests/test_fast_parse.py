@@ -287,3 +287,50 @@ def test_range_texts_are_the_range_lines(data: bytes, start: int, length: int, b
     batches = iter_range_blocks(stream(), start, end, on_long_line=no_long_line)
     want = [line for batch in batches for line in batch]
     assert got == want
+
+
+#: statuses a line of the tests may carry (mutations make others)
+STATUSES = [b"200", b"304", b"404", b"500", b"503", b"099", b"999"]
+
+
+@pytest.mark.property
+@pytest.mark.parametrize("name", sorted(VALID))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_without_records_leaves_out_exactly_the_records_refused(
+    name: str, data: st.DataObject
+) -> None:
+    """``without_records`` (a query's filter on the status, before any column
+    is extracted) leaves out, LF and all, exactly the records whose status
+    the test refuses, and keeps every other line, malformed ones included,
+    in order: what a line-by-line parse and test leaves."""
+    lines = [
+        line.replace(b" 200 ", b" " + data.draw(st.sampled_from(STATUSES)) + b" ", 1)
+        for line in data.draw(lines_of[name])
+    ]
+    crlf = data.draw(st.lists(st.booleans(), min_size=len(lines), max_size=len(lines)))
+    kept_statuses = frozenset(data.draw(st.sets(st.sampled_from(STATUSES))))
+    fmt = get_format(name)
+    text = as_text(lines, crlf)
+
+    def keep(status: bytes) -> bool:
+        return status in kept_statuses
+
+    found = fmt.without_records(text, "status", keep)
+    ends = [b"\r\n" if cr else b"\n" for cr in crlf]
+    records = [fmt.parse(line) for line in lines]
+    refused = [r is not None and not keep(fmt.getter("status")(r)) for r in records]
+    assert found is not None
+    want = b"".join(
+        line + end for line, end, out in zip(lines, ends, refused, strict=True) if not out
+    )
+    assert found == (want, sum(refused))
+
+
+@pytest.mark.unit
+def test_without_records_does_nothing_when_nothing_is_refused_or_it_cannot_tell() -> None:
+    text = COMBINED + b"\n"
+    fmt = get_format("apache_combined")
+    assert fmt.without_records(text, "status", lambda status: True) is None
+    assert fmt.without_records(text, "client", lambda client: False) is None  # not 3 digits
+    assert get_format("syslog").without_records(b"x\n", "host", lambda host: False) is None

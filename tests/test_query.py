@@ -71,6 +71,43 @@ def test_worked_query_gives_the_rows_computed_apart(logs: dict[str, Path], case:
     case.check(rows, want)
 
 
+#: queries whose first filter reads the status alone: the engine leaves out the
+#: records it refuses before extracting any column (``Job.scan_filter``)
+STATUS_FILTERED = [
+    "filter status >= 500 | stats count(*), sum(bytes) by path",
+    'filter status in ["404", "500"] | stats count(*) by status, method',
+    "filter status != 200 and bytes > 1000 | stats count(*), max(bytes) by status",
+    "filter status = 404 | fields @timestamp, path | sort @timestamp desc | limit 5",
+    "filter status < 100 | stats count(*) by path",
+]
+
+
+@pytest.mark.functional
+@pytest.mark.parametrize("query", STATUS_FILTERED)
+def test_a_status_filter_applied_before_the_columns_changes_no_answer(
+    logs: dict[str, Path], query: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rows and counters (lines, records, malformed and the samples) are
+    the same whether the records the status filter refuses are left out of
+    the text first or dropped from the extracted columns."""
+    from logmr.jobs.query import Query
+
+    fmt = FORMATS["access"]
+    record, rows = run_query(logs["access"], query, fmt, chunk_size=64 * 1024)
+    assert prepare_scan(query, fmt) is not None  # the shortcut is taken
+    monkeypatch.setattr(Query, "scan_filter", lambda self: None)
+    plain, plain_rows = run_query(logs["access"], query, fmt, chunk_size=64 * 1024)
+    assert rows == plain_rows
+    assert record.counters == plain.counters
+    assert record.counters["malformed"] > 0
+    assert record.malformed_samples == plain.malformed_samples
+
+
+def prepare_scan(query: str, fmt: str) -> Any:
+    job, _ = prepare(request_to_spec({"query": query, "inputs": ["x"], "format": fmt}))
+    return job.scan_filter()
+
+
 @pytest.mark.unit
 def test_the_docs_hold_exactly_the_worked_queries() -> None:
     written = re.findall(r"```logsinsights\n(.*?)\n```", DOCS.read_text(), re.DOTALL)

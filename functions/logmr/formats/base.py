@@ -176,6 +176,15 @@ class Format(abc.ABC):
         one of ``fields``."""
         return None
 
+    def without_records(
+        self, text: bytes, field: str, keep: Callable[[Any], bool]
+    ) -> tuple[bytes, int] | None:
+        """``text`` (as ``records_in_text`` takes it) without the records
+        whose ``field`` ``keep`` refuses, and how many those were, in one pass
+        that extracts nothing; ``None`` when the format cannot tell them so
+        (then nothing is left out)."""
+        return None
+
     def columns(self, records: list[Record], fields: Sequence[str]) -> list[Column]:
         """Each of ``fields`` over ``records``: a ``Column`` whose values are
         ``getter(field)`` of each record, in order."""
@@ -296,6 +305,23 @@ class RegexFormat(Format):
         rows, lines, _ = self._rows_in_text(text, frozenset({field}))
         return rows, lines
 
+    def without_records(
+        self, text: bytes, field: str, keep: Callable[[Any], bool]
+    ) -> tuple[bytes, int] | None:
+        """A plain field of three digits (a status) is judged over its 1,000
+        possible values: the block pattern, with that group made the values
+        ``keep`` refuses and every other group non-capturing, splits the text
+        at each refused record (and its LF). Splitting makes no object per
+        record: the pieces between two adjacent records are the one empty
+        bytes object."""
+        if self._block_pattern is None or field not in self._plain_fields:
+            return None
+        refused = _refusing_pattern(self._block_pattern, field, keep)
+        if refused is None:
+            return None
+        pieces = refused.split(text)
+        return b"".join(pieces), len(pieces) - 1
+
     def columns(self, records: list[Any], fields: Sequence[str]) -> list[Column]:
         sources = self._column_sources(fields)
         if sources is None:
@@ -385,6 +411,51 @@ def line_or_block_pattern(body: bytes, block: bool) -> re.Pattern[bytes]:
     if block:
         return re.compile(b"^" + body + rb"\r?$", re.MULTILINE)
     return re.compile(body + rb"\Z", re.DOTALL)
+
+
+#: a three-digit group (a status) of a block pattern, whose values ``without_records`` judges
+_THREE_DIGITS = b">[0-9]{3})"
+#: the refusing patterns made, by block pattern, field and test (a job's one test per run)
+_REFUSING: dict[tuple[re.Pattern[bytes], str, Callable[[Any], bool]], re.Pattern[bytes] | None] = {}
+
+
+def _refusing_pattern(
+    block: re.Pattern[bytes], field: str, keep: Callable[[Any], bool]
+) -> re.Pattern[bytes] | None:
+    """``block`` matching, with its LF, exactly the records whose ``field``
+    (a group of three digits) ``keep`` refuses; ``None`` when the group is not
+    three digits, or ``keep`` refuses no value."""
+    key = (block, field, keep)
+    if key in _REFUSING:
+        return _REFUSING[key]
+    group = b"(?P<" + field.encode() + _THREE_DIGITS
+    refusing = None
+    if group in block.pattern and block.pattern.endswith(b"$"):
+        refused = [value for value in map(b"%03d".__mod__, range(1000)) if not keep(value)]
+        if refused:
+            body = block.pattern.replace(group, b"(?:" + _digit_alternatives(refused) + b")")
+            body = _NAMED_GROUP.sub(b"(?:", body)[:-1] + b"\n"  # the record's LF taken too
+            refusing = re.compile(body, block.flags)
+    if len(_REFUSING) > 64:  # a process runs one job at a time: a few at most
+        _REFUSING.clear()
+    _REFUSING[key] = refusing
+    return refusing
+
+
+def _digit_alternatives(values: list[bytes]) -> bytes:
+    """A regex of exactly ``values`` (three digits each), a class where a
+    whole decade or hundred is in: ``5[0-9][0-9]|40[34]``."""
+    parts: list[bytes] = []
+    for first in sorted({value[:1] for value in values}):
+        under = [value for value in values if value[:1] == first]
+        if len(under) == 100:
+            parts.append(first + b"[0-9][0-9]")
+            continue
+        for second in sorted({value[1:2] for value in under}):
+            lasts = sorted(value[2:] for value in under if value[1:2] == second)
+            tail = b"[0-9]" if len(lasts) == 10 else b"[" + b"".join(lasts) + b"]"
+            parts.append(first + second + tail)
+    return b"|".join(parts)
 
 
 def convert_each(convert: Callable[[bytes], Any], raws: list[bytes]) -> list[Any]:

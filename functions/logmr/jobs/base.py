@@ -208,6 +208,14 @@ class Job:
         pairs: the map side then adds the sums up in C, never per key."""
         raise NotImplementedError(f"job {self.name} has no column mapper")
 
+    def scan_filter(self) -> tuple[str, Callable[[Any], bool]] | None:
+        """For a column job: a field, and a test of its value that every
+        record ``map_columns`` keeps passes (``None``: there is none). The
+        engine may then leave out the records that fail it before any column
+        is extracted (``Format.without_records``); they count as records all
+        the same."""
+        return None
+
     def combiner(self, key: Any, values: list[Any]) -> Iterator[KV]:
         """Default: the reducer, which is right for every associative reducer."""
         return self.reducer(key, values)

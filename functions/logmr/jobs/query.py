@@ -395,6 +395,7 @@ class Query(Job):
             self.columns = tuple(dict.fromkeys(str(self.sources[name][0]) for name in names))
         else:
             self.columns = ()
+        self._scan = self._scan_test()
         group = self.groups[0] if len(self.groups) == 1 else None
         only_count = len(self.aggregates) == 1 and self.aggregates[0].kind == "count"
         if (
@@ -412,6 +413,24 @@ class Query(Job):
             self.columns = ()
 
     # -- the map side ---------------------------------------------------------
+    def scan_filter(self) -> tuple[str, Callable[[Any], bool]] | None:
+        return self._scan
+
+    def _scan_test(self) -> tuple[str, Callable[[Any], bool]] | None:
+        """The first filter that reads one field of the format, as the test
+        of that field's value (``Job.scan_filter``): a record it refuses is
+        one ``map_columns`` drops first thing."""
+        if not self.columns:
+            return None
+        for compiled in self.filters:
+            if len(compiled.deps) != 1:
+                continue
+            (name,) = compiled.deps
+            field = self.sources[name][0] if name in self.sources else None
+            if field is not None:
+                return str(field), _test(compiled, name)
+        return None
+
     def mapper(self, record: Any) -> Iterator[KV]:
         if self.counting:
             value = self.fields[self.count_field](record)  # type: ignore[index]
@@ -671,6 +690,13 @@ class Query(Job):
             return tuple(natural_key(row.get(s.column), s.descending) for s in sorts)
 
         return order
+
+
+def _test(compiled: Compiled, name: str) -> Callable[[Any], bool]:
+    """Whether ``compiled``, a filter reading the field ``name`` alone,
+    keeps a record of that value."""
+    fn = compiled.fn
+    return lambda value: truth(fn({name: value}))
 
 
 def _float(number: int | float | None) -> float:

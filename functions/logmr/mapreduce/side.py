@@ -215,6 +215,15 @@ class MapSide:
                 self.lines += lines
                 self._counted(keys, lines, lambda: self._malformed_in(text))
                 return
+        scan = job.scan_filter() if job.columns and self.window is None else None
+        if scan is not None:
+            cut = self.fmt.without_records(text, *scan)
+            if cut is not None:  # the records the job's filter refuses, never extracted
+                text, refused = cut
+                self.lines += refused
+                self.records += refused
+                if not text:
+                    return
         fields = job.columns
         if not fields and self.window is not None and job.count_field:
             fields = (job.count_field,)  # a counting job within a time range: its column
