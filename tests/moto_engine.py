@@ -181,6 +181,18 @@ class StateMachine:
         """Start a named execution and wait: describe_execution's answer plus the history."""
         return run_execution(self.sfn, self.arn, request, name, timeout)
 
+    def run_job(self, request: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """The job ``request`` names run as the execution of its id, which must
+        succeed (else the test fails with its cause): its record and every
+        result, read from the stores the handlers wrote (moto's)."""
+        from logmr.handlers import runtime
+
+        job_id = request["job_id"]
+        described = self.run(request, job_id)
+        assert described["status"] == "SUCCEEDED", described.get("cause")
+        stored = runtime.backends().job_results()
+        return stored.get_job(job_id), dict(stored.iter_results(job_id))
+
 
 def fake_code() -> bytes:
     """A Lambda function's code for moto: the handlers run from the installed package."""

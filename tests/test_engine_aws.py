@@ -15,7 +15,6 @@ from aws_support import BUCKET, create_account, upload
 from engine_support import comparable, request_for
 from helpers import generated_logs, run_inline
 from logmr.engine.dispatcher import Dispatcher
-from logmr.handlers import runtime
 from logmr.workflow.names import FUNCTIONS
 from moto_engine import MOTO_CONFIG, StateMachine, dispatching
 from test_engine import JOBS
@@ -46,13 +45,7 @@ def test_all_jobs_on_s3_and_dynamodb(aws_handler_env: None, logs: dict[str, Path
                     "reducers": 3,
                     "chunk_size": 80_000,
                 }
-                described = machine.run(request, request["job_id"])
-                assert described["status"] == "SUCCEEDED", described.get("cause")
-                results = runtime.backends().job_results()
-                outcomes[job] = (
-                    results.get_job(request["job_id"]),
-                    dict(results.iter_results(request["job_id"])),
-                )
+                outcomes[job] = machine.run_job(request)
     for job, params, log in JOBS:
         inline_record, inline_results = run_inline(
             logs[log], job, params=params, reducers=3, chunk_size=80_000

@@ -392,12 +392,8 @@ def test_xz_gzip_and_syslog_objects_in_s3_on_moto(aws_handler_env: None) -> None
         with dispatching(Dispatcher(dict(FUNCTIONS), workers=0)):
             machine = StateMachine(bucket=BUCKET)
             machine.deploy()
-            described = machine.run(request, request["job_id"])
-            assert described["status"] == "SUCCEEDED", described.get("cause")
-        backends = runtime.backends()
-        manifest = backends.objects.get_json(layout.manifest_key(request["job_id"]))
-        results = dict(backends.job_results().iter_results(request["job_id"]))
-        record = backends.results.get_job(request["job_id"])
+            record, results = machine.run_job(request)
+        manifest = runtime.backends().objects.get_json(layout.manifest_key(request["job_id"]))
     assert record is not None
     spec = record.spec
     assert spec["formats"] == {"apache_combined": 1, "apache_common": 1, "syslog_rfc3164": 1}

@@ -151,12 +151,8 @@ def test_small_gzip_objects_in_s3_are_grouped_on_moto(aws_handler_env: None) -> 
         with dispatching(Dispatcher(dict(FUNCTIONS), workers=0)):
             machine = StateMachine(bucket=BUCKET)
             machine.deploy()
-            described = machine.run(request, request["job_id"])
-            assert described["status"] == "SUCCEEDED", described.get("cause")
-        backends = runtime.backends()
-        manifest = backends.objects.get_json(layout.manifest_key(request["job_id"]))
-        results = dict(backends.job_results().iter_results(request["job_id"]))
-        record = backends.results.get_job(request["job_id"])
+            record, results = machine.run_job(request)
+        manifest = runtime.backends().objects.get_json(layout.manifest_key(request["job_id"]))
     tasks = manifest["map_tasks"]
     pieces = [piece for task in tasks for piece in task["pieces"]]
     assert len(pieces) == len(objects)  # a gzip of nothing is a piece too: 20 bytes stored

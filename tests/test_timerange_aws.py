@@ -51,11 +51,7 @@ def test_a_range_over_another_bucket_on_the_state_machine_matches_the_local_run(
                 "until": UNTIL,
                 "reducers": 2,
             }
-            described = machine.run(request, request["job_id"])
-            assert described["status"] == "SUCCEEDED", described.get("cause")
-            stored = runtime.backends().job_results()
-            record = stored.get_job(request["job_id"])
-            results = dict(stored.iter_results(request["job_id"]))
+            record, results = machine.run_job(request)
     local_record, local_results = run_inline(
         root, job, fmt="apache_combined", since=SINCE, until=UNTIL, reducers=2, home=tmp_path / "h"
     )
