@@ -40,6 +40,7 @@ $(SAMPLE): | $(VENV)/.installed
 run: $(VENV)/.installed $(SAMPLE)
 	$(BIN)/logmr run $(SAMPLE) --job status_codes
 	$(BIN)/logmr run $(SAMPLE) --job top_paths --top 10
+	$(BIN)/logmr query $(SAMPLE) 'filter status >= 500 | stats count(*), pct(bytes, 95) by path | sort count desc | limit 5'
 
 # Debian's chromium for the browser tests of the HTML report (tests/test_report_browser.py):
 # installed once (quick when present); elsewhere those tests skip with the reason.
