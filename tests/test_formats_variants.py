@@ -144,6 +144,21 @@ def test_plain_combined_detection_has_no_variant() -> None:
 
 
 @pytest.mark.unit
+def test_a_stray_line_with_trailing_fields_makes_no_variant() -> None:
+    """A log whose lines mostly end at the user agent is plain combined,
+    whatever one line of the sample carries after it."""
+    lines = [line[: line.rindex(b' "')] for line in lines_of(XFF)]
+    stray = lines + [lines_of(XFF)[0]]
+    detection = detect_format(stray)
+    assert (detection.name, detection.matched, detection.variant) == (
+        "apache_combined",
+        len(stray),
+        "",
+    )
+    assert detect_format(lines_of(XFF) + lines[:1]).variant  # most have them: a variant
+
+
+@pytest.mark.unit
 @pytest.mark.parametrize("name", ["apache_combined", NGINX_FORMAT])
 def test_block_parser_agrees_with_the_line_parser(name: str) -> None:
     """The columns of a text (one C-level pass, CRLF and malformed lines in it)

@@ -282,8 +282,10 @@ class ApacheCombined(RegexFormat):
     _getters: ClassVar[Mapping[str, Getter]] = _access_getters(combined=True)
 
     def describe_sample(self, records: list[Any]) -> str:
+        """The trailing fields, when most of the sample's records have them
+        (a stray line with one does not make a log a variant)."""
         extras = [m["extra"] for m in records if m["extra"] is not None]
-        return describe_trailing(extras) if extras else ""
+        return describe_trailing(extras) if extras and 2 * len(extras) > len(records) else ""
 
     def field_getter(self, field: str) -> Getter | None:
         if field == "latency":
