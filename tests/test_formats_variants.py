@@ -148,7 +148,7 @@ def test_a_stray_line_with_trailing_fields_makes_no_variant() -> None:
     """A log whose lines mostly end at the user agent is plain combined,
     whatever one line of the sample carries after it."""
     lines = [line[: line.rindex(b' "')] for line in lines_of(XFF)]
-    stray = lines + [lines_of(XFF)[0]]
+    stray = [*lines, lines_of(XFF)[0]]
     detection = detect_format(stray)
     assert (detection.name, detection.matched, detection.variant) == (
         "apache_combined",
