@@ -38,6 +38,9 @@ Observer = Callable[[str, Any], None]
 #: how long a waiting invocation waits at a time before it checks that its
 #: pool can still complete it (``WorkerPool.run``)
 ALIVE_CHECK_S = 1.0
+#: how long a pool stopped at once waits for its executor's manager thread to
+#: end (``WorkerPool.close``)
+MANAGER_JOIN_S = 10.0
 #: in-process invocations run one at a time in a process, as in one Lambda
 #: container, whichever dispatcher (job) makes them: the handlers' Powertools
 #: logger, metrics and tracer are per-process singletons
@@ -149,6 +152,8 @@ class WorkerPool:
         if stop:
             _kill_workers(self._executor)
         self._executor.shutdown(wait=not stop, cancel_futures=True)
+        if stop:
+            _join_manager(self._executor)
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -168,6 +173,17 @@ def _kill_workers(executor: ProcessPoolExecutor) -> None:
     for process in list(processes.values()):
         with contextlib.suppress(ProcessLookupError, ValueError):
             process.kill()
+
+
+def _join_manager(executor: ProcessPoolExecutor) -> None:
+    """Wait (``MANAGER_JOIN_S`` at most) for the manager thread of an executor
+    whose workers were killed to end. It closes its wake-up pipe as it ends;
+    on CPython 3.11 the interpreter's exit hook, which writes to that pipe
+    unlocked, could otherwise write to it as it closes: "Exception ignored
+    ... Bad file descriptor" after a SIGTERM (3.12 takes a lock there)."""
+    manager = getattr(executor, "_executor_manager_thread", None)
+    if manager is not None and manager is not threading.current_thread():
+        manager.join(MANAGER_JOIN_S)
 
 
 def _alive(executor: ProcessPoolExecutor) -> bool:
