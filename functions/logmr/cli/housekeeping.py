@@ -52,7 +52,7 @@ def add_parsers(sub: Any) -> None:
     gc.add_argument(
         "--older-than",
         required=True,
-        type=_duration,
+        type=options.duration,
         metavar="AGE",
         help="e.g. 12h, 7d, 30d",
     )
@@ -120,12 +120,3 @@ def _gc(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return EXIT_OK
-
-
-def _duration(text: str) -> int:
-    from logmr.jobs.params import duration_seconds
-
-    try:
-        return duration_seconds(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None

@@ -189,6 +189,16 @@ def share(text: str) -> float:
     return value
 
 
+def duration(text: str) -> int:
+    """An option's duration (``7d``, ``12h``, ``30m``) in seconds."""
+    from logmr.jobs.params import duration_seconds
+
+    try:
+        return duration_seconds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def size(text: str) -> int:
     from logmr.units import parse_size
 

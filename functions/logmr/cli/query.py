@@ -69,8 +69,7 @@ def query_command(args: argparse.Namespace) -> int:
         print_json(shown if found is None else {**shown, "doubt": found.to_dict()})
         return code
     if found is not None:
-        for line in found.lines():
-            print(printable(line), file=sys.stderr)
+        found.say()
     say_found(record.spec, (args.format or "auto") == "auto")
     out = sys.stdout
     counters = "  ".join(f"{name} {value:,}" for name, value in sorted(record.counters.items()))

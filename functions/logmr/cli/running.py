@@ -12,7 +12,7 @@ from logmr.cli import export, options, stdin, tables, verdict
 from logmr.cli.exits import EXIT_OK, EXIT_SUSPECT
 from logmr.cli.found import say_found
 from logmr.cli.inspecting import write_report
-from logmr.cli.output import failed, print_json, printable, show
+from logmr.cli.output import failed, print_json, show
 from logmr.cli.progress import Progress
 from logmr.config import Settings
 from logmr.errors import InvalidParameterError, JobExistsError
@@ -213,8 +213,7 @@ def judged(
     on stderr, or as the JSON's ``doubt``: ``EXIT_SUSPECT`` when there is one."""
     found = verdict.doubt(record, max_malformed)
     if found is not None and not as_json:
-        for line in found.lines():
-            print(printable(line), file=sys.stderr)
+        found.say()
     extra = {"doubt": found.to_dict()} if found is not None else None
     code = show(results, record.job_id, top, as_json, extra, sort=sort)
     return EXIT_SUSPECT if found is not None and code == EXIT_OK else code

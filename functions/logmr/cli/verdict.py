@@ -9,9 +9,12 @@ The job stays recorded as it ran."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from logmr.cli.output import printable
 
 if TYPE_CHECKING:
     from logmr.storage.base import JobRecord
@@ -47,6 +50,11 @@ class Doubt:
                 f" (try --format {self.formats[0]})"
             )
         return said
+
+    def say(self) -> None:
+        """``lines`` on stderr, made printable (a format name or message from a log)."""
+        for line in self.lines():
+            print(printable(line), file=sys.stderr)
 
 
 def doubt(record: JobRecord, max_malformed: float) -> Doubt | None:
